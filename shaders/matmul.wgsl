@@ -1,0 +1,147 @@
+// Tiled, register-blocked matmul in the three forms training needs, with fused epilogues.
+//
+//   matmul_forward          c = act(a·b + bias)        a (M,K), b (K,N), aux = bias (N)
+//   matmul_backward_weight  c = aᵀ·b                   a stored (K,M), b (K,N)
+//   matmul_backward_input   c = (a·bᵀ) ∘ act'(aux)     a (M,K), b stored (N,K), aux (M,N)
+// c is (M,N), row-major, always overwritten (no accumulation contract).
+//
+// Bindings: 0 a, 1 b, 2 aux (read; unused by backward_weight), 3 c (read_write), 4 params.
+// Dispatch: (ceil(N/TILE_N), ceil(M/TILE_M), 1) workgroups of 16×16 threads; each thread
+// computes a 4×4 block of c at rows wg.y*64 + ly + 16i, columns wg.x*64 + lx + 16j.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    act: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> aux: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+const TILE_M: u32 = 64u;
+const TILE_N: u32 = 64u;
+const TILE_K: u32 = 16u;
+const THREADS: u32 = 256u;
+
+// as_[kk * TILE_M + mm] and bs[kk * TILE_N + nn]: both read along m / n in the inner loop.
+var<workgroup> as_: array<f32, 1024>;
+var<workgroup> bs: array<f32, 1024>;
+
+const FORM_NN: u32 = 0u;
+const FORM_TN: u32 = 1u;
+const FORM_NT: u32 = 2u;
+
+// Element (row, col) of the logical (M,K) left operand.
+fn load_a(form: u32, row: u32, col: u32) -> f32 {
+    if row >= params.m || col >= params.k {
+        return 0.0;
+    }
+    if form == FORM_TN {
+        return a[col * params.m + row];
+    }
+    return a[row * params.k + col];
+}
+
+// Element (row, col) of the logical (K,N) right operand.
+fn load_b(form: u32, row: u32, col: u32) -> f32 {
+    if row >= params.k || col >= params.n {
+        return 0.0;
+    }
+    if form == FORM_NT {
+        return b[col * params.k + row];
+    }
+    return b[row * params.n + col];
+}
+
+// Accumulates this thread's 4×4 block of a·b over all of K.
+fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>, acc: ptr<function, array<f32, 16>>) {
+    let t = lid.y * 16u + lid.x;
+    let row0 = wg.y * TILE_M;
+    let col0 = wg.x * TILE_N;
+    for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
+        for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
+            // Walk memory contiguously: along k for a row-major a, along m for a stored (K,M).
+            var mm = e / TILE_K;
+            var kk = e % TILE_K;
+            if form == FORM_TN {
+                mm = e % TILE_M;
+                kk = e / TILE_M;
+            }
+            as_[kk * TILE_M + mm] = load_a(form, row0 + mm, k0 + kk);
+        }
+        for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
+            var nn = e % TILE_N;
+            var kk = e / TILE_N;
+            if form == FORM_NT {
+                nn = e / TILE_K;
+                kk = e % TILE_K;
+            }
+            bs[kk * TILE_N + nn] = load_b(form, k0 + kk, col0 + nn);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = as_[kk * TILE_M + lid.y + 16u * i];
+                bv[i] = bs[kk * TILE_N + lid.x + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    (*acc)[i * 4u + j] += av[i] * bv[j];
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    var acc: array<f32, 16>;
+    mm_tiles(FORM_NN, wg, lid, &acc);
+    for (var i = 0u; i < 4u; i++) {
+        let row = wg.y * TILE_M + lid.y + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let col = wg.x * TILE_N + lid.x + 16u * j;
+            if row < params.m && col < params.n {
+                c[row * params.n + col] = act_forward(acc[i * 4u + j] + aux[col], params.act);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    var acc: array<f32, 16>;
+    mm_tiles(FORM_TN, wg, lid, &acc);
+    for (var i = 0u; i < 4u; i++) {
+        let row = wg.y * TILE_M + lid.y + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let col = wg.x * TILE_N + lid.x + 16u * j;
+            if row < params.m && col < params.n {
+                c[row * params.n + col] = acc[i * 4u + j];
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    var acc: array<f32, 16>;
+    mm_tiles(FORM_NT, wg, lid, &acc);
+    for (var i = 0u; i < 4u; i++) {
+        let row = wg.y * TILE_M + lid.y + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let col = wg.x * TILE_N + lid.x + 16u * j;
+            if row < params.m && col < params.n {
+                let idx = row * params.n + col;
+                c[idx] = acc[i * 4u + j] * act_backward(aux[idx], params.act);
+            }
+        }
+    }
+}

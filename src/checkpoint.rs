@@ -1,0 +1,192 @@
+//! Checkpoints as safetensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out], f32,
+//! the `torch.nn.Linear` layout, with the architecture in the metadata. Written atomically.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::error::{Error, Result};
+use crate::model::{Activation, Layer, Params, Spec};
+
+const FORMAT: &str = "wgtrain-1";
+
+/// Writes `path` through a temporary file in the same directory and a rename, so a crash leaves
+/// the old file or the new one, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file name", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Saves the parameters with the architecture in the metadata.
+pub fn save(path: &Path, spec: &Spec, params: &Params) -> Result<()> {
+    params.check_shapes(spec)?;
+    let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (l, layer) in params.layers.iter().enumerate() {
+        let (fi, fo) = spec.layer_shape(l);
+        // (in, out) in memory, [out, in] on disk.
+        let mut wt = vec![0f32; fi * fo];
+        for i in 0..fi {
+            for o in 0..fo {
+                wt[o * fi + i] = layer.w[i * fo + o];
+            }
+        }
+        bufs.push((
+            format!("layers.{l}.weight"),
+            vec![fo, fi],
+            bytemuck::cast_slice(&wt).to_vec(),
+        ));
+        bufs.push((
+            format!("layers.{l}.bias"),
+            vec![fo],
+            bytemuck::cast_slice(&layer.b).to_vec(),
+        ));
+    }
+    let views = bufs
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::checkpoint(path, format!("cannot encode {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata(spec)))
+        .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
+fn metadata(spec: &Spec) -> HashMap<String, String> {
+    let join = |v: Vec<String>| v.join(",");
+    HashMap::from([
+        ("format".into(), FORMAT.into()),
+        (
+            "sizes".into(),
+            join(spec.sizes.iter().map(|s| s.to_string()).collect()),
+        ),
+        (
+            "hidden".into(),
+            join(spec.hidden.iter().map(|a| a.to_string()).collect()),
+        ),
+        ("output".into(), spec.output.to_string()),
+        ("loss".into(), spec.loss.to_string()),
+    ])
+}
+
+/// Loads a checkpoint and the architecture stored in it.
+pub fn load(path: &Path) -> Result<(Spec, Params)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |msg: String| Error::checkpoint(path, msg);
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let info = meta.metadata().clone().unwrap_or_default();
+    let get = |k: &str| {
+        info.get(k).ok_or_else(|| {
+            bad(format!(
+                "metadata has no '{k}': not a wgtrain checkpoint (expected format {FORMAT})"
+            ))
+        })
+    };
+    let sizes = get("sizes")?
+        .split(',')
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| {
+            bad(format!(
+                "metadata 'sizes' is not a list of sizes: {}",
+                info["sizes"]
+            ))
+        })?;
+    let hidden_s = get("hidden")?;
+    let hidden = if hidden_s.is_empty() {
+        vec![]
+    } else {
+        hidden_s
+            .split(',')
+            .map(|s| s.parse::<Activation>())
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| bad(format!("metadata 'hidden': {e}")))?
+    };
+    let output = get("output")?.parse().map_err(|e| bad(format!("{e}")))?;
+    let loss = get("loss")?.parse().map_err(|e| bad(format!("{e}")))?;
+    let spec = Spec::new(sizes, hidden, output, loss).map_err(|e| bad(format!("{e}")))?;
+    let mut layers = Vec::with_capacity(spec.n_layers());
+    for l in 0..spec.n_layers() {
+        let (fi, fo) = spec.layer_shape(l);
+        let read = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st
+                .tensor(&name)
+                .map_err(|_| bad(format!("tensor {name} is missing")))?;
+            if t.dtype() != Dtype::F32 || t.shape() != shape {
+                return Err(bad(format!(
+                    "tensor {name}: expected F32 {shape:?}, got {:?} {:?}",
+                    t.dtype(),
+                    t.shape()
+                )));
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let wt = read(format!("layers.{l}.weight"), &[fo, fi])?;
+        let b = read(format!("layers.{l}.bias"), &[fo])?;
+        let mut w = vec![0f32; fi * fo];
+        for o in 0..fo {
+            for i in 0..fi {
+                w[i * fo + o] = wt[o * fi + i];
+            }
+        }
+        layers.push(Layer { w, b });
+    }
+    let params = Params { layers };
+    if !params.all_finite() {
+        return Err(bad("holds non-finite parameters".into()));
+    }
+    Ok((spec, params))
+}
+
+/// Loads a checkpoint for the network `want`; a different architecture is an error that says how.
+pub fn load_for(path: &Path, want: &Spec) -> Result<Params> {
+    let (got, params) = load(path)?;
+    if got.sizes != want.sizes || got.hidden != want.hidden {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "holds a {} network, but this run builds {}: match --hidden/--activation and the data to the checkpoint",
+                got.describe(),
+                want.describe()
+            ),
+        ));
+    }
+    Ok(params)
+}

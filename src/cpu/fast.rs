@@ -1,0 +1,390 @@
+//! The fast CPU path: f32, threaded GEMM (matrixmultiply), bias + activation in one pass over the
+//! output, the SGD update fused into the weight-gradient GEMM, no allocation inside an epoch.
+
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::model::{Activation, Loss, Params, Spec};
+use crate::train::{Backend, EvalStats, Hyper};
+
+/// c = alpha·op(a)·op(b) + beta·c with explicit strides. `a` is (m, k), `b` is (k, n), `c` is
+/// (m, n), each addressed as `ptr[row * rs + col * cs]`; the slices are checked to cover them.
+fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    beta: f32,
+    c: &mut [f32],
+) {
+    let extent = |rows: usize, cols: usize, rs: usize, cs: usize| {
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * rs + (cols - 1) * cs + 1
+        }
+    };
+    assert!(a.0.len() >= extent(m, k, a.1, a.2), "sgemm: a too short");
+    assert!(b.0.len() >= extent(k, n, b.1, b.2), "sgemm: b too short");
+    assert!(c.len() >= m * n, "sgemm: c too short");
+    // SAFETY: the asserts above show every element the strides address lies inside its slice,
+    // and `c` is a unique borrow that does not alias `a` or `b`.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.0.as_ptr(),
+            a.1 as isize,
+            a.2 as isize,
+            b.0.as_ptr(),
+            b.1 as isize,
+            b.2 as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
+#[inline]
+fn act_forward(act: Activation, z: f32) -> f32 {
+    match act {
+        Activation::Linear => z,
+        Activation::Relu => z.max(0.0),
+        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        Activation::Tanh => z.tanh(),
+        Activation::LeakyRelu => {
+            if z > 0.0 {
+                z
+            } else {
+                0.01 * z
+            }
+        }
+    }
+}
+
+#[inline]
+fn act_backward(act: Activation, a: f32) -> f32 {
+    match act {
+        Activation::Linear => 1.0,
+        Activation::Relu => (a > 0.0) as u32 as f32,
+        Activation::Sigmoid => a * (1.0 - a),
+        Activation::Tanh => 1.0 - a * a,
+        Activation::LeakyRelu => {
+            if a > 0.0 {
+                1.0
+            } else {
+                0.01
+            }
+        }
+    }
+}
+
+/// out = act(x·w + b): x (m, k), w (k, n), b (n), out (m, n).
+fn matmul_forward(
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    act: Activation,
+) {
+    sgemm(m, k, n, 1.0, (x, k, 1), (w, n, 1), 0.0, out);
+    for row in out[..m * n].chunks_exact_mut(n) {
+        match act {
+            Activation::Linear => row.iter_mut().zip(b).for_each(|(o, &bb)| *o += bb),
+            Activation::Relu => row
+                .iter_mut()
+                .zip(b)
+                .for_each(|(o, &bb)| *o = (*o + bb).max(0.0)),
+            _ => row
+                .iter_mut()
+                .zip(b)
+                .for_each(|(o, &bb)| *o = act_forward(act, *o + bb)),
+        }
+    }
+}
+
+/// Writes the per-row loss gradient (divided by m) into dz and returns the summed loss and the
+/// number of rows whose argmax matches the target's. out and y are (m, n).
+fn loss_forward_backward(
+    dz: &mut [f32],
+    out: &[f32],
+    y: &[f32],
+    m: usize,
+    n: usize,
+    loss: Loss,
+    sigmoid_out: bool,
+) -> (f64, usize) {
+    let inv_m = 1.0 / m as f32;
+    let mut total = 0.0f64;
+    let mut correct = 0;
+    for i in 0..m {
+        let o = &out[i * n..(i + 1) * n];
+        let t = &y[i * n..(i + 1) * n];
+        let d = &mut dz[i * n..(i + 1) * n];
+        if argmax(o) == argmax(t) {
+            correct += 1;
+        }
+        let mut row = 0.0f32;
+        match loss {
+            Loss::CrossEntropy => {
+                let max = o.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = o.iter().map(|&z| (z - max).exp()).sum();
+                let log_sum = sum.ln() + max;
+                for j in 0..n {
+                    row -= t[j] * (o[j] - log_sum);
+                    d[j] = ((o[j] - log_sum).exp() - t[j]) * inv_m;
+                }
+            }
+            Loss::Bce => {
+                for j in 0..n {
+                    let z = o[j];
+                    row += z.max(0.0) - z * t[j] + (-z.abs()).exp().ln_1p();
+                    d[j] = (act_forward(Activation::Sigmoid, z) - t[j]) * inv_m;
+                }
+            }
+            Loss::Mse => {
+                for j in 0..n {
+                    let e = o[j] - t[j];
+                    row += 0.5 * e * e;
+                    let da = if sigmoid_out {
+                        o[j] * (1.0 - o[j])
+                    } else {
+                        1.0
+                    };
+                    d[j] = e * da * inv_m;
+                }
+            }
+        }
+        total += row as f64;
+    }
+    (total, correct)
+}
+
+/// Index of the first largest value.
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The fast CPU trainer: parameters, the data, and every buffer one step needs, allocated once.
+pub struct CpuTrainer {
+    spec: Spec,
+    params: Params,
+    train_x: Vec<f32>,
+    train_y: Vec<f32>,
+    test_x: Vec<f32>,
+    test_y: Vec<f32>,
+    n_test: usize,
+    batch: usize,
+    /// acts[0] is the gathered input batch, acts[l+1] layer l's output; each (batch, width).
+    acts: Vec<Vec<f32>>,
+    /// Two gradient buffers of (batch, max width), swapped layer by layer.
+    dz: Vec<f32>,
+    dx: Vec<f32>,
+    db: Vec<f32>,
+    /// The gathered batch's dense targets, (batch, outputs).
+    y: Vec<f32>,
+}
+
+/// Dense target rows (one-hot for classes), (n, width).
+pub fn dense_targets(d: &Dataset) -> Vec<f32> {
+    let w = d.target_width();
+    let mut y = vec![0.0; d.n * w];
+    for i in 0..d.n {
+        d.target_row(i, &mut y[i * w..(i + 1) * w]);
+    }
+    y
+}
+
+impl CpuTrainer {
+    pub fn new(
+        spec: &Spec,
+        params: Params,
+        train: &Dataset,
+        test: Option<&Dataset>,
+        batch: usize,
+    ) -> Result<CpuTrainer> {
+        params.check_shapes(spec)?;
+        let widest = *spec.sizes.iter().max().unwrap_or(&1);
+        Ok(CpuTrainer {
+            spec: spec.clone(),
+            params,
+            train_x: train.x.clone(),
+            train_y: dense_targets(train),
+            test_x: test.map(|t| t.x.clone()).unwrap_or_default(),
+            test_y: test.map(dense_targets).unwrap_or_default(),
+            n_test: test.map_or(0, |t| t.n),
+            batch,
+            acts: spec.sizes.iter().map(|&s| vec![0.0; batch * s]).collect(),
+            dz: vec![0.0; batch * widest],
+            dx: vec![0.0; batch * widest],
+            db: vec![0.0; widest],
+            y: vec![0.0; batch * spec.outputs()],
+        })
+    }
+
+    fn forward(&mut self, m: usize) {
+        for l in 0..self.spec.n_layers() {
+            let (k, n) = self.spec.layer_shape(l);
+            let (before, after) = self.acts.split_at_mut(l + 1);
+            let layer = &self.params.layers[l];
+            matmul_forward(
+                &mut after[0],
+                &before[l],
+                &layer.w,
+                &layer.b,
+                m,
+                k,
+                n,
+                self.spec.layer_activation(l),
+            );
+        }
+    }
+
+    /// Forward, loss and gradient into `self.dz` for the m rows gathered into `acts[0]`, `y`.
+    fn forward_loss(&mut self, m: usize) -> (f64, usize) {
+        self.forward(m);
+        let last = self.spec.n_layers();
+        let n = self.spec.outputs();
+        let sigmoid_out = self.spec.layer_activation(last - 1) == Activation::Sigmoid;
+        loss_forward_backward(
+            &mut self.dz,
+            &self.acts[last],
+            &self.y,
+            m,
+            n,
+            self.spec.loss,
+            sigmoid_out,
+        )
+    }
+
+    /// Backward and update for the m rows whose loss gradient is in `self.dz`. With `grads`,
+    /// writes the gradients there instead of updating.
+    fn backward(&mut self, m: usize, lr: f32, l2: f32, mut grads: Option<&mut Params>) {
+        for l in (0..self.spec.n_layers()).rev() {
+            let (k, n) = self.spec.layer_shape(l);
+            // dx = (dz·wᵀ) ∘ act'(a_{l-1}), with the weights before this step's update.
+            if l > 0 {
+                let w = &self.params.layers[l].w;
+                sgemm(m, n, k, 1.0, (&self.dz, n, 1), (w, 1, n), 0.0, &mut self.dx);
+                let act = self.spec.layer_activation(l - 1);
+                for (d, &a) in self.dx[..m * k].iter_mut().zip(&self.acts[l][..m * k]) {
+                    *d *= act_backward(act, a);
+                }
+            }
+            let db = &mut self.db[..n];
+            db.fill(0.0);
+            for row in self.dz[..m * n].chunks_exact(n) {
+                db.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+            }
+            let x = &self.acts[l];
+            match grads.as_deref_mut() {
+                Some(g) => {
+                    let g = &mut g.layers[l];
+                    sgemm(k, m, n, 1.0, (x, 1, k), (&self.dz, n, 1), 0.0, &mut g.w);
+                    for (gw, &w) in g.w.iter_mut().zip(&self.params.layers[l].w) {
+                        *gw += 2.0 * l2 * w;
+                    }
+                    g.b.copy_from_slice(db);
+                }
+                None => {
+                    // W ← (1 - 2·lr·λ)·W - lr·xᵀ·dz: the update fused into the GEMM.
+                    let layer = &mut self.params.layers[l];
+                    sgemm(
+                        k,
+                        m,
+                        n,
+                        -lr,
+                        (x, 1, k),
+                        (&self.dz, n, 1),
+                        1.0 - 2.0 * lr * l2,
+                        &mut layer.w,
+                    );
+                    layer
+                        .b
+                        .iter_mut()
+                        .zip(db.iter())
+                        .for_each(|(b, &g)| *b -= lr * g);
+                }
+            }
+            if l > 0 {
+                std::mem::swap(&mut self.dz, &mut self.dx);
+            }
+        }
+    }
+
+    fn gather(&mut self, rows: &[u32]) -> usize {
+        let d = self.spec.inputs();
+        let w = self.spec.outputs();
+        let m = rows.len();
+        for (i, &r) in rows.iter().enumerate() {
+            let r = r as usize;
+            self.acts[0][i * d..(i + 1) * d].copy_from_slice(&self.train_x[r * d..(r + 1) * d]);
+            self.y[i * w..(i + 1) * w].copy_from_slice(&self.train_y[r * w..(r + 1) * w]);
+        }
+        m
+    }
+
+    /// The mean loss and gradients on the training rows `rows` (at most one batch), no update.
+    pub fn gradients(&mut self, rows: &[u32], l2: f32) -> (f64, Params) {
+        let m = self.gather(rows);
+        let (loss, _) = self.forward_loss(m);
+        let mut g = Params::zeros(&self.spec);
+        self.backward(m, 0.0, l2, Some(&mut g));
+        (loss / m as f64, g)
+    }
+}
+
+impl Backend for CpuTrainer {
+    fn describe(&self) -> String {
+        "cpu (f32, matrixmultiply)".into()
+    }
+
+    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
+        let mut losses = Vec::with_capacity(perm.len().div_ceil(self.batch));
+        for rows in perm.chunks(self.batch) {
+            let m = self.gather(rows);
+            let (loss, _) = self.forward_loss(m);
+            self.backward(m, hp.lr, hp.l2, None);
+            losses.push((loss / m as f64) as f32);
+        }
+        Ok(losses)
+    }
+
+    fn evaluate_test(&mut self) -> Result<Option<EvalStats>> {
+        if self.n_test == 0 {
+            return Ok(None);
+        }
+        let (d, w) = (self.spec.inputs(), self.spec.outputs());
+        let mut stats = EvalStats::default();
+        let mut start = 0;
+        while start < self.n_test {
+            let m = self.batch.min(self.n_test - start);
+            self.acts[0][..m * d].copy_from_slice(&self.test_x[start * d..(start + m) * d]);
+            self.y[..m * w].copy_from_slice(&self.test_y[start * w..(start + m) * w]);
+            let (loss, correct) = self.forward_loss(m);
+            stats.loss_sum += loss;
+            stats.correct += correct;
+            stats.n += m;
+            start += m;
+        }
+        Ok(Some(stats))
+    }
+
+    fn params(&mut self) -> Result<Params> {
+        Ok(self.params.clone())
+    }
+}

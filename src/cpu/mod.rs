@@ -1,0 +1,4 @@
+//! The CPU paths: the f64 reference that proves the others right, and the fast f32 trainer.
+
+pub mod fast;
+pub mod reference;

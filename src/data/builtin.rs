@@ -1,0 +1,171 @@
+//! Built-in datasets: xor (4 samples) and the embedded UCI digits with its fixed train/test split.
+
+use super::csv::{gunzip, parse};
+use super::{Dataset, Split, Targets};
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// 1797 rows of 64 pixels (0..16) then the label 0..9; see data/README.md.
+const DIGITS_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+/// numpy.random.RandomState(0).permutation(1797): the benchmark reference's split.
+const DIGITS_SPLIT: &str = include_str!("../../data/digits-split.txt");
+const DIGITS_N: usize = 1797;
+const DIGITS_TRAIN: usize = 1437;
+const DIGITS_DIM: usize = 64;
+
+/// x is (4, 2), targets (4, 1): the truth table of exclusive or.
+pub(super) fn xor(targets: Option<usize>) -> Result<Split> {
+    if !matches!(targets, None | Some(1)) {
+        return Err(Error::InvalidArgument(
+            "xor has exactly one target column".into(),
+        ));
+    }
+    let x = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+    let values = vec![0.0, 1.0, 1.0, 0.0];
+    let train = Dataset::new("xor", x, 4, 2, Targets::Values { values, width: 1 })?;
+    Ok(Split { train, test: None })
+}
+
+/// Train x is (1437, 64), test x (360, 64), pixels scaled to [0, 1], 10 classes.
+pub(super) fn digits(targets: Option<usize>) -> Result<Split> {
+    if targets.is_some() {
+        return Err(Error::InvalidArgument(
+            "digits has class labels; target columns apply only to CSV files".into(),
+        ));
+    }
+    let path = Path::new("data/digits.csv.gz (embedded)");
+    let text = gunzip(path, DIGITS_GZ)?;
+    let mut all = parse(path, "digits".into(), &text, None)?;
+    if (all.n, all.dim, all.target_width()) != (DIGITS_N, DIGITS_DIM, 10) {
+        return Err(Error::data(
+            path,
+            format!(
+                "{} rows of {} pixels, {} classes; expected 1797, 64, 10",
+                all.n,
+                all.dim,
+                all.target_width()
+            ),
+        ));
+    }
+    all.x.iter_mut().for_each(|v| *v *= 1.0 / 16.0);
+    let perm = digits_perm()?;
+    let (train, test) = perm.split_at(DIGITS_TRAIN);
+    let mut train = all.subset(train);
+    let mut test = all.subset(test);
+    train.name = "digits (train)".into();
+    test.name = "digits (test)".into();
+    Ok(Split {
+        train,
+        test: Some(test),
+    })
+}
+
+/// The embedded permutation of 0..1797, checked to be one.
+fn digits_perm() -> Result<Vec<usize>> {
+    let path = Path::new("data/digits-split.txt (embedded)");
+    let perm = DIGITS_SPLIT
+        .split_whitespace()
+        .map(|s| s.parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::data(path, format!("not an index: {e}")))?;
+    let mut seen = vec![false; DIGITS_N];
+    for &i in &perm {
+        if i >= DIGITS_N || std::mem::replace(&mut seen[i], true) {
+            return Err(Error::data(
+                path,
+                format!("index {i} out of range or repeated"),
+            ));
+        }
+    }
+    if perm.len() != DIGITS_N {
+        return Err(Error::data(
+            path,
+            format!("{} indices, expected {DIGITS_N}", perm.len()),
+        ));
+    }
+    Ok(perm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes(d: &Dataset) -> (&[u32], usize) {
+        match &d.targets {
+            Targets::Classes { labels, n_classes } => (labels, *n_classes),
+            Targets::Values { .. } => panic!("expected classes"),
+        }
+    }
+
+    #[test]
+    fn digits_split_is_a_permutation_matching_numpy() {
+        let perm = digits_perm().unwrap();
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        assert!(sorted.iter().copied().eq(0..DIGITS_N));
+        // numpy.random.RandomState(0).permutation(1797)[:3], [1437:1440], [-3:]
+        assert_eq!(perm[..3], [1081, 1707, 927]);
+        assert_eq!(perm[1437..1440], [1442, 455, 584]);
+        assert_eq!(perm[1794..], [1653, 559, 684]);
+    }
+
+    #[test]
+    fn digits_loads_1437_train_360_test_rows_scaled_to_unit_range() {
+        let split = digits(None).unwrap();
+        let test = split.test.unwrap();
+        let train = split.train;
+        assert_eq!(
+            (train.n, train.dim, train.name.as_str()),
+            (1437, 64, "digits (train)")
+        );
+        assert_eq!(
+            (test.n, test.dim, test.name.as_str()),
+            (360, 64, "digits (test)")
+        );
+        for d in [&train, &test] {
+            assert_eq!(d.x.len(), d.n * 64);
+            assert!(d.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+            assert!(d.x.contains(&1.0));
+            let (labels, n_classes) = classes(d);
+            assert_eq!(n_classes, 10);
+            let mut counts = [0usize; 10];
+            labels.iter().for_each(|&l| counts[l as usize] += 1);
+            // About a tenth each: 1797 rows hold 174..183 of every digit.
+            let (lo, hi) = (d.n / 10 * 2 / 3, d.n / 10 * 4 / 3);
+            assert!(
+                counts.iter().all(|&c| (lo..=hi).contains(&c)),
+                "{} counts {counts:?}",
+                d.name
+            );
+        }
+        // Row 0 of the file (a 0, first pixels 0,0,5,13) is train row perm^-1(0).
+        let perm = digits_perm().unwrap();
+        let at = perm.iter().position(|&i| i == 0).unwrap();
+        let row = if at < DIGITS_TRAIN {
+            &train.x[at * 64..]
+        } else {
+            &test.x[(at - DIGITS_TRAIN) * 64..]
+        };
+        assert_eq!(row[..4], [0.0, 0.0, 5.0 / 16.0, 13.0 / 16.0]);
+        assert!(digits(Some(1)).is_err());
+    }
+
+    #[test]
+    fn xor_is_the_truth_table() {
+        let split = xor(None).unwrap();
+        assert!(split.test.is_none());
+        let d = split.train;
+        assert_eq!(
+            (d.n, d.dim, d.target_width(), d.name.as_str()),
+            (4, 2, 1, "xor")
+        );
+        let mut y = [0.0];
+        for i in 0..4 {
+            d.target_row(i, &mut y);
+            let (a, b) = (d.x[2 * i], d.x[2 * i + 1]);
+            assert_eq!(y[0], if a != b { 1.0 } else { 0.0 });
+        }
+        assert!(xor(Some(1)).is_ok());
+        assert!(xor(Some(2)).is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! CSV files (optionally gzipped): an optional header, numeric cells, the target in the last column(s).
+
+use super::{Dataset, Targets};
+use crate::error::{Error, Result};
+use flate2::read::MultiGzDecoder;
+use std::io::Read;
+use std::path::Path;
+
+/// Labels must be below this, so one stray large label cannot ask for a huge one-hot output.
+const MAX_CLASSES: usize = 1 << 16;
+
+/// Reads a CSV file (gunzipped when the name ends in .gz). `targets`: None = the last column is
+/// an integer class label; Some(k) = the last k columns are real-valued targets.
+/// The dataset's x is (rows, columns - 1) or (rows, columns - k).
+pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
+    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let text = if gz { gunzip(path, &bytes)? } else { bytes };
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    parse(path, name, &text, targets)
+}
+
+/// Decompresses gzip data (one or more members); `path` names the source in errors.
+pub(super) fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::data(path, format!("bad gzip data: {e}")))?;
+    Ok(out)
+}
+
+/// Parses CSV text into a dataset named `name`; `path` names the source in errors.
+pub(super) fn parse(
+    path: &Path,
+    name: String,
+    text: &[u8],
+    targets: Option<usize>,
+) -> Result<Dataset> {
+    if targets == Some(0) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the number of target columns must be at least 1",
+            path.display()
+        )));
+    }
+    let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text); // UTF-8 byte-order mark
+    let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    while lines.last().is_some_and(|l| l.trim_ascii().is_empty()) {
+        lines.pop();
+    }
+    let n_targets = targets.unwrap_or(1);
+    let mut cols = 0; // columns per row: from the header, else the first data row
+    let mut x = Vec::new();
+    let mut labels = Vec::new();
+    let mut values = Vec::new();
+    let mut n = 0;
+    for (i, raw) in lines.iter().enumerate() {
+        let line = i + 1;
+        let s = std::str::from_utf8(raw)
+            .map_err(|_| err(line, "not valid UTF-8".into()))?
+            .trim();
+        if s.is_empty() {
+            return Err(err(line, "blank line".into()));
+        }
+        let found = s.split(',').count();
+        if cols == 0 {
+            cols = found;
+            if cols <= n_targets {
+                return Err(match targets {
+                    None => err(
+                        line,
+                        format!("{cols} column: need at least one input and the label"),
+                    ),
+                    Some(k) => err(
+                        line,
+                        format!(
+                            "{cols} columns: {k} target columns need at least {} columns",
+                            k + 1
+                        ),
+                    ),
+                });
+            }
+            if line == 1 && is_header(s) {
+                continue;
+            }
+        }
+        if found != cols {
+            return Err(err(line, format!("{found} columns, expected {cols}")));
+        }
+        let dim = cols - n_targets;
+        for (c, cell) in s.split(',').enumerate() {
+            let cell = cell.trim();
+            let at = |msg: String| err(line, format!("column {}: {msg}", c + 1));
+            if c < dim || targets.is_some() {
+                let v = number(cell).map_err(at)?;
+                if c < dim { x.push(v) } else { values.push(v) }
+            } else {
+                labels.push(label(cell).map_err(at)?);
+            }
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return Err(Error::data(path, "no data rows"));
+    }
+    let targets = match targets {
+        None => {
+            let max = labels.iter().copied().max().unwrap_or(0) as usize;
+            Targets::Classes {
+                labels,
+                n_classes: (max + 1).max(2),
+            }
+        }
+        Some(width) => Targets::Values { values, width },
+    };
+    Dataset::new(name, x, n, cols - n_targets, targets)
+}
+
+/// Line 1 is a header when some cell is neither empty nor a number.
+fn is_header(s: &str) -> bool {
+    s.split(',')
+        .map(str::trim)
+        .any(|c| !c.is_empty() && c.parse::<f64>().is_err())
+}
+
+fn number(cell: &str) -> Result<f32, String> {
+    if cell.is_empty() {
+        return Err("empty cell".into());
+    }
+    let v: f32 = cell
+        .parse()
+        .map_err(|_| format!("{cell:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!(
+            "{cell:?} is not finite (NaN, infinite, or beyond f32 range)"
+        ));
+    }
+    Ok(v)
+}
+
+fn label(cell: &str) -> Result<u32, String> {
+    if cell.is_empty() {
+        return Err("empty cell".into());
+    }
+    let v: f64 = cell
+        .parse()
+        .map_err(|_| format!("label {cell:?} is not a number"))?;
+    if !(v >= 0.0 && v.fract() == 0.0) {
+        return Err(format!("label {cell:?} is not a non-negative integer"));
+    }
+    if v >= MAX_CLASSES as f64 {
+        return Err(format!(
+            "label {cell:?} is too large (at most {})",
+            MAX_CLASSES - 1
+        ));
+    }
+    Ok(v as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn csv(text: &str, targets: Option<usize>) -> Result<Dataset> {
+        parse(Path::new("t.csv"), "t.csv".into(), text.as_bytes(), targets)
+    }
+
+    /// The error message, which must name the file and the given line.
+    fn fails_at(text: &str, targets: Option<usize>, line: usize) -> String {
+        let msg = match csv(text, targets) {
+            Ok(_) => panic!("expected an error for {text:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(msg.starts_with("t.csv: "), "{msg}");
+        assert!(
+            msg.contains(&format!("line {line}:")),
+            "want line {line}: {msg}"
+        );
+        msg
+    }
+
+    fn labels(d: &Dataset) -> (&[u32], usize) {
+        match &d.targets {
+            Targets::Classes { labels, n_classes } => (labels, *n_classes),
+            Targets::Values { .. } => panic!("expected classes"),
+        }
+    }
+
+    /// A file under the temp dir, unique to this process and test.
+    fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("wgtrain-{}-{name}", std::process::id()));
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn header_is_skipped_whitespace_trimmed_trailing_blank_lines_ignored() {
+        let d = csv("a, b ,label\r\n 1.5, 2 ,1\r\n3,4e0,0\n\n  \n", None).unwrap();
+        assert_eq!((d.n, d.dim), (2, 2));
+        assert_eq!(d.x, [1.5, 2.0, 3.0, 4.0]);
+        assert_eq!(labels(&d), (&[1, 0][..], 2));
+    }
+
+    #[test]
+    fn numeric_first_line_is_data_and_n_classes_is_max_label_plus_one() {
+        let d = csv("1,2,0\n3,4,4\n", None).unwrap();
+        assert_eq!(d.n, 2);
+        assert_eq!(labels(&d), (&[0, 4][..], 5));
+        assert_eq!(labels(&csv("1,0\n2,0\n", None).unwrap()).1, 2);
+        assert_eq!(labels(&csv("1,3.0\n", None).unwrap()).0, [3]);
+    }
+
+    #[test]
+    fn targets_k_takes_the_last_k_columns_as_values() {
+        let d = csv("x,y1,y2\n1,0.5,-2\n2,1.5,3\n", Some(2)).unwrap();
+        assert_eq!((d.n, d.dim, d.target_width()), (2, 1, 2));
+        assert_eq!(d.x, [1.0, 2.0]);
+        let mut row = [0.0; 2];
+        d.target_row(1, &mut row);
+        assert_eq!(row, [1.5, 3.0]);
+        fails_at("1,2\n", Some(2), 1);
+        assert!(csv("1,2\n", Some(0)).is_err());
+    }
+
+    #[test]
+    fn ragged_row_says_columns_found_and_expected() {
+        let msg = fails_at("1,2,0\n1,2,3,0\n", None, 2);
+        assert!(msg.contains("4 columns, expected 3"), "{msg}");
+        fails_at("a,b,c\n1,2\n", None, 2);
+    }
+
+    #[test]
+    fn bad_cells_name_the_line() {
+        let msg = fails_at("1,2,0\n1,abc,1\n", None, 2);
+        assert!(msg.contains("\"abc\""), "{msg}");
+        assert!(fails_at("1,2,0\n1,,1\n", None, 2).contains("empty cell"));
+        assert!(fails_at("1,,0\n", None, 1).contains("empty cell"));
+        fails_at("1,2,0\n3,NaN,1\n", None, 2);
+        fails_at("1,2,0\n1,2,0\n1,inf,1\n", None, 3);
+        fails_at("1,1e39,0\n", None, 1);
+        fails_at("1,2,0\n\n3,4,1\n", None, 2);
+        fails_at("1,2,0.5\n", None, 1);
+        fails_at("1,2,-1\n", None, 1);
+        fails_at("1,2,1e9\n", None, 1);
+        fails_at("1,2,0\n1,2,1\n1,2,\n", None, 3);
+        fails_at("5\n", None, 1);
+    }
+
+    #[test]
+    fn empty_input_and_header_only_have_no_data_rows() {
+        for text in ["", "\n\n", "a,b,c\n"] {
+            let msg = csv(text, None).err().unwrap().to_string();
+            assert!(msg.contains("no data rows"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn garbage_bytes_return_errors_not_panics() {
+        let bytes = [0xff, 0xfe, b',', b'\n', 0, 1, 2, b',', b'1'];
+        assert!(parse(Path::new("g"), "g".into(), &bytes, None).is_err());
+        assert!(parse(Path::new("g"), "g".into(), &bytes, Some(3)).is_err());
+    }
+
+    #[test]
+    fn files_plain_gzipped_missing_and_bad_gzip() {
+        let text = "f1,f2,y\n0,1,1\n1,0,0\n";
+        let plain = temp("plain.csv", text.as_bytes());
+        let d = load_csv(&plain, None).unwrap();
+        assert_eq!(
+            (d.n, d.dim, d.name.as_str()),
+            (2, 2, plain.file_name().unwrap().to_str().unwrap())
+        );
+
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(text.as_bytes()).unwrap();
+        let gz = temp("ok.csv.gz", &enc.finish().unwrap());
+        assert_eq!(load_csv(&gz, None).unwrap().x, d.x);
+
+        let bad = temp("bad.csv.gz", b"not gzip at all");
+        let msg = load_csv(&bad, None).err().unwrap().to_string();
+        assert!(
+            msg.contains("bad gzip") && msg.contains("bad.csv.gz"),
+            "{msg}"
+        );
+
+        let missing = std::env::temp_dir().join("wgtrain-no-such-file.csv");
+        let msg = load_csv(&missing, None).err().unwrap().to_string();
+        assert!(
+            msg.contains("cannot read") && msg.contains("no-such-file"),
+            "{msg}"
+        );
+        for p in [plain, gz, bad] {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Datasets: built-in sets (xor, digits) and CSV files, loaded into one f32 matrix each.
+
+mod builtin;
+mod csv;
+
+pub use csv::load_csv;
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+pub enum Targets {
+    /// Class indices in 0..n_classes (cross-entropy, or one-hot for mse/bce).
+    Classes { labels: Vec<u32>, n_classes: usize },
+    /// Real-valued targets, `width` per sample, row-major.
+    Values { values: Vec<f32>, width: usize },
+}
+
+pub struct Dataset {
+    /// "digits (train)", "xor", "foo.csv".
+    pub name: String,
+    /// Inputs, (n, dim) row-major.
+    pub x: Vec<f32>,
+    pub n: usize,
+    pub dim: usize,
+    pub targets: Targets,
+}
+
+impl Dataset {
+    /// Checks that the parts fit: x is (n, dim), labels (n) below n_classes, values (n, width),
+    /// every number finite, dim and the target width at least 1.
+    pub fn new(
+        name: impl Into<String>,
+        x: Vec<f32>,
+        n: usize,
+        dim: usize,
+        targets: Targets,
+    ) -> Result<Dataset> {
+        let name = name.into();
+        if dim == 0 || n.checked_mul(dim) != Some(x.len()) {
+            return Err(Error::Shape(format!(
+                "{name}: x has {} values, expected n * dim = {n} * {dim} with dim >= 1",
+                x.len()
+            )));
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "{name}: input {} of sample {} is {}",
+                i % dim,
+                i / dim,
+                x[i]
+            )));
+        }
+        match &targets {
+            Targets::Classes { labels, n_classes } => {
+                if labels.len() != n || *n_classes == 0 {
+                    return Err(Error::Shape(format!(
+                        "{name}: {} labels for {n} samples, {n_classes} classes",
+                        labels.len()
+                    )));
+                }
+                if let Some(i) = labels.iter().position(|&l| l as usize >= *n_classes) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{name}: label {} of sample {i} is not below n_classes = {n_classes}",
+                        labels[i]
+                    )));
+                }
+            }
+            Targets::Values { values, width } => {
+                if *width == 0 || n.checked_mul(*width) != Some(values.len()) {
+                    return Err(Error::Shape(format!(
+                        "{name}: {} target values, expected n * width = {n} * {width} with width >= 1",
+                        values.len()
+                    )));
+                }
+                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{name}: target {} of sample {} is {}",
+                        i % width,
+                        i / width,
+                        values[i]
+                    )));
+                }
+            }
+        }
+        Ok(Dataset {
+            name,
+            x,
+            n,
+            dim,
+            targets,
+        })
+    }
+
+    /// n_classes for Classes, width for Values: the network's output size.
+    pub fn target_width(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { n_classes, .. } => *n_classes,
+            Targets::Values { width, .. } => *width,
+        }
+    }
+
+    /// Writes sample i's dense target row (one-hot for classes) into out (len target_width()).
+    /// Panics if i >= n or out has the wrong length.
+    pub fn target_row(&self, i: usize, out: &mut [f32]) {
+        assert_eq!(out.len(), self.target_width(), "target_row: out length");
+        match &self.targets {
+            Targets::Classes { labels, .. } => {
+                out.fill(0.0);
+                out[labels[i] as usize] = 1.0;
+            }
+            Targets::Values { values, width } => {
+                out.copy_from_slice(&values[i * width..(i + 1) * width]);
+            }
+        }
+    }
+
+    /// The rows `idx`, in that order, as a new dataset (same name). Panics if an index is >= n.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        let mut x = Vec::with_capacity(idx.len() * self.dim);
+        for &i in idx {
+            x.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+        }
+        let targets = match &self.targets {
+            Targets::Classes { labels, n_classes } => Targets::Classes {
+                labels: idx.iter().map(|&i| labels[i]).collect(),
+                n_classes: *n_classes,
+            },
+            Targets::Values { values, width } => Targets::Values {
+                values: idx
+                    .iter()
+                    .flat_map(|&i| &values[i * width..(i + 1) * width])
+                    .copied()
+                    .collect(),
+                width: *width,
+            },
+        };
+        Dataset {
+            name: self.name.clone(),
+            x,
+            n: idx.len(),
+            dim: self.dim,
+            targets,
+        }
+    }
+}
+
+pub struct Split {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+}
+
+/// `source`: "xor", "digits", or a path to a .csv (or .csv.gz) file.
+/// `targets`: None = last column is an integer class label; Some(k) = last k columns are real targets.
+pub fn load(source: &str, targets: Option<usize>) -> Result<Split> {
+    match source {
+        "xor" => builtin::xor(targets),
+        "digits" => builtin::digits(targets),
+        _ => {
+            let lower = source.to_ascii_lowercase();
+            if !(lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown dataset {source:?}: expected xor, digits, or a path to a .csv or .csv.gz file"
+                )));
+            }
+            let train = load_csv(Path::new(source), targets)?;
+            Ok(Split { train, test: None })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes() -> Dataset {
+        let x = vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]; // (3, 2)
+        let targets = Targets::Classes {
+            labels: vec![2, 0, 1],
+            n_classes: 3,
+        };
+        Dataset::new("t", x, 3, 2, targets).unwrap()
+    }
+
+    #[test]
+    fn target_row_is_one_hot_for_classes_and_a_copy_for_values() {
+        let d = classes();
+        let mut out = [9.0; 3];
+        d.target_row(0, &mut out);
+        assert_eq!(out, [0.0, 0.0, 1.0]);
+        let v = Targets::Values {
+            values: vec![1.0, 2.0, 3.0, 4.0],
+            width: 2,
+        };
+        let d = Dataset::new("v", vec![0.0, 1.0], 2, 1, v).unwrap();
+        assert_eq!(d.target_width(), 2);
+        let mut out = [0.0; 2];
+        d.target_row(1, &mut out);
+        assert_eq!(out, [3.0, 4.0]);
+    }
+
+    #[test]
+    fn subset_takes_rows_in_the_given_order() {
+        let s = classes().subset(&[2, 0, 2]);
+        assert_eq!((s.n, s.dim, s.name.as_str()), (3, 2, "t"));
+        assert_eq!(s.x, [4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+        match s.targets {
+            Targets::Classes { labels, n_classes } => {
+                assert_eq!((labels, n_classes), (vec![1, 2, 1], 3))
+            }
+            Targets::Values { .. } => panic!("expected classes"),
+        }
+    }
+
+    #[test]
+    fn new_rejects_parts_that_do_not_fit() {
+        let c = |labels: Vec<u32>| Targets::Classes {
+            labels,
+            n_classes: 2,
+        };
+        assert!(Dataset::new("a", vec![0.0; 5], 3, 2, c(vec![0; 3])).is_err());
+        assert!(Dataset::new("b", vec![0.0; 6], 3, 2, c(vec![0; 2])).is_err());
+        assert!(Dataset::new("c", vec![0.0; 6], 3, 2, c(vec![0, 1, 2])).is_err());
+        assert!(Dataset::new("d", vec![f32::NAN; 6], 3, 2, c(vec![0; 3])).is_err());
+        assert!(Dataset::new("e", vec![], 0, 0, c(vec![])).is_err());
+        let v = Targets::Values {
+            values: vec![0.0; 5],
+            width: 2,
+        };
+        assert!(Dataset::new("f", vec![0.0; 6], 3, 2, v).is_err());
+    }
+
+    #[test]
+    fn load_rejects_unknown_sources() {
+        let e = load("digit", None).err().unwrap().to_string();
+        assert!(e.contains("unknown dataset"), "{e}");
+        assert!(load("/no/such/file.csv", None).is_err());
+    }
+}

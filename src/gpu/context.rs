@@ -1,0 +1,180 @@
+//! The wgpu context: instance, adapter choice, device and the limits training depends on.
+
+use crate::error::{Error, Result};
+
+/// Which wgpu backend to search (`--backend`); `Auto` honours `WGPU_BACKEND`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    Auto,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "vulkan" => Ok(Self::Vulkan),
+            "metal" => Ok(Self::Metal),
+            "dx12" => Ok(Self::Dx12),
+            "gl" => Ok(Self::Gl),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown backend '{s}': expected auto, vulkan, metal, dx12 or gl"
+            ))),
+        }
+    }
+}
+
+/// How to install a software adapter, for every "no adapter" message.
+pub const INSTALL_HINT: &str = "on Debian/Ubuntu, `apt-get install -y mesa-vulkan-drivers libvulkan1` installs Mesa's lavapipe, a software Vulkan adapter";
+
+fn instance(backend: BackendChoice) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = match backend {
+        BackendChoice::Auto => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+        BackendChoice::Vulkan => wgpu::Backends::VULKAN,
+        BackendChoice::Metal => wgpu::Backends::METAL,
+        BackendChoice::Dx12 => wgpu::Backends::DX12,
+        BackendChoice::Gl => wgpu::Backends::GL,
+    };
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter wgpu finds on the chosen backends.
+pub fn adapters(backend: BackendChoice) -> Vec<wgpu::Adapter> {
+    let inst = instance(backend);
+    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+}
+
+/// Whether an adapter is real hardware (or a virtual GPU), as opposed to a CPU emulation.
+pub fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
+    matches!(
+        info.device_type,
+        wgpu::DeviceType::DiscreteGpu
+            | wgpu::DeviceType::IntegratedGpu
+            | wgpu::DeviceType::VirtualGpu
+    )
+}
+
+fn rank(info: &wgpu::AdapterInfo) -> u32 {
+    let ty = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 1,
+        wgpu::DeviceType::Cpu => 0,
+    };
+    // Prefer Vulkan/Metal/DX12 over GL for the same device.
+    ty * 2 + u32::from(info.backend != wgpu::Backend::Gl)
+}
+
+/// The best adapter: `WGPU_ADAPTER_NAME` (a case-insensitive substring) when set, otherwise the
+/// highest ranked (discrete > integrated > virtual > other > cpu). Software adapters only when
+/// `allow_software`. None when nothing fits.
+pub fn pick_adapter(backend: BackendChoice, allow_software: bool) -> Result<Option<wgpu::Adapter>> {
+    let all = adapters(backend);
+    if let Ok(want) = std::env::var("WGPU_ADAPTER_NAME") {
+        let want_lc = want.to_lowercase();
+        let found = all
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&want_lc));
+        return match found {
+            Some(a) => Ok(Some(a)),
+            None => Err(Error::Gpu(format!(
+                "WGPU_ADAPTER_NAME={want} matches no adapter; `wgtrain devices` lists them"
+            ))),
+        };
+    }
+    Ok(all
+        .into_iter()
+        .filter(|a| allow_software || is_hardware(&a.get_info()))
+        .max_by_key(|a| rank(&a.get_info())))
+}
+
+/// A device and queue on one adapter, created once and passed to everything that runs kernels.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+}
+
+impl GpuContext {
+    /// Opens `adapter` with its own limits (the defaults cap buffers at 256 MiB).
+    pub fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("wgtrain"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
+        device.on_uncaptured_error(std::sync::Arc::new(|e| {
+            eprintln!("wgtrain: GPU error: {e}");
+        }));
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+        })
+    }
+
+    /// The best adapter on `backend`, software ones included (`--device gpu`).
+    pub fn new(backend: BackendChoice) -> Result<GpuContext> {
+        match pick_adapter(backend, true)? {
+            Some(a) => GpuContext::from_adapter(a),
+            None => Err(Error::Gpu(format!(
+                "no GPU adapter found (backend {backend:?}); {INSTALL_HINT}"
+            ))),
+        }
+    }
+
+    /// `name (backend, type)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// Fails with the limit's name and the overshoot when a buffer of `bytes` cannot be bound.
+    pub fn check_binding(&self, what: &str, bytes: u64) -> Result<()> {
+        let bind = self.limits.max_storage_buffer_binding_size;
+        let buf = self.limits.max_buffer_size;
+        if bytes > bind {
+            return Err(Error::Gpu(format!(
+                "{what} needs {} MiB in one storage binding, but this adapter's max_storage_buffer_binding_size is {} MiB ({} MiB over): use a smaller --batch or narrower layers",
+                mib(bytes),
+                mib(bind),
+                mib(bytes - bind)
+            )));
+        }
+        if bytes > buf {
+            return Err(Error::Gpu(format!(
+                "{what} needs {} MiB, but this adapter's max_buffer_size is {} MiB",
+                mib(bytes),
+                mib(buf)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits for all submitted work.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1u64 << 20) as f64)
+}

@@ -1,0 +1,503 @@
+//! The compute pipelines: one per WGSL entry point, with their `Params` mirrors, bind group
+//! layouts and dispatch sizes, and a one-shot runner the parity tests use.
+
+use std::num::NonZeroU64;
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use crate::error::{Error, Result};
+
+/// Matches `TILE_M`/`TILE_N` in matmul.wgsl.
+pub const MATMUL_TILE: u32 = 64;
+/// Matches `WG` in gather.wgsl, loss.wgsl and sgd.wgsl.
+pub const WG_1D: u32 = 256;
+/// Matches `WG` in bias.wgsl.
+pub const WG_BIAS: u32 = 64;
+/// Bytes per slot of the per-step uniform (and its dynamic offset stride at least this).
+pub const STEP_SLOT: u64 = 256;
+/// Most workgroups one dimension may hold (`max_compute_workgroups_per_dimension` floor).
+const MAX_GROUPS: u32 = 65535;
+
+/// `Params` of matmul.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub act: u32,
+}
+
+/// `Params` of gather.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GatherParams {
+    pub dim: u32,
+    pub ydim: u32,
+    pub identity: u32,
+    pub _pad: u32,
+}
+
+/// `Params` of loss.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct LossParams {
+    pub m: u32,
+    pub n: u32,
+    pub loss: u32,
+    pub sigmoid_out: u32,
+}
+
+/// `Params` of bias.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BiasParams {
+    pub m: u32,
+    pub n: u32,
+    pub _pad: [u32; 2],
+}
+
+/// `Params` of sgd.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct SgdParams {
+    pub len: u32,
+    pub decay_end: u32,
+    pub l2: f32,
+    pub _pad: u32,
+}
+
+/// `Step` of step.wgsl: one per training step, at `slot * step_stride` in the step buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct StepInfo {
+    pub row_offset: u32,
+    pub rows: u32,
+    pub slot: u32,
+    pub lr: f32,
+}
+
+const _: () = assert!(std::mem::size_of::<MatmulParams>() == 16);
+const _: () = assert!(std::mem::size_of::<GatherParams>() == 16);
+const _: () = assert!(std::mem::size_of::<LossParams>() == 16);
+const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
+const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
+const _: () = assert!(std::mem::size_of::<StepInfo>() == 16);
+
+/// Every entry point, named as in the WGSL and the CPU reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    MatmulForward,
+    MatmulBackwardWeight,
+    MatmulBackwardInput,
+    GatherRows,
+    LossForwardBackward,
+    BiasBackward,
+    SgdUpdate,
+}
+
+/// A binding's kind, in binding order.
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Read,
+    Write,
+    Uniform,
+    /// The per-step uniform, with a dynamic offset.
+    Step,
+}
+use Slot::*;
+
+impl Kernel {
+    const ALL: [Kernel; 7] = [
+        Kernel::MatmulForward,
+        Kernel::MatmulBackwardWeight,
+        Kernel::MatmulBackwardInput,
+        Kernel::GatherRows,
+        Kernel::LossForwardBackward,
+        Kernel::BiasBackward,
+        Kernel::SgdUpdate,
+    ];
+
+    fn entry(self) -> &'static str {
+        match self {
+            Kernel::MatmulForward => "matmul_forward",
+            Kernel::MatmulBackwardWeight => "matmul_backward_weight",
+            Kernel::MatmulBackwardInput => "matmul_backward_input",
+            Kernel::GatherRows => "gather_rows",
+            Kernel::LossForwardBackward => "loss_forward_backward",
+            Kernel::BiasBackward => "bias_backward",
+            Kernel::SgdUpdate => "sgd_update",
+        }
+    }
+
+    fn slots(self) -> &'static [Slot] {
+        match self {
+            Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput => {
+                &[Read, Read, Read, Write, Uniform]
+            }
+            Kernel::GatherRows => &[Read, Read, Read, Write, Write, Uniform, Step],
+            Kernel::LossForwardBackward => &[Read, Read, Write, Write, Uniform, Step],
+            Kernel::BiasBackward => &[Read, Write, Uniform],
+            Kernel::SgdUpdate => &[Read, Write, Uniform, Step],
+        }
+    }
+
+    fn uses_step(self) -> bool {
+        self.slots().contains(&Step)
+    }
+
+    fn source(self) -> (&'static str, &'static str) {
+        const MATMUL: &str = concat!(
+            include_str!("../../shaders/activation.wgsl"),
+            include_str!("../../shaders/matmul.wgsl")
+        );
+        const GATHER: &str = concat!(
+            include_str!("../../shaders/step.wgsl"),
+            include_str!("../../shaders/gather.wgsl")
+        );
+        const LOSS: &str = concat!(
+            include_str!("../../shaders/step.wgsl"),
+            include_str!("../../shaders/loss.wgsl")
+        );
+        const BIAS: &str = include_str!("../../shaders/bias.wgsl");
+        const SGD: &str = concat!(
+            include_str!("../../shaders/step.wgsl"),
+            include_str!("../../shaders/sgd.wgsl")
+        );
+        match self {
+            Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput => {
+                ("matmul.wgsl", MATMUL)
+            }
+            Kernel::GatherRows => ("gather.wgsl", GATHER),
+            Kernel::LossForwardBackward => ("loss.wgsl", LOSS),
+            Kernel::BiasBackward => ("bias.wgsl", BIAS),
+            Kernel::SgdUpdate => ("sgd.wgsl", SGD),
+        }
+    }
+}
+
+/// A buffer range to bind.
+#[derive(Clone, Copy)]
+pub struct Range<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl<'a> Range<'a> {
+    pub fn whole(buffer: &'a wgpu::Buffer) -> Range<'a> {
+        Range {
+            buffer,
+            offset: 0,
+            size: buffer.size(),
+        }
+    }
+}
+
+/// One recorded dispatch.
+pub struct Dispatch {
+    pub kernel: Kernel,
+    pub bind_group: wgpu::BindGroup,
+    pub groups: (u32, u32, u32),
+}
+
+/// All pipelines, compiled once per device.
+pub struct Kernels {
+    pipelines: Vec<wgpu::ComputePipeline>,
+    layouts: Vec<wgpu::BindGroupLayout>,
+    /// Dynamic offset stride of the step uniform.
+    pub step_stride: u64,
+}
+
+fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = f();
+    match pollster::block_on(scope.pop()) {
+        None => Ok(value),
+        Some(e) => Err(Error::Gpu(format!("{what}: {e}"))),
+    }
+}
+
+impl Kernels {
+    pub fn new(ctx: &GpuContext) -> Result<Kernels> {
+        let device = &ctx.device;
+        let mut pipelines = Vec::new();
+        let mut layouts = Vec::new();
+        let mut modules: Vec<(&str, wgpu::ShaderModule)> = Vec::new();
+        for kernel in Kernel::ALL {
+            let (file, src) = kernel.source();
+            if !modules.iter().any(|(f, _)| *f == file) {
+                let module = scoped(device, &format!("compiling {file}"), || {
+                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(file),
+                        source: wgpu::ShaderSource::Wgsl(src.into()),
+                    })
+                })?;
+                modules.push((file, module));
+            }
+            let module = &modules.iter().find(|(f, _)| *f == file).unwrap().1;
+            let entries: Vec<_> = kernel
+                .slots()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+                    binding: i as u32,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: match s {
+                        Read | Write => wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Storage {
+                                read_only: *s == Read,
+                            },
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                        Uniform | Step => wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: *s == Step,
+                            min_binding_size: NonZeroU64::new(16),
+                        },
+                    },
+                    count: None,
+                })
+                .collect();
+            let pipeline = scoped(device, &format!("building {}", kernel.entry()), || {
+                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some(kernel.entry()),
+                    entries: &entries,
+                });
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(kernel.entry()),
+                    bind_group_layouts: &[Some(&layout)],
+                    immediate_size: 0,
+                });
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry()),
+                    layout: Some(&pl),
+                    module,
+                    entry_point: Some(kernel.entry()),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        // Every kernel writes its workgroup memory before reading it; zeroing
+                        // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
+                        zero_initialize_workgroup_memory: false,
+                        ..Default::default()
+                    },
+                    cache: None,
+                });
+                (layout, pipeline)
+            })?;
+            layouts.push(pipeline.0);
+            pipelines.push(pipeline.1);
+        }
+        let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
+        Ok(Kernels {
+            pipelines,
+            layouts,
+            step_stride: STEP_SLOT.max(align),
+        })
+    }
+
+    fn index(kernel: Kernel) -> usize {
+        Kernel::ALL.iter().position(|&k| k == kernel).unwrap()
+    }
+
+    /// A bind group for `kernel` from ranges in binding order; the step uniform (if the kernel
+    /// has one) is bound with its 16-byte window, moved by the dynamic offset at dispatch.
+    pub fn bind(&self, device: &wgpu::Device, kernel: Kernel, ranges: &[Range]) -> wgpu::BindGroup {
+        assert_eq!(
+            ranges.len(),
+            kernel.slots().len(),
+            "{:?}: wrong binding count",
+            kernel
+        );
+        let entries: Vec<_> = ranges
+            .iter()
+            .zip(kernel.slots())
+            .enumerate()
+            .map(|(i, (r, s))| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: r.buffer,
+                    offset: r.offset,
+                    size: NonZeroU64::new(if *s == Step { 16 } else { r.size }),
+                }),
+            })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.entry()),
+            layout: &self.layouts[Self::index(kernel)],
+            entries: &entries,
+        })
+    }
+
+    /// Records `dispatches` into one compute pass; `slot` picks the step uniform's slot.
+    pub fn record(&self, pass: &mut wgpu::ComputePass, dispatches: &[Dispatch], slot: u32) {
+        let offset = [(slot as u64 * self.step_stride) as u32];
+        for d in dispatches {
+            pass.set_pipeline(&self.pipelines[Self::index(d.kernel)]);
+            let dynamic: &[u32] = if d.kernel.uses_step() { &offset } else { &[] };
+            pass.set_bind_group(0, &d.bind_group, dynamic);
+            let (x, y, z) = d.groups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+}
+
+/// Workgroups for a (m, n) matmul output; an error when a dimension exceeds the dispatch limit.
+pub fn matmul_groups(m: usize, n: usize) -> Result<(u32, u32, u32)> {
+    let gx = n.div_ceil(MATMUL_TILE as usize);
+    let gy = m.div_ceil(MATMUL_TILE as usize);
+    if gx > MAX_GROUPS as usize || gy > MAX_GROUPS as usize {
+        return Err(Error::Gpu(format!(
+            "a {m}x{n} matmul needs {gx}x{gy} workgroups, over the limit of {MAX_GROUPS} per dimension: use a smaller --batch or narrower layers"
+        )));
+    }
+    Ok((gx as u32, gy as u32, 1))
+}
+
+/// Workgroups for a grid-stride loop over `count` items.
+pub fn grid_1d(count: usize, wg: u32) -> (u32, u32, u32) {
+    (
+        count.div_ceil(wg as usize).clamp(1, MAX_GROUPS as usize) as u32,
+        1,
+        1,
+    )
+}
+
+/// A storage buffer holding `data`.
+pub fn storage_init(device: &wgpu::Device, label: &str, data: &[u8]) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: data,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+    })
+}
+
+/// A zeroed storage buffer of `bytes` (at least 4).
+pub fn storage_zeroed(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// A uniform buffer holding one `Params`.
+pub fn uniform(device: &wgpu::Device, label: &str, value: &impl Pod) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::bytes_of(value),
+        usage: wgpu::BufferUsages::UNIFORM,
+    })
+}
+
+/// Copies `size` bytes at `offset` of `buffer` back to the host (submit, map, wait).
+pub fn read_back(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> Result<Vec<f32>> {
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("read back"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+    ctx.queue.submit([enc.finish()]);
+    let slice = staging.slice(..);
+    let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait()?;
+    match pollster::block_on(rx.receive()) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(Error::Gpu(format!("reading results back failed: {e}"))),
+        None => {
+            return Err(Error::Gpu(
+                "reading results back failed: the device was lost".into(),
+            ));
+        }
+    }
+    let data = slice
+        .get_mapped_range()
+        .map_err(|e| Error::Gpu(format!("reading results back failed: {e}")))?;
+    let out = bytemuck::cast_slice(&data).to_vec();
+    drop(data);
+    staging.unmap();
+    Ok(out)
+}
+
+/// Runs one kernel once on host data, for the parity tests: `inputs` fill the read bindings,
+/// `outputs` gives each read_write binding's initial contents, `params` the uniform, `step` the
+/// per-step uniform (slot 0). Returns the read_write bindings' contents afterwards.
+pub fn run_once(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    outputs: &[&[f32]],
+    params: &impl Pod,
+    step: Option<StepInfo>,
+    groups: (u32, u32, u32),
+) -> Result<Vec<Vec<f32>>> {
+    let device = &ctx.device;
+    let ins: Vec<_> = inputs
+        .iter()
+        .map(|d| {
+            let mut v = d.to_vec();
+            v.resize(v.len().max(4).next_multiple_of(4), 0);
+            storage_init(device, "input", &v)
+        })
+        .collect();
+    let outs: Vec<_> = outputs
+        .iter()
+        .map(|d| {
+            let mut v = d.to_vec();
+            if v.is_empty() {
+                v.push(0.0);
+            }
+            storage_init(device, "output", bytemuck::cast_slice(&v))
+        })
+        .collect();
+    let par = uniform(device, "params", params);
+    let step_buf = uniform(device, "step", &step.unwrap_or_default());
+    let mut ranges: Vec<Range> = ins.iter().chain(&outs).map(Range::whole).collect();
+    ranges.push(Range::whole(&par));
+    if kernel.uses_step() {
+        ranges.push(Range::whole(&step_buf));
+    }
+    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        kernels.record(
+            &mut pass,
+            &[Dispatch {
+                kernel,
+                bind_group,
+                groups,
+            }],
+            0,
+        );
+    }
+    ctx.queue.submit([enc.finish()]);
+    outs.iter()
+        .zip(outputs)
+        .map(|(b, o)| {
+            read_back(ctx, b, 0, (o.len().max(1) * 4) as u64).map(|mut v| {
+                v.truncate(o.len());
+                v
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,563 @@
+//! The GPU trainer: parameters, data, activations and gradients live in GPU buffers for the whole
+//! run; a step is a fixed list of dispatches, an epoch is recorded at once and its losses are
+//! read back once at its end.
+
+use std::collections::HashMap;
+
+use super::context::GpuContext;
+use super::kernels::*;
+use crate::cpu::fast::dense_targets;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Activation, Layer, Params, Spec};
+use crate::train::{Backend, EvalStats, Hyper};
+
+/// Steps recorded per submission: enough to keep the queue fed, few enough to start early.
+const STEPS_PER_SUBMIT: usize = 32;
+/// Parameter tensors start at multiples of this many floats (256 bytes), so each can be bound
+/// on its own (`min_storage_buffer_offset_alignment` is at most 256).
+const ALIGN_FLOATS: usize = 64;
+
+/// Where each tensor lives in the flat parameter (and gradient) buffer: all weights first, then
+/// all biases, so weight decay covers `[0, decay_end)`.
+#[derive(Clone, Debug)]
+pub struct ParamLayout {
+    pub w: Vec<(usize, usize)>,
+    pub b: Vec<(usize, usize)>,
+    pub decay_end: usize,
+    pub total: usize,
+}
+
+impl ParamLayout {
+    pub fn new(spec: &Spec) -> ParamLayout {
+        let mut at = 0;
+        let mut place = |len: usize| {
+            let off = at;
+            at = (at + len).next_multiple_of(ALIGN_FLOATS);
+            (off, len)
+        };
+        let w: Vec<_> = (0..spec.n_layers())
+            .map(|l| {
+                let (i, o) = spec.layer_shape(l);
+                place(i * o)
+            })
+            .collect();
+        let decay_end_w = w.last().map_or(0, |&(o, l)| o + l);
+        let b: Vec<_> = (0..spec.n_layers())
+            .map(|l| place(spec.sizes[l + 1]))
+            .collect();
+        ParamLayout {
+            w,
+            b,
+            decay_end: decay_end_w,
+            total: at,
+        }
+    }
+
+    fn pack(&self, p: &Params) -> Vec<f32> {
+        let mut flat = vec![0.0; self.total];
+        for (l, layer) in p.layers.iter().enumerate() {
+            flat[self.w[l].0..][..self.w[l].1].copy_from_slice(&layer.w);
+            flat[self.b[l].0..][..self.b[l].1].copy_from_slice(&layer.b);
+        }
+        flat
+    }
+
+    fn unpack(&self, flat: &[f32]) -> Params {
+        Params {
+            layers: self
+                .w
+                .iter()
+                .zip(&self.b)
+                .map(|(&(wo, wl), &(bo, bl))| Layer {
+                    w: flat[wo..wo + wl].to_vec(),
+                    b: flat[bo..bo + bl].to_vec(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Mode {
+    /// Gather from the training set, forward, loss, backward, update.
+    Train,
+    /// As Train without the update: leaves the gradients in the gradient buffer.
+    Gradients,
+    /// Gather from the test set (in order), forward, loss.
+    Eval,
+}
+
+/// The dispatches of one step for a batch of `m` rows, with the uniforms they bind.
+struct Plan {
+    dispatches: Vec<Dispatch>,
+    _uniforms: Vec<wgpu::Buffer>,
+}
+
+/// GPU buffers of one dataset: inputs and dense targets.
+struct DataBufs {
+    x: wgpu::Buffer,
+    y: wgpu::Buffer,
+    n: usize,
+}
+
+pub struct GpuTrainer {
+    ctx: GpuContext,
+    kernels: Kernels,
+    spec: Spec,
+    batch: usize,
+    layout: ParamLayout,
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    train: DataBufs,
+    test: Option<DataBufs>,
+    perm: wgpu::Buffer,
+    /// acts[0] the gathered input batch, acts[l+1] layer l's output: (batch, sizes[l]).
+    acts: Vec<wgpu::Buffer>,
+    /// dz[l]: gradient on layer l's pre-activation, (batch, sizes[l+1]).
+    dz: Vec<wgpu::Buffer>,
+    ybatch: wgpu::Buffer,
+    /// Two floats (loss sum, correct) per step slot.
+    stats: wgpu::Buffer,
+    step: wgpu::Buffer,
+    slots: usize,
+    /// λ baked into the update's uniform.
+    l2: f32,
+    plans: HashMap<(usize, Mode), Plan>,
+}
+
+impl GpuTrainer {
+    /// Uploads the parameters and data and allocates every buffer a step needs. Fails, naming
+    /// the limit, when a buffer would not fit the adapter.
+    pub fn new(
+        ctx: GpuContext,
+        spec: &Spec,
+        params: &Params,
+        train: &Dataset,
+        test: Option<&Dataset>,
+        batch: usize,
+    ) -> Result<GpuTrainer> {
+        params.check_shapes(spec)?;
+        if batch == 0 {
+            return Err(Error::InvalidArgument("--batch must be at least 1".into()));
+        }
+        let kernels = Kernels::new(&ctx)?;
+        let layout = ParamLayout::new(spec);
+        let f = 4u64;
+        ctx.check_binding("the parameters", layout.total as u64 * f)?;
+        for (l, &s) in spec.sizes.iter().enumerate() {
+            ctx.check_binding(
+                &format!("layer {l}'s activations for one batch"),
+                (batch * s) as u64 * f,
+            )?;
+        }
+        let slots = train
+            .n
+            .div_ceil(batch)
+            .max(test.map_or(0, |t| t.n.div_ceil(batch)))
+            .max(1);
+        ctx.check_binding("the per-step uniforms", slots as u64 * kernels.step_stride)?;
+        let device = &ctx.device;
+        let upload = |d: &Dataset, what: &str| -> Result<DataBufs> {
+            ctx.check_binding(
+                &format!("the {what} inputs ({} x {})", d.n, d.dim),
+                (d.x.len() as u64) * f,
+            )?;
+            let y = dense_targets(d);
+            ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f)?;
+            Ok(DataBufs {
+                x: storage_init(device, &format!("{what} x"), bytemuck::cast_slice(&d.x)),
+                y: storage_init(device, &format!("{what} y"), bytemuck::cast_slice(&y)),
+                n: d.n,
+            })
+        };
+        let train_bufs = upload(train, "training")?;
+        let test_bufs = test.map(|t| upload(t, "test")).transpose()?;
+        let flat = layout.pack(params);
+        let t = GpuTrainer {
+            params: storage_init(device, "params", bytemuck::cast_slice(&flat)),
+            grads: storage_zeroed(device, "grads", layout.total as u64 * f),
+            perm: storage_zeroed(device, "perm", train.n as u64 * 4),
+            acts: spec
+                .sizes
+                .iter()
+                .map(|&s| storage_zeroed(device, "activations", (batch * s) as u64 * f))
+                .collect(),
+            dz: spec.sizes[1..]
+                .iter()
+                .map(|&s| storage_zeroed(device, "dz", (batch * s) as u64 * f))
+                .collect(),
+            ybatch: storage_zeroed(device, "y batch", (batch * spec.outputs()) as u64 * f),
+            stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
+            step: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("steps"),
+                size: slots as u64 * kernels.step_stride,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            slots,
+            l2: 0.0,
+            train: train_bufs,
+            test: test_bufs,
+            kernels,
+            spec: spec.clone(),
+            batch,
+            layout,
+            plans: HashMap::new(),
+            ctx,
+        };
+        Ok(t)
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    fn param_range(&self, (off, len): (usize, usize)) -> Range<'_> {
+        Range {
+            buffer: &self.params,
+            offset: off as u64 * 4,
+            size: len as u64 * 4,
+        }
+    }
+
+    fn grad_range(&self, (off, len): (usize, usize)) -> Range<'_> {
+        Range {
+            buffer: &self.grads,
+            offset: off as u64 * 4,
+            size: len as u64 * 4,
+        }
+    }
+
+    fn sized(buffer: &wgpu::Buffer, floats: usize) -> Range<'_> {
+        Range {
+            buffer,
+            offset: 0,
+            size: floats as u64 * 4,
+        }
+    }
+
+    /// Builds the dispatch list of one step of `m` rows.
+    fn build_plan(&self, m: usize, mode: Mode) -> Result<Plan> {
+        let device = &self.ctx.device;
+        let k = &self.kernels;
+        let spec = &self.spec;
+        let n_layers = spec.n_layers();
+        let mut uniforms = Vec::new();
+        let mut dispatches = Vec::new();
+        let mut add = |kernel: Kernel, ranges: Vec<Range>, params_buf: wgpu::Buffer, groups| {
+            let mut r = ranges;
+            r.push(Range::whole(&params_buf));
+            if matches!(
+                kernel,
+                Kernel::GatherRows | Kernel::LossForwardBackward | Kernel::SgdUpdate
+            ) {
+                r.push(Range::whole(&self.step));
+            }
+            dispatches.push(Dispatch {
+                kernel,
+                bind_group: k.bind(device, kernel, &r),
+                groups,
+            });
+            uniforms.push(params_buf);
+        };
+        let data = match mode {
+            Mode::Eval => self.test.as_ref().expect("eval plan without a test set"),
+            _ => &self.train,
+        };
+        let (dim, ydim) = (spec.inputs(), spec.outputs());
+        add(
+            Kernel::GatherRows,
+            vec![
+                Range::whole(&self.perm),
+                Range::whole(&data.x),
+                Range::whole(&data.y),
+                Self::sized(&self.acts[0], m * dim),
+                Self::sized(&self.ybatch, m * ydim),
+            ],
+            uniform(
+                device,
+                "gather",
+                &GatherParams {
+                    dim: dim as u32,
+                    ydim: ydim as u32,
+                    identity: (mode == Mode::Eval) as u32,
+                    _pad: 0,
+                },
+            ),
+            grid_1d(m * dim.max(ydim), WG_1D),
+        );
+        for l in 0..n_layers {
+            let (fi, fo) = spec.layer_shape(l);
+            add(
+                Kernel::MatmulForward,
+                vec![
+                    Self::sized(&self.acts[l], m * fi),
+                    self.param_range(self.layout.w[l]),
+                    self.param_range(self.layout.b[l]),
+                    Self::sized(&self.acts[l + 1], m * fo),
+                ],
+                uniform(
+                    device,
+                    "forward",
+                    &MatmulParams {
+                        m: m as u32,
+                        n: fo as u32,
+                        k: fi as u32,
+                        act: spec.layer_activation(l).code(),
+                    },
+                ),
+                matmul_groups(m, fo)?,
+            );
+        }
+        let last = n_layers - 1;
+        add(
+            Kernel::LossForwardBackward,
+            vec![
+                Self::sized(&self.acts[n_layers], m * ydim),
+                Self::sized(&self.ybatch, m * ydim),
+                Self::sized(&self.dz[last], m * ydim),
+                Range::whole(&self.stats),
+            ],
+            uniform(
+                device,
+                "loss",
+                &LossParams {
+                    m: m as u32,
+                    n: ydim as u32,
+                    loss: spec.loss.code(),
+                    sigmoid_out: (spec.layer_activation(last) == Activation::Sigmoid) as u32,
+                },
+            ),
+            (1, 1, 1),
+        );
+        if mode == Mode::Eval {
+            return Ok(Plan {
+                dispatches,
+                _uniforms: uniforms,
+            });
+        }
+        for l in (0..n_layers).rev() {
+            let (fi, fo) = spec.layer_shape(l);
+            if l > 0 {
+                add(
+                    Kernel::MatmulBackwardInput,
+                    vec![
+                        Self::sized(&self.dz[l], m * fo),
+                        self.param_range(self.layout.w[l]),
+                        Self::sized(&self.acts[l], m * fi),
+                        Self::sized(&self.dz[l - 1], m * fi),
+                    ],
+                    uniform(
+                        device,
+                        "backward input",
+                        &MatmulParams {
+                            m: m as u32,
+                            n: fi as u32,
+                            k: fo as u32,
+                            act: spec.layer_activation(l - 1).code(),
+                        },
+                    ),
+                    matmul_groups(m, fi)?,
+                );
+            }
+            add(
+                Kernel::MatmulBackwardWeight,
+                vec![
+                    Self::sized(&self.acts[l], m * fi),
+                    Self::sized(&self.dz[l], m * fo),
+                    self.param_range(self.layout.b[l]),
+                    self.grad_range(self.layout.w[l]),
+                ],
+                uniform(
+                    device,
+                    "backward weight",
+                    &MatmulParams {
+                        m: fi as u32,
+                        n: fo as u32,
+                        k: m as u32,
+                        act: 0,
+                    },
+                ),
+                matmul_groups(fi, fo)?,
+            );
+            add(
+                Kernel::BiasBackward,
+                vec![
+                    Self::sized(&self.dz[l], m * fo),
+                    self.grad_range(self.layout.b[l]),
+                ],
+                uniform(
+                    device,
+                    "bias backward",
+                    &BiasParams {
+                        m: m as u32,
+                        n: fo as u32,
+                        _pad: [0; 2],
+                    },
+                ),
+                grid_1d(fo, WG_BIAS),
+            );
+        }
+        if mode == Mode::Train {
+            add(
+                Kernel::SgdUpdate,
+                vec![Range::whole(&self.grads), Range::whole(&self.params)],
+                uniform(
+                    device,
+                    "sgd",
+                    &SgdParams {
+                        len: self.layout.total as u32,
+                        decay_end: self.layout.decay_end as u32,
+                        l2: self.l2,
+                        _pad: 0,
+                    },
+                ),
+                grid_1d(self.layout.total, WG_1D),
+            );
+        }
+        Ok(Plan {
+            dispatches,
+            _uniforms: uniforms,
+        })
+    }
+
+    fn ensure_plan(&mut self, m: usize, mode: Mode) -> Result<()> {
+        if !self.plans.contains_key(&(m, mode)) {
+            let plan = self.build_plan(m, mode)?;
+            self.plans.insert((m, mode), plan);
+        }
+        Ok(())
+    }
+
+    /// Writes the step uniforms for batches over `n` rows, runs each step's plan, and reads the
+    /// (loss sum, correct) pairs back: one host round trip for the whole pass.
+    fn run_steps(&mut self, n: usize, mode: Mode, lr: f32) -> Result<Vec<(f64, usize, usize)>> {
+        let steps = n.div_ceil(self.batch);
+        if steps > self.slots {
+            return Err(Error::Gpu(format!(
+                "{steps} steps but {} step slots",
+                self.slots
+            )));
+        }
+        let stride = self.kernels.step_stride as usize;
+        let mut bytes = vec![0u8; steps * stride];
+        for s in 0..steps {
+            let info = StepInfo {
+                row_offset: (s * self.batch) as u32,
+                rows: self.batch.min(n - s * self.batch) as u32,
+                slot: s as u32,
+                lr,
+            };
+            bytes[s * stride..s * stride + 16].copy_from_slice(bytemuck::bytes_of(&info));
+        }
+        self.ctx.queue.write_buffer(&self.step, 0, &bytes);
+        let full = self.batch.min(n);
+        let tail = n - (steps - 1) * self.batch;
+        self.ensure_plan(full, mode)?;
+        self.ensure_plan(tail, mode)?;
+        for chunk_start in (0..steps).step_by(STEPS_PER_SUBMIT) {
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                for s in chunk_start..(chunk_start + STEPS_PER_SUBMIT).min(steps) {
+                    let m = if s + 1 == steps { tail } else { full };
+                    let plan = &self.plans[&(m, mode)];
+                    self.kernels.record(&mut pass, &plan.dispatches, s as u32);
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+        }
+        let raw = read_back(&self.ctx, &self.stats, 0, steps as u64 * 8)?;
+        Ok((0..steps)
+            .map(|s| {
+                let m = if s + 1 == steps { tail } else { full };
+                (raw[2 * s] as f64, raw[2 * s + 1] as usize, m)
+            })
+            .collect())
+    }
+
+    /// The mean loss and the gradients of the data loss (no L2 term) on the training rows
+    /// `rows` (at most one batch), without an update.
+    pub fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
+        if rows.is_empty() || rows.len() > self.batch {
+            return Err(Error::InvalidArgument(format!(
+                "gradients of {} rows with batch {}",
+                rows.len(),
+                self.batch
+            )));
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.perm, 0, bytemuck::cast_slice(rows));
+        let stats = self.run_steps(rows.len(), Mode::Gradients, 0.0)?;
+        let flat = read_back(&self.ctx, &self.grads, 0, self.layout.total as u64 * 4)?;
+        Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
+    }
+
+    fn set_l2(&mut self, l2: f32) {
+        // The update's uniform carries λ; rebuild the train plans when it changes.
+        let stale: Vec<_> = self
+            .plans
+            .keys()
+            .filter(|(_, m)| *m == Mode::Train)
+            .cloned()
+            .collect();
+        for key in stale {
+            self.plans.remove(&key);
+        }
+        self.l2 = l2;
+    }
+}
+
+impl Backend for GpuTrainer {
+    fn describe(&self) -> String {
+        format!("gpu: {}", self.ctx.describe())
+    }
+
+    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
+        if hp.batch != self.batch {
+            return Err(Error::InvalidArgument(format!(
+                "trainer built for batch {}, asked for {}",
+                self.batch, hp.batch
+            )));
+        }
+        if perm.len() != self.train.n {
+            return Err(Error::Shape(format!(
+                "permutation of {} rows for {} training rows",
+                perm.len(),
+                self.train.n
+            )));
+        }
+        if hp.l2 != self.l2 {
+            self.set_l2(hp.l2);
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.perm, 0, bytemuck::cast_slice(perm));
+        let stats = self.run_steps(perm.len(), Mode::Train, hp.lr)?;
+        Ok(stats
+            .iter()
+            .map(|&(sum, _, m)| (sum / m as f64) as f32)
+            .collect())
+    }
+
+    fn evaluate_test(&mut self) -> Result<Option<EvalStats>> {
+        let Some(n) = self.test.as_ref().map(|t| t.n) else {
+            return Ok(None);
+        };
+        let stats = self.run_steps(n, Mode::Eval, 0.0)?;
+        let mut e = EvalStats::default();
+        for (sum, correct, m) in stats {
+            e.loss_sum += sum;
+            e.correct += correct;
+            e.n += m;
+        }
+        Ok(Some(e))
+    }
+
+    fn params(&mut self) -> Result<Params> {
+        let flat = read_back(&self.ctx, &self.params, 0, self.layout.total as u64 * 4)?;
+        Ok(self.layout.unpack(&flat))
+    }
+}

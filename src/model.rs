@@ -1,0 +1,378 @@
+//! The architecture (layer sizes, activations, output, loss), seeded initialisation, host parameters.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// A hidden-layer activation. The shader code is `Activation::code()`; derivatives are taken from
+/// the activation's *output* `a` (as burn does), so only outputs are kept for the backward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    /// `max(z, 0.01 z)`.
+    LeakyRelu,
+}
+
+impl Activation {
+    pub const ALL: [Activation; 5] = [
+        Activation::Linear,
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::LeakyRelu,
+    ];
+
+    /// The value of `act` in the shaders' `Params`.
+    pub fn code(self) -> u32 {
+        match self {
+            Activation::Linear => 0,
+            Activation::Relu => 1,
+            Activation::Sigmoid => 2,
+            Activation::Tanh => 3,
+            Activation::LeakyRelu => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::LeakyRelu => "leaky-relu",
+        }
+    }
+
+    /// He initialisation for the relu family, Glorot otherwise.
+    fn uses_he_init(self) -> bool {
+        matches!(self, Activation::Relu | Activation::LeakyRelu)
+    }
+}
+
+impl FromStr for Activation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == s.trim())
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown activation '{s}': expected one of relu, sigmoid, tanh, leaky-relu, linear"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The output layer's activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Softmax,
+    Sigmoid,
+    Linear,
+}
+
+impl Output {
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Softmax => "softmax",
+            Output::Sigmoid => "sigmoid",
+            Output::Linear => "linear",
+        }
+    }
+}
+
+impl FromStr for Output {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "softmax" => Ok(Output::Softmax),
+            "sigmoid" => Ok(Output::Sigmoid),
+            "linear" => Ok(Output::Linear),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown output '{s}': expected one of softmax, sigmoid, linear"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The loss. Exact formulas, per batch of N samples with outputs `a_n` and targets `y_n`:
+/// - `CrossEntropy` (softmax output): `L = -(1/N) Σ_n log softmax(z_n)[y_n]`, gradient
+///   `(softmax(z) - onehot(y)) / N` on the logits.
+/// - `Bce` (sigmoid output): `L = -(1/N) Σ_n Σ_k [y log a + (1-y) log(1-a)]`, computed from the
+///   logits as `max(z,0) - z y + log(1 + e^-|z|)`; gradient `(σ(z) - y) / N` on the logits.
+/// - `Mse` (linear or sigmoid output): `L = (1/N) Σ_n ½‖a_n - y_n‖²`, gradient `(a - y) / N`
+///   on the outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    CrossEntropy,
+    Bce,
+    Mse,
+}
+
+impl Loss {
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::CrossEntropy => "cross-entropy",
+            Loss::Bce => "bce",
+            Loss::Mse => "mse",
+        }
+    }
+
+    /// The output that fits this loss when none is given.
+    pub fn default_output(self) -> Output {
+        match self {
+            Loss::CrossEntropy => Output::Softmax,
+            Loss::Bce => Output::Sigmoid,
+            Loss::Mse => Output::Linear,
+        }
+    }
+
+    /// The value of `loss` in the shaders' `Params`.
+    pub fn code(self) -> u32 {
+        match self {
+            Loss::CrossEntropy => 0,
+            Loss::Bce => 1,
+            Loss::Mse => 2,
+        }
+    }
+}
+
+impl FromStr for Loss {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "cross-entropy" | "xent" | "ce" => Ok(Loss::CrossEntropy),
+            "bce" => Ok(Loss::Bce),
+            "mse" => Ok(Loss::Mse),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown loss '{s}': expected one of cross-entropy, bce, mse"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A dense network: `sizes = [inputs, hidden.., outputs]`, one activation per hidden layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    pub sizes: Vec<usize>,
+    pub hidden: Vec<Activation>,
+    pub output: Output,
+    pub loss: Loss,
+}
+
+impl Spec {
+    /// Checks that the pieces fit together: sizes non-zero, one activation per hidden layer,
+    /// the loss matches the output.
+    pub fn new(
+        sizes: Vec<usize>,
+        hidden: Vec<Activation>,
+        output: Output,
+        loss: Loss,
+    ) -> Result<Spec, Error> {
+        if sizes.len() < 2 {
+            return Err(Error::InvalidArgument(
+                "a network needs at least an input and an output size".into(),
+            ));
+        }
+        if let Some(i) = sizes.iter().position(|&s| s == 0) {
+            return Err(Error::InvalidArgument(format!(
+                "layer size {i} is zero: every layer needs at least one unit"
+            )));
+        }
+        if hidden.len() != sizes.len() - 2 {
+            return Err(Error::InvalidArgument(format!(
+                "{} hidden layers but {} hidden activations: give one activation for all or one per layer",
+                sizes.len() - 2,
+                hidden.len()
+            )));
+        }
+        match (loss, output) {
+            (Loss::CrossEntropy, Output::Softmax)
+            | (Loss::Bce, Output::Sigmoid)
+            | (Loss::Mse, Output::Linear | Output::Sigmoid) => {}
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "loss {loss} does not fit output {output}: cross-entropy needs softmax, bce needs sigmoid, mse needs linear or sigmoid"
+                )));
+            }
+        }
+        if output == Output::Softmax && sizes[sizes.len() - 1] < 2 {
+            return Err(Error::InvalidArgument(
+                "softmax needs at least two outputs".into(),
+            ));
+        }
+        Ok(Spec {
+            sizes,
+            hidden,
+            output,
+            loss,
+        })
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    pub fn inputs(&self) -> usize {
+        self.sizes[0]
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.sizes[self.sizes.len() - 1]
+    }
+
+    /// `(fan_in, fan_out)` of layer `l`.
+    pub fn layer_shape(&self, l: usize) -> (usize, usize) {
+        (self.sizes[l], self.sizes[l + 1])
+    }
+
+    /// The activation the forward pass applies after layer `l`'s matmul: the hidden activation, or
+    /// for the output layer the part of the output that is not fused into the loss (softmax and
+    /// the bce sigmoid work on logits, so they are `Linear` here; mse with sigmoid is `Sigmoid`).
+    pub fn layer_activation(&self, l: usize) -> Activation {
+        if l + 1 < self.n_layers() {
+            self.hidden[l]
+        } else if self.output == Output::Sigmoid && self.loss == Loss::Mse {
+            Activation::Sigmoid
+        } else {
+            Activation::Linear
+        }
+    }
+
+    /// Number of parameters.
+    pub fn n_params(&self) -> usize {
+        (0..self.n_layers())
+            .map(|l| {
+                let (i, o) = self.layer_shape(l);
+                i * o + o
+            })
+            .sum()
+    }
+
+    /// `6 Σ fan_in·fan_out`: multiply-adds of forward (2) and backward (4) per sample.
+    pub fn flops_per_sample(&self) -> f64 {
+        (0..self.n_layers())
+            .map(|l| {
+                let (i, o) = self.layer_shape(l);
+                6.0 * (i * o) as f64
+            })
+            .sum()
+    }
+
+    /// A one-line description, e.g. `64-32(relu)-10 softmax/cross-entropy`.
+    pub fn describe(&self) -> String {
+        let mut s = self.sizes[0].to_string();
+        for l in 0..self.n_layers() {
+            s.push('-');
+            s.push_str(&self.sizes[l + 1].to_string());
+            if l + 1 < self.n_layers() {
+                s.push_str(&format!("({})", self.hidden[l]));
+            }
+        }
+        format!("{s} {}/{}", self.output, self.loss)
+    }
+}
+
+/// One dense layer: `w` is (fan_in, fan_out) row-major, so the forward pass is `X·W + b`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+/// Host copy of all parameters, layer by layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    pub layers: Vec<Layer>,
+}
+
+impl Params {
+    /// Seeded initialisation: He-uniform (`±sqrt(6/fan_in)`) before relu-family activations,
+    /// Glorot-uniform (`±sqrt(6/(fan_in+fan_out))`) otherwise; zero biases.
+    pub fn init(spec: &Spec, seed: u64) -> Params {
+        let mut rng = crate::rng::Rng::new(seed ^ 0x5eed_1417);
+        let layers = (0..spec.n_layers())
+            .map(|l| {
+                let (fi, fo) = spec.layer_shape(l);
+                let bound = if spec.layer_activation(l).uses_he_init() && l + 1 < spec.n_layers() {
+                    (6.0 / fi as f64).sqrt()
+                } else {
+                    (6.0 / (fi + fo) as f64).sqrt()
+                };
+                let w = (0..fi * fo)
+                    .map(|_| ((rng.next_f64() * 2.0 - 1.0) * bound) as f32)
+                    .collect();
+                Layer {
+                    w,
+                    b: vec![0.0; fo],
+                }
+            })
+            .collect();
+        Params { layers }
+    }
+
+    /// Zeros shaped like `spec` (for gradients).
+    pub fn zeros(spec: &Spec) -> Params {
+        Params {
+            layers: (0..spec.n_layers())
+                .map(|l| {
+                    let (fi, fo) = spec.layer_shape(l);
+                    Layer {
+                        w: vec![0.0; fi * fo],
+                        b: vec![0.0; fo],
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks that every tensor has the shape `spec` asks for.
+    pub fn check_shapes(&self, spec: &Spec) -> Result<(), Error> {
+        if self.layers.len() != spec.n_layers() {
+            return Err(Error::Shape(format!(
+                "parameters have {} layers, the network {}",
+                self.layers.len(),
+                spec.n_layers()
+            )));
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (fi, fo) = spec.layer_shape(l);
+            if layer.w.len() != fi * fo || layer.b.len() != fo {
+                return Err(Error::Shape(format!(
+                    "layer {l}: expected weight {fi}x{fo} and bias {fo}, got {} and {} values",
+                    layer.w.len(),
+                    layer.b.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn all_finite(&self) -> bool {
+        self.layers
+            .iter()
+            .all(|l| l.w.iter().chain(&l.b).all(|v| v.is_finite()))
+    }
+}

@@ -1,0 +1,150 @@
+//! The backend-independent training loop: hyper-parameters, per-epoch shuffling, metrics.
+
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::model::Params;
+use crate::rng::Rng;
+
+/// Mini-batch SGD settings.
+#[derive(Clone, Debug)]
+pub struct Hyper {
+    pub lr: f32,
+    pub l2: f32,
+    pub batch: usize,
+    pub epochs: usize,
+    pub seed: u64,
+}
+
+impl Hyper {
+    /// lr positive and finite, l2 non-negative and finite, batch and epochs at least one.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "--lr must be a positive finite number, got {}",
+                self.lr
+            )));
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "--l2 must be zero or a positive finite number, got {}",
+                self.l2
+            )));
+        }
+        if self.batch == 0 {
+            return Err(Error::InvalidArgument("--batch must be at least 1".into()));
+        }
+        if self.epochs == 0 {
+            return Err(Error::InvalidArgument("--epochs must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Summed loss and correct predictions over a dataset.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EvalStats {
+    pub loss_sum: f64,
+    pub correct: usize,
+    pub n: usize,
+}
+
+/// What a training path provides; the loop below drives it.
+pub trait Backend {
+    /// The path and device, for the user.
+    fn describe(&self) -> String;
+    /// Trains one epoch over the training rows in the order `perm`, in batches of `hp.batch`
+    /// (the last one partial when it does not divide). Returns each batch's mean data loss,
+    /// computed by its forward pass before its update.
+    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>>;
+    /// Loss and correct predictions on the test split, if there is one.
+    fn evaluate_test(&mut self) -> Result<Option<EvalStats>>;
+    /// The current parameters.
+    fn params(&mut self) -> Result<Params>;
+}
+
+/// One epoch's metrics.
+#[derive(Clone, Debug)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    /// Training time of the epoch: shuffle and steps, not evaluation.
+    pub seconds: f64,
+    pub samples_per_sec: f64,
+    /// Since training started, evaluation included.
+    pub elapsed: f64,
+}
+
+impl EpochReport {
+    /// One JSON object (the `--metrics` line).
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "test_loss": self.test_loss,
+            "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds,
+            "samples_per_sec": self.samples_per_sec,
+            "elapsed": self.elapsed,
+        })
+        .to_string()
+    }
+}
+
+/// The shuffle order of every epoch comes from this seed, so all paths see the same batches.
+pub fn epoch_rng(seed: u64) -> Rng {
+    Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5487_f1e5)
+}
+
+/// Trains `hp.epochs` epochs of `n_train` rows, calling `on_epoch` after each. `classes` says
+/// whether accuracy means anything (class targets). A non-finite loss stops training with an
+/// error naming the epoch and batch.
+pub fn run(
+    backend: &mut dyn Backend,
+    n_train: usize,
+    hp: &Hyper,
+    classes: bool,
+    on_epoch: &mut dyn FnMut(&EpochReport) -> Result<()>,
+) -> Result<Vec<EpochReport>> {
+    hp.validate()?;
+    if n_train == 0 {
+        return Err(Error::InvalidArgument("the training set is empty".into()));
+    }
+    let mut rng = epoch_rng(hp.seed);
+    let mut perm: Vec<u32> = (0..n_train as u32).collect();
+    let start = Instant::now();
+    let mut reports = Vec::with_capacity(hp.epochs);
+    for epoch in 1..=hp.epochs {
+        let t0 = Instant::now();
+        rng.shuffle(&mut perm);
+        let losses = backend.train_epoch(&perm, hp)?;
+        let seconds = t0.elapsed().as_secs_f64();
+        if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
+            return Err(Error::Diverged(format!(
+                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower --lr (now {})",
+                losses[b],
+                b + 1,
+                losses.len(),
+                hp.lr
+            )));
+        }
+        let train_loss = losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64;
+        let test = backend.evaluate_test()?;
+        let report = EpochReport {
+            epoch,
+            train_loss,
+            test_loss: test.map(|s| s.loss_sum / s.n as f64),
+            test_accuracy: test
+                .filter(|_| classes)
+                .map(|s| s.correct as f64 / s.n as f64),
+            seconds,
+            samples_per_sec: n_train as f64 / seconds,
+            elapsed: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&report)?;
+        reports.push(report);
+    }
+    Ok(reports)
+}
