@@ -1,5 +1,7 @@
 // gather_rows: copies a batch's input and target rows into contiguous batch buffers.
 //   x[r, :] = x_all[src(r), :], y[r, :] = y_all[src(r), :] for r < step.rows,
+//   x_all holds f32 bits, or when params.packed != 0 bytes (four per u32, little-endian) that
+//   are scaled by params.scale as they are read (images stay u8 on the device),
 //   src(r) = perm[step.row_offset + r], or step.row_offset + r when params.identity != 0.
 // x_all (N, dim), y_all (N, ydim), x (rows, dim), y (rows, ydim).
 // Bindings: 0 perm, 1 x_all, 2 y_all (read), 3 x, 4 y (read_write), 5 params, 6 step (dynamic).
@@ -9,11 +11,15 @@ struct Params {
     dim: u32,
     ydim: u32,
     identity: u32,
-    _pad: u32,
+    packed: u32,
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> perm: array<u32>;
-@group(0) @binding(1) var<storage, read> x_all: array<f32>;
+@group(0) @binding(1) var<storage, read> x_all: array<u32>;
 @group(0) @binding(2) var<storage, read> y_all: array<f32>;
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -21,6 +27,13 @@ struct Params {
 @group(0) @binding(6) var<uniform> step: Step;
 
 const WG: u32 = 256u;
+
+fn load_x(i: u32) -> f32 {
+    if params.packed != 0u {
+        return f32((x_all[i / 4u] >> (8u * (i % 4u))) & 0xffu) * params.scale;
+    }
+    return bitcast<f32>(x_all[i]);
+}
 
 fn source_row(r: u32) -> u32 {
     if params.identity != 0u {
@@ -34,7 +47,7 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let stride = nwg.x * WG;
     for (var e = gid.x; e < step.rows * params.dim; e += stride) {
         let r = e / params.dim;
-        x[e] = x_all[source_row(r) * params.dim + e % params.dim];
+        x[e] = load_x(source_row(r) * params.dim + e % params.dim);
     }
     for (var e = gid.x; e < step.rows * params.ydim; e += stride) {
         let r = e / params.ydim;

@@ -40,7 +40,13 @@ fn targets(loss: Loss, seed: u64, m: usize, n: usize) -> Vec<f64> {
     let u = uniform(seed, m * n, 0.05, 0.95);
     match loss {
         Loss::CrossEntropy => (0..m * n)
-            .map(|i| if i % n == (i / n * 7 + 3) % n { 1.0 } else { 0.0 })
+            .map(|i| {
+                if i % n == (i / n * 7 + 3) % n {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
             .collect(),
         _ => widen(&u),
     }
@@ -62,8 +68,18 @@ fn check(spec: &Spec, seed: u64, l2: f64) {
     let numeric = numerical(spec, &net, &x, &y, m, l2);
     let name = format!("{} l2={l2} seed={seed}", spec.describe());
     for l in 0..spec.n_layers() {
-        assert_close(&format!("{name} dW{l}"), &analytic.w[l], &numeric.w[l], FINITE_DIFF);
-        assert_close(&format!("{name} db{l}"), &analytic.b[l], &numeric.b[l], FINITE_DIFF);
+        assert_close(
+            &format!("{name} dW{l}"),
+            &analytic.w[l],
+            &numeric.w[l],
+            FINITE_DIFF,
+        );
+        assert_close(
+            &format!("{name} db{l}"),
+            &analytic.b[l],
+            &numeric.b[l],
+            FINITE_DIFF,
+        );
     }
 }
 

@@ -34,12 +34,24 @@ const W: [f64; 8] = [0.75, 0.55, 0.05, 0.05, 0.05, 0.015, 0.85, 0.95];
 const B: [f64; 4] = [0.25, 0.15, 0.15, 0.25];
 const LR: f64 = 0.5;
 /// The notebook's figures are f64; the f32 paths round the inputs and every op to 24 bits.
-const F32_PATH: Tol = Tol { rtol: 1e-5, atol: 1e-7 };
+const F32_PATH: Tol = Tol {
+    rtol: 1e-5,
+    atol: 1e-7,
+};
 /// The reference runs in f64 on the same numbers: agreement to rounding.
-const F64_PATH: Tol = Tol { rtol: 1e-12, atol: 1e-15 };
+const F64_PATH: Tol = Tol {
+    rtol: 1e-12,
+    atol: 1e-15,
+};
 
 fn spec() -> Spec {
-    Spec::new(vec![2, 2, 2], vec![Activation::Linear], Output::Sigmoid, Loss::Mse).unwrap()
+    Spec::new(
+        vec![2, 2, 2],
+        vec![Activation::Linear],
+        Output::Sigmoid,
+        Loss::Mse,
+    )
+    .unwrap()
 }
 
 /// Our weights are (fan_in, fan_out): w[i * out + o] is the weight from input i to unit o.
@@ -61,7 +73,10 @@ fn params() -> Params {
 }
 
 fn dataset() -> Dataset {
-    let values = Targets::Values { values: vec![0.01, 0.99], width: 2 };
+    let values = Targets::Values {
+        values: vec![0.01, 0.99],
+        width: 2,
+    };
     Dataset::new("worked example", vec![0.85, 0.5], 1, 2, values).unwrap()
 }
 
@@ -89,7 +104,10 @@ fn expected_after_step() -> Vec<f64> {
 }
 
 fn flatten(p: &Params) -> Vec<f64> {
-    p.layers.iter().flat_map(|l| l.w.iter().chain(&l.b).map(|&v| v as f64)).collect()
+    p.layers
+        .iter()
+        .flat_map(|l| l.w.iter().chain(&l.b).map(|&v| v as f64))
+        .collect()
 }
 
 #[test]
@@ -116,9 +134,22 @@ fn worked_example_reference_path() {
     }
     let mut stepped = net.clone();
     train_step(&spec, &mut stepped, &x, &y, 1, LR, 0.0);
-    let got: Vec<f64> = (0..2).flat_map(|l| stepped.w[l].iter().chain(&stepped.b[l]).cloned().collect::<Vec<_>>()).collect();
+    let got: Vec<f64> = (0..2)
+        .flat_map(|l| {
+            stepped.w[l]
+                .iter()
+                .chain(&stepped.b[l])
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
     // The inputs were rounded to f32 (params() goes through f32), hence the f32 tolerance.
-    assert_close("params after one step", &got, &expected_after_step(), F32_PATH);
+    assert_close(
+        "params after one step",
+        &got,
+        &expected_after_step(),
+        F32_PATH,
+    );
 }
 
 fn check_backend(name: &str, backend: &mut dyn Backend, grads: (f64, Params)) {
@@ -126,14 +157,35 @@ fn check_backend(name: &str, backend: &mut dyn Backend, grads: (f64, Params)) {
     assert_close(&format!("{name} loss"), &[loss], &[LOSS], F32_PATH);
     let want = expected_grads();
     for l in 0..2 {
-        assert_close(&format!("{name} dW{l}"), &g.layers[l].w, &want.layers[l].w, F32_PATH);
-        assert_close(&format!("{name} db{l}"), &g.layers[l].b, &want.layers[l].b, F32_PATH);
+        assert_close(
+            &format!("{name} dW{l}"),
+            &g.layers[l].w,
+            &want.layers[l].w,
+            F32_PATH,
+        );
+        assert_close(
+            &format!("{name} db{l}"),
+            &g.layers[l].b,
+            &want.layers[l].b,
+            F32_PATH,
+        );
     }
-    let hp = Hyper { lr: LR as f32, l2: 0.0, batch: 1, epochs: 1, seed: 0 };
+    let hp = Hyper {
+        lr: LR as f32,
+        l2: 0.0,
+        batch: 1,
+        epochs: 1,
+        seed: 0,
+    };
     let losses = backend.train_epoch(&[0], &hp).unwrap();
     assert_close(&format!("{name} step loss"), &losses, &[LOSS], F32_PATH);
     let after = flatten(&backend.params().unwrap());
-    assert_close(&format!("{name} params after one step"), &after, &expected_after_step(), F32_PATH);
+    assert_close(
+        &format!("{name} params after one step"),
+        &after,
+        &expected_after_step(),
+        F32_PATH,
+    );
 }
 
 #[test]
@@ -146,7 +198,9 @@ fn worked_example_fast_cpu_path() {
 
 #[test]
 fn worked_example_gpu_path() {
-    let Some(ctx) = gpu("worked_example_gpu_path") else { return };
+    let Some(ctx) = gpu("worked_example_gpu_path") else {
+        return;
+    };
     let data = dataset();
     let mut t = GpuTrainer::new(ctx, &spec(), &params(), &data, None, 1).unwrap();
     let g = t.gradients(&[0]).unwrap();

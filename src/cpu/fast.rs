@@ -1,7 +1,7 @@
 //! The fast CPU path: f32, threaded GEMM (matrixmultiply), bias + activation in one pass over the
 //! output, the SGD update fused into the weight-gradient GEMM, no allocation inside an epoch.
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
 use crate::train::{Backend, EvalStats, Hyper};
@@ -183,9 +183,9 @@ pub fn argmax(v: &[f32]) -> usize {
 pub struct CpuTrainer {
     spec: Spec,
     params: Params,
-    train_x: Vec<f32>,
+    train_x: Inputs,
     train_y: Vec<f32>,
-    test_x: Vec<f32>,
+    test_x: Inputs,
     test_y: Vec<f32>,
     n_test: usize,
     batch: usize,
@@ -224,7 +224,7 @@ impl CpuTrainer {
             params,
             train_x: train.x.clone(),
             train_y: dense_targets(train),
-            test_x: test.map(|t| t.x.clone()).unwrap_or_default(),
+            test_x: test.map_or(Inputs::F32(vec![]), |t| t.x.clone()),
             test_y: test.map(dense_targets).unwrap_or_default(),
             n_test: test.map_or(0, |t| t.n),
             batch,
@@ -332,7 +332,8 @@ impl CpuTrainer {
         let m = rows.len();
         for (i, &r) in rows.iter().enumerate() {
             let r = r as usize;
-            self.acts[0][i * d..(i + 1) * d].copy_from_slice(&self.train_x[r * d..(r + 1) * d]);
+            self.train_x
+                .copy_row(r, &mut self.acts[0][i * d..(i + 1) * d]);
             self.y[i * w..(i + 1) * w].copy_from_slice(&self.train_y[r * w..(r + 1) * w]);
         }
         m
@@ -373,7 +374,10 @@ impl Backend for CpuTrainer {
         let mut start = 0;
         while start < self.n_test {
             let m = self.batch.min(self.n_test - start);
-            self.acts[0][..m * d].copy_from_slice(&self.test_x[start * d..(start + m) * d]);
+            for i in 0..m {
+                self.test_x
+                    .copy_row(start + i, &mut self.acts[0][i * d..(i + 1) * d]);
+            }
             self.y[..m * w].copy_from_slice(&self.test_y[start * w..(start + m) * w]);
             let (loss, correct) = self.forward_loss(m);
             stats.loss_sum += loss;

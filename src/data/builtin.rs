@@ -47,7 +47,13 @@ pub(super) fn digits(targets: Option<usize>) -> Result<Split> {
             ),
         ));
     }
-    all.x.iter_mut().for_each(|v| *v *= 1.0 / 16.0);
+    // Pixels are integers 0..16: keep them as bytes, scaled by 1/16 (exact in f32) when read.
+    if let super::Inputs::F32(v) = &all.x {
+        all.x = super::Inputs::U8 {
+            data: v.iter().map(|&p| p.clamp(0.0, 16.0) as u8).collect(),
+            scale: 1.0 / 16.0,
+        };
+    }
     let perm = digits_perm()?;
     let (train, test) = perm.split_at(DIGITS_TRAIN);
     let mut train = all.subset(train);
@@ -123,9 +129,10 @@ mod tests {
             (360, 64, "digits (test)")
         );
         for d in [&train, &test] {
-            assert_eq!(d.x.len(), d.n * 64);
-            assert!(d.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
-            assert!(d.x.contains(&1.0));
+            let x = d.x.to_f32();
+            assert_eq!(x.len(), d.n * 64);
+            assert!(x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+            assert!(x.contains(&1.0));
             let (labels, n_classes) = classes(d);
             assert_eq!(n_classes, 10);
             let mut counts = [0usize; 10];
@@ -141,11 +148,12 @@ mod tests {
         // Row 0 of the file (a 0, first pixels 0,0,5,13) is train row perm^-1(0).
         let perm = digits_perm().unwrap();
         let at = perm.iter().position(|&i| i == 0).unwrap();
-        let row = if at < DIGITS_TRAIN {
-            &train.x[at * 64..]
+        let mut row = [0.0; 64];
+        if at < DIGITS_TRAIN {
+            train.x.copy_row(at, &mut row);
         } else {
-            &test.x[(at - DIGITS_TRAIN) * 64..]
-        };
+            test.x.copy_row(at - DIGITS_TRAIN, &mut row);
+        }
         assert_eq!(row[..4], [0.0, 0.0, 5.0 / 16.0, 13.0 / 16.0]);
         assert!(digits(Some(1)).is_err());
     }
@@ -160,9 +168,10 @@ mod tests {
             (4, 2, 1, "xor")
         );
         let mut y = [0.0];
+        let x = d.x.to_f32();
         for i in 0..4 {
             d.target_row(i, &mut y);
-            let (a, b) = (d.x[2 * i], d.x[2 * i + 1]);
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
             assert_eq!(y[0], if a != b { 1.0 } else { 0.0 });
         }
         assert!(xor(Some(1)).is_ok());

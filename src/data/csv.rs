@@ -204,7 +204,7 @@ mod tests {
     fn header_is_skipped_whitespace_trimmed_trailing_blank_lines_ignored() {
         let d = csv("a, b ,label\r\n 1.5, 2 ,1\r\n3,4e0,0\n\n  \n", None).unwrap();
         assert_eq!((d.n, d.dim), (2, 2));
-        assert_eq!(d.x, [1.5, 2.0, 3.0, 4.0]);
+        assert_eq!(d.x.to_f32(), [1.5, 2.0, 3.0, 4.0]);
         assert_eq!(labels(&d), (&[1, 0][..], 2));
     }
 
@@ -221,7 +221,7 @@ mod tests {
     fn targets_k_takes_the_last_k_columns_as_values() {
         let d = csv("x,y1,y2\n1,0.5,-2\n2,1.5,3\n", Some(2)).unwrap();
         assert_eq!((d.n, d.dim, d.target_width()), (2, 1, 2));
-        assert_eq!(d.x, [1.0, 2.0]);
+        assert_eq!(d.x.to_f32(), [1.0, 2.0]);
         let mut row = [0.0; 2];
         d.target_row(1, &mut row);
         assert_eq!(row, [1.5, 3.0]);

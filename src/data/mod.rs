@@ -1,13 +1,16 @@
-//! Datasets: built-in sets (xor, digits) and CSV files, loaded into one f32 matrix each.
+//! Datasets: built-in sets (xor, digits), IDX (MNIST family) and CSV files, one input matrix
+//! each, kept as bytes where that is the data's form.
 
 mod builtin;
 mod csv;
+pub mod idx;
 
 pub use csv::load_csv;
 
 use crate::error::{Error, Result};
 use std::path::Path;
 
+#[derive(Clone, Debug)]
 pub enum Targets {
     /// Class indices in 0..n_classes (cross-entropy, or one-hot for mse/bce).
     Classes { labels: Vec<u32>, n_classes: usize },
@@ -15,11 +18,78 @@ pub enum Targets {
     Values { values: Vec<f32>, width: usize },
 }
 
+/// An input matrix, (n, dim) row-major: f32 values, or bytes scaled on the fly (images keep
+/// their u8 form: a quarter of the memory, and what the GPU path uploads).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inputs {
+    F32(Vec<f32>),
+    /// Value i is `data[i] as f32 * scale`.
+    U8 {
+        data: Vec<u8>,
+        scale: f32,
+    },
+}
+
+impl Inputs {
+    pub fn len(&self) -> usize {
+        match self {
+            Inputs::F32(v) => v.len(),
+            Inputs::U8 { data, .. } => data.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes row `r` of width `out.len()` into `out`.
+    pub fn copy_row(&self, r: usize, out: &mut [f32]) {
+        let d = out.len();
+        match self {
+            Inputs::F32(v) => out.copy_from_slice(&v[r * d..(r + 1) * d]),
+            Inputs::U8 { data, scale } => {
+                for (o, &b) in out.iter_mut().zip(&data[r * d..(r + 1) * d]) {
+                    *o = b as f32 * scale;
+                }
+            }
+        }
+    }
+
+    /// All values as f32 (a copy for bytes).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Inputs::F32(v) => v.clone(),
+            Inputs::U8 { data, scale } => data.iter().map(|&b| b as f32 * scale).collect(),
+        }
+    }
+
+    /// The rows `idx` in that order.
+    fn rows(&self, idx: &[usize], dim: usize) -> Inputs {
+        match self {
+            Inputs::F32(v) => Inputs::F32(
+                idx.iter()
+                    .flat_map(|&i| &v[i * dim..(i + 1) * dim])
+                    .copied()
+                    .collect(),
+            ),
+            Inputs::U8 { data, scale } => Inputs::U8 {
+                data: idx
+                    .iter()
+                    .flat_map(|&i| &data[i * dim..(i + 1) * dim])
+                    .copied()
+                    .collect(),
+                scale: *scale,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Dataset {
     /// "digits (train)", "xor", "foo.csv".
     pub name: String,
     /// Inputs, (n, dim) row-major.
-    pub x: Vec<f32>,
+    pub x: Inputs,
     pub n: usize,
     pub dim: usize,
     pub targets: Targets,
@@ -35,6 +105,17 @@ impl Dataset {
         dim: usize,
         targets: Targets,
     ) -> Result<Dataset> {
+        Self::with_inputs(name, Inputs::F32(x), n, dim, targets)
+    }
+
+    /// As `new`, for inputs of any form.
+    pub fn with_inputs(
+        name: impl Into<String>,
+        x: Inputs,
+        n: usize,
+        dim: usize,
+        targets: Targets,
+    ) -> Result<Dataset> {
         let name = name.into();
         if dim == 0 || n.checked_mul(dim) != Some(x.len()) {
             return Err(Error::Shape(format!(
@@ -42,12 +123,15 @@ impl Dataset {
                 x.len()
             )));
         }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        let finite = match &x {
+            Inputs::F32(v) => v.iter().position(|v| !v.is_finite()).map(|i| (i, v[i])),
+            Inputs::U8 { scale, .. } => (!scale.is_finite()).then_some((0, *scale)),
+        };
+        if let Some((i, v)) = finite {
             return Err(Error::InvalidArgument(format!(
-                "{name}: input {} of sample {} is {}",
+                "{name}: input {} of sample {} is {v}",
                 i % dim,
                 i / dim,
-                x[i]
             )));
         }
         match &targets {
@@ -116,10 +200,7 @@ impl Dataset {
 
     /// The rows `idx`, in that order, as a new dataset (same name). Panics if an index is >= n.
     pub fn subset(&self, idx: &[usize]) -> Dataset {
-        let mut x = Vec::with_capacity(idx.len() * self.dim);
-        for &i in idx {
-            x.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
-        }
+        let x = self.x.rows(idx, self.dim);
         let targets = match &self.targets {
             Targets::Classes { labels, n_classes } => Targets::Classes {
                 labels: idx.iter().map(|&i| labels[i]).collect(),
@@ -144,22 +225,34 @@ impl Dataset {
     }
 }
 
+#[derive(Clone, Debug)]
 pub struct Split {
     pub train: Dataset,
     pub test: Option<Dataset>,
 }
 
-/// `source`: "xor", "digits", or a path to a .csv (or .csv.gz) file.
+/// `source`: "xor", "digits", "mnist", "fashion-mnist", a directory of IDX files, or a path to
+/// a .csv (or .csv.gz) file.
 /// `targets`: None = last column is an integer class label; Some(k) = last k columns are real targets.
 pub fn load(source: &str, targets: Option<usize>) -> Result<Split> {
+    let idx_only = |split: Result<Split>| {
+        if targets.is_some() {
+            return Err(Error::InvalidArgument(
+                "IDX datasets have class labels; --targets applies only to CSV files".into(),
+            ));
+        }
+        split
+    };
     match source {
         "xor" => builtin::xor(targets),
         "digits" => builtin::digits(targets),
+        "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source)),
+        _ if Path::new(source).is_dir() => idx_only(idx::load_dir(Path::new(source))),
         _ => {
             let lower = source.to_ascii_lowercase();
             if !(lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown dataset {source:?}: expected xor, digits, or a path to a .csv or .csv.gz file"
+                    "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .csv.gz file"
                 )));
             }
             let train = load_csv(Path::new(source), targets)?;
@@ -202,7 +295,7 @@ mod tests {
     fn subset_takes_rows_in_the_given_order() {
         let s = classes().subset(&[2, 0, 2]);
         assert_eq!((s.n, s.dim, s.name.as_str()), (3, 2, "t"));
-        assert_eq!(s.x, [4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+        assert_eq!(s.x.to_f32(), [4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
         match s.targets {
             Targets::Classes { labels, n_classes } => {
                 assert_eq!((labels, n_classes), (vec![1, 2, 1], 3))

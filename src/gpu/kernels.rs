@@ -37,7 +37,10 @@ pub struct GatherParams {
     pub dim: u32,
     pub ydim: u32,
     pub identity: u32,
-    pub _pad: u32,
+    /// 1: x_all holds bytes (four per u32), each scaled by `scale`; 0: x_all holds f32 bits.
+    pub packed: u32,
+    pub scale: f32,
+    pub _pad: [u32; 3],
 }
 
 /// `Params` of loss.wgsl.
@@ -80,7 +83,7 @@ pub struct StepInfo {
 }
 
 const _: () = assert!(std::mem::size_of::<MatmulParams>() == 16);
-const _: () = assert!(std::mem::size_of::<GatherParams>() == 16);
+const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
 const _: () = assert!(std::mem::size_of::<LossParams>() == 16);
 const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
@@ -256,7 +259,7 @@ impl Kernels {
                         Uniform | Step => wgpu::BindingType::Buffer {
                             ty: wgpu::BufferBindingType::Uniform,
                             has_dynamic_offset: *s == Step,
-                            min_binding_size: NonZeroU64::new(16),
+                            min_binding_size: None,
                         },
                     },
                     count: None,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::context::GpuContext;
 use super::kernels::*;
 use crate::cpu::fast::dense_targets;
-use crate::data::Dataset;
+use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
 use crate::train::{Backend, EvalStats, Hyper};
@@ -96,7 +96,9 @@ struct Plan {
 
 /// GPU buffers of one dataset: inputs and dense targets.
 struct DataBufs {
+    /// f32 bits, or bytes packed four per u32 (`scale` set).
     x: wgpu::Buffer,
+    scale: Option<f32>,
     y: wgpu::Buffer,
     n: usize,
 }
@@ -159,14 +161,23 @@ impl GpuTrainer {
         ctx.check_binding("the per-step uniforms", slots as u64 * kernels.step_stride)?;
         let device = &ctx.device;
         let upload = |d: &Dataset, what: &str| -> Result<DataBufs> {
+            let (bytes, scale): (Vec<u8>, _) = match &d.x {
+                Inputs::F32(v) => (bytemuck::cast_slice(v).to_vec(), None),
+                Inputs::U8 { data, scale } => {
+                    let mut b = data.clone();
+                    b.resize(b.len().next_multiple_of(4).max(4), 0);
+                    (b, Some(*scale))
+                }
+            };
             ctx.check_binding(
                 &format!("the {what} inputs ({} x {})", d.n, d.dim),
-                (d.x.len() as u64) * f,
+                bytes.len() as u64,
             )?;
             let y = dense_targets(d);
             ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f)?;
             Ok(DataBufs {
-                x: storage_init(device, &format!("{what} x"), bytemuck::cast_slice(&d.x)),
+                x: storage_init(device, &format!("{what} x"), &bytes),
+                scale,
                 y: storage_init(device, &format!("{what} y"), bytemuck::cast_slice(&y)),
                 n: d.n,
             })
@@ -282,7 +293,9 @@ impl GpuTrainer {
                     dim: dim as u32,
                     ydim: ydim as u32,
                     identity: (mode == Mode::Eval) as u32,
-                    _pad: 0,
+                    packed: data.scale.is_some() as u32,
+                    scale: data.scale.unwrap_or(1.0),
+                    _pad: [0; 3],
                 },
             ),
             grid_1d(m * dim.max(ydim), WG_1D),

@@ -12,21 +12,47 @@ pub struct Tol {
 }
 
 /// Elementwise ReLU, bias, gathers and copies: the same f32 operations in the same order.
-pub const EXACT: Tol = Tol { rtol: 0.0, atol: 0.0 };
+pub const EXACT: Tol = Tol {
+    rtol: 0.0,
+    atol: 0.0,
+};
 /// sigmoid/tanh/exp: the adapter's transcendental functions differ from libm by a few ulp.
-pub const TRANSCENDENTAL: Tol = Tol { rtol: 1e-5, atol: 1e-6 };
+pub const TRANSCENDENTAL: Tol = Tol {
+    rtol: 1e-5,
+    atol: 1e-6,
+};
 /// f32 matmul against f64 accumulation, K <= 1024: rounding grows like sqrt(K)·eps·|terms|.
-pub const MATMUL: Tol = Tol { rtol: 1e-4, atol: 1e-5 };
+pub const MATMUL: Tol = Tol {
+    rtol: 1e-4,
+    atol: 1e-5,
+};
 /// Whole-network f32 gradients against f64: errors compound through every layer.
-pub const NETWORK: Tol = Tol { rtol: 1e-3, atol: 1e-5 };
+pub const NETWORK: Tol = Tol {
+    rtol: 1e-3,
+    atol: 1e-5,
+};
 /// The f64 reference against central differences with h = 1e-6: truncation O(h²), rounding
 /// O(eps/h) ≈ 1e-10 of the loss.
-pub const FINITE_DIFF: Tol = Tol { rtol: 1e-5, atol: 1e-8 };
+pub const FINITE_DIFF: Tol = Tol {
+    rtol: 1e-5,
+    atol: 1e-8,
+};
 
 /// Fails with the worst element, both values and the violation count; rejects non-finite values.
 #[track_caller]
-pub fn assert_close<G: Copy + Into<f64>, W: Copy + Into<f64>>(name: &str, got: &[G], want: &[W], tol: Tol) {
-    assert_eq!(got.len(), want.len(), "{name}: {} values, expected {}", got.len(), want.len());
+pub fn assert_close<G: Copy + Into<f64>, W: Copy + Into<f64>>(
+    name: &str,
+    got: &[G],
+    want: &[W],
+    tol: Tol,
+) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{name}: {} values, expected {}",
+        got.len(),
+        want.len()
+    );
     let mut worst: Option<(usize, f64)> = None;
     let mut violations = 0;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
@@ -56,7 +82,9 @@ pub fn assert_close<G: Copy + Into<f64>, W: Copy + Into<f64>>(name: &str, got: &
 /// `n` uniform values in [lo, hi) from `seed`.
 pub fn uniform(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
-    (0..n).map(|_| (lo + (hi - lo) * rng.next_f64()) as f32).collect()
+    (0..n)
+        .map(|_| (lo + (hi - lo) * rng.next_f64()) as f32)
+        .collect()
 }
 
 /// The GPU context for tests. With no adapter this fails, saying how to install one, unless

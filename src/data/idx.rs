@@ -1,0 +1,359 @@
+//! IDX files, the format of MNIST, Fashion-MNIST, KMNIST and EMNIST: four files per dataset,
+//! gzipped or not; images kept as bytes and scaled by 1/255 when read.
+
+use std::path::{Path, PathBuf};
+
+use super::csv::gunzip;
+use super::{Dataset, Inputs, Split, Targets};
+use crate::error::{Error, Result};
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// The four standard file names, without `.gz`.
+const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// Parses one IDX file: checks the magic and that the data is exactly as long as the dimensions
+/// say. Returns the dimensions and the data bytes.
+pub fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32) -> Result<(Vec<usize>, &'a [u8])> {
+    let bad = |msg: String| Error::data(path, msg);
+    if bytes.len() < 4 {
+        return Err(bad(format!(
+            "{} bytes: too short for an IDX header",
+            bytes.len()
+        )));
+    }
+    let got = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if got != magic {
+        return Err(bad(format!(
+            "IDX magic is 0x{got:08x}, expected 0x{magic:08x} ({}): not an IDX {} file",
+            if magic == IMAGES_MAGIC {
+                "u8 images, 3 dimensions"
+            } else {
+                "u8 labels, 1 dimension"
+            },
+            if magic == IMAGES_MAGIC {
+                "image"
+            } else {
+                "label"
+            }
+        )));
+    }
+    let ndim = bytes[3] as usize;
+    let header = 4 + 4 * ndim;
+    if bytes.len() < header {
+        return Err(bad(format!(
+            "truncated: the header of {ndim} dimensions needs {header} bytes, the file has {}",
+            bytes.len()
+        )));
+    }
+    let dims: Vec<usize> = (0..ndim)
+        .map(|d| {
+            let o = 4 + 4 * d;
+            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
+        })
+        .collect();
+    let want = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
+    let have = bytes.len() - header;
+    if have != want {
+        return Err(bad(format!(
+            "{} data bytes, but dimensions {dims:?} need {want}{}",
+            have,
+            if have < want {
+                " (truncated file?)"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok((dims, &bytes[header..]))
+}
+
+/// `dir/name`, or `dir/name.gz`, whichever exists.
+fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        gunzip(path, &bytes)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Images (n, rows·cols) and labels (n) of one split.
+fn split_part(images: &Path, labels: &Path) -> Result<(Vec<u8>, usize, usize, Vec<u32>)> {
+    let (img_bytes, lab_bytes) = std::thread::scope(|s| {
+        let img = s.spawn(|| read(images));
+        let lab = read(labels);
+        (
+            img.join()
+                .unwrap_or_else(|_| Err(Error::data(images, "reading failed"))),
+            lab,
+        )
+    });
+    let (img_bytes, lab_bytes) = (img_bytes?, lab_bytes?);
+    let (dims, pixels) = parse(images, &img_bytes, IMAGES_MAGIC)?;
+    if dims.len() != 3 {
+        return Err(Error::data(
+            images,
+            format!("images need 3 dimensions (n, rows, cols), got {dims:?}"),
+        ));
+    }
+    let (ldims, labs) = parse(labels, &lab_bytes, LABELS_MAGIC)?;
+    if ldims.len() != 1 {
+        return Err(Error::data(
+            labels,
+            format!("labels need 1 dimension, got {ldims:?}"),
+        ));
+    }
+    if ldims[0] != dims[0] {
+        return Err(Error::data(
+            labels,
+            format!(
+                "{} labels, but {} holds {} images",
+                ldims[0],
+                images.display(),
+                dims[0]
+            ),
+        ));
+    }
+    if dims[0] == 0 {
+        return Err(Error::data(images, "holds no images"));
+    }
+    Ok((
+        pixels.to_vec(),
+        dims[0],
+        dims[1] * dims[2],
+        labs.iter().map(|&l| l as u32).collect(),
+    ))
+}
+
+/// The four standard files in `dir` (each gzipped or not): train and test splits.
+pub fn load_dir(dir: &Path) -> Result<Split> {
+    let paths: Vec<Option<PathBuf>> = FILES.iter().map(|f| find(dir, f)).collect();
+    let missing: Vec<&str> = FILES
+        .iter()
+        .zip(&paths)
+        .filter(|(_, p)| p.is_none())
+        .map(|(f, _)| *f)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::data(
+            dir,
+            format!(
+                "missing IDX files {} (each may be gzipped, .gz)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let p: Vec<PathBuf> = paths.into_iter().flatten().collect();
+    let (train_x, n_train, dim, train_y) = split_part(&p[0], &p[1])?;
+    let (test_x, n_test, test_dim, test_y) = split_part(&p[2], &p[3])?;
+    if test_dim != dim {
+        return Err(Error::data(
+            &p[2],
+            format!("test images have {test_dim} pixels, training images {dim}"),
+        ));
+    }
+    let n_classes = train_y
+        .iter()
+        .chain(&test_y)
+        .max()
+        .map_or(2, |&m| m as usize + 1)
+        .max(2);
+    let name = dir.display().to_string();
+    let make = |x: Vec<u8>, n, y: Vec<u32>, part: &str| {
+        Dataset::with_inputs(
+            format!("{name} ({part})"),
+            Inputs::U8 {
+                data: x,
+                scale: 1.0 / 255.0,
+            },
+            n,
+            dim,
+            Targets::Classes {
+                labels: y,
+                n_classes,
+            },
+        )
+    };
+    Ok(Split {
+        train: make(train_x, n_train, train_y, "train")?,
+        test: Some(make(test_x, n_test, test_y, "test")?),
+    })
+}
+
+/// Where a named dataset is looked for: `$WGTRAIN_DATA/NAME`, `./data/NAME`,
+/// `~/.cache/wgtrain/NAME`, and `/usr/share/datasets/NAME` (Debian's dataset packages).
+pub fn search_paths(name: &str) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("WGTRAIN_DATA") {
+        dirs.push(PathBuf::from(d).join(name));
+    }
+    dirs.push(PathBuf::from("data").join(name));
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cache/wgtrain").join(name));
+    }
+    dirs.push(PathBuf::from("/usr/share/datasets").join(name));
+    dirs
+}
+
+/// `mnist`, `fashion-mnist` or `kmnist` from the first search path that holds its files; when
+/// none does, an error saying exactly how to get them.
+pub fn load_named(name: &str) -> Result<Split> {
+    let dirs = search_paths(name);
+    if let Some(dir) = dirs.iter().find(|d| find(d, FILES[0]).is_some()) {
+        return load_dir(dir);
+    }
+    let how = match name {
+        "fashion-mnist" => {
+            "on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist); elsewhere download the four files from https://github.com/zalandoresearch/fashion-mnist (data/fashion) into one of these folders, or pass --data DIR"
+        }
+        "mnist" => {
+            "download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (for example from https://ossci-datasets.s3.amazonaws.com/mnist/) into one of these folders, or pass --data DIR"
+        }
+        _ => {
+            "download the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, gzipped or not) into one of these folders, or pass --data DIR"
+        }
+    };
+    let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(Error::InvalidArgument(format!(
+        "{name} not found (looked in {}); {how}",
+        looked.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        v[3] = dims.len() as u8;
+        for d in dims {
+            v.extend(d.to_be_bytes());
+        }
+        v.extend(data);
+        v
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("wgtrain-idx-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Writes a small dataset: n_train / n_test images of 2x3 pixels, labels i % 3.
+    fn write_set(dir: &Path, n_train: u32, n_test: u32, gzip: bool) {
+        for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
+            let pixels: Vec<u8> = (0..n * 6).map(|i| (i * 37 % 256) as u8).collect();
+            let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+            let files = [
+                (
+                    format!("{prefix}-images-idx3-ubyte"),
+                    idx(IMAGES_MAGIC, &[n, 2, 3], &pixels),
+                ),
+                (
+                    format!("{prefix}-labels-idx1-ubyte"),
+                    idx(LABELS_MAGIC, &[n], &labels),
+                ),
+            ];
+            for (name, bytes) in files {
+                if gzip {
+                    std::fs::write(dir.join(format!("{name}.gz")), gz(&bytes)).unwrap();
+                } else {
+                    std::fs::write(dir.join(name), bytes).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn idx_dir_loads_plain_and_gzipped_files_scaled_to_unit_range() {
+        for gzip in [false, true] {
+            let dir = temp_dir(&format!("ok{gzip}"));
+            write_set(&dir, 5, 4, gzip);
+            let split = load_dir(&dir).unwrap();
+            let (train, test) = (&split.train, split.test.as_ref().unwrap());
+            assert_eq!(
+                (train.n, train.dim, test.n, train.target_width()),
+                (5, 6, 4, 3)
+            );
+            let x = train.x.to_f32();
+            assert_eq!(x[1], 37.0 / 255.0);
+            assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
+            let mut y = [0.0; 3];
+            train.target_row(4, &mut y);
+            assert_eq!(y, [0.0, 1.0, 0.0]);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn idx_errors_name_the_file_and_the_problem() {
+        let p = Path::new("f");
+        let good = idx(IMAGES_MAGIC, &[2, 2, 2], &[0; 8]);
+        assert!(parse(p, &good, IMAGES_MAGIC).is_ok());
+        let e = parse(p, &good, LABELS_MAGIC).unwrap_err().to_string();
+        assert!(e.contains("magic"), "{e}");
+        let e = parse(p, &good[..good.len() - 1], IMAGES_MAGIC)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+        let e = parse(p, &good[..6], IMAGES_MAGIC).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+        assert!(parse(p, &[], IMAGES_MAGIC).is_err());
+
+        let dir = temp_dir("bad");
+        write_set(&dir, 5, 4, false);
+        std::fs::write(
+            dir.join("train-labels-idx1-ubyte"),
+            idx(LABELS_MAGIC, &[4], &[0; 4]),
+        )
+        .unwrap();
+        let e = load_dir(&dir).unwrap_err().to_string();
+        assert!(e.contains("4 labels") && e.contains("5 images"), "{e}");
+        std::fs::remove_file(dir.join("t10k-images-idx3-ubyte")).unwrap();
+        let e = load_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("missing") && e.contains("t10k-images-idx3-ubyte"),
+            "{e}"
+        );
+        write_set(&dir, 5, 4, false);
+        std::fs::remove_file(dir.join("t10k-images-idx3-ubyte")).unwrap();
+        std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), b"not gzip at all").unwrap();
+        let e = load_dir(&dir).unwrap_err().to_string();
+        assert!(e.contains("gzip"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn idx_named_dataset_missing_says_how_to_get_it() {
+        let e = load_named("no-such-set").unwrap_err().to_string();
+        assert!(e.contains("not found") && e.contains("--data DIR"), "{e}");
+    }
+}
