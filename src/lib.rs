@@ -10,6 +10,7 @@
 //! update    θ -= lr·(dθ + 2λθ)   (λ on weights only)    sgd_update
 //! ```
 
+pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;

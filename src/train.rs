@@ -61,6 +61,9 @@ pub trait Backend {
     fn evaluate_test(&mut self) -> Result<Option<EvalStats>>;
     /// The current parameters.
     fn params(&mut self) -> Result<Params>;
+    /// The mean data loss and its gradients (no L2 term) on the training rows `rows` (at most
+    /// one batch), without an update: what the benchmark checks against the reference.
+    fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)>;
 }
 
 /// One epoch's metrics.

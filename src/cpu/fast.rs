@@ -1,4 +1,4 @@
-//! The fast CPU path: f32, threaded GEMM (matrixmultiply), bias + activation in one pass over the
+//! The fast CPU path: f32, threaded GEMM (the gemm crate, AVX-512 where the CPU has it), bias + activation in one pass over the
 //! output, the SGD update fused into the weight-gradient GEMM, no allocation inside an epoch.
 
 use crate::data::{Dataset, Inputs};
@@ -6,9 +6,13 @@ use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
 use crate::train::{Backend, EvalStats, Hyper};
 
-/// c = alpha·op(a)·op(b) + beta·c with explicit strides. `a` is (m, k), `b` is (k, n), `c` is
-/// (m, n), each addressed as `ptr[row * rs + col * cs]`; the slices are checked to cover them.
-fn sgemm(
+/// Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// c = alpha·a·b + beta·c with explicit strides. `a` is (m, k), `b` is (k, n), each given as
+/// (slice, row stride, column stride); `c` is (m, n) row-major. The slices are checked to cover
+/// every element the strides address.
+pub fn sgemm(
     m: usize,
     k: usize,
     n: usize,
@@ -28,24 +32,35 @@ fn sgemm(
     assert!(a.0.len() >= extent(m, k, a.1, a.2), "sgemm: a too short");
     assert!(b.0.len() >= extent(k, n, b.1, b.2), "sgemm: b too short");
     assert!(c.len() >= m * n, "sgemm: c too short");
+    let parallelism = if m * n * k < PARALLEL_MIN_MACS {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(0)
+    };
     // SAFETY: the asserts above show every element the strides address lies inside its slice,
     // and `c` is a unique borrow that does not alias `a` or `b`.
+    // gemm's convention: dst = alpha·dst + beta·lhs·rhs (dst read only when read_dst).
     unsafe {
-        matrixmultiply::sgemm(
+        gemm::gemm(
             m,
-            k,
             n,
-            alpha,
-            a.0.as_ptr(),
-            a.1 as isize,
-            a.2 as isize,
-            b.0.as_ptr(),
-            b.1 as isize,
-            b.2 as isize,
-            beta,
+            k,
             c.as_mut_ptr(),
-            n as isize,
             1,
+            n as isize,
+            beta != 0.0,
+            a.0.as_ptr(),
+            a.2 as isize,
+            a.1 as isize,
+            b.0.as_ptr(),
+            b.2 as isize,
+            b.1 as isize,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            parallelism,
         )
     }
 }
@@ -351,7 +366,7 @@ impl CpuTrainer {
 
 impl Backend for CpuTrainer {
     fn describe(&self) -> String {
-        "cpu (f32, matrixmultiply)".into()
+        "cpu (f32, gemm)".into()
     }
 
     fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
@@ -390,5 +405,16 @@ impl Backend for CpuTrainer {
 
     fn params(&mut self) -> Result<Params> {
         Ok(self.params.clone())
+    }
+
+    fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
+        if rows.is_empty() || rows.len() > self.batch {
+            return Err(crate::Error::InvalidArgument(format!(
+                "gradients of {} rows with batch {}",
+                rows.len(),
+                self.batch
+            )));
+        }
+        Ok(CpuTrainer::gradients(self, rows, 0.0))
     }
 }

@@ -504,3 +504,56 @@ pub fn run_once(
         })
         .collect()
 }
+
+/// Times `reps` back-to-back dispatches of a kernel with three read bindings of `inputs` floats
+/// and one output of `output` floats (the matmul layout), in one submission. Buffers and the
+/// bind group are made, and one dispatch run, before the clock starts; the device is waited for
+/// before it stops. Returns seconds.
+pub fn run_timed(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[usize],
+    output: usize,
+    params: &impl Pod,
+    groups: (u32, u32, u32),
+    reps: usize,
+) -> Result<f64> {
+    let device = &ctx.device;
+    let ins: Vec<_> = inputs
+        .iter()
+        .map(|&n| {
+            storage_init(
+                device,
+                "input",
+                bytemuck::cast_slice(&vec![0.5f32; n.max(1)]),
+            )
+        })
+        .collect();
+    let out = storage_zeroed(device, "output", output as u64 * 4);
+    let par = uniform(device, "params", params);
+    let mut ranges: Vec<Range> = ins.iter().map(Range::whole).collect();
+    ranges.push(Range::whole(&out));
+    ranges.push(Range::whole(&par));
+    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
+    let dispatch = [Dispatch {
+        kernel,
+        bind_group,
+        groups,
+    }];
+    let submit = |n: usize| {
+        let mut enc = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..n {
+                kernels.record(&mut pass, &dispatch, 0);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait()
+    };
+    submit(1)?;
+    let t = std::time::Instant::now();
+    submit(reps)?;
+    Ok(t.elapsed().as_secs_f64())
+}

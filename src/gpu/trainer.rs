@@ -573,4 +573,8 @@ impl Backend for GpuTrainer {
         let flat = read_back(&self.ctx, &self.params, 0, self.layout.total as u64 * 4)?;
         Ok(self.layout.unpack(&flat))
     }
+
+    fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
+        GpuTrainer::gradients(self, rows)
+    }
 }

@@ -1,0 +1,391 @@
+//! `wgtrain bench`: the benchmark tasks T1–T4 (defined as in the PyTorch reference), each result
+//! validated (first-step gradients against the f64 reference, final accuracy) before its time is
+//! trusted, and a GEMM sweep.
+
+use std::time::Instant;
+
+use crate::cpu::fast::{CpuTrainer, sgemm};
+use crate::cpu::reference::{self, Net64};
+use crate::data::{self, Dataset, Split};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::gpu::kernels::{Kernel, Kernels, MatmulParams, matmul_groups, run_timed};
+use crate::gpu::trainer::GpuTrainer;
+use crate::model::{Activation, Loss, Output, Params, Spec};
+use crate::train::{self, Backend, Hyper};
+
+/// One benchmark task: ReLU hidden layers, softmax cross-entropy, plain SGD, Glorot init.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub name: &'static str,
+    pub data: &'static str,
+    pub sizes: &'static [usize],
+    pub lr: f32,
+    pub batch: usize,
+    pub epochs: usize,
+    /// Lowest test accuracy that counts as a valid run (the reference reaches a few points more).
+    pub min_accuracy: f64,
+}
+
+pub const TASKS: [Task; 4] = [
+    Task {
+        name: "T1",
+        data: "fashion-mnist",
+        sizes: &[784, 128, 10],
+        lr: 0.1,
+        batch: 64,
+        epochs: 3,
+        min_accuracy: 0.80,
+    },
+    Task {
+        name: "T2",
+        data: "fashion-mnist",
+        sizes: &[784, 1024, 1024, 10],
+        lr: 0.05,
+        batch: 1024,
+        epochs: 1,
+        min_accuracy: 0.60,
+    },
+    Task {
+        name: "T3",
+        data: "digits",
+        sizes: &[64, 32, 10],
+        lr: 0.1,
+        batch: 32,
+        epochs: 50,
+        min_accuracy: 0.95,
+    },
+    Task {
+        name: "T4",
+        data: "fashion-mnist",
+        sizes: &[784, 4096, 4096, 10],
+        lr: 0.05,
+        batch: 4096,
+        epochs: 1,
+        min_accuracy: 0.60,
+    },
+];
+
+impl Task {
+    pub fn by_name(name: &str) -> Result<&'static Task> {
+        TASKS
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("unknown task '{name}': expected T1, T2, T3 or T4"))
+            })
+    }
+
+    pub fn spec(&self) -> Spec {
+        let hidden = vec![Activation::Relu; self.sizes.len() - 2];
+        Spec::new(
+            self.sizes.to_vec(),
+            hidden,
+            Output::Softmax,
+            Loss::CrossEntropy,
+        )
+        .expect("benchmark tasks are valid networks")
+    }
+}
+
+/// A validated measurement.
+#[derive(Clone, Debug)]
+pub struct BenchResult {
+    pub task: &'static str,
+    pub device: String,
+    pub samples_per_sec: f64,
+    /// Median over epochs.
+    pub seconds_per_epoch: f64,
+    pub gflops: f64,
+    pub test_accuracy: f64,
+    /// Largest relative deviation of the first step's gradients from the f64 reference.
+    pub first_step_error: f64,
+}
+
+impl BenchResult {
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "task": self.task,
+            "device": self.device,
+            "samples_per_sec": self.samples_per_sec,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "gflops": self.gflops,
+            "test_accuracy": self.test_accuracy,
+            "first_step_error": self.first_step_error,
+        })
+        .to_string()
+    }
+}
+
+/// First-step gradients may differ from the f64 reference by f32 rounding only.
+const FIRST_STEP_RTOL: f64 = 1e-3;
+const FIRST_STEP_ATOL: f64 = 1e-5;
+/// Rows in the first-step check: enough to cover every unit, few enough for the f64 reference
+/// to finish in seconds on T4.
+const CHECK_ROWS: usize = 8;
+
+/// Compares `backend`'s gradients on the first rows of `train` with the f64 reference; returns
+/// the worst `|got - want| / (atol + rtol |want|)` ratio, an error when it exceeds 1.
+fn check_first_step(
+    backend: &mut dyn Backend,
+    spec: &Spec,
+    params: &Params,
+    train: &Dataset,
+) -> Result<f64> {
+    let rows: Vec<u32> = (0..CHECK_ROWS.min(train.n) as u32).collect();
+    let m = rows.len();
+    let (d, w) = (spec.inputs(), spec.outputs());
+    let mut x = vec![0f32; m * d];
+    let mut y = vec![0f32; m * w];
+    for (i, &r) in rows.iter().enumerate() {
+        train.x.copy_row(r as usize, &mut x[i * d..(i + 1) * d]);
+        train.target_row(r as usize, &mut y[i * w..(i + 1) * w]);
+    }
+    let net = Net64::from_params(params);
+    let (want_loss, want) = reference::gradients(
+        spec,
+        &net,
+        &reference::widen(&x),
+        &reference::widen(&y),
+        m,
+        0.0,
+    );
+    let (got_loss, got) = backend.gradients(&rows)?;
+    let mut worst =
+        ((got_loss - want_loss).abs()) / (FIRST_STEP_ATOL + FIRST_STEP_RTOL * want_loss.abs());
+    for l in 0..spec.n_layers() {
+        let pairs = got.layers[l]
+            .w
+            .iter()
+            .zip(&want.w[l])
+            .chain(got.layers[l].b.iter().zip(&want.b[l]));
+        for (&g, &r) in pairs {
+            let ratio = (g as f64 - r).abs() / (FIRST_STEP_ATOL + FIRST_STEP_RTOL * r.abs());
+            if !ratio.is_finite() {
+                worst = f64::INFINITY;
+            } else {
+                worst = worst.max(ratio);
+            }
+        }
+    }
+    if worst > 1.0 {
+        return Err(Error::Gpu(format!(
+            "{}: first-step gradients differ from the f64 reference by {worst:.1}x the tolerance (rtol {FIRST_STEP_RTOL}, atol {FIRST_STEP_ATOL}): not timing a wrong result",
+            backend.describe()
+        )));
+    }
+    Ok(worst)
+}
+
+/// Where a task runs.
+pub enum Target<'a> {
+    Cpu,
+    Gpu(&'a dyn Fn() -> Result<GpuContext>),
+}
+
+/// Runs `task` on `target`: validates the first step, trains, validates the accuracy.
+pub fn run_task(
+    task: &'static Task,
+    split: &Split,
+    target: &Target,
+    log: &mut dyn FnMut(&str),
+) -> Result<BenchResult> {
+    let spec = task.spec();
+    let params = Params::init_glorot(&spec, 0);
+    let test = split
+        .test
+        .as_ref()
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: no test split", task.data)))?;
+    let train = &split.train;
+    if train.dim != spec.inputs() || train.target_width() != spec.outputs() {
+        return Err(Error::Shape(format!(
+            "{} has {} inputs and {} classes; task {} needs {} and {}",
+            task.data,
+            train.dim,
+            train.target_width(),
+            task.name,
+            spec.inputs(),
+            spec.outputs()
+        )));
+    }
+    let mut backend: Box<dyn Backend> = match target {
+        Target::Cpu => Box::new(CpuTrainer::new(
+            &spec,
+            params.clone(),
+            train,
+            Some(test),
+            task.batch,
+        )?),
+        Target::Gpu(open) => Box::new(GpuTrainer::new(
+            open()?,
+            &spec,
+            &params,
+            train,
+            Some(test),
+            task.batch,
+        )?),
+    };
+    let device = backend.describe();
+    let first_step_error = check_first_step(backend.as_mut(), &spec, &params, train)?;
+    let hp = Hyper {
+        lr: task.lr,
+        l2: 0.0,
+        batch: task.batch,
+        epochs: task.epochs,
+        seed: 0,
+    };
+    let mut seconds = Vec::new();
+    let reports = train::run(backend.as_mut(), train.n, &hp, true, &mut |r| {
+        log(&format!(
+            "  {} {device}: epoch {}/{} {:.2} s, train loss {:.4}",
+            task.name, r.epoch, hp.epochs, r.seconds, r.train_loss
+        ));
+        seconds.push(r.seconds);
+        Ok(())
+    })?;
+    let accuracy = reports.last().and_then(|r| r.test_accuracy).unwrap_or(0.0);
+    if accuracy < task.min_accuracy {
+        return Err(Error::Diverged(format!(
+            "{} on {device}: test accuracy {:.4} is below {:.2}: not reporting the time of a run that did not learn",
+            task.name, accuracy, task.min_accuracy
+        )));
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let sps = train.n as f64 / median;
+    Ok(BenchResult {
+        task: task.name,
+        device,
+        samples_per_sec: sps,
+        seconds_per_epoch: median,
+        gflops: spec.flops_per_sample() * sps / 1e9,
+        test_accuracy: accuracy,
+        first_step_error,
+    })
+}
+
+/// Loads each dataset once for a list of tasks.
+pub fn load_data(name: &str) -> Result<Split> {
+    data::load(name, None)
+}
+
+/// One GEMM measurement.
+#[derive(Clone, Debug)]
+pub struct GemmResult {
+    pub device: String,
+    pub form: &'static str,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub gflops: f64,
+}
+
+/// The shapes swept: squares, then each task's training matmuls (forward X·W, weight gradient
+/// Xᵀ·dZ, input gradient dZ·Wᵀ).
+pub fn gemm_shapes() -> Vec<(&'static str, usize, usize, usize)> {
+    let mut v: Vec<_> = [128, 256, 512, 1024, 2048]
+        .iter()
+        .map(|&s| ("square", s, s, s))
+        .collect();
+    for t in &TASKS[..2] {
+        for w in t.sizes.windows(2) {
+            let (fi, fo, b) = (w[0], w[1], t.batch);
+            v.push(("X·W", b, fi, fo));
+            v.push(("Xᵀ·dZ", fi, b, fo));
+            v.push(("dZ·Wᵀ", b, fo, fi));
+        }
+    }
+    v
+}
+
+/// Times `f` (one GEMM of `macs` multiply-adds) until about half a second has passed.
+fn time_gflops(macs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut reps = 0usize;
+    let t = Instant::now();
+    while t.elapsed().as_secs_f64() < 0.5 || reps < 3 {
+        f();
+        reps += 1;
+    }
+    2.0 * macs as f64 * reps as f64 / t.elapsed().as_secs_f64() / 1e9
+}
+
+/// The CPU GEMM on one shape and form.
+pub fn gemm_cpu(form: &'static str, m: usize, k: usize, n: usize) -> GemmResult {
+    let a = vec![0.5f32; m * k];
+    let b = vec![0.25f32; k * n];
+    let mut c = vec![0f32; m * n];
+    let gflops = time_gflops(m * n * k, || match form {
+        // a stored (k, m) for Xᵀ·dZ; b stored (n, k) for dZ·Wᵀ.
+        "Xᵀ·dZ" => sgemm(m, k, n, 1.0, (&a, 1, m), (&b, n, 1), 0.0, &mut c),
+        "dZ·Wᵀ" => sgemm(m, k, n, 1.0, (&a, k, 1), (&b, 1, k), 0.0, &mut c),
+        _ => sgemm(m, k, n, 1.0, (&a, k, 1), (&b, n, 1), 0.0, &mut c),
+    });
+    GemmResult {
+        device: "cpu".into(),
+        form,
+        m,
+        k,
+        n,
+        gflops,
+    }
+}
+
+/// The GPU matmul kernels on one shape and form: dispatches recorded back to back in one
+/// submission, the device waited for before the clock stops.
+pub fn gemm_gpu(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    form: &'static str,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<GemmResult> {
+    let kernel = match form {
+        "Xᵀ·dZ" => Kernel::MatmulBackwardWeight,
+        "dZ·Wᵀ" => Kernel::MatmulBackwardInput,
+        _ => Kernel::MatmulForward,
+    };
+    let aux = if kernel == Kernel::MatmulBackwardInput {
+        m * n
+    } else {
+        n
+    };
+    let params = MatmulParams {
+        m: m as u32,
+        n: n as u32,
+        k: k as u32,
+        act: 0,
+    };
+    let groups = matmul_groups(m, n)?;
+    // Enough repetitions for ~0.2 s at the adapter's likely speed, measured once first.
+    let once = run_timed(
+        ctx,
+        kernels,
+        kernel,
+        &[m * k, k * n, aux],
+        m * n,
+        &params,
+        groups,
+        1,
+    )?;
+    let reps = ((0.2 / once.max(1e-6)) as usize).clamp(1, 1000);
+    let secs = run_timed(
+        ctx,
+        kernels,
+        kernel,
+        &[m * k, k * n, aux],
+        m * n,
+        &params,
+        groups,
+        reps,
+    )?;
+    Ok(GemmResult {
+        device: ctx.info.name.clone(),
+        form,
+        m,
+        k,
+        n,
+        gflops: 2.0 * (m * n * k) as f64 * reps as f64 / secs / 1e9,
+    })
+}
