@@ -6,8 +6,9 @@
 // c is (M,N), row-major, always overwritten (no accumulation contract).
 //
 // Bindings: 0 a, 1 b, 2 aux (read; unused by backward_weight), 3 c (read_write), 4 params.
-// Dispatch: (ceil(N/TILE_N), ceil(M/TILE_M), 1) workgroups of 16×16 threads; each thread
-// computes a 4×4 block of c at rows wg.y*64 + ly + 16i, columns wg.x*64 + lx + 16j.
+// Dispatch: (ceil(N/TILE_N), ceil(M/TILE_M), 1) workgroups of 16×16 threads; thread (lx, ly)
+// computes the 4×4 block of c at rows wg.y*64 + 4ly + i, columns wg.x*64 + 4lx + j, held in
+// four vec4 accumulators (one per row) so no private array is indexed dynamically.
 
 struct Params {
     m: u32,
@@ -27,9 +28,9 @@ const TILE_N: u32 = 64u;
 const TILE_K: u32 = 16u;
 const THREADS: u32 = 256u;
 
-// as_[kk * TILE_M + mm] and bs[kk * TILE_N + nn]: both read along m / n in the inner loop.
-var<workgroup> as_: array<f32, 1024>;
-var<workgroup> bs: array<f32, 1024>;
+// as_[kk][mm] and bs[kk][nn] as vec4s along m / n: the inner loop reads one vec4 of each.
+var<workgroup> as_: array<vec4<f32>, 256>;
+var<workgroup> bs: array<vec4<f32>, 256>;
 
 const FORM_NN: u32 = 0u;
 const FORM_TN: u32 = 1u;
@@ -57,11 +58,28 @@ fn load_b(form: u32, row: u32, col: u32) -> f32 {
     return b[row * params.n + col];
 }
 
+// This thread's 4×4 block of a·b: row i of the block in r[i], columns along the vec4.
+struct Block {
+    r0: vec4<f32>,
+    r1: vec4<f32>,
+    r2: vec4<f32>,
+    r3: vec4<f32>,
+}
+
+fn set_a(kk: u32, mm: u32, v: f32) {
+    as_[kk * (TILE_M / 4u) + mm / 4u][mm % 4u] = v;
+}
+
+fn set_b(kk: u32, nn: u32, v: f32) {
+    bs[kk * (TILE_N / 4u) + nn / 4u][nn % 4u] = v;
+}
+
 // Accumulates this thread's 4×4 block of a·b over all of K.
-fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>, acc: ptr<function, array<f32, 16>>) {
+fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Block {
     let t = lid.y * 16u + lid.x;
     let row0 = wg.y * TILE_M;
     let col0 = wg.x * TILE_N;
+    var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
         for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
             // Walk memory contiguously: along k for a row-major a, along m for a stored (K,M).
@@ -71,7 +89,7 @@ fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>, acc: ptr<function, array<f
                 mm = e % TILE_M;
                 kk = e / TILE_M;
             }
-            as_[kk * TILE_M + mm] = load_a(form, row0 + mm, k0 + kk);
+            set_a(kk, mm, load_a(form, row0 + mm, k0 + kk));
         }
         for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
             var nn = e % TILE_N;
@@ -80,36 +98,41 @@ fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>, acc: ptr<function, array<f
                 nn = e / TILE_K;
                 kk = e % TILE_K;
             }
-            bs[kk * TILE_N + nn] = load_b(form, k0 + kk, col0 + nn);
+            set_b(kk, nn, load_b(form, k0 + kk, col0 + nn));
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                av[i] = as_[kk * TILE_M + lid.y + 16u * i];
-                bv[i] = bs[kk * TILE_N + lid.x + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    (*acc)[i * 4u + j] += av[i] * bv[j];
-                }
-            }
+            let av = as_[kk * (TILE_M / 4u) + lid.y];
+            let bv = bs[kk * (TILE_N / 4u) + lid.x];
+            acc.r0 += av.x * bv;
+            acc.r1 += av.y * bv;
+            acc.r2 += av.z * bv;
+            acc.r3 += av.w * bv;
         }
         workgroupBarrier();
+    }
+    return acc;
+}
+
+fn block_row(acc: Block, i: u32) -> vec4<f32> {
+    switch i {
+        case 0u: { return acc.r0; }
+        case 1u: { return acc.r1; }
+        case 2u: { return acc.r2; }
+        default: { return acc.r3; }
     }
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    var acc: array<f32, 16>;
-    mm_tiles(FORM_NN, wg, lid, &acc);
+    let acc = mm_tiles(FORM_NN, wg, lid);
     for (var i = 0u; i < 4u; i++) {
-        let row = wg.y * TILE_M + lid.y + 16u * i;
+        let row = wg.y * TILE_M + 4u * lid.y + i;
+        let v = block_row(acc, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = wg.x * TILE_N + lid.x + 16u * j;
+            let col = wg.x * TILE_N + 4u * lid.x + j;
             if row < params.m && col < params.n {
-                c[row * params.n + col] = act_forward(acc[i * 4u + j] + aux[col], params.act);
+                c[row * params.n + col] = act_forward(v[j] + aux[col], params.act);
             }
         }
     }
@@ -117,14 +140,14 @@ fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    var acc: array<f32, 16>;
-    mm_tiles(FORM_TN, wg, lid, &acc);
+    let acc = mm_tiles(FORM_TN, wg, lid);
     for (var i = 0u; i < 4u; i++) {
-        let row = wg.y * TILE_M + lid.y + 16u * i;
+        let row = wg.y * TILE_M + 4u * lid.y + i;
+        let v = block_row(acc, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = wg.x * TILE_N + lid.x + 16u * j;
+            let col = wg.x * TILE_N + 4u * lid.x + j;
             if row < params.m && col < params.n {
-                c[row * params.n + col] = acc[i * 4u + j];
+                c[row * params.n + col] = v[j];
             }
         }
     }
@@ -132,15 +155,15 @@ fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    var acc: array<f32, 16>;
-    mm_tiles(FORM_NT, wg, lid, &acc);
+    let acc = mm_tiles(FORM_NT, wg, lid);
     for (var i = 0u; i < 4u; i++) {
-        let row = wg.y * TILE_M + lid.y + 16u * i;
+        let row = wg.y * TILE_M + 4u * lid.y + i;
+        let v = block_row(acc, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = wg.x * TILE_N + lid.x + 16u * j;
+            let col = wg.x * TILE_N + 4u * lid.x + j;
             if row < params.m && col < params.n {
                 let idx = row * params.n + col;
-                c[idx] = acc[i * 4u + j] * act_backward(aux[idx], params.act);
+                c[idx] = v[j] * act_backward(aux[idx], params.act);
             }
         }
     }
