@@ -17,7 +17,7 @@ const FORMAT: &str = "wgtrain-1";
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -101,7 +101,7 @@ fn metadata(spec: &Spec) -> HashMap<String, String> {
 pub fn load(path: &Path) -> Result<(Spec, Params)> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     })?;
     let bad = |msg: String| Error::checkpoint(path, msg);
     let (_, meta) = SafeTensors::read_metadata(&bytes)
@@ -178,11 +178,11 @@ pub fn load(path: &Path) -> Result<(Spec, Params)> {
 /// Loads a checkpoint for the network `want`; a different architecture is an error that says how.
 pub fn load_for(path: &Path, want: &Spec) -> Result<Params> {
     let (got, params) = load(path)?;
-    if got.sizes != want.sizes || got.hidden != want.hidden {
+    if got != *want {
         return Err(Error::checkpoint(
             path,
             format!(
-                "holds a {} network, but this run builds {}: match --hidden/--activation and the data to the checkpoint",
+                "holds a {} network, but this run builds {}: match --hidden, --activation, --output, --loss and the data to the checkpoint",
                 got.describe(),
                 want.describe()
             ),

@@ -22,11 +22,9 @@ pub enum Error {
     /// Training produced a non-finite loss or parameter.
     #[error("{0}")]
     Diverged(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The OS error is part of the message, not a `source`, so `{:#}` prints it once.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
 }
 
 impl Error {

@@ -1,6 +1,7 @@
 //! The command line: parse, call the library, print.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -142,6 +143,12 @@ where
 
 fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
     let hidden: Vec<usize> = parse_list(&a.hidden, "hidden")?;
+    if hidden.contains(&0) {
+        bail!(
+            "--hidden {}: a hidden layer of zero units; every layer needs at least one",
+            a.hidden
+        );
+    }
     let acts: Vec<Activation> = parse_list(&a.activation, "activation")?;
     let acts = match acts.len() {
         1 => vec![acts[0]; hidden.len()],
@@ -166,6 +173,25 @@ fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Re
     sizes.extend(hidden);
     sizes.push(outputs);
     Ok(Spec::new(sizes, acts, output, loss)?)
+}
+
+/// Fails early when `path`'s folder does not exist, rather than after training.
+fn check_writable(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("{}: is a folder, not a file name", path.display());
+    }
+    Ok(())
 }
 
 /// Picks the training path for `--device`, saying which and why.
@@ -201,6 +227,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         seed: a.seed,
     };
     hp.validate()?;
+    for path in a.save.iter().chain(&a.metrics) {
+        check_writable(path)?;
+    }
     let split = data::load(&a.data, a.targets)?;
     let train_set = &split.train;
     let classes = matches!(train_set.targets, Targets::Classes { .. });
@@ -243,7 +272,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         spec.n_params()
     );
     eprintln!("device: {}", backend.describe());
-    let mut lines = Vec::new();
+    // Opened when the first epoch ends, so a run that fails before that writes nothing; then
+    // one line appended and flushed per epoch, so a long run can be followed as it goes.
+    let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
     let metrics = a.metrics.clone();
     let epochs = hp.epochs;
     train::run(backend.as_mut(), train_set.n, &hp, classes, &mut |r| {
@@ -260,8 +291,19 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         line += &format!("  {:.0} samples/s  {:.2} s", r.samples_per_sec, r.elapsed);
         println!("{line}");
         if let Some(path) = &metrics {
-            lines.push(r.to_json());
-            checkpoint::write_atomic(path, (lines.join("\n") + "\n").as_bytes())?;
+            let io = |err| wgtrain::Error::Io {
+                path: path.clone(),
+                err,
+            };
+            if metrics_file.is_none() {
+                metrics_file = Some(std::io::BufWriter::new(
+                    std::fs::File::create(path).map_err(io)?,
+                ));
+            }
+            if let Some(f) = metrics_file.as_mut() {
+                writeln!(f, "{}", r.to_json()).map_err(io)?;
+                f.flush().map_err(io)?;
+            }
         }
         Ok(())
     })?;
@@ -457,8 +499,8 @@ fn prepare_environment() {
 }
 
 fn main() {
-    prepare_environment();
     let cli = Cli::parse();
+    prepare_environment();
     let result = match cli.command {
         Command::Train(a) => train_cmd(*a),
         Command::Bench(a) => bench_cmd(a),

@@ -173,6 +173,9 @@ impl fmt::Display for Loss {
     }
 }
 
+/// Most parameters a network may have (2^30 f32 values, 4 GiB).
+pub const MAX_PARAMS: usize = 1 << 30;
+
 /// A dense network: `sizes = [inputs, hidden.., outputs]`, one activation per hidden layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
@@ -200,6 +203,23 @@ impl Spec {
             return Err(Error::InvalidArgument(format!(
                 "layer size {i} is zero: every layer needs at least one unit"
             )));
+        }
+        // Parameters are counted in u32 indices on the GPU and must fit memory on the host.
+        let mut total: usize = 0;
+        for (l, w) in sizes.windows(2).enumerate() {
+            let layer = w[0]
+                .checked_mul(w[1])
+                .and_then(|p| p.checked_add(w[1]))
+                .filter(|&p| p <= MAX_PARAMS);
+            total = match layer.and_then(|p| total.checked_add(p)) {
+                Some(t) if t <= MAX_PARAMS => t,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "layer {l} ({} -> {}) takes the network over {MAX_PARAMS} parameters: use narrower layers",
+                        w[0], w[1]
+                    )));
+                }
+            };
         }
         if hidden.len() != sizes.len() - 2 {
             return Err(Error::InvalidArgument(format!(

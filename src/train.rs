@@ -118,7 +118,7 @@ pub fn run(
     let mut rng = epoch_rng(hp.seed);
     let mut perm: Vec<u32> = (0..n_train as u32).collect();
     let start = Instant::now();
-    let mut reports = Vec::with_capacity(hp.epochs);
+    let mut reports = Vec::new();
     for epoch in 1..=hp.epochs {
         let t0 = Instant::now();
         rng.shuffle(&mut perm);
@@ -126,7 +126,7 @@ pub fn run(
         let seconds = t0.elapsed().as_secs_f64();
         if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
             return Err(Error::Diverged(format!(
-                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower --lr (now {})",
+                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower --lr (now {:e})",
                 losses[b],
                 b + 1,
                 losses.len(),

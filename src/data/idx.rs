@@ -87,7 +87,7 @@ fn find(dir: &Path, name: &str) -> Option<PathBuf> {
 fn read(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
-        source,
+        err: source,
     })?;
     if path.extension().is_some_and(|e| e == "gz") {
         gunzip(path, &bytes)

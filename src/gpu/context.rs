@@ -166,6 +166,13 @@ impl GpuContext {
         Ok(())
     }
 
+    /// How many iterations the adapter runs a shader loop before silently ending it, where that
+    /// is known to be limited: Mesa's llvmpipe (`LP_MAX_TGSI_LOOP_ITERATIONS`, 65535).
+    pub fn max_loop_iterations(&self) -> Option<u64> {
+        let name = format!("{} {}", self.info.name, self.info.driver).to_lowercase();
+        name.contains("llvmpipe").then_some(65535)
+    }
+
     /// Waits for all submitted work.
     pub fn wait(&self) -> Result<()> {
         self.device

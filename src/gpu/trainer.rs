@@ -147,10 +147,12 @@ impl GpuTrainer {
         let layout = ParamLayout::new(spec);
         let f = 4u64;
         ctx.check_binding("the parameters", layout.total as u64 * f)?;
+        // Batch buffers hold at most the rows a step can have.
+        let rows = batch.min(train.n.max(test.map_or(0, |t| t.n))).max(1);
         for (l, &s) in spec.sizes.iter().enumerate() {
             ctx.check_binding(
                 &format!("layer {l}'s activations for one batch"),
-                (batch * s) as u64 * f,
+                (rows * s) as u64 * f,
             )?;
         }
         let slots = train
@@ -192,13 +194,13 @@ impl GpuTrainer {
             acts: spec
                 .sizes
                 .iter()
-                .map(|&s| storage_zeroed(device, "activations", (batch * s) as u64 * f))
+                .map(|&s| storage_zeroed(device, "activations", (rows * s) as u64 * f))
                 .collect(),
             dz: spec.sizes[1..]
                 .iter()
-                .map(|&s| storage_zeroed(device, "dz", (batch * s) as u64 * f))
+                .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
                 .collect(),
-            ybatch: storage_zeroed(device, "y batch", (batch * spec.outputs()) as u64 * f),
+            ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
             stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
             step: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("steps"),
@@ -246,6 +248,28 @@ impl GpuTrainer {
             offset: 0,
             size: floats as u64 * 4,
         }
+    }
+
+    /// Fails when a kernel's threads would loop more often than the adapter runs a loop: llvmpipe
+    /// silently ends every shader loop after 65535 iterations, which would give wrong sums.
+    fn check_loops(&self, what: &str, iterations: usize) -> Result<()> {
+        match self.ctx.max_loop_iterations() {
+            Some(limit) if iterations as u64 > limit => Err(Error::Gpu(format!(
+                "{what} for this batch needs {iterations} loop iterations per GPU thread, but {} stops shader loops after {limit}, which would give wrong results: use a smaller --batch or narrower layers, or --device cpu",
+                self.ctx.info.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Workgroups of an (m, n) matmul summing over k terms, with the loop check: per 16-wide
+    /// k tile a thread runs the tile loop, two load loops of 4 and the 16-step product loop.
+    fn matmul_grid(&self, m: usize, n: usize, k: usize) -> Result<(u32, u32, u32)> {
+        self.check_loops(
+            &format!("a {m}x{n} matmul over {k} terms"),
+            k.div_ceil(16) * 25 + 32,
+        )?;
+        matmul_groups(m, n)
     }
 
     /// Builds the dispatch list of one step of `m` rows.
@@ -320,7 +344,7 @@ impl GpuTrainer {
                         act: spec.layer_activation(l).code(),
                     },
                 ),
-                matmul_groups(m, fo)?,
+                self.matmul_grid(m, fo, fi)?,
             );
         }
         let last = n_layers - 1;
@@ -342,7 +366,11 @@ impl GpuTrainer {
                     sigmoid_out: (spec.layer_activation(last) == Activation::Sigmoid) as u32,
                 },
             ),
-            (1, 1, 1),
+            {
+                // One workgroup strides over the rows; each row loops over the outputs ~5 times.
+                self.check_loops("the loss", m.div_ceil(WG_1D as usize) * (5 * ydim + 2))?;
+                (1, 1, 1)
+            },
         );
         if mode == Mode::Eval {
             return Ok(Plan {
@@ -371,7 +399,7 @@ impl GpuTrainer {
                             act: spec.layer_activation(l - 1).code(),
                         },
                     ),
-                    matmul_groups(m, fi)?,
+                    self.matmul_grid(m, fi, fo)?,
                 );
             }
             add(
@@ -392,7 +420,7 @@ impl GpuTrainer {
                         act: 0,
                     },
                 ),
-                matmul_groups(fi, fo)?,
+                self.matmul_grid(fi, fo, m)?,
             );
             add(
                 Kernel::BiasBackward,
@@ -409,7 +437,10 @@ impl GpuTrainer {
                         _pad: [0; 2],
                     },
                 ),
-                grid_1d(fo, WG_BIAS),
+                {
+                    self.check_loops("the bias gradient", m + 1)?;
+                    grid_1d(fo, WG_BIAS)
+                },
             );
         }
         if mode == Mode::Train {
