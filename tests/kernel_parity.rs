@@ -1,0 +1,814 @@
+//! Every GPU kernel against its f64 CPU twin on the same f32 inputs, one test per edge case.
+
+mod common;
+
+use bytemuck::{Pod, Zeroable};
+use common::{EXACT, MATMUL, TRANSCENDENTAL, Tol, assert_close, gpu, uniform};
+use wgtrain::cpu::fast::argmax;
+use wgtrain::cpu::reference::{self, widen};
+use wgtrain::gpu::GpuContext;
+use wgtrain::gpu::kernels::{
+    BiasParams, GatherParams, Kernel, Kernels, LossParams, MatmulParams, SgdParams, StepInfo,
+    WG_1D, WG_BIAS, grid_1d, matmul_groups, run_once,
+};
+use wgtrain::model::{Activation, Loss};
+use wgtrain::rng::Rng;
+
+/// θ - lr·(g + 2λθ) in f32 with |θ|, |g| <= 1 and lr <= 0.1: four roundings of terms below 1.2,
+/// each at most 2⁻²⁴ of them, so 3e-7 absolute (f64 reference on the same f32 inputs).
+const UPDATE: Tol = Tol {
+    rtol: 0.0,
+    atol: 3e-7,
+};
+
+/// Written into every output before a launch: a kernel that skips an element leaves a NaN, which
+/// `assert_close` rejects, and one that accumulates into its output turns the element into NaN.
+const UNWRITTEN: f32 = f32::NAN;
+
+/// A value the kernel must leave alone (outside the rows or stats slot it owns).
+const UNTOUCHED: f32 = -12345.0;
+
+/// Shapes (M, K, N) below one 64×64 output tile.
+const SMALLER_THAN_TILE: [(usize, usize, usize); 2] = [(1, 1, 1), (7, 13, 5)];
+/// Shapes whose M, N or K spill a few elements into a further tile.
+const NOT_TILE_MULTIPLES: [(usize, usize, usize); 2] = [(33, 65, 17), (65, 17, 129)];
+/// Shapes that fill whole tiles exactly.
+const EXACT_TILES: [(usize, usize, usize); 2] = [(64, 64, 64), (128, 32, 64)];
+/// One very long dimension, the others tiny; K up to 1024.
+const LONG_THIN: [(usize, usize, usize); 4] =
+    [(1000, 3, 2), (2, 1000, 3), (3, 2, 1000), (1, 1024, 1)];
+
+fn setup(test: &str) -> Option<(GpuContext, Kernels)> {
+    let ctx = gpu(test)?;
+    let kernels = Kernels::new(&ctx).unwrap_or_else(|e| panic!("{test}: {e}"));
+    Some((ctx, kernels))
+}
+
+fn bytes<T: Pod>(v: &[T]) -> &[u8] {
+    bytemuck::cast_slice(v)
+}
+
+/// `run_once`, panicking with the kernel's name on a GPU error.
+fn launch(
+    (ctx, kernels): &(GpuContext, Kernels),
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    outputs: &[&[f32]],
+    params: &impl Pod,
+    step: Option<StepInfo>,
+    groups: (u32, u32, u32),
+) -> Vec<Vec<f32>> {
+    run_once(ctx, kernels, kernel, inputs, outputs, params, step, groups)
+        .unwrap_or_else(|e| panic!("{kernel:?}: {e}"))
+}
+
+/// A seed per (shape, activation), so every case draws different numbers.
+fn seed_of(shape: (usize, usize, usize), salt: u64) -> u64 {
+    let (m, k, n) = shape;
+    ((m as u64) << 40) ^ ((k as u64) << 20) ^ (n as u64) ^ (salt << 56)
+}
+
+/// Plausible outputs of `act`: act(z) for z uniform in [-2, 2], rounded to f32. Relu gives
+/// exact zeros for about half of them, leaky-relu small negatives.
+fn activation_outputs(act: Activation, seed: u64, len: usize) -> Vec<f32> {
+    uniform(seed, len, -2.0, 2.0)
+        .iter()
+        .map(|&z| reference::activation_forward(act, z as f64) as f32)
+        .collect()
+}
+
+/// c (M, N) = act(x·w + b): x (M, K) in [-1, 1], w (K, N) scaled like Glorot so z is O(1).
+fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+    for &(m, k, n) in shapes {
+        for act in Activation::ALL {
+            let seed = seed_of((m, k, n), act.code() as u64);
+            let x = uniform(seed, m * k, -1.0, 1.0);
+            let s = (3.0 / k as f64).sqrt();
+            let w = uniform(seed + 1, k * n, -s, s);
+            let b = uniform(seed + 2, n, -0.5, 0.5);
+            let got = launch(
+                gpu,
+                Kernel::MatmulForward,
+                &[bytes(&x), bytes(&w), bytes(&b)],
+                &[&vec![UNWRITTEN; m * n]],
+                &MatmulParams {
+                    m: m as u32,
+                    n: n as u32,
+                    k: k as u32,
+                    act: act.code(),
+                },
+                None,
+                matmul_groups(m, n).unwrap(),
+            );
+            let mut want = vec![0.0; m * n];
+            reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
+            assert_close(
+                &format!("matmul_forward {act} {m}x{k}x{n} seed {seed:#x}"),
+                &got[0],
+                &want,
+                MATMUL,
+            );
+        }
+    }
+}
+
+/// c (M, N) = aᵀ·b with a stored (K, M) (a batch of K input rows) and b (K, N) (their dz,
+/// scaled by 1/K as a mean-loss gradient is).
+fn check_matmul_backward_weight(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+    for &(m, k, n) in shapes {
+        let seed = seed_of((m, k, n), 7);
+        let x = uniform(seed, k * m, -1.0, 1.0);
+        let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
+        let unused_bias = vec![0.0f32; n];
+        let got = launch(
+            gpu,
+            Kernel::MatmulBackwardWeight,
+            &[bytes(&x), bytes(&dz), bytes(&unused_bias)],
+            &[&vec![UNWRITTEN; m * n]],
+            &MatmulParams {
+                m: m as u32,
+                n: n as u32,
+                k: k as u32,
+                act: 0,
+            },
+            None,
+            matmul_groups(m, n).unwrap(),
+        );
+        let mut want = vec![0.0; m * n];
+        reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
+        assert_close(
+            &format!("matmul_backward_weight {m}x{k}x{n} seed {seed:#x}"),
+            &got[0],
+            &want,
+            MATMUL,
+        );
+    }
+}
+
+/// c (M, N) = (a·bᵀ) ∘ act'(aux): a (M, K) the next layer's dz, b stored (N, K) its weights,
+/// aux (M, N) this layer's activation outputs.
+fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+    for &(m, k, n) in shapes {
+        for act in Activation::ALL {
+            let seed = seed_of((m, k, n), 8 + act.code() as u64);
+            let dz = uniform(seed, m * k, -1.0, 1.0);
+            let s = (3.0 / k as f64).sqrt();
+            let w = uniform(seed + 1, n * k, -s, s);
+            let a = activation_outputs(act, seed + 2, m * n);
+            let got = launch(
+                gpu,
+                Kernel::MatmulBackwardInput,
+                &[bytes(&dz), bytes(&w), bytes(&a)],
+                &[&vec![UNWRITTEN; m * n]],
+                &MatmulParams {
+                    m: m as u32,
+                    n: n as u32,
+                    k: k as u32,
+                    act: act.code(),
+                },
+                None,
+                matmul_groups(m, n).unwrap(),
+            );
+            // The reference names the layer's shapes: dz (m, n_ref), w (k_ref, n_ref), a (m, k_ref).
+            let mut want = vec![0.0; m * n];
+            reference::matmul_backward_input(
+                &mut want,
+                &widen(&dz),
+                &widen(&w),
+                &widen(&a),
+                m,
+                n,
+                k,
+                act,
+            );
+            assert_close(
+                &format!("matmul_backward_input {act} {m}x{k}x{n} seed {seed:#x}"),
+                &got[0],
+                &want,
+                MATMUL,
+            );
+        }
+    }
+}
+
+#[test]
+fn matmul_forward_shapes_smaller_than_tile_match_reference() {
+    let Some(g) = setup("matmul_forward_shapes_smaller_than_tile_match_reference") else {
+        return;
+    };
+    check_matmul_forward(&g, &SMALLER_THAN_TILE);
+}
+
+#[test]
+fn matmul_forward_shapes_not_multiple_of_tile_match_reference() {
+    let Some(g) = setup("matmul_forward_shapes_not_multiple_of_tile_match_reference") else {
+        return;
+    };
+    check_matmul_forward(&g, &NOT_TILE_MULTIPLES);
+}
+
+#[test]
+fn matmul_forward_exact_tiles_match_reference() {
+    let Some(g) = setup("matmul_forward_exact_tiles_match_reference") else {
+        return;
+    };
+    check_matmul_forward(&g, &EXACT_TILES);
+}
+
+#[test]
+fn matmul_forward_long_thin_shapes_match_reference() {
+    let Some(g) = setup("matmul_forward_long_thin_shapes_match_reference") else {
+        return;
+    };
+    check_matmul_forward(&g, &LONG_THIN);
+}
+
+#[test]
+fn matmul_backward_weight_shapes_smaller_than_tile_match_reference() {
+    let Some(g) = setup("matmul_backward_weight_shapes_smaller_than_tile_match_reference") else {
+        return;
+    };
+    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE);
+}
+
+#[test]
+fn matmul_backward_weight_shapes_not_multiple_of_tile_match_reference() {
+    let Some(g) = setup("matmul_backward_weight_shapes_not_multiple_of_tile_match_reference")
+    else {
+        return;
+    };
+    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES);
+}
+
+#[test]
+fn matmul_backward_weight_exact_tiles_match_reference() {
+    let Some(g) = setup("matmul_backward_weight_exact_tiles_match_reference") else {
+        return;
+    };
+    check_matmul_backward_weight(&g, &EXACT_TILES);
+}
+
+#[test]
+fn matmul_backward_weight_long_thin_shapes_match_reference() {
+    let Some(g) = setup("matmul_backward_weight_long_thin_shapes_match_reference") else {
+        return;
+    };
+    check_matmul_backward_weight(&g, &LONG_THIN);
+}
+
+#[test]
+fn matmul_backward_input_shapes_smaller_than_tile_match_reference() {
+    let Some(g) = setup("matmul_backward_input_shapes_smaller_than_tile_match_reference") else {
+        return;
+    };
+    check_matmul_backward_input(&g, &SMALLER_THAN_TILE);
+}
+
+#[test]
+fn matmul_backward_input_shapes_not_multiple_of_tile_match_reference() {
+    let Some(g) = setup("matmul_backward_input_shapes_not_multiple_of_tile_match_reference") else {
+        return;
+    };
+    check_matmul_backward_input(&g, &NOT_TILE_MULTIPLES);
+}
+
+#[test]
+fn matmul_backward_input_exact_tiles_match_reference() {
+    let Some(g) = setup("matmul_backward_input_exact_tiles_match_reference") else {
+        return;
+    };
+    check_matmul_backward_input(&g, &EXACT_TILES);
+}
+
+#[test]
+fn matmul_backward_input_long_thin_shapes_match_reference() {
+    let Some(g) = setup("matmul_backward_input_long_thin_shapes_match_reference") else {
+        return;
+    };
+    check_matmul_backward_input(&g, &LONG_THIN);
+}
+
+/// One gather case: `n_all` rows of x_all (n_all, dim) and y_all (n_all, ydim), `rows` of them
+/// from `row_offset` on (through `perm` unless `identity`), into buffers two rows longer than
+/// the batch whose last two rows must stay untouched.
+struct Gather {
+    n_all: usize,
+    dim: usize,
+    ydim: usize,
+    rows: usize,
+    row_offset: usize,
+    identity: bool,
+    groups: Option<(u32, u32, u32)>,
+    seed: u64,
+}
+
+fn check_gather(gpu: &(GpuContext, Kernels), c: Gather) {
+    let name = format!(
+        "gather_rows identity={} n_all {} dim {} ydim {} rows {} row_offset {} seed {}",
+        c.identity, c.n_all, c.dim, c.ydim, c.rows, c.row_offset, c.seed
+    );
+    let x_all = uniform(c.seed, c.n_all * c.dim, -1.0, 1.0);
+    let y_all = uniform(c.seed + 1, c.n_all * c.ydim, -1.0, 1.0);
+    let mut perm: Vec<u32> = (0..c.n_all as u32).collect();
+    Rng::new(c.seed + 2).shuffle(&mut perm);
+    let groups = c
+        .groups
+        .unwrap_or_else(|| grid_1d(c.rows * c.dim.max(c.ydim), WG_1D));
+    let got = launch(
+        gpu,
+        Kernel::GatherRows,
+        &[bytes(&perm), bytes(&x_all), bytes(&y_all)],
+        &[
+            &vec![UNTOUCHED; (c.rows + 2) * c.dim],
+            &vec![UNTOUCHED; (c.rows + 2) * c.ydim],
+        ],
+        &GatherParams {
+            dim: c.dim as u32,
+            ydim: c.ydim as u32,
+            identity: c.identity as u32,
+            ..Zeroable::zeroed()
+        },
+        Some(StepInfo {
+            row_offset: c.row_offset as u32,
+            rows: c.rows as u32,
+            slot: 0,
+            lr: 0.0,
+        }),
+        groups,
+    );
+    let mut want_x = vec![UNTOUCHED; (c.rows + 2) * c.dim];
+    let mut want_y = vec![UNTOUCHED; (c.rows + 2) * c.ydim];
+    for r in 0..c.rows {
+        let src = if c.identity {
+            c.row_offset + r
+        } else {
+            perm[c.row_offset + r] as usize
+        };
+        want_x[r * c.dim..(r + 1) * c.dim].copy_from_slice(&x_all[src * c.dim..(src + 1) * c.dim]);
+        want_y[r * c.ydim..(r + 1) * c.ydim]
+            .copy_from_slice(&y_all[src * c.ydim..(src + 1) * c.ydim]);
+    }
+    assert_close(&format!("{name}: x"), &got[0], &want_x, EXACT);
+    assert_close(&format!("{name}: y"), &got[1], &want_y, EXACT);
+}
+
+#[test]
+fn gather_rows_through_permutation_with_row_offset_is_exact() {
+    let Some(g) = setup("gather_rows_through_permutation_with_row_offset_is_exact") else {
+        return;
+    };
+    for (rows, row_offset) in [(1, 0), (13, 20), (37, 263)] {
+        check_gather(
+            &g,
+            Gather {
+                n_all: 300,
+                dim: 7,
+                ydim: 3,
+                rows,
+                row_offset,
+                identity: false,
+                groups: None,
+                seed: 11 + rows as u64,
+            },
+        );
+    }
+}
+
+#[test]
+fn gather_rows_identity_with_row_offset_is_exact() {
+    let Some(g) = setup("gather_rows_identity_with_row_offset_is_exact") else {
+        return;
+    };
+    for (rows, row_offset) in [(1, 0), (13, 20), (37, 263)] {
+        check_gather(
+            &g,
+            Gather {
+                n_all: 300,
+                dim: 7,
+                ydim: 3,
+                rows,
+                row_offset,
+                identity: true,
+                groups: None,
+                seed: 21 + rows as u64,
+            },
+        );
+    }
+}
+
+#[test]
+fn gather_rows_targets_wider_than_inputs_are_all_copied() {
+    let Some(g) = setup("gather_rows_targets_wider_than_inputs_are_all_copied") else {
+        return;
+    };
+    for identity in [false, true] {
+        check_gather(
+            &g,
+            Gather {
+                n_all: 500,
+                dim: 1,
+                ydim: 10,
+                rows: 300,
+                row_offset: 150,
+                identity,
+                groups: None,
+                seed: 31,
+            },
+        );
+    }
+}
+
+/// Bytes (n_all, dim) packed four per u32, rows straddling words since dim is odd: each is
+/// widened and scaled by one f32 multiply, as the CPU does it.
+#[test]
+fn gather_rows_packed_bytes_are_widened_and_scaled_exactly() {
+    let Some(g) = setup("gather_rows_packed_bytes_are_widened_and_scaled_exactly") else {
+        return;
+    };
+    let (n_all, dim, ydim, scale) = (301, 7, 3, 1.0f32 / 255.0);
+    for (rows, row_offset, identity) in [(1, 0, false), (37, 263, false), (300, 1, true)] {
+        let seed = 51 + rows as u64;
+        let name = format!(
+            "gather_rows packed identity={identity} n_all {n_all} dim {dim} rows {rows} row_offset {row_offset} seed {seed}"
+        );
+        let mut rng = Rng::new(seed);
+        let mut x_all: Vec<u8> = (0..n_all * dim).map(|_| rng.below(256) as u8).collect();
+        x_all[..4].copy_from_slice(&[0, 255, 1, 254]);
+        let y_all = uniform(seed + 1, n_all * ydim, -1.0, 1.0);
+        let mut perm: Vec<u32> = (0..n_all as u32).collect();
+        Rng::new(seed + 2).shuffle(&mut perm);
+        let got = launch(
+            &g,
+            Kernel::GatherRows,
+            &[bytes(&perm), &x_all, bytes(&y_all)],
+            &[
+                &vec![UNTOUCHED; (rows + 2) * dim],
+                &vec![UNTOUCHED; (rows + 2) * ydim],
+            ],
+            &GatherParams {
+                dim: dim as u32,
+                ydim: ydim as u32,
+                identity: identity as u32,
+                packed: 1,
+                scale,
+                ..Zeroable::zeroed()
+            },
+            Some(StepInfo {
+                row_offset: row_offset as u32,
+                rows: rows as u32,
+                slot: 0,
+                lr: 0.0,
+            }),
+            grid_1d(rows * dim.max(ydim), WG_1D),
+        );
+        let mut want_x = vec![UNTOUCHED; (rows + 2) * dim];
+        let mut want_y = vec![UNTOUCHED; (rows + 2) * ydim];
+        for r in 0..rows {
+            let src = if identity {
+                row_offset + r
+            } else {
+                perm[row_offset + r] as usize
+            };
+            for c in 0..dim {
+                want_x[r * dim + c] = x_all[src * dim + c] as f32 * scale;
+            }
+            want_y[r * ydim..(r + 1) * ydim].copy_from_slice(&y_all[src * ydim..(src + 1) * ydim]);
+        }
+        assert_close(&format!("{name}: x"), &got[0], &want_x, EXACT);
+        assert_close(&format!("{name}: y"), &got[1], &want_y, EXACT);
+    }
+}
+
+#[test]
+fn gather_rows_grid_stride_loop_covers_elements_beyond_the_dispatch() {
+    let Some(g) = setup("gather_rows_grid_stride_loop_covers_elements_beyond_the_dispatch") else {
+        return;
+    };
+    for identity in [false, true] {
+        check_gather(
+            &g,
+            Gather {
+                n_all: 700,
+                dim: 17,
+                ydim: 5,
+                rows: 300,
+                row_offset: 333,
+                identity,
+                groups: Some((1, 1, 1)),
+                seed: 41,
+            },
+        );
+    }
+}
+
+/// Outputs and dense targets for a loss: logits for cross-entropy (one-hot y) and bce (y in
+/// [0, 1], a few exactly 0 or 1), outputs for mse (sigmoid outputs in (0, 1) when asked).
+fn loss_inputs(
+    loss: Loss,
+    sigmoid_out: bool,
+    m: usize,
+    n: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    match loss {
+        Loss::CrossEntropy => {
+            let out = uniform(seed + 1, m * n, -4.0, 4.0);
+            let mut y = vec![0.0; m * n];
+            for i in 0..m {
+                y[i * n + rng.below(n)] = 1.0;
+            }
+            (out, y)
+        }
+        Loss::Bce => {
+            let out = uniform(seed + 1, m * n, -6.0, 6.0);
+            let mut y = uniform(seed + 2, m * n, 0.0, 1.0);
+            for (i, t) in y.iter_mut().enumerate() {
+                match i % 7 {
+                    0 => *t = 0.0,
+                    1 => *t = 1.0,
+                    _ => {}
+                }
+            }
+            (out, y)
+        }
+        Loss::Mse if sigmoid_out => {
+            let out = activation_outputs(Activation::Sigmoid, seed + 1, m * n);
+            (out, uniform(seed + 2, m * n, 0.0, 1.0))
+        }
+        Loss::Mse => (
+            uniform(seed + 1, m * n, -2.0, 2.0),
+            uniform(seed + 2, m * n, -2.0, 2.0),
+        ),
+    }
+}
+
+/// Runs the loss kernel on m rows of width n writing stats slot `slot`; checks dz, the loss
+/// sum and the correct count in that slot, and that every other slot is untouched.
+/// Returns the stats for determinism checks.
+fn check_loss(
+    gpu: &(GpuContext, Kernels),
+    loss: Loss,
+    sigmoid_out: bool,
+    m: usize,
+    n: usize,
+    slot: usize,
+    seed: u64,
+) -> Vec<f32> {
+    let name = format!(
+        "loss_forward_backward {loss} sigmoid_out={sigmoid_out} m {m} n {n} slot {slot} seed {seed}"
+    );
+    let (out, y) = loss_inputs(loss, sigmoid_out, m, n, seed);
+    let got = launch(
+        gpu,
+        Kernel::LossForwardBackward,
+        &[bytes(&out), bytes(&y)],
+        &[&vec![UNWRITTEN; m * n], &vec![UNTOUCHED; 2 * (slot + 2)]],
+        &LossParams {
+            m: m as u32,
+            n: n as u32,
+            loss: loss.code(),
+            sigmoid_out: sigmoid_out as u32,
+        },
+        Some(StepInfo {
+            row_offset: 0,
+            rows: m as u32,
+            slot: slot as u32,
+            lr: 0.0,
+        }),
+        (1, 1, 1),
+    );
+    let mut want_dz = vec![0.0; m * n];
+    let want_sum = reference::loss_forward_backward(
+        &mut want_dz,
+        &widen(&out),
+        &widen(&y),
+        m,
+        n,
+        loss,
+        sigmoid_out,
+    );
+    let correct = (0..m)
+        .filter(|&i| argmax(&out[i * n..(i + 1) * n]) == argmax(&y[i * n..(i + 1) * n]))
+        .count();
+    assert_close(&format!("{name}: dz"), &got[0], &want_dz, TRANSCENDENTAL);
+    let stats = &got[1];
+    assert_close(
+        &format!("{name}: loss sum"),
+        &stats[2 * slot..2 * slot + 1],
+        &[want_sum],
+        TRANSCENDENTAL,
+    );
+    assert_close(
+        &format!("{name}: correct count"),
+        &stats[2 * slot + 1..2 * slot + 2],
+        &[correct as f32],
+        EXACT,
+    );
+    let mut others = stats.clone();
+    others.drain(2 * slot..2 * slot + 2);
+    assert_close(
+        &format!("{name}: other stats slots"),
+        &others,
+        &vec![UNTOUCHED; others.len()],
+        EXACT,
+    );
+    stats.clone()
+}
+
+/// (m, n, slot): one row, a few rows, exactly one workgroup, and rows beyond it so threads
+/// stride over two and three rows before the tree reduction.
+const LOSS_CASES: [(usize, usize, usize); 5] = [
+    (1, 2, 0),
+    (7, 10, 1),
+    (256, 3, 2),
+    (300, 10, 5),
+    (700, 4, 3),
+];
+
+#[test]
+fn cross_entropy_loss_with_one_hot_targets_matches_reference() {
+    let Some(g) = setup("cross_entropy_loss_with_one_hot_targets_matches_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in LOSS_CASES.iter().enumerate() {
+        check_loss(&g, Loss::CrossEntropy, false, m, n, slot, 100 + i as u64);
+    }
+}
+
+#[test]
+fn bce_loss_with_targets_in_unit_interval_matches_reference() {
+    let Some(g) = setup("bce_loss_with_targets_in_unit_interval_matches_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in LOSS_CASES.iter().enumerate() {
+        check_loss(&g, Loss::Bce, false, m, n, slot, 200 + i as u64);
+        check_loss(&g, Loss::Bce, false, m, 1, slot, 250 + i as u64);
+    }
+}
+
+#[test]
+fn mse_loss_with_linear_output_matches_reference() {
+    let Some(g) = setup("mse_loss_with_linear_output_matches_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in LOSS_CASES.iter().enumerate() {
+        check_loss(&g, Loss::Mse, false, m, n, slot, 300 + i as u64);
+        check_loss(&g, Loss::Mse, false, m, 1, slot, 350 + i as u64);
+    }
+}
+
+#[test]
+fn mse_loss_with_sigmoid_output_matches_reference() {
+    let Some(g) = setup("mse_loss_with_sigmoid_output_matches_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in LOSS_CASES.iter().enumerate() {
+        check_loss(&g, Loss::Mse, true, m, n, slot, 400 + i as u64);
+    }
+}
+
+#[test]
+fn loss_stats_are_bitwise_reproducible() {
+    let Some(g) = setup("loss_stats_are_bitwise_reproducible") else {
+        return;
+    };
+    for loss in [Loss::CrossEntropy, Loss::Bce, Loss::Mse] {
+        let a = check_loss(&g, loss, false, 700, 10, 1, 500);
+        let b = check_loss(&g, loss, false, 700, 10, 1, 500);
+        let (a, b): (Vec<u32>, Vec<u32>) = (
+            a.iter().map(|v| v.to_bits()).collect(),
+            b.iter().map(|v| v.to_bits()).collect(),
+        );
+        assert_eq!(
+            a, b,
+            "{loss}: two runs on the same inputs gave different stats bits"
+        );
+    }
+}
+
+/// db (n) = Σ_rows dz over m rows, dz scaled by 1/m as a mean-loss gradient is.
+fn check_bias_backward(
+    gpu: &(GpuContext, Kernels),
+    m: usize,
+    n: usize,
+    groups: Option<(u32, u32, u32)>,
+) {
+    let seed = seed_of((m, 0, n), 9);
+    let dz = uniform(seed, m * n, -1.0 / m as f64, 1.0 / m as f64);
+    let got = launch(
+        gpu,
+        Kernel::BiasBackward,
+        &[bytes(&dz)],
+        &[&vec![UNWRITTEN; n]],
+        &BiasParams {
+            m: m as u32,
+            n: n as u32,
+            _pad: [0; 2],
+        },
+        None,
+        groups.unwrap_or_else(|| grid_1d(n, WG_BIAS)),
+    );
+    let mut want = vec![0.0; n];
+    reference::bias_backward(&mut want, &widen(&dz), m, n);
+    assert_close(
+        &format!("bias_backward m {m} n {n} groups {groups:?} seed {seed:#x}"),
+        &got[0],
+        &want,
+        MATMUL,
+    );
+}
+
+#[test]
+fn bias_backward_from_one_to_700_rows_matches_reference() {
+    let Some(g) = setup("bias_backward_from_one_to_700_rows_matches_reference") else {
+        return;
+    };
+    for m in [1, 2, 63, 64, 65, 300, 700] {
+        for n in [1, 3, 64, 65, 130] {
+            check_bias_backward(&g, m, n, None);
+        }
+    }
+}
+
+#[test]
+fn bias_backward_column_stride_loop_covers_columns_beyond_the_dispatch() {
+    let Some(g) = setup("bias_backward_column_stride_loop_covers_columns_beyond_the_dispatch")
+    else {
+        return;
+    };
+    for (m, n, groups) in [(1, 65, 1), (300, 130, 1), (7, 1000, 1), (65, 1000, 3)] {
+        check_bias_backward(&g, m, n, Some((groups, 1, 1)));
+    }
+}
+
+/// θ (len) -= lr·(g + 2λθ) with λ on [0, decay_end) only; θ and g in [-1, 1].
+fn check_sgd(
+    gpu: &(GpuContext, Kernels),
+    len: usize,
+    decay_end: usize,
+    groups: Option<(u32, u32, u32)>,
+) {
+    let (lr, l2) = (0.1f32, 0.05f32);
+    let seed = seed_of((len, decay_end, 0), 10);
+    let grad = uniform(seed, len, -1.0, 1.0);
+    let param = uniform(seed + 1, len, -1.0, 1.0);
+    let got = launch(
+        gpu,
+        Kernel::SgdUpdate,
+        &[bytes(&grad)],
+        &[&param],
+        &SgdParams {
+            len: len as u32,
+            decay_end: decay_end as u32,
+            l2,
+            _pad: 0,
+        },
+        Some(StepInfo {
+            row_offset: 0,
+            rows: 0,
+            slot: 0,
+            lr,
+        }),
+        groups.unwrap_or_else(|| grid_1d(len, WG_1D)),
+    );
+    let mut want = widen(&param);
+    let g = widen(&grad);
+    let (w, b) = want.split_at_mut(decay_end);
+    reference::sgd_update(w, &g[..decay_end], lr as f64, l2 as f64);
+    reference::sgd_update(b, &g[decay_end..], lr as f64, 0.0);
+    assert_close(
+        &format!(
+            "sgd_update len {len} decay_end {decay_end} lr {lr} l2 {l2} groups {groups:?} seed {seed:#x}"
+        ),
+        &got[0],
+        &want,
+        UPDATE,
+    );
+}
+
+#[test]
+fn sgd_update_decays_only_elements_before_decay_end() {
+    let Some(g) = setup("sgd_update_decays_only_elements_before_decay_end") else {
+        return;
+    };
+    for (len, decay_end) in [
+        (1, 0),
+        (1, 1),
+        (257, 192),
+        (1000, 700),
+        (1000, 0),
+        (1000, 1000),
+    ] {
+        check_sgd(&g, len, decay_end, None);
+    }
+}
+
+#[test]
+fn sgd_update_grid_stride_loop_covers_elements_beyond_the_dispatch() {
+    let Some(g) = setup("sgd_update_grid_stride_loop_covers_elements_beyond_the_dispatch") else {
+        return;
+    };
+    check_sgd(&g, 1000, 700, Some((1, 1, 1)));
+    check_sgd(&g, 5000, 4100, Some((2, 1, 1)));
+}
