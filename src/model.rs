@@ -291,12 +291,15 @@ impl Spec {
             .sum()
     }
 
-    /// `6 Σ fan_in·fan_out`: multiply-adds of forward (2) and backward (4) per sample.
+    /// Floating-point operations of one training sample: 2·fan_in·fan_out each for the forward
+    /// matmul, the weight gradient and the input gradient, except the first layer's input
+    /// gradient, which nothing needs and no path computes (the benchmark README's T2 figure).
     pub fn flops_per_sample(&self) -> f64 {
         (0..self.n_layers())
             .map(|l| {
                 let (i, o) = self.layer_shape(l);
-                6.0 * (i * o) as f64
+                let passes = if l == 0 { 4.0 } else { 6.0 };
+                passes * (i * o) as f64
             })
             .sum()
     }

@@ -1,17 +1,97 @@
 //! The fast CPU path: f32, threaded GEMM (the gemm crate, AVX-512 where the CPU has it), bias + activation in one pass over the
 //! output, the SGD update fused into the weight-gradient GEMM, no allocation inside an epoch.
 
+use rayon::prelude::*;
+
 use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
 use crate::train::{Backend, EvalStats, Hyper};
 
-/// Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more.
+/// Below this many multiply-adds a GEMM runs on one thread: handing work over costs more.
 const PARALLEL_MIN_MACS: usize = 1 << 18;
+/// From this many multiply-adds on, the gemm crate's own threading (which shares packed
+/// panels between threads) beats splitting the output into one block per thread.
+const INTERNAL_PARALLEL_MIN_MACS: usize = 1 << 30;
+
+/// Raw operands of one GEMM block, sent to a worker thread.
+#[derive(Clone, Copy)]
+struct Block {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    a_rs: usize,
+    a_cs: usize,
+    b: *const f32,
+    b_rs: usize,
+    b_cs: usize,
+    c: *mut f32,
+    c_rs: usize,
+}
+
+// SAFETY: blocks of one GEMM write disjoint parts of c and only read a and b, which outlive the
+// scope that runs them.
+unsafe impl Send for Block {}
+// SAFETY: shared only to be copied into the blocks above.
+unsafe impl Sync for Block {}
+
+impl Block {
+    /// Rows `r0..r1` of the output.
+    fn rows(self, r0: usize, r1: usize) -> Block {
+        Block {
+            m: r1 - r0,
+            a: self.a.wrapping_add(r0 * self.a_rs),
+            c: self.c.wrapping_add(r0 * self.c_rs),
+            ..self
+        }
+    }
+
+    /// Columns `c0..c1` of the output.
+    fn cols(self, c0: usize, c1: usize) -> Block {
+        Block {
+            n: c1 - c0,
+            b: self.b.wrapping_add(c0 * self.b_cs),
+            c: self.c.wrapping_add(c0),
+            ..self
+        }
+    }
+
+    /// c = alpha·a·b + beta·c. gemm's convention is dst = alpha·dst + beta·lhs·rhs.
+    ///
+    /// # Safety
+    /// Every pointer must address the block's elements under its strides.
+    unsafe fn run(self, alpha: f32, beta: f32, parallelism: gemm::Parallelism) {
+        unsafe {
+            gemm::gemm(
+                self.m,
+                self.n,
+                self.k,
+                self.c,
+                1,
+                self.c_rs as isize,
+                beta != 0.0,
+                self.a,
+                self.a_cs as isize,
+                self.a_rs as isize,
+                self.b,
+                self.b_cs as isize,
+                self.b_rs as isize,
+                beta,
+                alpha,
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        }
+    }
+}
 
 /// c = alpha·a·b + beta·c with explicit strides. `a` is (m, k), `b` is (k, n), each given as
 /// (slice, row stride, column stride); `c` is (m, n) row-major. The slices are checked to cover
-/// every element the strides address.
+/// every element the strides address. Medium sizes are split into one block of output rows (or
+/// columns) per thread of the current rayon pool; small ones run on the calling thread.
 pub fn sgemm(
     m: usize,
     k: usize,
@@ -32,36 +112,50 @@ pub fn sgemm(
     assert!(a.0.len() >= extent(m, k, a.1, a.2), "sgemm: a too short");
     assert!(b.0.len() >= extent(k, n, b.1, b.2), "sgemm: b too short");
     assert!(c.len() >= m * n, "sgemm: c too short");
-    let parallelism = if m * n * k < PARALLEL_MIN_MACS {
-        gemm::Parallelism::None
-    } else {
-        gemm::Parallelism::Rayon(0)
+    if m == 0 || n == 0 {
+        return;
+    }
+    let block = Block {
+        m,
+        k,
+        n,
+        a: a.0.as_ptr(),
+        a_rs: a.1,
+        a_cs: a.2,
+        b: b.0.as_ptr(),
+        b_rs: b.1,
+        b_cs: b.2,
+        c: c.as_mut_ptr(),
+        c_rs: n,
     };
-    // SAFETY: the asserts above show every element the strides address lies inside its slice,
-    // and `c` is a unique borrow that does not alias `a` or `b`.
-    // gemm's convention: dst = alpha·dst + beta·lhs·rhs (dst read only when read_dst).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            beta != 0.0,
-            a.0.as_ptr(),
-            a.2 as isize,
-            a.1 as isize,
-            b.0.as_ptr(),
-            b.2 as isize,
-            b.1 as isize,
-            beta,
-            alpha,
-            false,
-            false,
-            false,
-            parallelism,
-        )
+    let macs = m * n * k;
+    let threads = rayon::current_num_threads();
+    // SAFETY (all three): the asserts above show every element the strides address lies inside
+    // its slice; the blocks of a split cover disjoint rows or columns of c, which is borrowed
+    // uniquely for the whole call (the scope joins every block before returning).
+    if macs < PARALLEL_MIN_MACS || threads == 1 {
+        unsafe { block.run(alpha, beta, gemm::Parallelism::None) }
+    } else if macs >= INTERNAL_PARALLEL_MIN_MACS {
+        unsafe { block.run(alpha, beta, gemm::Parallelism::Rayon(threads)) }
+    } else {
+        let by_rows = m >= n;
+        let len = if by_rows { m } else { n };
+        let parts = threads.min(len);
+        let part = |p: usize| {
+            let (lo, hi) = (len * p / parts, len * (p + 1) / parts);
+            if by_rows {
+                block.rows(lo, hi)
+            } else {
+                block.cols(lo, hi)
+            }
+        };
+        rayon::scope(|s| {
+            for p in 1..parts {
+                let blk = part(p);
+                s.spawn(move |_| unsafe { blk.run(alpha, beta, gemm::Parallelism::None) });
+            }
+            unsafe { part(0).run(alpha, beta, gemm::Parallelism::None) }
+        });
     }
 }
 
@@ -212,6 +306,9 @@ pub struct CpuTrainer {
     db: Vec<f32>,
     /// The gathered batch's dense targets, (batch, outputs).
     y: Vec<f32>,
+    /// The threads the GEMMs split over; steps run inside it, so a split is a cheap hand-off
+    /// between its workers rather than a wake-up from outside.
+    pool: std::sync::Arc<rayon::ThreadPool>,
 }
 
 /// Dense target rows (one-hot for classes), (n, width).
@@ -248,6 +345,14 @@ impl CpuTrainer {
             dx: vec![0.0; batch * widest],
             db: vec![0.0; widest],
             y: vec![0.0; batch * spec.outputs()],
+            pool: std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("wgtrain-cpu-{i}"))
+                    .build()
+                    .map_err(|e| {
+                        crate::Error::InvalidArgument(format!("cannot start CPU threads: {e}"))
+                    })?,
+            ),
         })
     }
 
@@ -345,10 +450,15 @@ impl CpuTrainer {
         let d = self.spec.inputs();
         let w = self.spec.outputs();
         let m = rows.len();
+        // Random rows of a large set: each is a cache miss, so the threads share them.
+        let x = &self.train_x;
+        self.acts[0][..m * d]
+            .par_chunks_mut(d)
+            .with_min_len(16)
+            .zip(rows)
+            .for_each(|(dst, &r)| x.copy_row(r as usize, dst));
         for (i, &r) in rows.iter().enumerate() {
             let r = r as usize;
-            self.train_x
-                .copy_row(r, &mut self.acts[0][i * d..(i + 1) * d]);
             self.y[i * w..(i + 1) * w].copy_from_slice(&self.train_y[r * w..(r + 1) * w]);
         }
         m
@@ -371,12 +481,15 @@ impl Backend for CpuTrainer {
 
     fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
         let mut losses = Vec::with_capacity(perm.len().div_ceil(self.batch));
-        for rows in perm.chunks(self.batch) {
-            let m = self.gather(rows);
-            let (loss, _) = self.forward_loss(m);
-            self.backward(m, hp.lr, hp.l2, None);
-            losses.push((loss / m as f64) as f32);
-        }
+        let pool = self.pool.clone();
+        pool.install(|| {
+            for rows in perm.chunks(self.batch) {
+                let m = self.gather(rows);
+                let (loss, _) = self.forward_loss(m);
+                self.backward(m, hp.lr, hp.l2, None);
+                losses.push((loss / m as f64) as f32);
+            }
+        });
         Ok(losses)
     }
 
