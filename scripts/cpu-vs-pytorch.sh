@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Interleaved runs of `wgtrain bench --device cpu` and the PyTorch reference on T1-T3, then the
+# median samples/s of each and their ratio. The machine is noisy (±25% between runs): only the
+# ratio of interleaved runs means much.
+# usage: scripts/cpu-vs-pytorch.sh [rounds] [reference.sh]      (run setup-reference.sh once first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+ref=${2:-../shared/bench/reference.sh}
+cargo build --release --quiet
+out=$(mktemp)
+for r in $(seq "$rounds"); do
+  for t in T1 T2 T3; do
+    echo "{\"round\": $r, \"who\": \"pytorch\", \"line\": $("$ref" "$t")}" >>"$out"
+    echo "{\"round\": $r, \"who\": \"wgtrain\", \"line\": $(./target/release/wgtrain bench --task "$t" --device cpu --json 2>/dev/null)}" >>"$out"
+  done
+done
+python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"{'task':<5}{'pytorch samples/s':>19}{'wgtrain samples/s':>19}{'ratio':>7}{'acc pytorch':>13}{'acc wgtrain':>13}")
+for t in ("T1", "T2", "T3"):
+    get = lambda who, k: [r["line"][k] for r in rows if r["who"] == who and r["line"]["task"] == t]
+    p, w = statistics.median(get("pytorch", "samples_per_sec")), statistics.median(get("wgtrain", "samples_per_sec"))
+    print(f"{t:<5}{p:>19.0f}{w:>19.0f}{w / p:>7.2f}{statistics.median(get('pytorch', 'test_accuracy')):>13.4f}{statistics.median(get('wgtrain', 'test_accuracy')):>13.4f}")
+PY
+rm -f "$out"

@@ -1,0 +1,151 @@
+//! `wgtrain bench`: the benchmark tasks or the GEMM sweep, printed as a table or JSON.
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use super::parse_list;
+use wgtrain::gpu::{BackendChoice, GpuContext, context};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Tasks, comma separated: T1 (Fashion-MNIST 784-128-10, batch 64, 3 epochs), T2
+    /// (784-1024-1024-10, batch 1024, 1 epoch), T3 (digits 64-32-10, batch 32, 50 epochs), T4
+    /// (784-4096-4096-10, batch 4096, 1 epoch: GPU-sized).
+    #[arg(long, default_value = "T1,T2,T3")]
+    task: String,
+    /// Paths, comma separated: cpu, gpu. Default: cpu, and gpu when a hardware adapter exists
+    /// (name gpu to use a software adapter such as llvmpipe).
+    #[arg(long)]
+    device: Option<String>,
+    /// wgpu backend for the GPU path: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+    /// Sweep square and training-shaped matmuls instead, reporting GFLOP/s per size.
+    #[arg(long)]
+    gemm: bool,
+    /// One JSON object per result on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    use wgtrain::bench;
+    let devices: Vec<String> = match &a.device {
+        Some(d) => parse_list(d, "device")?,
+        None => {
+            let mut d = vec!["cpu".to_string()];
+            if context::pick_adapter(a.backend, false)?.is_some() {
+                d.push("gpu".into());
+            }
+            d
+        }
+    };
+    if let Some(bad) = devices.iter().find(|d| *d != "cpu" && *d != "gpu") {
+        bail!("--device: unknown path '{bad}': expected cpu or gpu");
+    }
+    let explicit_gpu = a.device.is_some();
+    let backend = a.backend;
+    let open = move || -> wgtrain::Result<GpuContext> {
+        if explicit_gpu {
+            GpuContext::new(backend)
+        } else {
+            match context::pick_adapter(backend, false)? {
+                Some(ad) => GpuContext::from_adapter(ad),
+                None => Err(wgtrain::Error::Gpu("no hardware GPU adapter".into())),
+            }
+        }
+    };
+    if a.gemm {
+        let gpu = if devices.iter().any(|d| d == "gpu") {
+            let ctx = open()?;
+            let kernels = wgtrain::gpu::Kernels::new(&ctx)?;
+            Some((ctx, kernels))
+        } else {
+            None
+        };
+        if !a.json {
+            println!(
+                "{:<8} {:>6} {:>6} {:>6}  {:>10}  device",
+                "form", "m", "k", "n", "GFLOP/s"
+            );
+        }
+        for (form, m, k, n) in bench::gemm_shapes() {
+            let mut results = Vec::new();
+            if devices.iter().any(|d| d == "cpu") {
+                results.push(bench::gemm_cpu(form, m, k, n));
+            }
+            if let Some((ctx, kernels)) = &gpu {
+                results.push(bench::gemm_gpu(ctx, kernels, form, m, k, n)?);
+            }
+            for r in results {
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops, "device": r.device})
+                    );
+                } else {
+                    println!(
+                        "{:<8} {:>6} {:>6} {:>6}  {:>10.1}  {}",
+                        r.form, r.m, r.k, r.n, r.gflops, r.device
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
+    let tasks = a
+        .task
+        .split(',')
+        .map(bench::Task::by_name)
+        .collect::<wgtrain::Result<Vec<_>>>()?;
+    let mut splits = std::collections::HashMap::new();
+    let mut results = Vec::new();
+    for task in tasks {
+        if !splits.contains_key(task.data) {
+            let t = std::time::Instant::now();
+            let split = bench::load_data(task.data)?;
+            eprintln!("loaded {} in {:.2} s", task.data, t.elapsed().as_secs_f64());
+            splits.insert(task.data, split);
+        }
+        let split = &splits[task.data];
+        for dev in &devices {
+            let target = if dev == "cpu" {
+                bench::Target::Cpu
+            } else {
+                bench::Target::Gpu(&open)
+            };
+            let r = bench::run_task(task, split, &target, &mut |line| eprintln!("{line}"))?;
+            if a.json {
+                println!("{}", r.to_json());
+            }
+            results.push(r);
+        }
+    }
+    if !a.json {
+        println!(
+            "{:<4} {:>11} {:>9} {:>9} {:>8}  device",
+            "task", "samples/s", "s/epoch", "GFLOP/s", "test acc"
+        );
+        for r in &results {
+            println!(
+                "{:<4} {:>11.0} {:>9.3} {:>9.1} {:>8.4}  {}",
+                r.task, r.samples_per_sec, r.seconds_per_epoch, r.gflops, r.test_accuracy, r.device
+            );
+        }
+        for task in bench::TASKS.iter() {
+            let find = |p: &str| {
+                results
+                    .iter()
+                    .find(|r| r.task == task.name && r.device.starts_with(p))
+            };
+            if let (Some(g), Some(c)) = (find("gpu"), find("cpu")) {
+                println!(
+                    "{}: GPU/CPU samples/s ratio {:.2}",
+                    task.name,
+                    g.samples_per_sec / c.samples_per_sec
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `wgtrain devices`: every adapter with the limits that matter for training.
+
+use anyhow::Result;
+
+use wgtrain::gpu::{BackendChoice, context};
+
+pub fn run(backend: BackendChoice) -> Result<()> {
+    let all = context::adapters(backend);
+    if all.is_empty() {
+        println!("no adapters found; {}", context::INSTALL_HINT);
+        return Ok(());
+    }
+    let auto = context::pick_adapter(backend, false)?.map(|a| a.get_info());
+    for (i, a) in all.iter().enumerate() {
+        let info = a.get_info();
+        let l = a.limits();
+        let mark = if auto.as_ref() == Some(&info) {
+            "  [--device auto]"
+        } else if !context::is_hardware(&info) {
+            "  [software: --device gpu only]"
+        } else {
+            ""
+        };
+        println!("{i}: {}{mark}", info.name);
+        println!(
+            "   backend {:?}, type {:?}, driver {} {}",
+            info.backend, info.device_type, info.driver, info.driver_info
+        );
+        println!(
+            "   max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB",
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_buffer_size >> 20,
+            l.max_compute_workgroup_storage_size >> 10
+        );
+        println!(
+            "   invocations per workgroup {}, workgroup size {}x{}x{}, workgroups per dimension {}",
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroup_size_x,
+            l.max_compute_workgroup_size_y,
+            l.max_compute_workgroup_size_z,
+            l.max_compute_workgroups_per_dimension
+        );
+    }
+    Ok(())
+}
