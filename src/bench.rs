@@ -235,14 +235,21 @@ pub fn run_task(
         seed: 0,
     };
     let mut seconds = Vec::new();
-    let reports = train::run(backend.as_mut(), train.n, &hp, true, &mut |r| {
-        log(&format!(
-            "  {} {device}: epoch {}/{} {:.2} s, train loss {:.4}",
-            task.name, r.epoch, hp.epochs, r.seconds, r.train_loss
-        ));
-        seconds.push(r.seconds);
-        Ok(())
-    })?;
+    let reports = train::run(
+        backend.as_mut(),
+        train.n,
+        &hp,
+        true,
+        &[train::Role::Test],
+        &mut |r, _| {
+            log(&format!(
+                "  {} {device}: epoch {}/{} {:.2} s, train loss {:.4}",
+                task.name, r.epoch, hp.epochs, r.seconds, r.train_loss
+            ));
+            seconds.push(r.seconds);
+            Ok(())
+        },
+    )?;
     let accuracy = reports.last().and_then(|r| r.test_accuracy).unwrap_or(0.0);
     if accuracy < task.min_accuracy {
         return Err(Error::Diverged(format!(

@@ -1,5 +1,6 @@
 //! The backend-independent training loop: hyper-parameters, per-epoch shuffling, metrics.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
@@ -57,8 +58,9 @@ pub trait Backend {
     /// (the last one partial when it does not divide). Returns each batch's mean data loss,
     /// computed by its forward pass before its update.
     fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>>;
-    /// Loss and correct predictions on the test split, if there is one.
-    fn evaluate_test(&mut self) -> Result<Option<EvalStats>>;
+    /// Loss and correct predictions on evaluation set `set` (in the order the sets were given
+    /// to the backend's constructor).
+    fn evaluate(&mut self, set: usize) -> Result<EvalStats>;
     /// The current parameters.
     fn params(&mut self) -> Result<Params>;
     /// The mean data loss and its gradients (no L2 term) on the training rows `rows` (at most
@@ -66,11 +68,35 @@ pub trait Backend {
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)>;
 }
 
+/// Set by the Ctrl-C handler: backends finish the step (GPU: the submission of at most 32
+/// steps) they are in and return early; `run` then reports the partial epoch and stops.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// What an evaluation set given to a backend is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Evaluated every epoch (model selection, early stopping).
+    Valid,
+    /// Evaluated every epoch when there is no validation set; otherwise only for the final
+    /// report (after the last epoch, or when training stops early).
+    Test,
+}
+
 /// One epoch's metrics.
 #[derive(Clone, Debug)]
 pub struct EpochReport {
     pub epoch: usize,
     pub train_loss: f64,
+    pub valid_loss: Option<f64>,
+    pub valid_accuracy: Option<f64>,
     pub test_loss: Option<f64>,
     pub test_accuracy: Option<f64>,
     /// Training time of the epoch: shuffle and steps, not evaluation.
@@ -78,6 +104,10 @@ pub struct EpochReport {
     pub samples_per_sec: f64,
     /// Since training started, evaluation included.
     pub elapsed: f64,
+    /// Batches trained in this epoch (fewer than a full epoch when it was interrupted).
+    pub batches: usize,
+    /// Training stopped during this epoch (Ctrl-C).
+    pub interrupted: bool,
 }
 
 impl EpochReport {
@@ -86,6 +116,8 @@ impl EpochReport {
         serde_json::json!({
             "epoch": self.epoch,
             "train_loss": self.train_loss,
+            "valid_loss": self.valid_loss,
+            "valid_accuracy": self.valid_accuracy,
             "test_loss": self.test_loss,
             "test_accuracy": self.test_accuracy,
             "seconds": self.seconds,
@@ -101,20 +133,25 @@ pub fn epoch_rng(seed: u64) -> Rng {
     Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5487_f1e5)
 }
 
-/// Trains `hp.epochs` epochs of `n_train` rows, calling `on_epoch` after each. `classes` says
-/// whether accuracy means anything (class targets). A non-finite loss stops training with an
-/// error naming the epoch and batch.
+/// Trains `hp.epochs` epochs of `n_train` rows, calling `on_epoch` after each (with the
+/// backend, so it can save parameters). `classes` says
+/// whether accuracy means anything (class targets); `roles` names the backend's evaluation
+/// sets. A non-finite loss stops training with an error naming the epoch and batch; a stop
+/// request ends it after the current step with a report of the partial epoch.
 pub fn run(
     backend: &mut dyn Backend,
     n_train: usize,
     hp: &Hyper,
     classes: bool,
-    on_epoch: &mut dyn FnMut(&EpochReport) -> Result<()>,
+    roles: &[Role],
+    on_epoch: &mut dyn FnMut(&EpochReport, &mut dyn Backend) -> Result<()>,
 ) -> Result<Vec<EpochReport>> {
     hp.validate()?;
     if n_train == 0 {
         return Err(Error::InvalidArgument("the training set is empty".into()));
     }
+    let valid = roles.iter().position(|&r| r == Role::Valid);
+    let test = roles.iter().position(|&r| r == Role::Test);
     let mut rng = epoch_rng(hp.seed);
     let mut perm: Vec<u32> = (0..n_train as u32).collect();
     let start = Instant::now();
@@ -129,25 +166,47 @@ pub fn run(
                 "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower --lr (now {:e})",
                 losses[b],
                 b + 1,
-                losses.len(),
+                n_train.div_ceil(hp.batch),
                 hp.lr
             )));
         }
+        let interrupted = stop_requested();
+        if losses.is_empty() {
+            break;
+        }
+        let samples = (losses.len() * hp.batch).min(n_train);
         let train_loss = losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64;
-        let test = backend.evaluate_test()?;
+        let mut eval = |set: Option<usize>| -> Result<(Option<f64>, Option<f64>)> {
+            let Some(i) = set else {
+                return Ok((None, None));
+            };
+            let s = backend.evaluate(i)?;
+            Ok((
+                Some(s.loss_sum / s.n as f64),
+                classes.then_some(s.correct as f64 / s.n as f64),
+            ))
+        };
+        let (valid_loss, valid_accuracy) = eval(valid)?;
+        let last = epoch == hp.epochs || interrupted;
+        let (test_loss, test_accuracy) = eval(test.filter(|_| valid.is_none() || last))?;
         let report = EpochReport {
             epoch,
             train_loss,
-            test_loss: test.map(|s| s.loss_sum / s.n as f64),
-            test_accuracy: test
-                .filter(|_| classes)
-                .map(|s| s.correct as f64 / s.n as f64),
+            valid_loss,
+            valid_accuracy,
+            test_loss,
+            test_accuracy,
             seconds,
-            samples_per_sec: n_train as f64 / seconds,
+            samples_per_sec: samples as f64 / seconds,
             elapsed: start.elapsed().as_secs_f64(),
+            batches: losses.len(),
+            interrupted,
         };
-        on_epoch(&report)?;
+        on_epoch(&report, backend)?;
         reports.push(report);
+        if interrupted {
+            break;
+        }
     }
     Ok(reports)
 }

@@ -523,9 +523,11 @@ fn saved_weights_are_out_by_in_as_an_independent_forward_pass_confirms() {
     );
 }
 
-const METRIC_KEYS: [&str; 7] = [
+const METRIC_KEYS: [&str; 9] = [
     "epoch",
     "train_loss",
+    "valid_loss",
+    "valid_accuracy",
     "test_loss",
     "test_accuracy",
     "seconds",

@@ -17,8 +17,10 @@ const PATHS_AGREE: Tol = Tol {
     atol: 1e-5,
 };
 
-fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper) -> Vec<EpochReport> {
-    train::run(backend, n, hp, true, &mut |_| Ok(())).unwrap()
+/// Trains with the test split (when `test`) evaluated every epoch.
+fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, test: bool) -> Vec<EpochReport> {
+    let roles: &[train::Role] = if test { &[train::Role::Test] } else { &[] };
+    train::run(backend, n, hp, true, roles, &mut |_, _| Ok(())).unwrap()
 }
 
 fn xor_spec() -> Spec {
@@ -54,7 +56,7 @@ fn xor_converges_on_the_cpu_path() {
         hp.batch,
     )
     .unwrap();
-    let reports = run(&mut t, 4, &hp);
+    let reports = run(&mut t, 4, &hp, false);
     let last = reports.last().unwrap().train_loss;
     assert!(
         last < 0.01,
@@ -80,7 +82,7 @@ fn xor_converges_on_the_gpu_path() {
         hp.batch,
     )
     .unwrap();
-    let reports = run(&mut t, 4, &hp);
+    let reports = run(&mut t, 4, &hp, false);
     let last = reports.last().unwrap().train_loss;
     assert!(
         last < 0.01,
@@ -125,7 +127,7 @@ fn digits_reaches_95_percent_on_both_paths_and_the_paths_agree_per_epoch() {
         hp.batch,
     )
     .unwrap();
-    let cpu_reports = run(&mut cpu, split.train.n, &hp);
+    let cpu_reports = run(&mut cpu, split.train.n, &hp, true);
     assert!(
         accuracy(&cpu_reports) >= 0.95,
         "cpu test accuracy {}",
@@ -143,7 +145,7 @@ fn digits_reaches_95_percent_on_both_paths_and_the_paths_agree_per_epoch() {
         hp.batch,
     )
     .unwrap();
-    let gpu_reports = run(&mut gpu_t, split.train.n, &hp);
+    let gpu_reports = run(&mut gpu_t, split.train.n, &hp, true);
     assert!(
         accuracy(&gpu_reports) >= 0.95,
         "gpu test accuracy {}",
@@ -184,7 +186,7 @@ fn two_gpu_runs_with_one_seed_are_bitwise_equal() {
             hp.batch,
         )
         .unwrap();
-        let reports = run(&mut t, split.train.n, &hp);
+        let reports = run(&mut t, split.train.n, &hp, true);
         let losses: Vec<u64> = reports.iter().map(|r| r.train_loss.to_bits()).collect();
         let params: Vec<u32> = t
             .params()
@@ -221,7 +223,7 @@ fn different_seeds_give_different_runs() {
             hp.batch,
         )
         .unwrap();
-        losses.push(run(&mut t, split.train.n, &hp)[0].train_loss);
+        losses.push(run(&mut t, split.train.n, &hp, false)[0].train_loss);
     }
     assert_ne!(losses[0], losses[1]);
 }

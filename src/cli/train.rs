@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 
 use super::parse_list;
@@ -12,7 +12,7 @@ use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{self, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{self, Backend, Hyper};
+use wgtrain::train::{self, Backend, Hyper, Role};
 
 const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
   cross-entropy  L = -(1/N) Σ_n log softmax(z_n)[y_n]   (softmax output; labels are class indices)
@@ -69,11 +69,28 @@ pub struct TrainArgs {
     /// Save the trained parameters as safetensors (torch.nn.Linear layout: weight [out, in]).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
-    /// Write one JSON object per epoch (epoch, train_loss, test_loss, test_accuracy, seconds,
-    /// samples_per_sec, elapsed) to this file.
+    /// Write one JSON object per epoch (epoch, train_loss, valid_loss, valid_accuracy,
+    /// test_loss, test_accuracy, seconds, samples_per_sec, elapsed) to this file.
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
+    /// Hold out this fraction of the training data (seeded by --seed) for validation, reported
+    /// every epoch; the test split is then used only for the final report.
+    #[arg(long, value_name = "F")]
+    valid_split: Option<f64>,
+    /// Also save to --save every N epochs (atomically: a crash leaves the old or the new file).
+    #[arg(long, value_name = "N", requires = "save")]
+    checkpoint_every: Option<usize>,
+    /// Save to --save only when the validation loss (the test loss without --valid-split)
+    /// improves, so the file holds the best epoch's parameters.
+    #[arg(long, requires = "save")]
+    keep_best: bool,
+    /// No per-epoch lines (errors and the final summary still print).
+    #[arg(long, short)]
+    quiet: bool,
 }
+
+/// Where an interrupted run saves when there is no --save.
+const INTERRUPTED_FILE: &str = "wgtrain-interrupted.safetensors";
 
 fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
     let hidden: Vec<usize> = parse_list(&a.hidden, "hidden")?;
@@ -161,11 +178,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
         seed: a.seed,
     };
     hp.validate()?;
+    if a.checkpoint_every == Some(0) {
+        bail!("--checkpoint-every must be at least 1");
+    }
     for path in a.save.iter().chain(&a.metrics) {
         check_writable(path)?;
     }
     let split = data::load(&a.data, a.targets)?;
-    let train_set = &split.train;
+    let (train_set, valid_set) = match a.valid_split {
+        Some(f) => {
+            let (t, v) = split.train.hold_out(f, a.seed)?;
+            (t, Some(v))
+        }
+        None => (split.train, None),
+    };
     let classes = matches!(train_set.targets, Targets::Classes { .. });
     let spec = build_spec(&a, train_set.dim, train_set.target_width(), classes)?;
     if let Some(test) = &split.test
@@ -177,80 +203,172 @@ pub fn run(a: TrainArgs) -> Result<()> {
         Some(path) => checkpoint::load_for(path, &spec)?,
         None => Params::init(&spec, a.seed),
     };
+    let mut eval_sets = Vec::new();
+    let mut roles = Vec::new();
+    if let Some(v) = &valid_set {
+        eval_sets.push(v);
+        roles.push(Role::Valid);
+    }
+    if let Some(t) = &split.test {
+        eval_sets.push(t);
+        roles.push(Role::Test);
+    }
     let mut backend: Box<dyn Backend> = match open_gpu(&a.device, a.backend)? {
         Some(ctx) => Box::new(GpuTrainer::new(
             ctx,
             &spec,
             &params,
-            train_set,
-            split.test.as_ref(),
+            &train_set,
+            eval_sets.iter().copied(),
             a.batch,
         )?),
         None => Box::new(CpuTrainer::new(
             &spec,
             params,
-            train_set,
-            split.test.as_ref(),
+            &train_set,
+            eval_sets.iter().copied(),
             a.batch,
         )?),
     };
+    let count = |d: Option<&wgtrain::data::Dataset>, what: &str| {
+        d.map_or(String::new(), |d| format!(", {} {what}", d.n))
+    };
     eprintln!(
-        "data: {} ({} train{}), network: {} ({} parameters)",
+        "data: {} ({} train{}{}), network: {} ({} parameters)",
         a.data,
         train_set.n,
-        split
-            .test
-            .as_ref()
-            .map_or(String::new(), |t| format!(", {} test", t.n)),
+        count(valid_set.as_ref(), "validation"),
+        count(split.test.as_ref(), "test"),
         spec.describe(),
         spec.n_params()
     );
     eprintln!("device: {}", backend.describe());
+    // Ctrl-C: the first asks training to stop after the current step (and save); a second one
+    // ends the process at once.
+    let _ = ctrlc::set_handler(|| {
+        if train::stop_requested() {
+            eprintln!("\ninterrupted again: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the current step, then saving");
+        train::request_stop();
+    });
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
     let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
-    let metrics = a.metrics.clone();
     let epochs = hp.epochs;
-    train::run(backend.as_mut(), train_set.n, &hp, classes, &mut |r| {
-        let mut line = format!(
-            "epoch {:>3}/{epochs}  train loss {:.4}",
-            r.epoch, r.train_loss
+    let mut best = f64::INFINITY;
+    let mut saved_best = false;
+    let reports = train::run(
+        backend.as_mut(),
+        train_set.n,
+        &hp,
+        classes,
+        &roles,
+        &mut |r, backend| {
+            if !a.quiet {
+                println!("{}", epoch_line(r, epochs));
+            }
+            if let Some(path) = &a.metrics {
+                append_metrics(&mut metrics_file, path, &r.to_json())?;
+            }
+            if let Some(path) = &a.save {
+                let monitored = r.valid_loss.or(r.test_loss);
+                if a.keep_best {
+                    if let Some(l) = monitored.filter(|&l| l < best) {
+                        best = l;
+                        saved_best = true;
+                        save(path, &spec, backend)?;
+                    }
+                } else if a.checkpoint_every.is_some_and(|n| r.epoch % n == 0) && !r.interrupted {
+                    save(path, &spec, backend)?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let last = reports.last();
+    if let Some(r) = last.filter(|r| r.interrupted) {
+        let path = a
+            .save
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(INTERRUPTED_FILE));
+        if !(a.keep_best && saved_best) {
+            save(&path, &spec, backend.as_mut())?;
+        }
+        eprintln!(
+            "stopped in epoch {} after {} batches; parameters saved to {}",
+            r.epoch,
+            r.batches,
+            path.display()
         );
-        if let Some(l) = r.test_loss {
-            line += &format!("  test loss {l:.4}");
-        }
-        if let Some(acc) = r.test_accuracy {
-            line += &format!("  test acc {:.2}%", acc * 100.0);
-        }
-        line += &format!("  {:.0} samples/s  {:.2} s", r.samples_per_sec, r.elapsed);
-        println!("{line}");
-        if let Some(path) = &metrics {
-            let io = |err| wgtrain::Error::Io {
-                path: path.clone(),
-                err,
-            };
-            if metrics_file.is_none() {
-                metrics_file = Some(std::io::BufWriter::new(
-                    std::fs::File::create(path).map_err(io)?,
-                ));
-            }
-            if let Some(f) = metrics_file.as_mut() {
-                writeln!(f, "{}", r.to_json()).map_err(io)?;
-                f.flush().map_err(io)?;
-            }
-        }
-        Ok(())
-    })?;
+        std::process::exit(130);
+    }
+    if a.quiet
+        && let Some(r) = last
+    {
+        println!("{}", epoch_line(r, epochs));
+    }
     if let Some(path) = &a.save {
-        let p = backend.params()?;
-        if !p.all_finite() {
-            bail!(
-                "the trained parameters are not finite; not saving {}",
-                path.display()
-            );
+        // With --keep-best the file already holds the best epoch; without an evaluation set to
+        // pick it by, the last one is kept.
+        if !a.keep_best || !saved_best {
+            save(path, &spec, backend.as_mut())?;
         }
-        checkpoint::save(path, &spec, &p).with_context(|| format!("saving {}", path.display()))?;
         eprintln!("saved {}", path.display());
     }
     Ok(())
+}
+
+/// One epoch's line: losses, accuracies, speed, elapsed time.
+fn epoch_line(r: &train::EpochReport, epochs: usize) -> String {
+    let mut line = format!(
+        "epoch {:>3}/{epochs}  train loss {:.4}",
+        r.epoch, r.train_loss
+    );
+    for (what, loss, acc) in [
+        ("valid", r.valid_loss, r.valid_accuracy),
+        ("test", r.test_loss, r.test_accuracy),
+    ] {
+        if let Some(l) = loss {
+            line += &format!("  {what} loss {l:.4}");
+        }
+        if let Some(acc) = acc {
+            line += &format!("  {what} acc {:.2}%", acc * 100.0);
+        }
+    }
+    line + &format!("  {:.0} samples/s  {:.2} s", r.samples_per_sec, r.elapsed)
+}
+
+fn append_metrics(
+    file: &mut Option<std::io::BufWriter<std::fs::File>>,
+    path: &Path,
+    line: &str,
+) -> wgtrain::Result<()> {
+    let io = |err| wgtrain::Error::Io {
+        path: path.to_path_buf(),
+        err,
+    };
+    if file.is_none() {
+        *file = Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(io)?,
+        ));
+    }
+    if let Some(f) = file.as_mut() {
+        writeln!(f, "{line}").map_err(io)?;
+        f.flush().map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Saves the backend's current parameters, refusing non-finite ones (the last good file stays).
+fn save(path: &Path, spec: &Spec, backend: &mut dyn Backend) -> wgtrain::Result<()> {
+    let p = backend.params()?;
+    if !p.all_finite() {
+        return Err(wgtrain::Error::Diverged(format!(
+            "the parameters are not finite; not saving {}",
+            path.display()
+        )));
+    }
+    checkpoint::save(path, spec, &p)
 }

@@ -294,9 +294,8 @@ pub struct CpuTrainer {
     params: Params,
     train_x: Inputs,
     train_y: Vec<f32>,
-    test_x: Inputs,
-    test_y: Vec<f32>,
-    n_test: usize,
+    /// Evaluation sets (validation, test): inputs, dense targets, rows.
+    eval: Vec<(Inputs, Vec<f32>, usize)>,
     batch: usize,
     /// acts[0] is the gathered input batch, acts[l+1] layer l's output; each (batch, width).
     acts: Vec<Vec<f32>>,
@@ -322,11 +321,11 @@ pub fn dense_targets(d: &Dataset) -> Vec<f32> {
 }
 
 impl CpuTrainer {
-    pub fn new(
+    pub fn new<'a>(
         spec: &Spec,
         params: Params,
         train: &Dataset,
-        test: Option<&Dataset>,
+        eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
     ) -> Result<CpuTrainer> {
         params.check_shapes(spec)?;
@@ -336,9 +335,10 @@ impl CpuTrainer {
             params,
             train_x: train.x.clone(),
             train_y: dense_targets(train),
-            test_x: test.map_or(Inputs::F32(vec![]), |t| t.x.clone()),
-            test_y: test.map(dense_targets).unwrap_or_default(),
-            n_test: test.map_or(0, |t| t.n),
+            eval: eval
+                .into_iter()
+                .map(|d| (d.x.clone(), dense_targets(d), d.n))
+                .collect(),
             batch,
             acts: spec.sizes.iter().map(|&s| vec![0.0; batch * s]).collect(),
             dz: vec![0.0; batch * widest],
@@ -484,6 +484,9 @@ impl Backend for CpuTrainer {
         let pool = self.pool.clone();
         pool.install(|| {
             for rows in perm.chunks(self.batch) {
+                if !losses.is_empty() && crate::train::stop_requested() {
+                    break;
+                }
                 let m = self.gather(rows);
                 let (loss, _) = self.forward_loss(m);
                 self.backward(m, hp.lr, hp.l2, None);
@@ -493,27 +496,32 @@ impl Backend for CpuTrainer {
         Ok(losses)
     }
 
-    fn evaluate_test(&mut self) -> Result<Option<EvalStats>> {
-        if self.n_test == 0 {
-            return Ok(None);
+    fn evaluate(&mut self, set: usize) -> Result<EvalStats> {
+        if set >= self.eval.len() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "no evaluation set {set}"
+            )));
         }
-        let (d, w) = (self.spec.inputs(), self.spec.outputs());
+        // Moved out for the loop, so the forward pass can borrow the trainer.
+        let sets = std::mem::take(&mut self.eval);
+        let (x, y, n) = &sets[set];
+        let (d, w, n) = (self.spec.inputs(), self.spec.outputs(), *n);
         let mut stats = EvalStats::default();
         let mut start = 0;
-        while start < self.n_test {
-            let m = self.batch.min(self.n_test - start);
+        while start < n {
+            let m = self.batch.min(n - start);
             for i in 0..m {
-                self.test_x
-                    .copy_row(start + i, &mut self.acts[0][i * d..(i + 1) * d]);
+                x.copy_row(start + i, &mut self.acts[0][i * d..(i + 1) * d]);
             }
-            self.y[..m * w].copy_from_slice(&self.test_y[start * w..(start + m) * w]);
+            self.y[..m * w].copy_from_slice(&y[start * w..(start + m) * w]);
             let (loss, correct) = self.forward_loss(m);
             stats.loss_sum += loss;
             stats.correct += correct;
             stats.n += m;
             start += m;
         }
-        Ok(Some(stats))
+        self.eval = sets;
+        Ok(stats)
     }
 
     fn params(&mut self) -> Result<Params> {

@@ -225,6 +225,31 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// Holds out `fraction` of the rows (at least one, at most n - 1), chosen by a seeded shuffle:
+    /// returns (the rest, the held-out rows).
+    pub fn hold_out(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "--valid-split must be between 0 and 1 (exclusive), got {fraction}"
+            )));
+        }
+        if self.n < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "{}: {} rows cannot be split into training and validation",
+                self.name, self.n
+            )));
+        }
+        let k = ((self.n as f64 * fraction).round() as usize).clamp(1, self.n - 1);
+        let mut idx: Vec<usize> = (0..self.n).collect();
+        crate::rng::Rng::new(seed ^ 0x7a11d).shuffle(&mut idx);
+        let (held, rest) = idx.split_at(k);
+        let mut valid = self.subset(held);
+        valid.name = format!("{} (validation)", self.name);
+        Ok((self.subset(rest), valid))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Split {
     pub train: Dataset,

@@ -84,8 +84,8 @@ enum Mode {
     Train,
     /// As Train without the update: leaves the gradients in the gradient buffer.
     Gradients,
-    /// Gather from the test set (in order), forward, loss.
-    Eval,
+    /// Gather from evaluation set i (in order), forward, loss.
+    Eval(usize),
 }
 
 /// The dispatches of one step for a batch of `m` rows, with the uniforms they bind.
@@ -112,7 +112,8 @@ pub struct GpuTrainer {
     params: wgpu::Buffer,
     grads: wgpu::Buffer,
     train: DataBufs,
-    test: Option<DataBufs>,
+    /// The evaluation sets (validation, test), in the order given.
+    eval: Vec<DataBufs>,
     perm: wgpu::Buffer,
     /// acts[0] the gathered input batch, acts[l+1] layer l's output: (batch, sizes[l]).
     acts: Vec<wgpu::Buffer>,
@@ -131,12 +132,12 @@ pub struct GpuTrainer {
 impl GpuTrainer {
     /// Uploads the parameters and data and allocates every buffer a step needs. Fails, naming
     /// the limit, when a buffer would not fit the adapter.
-    pub fn new(
+    pub fn new<'a>(
         ctx: GpuContext,
         spec: &Spec,
         params: &Params,
         train: &Dataset,
-        test: Option<&Dataset>,
+        eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
     ) -> Result<GpuTrainer> {
         params.check_shapes(spec)?;
@@ -148,7 +149,9 @@ impl GpuTrainer {
         let f = 4u64;
         ctx.check_binding("the parameters", layout.total as u64 * f)?;
         // Batch buffers hold at most the rows a step can have.
-        let rows = batch.min(train.n.max(test.map_or(0, |t| t.n))).max(1);
+        let eval: Vec<&Dataset> = eval.into_iter().collect();
+        let largest = eval.iter().map(|d| d.n).fold(train.n, usize::max);
+        let rows = batch.min(largest).max(1);
         for (l, &s) in spec.sizes.iter().enumerate() {
             ctx.check_binding(
                 &format!("layer {l}'s activations for one batch"),
@@ -158,7 +161,7 @@ impl GpuTrainer {
         let slots = train
             .n
             .div_ceil(batch)
-            .max(test.map_or(0, |t| t.n.div_ceil(batch)))
+            .max(eval.iter().map(|d| d.n.div_ceil(batch)).max().unwrap_or(0))
             .max(1);
         ctx.check_binding("the per-step uniforms", slots as u64 * kernels.step_stride)?;
         let device = &ctx.device;
@@ -185,7 +188,11 @@ impl GpuTrainer {
             })
         };
         let train_bufs = upload(train, "training")?;
-        let test_bufs = test.map(|t| upload(t, "test")).transpose()?;
+        let eval_bufs = eval
+            .iter()
+            .enumerate()
+            .map(|(i, d)| upload(d, &format!("evaluation set {i}")))
+            .collect::<Result<Vec<_>>>()?;
         let flat = layout.pack(params);
         let t = GpuTrainer {
             params: storage_init(device, "params", bytemuck::cast_slice(&flat)),
@@ -211,7 +218,7 @@ impl GpuTrainer {
             slots,
             l2: 0.0,
             train: train_bufs,
-            test: test_bufs,
+            eval: eval_bufs,
             kernels,
             spec: spec.clone(),
             batch,
@@ -297,7 +304,7 @@ impl GpuTrainer {
             uniforms.push(params_buf);
         };
         let data = match mode {
-            Mode::Eval => self.test.as_ref().expect("eval plan without a test set"),
+            Mode::Eval(i) => &self.eval[i],
             _ => &self.train,
         };
         let (dim, ydim) = (spec.inputs(), spec.outputs());
@@ -316,7 +323,7 @@ impl GpuTrainer {
                 &GatherParams {
                     dim: dim as u32,
                     ydim: ydim as u32,
-                    identity: (mode == Mode::Eval) as u32,
+                    identity: matches!(mode, Mode::Eval(_)) as u32,
                     packed: data.scale.is_some() as u32,
                     scale: data.scale.unwrap_or(1.0),
                     _pad: [0; 3],
@@ -372,7 +379,7 @@ impl GpuTrainer {
                 (1, 1, 1)
             },
         );
-        if mode == Mode::Eval {
+        if matches!(mode, Mode::Eval(_)) {
             return Ok(Plan {
                 dispatches,
                 _uniforms: uniforms,
@@ -500,7 +507,12 @@ impl GpuTrainer {
         let tail = n - (steps - 1) * self.batch;
         self.ensure_plan(full, mode)?;
         self.ensure_plan(tail, mode)?;
+        let mut done = steps;
         for chunk_start in (0..steps).step_by(STEPS_PER_SUBMIT) {
+            if mode == Mode::Train && chunk_start > 0 && crate::train::stop_requested() {
+                done = chunk_start;
+                break;
+            }
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
@@ -512,8 +524,11 @@ impl GpuTrainer {
             }
             self.ctx.queue.submit([enc.finish()]);
         }
-        let raw = read_back(&self.ctx, &self.stats, 0, steps as u64 * 8)?;
-        Ok((0..steps)
+        if done == 0 {
+            return Ok(vec![]);
+        }
+        let raw = read_back(&self.ctx, &self.stats, 0, done as u64 * 8)?;
+        Ok((0..done)
             .map(|s| {
                 let m = if s + 1 == steps { tail } else { full };
                 (raw[2 * s] as f64, raw[2 * s + 1] as usize, m)
@@ -586,18 +601,20 @@ impl Backend for GpuTrainer {
             .collect())
     }
 
-    fn evaluate_test(&mut self) -> Result<Option<EvalStats>> {
-        let Some(n) = self.test.as_ref().map(|t| t.n) else {
-            return Ok(None);
-        };
-        let stats = self.run_steps(n, Mode::Eval, 0.0)?;
+    fn evaluate(&mut self, set: usize) -> Result<EvalStats> {
+        let n = self
+            .eval
+            .get(set)
+            .ok_or_else(|| Error::InvalidArgument(format!("no evaluation set {set}")))?
+            .n;
+        let stats = self.run_steps(n, Mode::Eval(set), 0.0)?;
         let mut e = EvalStats::default();
         for (sum, correct, m) in stats {
             e.loss_sum += sum;
             e.correct += correct;
             e.n += m;
         }
-        Ok(Some(e))
+        Ok(e)
     }
 
     fn params(&mut self) -> Result<Params> {
