@@ -103,10 +103,15 @@ pub fn load(path: &Path) -> Result<(Spec, Params)> {
         path: path.to_path_buf(),
         err: source,
     })?;
+    load_bytes(path, &bytes)
+}
+
+/// As `load`, from the file's bytes; `path` names the source in errors.
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<(Spec, Params)> {
     let bad = |msg: String| Error::checkpoint(path, msg);
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
+    let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-    let st = SafeTensors::deserialize(&bytes)
+    let st = SafeTensors::deserialize(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
     let info = meta.metadata().clone().unwrap_or_default();
     let get = |k: &str| {
