@@ -15,8 +15,10 @@ pub mod checkpoint;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod gpu;
 pub mod model;
+pub mod plot;
 pub mod rng;
 pub mod train;
 

@@ -27,6 +27,8 @@ enum Command {
     /// Run the benchmark tasks (T1-T4, as the PyTorch reference defines them) on the CPU and
     /// GPU paths, each result validated before it is timed; or sweep GEMM shapes (--gemm).
     Bench(cli::bench::BenchArgs),
+    /// Draw loss and accuracy per epoch from a --metrics file (SVG or PNG).
+    Plot(cli::plot::PlotArgs),
     /// List every adapter wgpu finds, with the limits that matter for training.
     Devices {
         /// Which backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
@@ -56,6 +58,7 @@ fn main() {
     let result = match cli.command {
         Command::Train(a) => cli::train::run(*a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Plot(a) => cli::plot::run(a),
         Command::Devices { backend } => cli::devices::run(backend),
     };
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR")

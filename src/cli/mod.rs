@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod devices;
+pub mod plot;
 pub mod train;
 
 use anyhow::Result;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs on a lent GPU machine (see scripts/gpu-bench-prepare.sh): the adapter list, the test
+# suite on the real GPU, wgtrain bench T1-T4 on GPU and CPU, the GEMM sweep, and the PyTorch
+# CUDA reference (fp32, TF32 off) for the same tasks. Results land in $OUT (or /tmp/out).
+set -uo pipefail
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+export XDG_RUNTIME_DIR=$(mktemp -d) WGTRAIN_DATA=$PWD/.gpu/data
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+.gpu/wgtrain devices | tee "$out/devices.txt"
+for t in .gpu/tests/*; do
+  case $(basename "$t") in cli-*) continue ;; esac # needs the binary at its build path
+  echo "== $t"
+  timeout 300 "$t" --test-threads 1 2>&1 | tail -3
+done >"$out/tests.txt" 2>&1
+grep -E "test result|FAILED|panicked" "$out/tests.txt"
+timeout 900 .gpu/wgtrain bench --task T1,T2,T3,T4 --device gpu,cpu --json 2>"$out/bench.log" | tee "$out/bench.jsonl"
+timeout 300 .gpu/wgtrain bench --gemm --device gpu --json | tee "$out/gemm.jsonl"
+for t in T1 T2 T3 T4; do
+  FASHION_DIR=.gpu/data/fashion-mnist timeout 300 python3 .gpu/reference_mlp.py --task "$t" --device cuda
+done | tee "$out/torch-cuda.jsonl"

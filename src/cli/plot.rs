@@ -1,0 +1,24 @@
+//! `wgtrain plot`: training curves from a saved metrics file.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use wgtrain::plot;
+
+#[derive(Args)]
+pub struct PlotArgs {
+    /// A metrics file written by `wgtrain train --metrics` (one JSON object per epoch).
+    metrics: PathBuf,
+    /// The picture: .svg, or .png (needs a TrueType font such as DejaVu Sans).
+    #[arg(long, value_name = "FILE", default_value = "wgtrain-plot.svg")]
+    out: PathBuf,
+}
+
+pub fn run(a: PlotArgs) -> Result<()> {
+    let points = plot::read_metrics(&a.metrics)?;
+    plot::draw(&points, &a.out)?;
+    eprintln!("drew {} epochs into {}", points.len(), a.out.display());
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! Training curves: loss and accuracy per epoch from a metrics file (or a run's reports), drawn
+//! with plotters as SVG or PNG (text needs a TrueType font, such as DejaVu Sans). Written
+//! atomically.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::checkpoint::write_atomic;
+use crate::error::{Error, Result};
+
+/// One epoch's point, as `--metrics` writes it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Point {
+    pub epoch: f64,
+    pub train_loss: Option<f64>,
+    pub valid_loss: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub valid_accuracy: Option<f64>,
+    pub test_accuracy: Option<f64>,
+}
+
+impl Point {
+    /// From one `--metrics` JSON line.
+    pub fn from_json(v: &serde_json::Value) -> Option<Point> {
+        let f = |k: &str| v.get(k).and_then(|x| x.as_f64()).filter(|x| x.is_finite());
+        Some(Point {
+            epoch: f("epoch")?,
+            train_loss: f("train_loss"),
+            valid_loss: f("valid_loss"),
+            test_loss: f("test_loss"),
+            valid_accuracy: f("valid_accuracy"),
+            test_accuracy: f("test_accuracy"),
+        })
+    }
+}
+
+/// Reads a `--metrics` file: one JSON object per line; errors name the line.
+pub fn read_metrics(path: &Path) -> Result<Vec<Point>> {
+    let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
+        path: path.to_path_buf(),
+        err,
+    })?;
+    let mut points = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::data(path, format!("line {}: not JSON: {e}", i + 1)))?;
+        let p = Point::from_json(&v).ok_or_else(|| {
+            Error::data(
+                path,
+                format!(
+                    "line {}: no numeric \"epoch\": not a wgtrain metrics line",
+                    i + 1
+                ),
+            )
+        })?;
+        points.push(p);
+    }
+    if points.is_empty() {
+        return Err(Error::data(path, "no epochs to plot"));
+    }
+    Ok(points)
+}
+
+const SIZE: (u32, u32) = (1000, 420);
+
+/// Where the plot's text gets its glyphs (plotters lays text out itself, SVG included).
+const FONTS: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/Library/Fonts/Arial.ttf",
+];
+
+fn register_font() -> Result<()> {
+    static DONE: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let found = std::env::var("WGTRAIN_FONT")
+            .ok()
+            .into_iter()
+            .chain(FONTS.iter().map(|s| s.to_string()))
+            .find_map(|p| std::fs::read(&p).ok());
+        let bytes = found.ok_or_else(|| {
+            format!(
+                "plots need a TrueType font (looked for WGTRAIN_FONT and {}); install fonts-dejavu-core or set WGTRAIN_FONT to a .ttf file",
+                FONTS.join(", ")
+            )
+        })?;
+        // Registered once for the life of the process.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| "the font file is not a usable TrueType font".to_string())
+    })
+    .clone()
+    .map_err(Error::InvalidArgument)
+}
+
+/// Draws loss (left) and accuracy (right, when there is any) per epoch into `path`: `.svg` or
+/// `.png`.
+pub fn draw(points: &[Point], path: &Path) -> Result<()> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let fail =
+        |e: String| Error::InvalidArgument(format!("{}: drawing failed: {e}", path.display()));
+    match ext.as_str() {
+        "svg" => {
+            register_font()?;
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+                render(&root, points).map_err(fail)?;
+                root.present().map_err(|e| fail(e.to_string()))?;
+            }
+            write_atomic(path, svg.as_bytes())
+        }
+        "png" => {
+            register_font()?;
+            let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+                render(&root, points).map_err(fail)?;
+                root.present().map_err(|e| fail(e.to_string()))?;
+            }
+            let mut png_bytes = Vec::new();
+            {
+                let mut enc = png::Encoder::new(&mut png_bytes, SIZE.0, SIZE.1);
+                enc.set_color(png::ColorType::Rgb);
+                enc.set_depth(png::BitDepth::Eight);
+                let mut w = enc.write_header().map_err(|e| fail(e.to_string()))?;
+                w.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
+            }
+            write_atomic(path, &png_bytes)
+        }
+        _ => Err(Error::InvalidArgument(format!(
+            "{}: the plot's file name must end in .svg or .png",
+            path.display()
+        ))),
+    }
+}
+
+type Curve<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
+fn curve(
+    points: &[Point],
+    name: &'static str,
+    color: RGBColor,
+    get: impl Fn(&Point) -> Option<f64>,
+) -> Curve<'static> {
+    (
+        name,
+        color,
+        points
+            .iter()
+            .filter_map(|p| get(p).map(|v| (p.epoch, v)))
+            .collect(),
+    )
+}
+
+fn render<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    points: &[Point],
+) -> std::result::Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let losses = [
+        curve(points, "train loss", BLUE, |p| p.train_loss),
+        curve(points, "validation loss", RED, |p| p.valid_loss),
+        curve(points, "test loss", GREEN, |p| p.test_loss),
+    ];
+    let accs = [
+        curve(points, "validation accuracy", RED, |p| p.valid_accuracy),
+        curve(points, "test accuracy", GREEN, |p| p.test_accuracy),
+    ];
+    let has_acc = accs.iter().any(|c| !c.2.is_empty());
+    let panels = if has_acc {
+        root.split_evenly((1, 2))
+    } else {
+        vec![root.clone()]
+    };
+    let last = points.iter().map(|p| p.epoch).fold(1.0, f64::max);
+    panel(&panels[0], "loss per epoch", "loss", &losses, last)?;
+    if has_acc {
+        panel(&panels[1], "accuracy per epoch", "accuracy", &accs, last)?;
+    }
+    Ok(())
+}
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    y_label: &str,
+    curves: &[Curve],
+    last_epoch: f64,
+) -> std::result::Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let ys = curves.iter().flat_map(|c| c.2.iter().map(|p| p.1));
+    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let first = if last_epoch > 1.0 { 1.0 } else { 0.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(first..last_epoch.max(first + 1.0), (lo - pad)..(hi + pad))
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (name, color, data) in curves.iter().filter(|c| !c.2.is_empty()) {
+        let color = *color;
+        chart
+            .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        // Markers too, so a value reported once (the final test score) shows.
+        chart
+            .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points() -> Vec<Point> {
+        (1..=5)
+            .map(|e| Point {
+                epoch: e as f64,
+                train_loss: Some(1.0 / e as f64),
+                valid_loss: Some(1.2 / e as f64),
+                valid_accuracy: Some(0.5 + 0.08 * e as f64),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn svg_plot_holds_both_panels_and_every_series() {
+        let path = std::env::temp_dir().join(format!("wgtrain-plot-{}.svg", std::process::id()));
+        draw(&points(), &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for needle in [
+            "loss per epoch",
+            "accuracy per epoch",
+            "train loss",
+            "validation loss",
+            "validation accuracy",
+            "<polyline",
+        ] {
+            assert!(svg.contains(needle), "missing {needle}");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn plot_rejects_unknown_extensions_and_bad_metrics() {
+        let e = draw(&points(), Path::new("plot.jpg"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(".svg or .png"), "{e}");
+        let path =
+            std::env::temp_dir().join(format!("wgtrain-bad-metrics-{}.jsonl", std::process::id()));
+        std::fs::write(&path, "{\"epoch\": 1, \"train_loss\": 0.5}\nnot json\n").unwrap();
+        let e = read_metrics(&path).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
