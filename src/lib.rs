@@ -18,6 +18,7 @@ pub mod error;
 pub mod evaluate;
 pub mod gpu;
 pub mod model;
+pub mod optim;
 pub mod plot;
 pub mod rng;
 pub mod train;

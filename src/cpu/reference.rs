@@ -2,6 +2,7 @@
 //! entry points are. The tests prove the GPU and the fast CPU path against it.
 
 use crate::model::{Activation, Loss, Params, Spec};
+use crate::optim::{Method, Optimizer};
 
 /// `act(z)`.
 pub fn activation_forward(act: Activation, z: f64) -> f64 {
@@ -160,10 +161,62 @@ pub fn loss_forward_backward(
     total
 }
 
-/// θ -= lr·(dθ + 2λθ).
+/// θ -= lr·(dθ + 2λθ). Pass λ = 0 for biases.
 pub fn sgd_update(param: &mut [f64], grad: &[f64], lr: f64, l2: f64) {
     for (p, g) in param.iter_mut().zip(grad) {
         *p -= lr * (g + 2.0 * l2 * *p);
+    }
+}
+
+/// Heavy-ball momentum, PyTorch's SGD with dampening 0, for one tensor:
+/// `g = dθ + 2λθ;  v = μ·v + g;  θ -= lr·v`, or with `nesterov` `θ -= lr·(g + μ·v)` (the new
+/// v). v starts at zero, so the first update is plain SGD's. Pass λ = 0 for biases.
+pub fn momentum_update(
+    param: &mut [f64],
+    velocity: &mut [f64],
+    grad: &[f64],
+    lr: f64,
+    l2: f64,
+    momentum: f64,
+    nesterov: bool,
+) {
+    for ((p, v), dp) in param.iter_mut().zip(velocity.iter_mut()).zip(grad) {
+        let g = dp + 2.0 * l2 * *p;
+        *v = momentum * *v + g;
+        *p -= lr * if nesterov { g + momentum * *v } else { *v };
+    }
+}
+
+/// Adam, PyTorch's (bias-corrected), update number `t` (1-based), for one tensor:
+/// `g = dθ + 2λθ;  θ *= 1 - lr·wd` (AdamW's decoupled decay, taken from θ before the step;
+/// wd = 0 is Adam), `m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+/// θ -= lr·m̂ / (sqrt(v̂) + eps)` with `m̂ = m / (1-β1^t)`, `v̂ = v / (1-β2^t)`.
+/// m and v start at zero. Pass λ = wd = 0 for biases.
+pub fn adam_update(
+    param: &mut [f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    grad: &[f64],
+    lr: f64,
+    l2: f64,
+    weight_decay: f64,
+    (beta1, beta2): (f64, f64),
+    eps: f64,
+    t: u64,
+) {
+    let bias1 = 1.0 - beta1.powf(t as f64);
+    let bias2 = 1.0 - beta2.powf(t as f64);
+    for (((p, m), v), dp) in param
+        .iter_mut()
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+        .zip(grad)
+    {
+        let g = dp + 2.0 * l2 * *p;
+        *p *= 1.0 - lr * weight_decay;
+        *m = beta1 * *m + (1.0 - beta1) * g;
+        *v = beta2 * *v + (1.0 - beta2) * g * g;
+        *p -= lr * (*m / bias1) / ((*v / bias2).sqrt() + eps);
     }
 }
 
@@ -297,6 +350,89 @@ pub fn objective(spec: &Spec, net: &Net64, x: &[f64], y: &[f64], m: usize, l2: f
         sigmoid_out,
     ) / m as f64
         + net.l2_penalty(l2)
+}
+
+/// An optimiser's state in f64: the updates done and one network-shaped tensor set per slot
+/// of `Method::slots` (velocity; Adam's m and v).
+#[derive(Clone, Debug)]
+pub struct State64 {
+    pub step: u64,
+    pub slots: Vec<Net64>,
+}
+
+impl State64 {
+    /// Zero state of `opt` for networks shaped like `net`.
+    pub fn new(opt: &Optimizer, net: &Net64) -> State64 {
+        let zeros = Net64 {
+            w: net.w.iter().map(|w| vec![0.0; w.len()]).collect(),
+            b: net.b.iter().map(|b| vec![0.0; b.len()]).collect(),
+        };
+        State64 {
+            step: 0,
+            slots: vec![zeros; opt.method.slots().len()],
+        }
+    }
+}
+
+/// Layer l's weights or biases.
+fn tensor(n: &mut Net64, l: usize, weights: bool) -> &mut Vec<f64> {
+    if weights { &mut n.w[l] } else { &mut n.b[l] }
+}
+
+/// One step of `opt` on the batch, with λ on the weights only and AdamW's decay on the weights
+/// only: returns the batch's mean data loss before the update.
+pub fn optimizer_step(
+    spec: &Spec,
+    net: &mut Net64,
+    state: &mut State64,
+    x: &[f64],
+    y: &[f64],
+    m: usize,
+    lr: f64,
+    l2: f64,
+    opt: &Optimizer,
+) -> f64 {
+    let (data_loss, g) = gradients(spec, net, x, y, m, 0.0);
+    state.step += 1;
+    let mu = opt.momentum as f64;
+    let betas = (opt.beta1 as f64, opt.beta2 as f64);
+    for l in 0..spec.n_layers() {
+        for weights in [true, false] {
+            let (p, dp, l2, wd) = if weights {
+                (&mut net.w[l], &g.w[l], l2, opt.weight_decay as f64)
+            } else {
+                (&mut net.b[l], &g.b[l], 0.0, 0.0)
+            };
+            match opt.method {
+                Method::Sgd => sgd_update(p, dp, lr, l2),
+                Method::Momentum | Method::Nesterov => momentum_update(
+                    p,
+                    tensor(&mut state.slots[0], l, weights),
+                    dp,
+                    lr,
+                    l2,
+                    mu,
+                    opt.method == Method::Nesterov,
+                ),
+                Method::Adam | Method::AdamW => {
+                    let (ms, vs) = state.slots.split_at_mut(1);
+                    adam_update(
+                        p,
+                        tensor(&mut ms[0], l, weights),
+                        tensor(&mut vs[0], l, weights),
+                        dp,
+                        lr,
+                        l2,
+                        wd,
+                        betas,
+                        opt.eps as f64,
+                        state.step,
+                    )
+                }
+            }
+        }
+    }
+    data_loss
 }
 
 /// One SGD step on the batch: returns the batch's mean data loss before the update.

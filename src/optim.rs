@@ -1,0 +1,607 @@
+//! Optimisers (SGD, momentum, Nesterov, Adam, AdamW), their state, and learning-rate schedules.
+//!
+//! The update rules are PyTorch's `torch.optim` ones; with `g = dθ + 2λθ` (λ = `--l2`, weights
+//! only) and the step's learning rate `lr` from the schedule:
+//! ```text
+//! sgd        θ -= lr·g
+//! momentum   v = μ·v + g;  θ -= lr·v                        (dampening 0; v starts at 0)
+//! nesterov   v = μ·v + g;  θ -= lr·(g + μ·v)
+//! adam       m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²      (update t = 1, 2, ...)
+//!            θ -= (lr / (1-β1^t))·m / (sqrt(v) / sqrt(1-β2^t) + eps)
+//! adamw      θ *= 1 - lr·wd (weights only), then as adam
+//! ```
+//! The update kernels are `sgd_update`, `momentum_update` (nesterov too) and `adam_update` (adamw
+//! too), with f64 twins of the same names in `cpu::reference`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::model::{Params, Spec};
+
+/// Which update rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adam,
+    AdamW,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [
+        Method::Sgd,
+        Method::Momentum,
+        Method::Nesterov,
+        Method::Adam,
+        Method::AdamW,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Sgd => "sgd",
+            Method::Momentum => "momentum",
+            Method::Nesterov => "nesterov",
+            Method::Adam => "adam",
+            Method::AdamW => "adamw",
+        }
+    }
+
+    /// The state tensors each parameter carries, by their checkpoint names, in the order of
+    /// `OptimState::slots`.
+    pub fn slots(self) -> &'static [&'static str] {
+        match self {
+            Method::Sgd => &[],
+            Method::Momentum | Method::Nesterov => &["momentum"],
+            Method::Adam | Method::AdamW => &["m", "v"],
+        }
+    }
+
+    pub fn uses_momentum(self) -> bool {
+        matches!(self, Method::Momentum | Method::Nesterov)
+    }
+
+    pub fn is_adam(self) -> bool {
+        matches!(self, Method::Adam | Method::AdamW)
+    }
+}
+
+impl FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s.trim())
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown optimizer '{s}': expected one of sgd, momentum, nesterov, adam, adamw"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An update rule and its hyper-parameters (the learning rate and λ are `train::Hyper`'s).
+/// Fields a method does not use are ignored by it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Optimizer {
+    pub method: Method,
+    /// μ of momentum and nesterov.
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    /// Added to sqrt(v̂) in Adam's denominator.
+    pub eps: f32,
+    /// AdamW's decoupled weight decay (weights only).
+    pub weight_decay: f32,
+}
+
+impl Default for Optimizer {
+    /// Plain SGD; the other fields hold PyTorch's defaults (μ 0.9 as the common choice).
+    fn default() -> Optimizer {
+        Optimizer {
+            method: Method::Sgd,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl Optimizer {
+    /// `method` with the default hyper-parameters.
+    pub fn new(method: Method) -> Optimizer {
+        Optimizer {
+            method,
+            ..Optimizer::default()
+        }
+    }
+
+    /// Every value the method uses must be finite and in range: μ and the betas in [0, 1),
+    /// nesterov needs μ > 0, eps > 0, the weight decay >= 0.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidArgument(msg));
+        let unit = |name: &str, v: f32| {
+            if v.is_finite() && (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                bad(format!("--{name} must be in [0, 1), got {v}"))
+            }
+        };
+        match self.method {
+            Method::Sgd => {}
+            Method::Momentum => unit("momentum", self.momentum)?,
+            Method::Nesterov => {
+                unit("momentum", self.momentum)?;
+                if self.momentum == 0.0 {
+                    return bad("--optimizer nesterov needs --momentum above 0".into());
+                }
+            }
+            Method::Adam | Method::AdamW => {
+                unit("beta1", self.beta1)?;
+                unit("beta2", self.beta2)?;
+                if !(self.eps.is_finite() && self.eps > 0.0) {
+                    return bad(format!(
+                        "--eps must be a positive finite number, got {}",
+                        self.eps
+                    ));
+                }
+            }
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(format!(
+                "--weight-decay must be zero or a positive finite number, got {}",
+                self.weight_decay
+            ));
+        }
+        if self.weight_decay != 0.0 && self.method != Method::AdamW {
+            return bad(format!(
+                "--weight-decay is AdamW's decoupled decay, but the optimizer is {}: use --optimizer adamw, or --l2 for the 2λW gradient term",
+                self.method
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adam's bias corrections `(1 - β1^t, 1 - β2^t)` of update `t` (1-based), in f64 rounded
+    /// to f32: computed once per step on the host and handed to every path the same.
+    pub fn bias_corrections(&self, t: u64) -> (f32, f32) {
+        let c = |beta: f32| (1.0 - (beta as f64).powf(t as f64)) as f32;
+        (c(self.beta1), c(self.beta2))
+    }
+
+    /// E.g. `adam (β1 0.9, β2 0.999, eps 1e-8)`.
+    pub fn describe(&self) -> String {
+        match self.method {
+            Method::Sgd => "sgd".into(),
+            Method::Momentum | Method::Nesterov => format!("{} (μ {})", self.method, self.momentum),
+            Method::Adam => format!(
+                "adam (β1 {}, β2 {}, eps {:e})",
+                self.beta1, self.beta2, self.eps
+            ),
+            Method::AdamW => format!(
+                "adamw (β1 {}, β2 {}, eps {:e}, weight decay {})",
+                self.beta1, self.beta2, self.eps, self.weight_decay
+            ),
+        }
+    }
+
+    /// The checkpoint metadata: `optimizer` and the values the method uses. f32 values are
+    /// written in their shortest exact form, so they read back bit for bit.
+    pub fn to_metadata(&self, meta: &mut HashMap<String, String>) {
+        meta.insert("optimizer".into(), self.method.name().into());
+        let mut put = |k: &str, v: f32| {
+            meta.insert(k.into(), v.to_string());
+        };
+        if self.method.uses_momentum() {
+            put("momentum", self.momentum);
+        }
+        if self.method.is_adam() {
+            put("beta1", self.beta1);
+            put("beta2", self.beta2);
+            put("eps", self.eps);
+            put("weight_decay", self.weight_decay);
+        }
+    }
+
+    /// Reads what `to_metadata` wrote; `None` when there is no `optimizer` key.
+    pub fn from_metadata(meta: &HashMap<String, String>) -> Result<Option<Optimizer>> {
+        let Some(name) = meta.get("optimizer") else {
+            return Ok(None);
+        };
+        let mut o = Optimizer::new(name.parse()?);
+        if o.method.uses_momentum() {
+            o.momentum = number(meta, "momentum")?;
+        }
+        if o.method.is_adam() {
+            o.beta1 = number(meta, "beta1")?;
+            o.beta2 = number(meta, "beta2")?;
+            o.eps = number(meta, "eps")?;
+            o.weight_decay = number(meta, "weight_decay")?;
+        }
+        o.validate()?;
+        Ok(Some(o))
+    }
+}
+
+/// The metadata value `key` parsed as a `T`.
+pub fn number<T: FromStr>(meta: &HashMap<String, String>, key: &str) -> Result<T> {
+    let v = meta
+        .get(key)
+        .ok_or_else(|| Error::InvalidArgument(format!("metadata has no '{key}'")))?;
+    v.trim().parse().map_err(|_| {
+        Error::InvalidArgument(format!("metadata '{key}' is not a valid number: {v:?}"))
+    })
+}
+
+/// An optimiser with its state: the number of updates done (Adam's t) and, per slot of
+/// `Method::slots`, one tensor per parameter tensor (shaped as `Params`, weights (fan_in,
+/// fan_out)), zero at the start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimState {
+    pub optimizer: Optimizer,
+    pub step: u64,
+    pub slots: Vec<Params>,
+}
+
+impl OptimState {
+    /// The state of `optimizer` before its first update, for a network `spec`.
+    pub fn new(optimizer: Optimizer, spec: &Spec) -> OptimState {
+        OptimState {
+            optimizer,
+            step: 0,
+            slots: optimizer
+                .method
+                .slots()
+                .iter()
+                .map(|_| Params::zeros(spec))
+                .collect(),
+        }
+    }
+
+    /// One slot per `Method::slots` entry, each shaped like `spec`'s parameters, all finite.
+    pub fn check(&self, spec: &Spec) -> Result<()> {
+        let want = self.optimizer.method.slots();
+        if self.slots.len() != want.len() {
+            return Err(Error::Shape(format!(
+                "optimizer {} keeps {} state tensors per parameter, got {}",
+                self.optimizer.method,
+                want.len(),
+                self.slots.len()
+            )));
+        }
+        for (slot, name) in self.slots.iter().zip(want) {
+            slot.check_shapes(spec)
+                .map_err(|e| Error::Shape(format!("optimizer state '{name}': {e}")))?;
+            if !slot.all_finite() {
+                return Err(Error::Shape(format!(
+                    "optimizer state '{name}' holds non-finite values"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the learning rate decays over the run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Decay {
+    Constant,
+    /// `lr·gamma^floor(epoch / every)` (PyTorch's StepLR, stepped once per epoch).
+    Step {
+        every: usize,
+        gamma: f32,
+    },
+    /// `lr·½(1 + cos(π·p))`, p going from 0 at the first step after the warm-up to 1 at the
+    /// end of the run (PyTorch's CosineAnnealingLR to 0, stepped once per step).
+    Cosine,
+}
+
+impl Decay {
+    pub fn name(self) -> &'static str {
+        match self {
+            Decay::Constant => "constant",
+            Decay::Step { .. } => "step",
+            Decay::Cosine => "cosine",
+        }
+    }
+}
+
+/// A learning-rate schedule: a decay, with an optional linear warm-up over the first `warmup`
+/// steps that multiplies it (step s, 0-based, gets the factor (s+1)/warmup).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    pub decay: Decay,
+    pub warmup: usize,
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            decay: Decay::Constant,
+            warmup: 0,
+        }
+    }
+}
+
+impl Schedule {
+    /// A step decay every at least one epoch by a factor in (0, 1].
+    pub fn validate(&self) -> Result<()> {
+        if let Decay::Step { every, gamma } = self.decay {
+            if every == 0 {
+                return Err(Error::InvalidArgument(
+                    "--lr-step must be at least 1 (epochs between decays)".into(),
+                ));
+            }
+            if !(gamma.is_finite() && gamma > 0.0 && gamma <= 1.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "--lr-gamma must be in (0, 1], got {gamma}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The learning rate of step `step` (0-based, counted over the whole run, resumed parts
+    /// included), which lies in epoch `epoch` (0-based), of a run of `total` steps; `base` is
+    /// `--lr`. Computed in f64 and rounded once, on the host, for every path alike.
+    pub fn lr(&self, base: f32, step: usize, epoch: usize, total: usize) -> f32 {
+        let decay = match self.decay {
+            Decay::Constant => 1.0,
+            Decay::Step { every, gamma } => (gamma as f64).powf((epoch / every.max(1)) as f64),
+            Decay::Cosine => {
+                let start = self.warmup.min(total);
+                let span = total - start;
+                let p = if span == 0 {
+                    0.0
+                } else {
+                    (step.saturating_sub(start) as f64 / span as f64).min(1.0)
+                };
+                0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+            }
+        };
+        let warm = if step < self.warmup {
+            (step + 1) as f64 / self.warmup as f64
+        } else {
+            1.0
+        };
+        (base as f64 * decay * warm) as f32
+    }
+
+    /// E.g. `cosine, 100 warm-up steps`.
+    pub fn describe(&self) -> String {
+        let mut s = match self.decay {
+            Decay::Step { every, gamma } => format!("step (×{gamma} every {every} epochs)"),
+            d => d.name().to_string(),
+        };
+        if self.warmup > 0 {
+            s += &format!(", {} warm-up steps", self.warmup);
+        }
+        s
+    }
+
+    /// The checkpoint metadata: `schedule`, `warmup`, and `lr_step`, `lr_gamma` for a step decay.
+    pub fn to_metadata(&self, meta: &mut HashMap<String, String>) {
+        meta.insert("schedule".into(), self.decay.name().into());
+        meta.insert("warmup".into(), self.warmup.to_string());
+        if let Decay::Step { every, gamma } = self.decay {
+            meta.insert("lr_step".into(), every.to_string());
+            meta.insert("lr_gamma".into(), gamma.to_string());
+        }
+    }
+
+    pub fn from_metadata(meta: &HashMap<String, String>) -> Result<Schedule> {
+        let decay = match meta.get("schedule").map(String::as_str) {
+            Some("constant") => Decay::Constant,
+            Some("cosine") => Decay::Cosine,
+            Some("step") => Decay::Step {
+                every: number(meta, "lr_step")?,
+                gamma: number(meta, "lr_gamma")?,
+            },
+            Some(other) => {
+                return Err(Error::InvalidArgument(format!(
+                    "metadata 'schedule' is {other:?}: expected constant, step or cosine"
+                )));
+            }
+            None => return Err(Error::InvalidArgument("metadata has no 'schedule'".into())),
+        };
+        let s = Schedule {
+            decay,
+            warmup: number(meta, "warmup")?,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schedules' values are f64 formulas rounded once to f32: compare with f32 equality
+    /// against the same formula written out, or with the exact value where it is representable.
+    fn lrs(s: &Schedule, base: f32, epochs: usize, per_epoch: usize) -> Vec<f32> {
+        let total = epochs * per_epoch;
+        (0..total)
+            .map(|step| s.lr(base, step, step / per_epoch, total))
+            .collect()
+    }
+
+    #[test]
+    fn constant_schedule_is_the_base_rate_at_every_step() {
+        let s = Schedule::default();
+        assert!(lrs(&s, 0.1, 3, 7).iter().all(|&lr| lr == 0.1));
+    }
+
+    #[test]
+    fn step_schedule_multiplies_by_gamma_every_n_epochs() {
+        let s = Schedule {
+            decay: Decay::Step {
+                every: 2,
+                gamma: 0.5,
+            },
+            warmup: 0,
+        };
+        let got = lrs(&s, 0.8, 5, 3);
+        let want: Vec<f32> = [0.8, 0.8, 0.4, 0.4, 0.2]
+            .iter()
+            .flat_map(|&v| [v; 3])
+            .collect();
+        assert_eq!(got, want);
+        // Epoch 7 of every 3 with gamma 0.1: gamma², gamma being the f32 nearest 0.1.
+        let s = Schedule {
+            decay: Decay::Step {
+                every: 3,
+                gamma: 0.1,
+            },
+            warmup: 0,
+        };
+        assert_eq!(s.lr(1.0, 0, 7, 100), (0.1f32 as f64).powi(2) as f32);
+    }
+
+    #[test]
+    fn cosine_schedule_starts_at_the_base_rate_halves_midway_and_ends_near_zero() {
+        let s = Schedule {
+            decay: Decay::Cosine,
+            warmup: 0,
+        };
+        let total = 100;
+        assert_eq!(s.lr(0.1, 0, 0, total), 0.1);
+        assert_eq!(s.lr(0.1, 50, 0, total), 0.05);
+        let last = s.lr(0.1, 99, 0, total);
+        let want = (0.1f32 as f64 * 0.5 * (1.0 + (std::f64::consts::PI * 0.99).cos())) as f32;
+        assert_eq!(last, want);
+        assert!(last > 0.0 && last < 1e-4, "last step lr {last}");
+        let all = lrs(&s, 0.1, 4, 25);
+        assert!(
+            all.windows(2).all(|w| w[1] < w[0]),
+            "cosine must decrease: {all:?}"
+        );
+    }
+
+    #[test]
+    fn warmup_rises_linearly_then_hands_over_to_the_decay() {
+        let s = Schedule {
+            decay: Decay::Constant,
+            warmup: 4,
+        };
+        let got: Vec<f32> = (0..6).map(|t| s.lr(1.0, t, 0, 10)).collect();
+        assert_eq!(got, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+        // With cosine the decay starts after the warm-up: step 4 is p = 0, step 7 p = 1/2.
+        let s = Schedule {
+            decay: Decay::Cosine,
+            warmup: 4,
+        };
+        assert_eq!(s.lr(1.0, 3, 0, 10), 1.0);
+        assert_eq!(s.lr(1.0, 4, 0, 10), 1.0);
+        assert_eq!(s.lr(1.0, 7, 0, 10), 0.5);
+        // With a step decay both factors multiply.
+        let s = Schedule {
+            decay: Decay::Step {
+                every: 1,
+                gamma: 0.5,
+            },
+            warmup: 4,
+        };
+        assert_eq!(s.lr(1.0, 1, 1, 10), 0.25);
+    }
+
+    #[test]
+    fn warmup_longer_than_the_run_never_divides_by_zero() {
+        let s = Schedule {
+            decay: Decay::Cosine,
+            warmup: 50,
+        };
+        let got = lrs(&s, 1.0, 1, 10);
+        assert_eq!(got[0], 0.02);
+        assert_eq!(got[9], 0.2);
+    }
+
+    #[test]
+    fn bad_schedules_and_optimizers_are_rejected_naming_the_flag() {
+        let step = |every, gamma| Schedule {
+            decay: Decay::Step { every, gamma },
+            warmup: 0,
+        };
+        for (s, flag) in [
+            (step(0, 0.5), "--lr-step"),
+            (step(1, 0.0), "--lr-gamma"),
+            (step(1, 1.5), "--lr-gamma"),
+            (step(1, f32::NAN), "--lr-gamma"),
+        ] {
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains(flag), "{s:?}: {e}");
+        }
+        let with = |method, f: fn(&mut Optimizer)| {
+            let mut o = Optimizer::new(method);
+            f(&mut o);
+            o
+        };
+        for (o, flag) in [
+            (with(Method::Momentum, |o| o.momentum = -0.1), "--momentum"),
+            (with(Method::Momentum, |o| o.momentum = 1.0), "--momentum"),
+            (with(Method::Nesterov, |o| o.momentum = 0.0), "--momentum"),
+            (with(Method::Adam, |o| o.beta1 = 1.0), "--beta1"),
+            (with(Method::Adam, |o| o.beta2 = f32::INFINITY), "--beta2"),
+            (with(Method::Adam, |o| o.eps = 0.0), "--eps"),
+            (
+                with(Method::AdamW, |o| o.weight_decay = -1.0),
+                "--weight-decay",
+            ),
+            (
+                with(Method::Sgd, |o| o.weight_decay = 0.1),
+                "--weight-decay",
+            ),
+        ] {
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.contains(flag), "{o:?}: {e}");
+        }
+        for m in Method::ALL {
+            Optimizer::new(m).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn metadata_round_trips_bit_for_bit() {
+        let o = Optimizer {
+            method: Method::AdamW,
+            momentum: 0.9,
+            beta1: 0.85,
+            beta2: 0.9993,
+            eps: 3e-7,
+            weight_decay: 0.0123,
+        };
+        let s = Schedule {
+            decay: Decay::Step {
+                every: 3,
+                gamma: 0.7,
+            },
+            warmup: 17,
+        };
+        let mut meta = HashMap::new();
+        o.to_metadata(&mut meta);
+        s.to_metadata(&mut meta);
+        assert_eq!(Optimizer::from_metadata(&meta).unwrap(), Some(o));
+        assert_eq!(Schedule::from_metadata(&meta).unwrap(), s);
+        assert_eq!(Optimizer::from_metadata(&HashMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn bias_corrections_match_the_closed_form() {
+        let o = Optimizer::new(Method::Adam);
+        // 1 - β is exact in f32 for β in [0.5, 1).
+        assert_eq!(o.bias_corrections(1), (1.0 - 0.9f32, 1.0 - 0.999f32));
+        let (b1, b2) = o.bias_corrections(10);
+        assert_eq!(b1, (1.0 - (0.9f32 as f64).powi(10)) as f32);
+        assert_eq!(b2, (1.0 - (0.999f32 as f64).powi(10)) as f32);
+    }
+}
