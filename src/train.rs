@@ -1,13 +1,16 @@
-//! The backend-independent training loop: hyper-parameters, per-epoch shuffling, metrics.
+//! The backend-independent training loop: hyper-parameters, per-epoch shuffling, the
+//! learning rate of every step, metrics, resuming where a run stopped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::model::Params;
+use crate::optim::{OptimState, Schedule};
 use crate::rng::Rng;
 
-/// Mini-batch SGD settings.
+/// Mini-batch settings: `lr` is the base rate the schedule scales, `l2` the λ of the 2λW
+/// gradient term (weights only) under every optimiser.
 #[derive(Clone, Debug)]
 pub struct Hyper {
     pub lr: f32,
@@ -54,10 +57,21 @@ pub struct EvalStats {
 pub trait Backend {
     /// The path and device, for the user.
     fn describe(&self) -> String;
-    /// Trains one epoch over the training rows in the order `perm`, in batches of `hp.batch`
-    /// (the last one partial when it does not divide). Returns each batch's mean data loss,
-    /// computed by its forward pass before its update.
-    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>>;
+    /// Trains on the training rows in the order `perm`, in batches of `hp.batch` (the last one
+    /// partial when it does not divide), batch i with learning rate `lrs[i]` (one per batch),
+    /// with the optimiser set by `set_optimizer` (plain SGD until then). Returns each batch's
+    /// mean data loss, computed by its forward pass before its update; fewer than `lrs.len()`
+    /// when a stop was requested.
+    fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>>;
+    /// One epoch (or what `perm` holds) at the constant rate `hp.lr`.
+    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
+        let lrs = vec![hp.lr; perm.len().div_ceil(hp.batch.max(1))];
+        self.train_steps(perm, hp, &lrs)
+    }
+    /// Replaces the optimiser and its state (`OptimState::new` for a fresh one).
+    fn set_optimizer(&mut self, state: &OptimState) -> Result<()>;
+    /// The optimiser and its current state (for a checkpoint).
+    fn optimizer_state(&mut self) -> Result<OptimState>;
     /// Loss and correct predictions on evaluation set `set` (in the order the sets were given
     /// to the backend's constructor).
     fn evaluate(&mut self, set: usize) -> Result<EvalStats>;
@@ -90,9 +104,33 @@ pub enum Role {
     Test,
 }
 
+/// Where a run stands: `epoch` epochs completed and `batch` batches of the next one done (an
+/// interrupted epoch). A fresh run starts at zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub epoch: usize,
+    pub batch: usize,
+}
+
+impl Progress {
+    /// Steps done at `batches_per_epoch` batches an epoch.
+    pub fn steps(self, batches_per_epoch: usize) -> usize {
+        self.epoch.saturating_mul(batches_per_epoch) + self.batch
+    }
+}
+
+/// How a run goes beyond `Hyper`: the learning-rate schedule, and where it starts (a resumed
+/// run: the epochs before are replayed in the shuffle, the schedule and the epoch numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub schedule: Schedule,
+    pub start: Progress,
+}
+
 /// One epoch's metrics.
 #[derive(Clone, Debug)]
 pub struct EpochReport {
+    /// 1-based, counted over the whole run (resumed parts included).
     pub epoch: usize,
     pub train_loss: f64,
     pub valid_loss: Option<f64>,
@@ -108,6 +146,8 @@ pub struct EpochReport {
     pub batches: usize,
     /// Training stopped during this epoch (Ctrl-C).
     pub interrupted: bool,
+    /// Where the run stands after this report: what a checkpoint saved now resumes from.
+    pub progress: Progress,
 }
 
 impl EpochReport {
@@ -133,11 +173,8 @@ pub fn epoch_rng(seed: u64) -> Rng {
     Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5487_f1e5)
 }
 
-/// Trains `hp.epochs` epochs of `n_train` rows, calling `on_epoch` after each (with the
-/// backend, so it can save parameters). `classes` says
-/// whether accuracy means anything (class targets); `roles` names the backend's evaluation
-/// sets. A non-finite loss stops training with an error naming the epoch and batch; a stop
-/// request ends it after the current step with a report of the partial epoch.
+/// Trains `hp.epochs` epochs of `n_train` rows at the constant rate `hp.lr` from the start:
+/// `run_planned` with the default plan.
 pub fn run(
     backend: &mut dyn Backend,
     n_train: usize,
@@ -146,27 +183,78 @@ pub fn run(
     roles: &[Role],
     on_epoch: &mut dyn FnMut(&EpochReport, &mut dyn Backend) -> Result<()>,
 ) -> Result<Vec<EpochReport>> {
+    run_planned(
+        backend,
+        n_train,
+        hp,
+        &Plan::default(),
+        classes,
+        roles,
+        on_epoch,
+    )
+}
+
+/// Trains `hp.epochs` epochs of `n_train` rows from `plan.start` (a partial epoch there counts
+/// as one), calling `on_epoch` after each (with the backend, so it can save parameters). Step s
+/// (counted over the whole run) of epoch e gets `plan.schedule.lr(hp.lr, s, e, total)`, the
+/// run ending after epoch `start.epoch + hp.epochs`. `classes` says whether accuracy means
+/// anything (class targets); `roles` names the backend's evaluation sets. A non-finite loss
+/// stops training with an error naming the epoch and batch; a stop request ends it after the
+/// current step with a report of the partial epoch.
+pub fn run_planned(
+    backend: &mut dyn Backend,
+    n_train: usize,
+    hp: &Hyper,
+    plan: &Plan,
+    classes: bool,
+    roles: &[Role],
+    on_epoch: &mut dyn FnMut(&EpochReport, &mut dyn Backend) -> Result<()>,
+) -> Result<Vec<EpochReport>> {
     hp.validate()?;
+    plan.schedule.validate()?;
     if n_train == 0 {
         return Err(Error::InvalidArgument("the training set is empty".into()));
+    }
+    let per_epoch = n_train.div_ceil(hp.batch);
+    let Plan { schedule, start } = *plan;
+    if start.batch >= per_epoch {
+        return Err(Error::InvalidArgument(format!(
+            "cannot start at batch {} of an epoch of {per_epoch} batches",
+            start.batch
+        )));
     }
     let valid = roles.iter().position(|&r| r == Role::Valid);
     let test = roles.iter().position(|&r| r == Role::Test);
     let mut rng = epoch_rng(hp.seed);
     let mut perm: Vec<u32> = (0..n_train as u32).collect();
-    let start = Instant::now();
+    // Each epoch shuffles the previous epoch's order, so a resumed run replays the shuffles.
+    for _ in 0..start.epoch {
+        rng.shuffle(&mut perm);
+    }
+    let last_epoch = start.epoch.saturating_add(hp.epochs);
+    let total_steps = last_epoch.saturating_mul(per_epoch);
+    let begin = Instant::now();
     let mut reports = Vec::new();
-    for epoch in 1..=hp.epochs {
+    for epoch in start.epoch + 1..=last_epoch {
         let t0 = Instant::now();
         rng.shuffle(&mut perm);
-        let losses = backend.train_epoch(&perm, hp)?;
+        let skip = if epoch == start.epoch + 1 {
+            start.batch
+        } else {
+            0
+        };
+        let first = (epoch - 1) * per_epoch;
+        let lrs: Vec<f32> = (first + skip..first + per_epoch)
+            .map(|s| schedule.lr(hp.lr, s, epoch - 1, total_steps))
+            .collect();
+        let losses = backend.train_steps(&perm[skip * hp.batch..], hp, &lrs)?;
         let seconds = t0.elapsed().as_secs_f64();
         if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
             return Err(Error::Diverged(format!(
                 "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower --lr (now {:e})",
                 losses[b],
-                b + 1,
-                n_train.div_ceil(hp.batch),
+                skip + b + 1,
+                per_epoch,
                 hp.lr
             )));
         }
@@ -174,7 +262,16 @@ pub fn run(
         if losses.is_empty() {
             break;
         }
-        let samples = (losses.len() * hp.batch).min(n_train);
+        let samples = (losses.len() * hp.batch).min(n_train - skip * hp.batch);
+        let done = skip + losses.len();
+        let progress = if done == per_epoch {
+            Progress { epoch, batch: 0 }
+        } else {
+            Progress {
+                epoch: epoch - 1,
+                batch: done,
+            }
+        };
         let train_loss = losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64;
         let mut eval = |set: Option<usize>| -> Result<(Option<f64>, Option<f64>)> {
             let Some(i) = set else {
@@ -187,7 +284,7 @@ pub fn run(
             ))
         };
         let (valid_loss, valid_accuracy) = eval(valid)?;
-        let last = epoch == hp.epochs || interrupted;
+        let last = epoch == last_epoch || interrupted;
         let (test_loss, test_accuracy) = eval(test.filter(|_| valid.is_none() || last))?;
         let report = EpochReport {
             epoch,
@@ -198,9 +295,10 @@ pub fn run(
             test_accuracy,
             seconds,
             samples_per_sec: samples as f64 / seconds,
-            elapsed: start.elapsed().as_secs_f64(),
+            elapsed: begin.elapsed().as_secs_f64(),
             batches: losses.len(),
             interrupted,
+            progress,
         };
         on_epoch(&report, backend)?;
         reports.push(report);

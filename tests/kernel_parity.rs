@@ -333,6 +333,7 @@ fn check_gather(gpu: &(GpuContext, Kernels), c: Gather) {
             rows: c.rows as u32,
             slot: 0,
             lr: 0.0,
+            ..Default::default()
         }),
         groups,
     );
@@ -458,6 +459,7 @@ fn gather_rows_packed_bytes_are_widened_and_scaled_exactly() {
                 rows: rows as u32,
                 slot: 0,
                 lr: 0.0,
+                ..Default::default()
             }),
             grid_1d(rows * dim.max(ydim), WG_1D),
         );
@@ -575,6 +577,7 @@ fn check_loss(
             rows: m as u32,
             slot: slot as u32,
             lr: 0.0,
+            ..Default::default()
         }),
         (1, 1, 1),
     );
@@ -769,6 +772,7 @@ fn check_sgd(
             rows: 0,
             slot: 0,
             lr,
+            ..Default::default()
         }),
         groups.unwrap_or_else(|| grid_1d(len, WG_1D)),
     );

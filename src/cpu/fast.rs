@@ -1,11 +1,13 @@
-//! The fast CPU path: f32, threaded GEMM (the gemm crate, AVX-512 where the CPU has it), bias + activation in one pass over the
-//! output, the SGD update fused into the weight-gradient GEMM, no allocation inside an epoch.
+//! The fast CPU path: f32, threaded GEMM (the gemm crate, AVX-512 where the CPU has it), bias +
+//! activation in one pass over the output, plain SGD's update fused into the weight-gradient
+//! GEMM (the other optimisers update from a gradient buffer), no allocation inside an epoch.
 
 use rayon::prelude::*;
 
 use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
+use crate::optim::{Method, OptimState, Optimizer};
 use crate::train::{Backend, EvalStats, Hyper};
 
 /// Below this many multiply-adds a GEMM runs on one thread: handing work over costs more.
@@ -277,6 +279,86 @@ fn loss_forward_backward(
     (total, correct)
 }
 
+/// Elements per parallel chunk of an update: below it one thread does the whole tensor.
+const UPDATE_CHUNK: usize = 1 << 15;
+
+/// `v = μ·v + g;  θ -= lr·v`, or `θ -= lr·(g + μ·v)` with `nesterov`; `grad` already holds the
+/// 2λθ term. The f32 twin of `reference::momentum_update`, in the shader's operation order.
+fn momentum_update(
+    param: &mut [f32],
+    velocity: &mut [f32],
+    grad: &[f32],
+    lr: f32,
+    mu: f32,
+    nesterov: bool,
+) {
+    let serial = |p: &mut [f32], v: &mut [f32], g: &[f32]| {
+        for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
+            let nv = mu * *v + g;
+            *v = nv;
+            let d = if nesterov { g + mu * nv } else { nv };
+            *p -= lr * d;
+        }
+    };
+    if param.len() < 2 * UPDATE_CHUNK {
+        serial(param, velocity, grad);
+    } else {
+        param
+            .par_chunks_mut(UPDATE_CHUNK)
+            .zip(velocity.par_chunks_mut(UPDATE_CHUNK))
+            .zip(grad.par_chunks(UPDATE_CHUNK))
+            .for_each(|((p, v), g)| serial(p, v, g));
+    }
+}
+
+/// Adam's update with the bias corrections `(1-β1^t, 1-β2^t)` and AdamW's decay `wd` (0 for
+/// biases and Adam); `grad` already holds the 2λθ term. The f32 twin of
+/// `reference::adam_update`, in the shader's operation order.
+fn adam_update(
+    param: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    grad: &[f32],
+    lr: f32,
+    wd: f32,
+    opt: &Optimizer,
+    (bias1, bias2): (f32, f32),
+) {
+    let (b1, b2, eps) = (opt.beta1, opt.beta2, opt.eps);
+    let step_size = lr / bias1;
+    let bias2_sqrt = bias2.sqrt();
+    let decay = 1.0 - lr * wd;
+    let serial = |p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
+        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+            let q = if wd != 0.0 { *p * decay } else { *p };
+            let mi = b1 * *m + (1.0 - b1) * g;
+            let vi = b2 * *v + (1.0 - b2) * (g * g);
+            *m = mi;
+            *v = vi;
+            *p = q - step_size * (mi / (vi.sqrt() / bias2_sqrt + eps));
+        }
+    };
+    if param.len() < 2 * UPDATE_CHUNK {
+        serial(param, m, v, grad);
+    } else {
+        param
+            .par_chunks_mut(UPDATE_CHUNK)
+            .zip(m.par_chunks_mut(UPDATE_CHUNK))
+            .zip(v.par_chunks_mut(UPDATE_CHUNK))
+            .zip(grad.par_chunks(UPDATE_CHUNK))
+            .for_each(|(((p, m), v), g)| serial(p, m, v, g));
+    }
+}
+
+/// Layer l's weights or biases.
+fn tensor(p: &mut Params, l: usize, weights: bool) -> &mut Vec<f32> {
+    if weights {
+        &mut p.layers[l].w
+    } else {
+        &mut p.layers[l].b
+    }
+}
+
 /// Index of the first largest value.
 pub fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
@@ -305,6 +387,12 @@ pub struct CpuTrainer {
     db: Vec<f32>,
     /// The gathered batch's dense targets, (batch, outputs).
     y: Vec<f32>,
+    /// The optimiser, its update count and its state (one set per `Method::slots` entry).
+    optimizer: Optimizer,
+    t: u64,
+    state: Vec<Params>,
+    /// The step's gradients (2λW included), for every optimiser but plain SGD.
+    grad: Params,
     /// The threads the GEMMs split over; steps run inside it, so a split is a cheap hand-off
     /// between its workers rather than a wake-up from outside.
     pool: std::sync::Arc<rayon::ThreadPool>,
@@ -345,6 +433,10 @@ impl CpuTrainer {
             dx: vec![0.0; batch * widest],
             db: vec![0.0; widest],
             y: vec![0.0; batch * spec.outputs()],
+            optimizer: Optimizer::default(),
+            t: 0,
+            state: Vec::new(),
+            grad: Params { layers: Vec::new() },
             pool: std::sync::Arc::new(
                 rayon::ThreadPoolBuilder::new()
                     .thread_name(|i| format!("wgtrain-cpu-{i}"))
@@ -446,6 +538,57 @@ impl CpuTrainer {
         }
     }
 
+    /// Backward and update of one step of m rows whose loss gradient is in `self.dz`: plain
+    /// SGD fused into the weight-gradient GEMM, the others from the gradient buffer.
+    fn step(&mut self, m: usize, lr: f32, l2: f32) {
+        self.t += 1;
+        if self.optimizer.method == Method::Sgd {
+            self.backward(m, lr, l2, None);
+            return;
+        }
+        let mut g = std::mem::replace(&mut self.grad, Params { layers: Vec::new() });
+        self.backward(m, 0.0, l2, Some(&mut g));
+        let o = self.optimizer;
+        let bias = o.bias_corrections(self.t);
+        for l in 0..self.spec.n_layers() {
+            for weights in [true, false] {
+                let p = tensor(&mut self.params, l, weights);
+                let dp = if weights {
+                    &g.layers[l].w
+                } else {
+                    &g.layers[l].b
+                };
+                match o.method {
+                    // Not reached (plain SGD takes the fused path), but correct.
+                    Method::Sgd => p.iter_mut().zip(dp).for_each(|(p, g)| *p -= lr * g),
+                    Method::Momentum | Method::Nesterov => momentum_update(
+                        p,
+                        tensor(&mut self.state[0], l, weights),
+                        dp,
+                        lr,
+                        o.momentum,
+                        o.method == Method::Nesterov,
+                    ),
+                    Method::Adam | Method::AdamW => {
+                        let (ms, vs) = self.state.split_at_mut(1);
+                        let wd = if weights { o.weight_decay } else { 0.0 };
+                        adam_update(
+                            p,
+                            tensor(&mut ms[0], l, weights),
+                            tensor(&mut vs[0], l, weights),
+                            dp,
+                            lr,
+                            wd,
+                            &o,
+                            bias,
+                        )
+                    }
+                }
+            }
+        }
+        self.grad = g;
+    }
+
     fn gather(&mut self, rows: &[u32]) -> usize {
         let d = self.spec.inputs();
         let w = self.spec.outputs();
@@ -479,21 +622,56 @@ impl Backend for CpuTrainer {
         "cpu (f32, gemm)".into()
     }
 
-    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
-        let mut losses = Vec::with_capacity(perm.len().div_ceil(self.batch));
+    fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>> {
+        if hp.batch != self.batch {
+            return Err(crate::Error::InvalidArgument(format!(
+                "trainer built for batch {}, asked for {}",
+                self.batch, hp.batch
+            )));
+        }
+        let steps = perm.len().div_ceil(self.batch);
+        if lrs.len() != steps {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{} learning rates for {steps} steps",
+                lrs.len()
+            )));
+        }
+        let mut losses = Vec::with_capacity(steps);
         let pool = self.pool.clone();
         pool.install(|| {
-            for rows in perm.chunks(self.batch) {
+            for (rows, &lr) in perm.chunks(self.batch).zip(lrs) {
                 if !losses.is_empty() && crate::train::stop_requested() {
                     break;
                 }
                 let m = self.gather(rows);
                 let (loss, _) = self.forward_loss(m);
-                self.backward(m, hp.lr, hp.l2, None);
+                self.step(m, lr, hp.l2);
                 losses.push((loss / m as f64) as f32);
             }
         });
         Ok(losses)
+    }
+
+    fn set_optimizer(&mut self, state: &OptimState) -> Result<()> {
+        state.optimizer.validate()?;
+        state.check(&self.spec)?;
+        self.optimizer = state.optimizer;
+        self.t = state.step;
+        self.state = state.slots.clone();
+        self.grad = if state.optimizer.method == Method::Sgd {
+            Params { layers: Vec::new() }
+        } else {
+            Params::zeros(&self.spec)
+        };
+        Ok(())
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimState> {
+        Ok(OptimState {
+            optimizer: self.optimizer,
+            step: self.t,
+            slots: self.state.clone(),
+        })
     }
 
     fn evaluate(&mut self, set: usize) -> Result<EvalStats> {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Matches `TILE_M`/`TILE_N` in matmul.wgsl.
 pub const MATMUL_TILE: u32 = 64;
-/// Matches `WG` in gather.wgsl, loss.wgsl and sgd.wgsl.
+/// Matches `WG` in gather.wgsl, loss.wgsl, sgd.wgsl and optim.wgsl.
 pub const WG_1D: u32 = 256;
 /// Matches `WG` in bias.wgsl.
 pub const WG_BIAS: u32 = 64;
@@ -72,6 +72,34 @@ pub struct SgdParams {
     pub _pad: u32,
 }
 
+/// `MomentumParams` of optim.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct MomentumParams {
+    pub len: u32,
+    pub decay_end: u32,
+    pub l2: f32,
+    pub momentum: f32,
+    /// 1: Nesterov's update, 0: heavy ball.
+    pub nesterov: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `AdamParams` of optim.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct AdamParams {
+    pub len: u32,
+    pub decay_end: u32,
+    pub l2: f32,
+    /// AdamW's decoupled decay; 0 for Adam.
+    pub weight_decay: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub _pad: u32,
+}
+
 /// `Step` of step.wgsl: one per training step, at `slot * step_stride` in the step buffer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -80,6 +108,12 @@ pub struct StepInfo {
     pub rows: u32,
     pub slot: u32,
     pub lr: f32,
+    /// The optimiser's update count, 1-based (0 outside training steps).
+    pub t: u32,
+    /// Adam's `1 - β1^t` and `1 - β2^t` (`Optimizer::bias_corrections`).
+    pub bias1: f32,
+    pub bias2: f32,
+    pub _pad: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<MatmulParams>() == 16);
@@ -87,7 +121,10 @@ const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
 const _: () = assert!(std::mem::size_of::<LossParams>() == 16);
 const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
-const _: () = assert!(std::mem::size_of::<StepInfo>() == 16);
+const _: () = assert!(std::mem::size_of::<MomentumParams>() == 32);
+const _: () = assert!(std::mem::size_of::<AdamParams>() == 32);
+const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
+const _: () = assert!(std::mem::size_of::<StepInfo>() as u64 <= STEP_SLOT);
 
 /// Every entry point, named as in the WGSL and the CPU reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +136,8 @@ pub enum Kernel {
     LossForwardBackward,
     BiasBackward,
     SgdUpdate,
+    MomentumUpdate,
+    AdamUpdate,
 }
 
 /// A binding's kind, in binding order.
@@ -113,7 +152,7 @@ enum Slot {
 use Slot::*;
 
 impl Kernel {
-    const ALL: [Kernel; 7] = [
+    const ALL: [Kernel; 9] = [
         Kernel::MatmulForward,
         Kernel::MatmulBackwardWeight,
         Kernel::MatmulBackwardInput,
@@ -121,6 +160,8 @@ impl Kernel {
         Kernel::LossForwardBackward,
         Kernel::BiasBackward,
         Kernel::SgdUpdate,
+        Kernel::MomentumUpdate,
+        Kernel::AdamUpdate,
     ];
 
     fn entry(self) -> &'static str {
@@ -132,6 +173,8 @@ impl Kernel {
             Kernel::LossForwardBackward => "loss_forward_backward",
             Kernel::BiasBackward => "bias_backward",
             Kernel::SgdUpdate => "sgd_update",
+            Kernel::MomentumUpdate => "momentum_update",
+            Kernel::AdamUpdate => "adam_update",
         }
     }
 
@@ -144,10 +187,12 @@ impl Kernel {
             Kernel::LossForwardBackward => &[Read, Read, Write, Write, Uniform, Step],
             Kernel::BiasBackward => &[Read, Write, Uniform],
             Kernel::SgdUpdate => &[Read, Write, Uniform, Step],
+            Kernel::MomentumUpdate => &[Read, Write, Write, Uniform, Step],
+            Kernel::AdamUpdate => &[Read, Write, Write, Write, Uniform, Step],
         }
     }
 
-    fn uses_step(self) -> bool {
+    pub fn uses_step(self) -> bool {
         self.slots().contains(&Step)
     }
 
@@ -169,6 +214,10 @@ impl Kernel {
             include_str!("../../shaders/step.wgsl"),
             include_str!("../../shaders/sgd.wgsl")
         );
+        const OPTIM: &str = concat!(
+            include_str!("../../shaders/step.wgsl"),
+            include_str!("../../shaders/optim.wgsl")
+        );
         match self {
             Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput => {
                 ("matmul.wgsl", MATMUL)
@@ -177,6 +226,7 @@ impl Kernel {
             Kernel::LossForwardBackward => ("loss.wgsl", LOSS),
             Kernel::BiasBackward => ("bias.wgsl", BIAS),
             Kernel::SgdUpdate => ("sgd.wgsl", SGD),
+            Kernel::MomentumUpdate | Kernel::AdamUpdate => ("optim.wgsl", OPTIM),
         }
     }
 }
@@ -306,7 +356,7 @@ impl Kernels {
     }
 
     /// A bind group for `kernel` from ranges in binding order; the step uniform (if the kernel
-    /// has one) is bound with its 16-byte window, moved by the dynamic offset at dispatch.
+    /// has one) is bound with a window of one `StepInfo`, moved by the dynamic offset at dispatch.
     pub fn bind(&self, device: &wgpu::Device, kernel: Kernel, ranges: &[Range]) -> wgpu::BindGroup {
         assert_eq!(
             ranges.len(),
@@ -323,7 +373,11 @@ impl Kernels {
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: r.buffer,
                     offset: r.offset,
-                    size: NonZeroU64::new(if *s == Step { 16 } else { r.size }),
+                    size: NonZeroU64::new(if *s == Step {
+                        std::mem::size_of::<StepInfo>() as u64
+                    } else {
+                        r.size
+                    }),
                 }),
             })
             .collect();

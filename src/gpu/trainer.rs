@@ -10,6 +10,7 @@ use crate::cpu::fast::dense_targets;
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
+use crate::optim::{Method, OptimState, Optimizer};
 use crate::train::{Backend, EvalStats, Hyper};
 
 /// Steps recorded per submission: enough to keep the queue fed, few enough to start early.
@@ -18,8 +19,8 @@ const STEPS_PER_SUBMIT: usize = 32;
 /// on its own (`min_storage_buffer_offset_alignment` is at most 256).
 const ALIGN_FLOATS: usize = 64;
 
-/// Where each tensor lives in the flat parameter (and gradient) buffer: all weights first, then
-/// all biases, so weight decay covers `[0, decay_end)`.
+/// Where each tensor lives in the flat parameter (and gradient, and optimiser state) buffer: all
+/// weights first, then all biases, so weight decay covers `[0, decay_end)`.
 #[derive(Clone, Debug)]
 pub struct ParamLayout {
     pub w: Vec<(usize, usize)>,
@@ -126,6 +127,11 @@ pub struct GpuTrainer {
     slots: usize,
     /// λ baked into the update's uniform.
     l2: f32,
+    /// The optimiser (baked into the update's uniform), its update count, and its state
+    /// buffers (one per `Method::slots` entry, laid out as `params`).
+    optimizer: Optimizer,
+    t: u64,
+    state: Vec<wgpu::Buffer>,
     plans: HashMap<(usize, Mode), Plan>,
 }
 
@@ -217,6 +223,9 @@ impl GpuTrainer {
             }),
             slots,
             l2: 0.0,
+            optimizer: Optimizer::default(),
+            t: 0,
+            state: Vec::new(),
             train: train_bufs,
             eval: eval_bufs,
             kernels,
@@ -290,10 +299,7 @@ impl GpuTrainer {
         let mut add = |kernel: Kernel, ranges: Vec<Range>, params_buf: wgpu::Buffer, groups| {
             let mut r = ranges;
             r.push(Range::whole(&params_buf));
-            if matches!(
-                kernel,
-                Kernel::GatherRows | Kernel::LossForwardBackward | Kernel::SgdUpdate
-            ) {
+            if kernel.uses_step() {
                 r.push(Range::whole(&self.step));
             }
             dispatches.push(Dispatch {
@@ -451,19 +457,61 @@ impl GpuTrainer {
             );
         }
         if mode == Mode::Train {
-            add(
-                Kernel::SgdUpdate,
-                vec![Range::whole(&self.grads), Range::whole(&self.params)],
-                uniform(
-                    device,
-                    "sgd",
-                    &SgdParams {
-                        len: self.layout.total as u32,
-                        decay_end: self.layout.decay_end as u32,
-                        l2: self.l2,
-                        _pad: 0,
-                    },
+            let (len, decay_end) = (self.layout.total as u32, self.layout.decay_end as u32);
+            let mut ranges = vec![Range::whole(&self.grads), Range::whole(&self.params)];
+            ranges.extend(self.state.iter().map(Range::whole));
+            let o = &self.optimizer;
+            let (kernel, params_buf) = match o.method {
+                Method::Sgd => (
+                    Kernel::SgdUpdate,
+                    uniform(
+                        device,
+                        "sgd",
+                        &SgdParams {
+                            len,
+                            decay_end,
+                            l2: self.l2,
+                            _pad: 0,
+                        },
+                    ),
                 ),
+                Method::Momentum | Method::Nesterov => (
+                    Kernel::MomentumUpdate,
+                    uniform(
+                        device,
+                        "momentum",
+                        &MomentumParams {
+                            len,
+                            decay_end,
+                            l2: self.l2,
+                            momentum: o.momentum,
+                            nesterov: (o.method == Method::Nesterov) as u32,
+                            _pad: [0; 3],
+                        },
+                    ),
+                ),
+                Method::Adam | Method::AdamW => (
+                    Kernel::AdamUpdate,
+                    uniform(
+                        device,
+                        "adam",
+                        &AdamParams {
+                            len,
+                            decay_end,
+                            l2: self.l2,
+                            weight_decay: o.weight_decay,
+                            beta1: o.beta1,
+                            beta2: o.beta2,
+                            eps: o.eps,
+                            _pad: 0,
+                        },
+                    ),
+                ),
+            };
+            add(
+                kernel,
+                ranges,
+                params_buf,
                 grid_1d(self.layout.total, WG_1D),
             );
         }
@@ -481,26 +529,44 @@ impl GpuTrainer {
         Ok(())
     }
 
-    /// Writes the step uniforms for batches over `n` rows, runs each step's plan, and reads the
+    /// Writes the step uniforms for batches over `n` rows (training step s with learning rate
+    /// `lrs[s]` and the optimiser's next update count), runs each step's plan, and reads the
     /// (loss sum, correct) pairs back: one host round trip for the whole pass.
-    fn run_steps(&mut self, n: usize, mode: Mode, lr: f32) -> Result<Vec<(f64, usize, usize)>> {
+    fn run_steps(&mut self, n: usize, mode: Mode, lrs: &[f32]) -> Result<Vec<(f64, usize, usize)>> {
         let steps = n.div_ceil(self.batch);
+        if steps == 0 {
+            return Ok(vec![]);
+        }
         if steps > self.slots {
             return Err(Error::Gpu(format!(
                 "{steps} steps but {} step slots",
                 self.slots
             )));
         }
+        let train = mode == Mode::Train;
+        if train && lrs.len() != steps {
+            return Err(Error::InvalidArgument(format!(
+                "{} learning rates for {steps} steps",
+                lrs.len()
+            )));
+        }
         let stride = self.kernels.step_stride as usize;
+        let size = std::mem::size_of::<StepInfo>();
         let mut bytes = vec![0u8; steps * stride];
         for s in 0..steps {
-            let info = StepInfo {
+            let mut info = StepInfo {
                 row_offset: (s * self.batch) as u32,
                 rows: self.batch.min(n - s * self.batch) as u32,
                 slot: s as u32,
-                lr,
+                ..StepInfo::default()
             };
-            bytes[s * stride..s * stride + 16].copy_from_slice(bytemuck::bytes_of(&info));
+            if train {
+                let t = self.t + s as u64 + 1;
+                info.lr = lrs[s];
+                info.t = t.min(u32::MAX as u64) as u32;
+                (info.bias1, info.bias2) = self.optimizer.bias_corrections(t);
+            }
+            bytes[s * stride..s * stride + size].copy_from_slice(bytemuck::bytes_of(&info));
         }
         self.ctx.queue.write_buffer(&self.step, 0, &bytes);
         let full = self.batch.min(n);
@@ -523,6 +589,9 @@ impl GpuTrainer {
                 }
             }
             self.ctx.queue.submit([enc.finish()]);
+        }
+        if train {
+            self.t += done as u64;
         }
         if done == 0 {
             return Ok(vec![]);
@@ -549,23 +618,15 @@ impl GpuTrainer {
         self.ctx
             .queue
             .write_buffer(&self.perm, 0, bytemuck::cast_slice(rows));
-        let stats = self.run_steps(rows.len(), Mode::Gradients, 0.0)?;
+        let stats = self.run_steps(rows.len(), Mode::Gradients, &[])?;
         let flat = read_back(&self.ctx, &self.grads, 0, self.layout.total as u64 * 4)?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
 
-    fn set_l2(&mut self, l2: f32) {
-        // The update's uniform carries λ; rebuild the train plans when it changes.
-        let stale: Vec<_> = self
-            .plans
-            .keys()
-            .filter(|(_, m)| *m == Mode::Train)
-            .cloned()
-            .collect();
-        for key in stale {
-            self.plans.remove(&key);
-        }
-        self.l2 = l2;
+    /// Drops the train plans: the update's uniform carries λ and the optimiser, and binds the
+    /// state buffers.
+    fn forget_train_plans(&mut self) {
+        self.plans.retain(|(_, mode), _| *mode != Mode::Train);
     }
 }
 
@@ -574,14 +635,14 @@ impl Backend for GpuTrainer {
         format!("gpu: {}", self.ctx.describe())
     }
 
-    fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
+    fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>> {
         if hp.batch != self.batch {
             return Err(Error::InvalidArgument(format!(
                 "trainer built for batch {}, asked for {}",
                 self.batch, hp.batch
             )));
         }
-        if perm.len() != self.train.n {
+        if perm.len() > self.train.n {
             return Err(Error::Shape(format!(
                 "permutation of {} rows for {} training rows",
                 perm.len(),
@@ -589,12 +650,16 @@ impl Backend for GpuTrainer {
             )));
         }
         if hp.l2 != self.l2 {
-            self.set_l2(hp.l2);
+            self.forget_train_plans();
+            self.l2 = hp.l2;
+        }
+        if perm.is_empty() {
+            return Ok(vec![]);
         }
         self.ctx
             .queue
             .write_buffer(&self.perm, 0, bytemuck::cast_slice(perm));
-        let stats = self.run_steps(perm.len(), Mode::Train, hp.lr)?;
+        let stats = self.run_steps(perm.len(), Mode::Train, lrs)?;
         Ok(stats
             .iter()
             .map(|&(sum, _, m)| (sum / m as f64) as f32)
@@ -607,7 +672,7 @@ impl Backend for GpuTrainer {
             .get(set)
             .ok_or_else(|| Error::InvalidArgument(format!("no evaluation set {set}")))?
             .n;
-        let stats = self.run_steps(n, Mode::Eval(set), 0.0)?;
+        let stats = self.run_steps(n, Mode::Eval(set), &[])?;
         let mut e = EvalStats::default();
         for (sum, correct, m) in stats {
             e.loss_sum += sum;
@@ -620,6 +685,45 @@ impl Backend for GpuTrainer {
     fn params(&mut self) -> Result<Params> {
         let flat = read_back(&self.ctx, &self.params, 0, self.layout.total as u64 * 4)?;
         Ok(self.layout.unpack(&flat))
+    }
+
+    fn set_optimizer(&mut self, state: &OptimState) -> Result<()> {
+        state.optimizer.validate()?;
+        state.check(&self.spec)?;
+        let names = state.optimizer.method.slots();
+        let mut buffers = Vec::with_capacity(names.len());
+        for (slot, name) in state.slots.iter().zip(names) {
+            let what = format!("the optimizer state '{name}'");
+            self.ctx
+                .check_binding(&what, self.layout.total as u64 * 4)?;
+            let flat = self.layout.pack(slot);
+            buffers.push(storage_init(
+                &self.ctx.device,
+                &what,
+                bytemuck::cast_slice(&flat),
+            ));
+        }
+        self.state = buffers;
+        self.optimizer = state.optimizer;
+        self.t = state.step;
+        self.forget_train_plans();
+        Ok(())
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimState> {
+        let slots = self
+            .state
+            .iter()
+            .map(|b| {
+                read_back(&self.ctx, b, 0, self.layout.total as u64 * 4)
+                    .map(|flat| self.layout.unpack(&flat))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(OptimState {
+            optimizer: self.optimizer,
+            step: self.t,
+            slots,
+        })
     }
 
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
