@@ -1,5 +1,8 @@
 //! Checkpoints as safetensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out], f32,
-//! the `torch.nn.Linear` layout, with the architecture in the metadata. Written atomically.
+//! the `torch.nn.Linear` layout, with the architecture in the metadata; for `--resume`, also the
+//! optimiser state `optim.layers.{i}.weight.{slot}` / `optim.layers.{i}.bias.{slot}` (slot
+//! `momentum`, or Adam's `m` and `v`, in the same layouts) and the run's settings and position
+//! in the metadata. Written atomically.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,6 +12,8 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
+use crate::optim::{OptimState, Optimizer, Schedule, number};
+use crate::train::Progress;
 
 const FORMAT: &str = "wgtrain-1";
 
@@ -43,11 +48,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
+/// Everything `--resume` needs beyond the parameters: the optimiser with its state, the run's
+/// settings, and where it stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    pub optim: OptimState,
+    pub schedule: Schedule,
+    /// The base learning rate and λ of `train::Hyper`.
+    pub lr: f32,
+    pub l2: f32,
+    pub batch: usize,
+    pub seed: u64,
+    pub progress: Progress,
+    /// The `--data` the run trained on, its training rows (after the validation hold-out) and
+    /// the held-out fraction.
+    pub data: String,
+    pub train_rows: usize,
+    pub valid_split: Option<f64>,
+}
+
 /// Saves the parameters with the architecture in the metadata.
 pub fn save(path: &Path, spec: &Spec, params: &Params) -> Result<()> {
-    params.check_shapes(spec)?;
-    let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (l, layer) in params.layers.iter().enumerate() {
+    encode(path, spec, params, None)
+}
+
+/// Saves the parameters and what `--resume` needs to continue the run exactly.
+pub fn save_training(
+    path: &Path,
+    spec: &Spec,
+    params: &Params,
+    state: &TrainingState,
+) -> Result<()> {
+    encode(path, spec, params, Some(state))
+}
+
+/// (name, shape, bytes) of layer tensor `p`'s weight (transposed to [out, in]) and bias.
+fn layer_tensors(
+    spec: &Spec,
+    p: &Params,
+    prefix: &str,
+    suffix: &str,
+) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let mut bufs = Vec::new();
+    for (l, layer) in p.layers.iter().enumerate() {
         let (fi, fo) = spec.layer_shape(l);
         // (in, out) in memory, [out, in] on disk.
         let mut wt = vec![0f32; fi * fo];
@@ -57,15 +100,45 @@ pub fn save(path: &Path, spec: &Spec, params: &Params) -> Result<()> {
             }
         }
         bufs.push((
-            format!("layers.{l}.weight"),
+            format!("{prefix}layers.{l}.weight{suffix}"),
             vec![fo, fi],
             bytemuck::cast_slice(&wt).to_vec(),
         ));
         bufs.push((
-            format!("layers.{l}.bias"),
+            format!("{prefix}layers.{l}.bias{suffix}"),
             vec![fo],
             bytemuck::cast_slice(&layer.b).to_vec(),
         ));
+    }
+    bufs
+}
+
+fn encode(path: &Path, spec: &Spec, params: &Params, state: Option<&TrainingState>) -> Result<()> {
+    params.check_shapes(spec)?;
+    let mut bufs = layer_tensors(spec, params, "", "");
+    let mut meta = metadata(spec);
+    if let Some(st) = state {
+        st.optim.check(spec)?;
+        for (slot, name) in st.optim.slots.iter().zip(st.optim.optimizer.method.slots()) {
+            bufs.extend(layer_tensors(spec, slot, "optim.", &format!(".{name}")));
+        }
+        st.optim.optimizer.to_metadata(&mut meta);
+        st.schedule.to_metadata(&mut meta);
+        let mut put = |k: &str, v: String| {
+            meta.insert(k.into(), v);
+        };
+        put("lr", st.lr.to_string());
+        put("l2", st.l2.to_string());
+        put("batch", st.batch.to_string());
+        put("seed", st.seed.to_string());
+        put("epoch", st.progress.epoch.to_string());
+        put("epoch_batches", st.progress.batch.to_string());
+        put("step", st.optim.step.to_string());
+        put("data", st.data.clone());
+        put("train_rows", st.train_rows.to_string());
+        if let Some(f) = st.valid_split {
+            put("valid_split", f.to_string());
+        }
     }
     let views = bufs
         .iter()
@@ -75,7 +148,7 @@ pub fn save(path: &Path, spec: &Spec, params: &Params) -> Result<()> {
                 .map_err(|e| Error::checkpoint(path, format!("cannot encode {name}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, Some(metadata(spec)))
+    let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
     write_atomic(path, &bytes)
 }
@@ -108,6 +181,24 @@ pub fn load(path: &Path) -> Result<(Spec, Params)> {
 
 /// As `load`, from the file's bytes; `path` names the source in errors.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<(Spec, Params)> {
+    decode(path, bytes, false).map(|(spec, params, _)| (spec, params))
+}
+
+/// Loads a checkpoint with its training state, `None` when it holds parameters only.
+pub fn load_training(path: &Path) -> Result<(Spec, Params, Option<TrainingState>)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        err: source,
+    })?;
+    decode(path, &bytes, true)
+}
+
+/// The architecture and parameters, and with `with_state` the training state if there is one.
+fn decode(
+    path: &Path,
+    bytes: &[u8],
+    with_state: bool,
+) -> Result<(Spec, Params, Option<TrainingState>)> {
     let bad = |msg: String| Error::checkpoint(path, msg);
     let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
@@ -144,40 +235,88 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<(Spec, Params)> {
     let output = get("output")?.parse().map_err(|e| bad(format!("{e}")))?;
     let loss = get("loss")?.parse().map_err(|e| bad(format!("{e}")))?;
     let spec = Spec::new(sizes, hidden, output, loss).map_err(|e| bad(format!("{e}")))?;
-    let mut layers = Vec::with_capacity(spec.n_layers());
-    for l in 0..spec.n_layers() {
-        let (fi, fo) = spec.layer_shape(l);
-        let read = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = st
-                .tensor(&name)
-                .map_err(|_| bad(format!("tensor {name} is missing")))?;
-            if t.dtype() != Dtype::F32 || t.shape() != shape {
-                return Err(bad(format!(
-                    "tensor {name}: expected F32 {shape:?}, got {:?} {:?}",
-                    t.dtype(),
-                    t.shape()
-                )));
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
-        };
-        let wt = read(format!("layers.{l}.weight"), &[fo, fi])?;
-        let b = read(format!("layers.{l}.bias"), &[fo])?;
-        let mut w = vec![0f32; fi * fo];
-        for o in 0..fo {
-            for i in 0..fi {
-                w[i * fo + o] = wt[o * fi + i];
-            }
+    let read = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = st
+            .tensor(&name)
+            .map_err(|_| bad(format!("tensor {name} is missing")))?;
+        if t.dtype() != Dtype::F32 || t.shape() != shape {
+            return Err(bad(format!(
+                "tensor {name}: expected F32 {shape:?}, got {:?} {:?}",
+                t.dtype(),
+                t.shape()
+            )));
         }
-        layers.push(Layer { w, b });
-    }
-    let params = Params { layers };
+        Ok(t.data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    };
+    // Tensors `{prefix}layers.{l}.weight{suffix}` ([out, in] on disk) and `.bias{suffix}`.
+    let read_layers = |prefix: &str, suffix: &str| -> Result<Params> {
+        let mut layers = Vec::with_capacity(spec.n_layers());
+        for l in 0..spec.n_layers() {
+            let (fi, fo) = spec.layer_shape(l);
+            let wt = read(format!("{prefix}layers.{l}.weight{suffix}"), &[fo, fi])?;
+            let b = read(format!("{prefix}layers.{l}.bias{suffix}"), &[fo])?;
+            let mut w = vec![0f32; fi * fo];
+            for o in 0..fo {
+                for i in 0..fi {
+                    w[i * fo + o] = wt[o * fi + i];
+                }
+            }
+            layers.push(Layer { w, b });
+        }
+        Ok(Params { layers })
+    };
+    let params = read_layers("", "")?;
     if !params.all_finite() {
         return Err(bad("holds non-finite parameters".into()));
     }
-    Ok((spec, params))
+    let optimizer = if with_state {
+        Optimizer::from_metadata(&info).map_err(|e| bad(format!("optimizer: {e}")))?
+    } else {
+        None
+    };
+    let Some(optimizer) = optimizer else {
+        return Ok((spec, params, None));
+    };
+    let slots = optimizer
+        .method
+        .slots()
+        .iter()
+        .map(|name| read_layers("optim.", &format!(".{name}")))
+        .collect::<Result<Vec<_>>>()?;
+    let state = (|| -> Result<TrainingState> {
+        let optim = OptimState {
+            optimizer,
+            step: number(&info, "step")?,
+            slots,
+        };
+        optim.check(&spec)?;
+        Ok(TrainingState {
+            optim,
+            schedule: Schedule::from_metadata(&info)?,
+            lr: number(&info, "lr")?,
+            l2: number(&info, "l2")?,
+            batch: number(&info, "batch")?,
+            seed: number(&info, "seed")?,
+            progress: Progress {
+                epoch: number(&info, "epoch")?,
+                batch: number(&info, "epoch_batches")?,
+            },
+            data: get("data")?.clone(),
+            train_rows: number(&info, "train_rows")?,
+            valid_split: info
+                .contains_key("valid_split")
+                .then(|| number(&info, "valid_split"))
+                .transpose()?,
+        })
+    })()
+    .map_err(|e| match e {
+        Error::Checkpoint { .. } => e,
+        e => bad(format!("training state: {e}")),
+    })?;
+    Ok((spec, params, Some(state)))
 }
 
 /// Loads a checkpoint for the network `want`; a different architecture is an error that says how.

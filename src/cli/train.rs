@@ -1,5 +1,7 @@
-//! `wgtrain train`: build the network from the data and the flags, train, report, save.
+//! `wgtrain train`: build the network from the data and the flags (or take both from a checkpoint
+//! to resume), train, report, save.
 
+use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -7,12 +9,13 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::parse_list;
-use wgtrain::checkpoint;
+use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{self, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{self, Backend, Hyper, Role};
+use wgtrain::optim::{Decay, Method, OptimState, Optimizer, Schedule};
+use wgtrain::train::{self, Backend, Hyper, Plan, Progress, Role};
 
 const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
   cross-entropy  L = -(1/N) Σ_n log softmax(z_n)[y_n]   (softmax output; labels are class indices)
@@ -20,42 +23,106 @@ const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
   mse            L = (1/N) Σ_n ½‖a_n - y_n‖²   (linear or sigmoid output; gradient (a - y)/N)
 Default: cross-entropy for class labels, mse for real-valued targets.";
 
+const OPTIMIZER_HELP: &str =
+    "The update rule (PyTorch's torch.optim definitions). With g = dθ + 2λθ (λ = --l2, \
+weights only) and lr this step's rate (--lr scaled by --schedule):
+  sgd       θ -= lr·g   (default; on the CPU fused into the weight-gradient GEMM)
+  momentum  v = μ·v + g;  θ -= lr·v   (μ = --momentum, dampening 0, v starts at 0)
+  nesterov  v = μ·v + g;  θ -= lr·(g + μ·v)
+  adam      m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;  at update t = 1, 2, ...:
+            θ -= lr·m̂ / (sqrt(v̂) + eps),  m̂ = m/(1-β1^t),  v̂ = v/(1-β2^t)
+  adamw     θ *= 1 - lr·wd (wd = --weight-decay, weights only), then as adam
+Adam's usual --lr is about 0.001.";
+
+const SCHEDULE_HELP: &str =
+    "How the learning rate changes over the run, per step s (0-based) of epoch e:
+  constant  lr   (default)
+  step      lr·G^floor(e/N)   (G = --lr-gamma, N = --lr-step epochs)
+  cosine    lr·½(1 + cos(π·p)),  p from 0 after the warm-up to 1 at the end of the run
+--warmup W multiplies either by (s+1)/W for the first W steps. With --resume the run is all of
+its epochs, those before the checkpoint included.";
+
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Dataset: digits (built in: UCI handwritten digits, 1437 train / 360 test), xor, or a
     /// CSV file (optional header; last column an integer class label, or see --targets).
-    #[arg(long, default_value = "digits")]
-    data: String,
+    /// [default: digits; with --resume the checkpoint's]
+    #[arg(long)]
+    data: Option<String>,
     /// The last K CSV columns are real-valued targets (for mse/bce) instead of one class label.
     #[arg(long, value_name = "K")]
     targets: Option<usize>,
     /// Hidden layer sizes, comma separated; an empty string means no hidden layer.
-    #[arg(long, default_value = "64")]
-    hidden: String,
+    /// [default: 64]
+    #[arg(long)]
+    hidden: Option<String>,
     /// Hidden activation(s): relu, sigmoid, tanh, leaky-relu (slope 0.01), linear; one for all
-    /// hidden layers or a comma list, one per layer.
-    #[arg(long, default_value = "relu")]
-    activation: String,
+    /// hidden layers or a comma list, one per layer. [default: relu]
+    #[arg(long)]
+    activation: Option<String>,
     /// Output activation: softmax, sigmoid, linear. Default: the one that fits the loss.
     #[arg(long)]
     output: Option<Output>,
     #[arg(long, long_help = LOSS_HELP, help = "Loss: cross-entropy, bce, mse (see --help for the formulas)")]
     loss: Option<Loss>,
-    /// Learning rate of plain SGD.
-    #[arg(long, default_value_t = 0.1)]
-    lr: f32,
-    /// Mini-batch size; a last partial batch is trained, not dropped.
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
-    #[arg(long, default_value_t = 20)]
+    /// Learning rate (the base rate --schedule scales). [default: 0.1]
+    #[arg(long, allow_hyphen_values = true)]
+    lr: Option<f32>,
+    /// Mini-batch size; a last partial batch is trained, not dropped. [default: 32]
+    #[arg(long, value_parser = count)]
+    batch: Option<usize>,
+    /// Epochs to train; with --resume, epochs to train after those in the checkpoint.
+    #[arg(long, default_value_t = 20, value_parser = count)]
     epochs: usize,
-    /// Seed of the initialisation and of each epoch's shuffle.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// L2 regularisation: adds λ‖W‖² to the loss (gradient 2λW); biases are not decayed.
-    #[arg(long, default_value_t = 0.0, value_name = "λ")]
-    l2: f32,
+    /// Seed of the initialisation and of each epoch's shuffle. [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// L2 regularisation: adds λ‖W‖² to the loss (gradient 2λW) under every optimizer; biases
+    /// are not decayed. [default: 0]
+    #[arg(long, value_name = "λ", allow_hyphen_values = true)]
+    l2: Option<f32>,
+    #[arg(
+        long,
+        value_name = "NAME",
+        long_help = OPTIMIZER_HELP,
+        help = "Optimizer: sgd, momentum, nesterov, adam, adamw (see --help for the updates) [default: sgd]"
+    )]
+    optimizer: Option<Method>,
+    /// μ of --optimizer momentum and nesterov, in [0, 1). [default: 0.9]
+    #[arg(long, value_name = "μ", allow_hyphen_values = true)]
+    momentum: Option<f32>,
+    /// Adam's decay of the gradient mean m, in [0, 1). [default: 0.9]
+    #[arg(long, value_name = "β1", allow_hyphen_values = true)]
+    beta1: Option<f32>,
+    /// Adam's decay of the squared-gradient mean v, in [0, 1). [default: 0.999]
+    #[arg(long, value_name = "β2", allow_hyphen_values = true)]
+    beta2: Option<f32>,
+    /// Adam's eps, added to sqrt(v̂) in the denominator, above 0. [default: 1e-8]
+    #[arg(long, allow_hyphen_values = true)]
+    eps: Option<f32>,
+    /// AdamW's decoupled weight decay wd: θ *= 1 - lr·wd each step, weights only (biases are
+    /// not decayed). Only with --optimizer adamw; use --l2 for the 2λW gradient term. [default: 0]
+    #[arg(long, value_name = "wd", allow_hyphen_values = true)]
+    weight_decay: Option<f32>,
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = ["constant", "step", "cosine"],
+        long_help = SCHEDULE_HELP,
+        help = "Learning-rate schedule: constant, step, cosine (see --help) [default: constant]"
+    )]
+    schedule: Option<String>,
+    /// --schedule step: epochs between two decays by --lr-gamma (required with step).
+    #[arg(long, value_name = "N", value_parser = count)]
+    lr_step: Option<usize>,
+    /// --schedule step: the factor of each decay, in (0, 1]. [default: 0.1]
+    #[arg(long, value_name = "G", allow_hyphen_values = true)]
+    lr_gamma: Option<f32>,
+    /// Linear warm-up over the first N steps (batches): step s gets (s+1)/N of the rate.
+    /// [default: 0, none]
+    #[arg(long, value_name = "N", value_parser = count)]
+    warmup: Option<usize>,
     /// auto: a hardware GPU adapter when there is one, else the CPU; gpu: any adapter,
     /// software ones (llvmpipe) included; cpu: the fast CPU path.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
@@ -63,10 +130,18 @@ pub struct TrainArgs {
     /// wgpu backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Start from the parameters in this safetensors checkpoint (must match the architecture).
-    #[arg(long, value_name = "FILE")]
+    /// Start a new run from the parameters in this safetensors checkpoint (must match the
+    /// architecture); the optimizer starts afresh.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     init: Option<PathBuf>,
-    /// Save the trained parameters as safetensors (torch.nn.Linear layout: weight [out, in]).
+    /// Continue the run saved in this checkpoint (by --save, --checkpoint-every, --keep-best or
+    /// Ctrl-C) exactly where it stopped: the architecture, optimizer and its state, schedule,
+    /// --lr, --l2, --batch, --seed and --valid-split come from the file (a flag that contradicts
+    /// it is an error), the shuffle continues, and --epochs more epochs are trained.
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
+    /// Save the trained parameters as safetensors (torch.nn.Linear layout: weight [out, in]),
+    /// with the optimizer state and what --resume needs.
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
     /// Write one JSON object per epoch (epoch, train_loss, valid_loss, valid_accuracy,
@@ -92,23 +167,37 @@ pub struct TrainArgs {
 /// Where an interrupted run saves when there is no --save.
 const INTERRUPTED_FILE: &str = "wgtrain-interrupted.safetensors";
 
-fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
-    let hidden: Vec<usize> = parse_list(&a.hidden, "hidden")?;
-    if hidden.contains(&0) {
-        bail!(
-            "--hidden {}: a hidden layer of zero units; every layer needs at least one",
-            a.hidden
-        );
+/// A count flag: a whole number, 0 or more (clap's own message for "-3" is about digits).
+fn count(s: &str) -> std::result::Result<usize, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| "expected a whole number, 0 or more".to_string())
+}
+
+/// The hidden sizes of `--hidden`, none zero.
+fn hidden_sizes(hidden: &str) -> Result<Vec<usize>> {
+    let sizes: Vec<usize> = parse_list(hidden, "hidden")?;
+    if sizes.contains(&0) {
+        bail!("--hidden {hidden}: a hidden layer of zero units; every layer needs at least one");
     }
-    let acts: Vec<Activation> = parse_list(&a.activation, "activation")?;
-    let acts = match acts.len() {
-        1 => vec![acts[0]; hidden.len()],
-        n if n == hidden.len() => acts,
+    Ok(sizes)
+}
+
+/// The activations of `--activation` for `layers` hidden layers (one given for all, or one each).
+fn hidden_activations(activation: &str, layers: usize) -> Result<Vec<Activation>> {
+    let acts: Vec<Activation> = parse_list(activation, "activation")?;
+    Ok(match acts.len() {
+        1 => vec![acts[0]; layers],
+        n if n == layers => acts,
         n => bail!(
-            "--activation gives {n} activations for {} hidden layers: give one for all or one per layer",
-            hidden.len()
+            "--activation gives {n} activations for {layers} hidden layers: give one for all or one per layer"
         ),
-    };
+    })
+}
+
+fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
+    let hidden = hidden_sizes(a.hidden.as_deref().unwrap_or("64"))?;
+    let acts = hidden_activations(a.activation.as_deref().unwrap_or("relu"), hidden.len())?;
     let loss = a.loss.unwrap_or(if classes {
         Loss::CrossEntropy
     } else {
@@ -169,40 +258,292 @@ pub fn open_gpu(device: &str, backend: BackendChoice) -> Result<Option<GpuContex
     }
 }
 
-pub fn run(a: TrainArgs) -> Result<()> {
-    let hp = Hyper {
-        lr: a.lr,
-        l2: a.l2,
-        batch: a.batch,
-        epochs: a.epochs,
-        seed: a.seed,
+/// The run's settings: from the flags for a new run; with --resume from the checkpoint, where a
+/// flag that says otherwise is an error.
+struct Settings {
+    hp: Hyper,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    data: String,
+    valid_split: Option<f64>,
+}
+
+/// `given` (or `default`) for a new run; for a resumed one the checkpoint's value, which a
+/// `given` value must equal.
+fn pick<T: PartialEq + Display>(
+    flag: &str,
+    given: Option<T>,
+    stored: Option<(T, &Path)>,
+    default: T,
+) -> Result<T> {
+    match stored {
+        None => Ok(given.unwrap_or(default)),
+        Some((s, file)) => match given {
+            Some(g) if g != s => bail!(
+                "--{flag} {g} contradicts {}, whose run has --{flag} {s}: --resume continues that run with its settings; leave --{flag} out",
+                file.display()
+            ),
+            _ => Ok(s),
+        },
+    }
+}
+
+fn settings(a: &TrainArgs, resume: Option<(&TrainingState, &Path)>) -> Result<Settings> {
+    let from = |f: &dyn Fn(&TrainingState) -> String| resume.map(|(st, p)| (f(st), p));
+    let stored_opt = resume.map(|(st, _)| st.optim.optimizer);
+    let method = pick(
+        "optimizer",
+        a.optimizer,
+        resume.map(|(st, p)| (st.optim.optimizer.method, p)),
+        Method::Sgd,
+    )?;
+    let only = |given: bool, flag: &str, applies: bool, to: &str| -> Result<()> {
+        if given && !applies {
+            bail!("--{flag} applies to {to}, but the optimizer is {method}");
+        }
+        Ok(())
     };
+    only(
+        a.momentum.is_some(),
+        "momentum",
+        method.uses_momentum(),
+        "--optimizer momentum and nesterov",
+    )?;
+    for (flag, given) in [("beta1", a.beta1), ("beta2", a.beta2), ("eps", a.eps)] {
+        only(
+            given.is_some(),
+            flag,
+            method.is_adam(),
+            "--optimizer adam and adamw",
+        )?;
+    }
+    only(
+        a.weight_decay.is_some(),
+        "weight-decay",
+        method == Method::AdamW,
+        "--optimizer adamw (--l2 is the 2λW gradient term for every optimizer)",
+    )?;
+    let d = Optimizer::new(method);
+    let value = |flag: &str, given: Option<f32>, get: fn(&Optimizer) -> f32| {
+        pick(
+            flag,
+            given,
+            stored_opt.zip(resume).map(|(o, (_, p))| (get(&o), p)),
+            get(&d),
+        )
+    };
+    let optimizer = Optimizer {
+        method,
+        momentum: value("momentum", a.momentum, |o| o.momentum)?,
+        beta1: value("beta1", a.beta1, |o| o.beta1)?,
+        beta2: value("beta2", a.beta2, |o| o.beta2)?,
+        eps: value("eps", a.eps, |o| o.eps)?,
+        weight_decay: value("weight-decay", a.weight_decay, |o| o.weight_decay)?,
+    };
+    let schedule_name = pick(
+        "schedule",
+        a.schedule.clone(),
+        from(&|st| st.schedule.decay.name().to_string()),
+        "constant".to_string(),
+    )?;
+    if schedule_name != "step" {
+        for (flag, given) in [
+            ("lr-step", a.lr_step.is_some()),
+            ("lr-gamma", a.lr_gamma.is_some()),
+        ] {
+            if given {
+                bail!("--{flag} applies to --schedule step, but the schedule is {schedule_name}");
+            }
+        }
+    }
+    let stored_step = resume.and_then(|(st, p)| match st.schedule.decay {
+        Decay::Step { every, gamma } => Some(((every, gamma), p)),
+        _ => None,
+    });
+    let decay = match schedule_name.as_str() {
+        "step" => {
+            let every = match (a.lr_step, resume) {
+                (None, None) => {
+                    bail!("--schedule step needs --lr-step N, the epochs between two decays")
+                }
+                _ => pick(
+                    "lr-step",
+                    a.lr_step,
+                    stored_step.map(|((e, _), p)| (e, p)),
+                    a.lr_step.unwrap_or(0),
+                )?,
+            };
+            let gamma = pick(
+                "lr-gamma",
+                a.lr_gamma,
+                stored_step.map(|((_, g), p)| (g, p)),
+                0.1,
+            )?;
+            Decay::Step { every, gamma }
+        }
+        "cosine" => Decay::Cosine,
+        _ => Decay::Constant,
+    };
+    let schedule = Schedule {
+        decay,
+        warmup: pick(
+            "warmup",
+            a.warmup,
+            resume.map(|(st, p)| (st.schedule.warmup, p)),
+            0,
+        )?,
+    };
+    let hp = Hyper {
+        lr: pick("lr", a.lr, resume.map(|(st, p)| (st.lr, p)), 0.1)?,
+        l2: pick("l2", a.l2, resume.map(|(st, p)| (st.l2, p)), 0.0)?,
+        batch: pick("batch", a.batch, resume.map(|(st, p)| (st.batch, p)), 32)?,
+        epochs: a.epochs,
+        seed: pick("seed", a.seed, resume.map(|(st, p)| (st.seed, p)), 0)?,
+    };
+    let valid_split = match resume {
+        None => a.valid_split,
+        Some((st, p)) => {
+            if a.valid_split.is_some() && a.valid_split != st.valid_split {
+                let was = st.valid_split.map_or("no --valid-split".to_string(), |f| {
+                    format!("--valid-split {f}")
+                });
+                bail!(
+                    "--valid-split contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --valid-split out",
+                    p.display()
+                );
+            }
+            st.valid_split
+        }
+    };
+    // The data may be named differently (a moved file); the row count is checked once loaded.
+    let data = a
+        .data
+        .clone()
+        .or_else(|| resume.map(|(st, _)| st.data.clone()))
+        .unwrap_or_else(|| "digits".into());
     hp.validate()?;
+    optimizer.validate()?;
+    schedule.validate()?;
+    Ok(Settings {
+        hp,
+        optimizer,
+        schedule,
+        data,
+        valid_split,
+    })
+}
+
+/// With --resume, the architecture flags that are given must describe the checkpoint's network.
+fn check_architecture(a: &TrainArgs, spec: &Spec, file: &Path) -> Result<()> {
+    let n = spec.sizes.len();
+    let contradicts = |flag: &str, value: &str| -> Result<()> {
+        bail!(
+            "--{flag} {value} contradicts {}, which holds a {} network: --resume takes the architecture from the file; leave --{flag} out",
+            file.display(),
+            spec.describe()
+        )
+    };
+    if let Some(h) = &a.hidden
+        && hidden_sizes(h)? != spec.sizes[1..n - 1]
+    {
+        contradicts("hidden", h)?;
+    }
+    if let Some(act) = &a.activation
+        && hidden_activations(act, n - 2)? != spec.hidden
+    {
+        contradicts("activation", act)?;
+    }
+    if let Some(o) = a.output.filter(|&o| o != spec.output) {
+        contradicts("output", o.name())?;
+    }
+    if let Some(l) = a.loss.filter(|&l| l != spec.loss) {
+        contradicts("loss", l.name())?;
+    }
+    Ok(())
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
     if a.checkpoint_every == Some(0) {
         bail!("--checkpoint-every must be at least 1");
     }
+    let resumed = match &a.resume {
+        Some(path) => {
+            let (spec, params, state) = checkpoint::load_training(path)?;
+            let Some(state) = state else {
+                bail!(
+                    "{}: holds parameters but no optimizer state or run settings (written by an older wgtrain), so it cannot be resumed: use --init {} to start a new run from its parameters",
+                    path.display(),
+                    path.display()
+                );
+            };
+            Some((path.as_path(), spec, params, state))
+        }
+        None => None,
+    };
+    let st = settings(&a, resumed.as_ref().map(|(p, _, _, s)| (s, *p)))?;
+    let hp = st.hp.clone();
     for path in a.save.iter().chain(&a.metrics) {
         check_writable(path)?;
     }
-    let split = data::load(&a.data, a.targets)?;
-    let (train_set, valid_set) = match a.valid_split {
+    let split = data::load(&st.data, a.targets)?;
+    let (train_set, valid_set) = match st.valid_split {
         Some(f) => {
-            let (t, v) = split.train.hold_out(f, a.seed)?;
+            let (t, v) = split.train.hold_out(f, hp.seed)?;
             (t, Some(v))
         }
         None => (split.train, None),
     };
     let classes = matches!(train_set.targets, Targets::Classes { .. });
-    let spec = build_spec(&a, train_set.dim, train_set.target_width(), classes)?;
+    let (spec, params, optim, start) = match resumed {
+        Some((path, spec, params, state)) => {
+            check_architecture(&a, &spec, path)?;
+            if spec.inputs() != train_set.dim || spec.outputs() != train_set.target_width() {
+                bail!(
+                    "{}: holds a {} network, but --data {} has {} inputs and {} targets",
+                    path.display(),
+                    spec.describe(),
+                    st.data,
+                    train_set.dim,
+                    train_set.target_width()
+                );
+            }
+            if state.train_rows != train_set.n {
+                bail!(
+                    "{}: its run trained on {} rows, but --data {} gives {}: --resume needs the same training data",
+                    path.display(),
+                    state.train_rows,
+                    st.data,
+                    train_set.n
+                );
+            }
+            let per_epoch = train_set.n.div_ceil(hp.batch);
+            let p = state.progress;
+            if p.batch >= per_epoch || state.optim.step != p.steps(per_epoch) as u64 {
+                bail!(
+                    "{}: inconsistent training state: {} optimizer steps at epoch {} batch {}, with {per_epoch} batches an epoch",
+                    path.display(),
+                    state.optim.step,
+                    p.epoch,
+                    p.batch
+                );
+            }
+            (spec, params, state.optim, p)
+        }
+        None => {
+            let spec = build_spec(&a, train_set.dim, train_set.target_width(), classes)?;
+            let params = match &a.init {
+                Some(path) => checkpoint::load_for(path, &spec)?,
+                None => Params::init(&spec, hp.seed),
+            };
+            let optim = OptimState::new(st.optimizer, &spec);
+            (spec, params, optim, Progress::default())
+        }
+    };
     if let Some(test) = &split.test
         && (test.dim != train_set.dim || test.target_width() != train_set.target_width())
     {
         bail!("the test split's shape does not match the training split's");
     }
-    let params = match &a.init {
-        Some(path) => checkpoint::load_for(path, &spec)?,
-        None => Params::init(&spec, a.seed),
-    };
     let mut eval_sets = Vec::new();
     let mut roles = Vec::new();
     if let Some(v) = &valid_set {
@@ -220,22 +561,23 @@ pub fn run(a: TrainArgs) -> Result<()> {
             &params,
             &train_set,
             eval_sets.iter().copied(),
-            a.batch,
+            hp.batch,
         )?),
         None => Box::new(CpuTrainer::new(
             &spec,
             params,
             &train_set,
             eval_sets.iter().copied(),
-            a.batch,
+            hp.batch,
         )?),
     };
+    backend.set_optimizer(&optim)?;
     let count = |d: Option<&wgtrain::data::Dataset>, what: &str| {
         d.map_or(String::new(), |d| format!(", {} {what}", d.n))
     };
     eprintln!(
         "data: {} ({} train{}{}), network: {} ({} parameters)",
-        a.data,
+        st.data,
         train_set.n,
         count(valid_set.as_ref(), "validation"),
         count(split.test.as_ref(), "test"),
@@ -243,6 +585,43 @@ pub fn run(a: TrainArgs) -> Result<()> {
         spec.n_params()
     );
     eprintln!("device: {}", backend.describe());
+    eprintln!(
+        "optimizer: {}, lr {}{}, schedule {}",
+        st.optimizer.describe(),
+        hp.lr,
+        if hp.l2 > 0.0 {
+            format!(", l2 {}", hp.l2)
+        } else {
+            String::new()
+        },
+        st.schedule.describe()
+    );
+    if let Some(path) = &a.resume {
+        eprintln!(
+            "resuming {} after epoch {}{}",
+            path.display(),
+            start.epoch,
+            if start.batch > 0 {
+                format!(" and {} batches of the next", start.batch)
+            } else {
+                String::new()
+            }
+        );
+    }
+    // What a checkpoint saves besides the parameters; the optimizer state and the position are
+    // filled in at each save.
+    let template = TrainingState {
+        optim: optim.clone(),
+        schedule: st.schedule,
+        lr: hp.lr,
+        l2: hp.l2,
+        batch: hp.batch,
+        seed: hp.seed,
+        progress: start,
+        data: st.data.clone(),
+        train_rows: train_set.n,
+        valid_split: st.valid_split,
+    };
     // Ctrl-C: the first asks training to stop after the current step (and save); a second one
     // ends the process at once.
     let _ = ctrlc::set_handler(|| {
@@ -256,13 +635,18 @@ pub fn run(a: TrainArgs) -> Result<()> {
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
     let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
-    let epochs = hp.epochs;
+    let epochs = start.epoch + hp.epochs;
     let mut best = f64::INFINITY;
     let mut saved_best = false;
-    let reports = train::run(
+    let plan = Plan {
+        schedule: st.schedule,
+        start,
+    };
+    let reports = train::run_planned(
         backend.as_mut(),
         train_set.n,
         &hp,
+        &plan,
         classes,
         &roles,
         &mut |r, backend| {
@@ -278,10 +662,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
                     if let Some(l) = monitored.filter(|&l| l < best) {
                         best = l;
                         saved_best = true;
-                        save(path, &spec, backend)?;
+                        save(path, &spec, backend, &template, r.progress)?;
                     }
                 } else if a.checkpoint_every.is_some_and(|n| r.epoch % n == 0) && !r.interrupted {
-                    save(path, &spec, backend)?;
+                    save(path, &spec, backend, &template, r.progress)?;
                 }
             }
             Ok(())
@@ -294,12 +678,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(INTERRUPTED_FILE));
         if !(a.keep_best && saved_best) {
-            save(&path, &spec, backend.as_mut())?;
+            save(&path, &spec, backend.as_mut(), &template, r.progress)?;
         }
         eprintln!(
-            "stopped in epoch {} after {} batches; parameters saved to {}",
+            "stopped in epoch {} after {} batches; parameters saved to {} (--resume {} continues from there)",
             r.epoch,
             r.batches,
+            path.display(),
             path.display()
         );
         std::process::exit(130);
@@ -313,7 +698,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         // With --keep-best the file already holds the best epoch; without an evaluation set to
         // pick it by, the last one is kept.
         if !a.keep_best || !saved_best {
-            save(path, &spec, backend.as_mut())?;
+            let progress = last.map_or(start, |r| r.progress);
+            save(path, &spec, backend.as_mut(), &template, progress)?;
         }
         eprintln!("saved {}", path.display());
     }
@@ -361,8 +747,15 @@ fn append_metrics(
     Ok(())
 }
 
-/// Saves the backend's current parameters, refusing non-finite ones (the last good file stays).
-fn save(path: &Path, spec: &Spec, backend: &mut dyn Backend) -> wgtrain::Result<()> {
+/// Saves the backend's current parameters and optimizer state with the run's settings and
+/// `progress`, refusing non-finite ones (the last good file stays).
+fn save(
+    path: &Path,
+    spec: &Spec,
+    backend: &mut dyn Backend,
+    template: &TrainingState,
+    progress: Progress,
+) -> wgtrain::Result<()> {
     let p = backend.params()?;
     if !p.all_finite() {
         return Err(wgtrain::Error::Diverged(format!(
@@ -370,5 +763,10 @@ fn save(path: &Path, spec: &Spec, backend: &mut dyn Backend) -> wgtrain::Result<
             path.display()
         )));
     }
-    checkpoint::save(path, spec, &p)
+    let state = TrainingState {
+        optim: backend.optimizer_state()?,
+        progress,
+        ..template.clone()
+    };
+    checkpoint::save_training(path, spec, &p, &state)
 }
