@@ -12,79 +12,68 @@
 //
 // lr, and Adam's bias1 and bias2 for this update t, come from the step uniform (computed per
 // step on the host in f64). Every element is read and written by one thread: no reductions.
-// Shapes: grad, param, velocity, m, v are all (len).
-// Bindings: momentum_update: 0 grad (read), 1 param (read_write), 2 velocity (read_write),
-//             3 params: MomentumParams, 4 step (dynamic offset)
-//           adam_update:     0 grad (read), 1 param (read_write), 2 m (read_write),
-//             3 v (read_write), 4 params: AdamParams, 5 step (dynamic offset)
+// Shapes: grad, param, moment1 (velocity v, or Adam's m), moment2 (Adam's v) are all (len).
+// Bindings: 0 grad (read), 1 param (read_write), 2 moment1 (read_write), 3 moment2
+//   (read_write; adam_update only, momentum_update's layout leaves it out), 4 params, 5 step
+//   (dynamic offset). No binding is shared by two variables, so every backend can write each
+//   entry point with only its own resources.
 // Dispatch: (min(ceil(len/256), 65535), 1, 1) with a grid-stride loop.
 
-struct MomentumParams {
+// The fields of both updates; each reads its own.
+struct Params {
     len: u32,
     decay_end: u32,
     l2: f32,
     momentum: f32,
     nesterov: u32,
+    weight_decay: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
 }
 
-struct AdamParams {
-    len: u32,
-    decay_end: u32,
-    l2: f32,
-    weight_decay: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    _pad: u32,
-}
-
 @group(0) @binding(0) var<storage, read> grad: array<f32>;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
-
-@group(0) @binding(2) var<storage, read_write> velocity: array<f32>;
-@group(0) @binding(3) var<uniform> momentum_params: MomentumParams;
-@group(0) @binding(4) var<uniform> momentum_step: Step;
-
-@group(0) @binding(2) var<storage, read_write> adam_m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> adam_v: array<f32>;
-@group(0) @binding(4) var<uniform> adam_params: AdamParams;
-@group(0) @binding(5) var<uniform> adam_step: Step;
+@group(0) @binding(2) var<storage, read_write> moment1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> moment2: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<uniform> step: Step;
 
 const WG: u32 = 256u;
 
 @compute @workgroup_size(256, 1, 1)
 fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let mu = momentum_params.momentum;
-    let lr = momentum_step.lr;
-    for (var i = gid.x; i < momentum_params.len; i += nwg.x * WG) {
+    let mu = params.momentum;
+    let lr = step.lr;
+    for (var i = gid.x; i < params.len; i += nwg.x * WG) {
         let p = param[i];
-        let g = grad[i] + select(0.0, 2.0 * momentum_params.l2 * p, i < momentum_params.decay_end);
-        let v = mu * velocity[i] + g;
-        velocity[i] = v;
-        let d = select(v, g + mu * v, momentum_params.nesterov != 0u);
+        let g = grad[i] + select(0.0, 2.0 * params.l2 * p, i < params.decay_end);
+        let v = mu * moment1[i] + g;
+        moment1[i] = v;
+        let d = select(v, g + mu * v, params.nesterov != 0u);
         param[i] = p - lr * d;
     }
 }
 
 @compute @workgroup_size(256, 1, 1)
 fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let b1 = adam_params.beta1;
-    let b2 = adam_params.beta2;
-    let lr = adam_step.lr;
-    let step_size = lr / adam_step.bias1;
-    let bias2_sqrt = sqrt(adam_step.bias2);
-    for (var i = gid.x; i < adam_params.len; i += nwg.x * WG) {
+    let b1 = params.beta1;
+    let b2 = params.beta2;
+    let lr = step.lr;
+    let step_size = lr / step.bias1;
+    let bias2_sqrt = sqrt(step.bias2);
+    for (var i = gid.x; i < params.len; i += nwg.x * WG) {
         let p = param[i];
-        let decays = i < adam_params.decay_end;
-        let g = grad[i] + select(0.0, 2.0 * adam_params.l2 * p, decays);
-        let q = select(p, p * (1.0 - lr * adam_params.weight_decay), decays);
-        let m = b1 * adam_m[i] + (1.0 - b1) * g;
-        let v = b2 * adam_v[i] + (1.0 - b2) * (g * g);
-        adam_m[i] = m;
-        adam_v[i] = v;
-        param[i] = q - step_size * (m / (sqrt(v) / bias2_sqrt + adam_params.eps));
+        let decays = i < params.decay_end;
+        let g = grad[i] + select(0.0, 2.0 * params.l2 * p, decays);
+        let q = select(p, p * (1.0 - lr * params.weight_decay), decays);
+        let m = b1 * moment1[i] + (1.0 - b1) * g;
+        let v = b2 * moment2[i] + (1.0 - b2) * (g * g);
+        moment1[i] = m;
+        moment2[i] = v;
+        param[i] = q - step_size * (m / (sqrt(v) / bias2_sqrt + params.eps));
     }
 }

@@ -9,9 +9,7 @@ use common::{NETWORK, Tol, assert_close, gpu, uniform};
 use wgtrain::cpu::fast::{CpuTrainer, dense_targets};
 use wgtrain::cpu::reference::{self, Net64, State64, widen};
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::gpu::kernels::{
-    AdamParams, Kernel, Kernels, MomentumParams, StepInfo, WG_1D, grid_1d, run_once,
-};
+use wgtrain::gpu::kernels::{Kernel, Kernels, OptimParams, StepInfo, WG_1D, grid_1d, run_once};
 use wgtrain::gpu::{GpuContext, GpuTrainer};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::optim::{Method, OptimState, Optimizer};
@@ -162,13 +160,13 @@ fn check_momentum(gpu: &(GpuContext, Kernels), nesterov: bool, c: Case) {
             Kernel::MomentumUpdate,
             &[bytes(&grad)],
             &[&param, &velocity],
-            &MomentumParams {
+            &OptimParams {
                 len: c.len as u32,
                 decay_end: c.decay_end as u32,
                 l2,
                 momentum: opt.momentum,
                 nesterov: nesterov as u32,
-                _pad: [0; 3],
+                ..Default::default()
             },
             Some(step_info(&opt, t, lr)),
             c.groups(),
@@ -234,7 +232,7 @@ fn check_adam(gpu: &(GpuContext, Kernels), weight_decay: f32, c: Case) {
             Kernel::AdamUpdate,
             &[bytes(&grad)],
             &[&param, &m, &v],
-            &AdamParams {
+            &OptimParams {
                 len: c.len as u32,
                 decay_end: c.decay_end as u32,
                 l2,
@@ -242,7 +240,7 @@ fn check_adam(gpu: &(GpuContext, Kernels), weight_decay: f32, c: Case) {
                 beta1: opt.beta1,
                 beta2: opt.beta2,
                 eps: opt.eps,
-                _pad: 0,
+                ..Default::default()
             },
             Some(step_info(&opt, t, lr)),
             c.groups(),

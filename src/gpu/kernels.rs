@@ -72,32 +72,24 @@ pub struct SgdParams {
     pub _pad: u32,
 }
 
-/// `MomentumParams` of optim.wgsl.
+/// `Params` of optim.wgsl, shared by `momentum_update` and `adam_update`; each reads its own
+/// fields (the other's may be anything).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct MomentumParams {
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct OptimParams {
     pub len: u32,
     pub decay_end: u32,
     pub l2: f32,
+    /// μ of momentum_update.
     pub momentum: f32,
-    /// 1: Nesterov's update, 0: heavy ball.
+    /// momentum_update: 1 for Nesterov's update, 0 for heavy ball.
     pub nesterov: u32,
-    pub _pad: [u32; 3],
-}
-
-/// `AdamParams` of optim.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct AdamParams {
-    pub len: u32,
-    pub decay_end: u32,
-    pub l2: f32,
-    /// AdamW's decoupled decay; 0 for Adam.
+    /// adam_update: AdamW's decoupled decay; 0 for Adam.
     pub weight_decay: f32,
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
-    pub _pad: u32,
+    pub _pad: [u32; 3],
 }
 
 /// `Step` of step.wgsl: one per training step, at `slot * step_stride` in the step buffer.
@@ -121,8 +113,7 @@ const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
 const _: () = assert!(std::mem::size_of::<LossParams>() == 16);
 const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
-const _: () = assert!(std::mem::size_of::<MomentumParams>() == 32);
-const _: () = assert!(std::mem::size_of::<AdamParams>() == 32);
+const _: () = assert!(std::mem::size_of::<OptimParams>() == 48);
 const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
 const _: () = assert!(std::mem::size_of::<StepInfo>() as u64 <= STEP_SLOT);
 
@@ -148,6 +139,8 @@ enum Slot {
     Uniform,
     /// The per-step uniform, with a dynamic offset.
     Step,
+    /// A binding number another entry point of the module uses: left out of this layout.
+    Gap,
 }
 use Slot::*;
 
@@ -187,13 +180,22 @@ impl Kernel {
             Kernel::LossForwardBackward => &[Read, Read, Write, Write, Uniform, Step],
             Kernel::BiasBackward => &[Read, Write, Uniform],
             Kernel::SgdUpdate => &[Read, Write, Uniform, Step],
-            Kernel::MomentumUpdate => &[Read, Write, Write, Uniform, Step],
+            Kernel::MomentumUpdate => &[Read, Write, Write, Gap, Uniform, Step],
             Kernel::AdamUpdate => &[Read, Write, Write, Write, Uniform, Step],
         }
     }
 
     pub fn uses_step(self) -> bool {
         self.slots().contains(&Step)
+    }
+
+    /// (binding number, kind) of the bindings this kernel's layout has.
+    fn bindings(self) -> impl Iterator<Item = (u32, Slot)> {
+        self.slots()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s != Gap)
+            .map(|(i, s)| (i as u32, *s))
     }
 
     fn source(self) -> (&'static str, &'static str) {
@@ -292,23 +294,21 @@ impl Kernels {
             }
             let module = &modules.iter().find(|(f, _)| *f == file).unwrap().1;
             let entries: Vec<_> = kernel
-                .slots()
-                .iter()
-                .enumerate()
-                .map(|(i, s)| wgpu::BindGroupLayoutEntry {
-                    binding: i as u32,
+                .bindings()
+                .map(|(binding, s)| wgpu::BindGroupLayoutEntry {
+                    binding,
                     visibility: wgpu::ShaderStages::COMPUTE,
                     ty: match s {
-                        Read | Write => wgpu::BindingType::Buffer {
+                        Read | Write | Gap => wgpu::BindingType::Buffer {
                             ty: wgpu::BufferBindingType::Storage {
-                                read_only: *s == Read,
+                                read_only: s == Read,
                             },
                             has_dynamic_offset: false,
                             min_binding_size: None,
                         },
                         Uniform | Step => wgpu::BindingType::Buffer {
                             ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: *s == Step,
+                            has_dynamic_offset: s == Step,
                             min_binding_size: None,
                         },
                     },
@@ -355,25 +355,25 @@ impl Kernels {
         Kernel::ALL.iter().position(|&k| k == kernel).unwrap()
     }
 
-    /// A bind group for `kernel` from ranges in binding order; the step uniform (if the kernel
-    /// has one) is bound with a window of one `StepInfo`, moved by the dynamic offset at dispatch.
+    /// A bind group for `kernel` from ranges in binding order (gaps skipped); the step uniform
+    /// (if the kernel has one) is bound with a window of one `StepInfo`, moved by the dynamic
+    /// offset at dispatch.
     pub fn bind(&self, device: &wgpu::Device, kernel: Kernel, ranges: &[Range]) -> wgpu::BindGroup {
         assert_eq!(
             ranges.len(),
-            kernel.slots().len(),
+            kernel.bindings().count(),
             "{:?}: wrong binding count",
             kernel
         );
         let entries: Vec<_> = ranges
             .iter()
-            .zip(kernel.slots())
-            .enumerate()
-            .map(|(i, (r, s))| wgpu::BindGroupEntry {
-                binding: i as u32,
+            .zip(kernel.bindings())
+            .map(|(r, (binding, s))| wgpu::BindGroupEntry {
+                binding,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer: r.buffer,
                     offset: r.offset,
-                    size: NonZeroU64::new(if *s == Step {
+                    size: NonZeroU64::new(if s == Step {
                         std::mem::size_of::<StepInfo>() as u64
                     } else {
                         r.size

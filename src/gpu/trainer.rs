@@ -475,38 +475,26 @@ impl GpuTrainer {
                         },
                     ),
                 ),
-                Method::Momentum | Method::Nesterov => (
-                    Kernel::MomentumUpdate,
-                    uniform(
-                        device,
-                        "momentum",
-                        &MomentumParams {
-                            len,
-                            decay_end,
-                            l2: self.l2,
-                            momentum: o.momentum,
-                            nesterov: (o.method == Method::Nesterov) as u32,
-                            _pad: [0; 3],
-                        },
-                    ),
-                ),
-                Method::Adam | Method::AdamW => (
-                    Kernel::AdamUpdate,
-                    uniform(
-                        device,
-                        "adam",
-                        &AdamParams {
-                            len,
-                            decay_end,
-                            l2: self.l2,
-                            weight_decay: o.weight_decay,
-                            beta1: o.beta1,
-                            beta2: o.beta2,
-                            eps: o.eps,
-                            _pad: 0,
-                        },
-                    ),
-                ),
+                method => {
+                    let optim = OptimParams {
+                        len,
+                        decay_end,
+                        l2: self.l2,
+                        momentum: o.momentum,
+                        nesterov: (method == Method::Nesterov) as u32,
+                        weight_decay: o.weight_decay,
+                        beta1: o.beta1,
+                        beta2: o.beta2,
+                        eps: o.eps,
+                        _pad: [0; 3],
+                    };
+                    let kernel = if method.is_adam() {
+                        Kernel::AdamUpdate
+                    } else {
+                        Kernel::MomentumUpdate
+                    };
+                    (kernel, uniform(device, method.name(), &optim))
+                }
             };
             add(
                 kernel,
