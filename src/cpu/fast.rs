@@ -639,11 +639,17 @@ impl Backend for CpuTrainer {
         let mut losses = Vec::with_capacity(steps);
         let pool = self.pool.clone();
         pool.install(|| {
-            for (rows, &lr) in perm.chunks(self.batch).zip(lrs) {
+            for (i, (rows, &lr)) in perm.chunks(self.batch).zip(lrs).enumerate() {
                 if !losses.is_empty() && crate::train::stop_requested() {
                     break;
                 }
                 let m = self.gather(rows);
+                // The next batch's rows are random rows of a large set: ask for them now, so
+                // they arrive while this step computes.
+                let d = self.spec.inputs();
+                for &r in perm.chunks(self.batch).nth(i + 1).unwrap_or(&[]) {
+                    self.train_x.prefetch_row(r as usize, d);
+                }
                 let (loss, _) = self.forward_loss(m);
                 self.step(m, lr, hp.l2);
                 losses.push((loss / m as f64) as f32);

@@ -55,6 +55,25 @@ impl Inputs {
         }
     }
 
+    /// Hints the CPU to bring row `r` of width `dim` into cache (a no-op where there is no
+    /// prefetch instruction): the trainer asks for the next batch's random rows ahead of time.
+    pub fn prefetch_row(&self, r: usize, dim: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let (ptr, bytes) = match self {
+                Inputs::F32(v) => (v[r * dim..].as_ptr() as *const i8, dim * 4),
+                Inputs::U8 { data, .. } => (data[r * dim..].as_ptr() as *const i8, dim),
+            };
+            for off in (0..bytes).step_by(64) {
+                // SAFETY: a prefetch never faults and reads nothing; the address is in the row.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(off)) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (r, dim);
+    }
+
     /// All values as f32 (a copy for bytes).
     pub fn to_f32(&self) -> Vec<f32> {
         match self {
