@@ -49,23 +49,24 @@ pub(super) fn parse(
     }
     let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
     let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text); // UTF-8 byte-order mark
-    let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-    while lines.last().is_some_and(|l| l.trim_ascii().is_empty()) {
-        lines.pop();
-    }
     let n_targets = targets.unwrap_or(1);
     let mut cols = 0; // columns per row: from the header, else the first data row
     let mut x = Vec::new();
     let mut labels = Vec::new();
     let mut values = Vec::new();
     let mut n = 0;
-    for (i, raw) in lines.iter().enumerate() {
+    let mut blank = None; // the first blank line: allowed only at the end
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
         let s = std::str::from_utf8(raw)
             .map_err(|_| err(line, "not valid UTF-8".into()))?
             .trim();
         if s.is_empty() {
-            return Err(err(line, "blank line".into()));
+            blank = blank.or(Some(line));
+            continue;
+        }
+        if let Some(b) = blank {
+            return Err(err(b, "blank line".into()));
         }
         let found = s.split(',').count();
         if cols == 0 {
@@ -251,6 +252,14 @@ mod tests {
         fails_at("1,2,1e9\n", None, 1);
         fails_at("1,2,0\n1,2,1\n1,2,\n", None, 3);
         fails_at("5\n", None, 1);
+    }
+
+    #[test]
+    fn blank_lines_may_only_end_the_file() {
+        let trailing = format!("1,2,0\n{}", " \n\u{3000}\r\n".repeat(50_000));
+        assert_eq!(csv(&trailing, None).unwrap().n, 1);
+        let msg = fails_at("1,2,0\n\n \n1,2,1\n\n", None, 2);
+        assert!(msg.contains("blank line"), "{msg}");
     }
 
     #[test]

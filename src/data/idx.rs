@@ -1,9 +1,11 @@
 //! IDX files, the format of MNIST, Fashion-MNIST, KMNIST and EMNIST: four files per dataset,
 //! gzipped or not; images kept as bytes and scaled by 1/255 when read.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::csv::gunzip;
+use flate2::read::MultiGzDecoder;
+
 use super::{Dataset, Inputs, Split, Targets};
 use crate::error::{Error, Result};
 
@@ -18,9 +20,10 @@ const FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
-/// Parses one IDX file: checks the magic and that the data is exactly as long as the dimensions
-/// say. Returns the dimensions and the data bytes.
-pub fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32) -> Result<(Vec<usize>, &'a [u8])> {
+/// The header of one IDX file, read from `bytes` (the whole file, or at least its header):
+/// checks the magic and that the dimensions' product fits a usize. Returns the dimensions, the
+/// header length and the number of data bytes the dimensions need.
+fn header(path: &Path, bytes: &[u8], magic: u32) -> Result<(Vec<usize>, usize, usize)> {
     let bad = |msg: String| Error::data(path, msg);
     if bytes.len() < 4 {
         return Err(bad(format!(
@@ -45,10 +48,10 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32) -> Result<(Vec<usize>
         )));
     }
     let ndim = bytes[3] as usize;
-    let header = 4 + 4 * ndim;
-    if bytes.len() < header {
+    let len = 4 + 4 * ndim;
+    if bytes.len() < len {
         return Err(bad(format!(
-            "truncated: the header of {ndim} dimensions needs {header} bytes, the file has {}",
+            "truncated: the header of {ndim} dimensions needs {len} bytes, the file has {}",
             bytes.len()
         )));
     }
@@ -62,19 +65,66 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32) -> Result<(Vec<usize>
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
-    let have = bytes.len() - header;
+    Ok((dims, len, want))
+}
+
+/// Parses one IDX file: checks the magic and that the data is exactly as long as the dimensions
+/// say. Returns the dimensions and the data bytes.
+pub fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32) -> Result<(Vec<usize>, &'a [u8])> {
+    let (dims, len, want) = header(path, bytes, magic)?;
+    let have = bytes.len() - len;
     if have != want {
-        return Err(bad(format!(
-            "{} data bytes, but dimensions {dims:?} need {want}{}",
-            have,
-            if have < want {
-                " (truncated file?)"
-            } else {
-                ""
-            }
-        )));
+        return Err(Error::data(
+            path,
+            format!(
+                "{have} data bytes, but dimensions {dims:?} need {want}{}",
+                if have < want {
+                    " (truncated file?)"
+                } else {
+                    ""
+                }
+            ),
+        ));
     }
-    Ok((dims, &bytes[header..]))
+    Ok((dims, &bytes[len..]))
+}
+
+/// Parses one IDX file as stored, gunzipped first when `path` ends in `.gz`: the dimensions and
+/// the data bytes.
+fn decode(path: &Path, stored: &[u8], magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        return inflate(path, stored, magic);
+    }
+    let (dims, data) = parse(path, stored, magic)?;
+    Ok((dims, data.to_vec()))
+}
+
+/// As `decode` for a gzipped file, inflated no further than its header says it reaches, so a
+/// small file cannot inflate into a huge buffer before it is found wrong.
+fn inflate(path: &Path, stored: &[u8], magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
+    let mut gz = MultiGzDecoder::new(stored);
+    let mut bytes = Vec::new();
+    let mut more = |bytes: &mut Vec<u8>, n: usize| {
+        (&mut gz)
+            .take(n as u64)
+            .read_to_end(bytes)
+            .map_err(|e| Error::data(path, format!("bad gzip data: {e}")))
+    };
+    more(&mut bytes, 4)?;
+    if let Some(&ndim) = bytes.get(3) {
+        more(&mut bytes, 4 * ndim as usize)?;
+    }
+    let (dims, len, want) = header(path, &bytes, magic)?;
+    more(&mut bytes, want.saturating_add(1))?;
+    if bytes.len() - len > want {
+        return Err(Error::data(
+            path,
+            format!("more data than the {want} bytes dimensions {dims:?} need"),
+        ));
+    }
+    parse(path, &bytes, magic)?;
+    bytes.drain(..len);
+    Ok((dims, bytes))
 }
 
 /// `dir/name`, or `dir/name.gz`, whichever exists.
@@ -84,38 +134,17 @@ fn find(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        err: source,
-    })?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        gunzip(path, &bytes)
-    } else {
-        Ok(bytes)
-    }
-}
-
-/// Images (n, rows·cols) and labels (n) of one split.
-fn split_part(images: &Path, labels: &Path) -> Result<(Vec<u8>, usize, usize, Vec<u32>)> {
-    let (img_bytes, lab_bytes) = std::thread::scope(|s| {
-        let img = s.spawn(|| read(images));
-        let lab = read(labels);
-        (
-            img.join()
-                .unwrap_or_else(|_| Err(Error::data(images, "reading failed"))),
-            lab,
-        )
-    });
-    let (img_bytes, lab_bytes) = (img_bytes?, lab_bytes?);
-    let (dims, pixels) = parse(images, &img_bytes, IMAGES_MAGIC)?;
+/// Images (n, rows·cols) and labels (n) of one split, from the decoded image and label files.
+fn split_part(
+    (images, (dims, pixels)): (&Path, (Vec<usize>, Vec<u8>)),
+    (labels, (ldims, labs)): (&Path, (Vec<usize>, Vec<u8>)),
+) -> Result<(Vec<u8>, usize, usize, Vec<u32>)> {
     if dims.len() != 3 {
         return Err(Error::data(
             images,
             format!("images need 3 dimensions (n, rows, cols), got {dims:?}"),
         ));
     }
-    let (ldims, labs) = parse(labels, &lab_bytes, LABELS_MAGIC)?;
     if ldims.len() != 1 {
         return Err(Error::data(
             labels,
@@ -137,7 +166,7 @@ fn split_part(images: &Path, labels: &Path) -> Result<(Vec<u8>, usize, usize, Ve
         return Err(Error::data(images, "holds no images"));
     }
     Ok((
-        pixels.to_vec(),
+        pixels,
         dims[0],
         dims[1] * dims[2],
         labs.iter().map(|&l| l as u32).collect(),
@@ -163,11 +192,43 @@ pub fn load_dir(dir: &Path) -> Result<Split> {
         ));
     }
     let p: Vec<PathBuf> = paths.into_iter().flatten().collect();
-    let (train_x, n_train, dim, train_y) = split_part(&p[0], &p[1])?;
-    let (test_x, n_test, test_dim, test_y) = split_part(&p[2], &p[3])?;
+    let stored = p
+        .iter()
+        .map(|path| {
+            std::fs::read(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                err: source,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let file = |i: usize| (p[i].as_path(), stored[i].as_slice());
+    load_bytes(
+        &dir.display().to_string(),
+        [file(0), file(1), file(2), file(3)],
+    )
+}
+
+/// The train and test splits of a dataset named `name`, from its four files as stored (each
+/// gzipped when its name ends in `.gz`) in the order train images, train labels, test images,
+/// test labels. The image files are inflated and parsed in parallel.
+pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
+    let decode = |i: usize, magic| {
+        let (path, stored) = files[i];
+        decode(path, stored, magic).map(|d| (path, d))
+    };
+    let (train_images, test_images) = std::thread::scope(|s| {
+        let train = s.spawn(|| decode(0, IMAGES_MAGIC));
+        let test = decode(2, IMAGES_MAGIC);
+        let train = train
+            .join()
+            .unwrap_or_else(|_| Err(Error::data(files[0].0, "reading failed")));
+        (train, test)
+    });
+    let (train_x, n_train, dim, train_y) = split_part(train_images?, decode(1, LABELS_MAGIC)?)?;
+    let (test_x, n_test, test_dim, test_y) = split_part(test_images?, decode(3, LABELS_MAGIC)?)?;
     if test_dim != dim {
         return Err(Error::data(
-            &p[2],
+            files[2].0,
             format!("test images have {test_dim} pixels, training images {dim}"),
         ));
     }
@@ -177,7 +238,6 @@ pub fn load_dir(dir: &Path) -> Result<Split> {
         .max()
         .map_or(2, |&m| m as usize + 1)
         .max(2);
-    let name = dir.display().to_string();
     let make = |x: Vec<u8>, n, y: Vec<u32>, part: &str| {
         Dataset::with_inputs(
             format!("{name} ({part})"),
@@ -349,6 +409,47 @@ mod tests {
         let e = load_dir(&dir).unwrap_err().to_string();
         assert!(e.contains("gzip"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn idx_header_claiming_more_than_the_file_holds_is_rejected_before_allocating() {
+        let p = Path::new("f");
+        let huge = idx(IMAGES_MAGIC, &[u32::MAX, 28, 28], &[0; 88]);
+        let e = parse(p, &huge, IMAGES_MAGIC).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+        let e = decode(Path::new("f.gz"), &gz(&huge), IMAGES_MAGIC)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+        let e = decode(
+            Path::new("f"),
+            &idx(LABELS_MAGIC, &[u32::MAX], &[]),
+            LABELS_MAGIC,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn idx_gzipped_file_inflates_no_further_than_its_header_says() {
+        // 64 MiB of zeros gzip to about 64 KiB; the header asks for 3 bytes.
+        let bomb = gz(&idx(LABELS_MAGIC, &[3], &vec![0; 64 << 20]));
+        let e = decode(Path::new("l.gz"), &bomb, LABELS_MAGIC)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more data than the 3 bytes"), "{e}");
+        let good = gz(&idx(LABELS_MAGIC, &[3], &[7, 8, 9]));
+        let (dims, data) = decode(Path::new("l.gz"), &good, LABELS_MAGIC).unwrap();
+        assert_eq!((dims, data), (vec![3], vec![7, 8, 9]));
+        let e = decode(Path::new("l.gz"), &good[..good.len() - 4], LABELS_MAGIC)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gzip"), "{e}");
+        for cut in [0, 2, 5] {
+            let short = gz(&idx(LABELS_MAGIC, &[3], &[7, 8, 9])[..cut]);
+            assert!(decode(Path::new("l.gz"), &short, LABELS_MAGIC).is_err());
+        }
     }
 
     #[test]
