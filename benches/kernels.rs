@@ -29,12 +29,7 @@ fn validate(ctx: &GpuContext, kernels: &Kernels, (m, k, n): (usize, usize, usize
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 - 2.0).collect();
     let mut want = vec![0f32; m * n];
     sgemm(m, k, n, 1.0, (&a, k, 1), (&b, n, 1), 0.0, &mut want);
-    let params = MatmulParams {
-        m: m as u32,
-        n: n as u32,
-        k: k as u32,
-        act: 0,
-    };
+    let params = MatmulParams::new(m, n, k, 0);
     let got = run_once(
         ctx,
         kernels,
@@ -97,12 +92,7 @@ fn kernels(c: &mut Criterion) {
                     } else {
                         nn
                     };
-                    let params = MatmulParams {
-                        m: mm as u32,
-                        n: nn as u32,
-                        k: kk as u32,
-                        act: 0,
-                    };
+                    let params = MatmulParams::new(mm, nn, kk, 0);
                     let groups = matmul_groups(mm, nn).unwrap();
                     group.bench_function(BenchmarkId::new(name, format!("{m}x{k}x{n}")), |bench| {
                         bench.iter_custom(|iters| {

@@ -1,12 +1,13 @@
-// bias_backward: db = Σ_rows dz, the bias gradient. dz (M, N), db (N), overwritten.
+// bias_backward: db = Σ_rows dz, the bias gradient. dz (M, N), db (N), overwritten, or added to
+// when params.accumulate is 1 (later row chunks of a batch split across bindings).
 // Bindings: 0 dz (read), 1 db (read_write), 2 params.
 // Dispatch: (min(ceil(N/64), 65535), 1, 1); one thread per column sums its rows in order.
 
 struct Params {
     m: u32,
     n: u32,
-    _pad0: u32,
-    _pad1: u32,
+    accumulate: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dz: array<f32>;
@@ -22,6 +23,10 @@ fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         for (var i = 0u; i < params.m; i++) {
             s += dz[i * params.n + j];
         }
-        db[j] = s;
+        if params.accumulate != 0u {
+            db[j] += s;
+        } else {
+            db[j] = s;
+        }
     }
 }

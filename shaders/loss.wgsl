@@ -2,6 +2,7 @@
 //   out (M, N): logits for cross-entropy (softmax) and bce (sigmoid), outputs for mse;
 //   y (M, N): dense targets (one-hot for classes).
 //   dz (M, N) = d(mean loss)/d(pre-activation), overwritten:
+//     (M here is params.batch, the whole batch, when a batch is split into row chunks)
 //     cross-entropy  (softmax(z) - y) / M          loss -Σ y log softmax(z)
 //     bce            (σ(z) - y) / M                loss Σ max(z,0) - z y + log(1 + e^-|z|)
 //     mse            (a - y) a'(z) / M             loss Σ ½ (a - y)²   (a' = a(1-a) for sigmoid)
@@ -15,6 +16,12 @@ struct Params {
     n: u32,
     loss: u32,
     sigmoid_out: u32,
+    // N in the gradient's 1/N: the whole batch's rows, more than m for a row chunk of a batch
+    // split across bindings; then accumulate = 1 adds the chunk's stats to the slot.
+    batch: u32,
+    accumulate: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> out: array<f32>;
@@ -44,7 +51,7 @@ fn argmax_row(base: u32, use_y: bool) -> u32 {
 @compute @workgroup_size(256, 1, 1)
 fn loss_forward_backward(@builtin(local_invocation_index) t: u32) {
     let n = params.n;
-    let inv_m = 1.0 / f32(params.m);
+    let inv_m = 1.0 / f32(params.batch);
     var total = 0.0;
     var correct = 0.0;
     for (var r = t; r < params.m; r += WG) {
@@ -97,7 +104,12 @@ fn loss_forward_backward(@builtin(local_invocation_index) t: u32) {
         workgroupBarrier();
     }
     if t == 0u {
-        stats[2u * step.slot] = part_loss[0];
-        stats[2u * step.slot + 1u] = part_correct[0];
+        if params.accumulate != 0u {
+            stats[2u * step.slot] += part_loss[0];
+            stats[2u * step.slot + 1u] += part_correct[0];
+        } else {
+            stats[2u * step.slot] = part_loss[0];
+            stats[2u * step.slot + 1u] = part_correct[0];
+        }
     }
 }

@@ -3,7 +3,8 @@
 //   matmul_forward          c = act(a·b + bias)        a (M,K), b (K,N), aux = bias (N)
 //   matmul_backward_weight  c = aᵀ·b                   a stored (K,M), b (K,N)
 //   matmul_backward_input   c = (a·bᵀ) ∘ act'(aux)     a (M,K), b stored (N,K), aux (M,N)
-// c is (M,N), row-major, always overwritten (no accumulation contract).
+// c is (M,N), row-major, overwritten; only matmul_backward_weight adds to it, and only when
+// params.accumulate says so (the gradient of a batch split into row chunks).
 //
 // Bindings: 0 a, 1 b, 2 aux (read; unused by backward_weight), 3 c (read_write), 4 params.
 // Dispatch: (ceil(N/TILE_N), ceil(M/TILE_M), 1) workgroups of 16×16 threads; thread (lx, ly)
@@ -15,6 +16,11 @@ struct Params {
     n: u32,
     k: u32,
     act: u32,
+    // matmul_backward_weight: 1 adds to c (later row chunks of a batch split across bindings).
+    accumulate: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -147,7 +153,12 @@ fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
         for (var j = 0u; j < 4u; j++) {
             let col = wg.x * TILE_N + 4u * lid.x + j;
             if row < params.m && col < params.n {
-                c[row * params.n + col] = v[j];
+                let idx = row * params.n + col;
+                if params.accumulate != 0u {
+                    c[idx] += v[j];
+                } else {
+                    c[idx] = v[j];
+                }
             }
         }
     }

@@ -358,12 +358,7 @@ pub fn gemm_gpu(
     } else {
         n
     };
-    let params = MatmulParams {
-        m: m as u32,
-        n: n as u32,
-        k: k as u32,
-        act: 0,
-    };
+    let params = MatmulParams::new(m, n, k, 0);
     let groups = matmul_groups(m, n)?;
     // Enough repetitions for ~0.2 s at the adapter's likely speed, measured once first.
     let once = run_timed(

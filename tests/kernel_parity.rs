@@ -91,12 +91,7 @@ fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, us
                 Kernel::MatmulForward,
                 &[bytes(&x), bytes(&w), bytes(&b)],
                 &[&vec![UNWRITTEN; m * n]],
-                &MatmulParams {
-                    m: m as u32,
-                    n: n as u32,
-                    k: k as u32,
-                    act: act.code(),
-                },
+                &MatmulParams::new(m, n, k, act.code()),
                 None,
                 matmul_groups(m, n).unwrap(),
             );
@@ -125,12 +120,7 @@ fn check_matmul_backward_weight(gpu: &(GpuContext, Kernels), shapes: &[(usize, u
             Kernel::MatmulBackwardWeight,
             &[bytes(&x), bytes(&dz), bytes(&unused_bias)],
             &[&vec![UNWRITTEN; m * n]],
-            &MatmulParams {
-                m: m as u32,
-                n: n as u32,
-                k: k as u32,
-                act: 0,
-            },
+            &MatmulParams::new(m, n, k, 0),
             None,
             matmul_groups(m, n).unwrap(),
         );
@@ -160,12 +150,7 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
                 Kernel::MatmulBackwardInput,
                 &[bytes(&dz), bytes(&w), bytes(&a)],
                 &[&vec![UNWRITTEN; m * n]],
-                &MatmulParams {
-                    m: m as u32,
-                    n: n as u32,
-                    k: k as u32,
-                    act: act.code(),
-                },
+                &MatmulParams::new(m, n, k, act.code()),
                 None,
                 matmul_groups(m, n).unwrap(),
             );
@@ -326,6 +311,7 @@ fn check_gather(gpu: &(GpuContext, Kernels), c: Gather) {
             dim: c.dim as u32,
             ydim: c.ydim as u32,
             identity: c.identity as u32,
+            rows: c.rows as u32,
             ..Zeroable::zeroed()
         },
         Some(StepInfo {
@@ -452,6 +438,7 @@ fn gather_rows_packed_bytes_are_widened_and_scaled_exactly() {
                 identity: identity as u32,
                 packed: 1,
                 scale,
+                rows: rows as u32,
                 ..Zeroable::zeroed()
             },
             Some(StepInfo {
@@ -566,12 +553,7 @@ fn check_loss(
         Kernel::LossForwardBackward,
         &[bytes(&out), bytes(&y)],
         &[&vec![UNWRITTEN; m * n], &vec![UNTOUCHED; 2 * (slot + 2)]],
-        &LossParams {
-            m: m as u32,
-            n: n as u32,
-            loss: loss.code(),
-            sigmoid_out: sigmoid_out as u32,
-        },
+        &LossParams::new(m, n, loss.code(), sigmoid_out),
         Some(StepInfo {
             row_offset: 0,
             rows: m as u32,
@@ -704,11 +686,7 @@ fn check_bias_backward(
         Kernel::BiasBackward,
         &[bytes(&dz)],
         &[&vec![UNWRITTEN; n]],
-        &BiasParams {
-            m: m as u32,
-            n: n as u32,
-            _pad: [0; 2],
-        },
+        &BiasParams::new(m, n),
         None,
         groups.unwrap_or_else(|| grid_1d(n, WG_BIAS)),
     );

@@ -28,6 +28,24 @@ pub struct MatmulParams {
     pub n: u32,
     pub k: u32,
     pub act: u32,
+    /// matmul_backward_weight only: 1 adds the product to c (the later row chunks of a batch
+    /// split across bindings), 0 overwrites c.
+    pub accumulate: u32,
+    pub _pad: [u32; 3],
+}
+
+impl MatmulParams {
+    /// c (m, n) from a sum over k terms, overwriting c.
+    pub fn new(m: usize, n: usize, k: usize, act: u32) -> MatmulParams {
+        MatmulParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            act,
+            accumulate: 0,
+            _pad: [0; 3],
+        }
+    }
 }
 
 /// `Params` of gather.wgsl.
@@ -40,7 +58,10 @@ pub struct GatherParams {
     /// 1: x_all holds bytes (four per u32), each scaled by `scale`; 0: x_all holds f32 bits.
     pub packed: u32,
     pub scale: f32,
-    pub _pad: [u32; 3],
+    /// Rows `[offset, offset + rows)` of the step's batch (one row chunk, or all of it).
+    pub offset: u32,
+    pub rows: u32,
+    pub _pad: u32,
 }
 
 /// `Params` of loss.wgsl.
@@ -51,6 +72,27 @@ pub struct LossParams {
     pub n: u32,
     pub loss: u32,
     pub sigmoid_out: u32,
+    /// The batch's rows, N in the gradient's 1/N (more than m when a batch is split into row
+    /// chunks).
+    pub batch: u32,
+    /// 1 adds to the stats slot (later chunks of a split batch), 0 overwrites it.
+    pub accumulate: u32,
+    pub _pad: [u32; 2],
+}
+
+impl LossParams {
+    /// A whole batch of m rows.
+    pub fn new(m: usize, n: usize, loss: u32, sigmoid_out: bool) -> LossParams {
+        LossParams {
+            m: m as u32,
+            n: n as u32,
+            loss,
+            sigmoid_out: sigmoid_out as u32,
+            batch: m as u32,
+            accumulate: 0,
+            _pad: [0; 2],
+        }
+    }
 }
 
 /// `Params` of bias.wgsl.
@@ -59,7 +101,20 @@ pub struct LossParams {
 pub struct BiasParams {
     pub m: u32,
     pub n: u32,
-    pub _pad: [u32; 2],
+    /// 1 adds to db (later row chunks of a split batch), 0 overwrites it.
+    pub accumulate: u32,
+    pub _pad: u32,
+}
+
+impl BiasParams {
+    pub fn new(m: usize, n: usize) -> BiasParams {
+        BiasParams {
+            m: m as u32,
+            n: n as u32,
+            accumulate: 0,
+            _pad: 0,
+        }
+    }
 }
 
 /// `Params` of sgd.wgsl.
@@ -108,9 +163,9 @@ pub struct StepInfo {
     pub _pad: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<MatmulParams>() == 16);
+const _: () = assert!(std::mem::size_of::<MatmulParams>() == 32);
 const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
-const _: () = assert!(std::mem::size_of::<LossParams>() == 16);
+const _: () = assert!(std::mem::size_of::<LossParams>() == 32);
 const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
 const _: () = assert!(std::mem::size_of::<OptimParams>() == 48);

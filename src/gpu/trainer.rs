@@ -133,6 +133,8 @@ pub struct GpuTrainer {
     t: u64,
     state: Vec<wgpu::Buffer>,
     plans: HashMap<(usize, Mode), Plan>,
+    /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
+    chunk_rows: usize,
 }
 
 impl GpuTrainer {
@@ -158,9 +160,19 @@ impl GpuTrainer {
         let eval: Vec<&Dataset> = eval.into_iter().collect();
         let largest = eval.iter().map(|d| d.n).fold(train.n, usize::max);
         let rows = batch.min(largest).max(1);
+        // Rows of one chunk: what fits one storage binding for the widest layer. A batch with
+        // more rows runs as several chunks (see build_plan), so the batch size is bounded by
+        // device memory, not by the binding limit.
+        let widest = spec.sizes.iter().copied().max().unwrap_or(1) as u64;
+        let per_binding = ctx.limits.max_storage_buffer_binding_size / (widest * f);
+        if per_binding == 0 {
+            ctx.check_binding("one row of the widest layer", widest * f)?;
+        }
+        let chunk_rows = rows.min(per_binding as usize).max(1);
+        let rows = chunk_rows;
         for (l, &s) in spec.sizes.iter().enumerate() {
             ctx.check_binding(
-                &format!("layer {l}'s activations for one batch"),
+                &format!("layer {l}'s activations for {rows} rows"),
                 (rows * s) as u64 * f,
             )?;
         }
@@ -222,6 +234,7 @@ impl GpuTrainer {
                 mapped_at_creation: false,
             }),
             slots,
+            chunk_rows,
             l2: 0.0,
             optimizer: Optimizer::default(),
             t: 0,
@@ -314,147 +327,145 @@ impl GpuTrainer {
             _ => &self.train,
         };
         let (dim, ydim) = (spec.inputs(), spec.outputs());
-        add(
-            Kernel::GatherRows,
-            vec![
-                Range::whole(&self.perm),
-                Range::whole(&data.x),
-                Range::whole(&data.y),
-                Self::sized(&self.acts[0], m * dim),
-                Self::sized(&self.ybatch, m * ydim),
-            ],
-            uniform(
-                device,
-                "gather",
-                &GatherParams {
-                    dim: dim as u32,
-                    ydim: ydim as u32,
-                    identity: matches!(mode, Mode::Eval(_)) as u32,
-                    packed: data.scale.is_some() as u32,
-                    scale: data.scale.unwrap_or(1.0),
-                    _pad: [0; 3],
-                },
-            ),
-            grid_1d(m * dim.max(ydim), WG_1D),
-        );
-        for l in 0..n_layers {
-            let (fi, fo) = spec.layer_shape(l);
+        // A batch wider than one storage binding allows runs as row chunks: each chunk's
+        // gradients are added to the earlier ones' (and its loss to the step's stats), then
+        // one update follows, so the step is the whole batch's.
+        let rows = m;
+        for r0 in (0..rows).step_by(self.chunk_rows) {
+            let m = self.chunk_rows.min(rows - r0);
+            let later = (r0 > 0) as u32;
             add(
-                Kernel::MatmulForward,
+                Kernel::GatherRows,
                 vec![
-                    Self::sized(&self.acts[l], m * fi),
-                    self.param_range(self.layout.w[l]),
-                    self.param_range(self.layout.b[l]),
-                    Self::sized(&self.acts[l + 1], m * fo),
+                    Range::whole(&self.perm),
+                    Range::whole(&data.x),
+                    Range::whole(&data.y),
+                    Self::sized(&self.acts[0], m * dim),
+                    Self::sized(&self.ybatch, m * ydim),
                 ],
                 uniform(
                     device,
-                    "forward",
-                    &MatmulParams {
-                        m: m as u32,
-                        n: fo as u32,
-                        k: fi as u32,
-                        act: spec.layer_activation(l).code(),
+                    "gather",
+                    &GatherParams {
+                        dim: dim as u32,
+                        ydim: ydim as u32,
+                        identity: matches!(mode, Mode::Eval(_)) as u32,
+                        packed: data.scale.is_some() as u32,
+                        scale: data.scale.unwrap_or(1.0),
+                        offset: r0 as u32,
+                        rows: m as u32,
+                        _pad: 0,
                     },
                 ),
-                self.matmul_grid(m, fo, fi)?,
+                grid_1d(m * dim.max(ydim), WG_1D),
             );
-        }
-        let last = n_layers - 1;
-        add(
-            Kernel::LossForwardBackward,
-            vec![
-                Self::sized(&self.acts[n_layers], m * ydim),
-                Self::sized(&self.ybatch, m * ydim),
-                Self::sized(&self.dz[last], m * ydim),
-                Range::whole(&self.stats),
-            ],
-            uniform(
-                device,
-                "loss",
-                &LossParams {
-                    m: m as u32,
-                    n: ydim as u32,
-                    loss: spec.loss.code(),
-                    sigmoid_out: (spec.layer_activation(last) == Activation::Sigmoid) as u32,
-                },
-            ),
-            {
-                // One workgroup strides over the rows; each row loops over the outputs ~5 times.
-                self.check_loops("the loss", m.div_ceil(WG_1D as usize) * (5 * ydim + 2))?;
-                (1, 1, 1)
-            },
-        );
-        if matches!(mode, Mode::Eval(_)) {
-            return Ok(Plan {
-                dispatches,
-                _uniforms: uniforms,
-            });
-        }
-        for l in (0..n_layers).rev() {
-            let (fi, fo) = spec.layer_shape(l);
-            if l > 0 {
+            for l in 0..n_layers {
+                let (fi, fo) = spec.layer_shape(l);
                 add(
-                    Kernel::MatmulBackwardInput,
+                    Kernel::MatmulForward,
                     vec![
-                        Self::sized(&self.dz[l], m * fo),
-                        self.param_range(self.layout.w[l]),
                         Self::sized(&self.acts[l], m * fi),
-                        Self::sized(&self.dz[l - 1], m * fi),
+                        self.param_range(self.layout.w[l]),
+                        self.param_range(self.layout.b[l]),
+                        Self::sized(&self.acts[l + 1], m * fo),
                     ],
                     uniform(
                         device,
-                        "backward input",
-                        &MatmulParams {
-                            m: m as u32,
-                            n: fi as u32,
-                            k: fo as u32,
-                            act: spec.layer_activation(l - 1).code(),
-                        },
+                        "forward",
+                        &MatmulParams::new(m, fo, fi, spec.layer_activation(l).code()),
                     ),
-                    self.matmul_grid(m, fi, fo)?,
+                    self.matmul_grid(m, fo, fi)?,
                 );
             }
+            let last = n_layers - 1;
             add(
-                Kernel::MatmulBackwardWeight,
+                Kernel::LossForwardBackward,
                 vec![
-                    Self::sized(&self.acts[l], m * fi),
-                    Self::sized(&self.dz[l], m * fo),
-                    self.param_range(self.layout.b[l]),
-                    self.grad_range(self.layout.w[l]),
+                    Self::sized(&self.acts[n_layers], m * ydim),
+                    Self::sized(&self.ybatch, m * ydim),
+                    Self::sized(&self.dz[last], m * ydim),
+                    Range::whole(&self.stats),
                 ],
                 uniform(
                     device,
-                    "backward weight",
-                    &MatmulParams {
-                        m: fi as u32,
-                        n: fo as u32,
-                        k: m as u32,
-                        act: 0,
-                    },
-                ),
-                self.matmul_grid(fi, fo, m)?,
-            );
-            add(
-                Kernel::BiasBackward,
-                vec![
-                    Self::sized(&self.dz[l], m * fo),
-                    self.grad_range(self.layout.b[l]),
-                ],
-                uniform(
-                    device,
-                    "bias backward",
-                    &BiasParams {
-                        m: m as u32,
-                        n: fo as u32,
-                        _pad: [0; 2],
+                    "loss",
+                    &LossParams {
+                        batch: rows as u32,
+                        accumulate: later,
+                        ..LossParams::new(
+                            m,
+                            ydim,
+                            spec.loss.code(),
+                            spec.layer_activation(last) == Activation::Sigmoid,
+                        )
                     },
                 ),
                 {
-                    self.check_loops("the bias gradient", m + 1)?;
-                    grid_1d(fo, WG_BIAS)
+                    // One workgroup strides over the rows; each row loops over the outputs ~5 times.
+                    self.check_loops("the loss", m.div_ceil(WG_1D as usize) * (5 * ydim + 2))?;
+                    (1, 1, 1)
                 },
             );
+            if matches!(mode, Mode::Eval(_)) {
+                continue;
+            }
+            for l in (0..n_layers).rev() {
+                let (fi, fo) = spec.layer_shape(l);
+                if l > 0 {
+                    add(
+                        Kernel::MatmulBackwardInput,
+                        vec![
+                            Self::sized(&self.dz[l], m * fo),
+                            self.param_range(self.layout.w[l]),
+                            Self::sized(&self.acts[l], m * fi),
+                            Self::sized(&self.dz[l - 1], m * fi),
+                        ],
+                        uniform(
+                            device,
+                            "backward input",
+                            &MatmulParams::new(m, fi, fo, spec.layer_activation(l - 1).code()),
+                        ),
+                        self.matmul_grid(m, fi, fo)?,
+                    );
+                }
+                add(
+                    Kernel::MatmulBackwardWeight,
+                    vec![
+                        Self::sized(&self.acts[l], m * fi),
+                        Self::sized(&self.dz[l], m * fo),
+                        self.param_range(self.layout.b[l]),
+                        self.grad_range(self.layout.w[l]),
+                    ],
+                    uniform(
+                        device,
+                        "backward weight",
+                        &MatmulParams {
+                            accumulate: later,
+                            ..MatmulParams::new(fi, fo, m, 0)
+                        },
+                    ),
+                    self.matmul_grid(fi, fo, m)?,
+                );
+                add(
+                    Kernel::BiasBackward,
+                    vec![
+                        Self::sized(&self.dz[l], m * fo),
+                        self.grad_range(self.layout.b[l]),
+                    ],
+                    uniform(
+                        device,
+                        "bias backward",
+                        &BiasParams {
+                            accumulate: later,
+                            ..BiasParams::new(m, fo)
+                        },
+                    ),
+                    {
+                        self.check_loops("the bias gradient", m + 1)?;
+                        grid_1d(fo, WG_BIAS)
+                    },
+                );
+            }
         }
         if mode == Mode::Train {
             let (len, decay_end) = (self.layout.total as u32, self.layout.decay_end as u32);
