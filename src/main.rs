@@ -27,6 +27,11 @@ enum Command {
     /// Run the benchmark tasks (T1-T4, as the PyTorch reference defines them) on the CPU and
     /// GPU paths, each result validated before it is timed; or sweep GEMM shapes (--gemm).
     Bench(cli::bench::BenchArgs),
+    /// Evaluate a saved model on a dataset: loss, accuracy, per-class precision/recall/F1 and
+    /// the confusion matrix.
+    Eval(cli::eval::EvalArgs),
+    /// Predict with a saved model: class and probabilities (or outputs) per sample, as CSV.
+    Predict(cli::eval::PredictArgs),
     /// Draw loss and accuracy per epoch from a --metrics file (SVG or PNG).
     Plot(cli::plot::PlotArgs),
     /// List every adapter wgpu finds, with the limits that matter for training.
@@ -37,8 +42,15 @@ enum Command {
     },
 }
 
-/// Quiets Vulkan loaders that complain about a missing XDG_RUNTIME_DIR.
+/// Quiets Vulkan loaders that complain about a missing XDG_RUNTIME_DIR, and lets a closed pipe
+/// (`wgtrain predict ... | head`) end the process quietly, as it does for other Unix tools,
+/// instead of a panic in println!.
 fn prepare_environment() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     #[cfg(unix)]
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         use std::os::unix::fs::PermissionsExt;
@@ -58,6 +70,8 @@ fn main() {
     let result = match cli.command {
         Command::Train(a) => cli::train::run(*a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Eval(a) => cli::eval::eval(a),
+        Command::Predict(a) => cli::eval::predict(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Devices { backend } => cli::devices::run(backend),
     };

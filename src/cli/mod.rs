@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod devices;
+pub mod eval;
 pub mod plot;
 pub mod train;
 

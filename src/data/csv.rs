@@ -1,6 +1,6 @@
 //! CSV files (optionally gzipped): an optional header, numeric cells, the target in the last column(s).
 
-use super::{Dataset, Targets};
+use super::{Dataset, Inputs, Targets};
 use crate::error::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
@@ -23,6 +23,56 @@ pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
         |s| s.to_string_lossy().into_owned(),
     );
     parse(path, name, &text, targets)
+}
+
+/// Reads samples to predict on: a CSV of `inputs` columns (features only), or of `inputs + 1`
+/// (a label or target column last, ignored); optional header, gunzipped when named .gz.
+/// Returns the inputs (n, dim), n and dim.
+pub fn load_features(path: &Path, inputs: usize) -> Result<(Inputs, usize, usize)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let text = if gz { gunzip(path, &bytes)? } else { bytes };
+    let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
+    let text = std::str::from_utf8(&text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
+    let mut x = Vec::new();
+    let mut cols = 0;
+    let mut n = 0;
+    for (i, s) in text.lines().map(str::trim).enumerate() {
+        let line = i + 1;
+        if s.is_empty() {
+            continue;
+        }
+        let found = s.split(',').count();
+        if cols == 0 {
+            if found != inputs && found != inputs + 1 {
+                return Err(err(
+                    line,
+                    format!(
+                        "{found} columns, but the model takes {inputs} inputs (give {inputs} columns, or {} with a label last)",
+                        inputs + 1
+                    ),
+                ));
+            }
+            cols = found;
+            if line == 1 && is_header(s) {
+                continue;
+            }
+        }
+        if found != cols {
+            return Err(err(line, format!("{found} columns, expected {cols}")));
+        }
+        for (c, cell) in s.split(',').take(inputs).enumerate() {
+            let v = number(cell.trim()).map_err(|m| err(line, format!("column {}: {m}", c + 1)))?;
+            x.push(v);
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return Err(Error::data(path, "no data rows"));
+    }
+    Ok((Inputs::F32(x), n, inputs))
 }
 
 /// Decompresses gzip data (one or more members); `path` names the source in errors.

@@ -127,6 +127,33 @@ fn inflate(path: &Path, stored: &[u8], magic: u32) -> Result<(Vec<usize>, Vec<u8
     Ok((dims, bytes))
 }
 
+/// One IDX image file (gzipped or not), for predictions: pixels scaled by 1/255.
+/// Returns the images (n, rows·cols), n and rows·cols.
+pub fn load_images(path: &Path) -> Result<(Inputs, usize, usize)> {
+    let stored = std::fs::read(path).map_err(|err| Error::Io {
+        path: path.to_path_buf(),
+        err,
+    })?;
+    let (dims, pixels) = decode(path, &stored, IMAGES_MAGIC)?;
+    if dims.len() != 3 || dims[0] == 0 {
+        return Err(Error::data(
+            path,
+            format!(
+                "images need 3 dimensions (n, rows, cols) and at least one image, got {dims:?}"
+            ),
+        ));
+    }
+    let dim = dims[1] * dims[2];
+    Ok((
+        Inputs::U8 {
+            data: pixels,
+            scale: 1.0 / 255.0,
+        },
+        dims[0],
+        dim,
+    ))
+}
+
 /// `dir/name`, or `dir/name.gz`, whichever exists.
 fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     [dir.join(name), dir.join(format!("{name}.gz"))]

@@ -2,7 +2,7 @@
 //! each, kept as bytes where that is the data's form.
 
 mod builtin;
-mod csv;
+pub mod csv;
 pub mod idx;
 
 pub use csv::load_csv;

@@ -1,0 +1,218 @@
+//! `wgtrain eval` and `wgtrain predict`: a saved model on a dataset, with the architecture taken
+//! from the checkpoint.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use wgtrain::checkpoint;
+use wgtrain::data::{self, Dataset, Inputs, idx};
+use wgtrain::evaluate;
+use wgtrain::model::{Output, Spec};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The checkpoint to evaluate (from `wgtrain train --save`).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Dataset, as for `train --data`: digits, mnist, fashion-mnist, an IDX folder, a CSV file.
+    #[arg(long, default_value = "digits")]
+    data: String,
+    /// The last K CSV columns are real-valued targets (as for `train --targets`).
+    #[arg(long, value_name = "K")]
+    targets: Option<usize>,
+    /// Which part: test (the default when the data has a test split), train, or all.
+    #[arg(long, value_parser = ["test", "train", "all"])]
+    split: Option<String>,
+    /// One JSON object (loss, accuracy, confusion matrix, per-class metrics) instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let (spec, params) = checkpoint::load(&a.model)?;
+    let split = data::load(&a.data, a.targets)?;
+    let part = a.split.as_deref().unwrap_or(if split.test.is_some() {
+        "test"
+    } else {
+        "train"
+    });
+    let set = match (part, split.test) {
+        ("test", Some(t)) => t,
+        ("test", None) => bail!("{} has no test split: use --split train or all", a.data),
+        ("train", _) => split.train,
+        (_, Some(t)) => concat(split.train, t)?,
+        (_, None) => split.train,
+    };
+    check_width(&spec, set.dim, &a.data)?;
+    let e = evaluate::evaluate(&spec, &params, &set)?;
+    if a.json {
+        println!("{}", e.to_json());
+    } else {
+        println!(
+            "model {} ({})\ndata {} ({part})",
+            a.model.display(),
+            spec.describe(),
+            a.data
+        );
+        print!("{}", e.to_table());
+    }
+    Ok(())
+}
+
+/// Train and test rows as one set.
+fn concat(a: Dataset, b: Dataset) -> Result<Dataset> {
+    let all: Vec<usize> = (0..a.n).collect();
+    let mut joined = a.subset(&all);
+    let x = match (a.x, b.x) {
+        (
+            Inputs::U8 { mut data, scale },
+            Inputs::U8 {
+                data: more,
+                scale: s2,
+            },
+        ) if scale == s2 => {
+            data.extend(more);
+            Inputs::U8 { data, scale }
+        }
+        (x, y) => Inputs::F32([x.to_f32(), y.to_f32()].concat()),
+    };
+    let targets = match (joined.targets, b.targets) {
+        (
+            data::Targets::Classes {
+                mut labels,
+                n_classes,
+            },
+            data::Targets::Classes {
+                labels: more,
+                n_classes: k,
+            },
+        ) => {
+            labels.extend(more);
+            data::Targets::Classes {
+                labels,
+                n_classes: n_classes.max(k),
+            }
+        }
+        (
+            data::Targets::Values { mut values, width },
+            data::Targets::Values { values: more, .. },
+        ) => {
+            values.extend(more);
+            data::Targets::Values { values, width }
+        }
+        _ => bail!("the train and test splits have different kinds of targets"),
+    };
+    joined = Dataset::with_inputs(
+        format!("{} (all)", joined.name),
+        x,
+        a.n + b.n,
+        joined.dim,
+        targets,
+    )?;
+    Ok(joined)
+}
+
+fn check_width(spec: &Spec, dim: usize, what: &str) -> Result<()> {
+    if dim != spec.inputs() {
+        bail!(
+            "{what}: {dim} inputs per sample, but the model ({}) takes {}",
+            spec.describe(),
+            spec.inputs()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The checkpoint to predict with.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// The samples: a CSV file (one sample per row: the model's inputs, optionally followed by
+    /// a label column, which is ignored), an IDX image file (e.g. t10k-images-idx3-ubyte.gz,
+    /// pixels scaled by 1/255), or a dataset name or folder as for `train --data` (its test
+    /// split when it has one).
+    #[arg(long, value_name = "FILE")]
+    input: String,
+    /// Write the CSV here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Rows of `input` for a model with `inputs` inputs.
+fn predict_inputs(input: &str, inputs: usize) -> Result<(Inputs, usize)> {
+    let path = Path::new(input);
+    let lower = input.to_ascii_lowercase();
+    if path.is_file() && (lower.contains("idx3-ubyte") || lower.ends_with(".idx")) {
+        let (data, n, dim) = idx::load_images(path)?;
+        check_dim(dim, inputs, input)?;
+        return Ok((data, n));
+    }
+    if path.is_file() && (lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
+        let (x, n, dim) = data::csv::load_features(path, inputs)?;
+        check_dim(dim, inputs, input)?;
+        return Ok((x, n));
+    }
+    let split = data::load(input, None)?;
+    let set = split.test.unwrap_or(split.train);
+    check_dim(set.dim, inputs, input)?;
+    Ok((set.x, set.n))
+}
+
+fn check_dim(dim: usize, inputs: usize, input: &str) -> Result<()> {
+    if dim != inputs {
+        bail!("{input}: {dim} values per sample, but the model takes {inputs}");
+    }
+    Ok(())
+}
+
+pub fn predict(a: PredictArgs) -> Result<()> {
+    let (spec, params) = checkpoint::load(&a.model)?;
+    if let Some(out) = &a.out {
+        super::train::check_writable(out)?;
+    }
+    let (x, n) = predict_inputs(&a.input, spec.inputs())?;
+    let probs = evaluate::predict(&spec, &params, &x, n)?;
+    let w = spec.outputs();
+    let mut csv = String::new();
+    let classify = spec.output == Output::Softmax;
+    let names: Vec<String> = (0..w)
+        .map(|j| {
+            if classify || spec.output == Output::Sigmoid {
+                format!("p{j}")
+            } else {
+                format!("y{j}")
+            }
+        })
+        .collect();
+    csv += &if classify {
+        format!("class,{}\n", names.join(","))
+    } else {
+        format!("{}\n", names.join(","))
+    };
+    for row in probs.chunks_exact(w) {
+        let values: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
+        if classify {
+            let class = row
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, &v)| if v > row[b] { i } else { b });
+            csv += &format!("{class},{}\n", values.join(","));
+        } else {
+            csv += &format!("{}\n", values.join(","));
+        }
+    }
+    match &a.out {
+        Some(path) => {
+            checkpoint::write_atomic(path, csv.as_bytes())?;
+            eprintln!("wrote {n} predictions to {}", path.display());
+        }
+        None => std::io::stdout()
+            .write_all(csv.as_bytes())
+            .context("writing to stdout")?,
+    }
+    Ok(())
+}
