@@ -10,6 +10,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::data::standardize::Standardize;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
 use crate::optim::{OptimState, Optimizer, Schedule, number};
@@ -65,6 +66,9 @@ pub struct TrainingState {
     pub data: String,
     pub train_rows: usize,
     pub valid_split: Option<f64>,
+    /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
+    /// their inputs too (tensors `input.mean` and `input.std`).
+    pub standardize: Option<Standardize>,
 }
 
 /// Saves the parameters with the architecture in the metadata.
@@ -138,6 +142,26 @@ fn encode(path: &Path, spec: &Spec, params: &Params, state: Option<&TrainingStat
         put("train_rows", st.train_rows.to_string());
         if let Some(f) = st.valid_split {
             put("valid_split", f.to_string());
+        }
+        if let Some(z) = &st.standardize {
+            if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
+                return Err(Error::Shape(format!(
+                    "standardisation of {} features for a network of {} inputs",
+                    z.mean.len(),
+                    spec.inputs()
+                )));
+            }
+            let n = spec.inputs();
+            bufs.push((
+                "input.mean".into(),
+                vec![n],
+                bytemuck::cast_slice(&z.mean).to_vec(),
+            ));
+            bufs.push((
+                "input.std".into(),
+                vec![n],
+                bytemuck::cast_slice(&z.std).to_vec(),
+            ));
         }
     }
     let views = bufs
@@ -310,6 +334,22 @@ fn decode(
                 .contains_key("valid_split")
                 .then(|| number(&info, "valid_split"))
                 .transpose()?,
+            standardize: match st.tensor("input.mean") {
+                Err(_) => None,
+                Ok(_) => {
+                    let n = spec.inputs();
+                    let std = read("input.std".into(), &[n])?;
+                    if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                        return Err(bad(
+                            "input.std holds a value that is not positive and finite".into(),
+                        ));
+                    }
+                    Some(Standardize {
+                        mean: read("input.mean".into(), &[n])?,
+                        std,
+                    })
+                }
+            },
         })
     })()
     .map_err(|e| match e {

@@ -207,15 +207,94 @@ fn eval_and_predict_refuse_bad_input_clearly() {
         ),
         "junk.safetensors",
     );
-    std::fs::write(
-        dir.join("wide.csv"),
-        format!("{},1\n", ["1"; 10].join(",")),
-    )
-    .unwrap();
+    std::fs::write(dir.join("wide.csv"), format!("{},1\n", ["1"; 10].join(","))).unwrap();
     refused(
         &wgtrain(&dir, &["eval", "--model", &model, "--data", "wide.csv"]),
         "takes 64",
     );
     assert!(!dir.join("p.csv").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Features on wildly different scales: a big one that decides the class, a tiny constant-ish
+/// one, a uniform one.
+fn scaled_csv(dir: &Path) -> PathBuf {
+    let mut rng = wgtrain::rng::Rng::new(5);
+    let mut text = String::from("a,b,c,label\n");
+    for _ in 0..400 {
+        let a = 1000.0 + 600.0 * (rng.next_f64() - 0.5);
+        let b = -5.0 + 0.01 * rng.next_f64();
+        let c = rng.next_f64();
+        text += &format!("{a:.3},{b:.5},{c:.4},{}\n", (a > 1000.0) as u8);
+    }
+    let path = dir.join("scaled.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn standardized_models_carry_their_statistics_into_eval_and_predict() {
+    let dir = scratch("standardize");
+    let csv = scaled_csv(&dir).display().to_string();
+    let model = dir.join("z.safetensors").display().to_string();
+    ok(&wgtrain(
+        &dir,
+        &[
+            "train",
+            "--data",
+            &csv,
+            "--device",
+            "cpu",
+            "--hidden",
+            "8",
+            "--epochs",
+            "40",
+            "--standardize",
+            "--save",
+            &model,
+        ],
+    ));
+    let bytes = std::fs::read(&model).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
+    assert!(
+        header.contains("input.mean") && header.contains("input.std"),
+        "{header}"
+    );
+    let e: serde_json::Value = serde_json::from_str(
+        ok(&wgtrain(
+            &dir,
+            &["eval", "--model", &model, "--data", &csv, "--json"],
+        ))
+        .trim(),
+    )
+    .unwrap();
+    // Raw inputs around 1000 fed to a network trained on standardised ones would give chance.
+    let acc = e["accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.95,
+        "eval accuracy {acc}: the statistics were not applied"
+    );
+    let preds = ok(&wgtrain(
+        &dir,
+        &["predict", "--model", &model, "--input", &csv],
+    ));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let labels: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    let classes: Vec<&str> = preds
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let agree = labels.iter().zip(&classes).filter(|(a, b)| a == b).count();
+    assert!(
+        agree as f64 / labels.len() as f64 > 0.95,
+        "predict agrees on {agree} of {}",
+        labels.len()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

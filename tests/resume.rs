@@ -173,6 +173,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         data: "digits".into(),
         train_rows: data.n,
         valid_split: None,
+        standardize: None,
     };
     checkpoint::save_training(&file, &spec, &first.params().unwrap(), &state).unwrap();
     drop(first);
@@ -408,6 +409,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
             data: "digits".into(),
             train_rows: data.n,
             valid_split: None,
+            standardize: None,
         };
         checkpoint::save_training(&file, &spec, &b.params()?, &state)?;
         Err(wgtrain::Error::InvalidArgument(

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use wgtrain::checkpoint;
+use wgtrain::data::standardize::Standardize;
 use wgtrain::data::{self, Dataset, Inputs, idx};
 use wgtrain::evaluate;
 use wgtrain::model::{Output, Spec};
@@ -31,8 +32,14 @@ pub struct EvalArgs {
     json: bool,
 }
 
+/// The model, and the input standardisation its training run applied (if any).
+fn load_model(path: &Path) -> Result<(Spec, wgtrain::model::Params, Option<Standardize>)> {
+    let (spec, params, state) = checkpoint::load_training(path)?;
+    Ok((spec, params, state.and_then(|s| s.standardize)))
+}
+
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let (spec, params) = checkpoint::load(&a.model)?;
+    let (spec, params, standardize) = load_model(&a.model)?;
     let split = data::load(&a.data, a.targets)?;
     let part = a.split.as_deref().unwrap_or(if split.test.is_some() {
         "test"
@@ -47,6 +54,10 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         (_, None) => split.train,
     };
     check_width(&spec, set.dim, &a.data)?;
+    let set = match &standardize {
+        Some(z) => z.apply_to(set)?,
+        None => set,
+    };
     let e = evaluate::evaluate(&spec, &params, &set)?;
     if a.json {
         println!("{}", e.to_json());
@@ -170,11 +181,15 @@ fn check_dim(dim: usize, inputs: usize, input: &str) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
-    let (spec, params) = checkpoint::load(&a.model)?;
+    let (spec, params, standardize) = load_model(&a.model)?;
     if let Some(out) = &a.out {
         super::train::check_writable(out)?;
     }
     let (x, n) = predict_inputs(&a.input, spec.inputs())?;
+    let x = match &standardize {
+        Some(z) => z.apply(&x, n)?,
+        None => x,
+    };
     let probs = evaluate::predict(&spec, &params, &x, n)?;
     let w = spec.outputs();
     let mut csv = String::new();

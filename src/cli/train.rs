@@ -11,6 +11,7 @@ use clap::Args;
 use super::parse_list;
 use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
+use wgtrain::data::standardize::Standardize;
 use wgtrain::data::{self, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
@@ -159,6 +160,10 @@ pub struct TrainArgs {
     /// improves, so the file holds the best epoch's parameters.
     #[arg(long, requires = "save")]
     keep_best: bool,
+    /// Standardise every input feature, (x - mean) / std, with statistics from the training
+    /// rows only; they are stored in the checkpoint, and eval and predict apply them too.
+    #[arg(long)]
+    standardize: bool,
     /// No per-epoch lines (errors and the final summary still print).
     #[arg(long, short)]
     quiet: bool,
@@ -493,6 +498,28 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         None => (split.train, None),
     };
+    // --standardize: statistics from the training rows only (a resumed run reuses its own),
+    // applied to every split and stored in the checkpoint for eval and predict.
+    let standardize = match &resumed {
+        Some((path, _, _, state)) => {
+            if a.standardize && state.standardize.is_none() {
+                bail!(
+                    "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
+                    path.display()
+                );
+            }
+            state.standardize.clone()
+        }
+        None => a.standardize.then(|| Standardize::fit(&train_set)),
+    };
+    let (train_set, valid_set, test_set) = match &standardize {
+        Some(z) => (
+            z.apply_to(train_set)?,
+            valid_set.map(|v| z.apply_to(v)).transpose()?,
+            split.test.map(|t| z.apply_to(t)).transpose()?,
+        ),
+        None => (train_set, valid_set, split.test),
+    };
     let classes = matches!(train_set.targets, Targets::Classes { .. });
     let (spec, params, optim, start) = match resumed {
         Some((path, spec, params, state)) => {
@@ -539,7 +566,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             (spec, params, optim, Progress::default())
         }
     };
-    if let Some(test) = &split.test
+    if let Some(test) = &test_set
         && (test.dim != train_set.dim || test.target_width() != train_set.target_width())
     {
         bail!("the test split's shape does not match the training split's");
@@ -550,7 +577,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         eval_sets.push(v);
         roles.push(Role::Valid);
     }
-    if let Some(t) = &split.test {
+    if let Some(t) = &test_set {
         eval_sets.push(t);
         roles.push(Role::Test);
     }
@@ -580,7 +607,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         st.data,
         train_set.n,
         count(valid_set.as_ref(), "validation"),
-        count(split.test.as_ref(), "test"),
+        count(test_set.as_ref(), "test"),
         spec.describe(),
         spec.n_params()
     );
@@ -621,6 +648,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         data: st.data.clone(),
         train_rows: train_set.n,
         valid_split: st.valid_split,
+        standardize,
     };
     // Ctrl-C: the first asks training to stop after the current step (and save); a second one
     // ends the process at once.

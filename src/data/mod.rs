@@ -4,6 +4,7 @@
 mod builtin;
 pub mod csv;
 pub mod idx;
+pub mod standardize;
 
 pub use csv::load_csv;
 
