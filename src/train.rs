@@ -86,6 +86,19 @@ pub trait Backend {
 /// steps) they are in and return early; `run` then reports the partial epoch and stops.
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// Training steps run (CPU) or submitted (GPU) since the process started: what a progress bar
+/// shows while an epoch runs.
+static STEPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Backends call this as steps go.
+pub fn note_steps(n: usize) {
+    STEPS.fetch_add(n, Ordering::Relaxed);
+}
+
+pub fn steps_noted() -> usize {
+    STEPS.load(Ordering::Relaxed)
+}
+
 pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }

@@ -670,6 +670,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         schedule: st.schedule,
         start,
     };
+    let bar = BatchBar::new(a.quiet, train_set.n.div_ceil(hp.batch), start.epoch, epochs);
     let reports = train::run_planned(
         backend.as_mut(),
         train_set.n,
@@ -679,7 +680,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         &roles,
         &mut |r, backend| {
             if !a.quiet {
-                println!("{}", epoch_line(r, epochs));
+                bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
             }
             if let Some(path) = &a.metrics {
                 append_metrics(&mut metrics_file, path, &r.to_json())?;
@@ -698,7 +699,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
             }
             Ok(())
         },
-    )?;
+    );
+    bar.finish();
+    let reports = reports?;
     let last = reports.last();
     if let Some(r) = last.filter(|r| r.interrupted) {
         let path = a
@@ -732,6 +735,65 @@ pub fn run(a: TrainArgs) -> Result<()> {
         eprintln!("saved {}", path.display());
     }
     Ok(())
+}
+
+/// A progress bar over the batches of the current epoch, on stderr when it is a terminal (and
+/// not --quiet); nothing otherwise. A thread follows the steps the backends note.
+struct BatchBar {
+    bar: Option<indicatif::ProgressBar>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BatchBar {
+    fn new(quiet: bool, per_epoch: usize, first_epoch: usize, epochs: usize) -> BatchBar {
+        use std::io::IsTerminal;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if quiet || !std::io::stderr().is_terminal() {
+            return BatchBar { bar: None, stop };
+        }
+        let bar = indicatif::ProgressBar::new(per_epoch as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "epoch {msg} [{bar:40}] {pos}/{len} batches, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("{}/{epochs}", first_epoch + 1));
+        let (b, done) = (bar.clone(), stop.clone());
+        let base = train::steps_noted();
+        std::thread::spawn(move || {
+            let per_epoch = per_epoch.max(1);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let steps = train::steps_noted() - base;
+                b.set_position((steps % per_epoch) as u64);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        BatchBar {
+            bar: Some(bar),
+            stop,
+        }
+    }
+
+    /// Prints an epoch's line above the bar and starts the next epoch's count.
+    fn epoch_done(&self, epoch: usize, print: impl FnOnce()) {
+        match &self.bar {
+            Some(b) => {
+                b.suspend(print);
+                b.set_position(0);
+                let epochs = b.message().split('/').nth(1).unwrap_or("").to_string();
+                b.set_message(format!("{}/{epochs}", epoch + 1));
+            }
+            None => print(),
+        }
+    }
+
+    fn finish(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }
 
 /// One epoch's line: losses, accuracies, speed, elapsed time.

@@ -653,6 +653,7 @@ impl Backend for CpuTrainer {
                 let (loss, _) = self.forward_loss(m);
                 self.step(m, lr, hp.l2);
                 losses.push((loss / m as f64) as f32);
+                crate::train::note_steps(1);
             }
         });
         Ok(losses)

@@ -588,6 +588,9 @@ impl GpuTrainer {
                 }
             }
             self.ctx.queue.submit([enc.finish()]);
+            if train {
+                crate::train::note_steps((chunk_start + STEPS_PER_SUBMIT).min(steps) - chunk_start);
+            }
         }
         if train {
             self.t += done as u64;
