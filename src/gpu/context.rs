@@ -100,6 +100,9 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The first error wgpu reported outside an error scope, or the device-lost reason: work
+    /// after it cannot be trusted, so the next read-back fails with it.
+    fault: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -115,14 +118,33 @@ impl GpuContext {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
-        device.on_uncaptured_error(std::sync::Arc::new(|e| {
-            eprintln!("wgtrain: GPU error: {e}");
+        let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let record = |fault: &std::sync::Arc<std::sync::Mutex<Option<String>>>, msg: String| {
+            if let Ok(mut f) = fault.lock() {
+                f.get_or_insert(msg);
+            }
+        };
+        let f = fault.clone();
+        device.on_uncaptured_error(std::sync::Arc::new(move |e| {
+            let msg = match e {
+                wgpu::Error::OutOfMemory { .. } => {
+                    "the GPU ran out of memory: use a smaller --batch or narrower layers"
+                        .to_string()
+                }
+                e => format!("GPU error: {e}"),
+            };
+            record(&f, msg);
         }));
+        let f = fault.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            record(&f, format!("the GPU device was lost ({reason:?}): {msg}"));
+        });
         Ok(GpuContext {
             device,
             queue,
             info,
             limits,
+            fault,
         })
     }
 
@@ -171,6 +193,14 @@ impl GpuContext {
     pub fn max_loop_iterations(&self) -> Option<u64> {
         let name = format!("{} {}", self.info.name, self.info.driver).to_lowercase();
         name.contains("llvmpipe").then_some(65535)
+    }
+
+    /// The recorded fault, if any, as an error naming what was being done.
+    pub fn check_fault(&self, doing: &str) -> Result<()> {
+        match self.fault.lock().ok().and_then(|f| f.clone()) {
+            Some(msg) => Err(Error::Gpu(format!("{doing}: {msg}"))),
+            None => Ok(()),
+        }
     }
 
     /// Waits for all submitted work.

@@ -531,9 +531,14 @@ pub fn read_back(
         let _ = tx.send(r);
     });
     ctx.wait()?;
+    // Work after an out-of-memory or validation error, or a lost device, cannot be trusted.
+    ctx.check_fault("running the GPU work")?;
     match pollster::block_on(rx.receive()) {
         Some(Ok(())) => {}
-        Some(Err(e)) => return Err(Error::Gpu(format!("reading results back failed: {e}"))),
+        Some(Err(e)) => {
+            ctx.check_fault("reading results back")?;
+            return Err(Error::Gpu(format!("reading results back failed: {e}")));
+        }
         None => {
             return Err(Error::Gpu(
                 "reading results back failed: the device was lost".into(),

@@ -205,6 +205,8 @@ impl GpuTrainer {
                 n: d.n,
             })
         };
+        // Out of memory while allocating is an error that says so, not a later failure.
+        let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let train_bufs = upload(train, "training")?;
         let eval_bufs = eval
             .iter()
@@ -248,6 +250,11 @@ impl GpuTrainer {
             plans: HashMap::new(),
             ctx,
         };
+        if let Some(e) = pollster::block_on(oom.pop()) {
+            return Err(Error::Gpu(format!(
+                "out of GPU memory allocating the buffers for this network, batch and data ({e}): use a smaller --batch or narrower layers, or --device cpu"
+            )));
+        }
         Ok(t)
     }
 
