@@ -24,6 +24,9 @@ pub struct EvalArgs {
     /// The last K CSV columns are real-valued targets (as for `train --targets`).
     #[arg(long, value_name = "K")]
     targets: Option<usize>,
+    /// The CSV column (1-based) that holds the class label, when it is not the last one.
+    #[arg(long, value_name = "N")]
+    label_column: Option<usize>,
     /// Which part: test (the default when the data has a test split), train, or all.
     #[arg(long, value_parser = ["test", "train", "all"])]
     split: Option<String>,
@@ -40,7 +43,7 @@ fn load_model(path: &Path) -> Result<(Spec, wgtrain::model::Params, Option<Stand
 
 pub fn eval(a: EvalArgs) -> Result<()> {
     let (spec, params, standardize) = load_model(&a.model)?;
-    let split = data::load(&a.data, a.targets)?;
+    let split = data::load_with(&a.data, a.targets, a.label_column)?;
     let part = a.split.as_deref().unwrap_or(if split.test.is_some() {
         "test"
     } else {

@@ -160,6 +160,9 @@ pub struct TrainArgs {
     /// improves, so the file holds the best epoch's parameters.
     #[arg(long, requires = "save")]
     keep_best: bool,
+    /// The CSV column (1-based) that holds the class label, when it is not the last one.
+    #[arg(long, value_name = "N")]
+    label_column: Option<usize>,
     /// Standardise every input feature, (x - mean) / std, with statistics from the training
     /// rows only; they are stored in the checkpoint, and eval and predict apply them too.
     #[arg(long)]
@@ -490,7 +493,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     for path in a.save.iter().chain(&a.metrics) {
         check_writable(path)?;
     }
-    let split = data::load(&st.data, a.targets)?;
+    let split = data::load_with(&st.data, a.targets, a.label_column)?;
     let (train_set, valid_set) = match st.valid_split {
         Some(f) => {
             let (t, v) = split.train.hold_out(f, hp.seed)?;

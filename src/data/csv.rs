@@ -25,6 +25,44 @@ pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
     parse(path, name, &text, targets)
 }
 
+/// As `load_csv` with the class label in column `column` (1-based) instead of the last one:
+/// that column is moved to the end of every row before parsing.
+pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
+    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let text = if gz { gunzip(path, &bytes)? } else { bytes };
+    let text = std::str::from_utf8(&text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
+    let mut moved = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            moved.push('\n');
+            continue;
+        }
+        let mut cells: Vec<&str> = line.split(',').collect();
+        if column == 0 || column > cells.len() {
+            return Err(Error::data(
+                path,
+                format!(
+                    "line {}: --label-column {column}, but the row has {} columns",
+                    i + 1,
+                    cells.len()
+                ),
+            ));
+        }
+        let label = cells.remove(column - 1);
+        cells.push(label);
+        moved.push_str(&cells.join(","));
+        moved.push('\n');
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    parse(path, name, moved.as_bytes(), None)
+}
+
 /// Reads samples to predict on: a CSV of `inputs` columns (features only), or of `inputs + 1`
 /// (a label or target column last, ignored); optional header, gunzipped when named .gz.
 /// Returns the inputs (n, dim), n and dim.

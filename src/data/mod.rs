@@ -280,6 +280,35 @@ pub struct Split {
 /// a .csv (or .csv.gz) file.
 /// `targets`: None = last column is an integer class label; Some(k) = last k columns are real targets.
 pub fn load(source: &str, targets: Option<usize>) -> Result<Split> {
+    load_with(source, targets, None)
+}
+
+/// As `load`, with `label_column` (1-based) naming a CSV file's class-label column when it is
+/// not the last one.
+pub fn load_with(
+    source: &str,
+    targets: Option<usize>,
+    label_column: Option<usize>,
+) -> Result<Split> {
+    let is_csv = {
+        let lower = source.to_ascii_lowercase();
+        lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    };
+    if let Some(c) = label_column {
+        if !is_csv {
+            return Err(Error::InvalidArgument(
+                "--label-column applies only to CSV files".into(),
+            ));
+        }
+        if targets.is_some() {
+            return Err(Error::InvalidArgument(
+                "--label-column names a class-label column; it cannot be combined with --targets"
+                    .into(),
+            ));
+        }
+        let train = csv::load_csv_label_at(Path::new(source), c)?;
+        return Ok(Split { train, test: None });
+    }
     let idx_only = |split: Result<Split>| {
         if targets.is_some() {
             return Err(Error::InvalidArgument(
@@ -308,6 +337,35 @@ pub fn load(source: &str, targets: Option<usize>) -> Result<Split> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn label_column_moves_the_label_and_rejects_columns_out_of_range() {
+        let dir = std::env::temp_dir();
+        let first = dir.join(format!("wgtrain-labelcol-{}.csv", std::process::id()));
+        let last = dir.join(format!("wgtrain-labellast-{}.csv", std::process::id()));
+        std::fs::write(&first, "y,a,b\n2,0.5,1.5\n0,2.5,3.5\n").unwrap();
+        std::fs::write(&last, "a,b,y\n0.5,1.5,2\n2.5,3.5,0\n").unwrap();
+        let a = load_with(first.to_str().unwrap(), None, Some(1))
+            .unwrap()
+            .train;
+        let b = load_with(last.to_str().unwrap(), None, None).unwrap().train;
+        assert_eq!(a.x.to_f32(), b.x.to_f32());
+        assert_eq!(a.target_width(), 3);
+        let (mut ya, mut yb) = ([0.0; 3], [0.0; 3]);
+        a.target_row(0, &mut ya);
+        b.target_row(0, &mut yb);
+        assert_eq!(ya, yb);
+        let e = load_with(first.to_str().unwrap(), None, Some(4))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--label-column 4") && e.contains("3 columns"),
+            "{e}"
+        );
+        assert!(load_with("digits", None, Some(1)).is_err());
+        std::fs::remove_file(&first).unwrap();
+        std::fs::remove_file(&last).unwrap();
+    }
     use super::*;
 
     fn classes() -> Dataset {
