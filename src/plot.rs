@@ -130,6 +130,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<()> {
                 let mut enc = png::Encoder::new(&mut png_bytes, SIZE.0, SIZE.1);
                 enc.set_color(png::ColorType::Rgb);
                 enc.set_depth(png::BitDepth::Eight);
+                enc.set_compression(png::Compression::Best);
                 let mut w = enc.write_header().map_err(|e| fail(e.to_string()))?;
                 w.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
             }
