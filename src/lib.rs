@@ -8,7 +8,12 @@
 //! backward  dW_l = A_{l-1}ᵀ·dZ_l, db_l = Σ_rows dZ_l     matmul_backward_weight, bias_backward
 //!           dZ_{l-1} = (dZ_l·W_lᵀ) ∘ act'(A_{l-1})       matmul_backward_input (derivative fused)
 //! update    θ -= lr·(dθ + 2λθ)   (λ on weights only)    sgd_update
+//!           or momentum / Nesterov / Adam / AdamW        momentum_update, adam_update
 //! ```
+//!
+//! `cpu::reference` computes each op in f64 and proves the others right; `cpu::fast` and `gpu`
+//! are the two training paths behind `train::Backend`; `train` drives epochs, `data` loads
+//! datasets, `checkpoint` reads and writes safetensors, `evaluate` and `plot` serve the CLI.
 
 pub mod bench;
 pub mod checkpoint;
