@@ -360,28 +360,21 @@ pub fn gemm_gpu(
     };
     let params = MatmulParams::new(m, n, k, 0);
     let groups = matmul_groups(m, n)?;
+    let time = |reps| {
+        run_timed(
+            ctx,
+            kernels,
+            kernel,
+            &[m * k, k * n, aux],
+            m * n,
+            &params,
+            groups,
+            reps,
+        )
+    };
     // Enough repetitions for ~0.2 s at the adapter's likely speed, measured once first.
-    let once = run_timed(
-        ctx,
-        kernels,
-        kernel,
-        &[m * k, k * n, aux],
-        m * n,
-        &params,
-        groups,
-        1,
-    )?;
-    let reps = ((0.2 / once.max(1e-6)) as usize).clamp(1, 1000);
-    let secs = run_timed(
-        ctx,
-        kernels,
-        kernel,
-        &[m * k, k * n, aux],
-        m * n,
-        &params,
-        groups,
-        reps,
-    )?;
+    let reps = ((0.2 / time(1)?.max(1e-6)) as usize).clamp(1, 1000);
+    let secs = time(reps)?;
     Ok(GemmResult {
         device: ctx.info.name.clone(),
         form,
