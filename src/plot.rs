@@ -35,6 +35,19 @@ impl Point {
     }
 }
 
+impl From<&crate::train::EpochReport> for Point {
+    fn from(r: &crate::train::EpochReport) -> Point {
+        Point {
+            epoch: r.epoch as f64,
+            train_loss: Some(r.train_loss),
+            valid_loss: r.valid_loss,
+            test_loss: r.test_loss,
+            valid_accuracy: r.valid_accuracy,
+            test_accuracy: r.test_accuracy,
+        }
+    }
+}
+
 /// Reads a `--metrics` file: one JSON object per line; errors name the line.
 pub fn read_metrics(path: &Path) -> Result<Vec<Point>> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::Io {

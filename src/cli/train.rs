@@ -163,6 +163,9 @@ pub struct TrainArgs {
     /// The CSV column (1-based) that holds the class label, when it is not the last one.
     #[arg(long, value_name = "N")]
     label_column: Option<usize>,
+    /// Draw loss and accuracy per epoch into this picture (.svg or .png) when training ends.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
     /// Standardise every input feature, (x - mean) / std, with statistics from the training
     /// rows only; they are stored in the checkpoint, and eval and predict apply them too.
     #[arg(long)]
@@ -490,8 +493,18 @@ pub fn run(a: TrainArgs) -> Result<()> {
     };
     let st = settings(&a, resumed.as_ref().map(|(p, _, _, s)| (s, *p)))?;
     let hp = st.hp.clone();
-    for path in a.save.iter().chain(&a.metrics) {
+    for path in a.save.iter().chain(&a.metrics).chain(&a.plot) {
         check_writable(path)?;
+    }
+    if let Some(p) = &a.plot
+        && !p
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg") || e.eq_ignore_ascii_case("png"))
+    {
+        bail!(
+            "--plot {}: the file name must end in .svg or .png",
+            p.display()
+        );
     }
     let split = data::load_with(&st.data, a.targets, a.label_column)?;
     let (train_set, valid_set) = match st.valid_split {
@@ -626,6 +639,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         },
         st.schedule.describe()
     );
+    // The backend holds its own copy of the data (in GPU memory, or the CPU trainer's): drop the
+    // loader's, so a device holds one copy.
+    let n_train = train_set.n;
+    drop((train_set, valid_set, test_set));
     if let Some(path) = &a.resume {
         eprintln!(
             "resuming {} after epoch {}{}",
@@ -649,7 +666,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         seed: hp.seed,
         progress: start,
         data: st.data.clone(),
-        train_rows: train_set.n,
+        train_rows: n_train,
         valid_split: st.valid_split,
         standardize,
     };
@@ -673,10 +690,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         schedule: st.schedule,
         start,
     };
-    let bar = BatchBar::new(a.quiet, train_set.n.div_ceil(hp.batch), start.epoch, epochs);
+    let bar = BatchBar::new(a.quiet, n_train.div_ceil(hp.batch), start.epoch, epochs);
     let reports = train::run_planned(
         backend.as_mut(),
-        train_set.n,
+        n_train,
         &hp,
         &plan,
         classes,
@@ -705,6 +722,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
     );
     bar.finish();
     let reports = reports?;
+    if let Some(path) = &a.plot
+        && !reports.is_empty()
+    {
+        let points: Vec<wgtrain::plot::Point> = reports.iter().map(Into::into).collect();
+        wgtrain::plot::draw(&points, path)?;
+        eprintln!("plotted {}", path.display());
+    }
     let last = reports.last();
     if let Some(r) = last.filter(|r| r.interrupted) {
         let path = a
