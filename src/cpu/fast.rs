@@ -448,9 +448,8 @@ impl CpuTrainer {
         })
     }
 
-    /// Forward of layers `from..` on the m rows in `acts[from]`.
-    fn forward(&mut self, m: usize, from: usize) {
-        for l in from..self.spec.n_layers() {
+    fn forward(&mut self, m: usize) {
+        for l in 0..self.spec.n_layers() {
             let (k, n) = self.spec.layer_shape(l);
             let (before, after) = self.acts.split_at_mut(l + 1);
             let layer = &self.params.layers[l];
@@ -467,10 +466,9 @@ impl CpuTrainer {
         }
     }
 
-    /// Forward of layers `from..`, loss and gradient into `self.dz` for the m rows in
-    /// `acts[from]` and `y`.
-    fn forward_loss(&mut self, m: usize, from: usize) -> (f64, usize) {
-        self.forward(m, from);
+    /// Forward, loss and gradient into `self.dz` for the m rows gathered into `acts[0]`, `y`.
+    fn forward_loss(&mut self, m: usize) -> (f64, usize) {
+        self.forward(m);
         let last = self.spec.n_layers();
         let n = self.spec.outputs();
         let sigmoid_out = self.spec.layer_activation(last - 1) == Activation::Sigmoid;
@@ -591,45 +589,28 @@ impl CpuTrainer {
         self.grad = g;
     }
 
-    /// Gathers the training rows `rows` into `acts[0]` (m, inputs) and `y` (m, outputs), and
-    /// runs the first layer's forward into `acts[1]` (m, n). The rows are split into one part
-    /// per thread, and each thread multiplies the rows it gathered (still in its core's cache)
-    /// by the weights: one fork-join for both. Returns m.
-    fn gather_forward_first(&mut self, rows: &[u32]) -> usize {
-        let (d, w) = (self.spec.inputs(), self.spec.outputs());
-        let (_, n) = self.spec.layer_shape(0);
+    fn gather(&mut self, rows: &[u32]) -> usize {
+        let d = self.spec.inputs();
+        let w = self.spec.outputs();
         let m = rows.len();
-        // Random rows of a large set are cache misses, so the threads share them whenever the
-        // layer is big enough to share too.
-        let parts = if m * d * n >= PARALLEL_MIN_MACS {
-            rayon::current_num_threads().min(m.div_ceil(16)).max(1)
-        } else {
-            1
-        };
-        let part = m.div_ceil(parts);
-        let (x, ty) = (&self.train_x, &self.train_y);
-        let (layer, act) = (&self.params.layers[0], self.spec.layer_activation(0));
-        let (inputs, outputs) = self.acts.split_at_mut(1);
-        inputs[0][..m * d]
-            .par_chunks_mut(part * d)
-            .zip(outputs[0][..m * n].par_chunks_mut(part * n))
-            .zip(self.y[..m * w].par_chunks_mut(part * w))
-            .zip(rows.par_chunks(part))
-            .for_each(|(((xs, out), ys), rows)| {
-                for ((dst, y), &r) in xs.chunks_exact_mut(d).zip(ys.chunks_exact_mut(w)).zip(rows) {
-                    let r = r as usize;
-                    x.copy_row(r, dst);
-                    y.copy_from_slice(&ty[r * w..(r + 1) * w]);
-                }
-                matmul_forward(out, xs, &layer.w, &layer.b, rows.len(), d, n, act);
-            });
+        // Random rows of a large set: each is a cache miss, so the threads share them.
+        let x = &self.train_x;
+        self.acts[0][..m * d]
+            .par_chunks_mut(d)
+            .with_min_len(16)
+            .zip(rows)
+            .for_each(|(dst, &r)| x.copy_row(r as usize, dst));
+        for (i, &r) in rows.iter().enumerate() {
+            let r = r as usize;
+            self.y[i * w..(i + 1) * w].copy_from_slice(&self.train_y[r * w..(r + 1) * w]);
+        }
         m
     }
 
     /// The mean loss and gradients on the training rows `rows` (at most one batch), no update.
     pub fn gradients(&mut self, rows: &[u32], l2: f32) -> (f64, Params) {
-        let m = self.gather_forward_first(rows);
-        let (loss, _) = self.forward_loss(m, 1);
+        let m = self.gather(rows);
+        let (loss, _) = self.forward_loss(m);
         let mut g = Params::zeros(&self.spec);
         self.backward(m, 0.0, l2, Some(&mut g));
         (loss / m as f64, g)
@@ -662,14 +643,14 @@ impl Backend for CpuTrainer {
                 if !losses.is_empty() && crate::train::stop_requested() {
                     break;
                 }
-                let m = self.gather_forward_first(rows);
+                let m = self.gather(rows);
                 // The next batch's rows are random rows of a large set: ask for them now, so
                 // they arrive while this step computes.
                 let d = self.spec.inputs();
                 for &r in perm.chunks(self.batch).nth(i + 1).unwrap_or(&[]) {
                     self.train_x.prefetch_row(r as usize, d);
                 }
-                let (loss, _) = self.forward_loss(m, 1);
+                let (loss, _) = self.forward_loss(m);
                 self.step(m, lr, hp.l2);
                 losses.push((loss / m as f64) as f32);
                 crate::train::note_steps(1);
@@ -718,7 +699,7 @@ impl Backend for CpuTrainer {
                 x.copy_row(start + i, &mut self.acts[0][i * d..(i + 1) * d]);
             }
             self.y[..m * w].copy_from_slice(&y[start * w..(start + m) * w]);
-            let (loss, correct) = self.forward_loss(m, 0);
+            let (loss, correct) = self.forward_loss(m);
             stats.loss_sum += loss;
             stats.correct += correct;
             stats.n += m;
