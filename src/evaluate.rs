@@ -1,7 +1,7 @@
 //! Inference with a trained model: outputs, loss, accuracy, confusion matrix and per-class
 //! precision / recall / F1. Runs on the CPU (f32 GEMM), in chunks of rows.
 
-use crate::cpu::fast::sgemm;
+use crate::cpu::fast::{argmax, sgemm};
 use crate::cpu::reference::{activation_forward, loss_forward_backward};
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::{Error, Result};
@@ -138,17 +138,6 @@ impl Evaluation {
         }
         s
     }
-}
-
-/// Index of the first largest value.
-fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Loss, and for class targets accuracy, confusion matrix and per-class metrics, of the model on

@@ -214,10 +214,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     for row in probs.chunks_exact(w) {
         let values: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
         if classify {
-            let class = row
-                .iter()
-                .enumerate()
-                .fold(0, |b, (i, &v)| if v > row[b] { i } else { b });
+            let class = wgtrain::cpu::fast::argmax(row);
             csv += &format!("{class},{}\n", values.join(","));
         } else {
             csv += &format!("{}\n", values.join(","));
