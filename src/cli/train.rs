@@ -587,38 +587,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
     {
         bail!("the test split's shape does not match the training split's");
     }
-    let mut eval_sets = Vec::new();
-    let mut roles = Vec::new();
-    if let Some(v) = &valid_set {
-        eval_sets.push(v);
-        roles.push(Role::Valid);
-    }
-    if let Some(t) = &test_set {
-        eval_sets.push(t);
-        roles.push(Role::Test);
-    }
-    let mut backend: Box<dyn Backend> = match open_gpu(&a.device, a.backend)? {
-        Some(ctx) => Box::new(GpuTrainer::new(
-            ctx,
-            &spec,
-            &params,
-            &train_set,
-            eval_sets.iter().copied(),
-            hp.batch,
-        )?),
-        None => Box::new(CpuTrainer::new(
-            &spec,
-            params,
-            &train_set,
-            eval_sets.iter().copied(),
-            hp.batch,
-        )?),
-    };
-    backend.set_optimizer(&optim)?;
     let count = |d: Option<&wgtrain::data::Dataset>, what: &str| {
         d.map_or(String::new(), |d| format!(", {} {what}", d.n))
     };
-    eprintln!(
+    let data_line = format!(
         "data: {} ({} train{}{}), network: {} ({} parameters)",
         st.data,
         train_set.n,
@@ -627,6 +599,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
         spec.describe(),
         spec.n_params()
     );
+    let n_train = train_set.n;
+    let mut eval_sets = Vec::new();
+    let mut roles = Vec::new();
+    if let Some(v) = valid_set {
+        eval_sets.push(v);
+        roles.push(Role::Valid);
+    }
+    if let Some(t) = test_set {
+        eval_sets.push(t);
+        roles.push(Role::Test);
+    }
+    // Each device holds the data once: the GPU trainer uploads it and the loader's copy is
+    // dropped; the CPU trainer takes the loader's copy over.
+    let mut backend: Box<dyn Backend> = match open_gpu(&a.device, a.backend)? {
+        Some(ctx) => {
+            let gpu = GpuTrainer::new(ctx, &spec, &params, &train_set, &eval_sets, hp.batch)?;
+            drop((train_set, eval_sets));
+            Box::new(gpu)
+        }
+        None => Box::new(CpuTrainer::from_datasets(
+            &spec, params, train_set, eval_sets, hp.batch,
+        )?),
+    };
+    backend.set_optimizer(&optim)?;
+    eprintln!("{data_line}");
     eprintln!("device: {}", backend.describe());
     eprintln!(
         "optimizer: {}, lr {}{}, schedule {}",
@@ -639,10 +636,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
         },
         st.schedule.describe()
     );
-    // The backend holds its own copy of the data (in GPU memory, or the CPU trainer's): drop the
-    // loader's, so a device holds one copy.
-    let n_train = train_set.n;
-    drop((train_set, valid_set, test_set));
     if let Some(path) = &a.resume {
         eprintln!(
             "resuming {} after epoch {}{}",

@@ -416,23 +416,68 @@ impl CpuTrainer {
         eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
     ) -> Result<CpuTrainer> {
+        let eval = eval
+            .into_iter()
+            .map(|d| (d.x.clone(), dense_targets(d), d.n))
+            .collect();
+        Self::with_data(
+            spec,
+            params,
+            (train.x.clone(), dense_targets(train), train.n),
+            eval,
+            batch,
+        )
+    }
+
+    /// As `new`, taking the datasets over instead of copying them, so the data is held once.
+    pub fn from_datasets(
+        spec: &Spec,
+        params: Params,
+        train: Dataset,
+        eval: Vec<Dataset>,
+        batch: usize,
+    ) -> Result<CpuTrainer> {
+        let train_y = dense_targets(&train);
+        let eval = eval
+            .into_iter()
+            .map(|d| {
+                let y = dense_targets(&d);
+                (d.x, y, d.n)
+            })
+            .collect();
+        Self::with_data(spec, params, (train.x, train_y, train.n), eval, batch)
+    }
+
+    /// `train` and each evaluation set as (inputs, dense targets, rows).
+    fn with_data(
+        spec: &Spec,
+        params: Params,
+        train: (Inputs, Vec<f32>, usize),
+        eval: Vec<(Inputs, Vec<f32>, usize)>,
+        batch: usize,
+    ) -> Result<CpuTrainer> {
         params.check_shapes(spec)?;
+        if batch == 0 {
+            return Err(crate::Error::InvalidArgument(
+                "--batch must be at least 1".into(),
+            ));
+        }
         let widest = *spec.sizes.iter().max().unwrap_or(&1);
+        // Step buffers hold at most the rows a step can have, however large --batch is.
+        let largest = eval.iter().map(|e| e.2).fold(train.2, usize::max);
+        let rows = batch.min(largest).max(1);
         Ok(CpuTrainer {
             spec: spec.clone(),
             params,
-            train_x: train.x.clone(),
-            train_y: dense_targets(train),
-            eval: eval
-                .into_iter()
-                .map(|d| (d.x.clone(), dense_targets(d), d.n))
-                .collect(),
+            train_x: train.0,
+            train_y: train.1,
+            eval,
             batch,
-            acts: spec.sizes.iter().map(|&s| vec![0.0; batch * s]).collect(),
-            dz: vec![0.0; batch * widest],
-            dx: vec![0.0; batch * widest],
+            acts: spec.sizes.iter().map(|&s| vec![0.0; rows * s]).collect(),
+            dz: vec![0.0; rows * widest],
+            dx: vec![0.0; rows * widest],
             db: vec![0.0; widest],
-            y: vec![0.0; batch * spec.outputs()],
+            y: vec![0.0; rows * spec.outputs()],
             optimizer: Optimizer::default(),
             t: 0,
             state: Vec::new(),
