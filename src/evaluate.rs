@@ -1,8 +1,8 @@
 //! Inference with a trained model: outputs, loss, accuracy, confusion matrix and per-class
-//! precision / recall / F1. Runs on the CPU (f32 GEMM), in chunks of rows.
+//! precision / recall / F1. Runs the fast CPU path's forward pass, in chunks of rows.
 
-use crate::cpu::fast::{argmax, sgemm};
-use crate::cpu::reference::{activation_forward, loss_forward_backward};
+use crate::cpu::fast::{argmax, matmul_forward};
+use crate::cpu::reference::loss_forward_backward;
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::{Error, Result};
 use crate::model::{Loss, Output, Params, Spec};
@@ -45,13 +45,16 @@ fn forward(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32
         for l in 0..spec.n_layers() {
             let (k, o) = spec.layer_shape(l);
             let layer = &params.layers[l];
-            sgemm(m, k, o, 1.0, (&a, k, 1), (&layer.w, o, 1), 0.0, &mut b);
-            let act = spec.layer_activation(l);
-            for row in b[..m * o].chunks_exact_mut(o) {
-                for (v, &bias) in row.iter_mut().zip(&layer.b) {
-                    *v = activation_forward(act, (*v + bias) as f64) as f32;
-                }
-            }
+            matmul_forward(
+                &mut b,
+                &a,
+                &layer.w,
+                &layer.b,
+                m,
+                k,
+                o,
+                spec.layer_activation(l),
+            );
             std::mem::swap(&mut a, &mut b);
         }
         out[start * w..(start + m) * w].copy_from_slice(&a[..m * w]);

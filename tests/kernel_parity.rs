@@ -316,7 +316,6 @@ fn check_gather(gpu: &(GpuContext, Kernels), c: Gather) {
         },
         Some(StepInfo {
             row_offset: c.row_offset as u32,
-            rows: c.rows as u32,
             slot: 0,
             lr: 0.0,
             ..Default::default()
@@ -443,7 +442,6 @@ fn gather_rows_packed_bytes_are_widened_and_scaled_exactly() {
             },
             Some(StepInfo {
                 row_offset: row_offset as u32,
-                rows: rows as u32,
                 slot: 0,
                 lr: 0.0,
                 ..Default::default()
@@ -556,7 +554,6 @@ fn check_loss(
         &LossParams::new(m, n, loss.code(), sigmoid_out),
         Some(StepInfo {
             row_offset: 0,
-            rows: m as u32,
             slot: slot as u32,
             lr: 0.0,
             ..Default::default()
@@ -747,7 +744,6 @@ fn check_sgd(
         },
         Some(StepInfo {
             row_offset: 0,
-            rows: 0,
             slot: 0,
             lr,
             ..Default::default()

@@ -196,7 +196,7 @@ fn act_backward(act: Activation, a: f32) -> f32 {
 }
 
 /// out = act(x·w + b): x (m, k), w (k, n), b (n), out (m, n).
-fn matmul_forward(
+pub fn matmul_forward(
     out: &mut [f32],
     x: &[f32],
     w: &[f32],

@@ -135,13 +135,9 @@ pub fn load_images(path: &Path) -> Result<(Inputs, usize, usize)> {
         err,
     })?;
     let (dims, pixels) = decode(path, &stored, IMAGES_MAGIC)?;
-    if dims.len() != 3 || dims[0] == 0 {
-        return Err(Error::data(
-            path,
-            format!(
-                "images need 3 dimensions (n, rows, cols) and at least one image, got {dims:?}"
-            ),
-        ));
+    // The magic's last byte is the dimension count, so an image file has exactly 3.
+    if dims[0] == 0 {
+        return Err(Error::data(path, "holds no images"));
     }
     let dim = dims[1] * dims[2];
     Ok((
@@ -166,18 +162,7 @@ fn split_part(
     (images, (dims, pixels)): (&Path, (Vec<usize>, Vec<u8>)),
     (labels, (ldims, labs)): (&Path, (Vec<usize>, Vec<u8>)),
 ) -> Result<(Vec<u8>, usize, usize, Vec<u32>)> {
-    if dims.len() != 3 {
-        return Err(Error::data(
-            images,
-            format!("images need 3 dimensions (n, rows, cols), got {dims:?}"),
-        ));
-    }
-    if ldims.len() != 1 {
-        return Err(Error::data(
-            labels,
-            format!("labels need 1 dimension, got {ldims:?}"),
-        ));
-    }
+    // The magics fix the dimension counts (their last byte): images 3, labels 1.
     if ldims[0] != dims[0] {
         return Err(Error::data(
             labels,

@@ -151,8 +151,9 @@ pub struct OptimParams {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct StepInfo {
+    /// Where the step's rows start in the epoch's permutation (each kernel's params say how
+    /// many rows it handles: the batch, or one row chunk of it).
     pub row_offset: u32,
-    pub rows: u32,
     pub slot: u32,
     pub lr: f32,
     /// The optimiser's update count, 1-based (0 outside training steps).
@@ -160,7 +161,7 @@ pub struct StepInfo {
     /// Adam's `1 - β1^t` and `1 - β2^t` (`Optimizer::bias_corrections`).
     pub bias1: f32,
     pub bias2: f32,
-    pub _pad: u32,
+    pub _pad: [u32; 2],
 }
 
 const _: () = assert!(std::mem::size_of::<MatmulParams>() == 32);

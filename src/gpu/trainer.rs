@@ -562,7 +562,6 @@ impl GpuTrainer {
         for s in 0..steps {
             let mut info = StepInfo {
                 row_offset: (s * self.batch) as u32,
-                rows: self.batch.min(n - s * self.batch) as u32,
                 slot: s as u32,
                 ..StepInfo::default()
             };
