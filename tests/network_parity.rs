@@ -203,13 +203,21 @@ fn network_gradients_on_fast_cpu_match_reference_for_every_loss() {
             let seed = 2000 * (head.0.code() as u64 + 1) + 10 * depth as u64 + head.1 as u64;
             let params = parameters(&spec, seed);
             let (data, x) = dataset(&spec, N_ROWS, seed);
-            let mut trainer = CpuTrainer::new(&spec, params.clone(), &data, None, BATCH).unwrap();
-            for count in ROW_COUNTS {
-                let rows = pick_rows(N_ROWS, count, seed + count as u64);
-                let name = format!("fast cpu {} m {count} seed {seed}", describe(&spec));
-                let got = trainer.gradients(&rows, 0.0);
-                let want = reference_gradients(&spec, &params, &data, &x, &rows);
-                assert_gradients_close(&name, &got, &want);
+            // One thread, and three: rows, columns and layers shared out unevenly.
+            for threads in [1, 3] {
+                let mut trainer = CpuTrainer::new(&spec, params.clone(), &data, None, BATCH)
+                    .and_then(|t| t.with_threads(threads))
+                    .unwrap();
+                for count in ROW_COUNTS {
+                    let rows = pick_rows(N_ROWS, count, seed + count as u64);
+                    let name = format!(
+                        "fast cpu {threads} threads {} m {count} seed {seed}",
+                        describe(&spec)
+                    );
+                    let got = trainer.gradients(&rows, 0.0);
+                    let want = reference_gradients(&spec, &params, &data, &x, &rows);
+                    assert_gradients_close(&name, &got, &want);
+                }
             }
         }
     }

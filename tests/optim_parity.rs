@@ -587,13 +587,17 @@ fn two_epochs_of_every_optimizer_on_fast_cpu_match_reference() {
             let seed = 7000 + 10 * i as u64 + j as u64;
             let params = parameters(spec, seed);
             let (data, x) = dataset(spec, ROWS, seed);
-            let mut t = CpuTrainer::new(spec, params.clone(), &data, None, BATCH).unwrap();
-            let name = format!(
-                "fast cpu {} {} seed {seed}",
-                spec.describe(),
-                opt.0.describe()
-            );
-            check_steps(&name, spec, &params, &data, &x, opt, &mut t);
+            for threads in [1, 3] {
+                let mut t = CpuTrainer::new(spec, params.clone(), &data, None, BATCH)
+                    .and_then(|t| t.with_threads(threads))
+                    .unwrap();
+                let name = format!(
+                    "fast cpu {threads} threads {} {} seed {seed}",
+                    spec.describe(),
+                    opt.0.describe()
+                );
+                check_steps(&name, spec, &params, &data, &x, opt, &mut t);
+            }
         }
     }
 }

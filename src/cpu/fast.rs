@@ -2,13 +2,15 @@
 //! activation in one pass over the output, plain SGD's update fused into the weight-gradient
 //! GEMM (the other optimisers update from a gradient buffer), no allocation inside an epoch.
 
-use rayon::prelude::*;
+use std::sync::Mutex;
 
+use super::team::{Member, Schedule, Team};
 use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
 use crate::optim::{Method, OptimState, Optimizer};
 use crate::train::{Backend, EvalStats, Hyper};
+use std::time::Instant;
 
 /// Below this many multiply-adds a GEMM runs on one thread: handing work over costs more.
 const PARALLEL_MIN_MACS: usize = 1 << 18;
@@ -31,6 +33,9 @@ struct Block {
     c: *mut f32,
     c_rs: usize,
 }
+
+/// Rows and columns of an output.
+type Rect = (std::ops::Range<usize>, std::ops::Range<usize>);
 
 // SAFETY: blocks of one GEMM write disjoint parts of c and only read a and b, which outlive the
 // scope that runs them.
@@ -57,6 +62,23 @@ impl Block {
             c: self.c.wrapping_add(c0),
             ..self
         }
+    }
+
+    /// Part `p` of `parts` of the output: a share of its rows when it has at least as many
+    /// rows as columns, else of its columns; with the rectangle of c it covers, as
+    /// (rows, columns). None when the share is empty.
+    fn part(self, p: usize, parts: usize) -> Option<(Block, Rect)> {
+        let by_rows = self.m >= self.n;
+        let len = if by_rows { self.m } else { self.n };
+        let (lo, hi) = (len * p / parts, len * (p + 1) / parts);
+        if lo == hi {
+            return None;
+        }
+        Some(if by_rows {
+            (self.rows(lo, hi), (lo..hi, 0..self.n))
+        } else {
+            (self.cols(lo, hi), (0..self.m, lo..hi))
+        })
     }
 
     /// c = alpha·a·b + beta·c. gemm's convention is dst = alpha·dst + beta·lhs·rhs.
@@ -140,23 +162,15 @@ pub fn sgemm(
     } else if macs >= INTERNAL_PARALLEL_MIN_MACS {
         unsafe { block.run(alpha, beta, gemm::Parallelism::Rayon(threads)) }
     } else {
-        let by_rows = m >= n;
-        let len = if by_rows { m } else { n };
-        let parts = threads.min(len);
-        let part = |p: usize| {
-            let (lo, hi) = (len * p / parts, len * (p + 1) / parts);
-            if by_rows {
-                block.rows(lo, hi)
-            } else {
-                block.cols(lo, hi)
-            }
-        };
         rayon::scope(|s| {
-            for p in 1..parts {
-                let blk = part(p);
-                s.spawn(move |_| unsafe { blk.run(alpha, beta, gemm::Parallelism::None) });
+            for p in 1..threads {
+                if let Some((blk, _)) = block.part(p, threads) {
+                    s.spawn(move |_| unsafe { blk.run(alpha, beta, gemm::Parallelism::None) });
+                }
             }
-            unsafe { part(0).run(alpha, beta, gemm::Parallelism::None) }
+            if let Some((blk, _)) = block.part(0, threads) {
+                unsafe { blk.run(alpha, beta, gemm::Parallelism::None) }
+            }
         });
     }
 }
@@ -208,32 +222,37 @@ pub fn matmul_forward(
 ) {
     sgemm(m, k, n, 1.0, (x, k, 1), (w, n, 1), 0.0, out);
     for row in out[..m * n].chunks_exact_mut(n) {
-        match act {
-            Activation::Linear => row.iter_mut().zip(b).for_each(|(o, &bb)| *o += bb),
-            Activation::Relu => row
-                .iter_mut()
-                .zip(b)
-                .for_each(|(o, &bb)| *o = (*o + bb).max(0.0)),
-            _ => row
-                .iter_mut()
-                .zip(b)
-                .for_each(|(o, &bb)| *o = act_forward(act, *o + bb)),
-        }
+        bias_activation(row, b, act);
     }
 }
 
-/// Writes the per-row loss gradient (divided by m) into dz and returns the summed loss and the
-/// number of rows whose argmax matches the target's. out and y are (m, n).
+/// o = act(o + b), elementwise.
+fn bias_activation(o: &mut [f32], b: &[f32], act: Activation) {
+    match act {
+        Activation::Linear => o.iter_mut().zip(b).for_each(|(o, &bb)| *o += bb),
+        Activation::Relu => o
+            .iter_mut()
+            .zip(b)
+            .for_each(|(o, &bb)| *o = (*o + bb).max(0.0)),
+        _ => o
+            .iter_mut()
+            .zip(b)
+            .for_each(|(o, &bb)| *o = act_forward(act, *o + bb)),
+    }
+}
+
+/// Writes the per-row loss gradient (times `inv_m`, one over the batch's rows) into dz and
+/// returns the summed loss and the number of rows whose argmax matches the target's. out and y
+/// are (m, n).
 fn loss_forward_backward(
     dz: &mut [f32],
     out: &[f32],
     y: &[f32],
-    m: usize,
-    n: usize,
+    (m, n): (usize, usize),
+    inv_m: f32,
     loss: Loss,
     sigmoid_out: bool,
 ) -> (f64, usize) {
-    let inv_m = 1.0 / m as f32;
     let mut total = 0.0f64;
     let mut correct = 0;
     for i in 0..m {
@@ -279,9 +298,6 @@ fn loss_forward_backward(
     (total, correct)
 }
 
-/// Elements per parallel chunk of an update: below it one thread does the whole tensor.
-const UPDATE_CHUNK: usize = 1 << 15;
-
 /// `v = μ·v + g;  θ -= lr·v`, or `θ -= lr·(g + μ·v)` with `nesterov`; `grad` already holds the
 /// 2λθ term. The f32 twin of `reference::momentum_update`, in the shader's operation order.
 fn momentum_update(
@@ -292,22 +308,11 @@ fn momentum_update(
     mu: f32,
     nesterov: bool,
 ) {
-    let serial = |p: &mut [f32], v: &mut [f32], g: &[f32]| {
-        for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
-            let nv = mu * *v + g;
-            *v = nv;
-            let d = if nesterov { g + mu * nv } else { nv };
-            *p -= lr * d;
-        }
-    };
-    if param.len() < 2 * UPDATE_CHUNK {
-        serial(param, velocity, grad);
-    } else {
-        param
-            .par_chunks_mut(UPDATE_CHUNK)
-            .zip(velocity.par_chunks_mut(UPDATE_CHUNK))
-            .zip(grad.par_chunks(UPDATE_CHUNK))
-            .for_each(|((p, v), g)| serial(p, v, g));
+    for ((p, v), &g) in param.iter_mut().zip(velocity.iter_mut()).zip(grad) {
+        let nv = mu * *v + g;
+        *v = nv;
+        let d = if nesterov { g + mu * nv } else { nv };
+        *p -= lr * d;
     }
 }
 
@@ -328,34 +333,18 @@ fn adam_update(
     let step_size = lr / bias1;
     let bias2_sqrt = bias2.sqrt();
     let decay = 1.0 - lr * wd;
-    let serial = |p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
-        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-            let q = if wd != 0.0 { *p * decay } else { *p };
-            let mi = b1 * *m + (1.0 - b1) * g;
-            let vi = b2 * *v + (1.0 - b2) * (g * g);
-            *m = mi;
-            *v = vi;
-            *p = q - step_size * (mi / (vi.sqrt() / bias2_sqrt + eps));
-        }
-    };
-    if param.len() < 2 * UPDATE_CHUNK {
-        serial(param, m, v, grad);
-    } else {
-        param
-            .par_chunks_mut(UPDATE_CHUNK)
-            .zip(m.par_chunks_mut(UPDATE_CHUNK))
-            .zip(v.par_chunks_mut(UPDATE_CHUNK))
-            .zip(grad.par_chunks(UPDATE_CHUNK))
-            .for_each(|(((p, m), v), g)| serial(p, m, v, g));
-    }
-}
-
-/// Layer l's weights or biases.
-fn tensor(p: &mut Params, l: usize, weights: bool) -> &mut Vec<f32> {
-    if weights {
-        &mut p.layers[l].w
-    } else {
-        &mut p.layers[l].b
+    for (((p, m), v), &g) in param
+        .iter_mut()
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+        .zip(grad)
+    {
+        let q = if wd != 0.0 { *p * decay } else { *p };
+        let mi = b1 * *m + (1.0 - b1) * g;
+        let vi = b2 * *v + (1.0 - b2) * (g * g);
+        *m = mi;
+        *v = vi;
+        *p = q - step_size * (mi / (vi.sqrt() / bias2_sqrt + eps));
     }
 }
 
@@ -393,9 +382,14 @@ pub struct CpuTrainer {
     state: Vec<Params>,
     /// The step's gradients (2λW included), for every optimiser but plain SGD.
     grad: Params,
-    /// The threads the GEMMs split over; steps run inside it, so a split is a cheap hand-off
-    /// between its workers rather than a wake-up from outside.
-    pool: std::sync::Arc<rayon::ThreadPool>,
+    /// The threads a step is shared among: one per core, or `RAYON_NUM_THREADS`.
+    team: Team,
+    /// Whether a step's work is large enough to share among the team's threads.
+    shared: bool,
+    /// When to run a shared step on the team, and when all its parts on this thread.
+    schedule: Schedule,
+    /// The phases of a training step (`phases`); evaluation runs the first `layers + 2`.
+    phases: Vec<Phase>,
 }
 
 /// Dense target rows (one-hot for classes), (n, width).
@@ -466,6 +460,10 @@ impl CpuTrainer {
         // Step buffers hold at most the rows a step can have, however large --batch is.
         let largest = eval.iter().map(|e| e.2).fold(train.2, usize::max);
         let rows = batch.min(largest).max(1);
+        let macs: usize = (0..spec.n_layers())
+            .map(|l| spec.layer_shape(l))
+            .map(|(k, n)| k * n)
+            .sum();
         Ok(CpuTrainer {
             spec: spec.clone(),
             params,
@@ -482,183 +480,576 @@ impl CpuTrainer {
             t: 0,
             state: Vec::new(),
             grad: Params { layers: Vec::new() },
-            pool: std::sync::Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .thread_name(|i| format!("wgtrain-cpu-{i}"))
-                    .build()
-                    .map_err(|e| {
-                        crate::Error::InvalidArgument(format!("cannot start CPU threads: {e}"))
-                    })?,
-            ),
+            team: Team::new(rayon::current_num_threads()).map_err(|e| {
+                crate::Error::InvalidArgument(format!("cannot start CPU threads: {e}"))
+            })?,
+            shared: rows * macs >= PARALLEL_MIN_MACS,
+            schedule: Schedule::default(),
+            phases: phases(spec.n_layers()),
         })
     }
 
-    fn forward(&mut self, m: usize) {
-        for l in 0..self.spec.n_layers() {
-            let (k, n) = self.spec.layer_shape(l);
-            let (before, after) = self.acts.split_at_mut(l + 1);
-            let layer = &self.params.layers[l];
-            matmul_forward(
-                &mut after[0],
-                &before[l],
-                &layer.w,
-                &layer.b,
-                m,
-                k,
-                n,
-                self.spec.layer_activation(l),
-            );
-        }
+    /// Shares every step among `threads` threads, however small the network (1: every step on
+    /// the calling thread). By default a trainer uses one thread per core, or
+    /// `RAYON_NUM_THREADS`, and only for networks large enough to gain from it.
+    pub fn with_threads(mut self, threads: usize) -> Result<CpuTrainer> {
+        self.team = Team::new(threads)
+            .map_err(|e| crate::Error::InvalidArgument(format!("cannot start CPU threads: {e}")))?;
+        self.shared = threads > 1;
+        Ok(self)
     }
 
-    /// Forward, loss and gradient into `self.dz` for the m rows gathered into `acts[0]`, `y`.
-    fn forward_loss(&mut self, m: usize) -> (f64, usize) {
-        self.forward(m);
-        let last = self.spec.n_layers();
-        let n = self.spec.outputs();
-        let sigmoid_out = self.spec.layer_activation(last - 1) == Activation::Sigmoid;
-        loss_forward_backward(
-            &mut self.dz,
-            &self.acts[last],
-            &self.y,
-            m,
-            n,
-            self.spec.loss,
-            sigmoid_out,
-        )
-    }
-
-    /// Backward and update for the m rows whose loss gradient is in `self.dz`. With `grads`,
-    /// writes the gradients there instead of updating.
-    fn backward(&mut self, m: usize, lr: f32, l2: f32, mut grads: Option<&mut Params>) {
-        for l in (0..self.spec.n_layers()).rev() {
-            let (k, n) = self.spec.layer_shape(l);
-            // dx = (dz·wᵀ) ∘ act'(a_{l-1}), with the weights before this step's update.
-            if l > 0 {
-                let w = &self.params.layers[l].w;
-                sgemm(m, n, k, 1.0, (&self.dz, n, 1), (w, 1, n), 0.0, &mut self.dx);
-                let act = self.spec.layer_activation(l - 1);
-                for (d, &a) in self.dx[..m * k].iter_mut().zip(&self.acts[l][..m * k]) {
-                    *d *= act_backward(act, a);
+    /// Trains on `batches` in turn, batch i with learning rate `lrs[i]`, reporting each step's
+    /// summed loss to `done`; stops early, after at least one step, when a stop is requested.
+    fn train_batches(
+        &mut self,
+        batches: &[&[u32]],
+        lrs: &[f32],
+        l2: f32,
+        done: &mut dyn FnMut(usize, f64),
+    ) {
+        let opt = self.optimizer;
+        let t0 = self.t;
+        let mut grad = std::mem::replace(&mut self.grad, Params { layers: Vec::new() });
+        let sgd = opt.method == Method::Sgd;
+        let steps = self.drive(
+            (!sgd).then_some(&mut grad),
+            l2,
+            true,
+            |i| {
+                let rows = *batches.get(i)?;
+                if i > 0 && crate::train::stop_requested() {
+                    return None;
                 }
-            }
-            let db = &mut self.db[..n];
-            db.fill(0.0);
-            for row in self.dz[..m * n].chunks_exact(n) {
-                db.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
-            }
-            let x = &self.acts[l];
-            match grads.as_deref_mut() {
-                Some(g) => {
-                    let g = &mut g.layers[l];
-                    sgemm(k, m, n, 1.0, (x, 1, k), (&self.dz, n, 1), 0.0, &mut g.w);
-                    for (gw, &w) in g.w.iter_mut().zip(&self.params.layers[l].w) {
-                        *gw += 2.0 * l2 * w;
-                    }
-                    g.b.copy_from_slice(db);
-                }
-                None => {
-                    // W ← (1 - 2·lr·λ)·W - lr·xᵀ·dz: the update fused into the GEMM.
-                    let layer = &mut self.params.layers[l];
-                    sgemm(
-                        k,
-                        m,
-                        n,
-                        -lr,
-                        (x, 1, k),
-                        (&self.dz, n, 1),
-                        1.0 - 2.0 * lr * l2,
-                        &mut layer.w,
-                    );
-                    layer
-                        .b
-                        .iter_mut()
-                        .zip(db.iter())
-                        .for_each(|(b, &g)| *b -= lr * g);
-                }
-            }
-            if l > 0 {
-                std::mem::swap(&mut self.dz, &mut self.dx);
-            }
-        }
-    }
-
-    /// Backward and update of one step of m rows whose loss gradient is in `self.dz`: plain
-    /// SGD fused into the weight-gradient GEMM, the others from the gradient buffer.
-    fn step(&mut self, m: usize, lr: f32, l2: f32) {
-        self.t += 1;
-        if self.optimizer.method == Method::Sgd {
-            self.backward(m, lr, l2, None);
-            return;
-        }
-        let mut g = std::mem::replace(&mut self.grad, Params { layers: Vec::new() });
-        self.backward(m, 0.0, l2, Some(&mut g));
-        let o = self.optimizer;
-        let bias = o.bias_corrections(self.t);
-        for l in 0..self.spec.n_layers() {
-            for weights in [true, false] {
-                let p = tensor(&mut self.params, l, weights);
-                let dp = if weights {
-                    &g.layers[l].w
+                let lr = lrs[i];
+                let update = if sgd {
+                    Update::Sgd { lr }
                 } else {
-                    &g.layers[l].b
+                    let bias = opt.bias_corrections(t0 + i as u64 + 1);
+                    Update::Optim { lr, opt, bias }
                 };
-                match o.method {
-                    // Not reached (plain SGD takes the fused path), but correct.
-                    Method::Sgd => p.iter_mut().zip(dp).for_each(|(p, g)| *p -= lr * g),
-                    Method::Momentum | Method::Nesterov => momentum_update(
-                        p,
-                        tensor(&mut self.state[0], l, weights),
-                        dp,
-                        lr,
-                        o.momentum,
-                        o.method == Method::Nesterov,
-                    ),
-                    Method::Adam | Method::AdamW => {
-                        let (ms, vs) = self.state.split_at_mut(1);
-                        let wd = if weights { o.weight_decay } else { 0.0 };
-                        adam_update(
-                            p,
-                            tensor(&mut ms[0], l, weights),
-                            tensor(&mut vs[0], l, weights),
-                            dp,
-                            lr,
-                            wd,
-                            &o,
-                            bias,
-                        )
+                Some(Step {
+                    m: rows.len(),
+                    rows: Rows::Train(rows),
+                    next: batches.get(i + 1).copied().unwrap_or(&[]),
+                    update,
+                })
+            },
+            &mut |i, (loss, _)| done(i, loss),
+        );
+        self.t = t0 + steps as u64;
+        self.grad = grad;
+    }
+
+    /// Runs steps until `step(i)` gives none, reporting each step's summed loss and rows
+    /// predicted right to `done`; returns the number of steps run. `grad` receives the
+    /// gradients of `Update::Grads` and `Update::Optim` steps; `backward` runs the backward
+    /// phases at all.
+    ///
+    /// Each step is a list of phases, each phase shared out into the same parts (one per team
+    /// member). With the team, every member runs its part of a phase and they meet at a barrier
+    /// before the next; without it (a network too small to share, or the team slower than one
+    /// thread just now because other programs hold the cores), the calling thread runs every
+    /// part in turn. Both compute exactly the same thing.
+    fn drive<'s>(
+        &mut self,
+        grad: Option<&mut Params>,
+        l2: f32,
+        backward: bool,
+        mut step: impl FnMut(usize) -> Option<Step<'s>>,
+        done: &mut dyn FnMut(usize, (f64, usize)),
+    ) -> usize {
+        let raws = |p: &mut Params, weights: bool| -> Vec<Raw> {
+            p.layers
+                .iter_mut()
+                .map(|l| Raw::new(if weights { &mut l.w } else { &mut l.b }))
+                .collect()
+        };
+        let (gw, gb) = match grad {
+            Some(g) => (raws(g, true), raws(g, false)),
+            None => (Vec::new(), Vec::new()),
+        };
+        let parts = if self.shared { self.team.threads() } else { 1 };
+        let job = Job {
+            spec: &self.spec,
+            train: (&self.train_x, &self.train_y),
+            eval: &self.eval,
+            l2,
+            acts: self.acts.iter_mut().map(|a| Raw::new(a)).collect(),
+            dz: Raw::new(&mut self.dz),
+            dx: Raw::new(&mut self.dx),
+            db: Raw::new(&mut self.db),
+            y: Raw::new(&mut self.y),
+            w: raws(&mut self.params, true),
+            b: raws(&mut self.params, false),
+            gw,
+            gb,
+            slots: self
+                .state
+                .iter_mut()
+                .map(|s| (raws(s, true), raws(s, false)))
+                .collect(),
+            results: (0..parts).map(|_| Mutex::new((0.0, 0))).collect(),
+        };
+        let phases = &self.phases[..if backward {
+            self.phases.len()
+        } else {
+            self.spec.n_layers() + 2
+        }];
+        let mut i = 0;
+        while let Some(s) = step(i) {
+            assert!(
+                s.m <= self.y.len() / self.spec.outputs(),
+                "step larger than its buffers"
+            );
+            let team = parts > 1 && self.schedule.use_team();
+            let start = Instant::now();
+            if team {
+                self.team.run(&|me: &Member| {
+                    for (p, &phase) in phases.iter().enumerate() {
+                        if p > 0 {
+                            me.barrier();
+                        }
+                        job.phase(&s, phase, (me.index, parts));
+                    }
+                });
+            } else {
+                for &phase in phases {
+                    for index in 0..parts {
+                        job.phase(&s, phase, (index, parts));
                     }
                 }
             }
+            // Only full training steps are timed: they all do the same work.
+            if parts > 1 && backward && s.m == self.batch {
+                self.schedule.record(team, start.elapsed().as_secs_f64());
+            }
+            let results = job.results.iter().map(|r| *r.lock().unwrap());
+            done(
+                i,
+                results.fold((0.0, 0), |(l, c), (dl, dc)| (l + dl, c + dc)),
+            );
+            i += 1;
         }
-        self.grad = g;
-    }
-
-    fn gather(&mut self, rows: &[u32]) -> usize {
-        let d = self.spec.inputs();
-        let w = self.spec.outputs();
-        let m = rows.len();
-        // Random rows of a large set: each is a cache miss, so the threads share them.
-        let x = &self.train_x;
-        self.acts[0][..m * d]
-            .par_chunks_mut(d)
-            .with_min_len(16)
-            .zip(rows)
-            .for_each(|(dst, &r)| x.copy_row(r as usize, dst));
-        for (i, &r) in rows.iter().enumerate() {
-            let r = r as usize;
-            self.y[i * w..(i + 1) * w].copy_from_slice(&self.train_y[r * w..(r + 1) * w]);
-        }
-        m
+        i
     }
 
     /// The mean loss and gradients on the training rows `rows` (at most one batch), no update.
     pub fn gradients(&mut self, rows: &[u32], l2: f32) -> (f64, Params) {
-        let m = self.gather(rows);
-        let (loss, _) = self.forward_loss(m);
         let mut g = Params::zeros(&self.spec);
-        self.backward(m, 0.0, l2, Some(&mut g));
-        (loss / m as f64, g)
+        let mut loss = 0.0;
+        let step = Step {
+            m: rows.len(),
+            rows: Rows::Train(rows),
+            next: &[],
+            update: Update::Grads,
+        };
+        let mut once = Some(step);
+        self.drive(Some(&mut g), l2, true, |_| once.take(), &mut |_, r| {
+            loss = r.0
+        });
+        (loss / rows.len() as f64, g)
+    }
+}
+
+/// The phases of a step, in order: gather, each layer's forward pass, the loss, then from the
+/// last layer down its input gradient (but the first layer's) and its update.
+fn phases(layers: usize) -> Vec<Phase> {
+    let mut p = vec![Phase::Gather];
+    p.extend((0..layers).map(Phase::Forward));
+    p.push(Phase::Loss);
+    for l in (0..layers).rev() {
+        if l > 0 {
+            p.push(Phase::InputGrad(l));
+        }
+        p.push(Phase::Update(l));
+    }
+    p
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Gather,
+    Forward(usize),
+    Loss,
+    InputGrad(usize),
+    Update(usize),
+}
+
+/// A buffer that the parts of a phase write in disjoint pieces, each read by other parts only
+/// in a later phase.
+#[derive(Clone, Copy)]
+struct Raw {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: a Raw points into a buffer that `CpuTrainer::drive` borrows mutably for as long as
+// any step runs; the parts keep to the contract of `part` and `read`.
+unsafe impl Send for Raw {}
+// SAFETY: as above.
+unsafe impl Sync for Raw {}
+
+impl Raw {
+    fn new(v: &mut [f32]) -> Raw {
+        Raw {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        }
+    }
+
+    /// Elements lo..hi, to write.
+    ///
+    /// # Safety
+    /// No other part reads or writes them in this phase.
+    unsafe fn part<'a>(self, lo: usize, hi: usize) -> &'a mut [f32] {
+        assert!(lo <= hi && hi <= self.len, "part out of range");
+        // SAFETY: in bounds (above); exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(lo), hi - lo) }
+    }
+
+    /// Elements lo..hi, to read.
+    ///
+    /// # Safety
+    /// No part writes them in this phase.
+    unsafe fn read<'a>(self, lo: usize, hi: usize) -> &'a [f32] {
+        assert!(lo <= hi && hi <= self.len, "part out of range");
+        // SAFETY: in bounds (above); unwritten by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(lo), hi - lo) }
+    }
+}
+
+/// Where a step's rows come from.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// Training rows by index (a batch of the epoch's permutation).
+    Train(&'a [u32]),
+    /// Evaluation set `.0` from row `.1` on.
+    Eval(usize, usize),
+}
+
+/// What a step does after the forward pass and the loss.
+#[derive(Clone, Copy)]
+enum Update {
+    /// Nothing: evaluation.
+    None,
+    /// The gradients (2λW included) into the gradient buffers.
+    Grads,
+    /// Plain SGD, fused into the weight-gradient GEMM.
+    Sgd { lr: f32 },
+    /// The gradients into the gradient buffers, then the optimiser's update from them.
+    Optim {
+        lr: f32,
+        opt: Optimizer,
+        bias: (f32, f32),
+    },
+}
+
+/// One step: m rows from `rows`, the next batch's rows to prefetch, and what to update.
+struct Step<'a> {
+    m: usize,
+    rows: Rows<'a>,
+    next: &'a [u32],
+    update: Update,
+}
+
+/// What every part of every step sees: the shapes, the data, and raw views of every buffer.
+/// Within a phase each element is written by one part only; whatever a phase reads was written
+/// in an earlier phase.
+struct Job<'a> {
+    spec: &'a Spec,
+    train: (&'a Inputs, &'a [f32]),
+    eval: &'a [(Inputs, Vec<f32>, usize)],
+    l2: f32,
+    acts: Vec<Raw>,
+    /// The loss gradient goes into dz; layer by layer the two swap roles (see `grads`).
+    dz: Raw,
+    dx: Raw,
+    db: Raw,
+    y: Raw,
+    w: Vec<Raw>,
+    b: Vec<Raw>,
+    /// Gradients per layer, for `Update::Grads` and `Update::Optim`.
+    gw: Vec<Raw>,
+    gb: Vec<Raw>,
+    /// Optimiser state per slot: (weights, biases) per layer.
+    slots: Vec<(Vec<Raw>, Vec<Raw>)>,
+    /// Summed loss and rows right, per part.
+    results: Vec<Mutex<(f64, usize)>>,
+}
+
+/// Part `.0` of `.1` equal parts.
+type Part = (usize, usize);
+
+/// The half-open range of `0..len` that part `index` of `parts` takes, in index order.
+fn share(len: usize, (index, parts): Part) -> (usize, usize) {
+    (len * index / parts, len * (index + 1) / parts)
+}
+
+impl Job<'_> {
+    fn phase(&self, s: &Step, phase: Phase, part: Part) {
+        match phase {
+            Phase::Gather => self.gather(s, part),
+            Phase::Forward(l) => self.forward(s, l, part),
+            Phase::Loss => self.loss(s, part),
+            Phase::InputGrad(l) => self.input_grad(s, l, part),
+            Phase::Update(l) => {
+                let (k, n) = self.spec.layer_shape(l);
+                let (r0, r1) = share(k, part);
+                if r0 < r1 {
+                    // SAFETY: rows r0..r1 of the layer's weights (and of their gradients and
+                    // state) are this part's; x and dz were written in earlier phases.
+                    unsafe { self.update_weights(s, l, (r0, r1)) };
+                }
+                let (c0, c1) = share(n, part);
+                if c0 < c1 {
+                    // SAFETY: columns c0..c1 of the biases and of db are this part's.
+                    unsafe { self.update_biases(s, l, (c0, c1)) };
+                }
+            }
+        }
+    }
+
+    /// Layer l's output gradient and the buffer its input gradient goes to: the loss gradient
+    /// is in `dz`, and each layer's input gradient is the next one down's output gradient.
+    fn grads(&self, l: usize) -> (Raw, Raw) {
+        if (self.spec.n_layers() - 1 - l).is_multiple_of(2) {
+            (self.dz, self.dx)
+        } else {
+            (self.dx, self.dz)
+        }
+    }
+
+    /// This part's share of the batch rows (inputs scaled to f32, dense targets), and of the
+    /// next batch's rows to prefetch: random rows of a large set arrive while this step runs.
+    fn gather(&self, s: &Step, part: Part) {
+        let (d, w) = (self.spec.inputs(), self.spec.outputs());
+        let (lo, hi) = share(s.m, part);
+        // SAFETY: rows lo..hi of the batch are this part's alone in this phase.
+        let (xs, ys) = unsafe {
+            (
+                self.acts[0].part(lo * d, hi * d),
+                self.y.part(lo * w, hi * w),
+            )
+        };
+        match s.rows {
+            Rows::Train(rows) => {
+                let (x, y) = self.train;
+                for ((&r, xr), yr) in rows[lo..hi]
+                    .iter()
+                    .zip(xs.chunks_exact_mut(d))
+                    .zip(ys.chunks_exact_mut(w))
+                {
+                    let r = r as usize;
+                    x.copy_row(r, xr);
+                    yr.copy_from_slice(&y[r * w..(r + 1) * w]);
+                }
+            }
+            Rows::Eval(set, start) => {
+                let (x, y, _) = &self.eval[set];
+                for (i, xr) in xs.chunks_exact_mut(d).enumerate() {
+                    x.copy_row(start + lo + i, xr);
+                }
+                ys.copy_from_slice(&y[(start + lo) * w..(start + hi) * w]);
+            }
+        }
+        let (plo, phi) = share(s.next.len(), part);
+        for &r in &s.next[plo..phi] {
+            self.train.0.prefetch_row(r as usize, d);
+        }
+    }
+
+    /// Layer l's GEMM, shared out by output rows or columns, with bias and activation applied
+    /// to the part's block as soon as it is computed.
+    fn forward(&self, s: &Step, l: usize, part: Part) {
+        let (k, n) = self.spec.layer_shape(l);
+        let (x, out) = (self.acts[l], self.acts[l + 1]);
+        let block = Block {
+            m: s.m,
+            k,
+            n,
+            a: x.ptr,
+            a_rs: k,
+            a_cs: 1,
+            b: self.w[l].ptr,
+            b_rs: n,
+            b_cs: 1,
+            c: out.ptr,
+            c_rs: n,
+        };
+        if let Some((blk, (rows, cols))) = block.part(part.0, part.1) {
+            // SAFETY: this part's block of the output; the inputs and weights were written in
+            // earlier phases and nobody writes them in this one.
+            unsafe { blk.run(1.0, 0.0, gemm::Parallelism::None) };
+            let b = unsafe { self.b[l].read(cols.start, cols.end) };
+            for r in rows {
+                // SAFETY: as above.
+                let o = unsafe { out.part(r * n + cols.start, r * n + cols.end) };
+                bias_activation(o, b, self.spec.layer_activation(l));
+            }
+        }
+    }
+
+    /// The loss and its gradient for this part's share of the rows, into `dz`.
+    fn loss(&self, s: &Step, part: Part) {
+        let (m, n) = (s.m, self.spec.outputs());
+        let last = self.spec.n_layers();
+        let (lo, hi) = share(m, part);
+        // SAFETY: the outputs and targets were written in earlier phases and are read-only in
+        // this one; rows lo..hi of dz are this part's.
+        let (out, y, dz) = unsafe {
+            (
+                self.acts[last].read(lo * n, hi * n),
+                self.y.read(lo * n, hi * n),
+                self.dz.part(lo * n, hi * n),
+            )
+        };
+        let sigmoid_out = self.spec.layer_activation(last - 1) == Activation::Sigmoid;
+        let r = loss_forward_backward(
+            dz,
+            out,
+            y,
+            (hi - lo, n),
+            1.0 / m as f32,
+            self.spec.loss,
+            sigmoid_out,
+        );
+        *self.results[part.0].lock().unwrap() = r;
+    }
+
+    /// Layer l's input gradient dx = (dz·wᵀ) ∘ act'(a_{l-1}), with the weights before this
+    /// step's update (which comes in a later phase).
+    fn input_grad(&self, s: &Step, l: usize, part: Part) {
+        let (k, n) = self.spec.layer_shape(l);
+        let (dz, dx) = self.grads(l);
+        let block = Block {
+            m: s.m,
+            k: n,
+            n: k,
+            a: dz.ptr,
+            a_rs: n,
+            a_cs: 1,
+            b: self.w[l].ptr,
+            b_rs: 1,
+            b_cs: n,
+            c: dx.ptr,
+            c_rs: k,
+        };
+        if let Some((blk, (rows, cols))) = block.part(part.0, part.1) {
+            // SAFETY: this part's block of dx; dz and w were written in earlier phases.
+            unsafe { blk.run(1.0, 0.0, gemm::Parallelism::None) };
+            let act = self.spec.layer_activation(l - 1);
+            for r in rows {
+                let (lo, hi) = (r * k + cols.start, r * k + cols.end);
+                // SAFETY: as above; the activations are read-only in this phase.
+                let (d, a) = unsafe { (dx.part(lo, hi), self.acts[l].read(lo, hi)) };
+                for (d, &a) in d.iter_mut().zip(a) {
+                    *d *= act_backward(act, a);
+                }
+            }
+        }
+    }
+
+    /// Rows r0..r1 of layer l's weights: W ← (1 - 2·lr·λ)·W - lr·xᵀ·dz fused into the GEMM for
+    /// plain SGD; otherwise the gradient xᵀ·dz + 2λW, and the optimiser's update from it.
+    ///
+    /// # Safety
+    /// Rows r0..r1 of the layer's weights, gradients and optimiser state are the caller's alone
+    /// in this phase; the layer's input and dz are complete and nobody writes them.
+    unsafe fn update_weights(&self, s: &Step, l: usize, (r0, r1): (usize, usize)) {
+        let (k, n) = self.spec.layer_shape(l);
+        let dz = self.grads(l).0;
+        let block = |c: Raw| {
+            Block {
+                m: k,
+                k: s.m,
+                n,
+                a: self.acts[l].ptr,
+                a_rs: 1,
+                a_cs: k,
+                b: dz.ptr,
+                b_rs: n,
+                b_cs: 1,
+                c: c.ptr,
+                c_rs: n,
+            }
+            .rows(r0, r1)
+        };
+        let (lo, hi) = (r0 * n, r1 * n);
+        match s.update {
+            Update::None => {}
+            Update::Sgd { lr } => unsafe {
+                block(self.w[l]).run(-lr, 1.0 - 2.0 * lr * self.l2, gemm::Parallelism::None)
+            },
+            Update::Grads | Update::Optim { .. } => {
+                unsafe { block(self.gw[l]).run(1.0, 0.0, gemm::Parallelism::None) };
+                let (w, g) = unsafe { (self.w[l].part(lo, hi), self.gw[l].part(lo, hi)) };
+                for (g, &w) in g.iter_mut().zip(w.iter()) {
+                    *g += 2.0 * self.l2 * w;
+                }
+                if let Update::Optim { lr, opt, bias } = s.update {
+                    let state = |s: usize| match self.slots.get(s) {
+                        Some((sw, _)) => unsafe { sw[l].part(lo, hi) },
+                        None => &mut [],
+                    };
+                    optimize(&opt, lr, bias, opt.weight_decay, w, g, state(0), state(1));
+                }
+            }
+        }
+    }
+
+    /// Columns c0..c1 of layer l's biases: db = Σ_rows dz, then the update (or gradient).
+    ///
+    /// # Safety
+    /// Columns c0..c1 of the layer's biases, their gradients, state and of `db` are the
+    /// caller's alone in this phase; dz is complete and nobody writes it.
+    unsafe fn update_biases(&self, s: &Step, l: usize, (c0, c1): (usize, usize)) {
+        let n = self.spec.layer_shape(l).1;
+        let dz = self.grads(l).0;
+        let db = unsafe { self.db.part(c0, c1) };
+        db.fill(0.0);
+        for r in 0..s.m {
+            let row = unsafe { dz.read(r * n + c0, r * n + c1) };
+            db.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+        }
+        let b = unsafe { self.b[l].part(c0, c1) };
+        match s.update {
+            Update::None => {}
+            Update::Sgd { lr } => b.iter_mut().zip(db.iter()).for_each(|(b, &g)| *b -= lr * g),
+            Update::Grads | Update::Optim { .. } => {
+                let g = unsafe { self.gb[l].part(c0, c1) };
+                g.copy_from_slice(db);
+                if let Update::Optim { lr, opt, bias } = s.update {
+                    let state = |s: usize| match self.slots.get(s) {
+                        Some((_, sb)) => unsafe { sb[l].part(c0, c1) },
+                        None => &mut [],
+                    };
+                    optimize(&opt, lr, bias, 0.0, b, g, state(0), state(1));
+                }
+            }
+        }
+    }
+}
+
+/// The optimiser's update of one part of a tensor from its gradient; `s0`, `s1` are the same
+/// part of its state slots (empty where the method has fewer).
+fn optimize(
+    opt: &Optimizer,
+    lr: f32,
+    bias: (f32, f32),
+    wd: f32,
+    p: &mut [f32],
+    g: &[f32],
+    s0: &mut [f32],
+    s1: &mut [f32],
+) {
+    match opt.method {
+        // Not reached (plain SGD takes the fused path), but correct.
+        Method::Sgd => p.iter_mut().zip(g).for_each(|(p, g)| *p -= lr * g),
+        Method::Momentum | Method::Nesterov => {
+            momentum_update(p, s0, g, lr, opt.momentum, opt.method == Method::Nesterov)
+        }
+        Method::Adam | Method::AdamW => adam_update(p, s0, s1, g, lr, wd, opt, bias),
     }
 }
 
@@ -682,24 +1073,10 @@ impl Backend for CpuTrainer {
             )));
         }
         let mut losses = Vec::with_capacity(steps);
-        let pool = self.pool.clone();
-        pool.install(|| {
-            for (i, (rows, &lr)) in perm.chunks(self.batch).zip(lrs).enumerate() {
-                if !losses.is_empty() && crate::train::stop_requested() {
-                    break;
-                }
-                let m = self.gather(rows);
-                // The next batch's rows are random rows of a large set: ask for them now, so
-                // they arrive while this step computes.
-                let d = self.spec.inputs();
-                for &r in perm.chunks(self.batch).nth(i + 1).unwrap_or(&[]) {
-                    self.train_x.prefetch_row(r as usize, d);
-                }
-                let (loss, _) = self.forward_loss(m);
-                self.step(m, lr, hp.l2);
-                losses.push((loss / m as f64) as f32);
-                crate::train::note_steps(1);
-            }
+        let batches: Vec<&[u32]> = perm.chunks(self.batch).collect();
+        self.train_batches(&batches, lrs, hp.l2, &mut |i, loss| {
+            losses.push((loss / batches[i].len() as f64) as f32);
+            crate::train::note_steps(1);
         });
         Ok(losses)
     }
@@ -732,25 +1109,22 @@ impl Backend for CpuTrainer {
                 "no evaluation set {set}"
             )));
         }
-        // Moved out for the loop, so the forward pass can borrow the trainer.
-        let sets = std::mem::take(&mut self.eval);
-        let (x, y, n) = &sets[set];
-        let (d, w, n) = (self.spec.inputs(), self.spec.outputs(), *n);
+        let (n, batch) = (self.eval[set].2, self.batch);
         let mut stats = EvalStats::default();
-        let mut start = 0;
-        while start < n {
-            let m = self.batch.min(n - start);
-            for i in 0..m {
-                x.copy_row(start + i, &mut self.acts[0][i * d..(i + 1) * d]);
-            }
-            self.y[..m * w].copy_from_slice(&y[start * w..(start + m) * w]);
-            let (loss, correct) = self.forward_loss(m);
+        let step = |i: usize| {
+            let start = i * batch;
+            (start < n).then(|| Step {
+                m: batch.min(n - start),
+                rows: Rows::Eval(set, start),
+                next: &[],
+                update: Update::None,
+            })
+        };
+        self.drive(None, 0.0, false, step, &mut |_, (loss, correct)| {
             stats.loss_sum += loss;
             stats.correct += correct;
-            stats.n += m;
-            start += m;
-        }
-        self.eval = sets;
+        });
+        stats.n = n;
         Ok(stats)
     }
 

@@ -2,3 +2,4 @@
 
 pub mod fast;
 pub mod reference;
+mod team;
