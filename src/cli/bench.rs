@@ -55,6 +55,26 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
         }
     };
+    // The CPU's measured fp32 peak, for the share of it each CPU result reaches.
+    let peak = if devices.iter().any(|d| d == "cpu") {
+        let threads = rayon::current_num_threads();
+        let p = wgtrain::cpu::peak::measure(threads);
+        match p {
+            Some(p) => eprintln!(
+                "cpu fp32 peak: {:.0} GFLOP/s ({} FMA on {} threads, measured)",
+                p.gflops, p.isa, p.threads
+            ),
+            None => eprintln!("cpu fp32 peak: not measured on this CPU"),
+        }
+        p.map(|p| p.gflops)
+    } else {
+        None
+    };
+    let share = |device: &str, gflops: f64| match peak {
+        Some(p) if device.starts_with("cpu") => format!("{:.0}%", 100.0 * gflops / p),
+        _ => "-".into(),
+    };
+    let peak_of = |device: &str| peak.filter(|_| device.starts_with("cpu"));
     if a.gemm {
         let gpu = if devices.iter().any(|d| d == "gpu") {
             let ctx = open()?;
@@ -65,8 +85,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         };
         if !a.json {
             println!(
-                "{:<8} {:>6} {:>6} {:>6}  {:>10}  device",
-                "form", "m", "k", "n", "GFLOP/s"
+                "{:<8} {:>6} {:>6} {:>6}  {:>10} {:>6}  device",
+                "form", "m", "k", "n", "GFLOP/s", "peak"
             );
         }
         for (form, m, k, n) in bench::gemm_shapes() {
@@ -81,12 +101,18 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 if a.json {
                     println!(
                         "{}",
-                        serde_json::json!({"form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops, "device": r.device})
+                        serde_json::json!({"form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops, "peak_gflops": peak_of(&r.device), "device": r.device})
                     );
                 } else {
                     println!(
-                        "{:<8} {:>6} {:>6} {:>6}  {:>10.1}  {}",
-                        r.form, r.m, r.k, r.n, r.gflops, r.device
+                        "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}",
+                        r.form,
+                        r.m,
+                        r.k,
+                        r.n,
+                        r.gflops,
+                        share(&r.device, r.gflops),
+                        r.device
                     );
                 }
             }
@@ -116,20 +142,28 @@ pub fn run(a: BenchArgs) -> Result<()> {
             };
             let r = bench::run_task(task, split, &target, &mut |line| eprintln!("{line}"))?;
             if a.json {
-                println!("{}", r.to_json());
+                let mut j: serde_json::Value = serde_json::from_str(&r.to_json())?;
+                j["peak_gflops"] = serde_json::json!(peak_of(&r.device));
+                println!("{j}");
             }
             results.push(r);
         }
     }
     if !a.json {
         println!(
-            "{:<4} {:>11} {:>9} {:>9} {:>8}  device",
-            "task", "samples/s", "s/epoch", "GFLOP/s", "test acc"
+            "{:<4} {:>11} {:>9} {:>9} {:>6} {:>8}  device",
+            "task", "samples/s", "s/epoch", "GFLOP/s", "peak", "test acc"
         );
         for r in &results {
             println!(
-                "{:<4} {:>11.0} {:>9.3} {:>9.1} {:>8.4}  {}",
-                r.task, r.samples_per_sec, r.seconds_per_epoch, r.gflops, r.test_accuracy, r.device
+                "{:<4} {:>11.0} {:>9.3} {:>9.1} {:>6} {:>8.4}  {}",
+                r.task,
+                r.samples_per_sec,
+                r.seconds_per_epoch,
+                r.gflops,
+                share(&r.device, r.gflops),
+                r.test_accuracy,
+                r.device
             );
         }
         for task in bench::TASKS.iter() {
