@@ -70,11 +70,31 @@ pub fn run(a: BenchArgs) -> Result<()> {
     } else {
         None
     };
-    let share = |device: &str, gflops: f64| match peak {
-        Some(p) if device.starts_with("cpu") => format!("{:.0}%", 100.0 * gflops / p),
-        _ => "-".into(),
+    // The adapter's, measured the same way with an FMA shader.
+    let gpu_peak = if devices.iter().any(|d| d == "gpu") {
+        let ctx = open()?;
+        let p = wgtrain::gpu::peak::measure(&ctx)?;
+        eprintln!(
+            "gpu fp32 peak: {p:.0} GFLOP/s ({}, FMA shader, measured)",
+            ctx.info.name
+        );
+        Some(p)
+    } else {
+        None
     };
-    let peak_of = |device: &str| peak.filter(|_| device.starts_with("cpu"));
+    // CPU results name the CPU path; every other result is the GPU path's.
+    let peak_of = |device: &str| {
+        if device.starts_with("cpu") {
+            peak
+        } else {
+            gpu_peak
+        }
+    };
+    let share = |device: &str, gflops: f64| match peak_of(device) {
+        Some(p) if gflops < 0.1 * p => format!("{:.1}%", 100.0 * gflops / p),
+        Some(p) => format!("{:.0}%", 100.0 * gflops / p),
+        None => "-".into(),
+    };
     if a.gemm {
         let gpu = if devices.iter().any(|d| d == "gpu") {
             let ctx = open()?;

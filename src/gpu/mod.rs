@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod kernels;
+pub mod peak;
 pub mod trainer;
 
 pub use context::{BackendChoice, GpuContext};
