@@ -8,8 +8,8 @@ use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::kernels::{
-    BiasParams, GatherParams, Kernel, Kernels, LossParams, MatmulParams, SgdParams, StepInfo,
-    WG_1D, WG_BIAS, grid_1d, matmul_groups, run_once,
+    GatherParams, Kernel, Kernels, LossParams, MatmulParams, SgdParams, StepInfo, WG_1D, grid_1d,
+    matmul_groups, run_once,
 };
 use wgtrain::model::{Activation, Loss};
 use wgtrain::rng::Rng;
@@ -107,31 +107,53 @@ fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, us
     }
 }
 
-/// c (M, N) = aᵀ·b with a stored (K, M) (a batch of K input rows) and b (K, N) (their dz,
-/// scaled by 1/K as a mean-loss gradient is).
-fn check_matmul_backward_weight(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+/// c (M, N) = aᵀ·b and db (N) = Σ_k b[k, :], with a stored (K, M) (a batch of K input rows) and
+/// b (K, N) (their dz, scaled by 1/K as a mean-loss gradient is). Overwriting: c and db start as
+/// NaN. Accumulating (a later row chunk): they start as earlier chunks' sums, which must be kept.
+fn check_matmul_backward_weight(
+    gpu: &(GpuContext, Kernels),
+    shapes: &[(usize, usize, usize)],
+    accumulate: bool,
+) {
     for &(m, k, n) in shapes {
-        let seed = seed_of((m, k, n), 7);
+        let seed = seed_of((m, k, n), 7 + accumulate as u64);
         let x = uniform(seed, k * m, -1.0, 1.0);
         let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
-        let unused_bias = vec![0.0f32; n];
+        let (c0, db0) = if accumulate {
+            (
+                uniform(seed + 2, m * n, -1.0, 1.0),
+                uniform(seed + 3, n, -1.0, 1.0),
+            )
+        } else {
+            (vec![UNWRITTEN; m * n], vec![UNWRITTEN; n])
+        };
         let got = launch(
             gpu,
             Kernel::MatmulBackwardWeight,
-            &[bytes(&x), bytes(&dz), bytes(&unused_bias)],
-            &[&vec![UNWRITTEN; m * n]],
-            &MatmulParams::new(m, n, k, 0),
+            &[bytes(&x), bytes(&dz)],
+            &[&c0, &db0],
+            &MatmulParams {
+                accumulate: accumulate as u32,
+                ..MatmulParams::new(m, n, k, 0)
+            },
             None,
             matmul_groups(m, n).unwrap(),
         );
         let mut want = vec![0.0; m * n];
         reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
-        assert_close(
-            &format!("matmul_backward_weight {m}x{k}x{n} seed {seed:#x}"),
-            &got[0],
-            &want,
-            MATMUL,
-        );
+        let mut want_db = vec![0.0; n];
+        reference::bias_backward(&mut want_db, &widen(&dz), k, n);
+        if accumulate {
+            want.iter_mut().zip(&c0).for_each(|(w, &c)| *w += c as f64);
+            want_db
+                .iter_mut()
+                .zip(&db0)
+                .for_each(|(w, &b)| *w += b as f64);
+        }
+        let name =
+            format!("matmul_backward_weight accumulate={accumulate} {m}x{k}x{n} seed {seed:#x}");
+        assert_close(&format!("{name}: dw"), &got[0], &want, MATMUL);
+        assert_close(&format!("{name}: db"), &got[1], &want_db, MATMUL);
     }
 }
 
@@ -213,7 +235,7 @@ fn matmul_backward_weight_shapes_smaller_than_tile_match_reference() {
     let Some(g) = setup("matmul_backward_weight_shapes_smaller_than_tile_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE);
+    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE, false);
 }
 
 #[test]
@@ -222,7 +244,7 @@ fn matmul_backward_weight_shapes_not_multiple_of_tile_match_reference() {
     else {
         return;
     };
-    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES);
+    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES, false);
 }
 
 #[test]
@@ -230,7 +252,7 @@ fn matmul_backward_weight_exact_tiles_match_reference() {
     let Some(g) = setup("matmul_backward_weight_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &EXACT_TILES);
+    check_matmul_backward_weight(&g, &EXACT_TILES, false);
 }
 
 #[test]
@@ -238,7 +260,40 @@ fn matmul_backward_weight_long_thin_shapes_match_reference() {
     let Some(g) = setup("matmul_backward_weight_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &LONG_THIN);
+    check_matmul_backward_weight(&g, &LONG_THIN, false);
+}
+
+/// (M, K, N) for the bias gradient folded into matmul_backward_weight: one input feature (M = 1,
+/// so one row of workgroups does it all), one batch row (K = 1), one output (N = 1), batches that
+/// are not multiples of the 16-row k tile or of the 4 partial sums per column, and columns over
+/// several workgroups.
+const BIAS_SHAPES: [(usize, usize, usize); 7] = [
+    (1, 300, 130),
+    (130, 1, 70),
+    (70, 300, 1),
+    (3, 5, 2),
+    (65, 17, 129),
+    (2, 700, 200),
+    (100, 1000, 3),
+];
+
+#[test]
+fn matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference() {
+    let Some(g) = setup("matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference")
+    else {
+        return;
+    };
+    check_matmul_backward_weight(&g, &BIAS_SHAPES, false);
+}
+
+#[test]
+fn matmul_backward_weight_accumulate_adds_to_earlier_chunks() {
+    let Some(g) = setup("matmul_backward_weight_accumulate_adds_to_earlier_chunks") else {
+        return;
+    };
+    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE, true);
+    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES, true);
+    check_matmul_backward_weight(&g, &BIAS_SHAPES, true);
 }
 
 #[test]
@@ -666,57 +721,6 @@ fn loss_stats_are_bitwise_reproducible() {
             a, b,
             "{loss}: two runs on the same inputs gave different stats bits"
         );
-    }
-}
-
-/// db (n) = Σ_rows dz over m rows, dz scaled by 1/m as a mean-loss gradient is.
-fn check_bias_backward(
-    gpu: &(GpuContext, Kernels),
-    m: usize,
-    n: usize,
-    groups: Option<(u32, u32, u32)>,
-) {
-    let seed = seed_of((m, 0, n), 9);
-    let dz = uniform(seed, m * n, -1.0 / m as f64, 1.0 / m as f64);
-    let got = launch(
-        gpu,
-        Kernel::BiasBackward,
-        &[bytes(&dz)],
-        &[&vec![UNWRITTEN; n]],
-        &BiasParams::new(m, n),
-        None,
-        groups.unwrap_or_else(|| grid_1d(n, WG_BIAS)),
-    );
-    let mut want = vec![0.0; n];
-    reference::bias_backward(&mut want, &widen(&dz), m, n);
-    assert_close(
-        &format!("bias_backward m {m} n {n} groups {groups:?} seed {seed:#x}"),
-        &got[0],
-        &want,
-        MATMUL,
-    );
-}
-
-#[test]
-fn bias_backward_from_one_to_700_rows_matches_reference() {
-    let Some(g) = setup("bias_backward_from_one_to_700_rows_matches_reference") else {
-        return;
-    };
-    for m in [1, 2, 63, 64, 65, 300, 700] {
-        for n in [1, 3, 64, 65, 130] {
-            check_bias_backward(&g, m, n, None);
-        }
-    }
-}
-
-#[test]
-fn bias_backward_column_stride_loop_covers_columns_beyond_the_dispatch() {
-    let Some(g) = setup("bias_backward_column_stride_loop_covers_columns_beyond_the_dispatch")
-    else {
-        return;
-    };
-    for (m, n, groups) in [(1, 65, 1), (300, 130, 1), (7, 1000, 1), (65, 1000, 3)] {
-        check_bias_backward(&g, m, n, Some((groups, 1, 1)));
     }
 }
 

@@ -13,8 +13,6 @@ use crate::error::{Error, Result};
 pub const MATMUL_TILE: u32 = 64;
 /// Matches `WG` in gather.wgsl, loss.wgsl, sgd.wgsl and optim.wgsl.
 pub const WG_1D: u32 = 256;
-/// Matches `WG` in bias.wgsl.
-pub const WG_BIAS: u32 = 64;
 /// Bytes per slot of the per-step uniform (and its dynamic offset stride at least this).
 pub const STEP_SLOT: u64 = 256;
 /// Most workgroups one dimension may hold (`max_compute_workgroups_per_dimension` floor).
@@ -28,8 +26,8 @@ pub struct MatmulParams {
     pub n: u32,
     pub k: u32,
     pub act: u32,
-    /// matmul_backward_weight only: 1 adds the product to c (the later row chunks of a batch
-    /// split across bindings), 0 overwrites c.
+    /// matmul_backward_weight only: 1 adds the product to c and the column sums to db (the
+    /// later row chunks of a batch split across bindings), 0 overwrites both.
     pub accumulate: u32,
     pub _pad: [u32; 3],
 }
@@ -95,28 +93,6 @@ impl LossParams {
     }
 }
 
-/// `Params` of bias.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct BiasParams {
-    pub m: u32,
-    pub n: u32,
-    /// 1 adds to db (later row chunks of a split batch), 0 overwrites it.
-    pub accumulate: u32,
-    pub _pad: u32,
-}
-
-impl BiasParams {
-    pub fn new(m: usize, n: usize) -> BiasParams {
-        BiasParams {
-            m: m as u32,
-            n: n as u32,
-            accumulate: 0,
-            _pad: 0,
-        }
-    }
-}
-
 /// `Params` of sgd.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -167,7 +143,6 @@ pub struct StepInfo {
 const _: () = assert!(std::mem::size_of::<MatmulParams>() == 32);
 const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
 const _: () = assert!(std::mem::size_of::<LossParams>() == 32);
-const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
 const _: () = assert!(std::mem::size_of::<OptimParams>() == 48);
 const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
@@ -181,7 +156,6 @@ pub enum Kernel {
     MatmulBackwardInput,
     GatherRows,
     LossForwardBackward,
-    BiasBackward,
     SgdUpdate,
     MomentumUpdate,
     AdamUpdate,
@@ -201,13 +175,12 @@ enum Slot {
 use Slot::*;
 
 impl Kernel {
-    const ALL: [Kernel; 9] = [
+    const ALL: [Kernel; 8] = [
         Kernel::MatmulForward,
         Kernel::MatmulBackwardWeight,
         Kernel::MatmulBackwardInput,
         Kernel::GatherRows,
         Kernel::LossForwardBackward,
-        Kernel::BiasBackward,
         Kernel::SgdUpdate,
         Kernel::MomentumUpdate,
         Kernel::AdamUpdate,
@@ -220,7 +193,6 @@ impl Kernel {
             Kernel::MatmulBackwardInput => "matmul_backward_input",
             Kernel::GatherRows => "gather_rows",
             Kernel::LossForwardBackward => "loss_forward_backward",
-            Kernel::BiasBackward => "bias_backward",
             Kernel::SgdUpdate => "sgd_update",
             Kernel::MomentumUpdate => "momentum_update",
             Kernel::AdamUpdate => "adam_update",
@@ -229,12 +201,12 @@ impl Kernel {
 
     fn slots(self) -> &'static [Slot] {
         match self {
-            Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput => {
-                &[Read, Read, Read, Write, Uniform]
+            Kernel::MatmulForward | Kernel::MatmulBackwardInput => {
+                &[Read, Read, Read, Write, Gap, Uniform]
             }
+            Kernel::MatmulBackwardWeight => &[Read, Read, Gap, Write, Write, Uniform],
             Kernel::GatherRows => &[Read, Read, Read, Write, Write, Uniform, Step],
             Kernel::LossForwardBackward => &[Read, Read, Write, Write, Uniform, Step],
-            Kernel::BiasBackward => &[Read, Write, Uniform],
             Kernel::SgdUpdate => &[Read, Write, Uniform, Step],
             Kernel::MomentumUpdate => &[Read, Write, Write, Gap, Uniform, Step],
             Kernel::AdamUpdate => &[Read, Write, Write, Write, Uniform, Step],
@@ -267,7 +239,6 @@ impl Kernel {
             include_str!("../../shaders/step.wgsl"),
             include_str!("../../shaders/loss.wgsl")
         );
-        const BIAS: &str = include_str!("../../shaders/bias.wgsl");
         const SGD: &str = concat!(
             include_str!("../../shaders/step.wgsl"),
             include_str!("../../shaders/sgd.wgsl")
@@ -282,7 +253,6 @@ impl Kernel {
             }
             Kernel::GatherRows => ("gather.wgsl", GATHER),
             Kernel::LossForwardBackward => ("loss.wgsl", LOSS),
-            Kernel::BiasBackward => ("bias.wgsl", BIAS),
             Kernel::SgdUpdate => ("sgd.wgsl", SGD),
             Kernel::MomentumUpdate | Kernel::AdamUpdate => ("optim.wgsl", OPTIM),
         }
@@ -620,10 +590,11 @@ pub fn run_once(
         .collect()
 }
 
-/// Times `reps` back-to-back dispatches of a kernel with three read bindings of `inputs` floats
-/// and one output of `output` floats (the matmul layout), in one submission. Buffers and the
-/// bind group are made, and one dispatch run, before the clock starts; the device is waited for
-/// before it stops. Returns seconds.
+/// Times `reps` back-to-back dispatches of a kernel in the matmul layout, in one submission:
+/// `inputs` gives the float count of each of its three operands (a, b, and aux or db) in the
+/// forms' order, `output` that of c; matmul_backward_weight binds its third operand as db. Buffers
+/// and the bind group are made, and one dispatch run, before the clock starts; the device is
+/// waited for before it stops. Returns seconds.
 pub fn run_timed(
     ctx: &GpuContext,
     kernels: &Kernels,
@@ -647,9 +618,18 @@ pub fn run_timed(
         .collect();
     let out = storage_zeroed(device, "output", output as u64 * 4);
     let par = uniform(device, "params", params);
-    let mut ranges: Vec<Range> = ins.iter().map(Range::whole).collect();
-    ranges.push(Range::whole(&out));
-    ranges.push(Range::whole(&par));
+    // Reads take the operands in order; the first write is c, a further one the next operand.
+    let mut operands = ins.iter();
+    let mut c = Some(&out);
+    let ranges: Vec<Range> = kernel
+        .bindings()
+        .map(|(_, s)| match s {
+            Uniform => Some(Range::whole(&par)),
+            Write => c.take().or_else(|| operands.next()).map(Range::whole),
+            _ => operands.next().map(Range::whole),
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Gpu(format!("{kernel:?}: too few operands to time it")))?;
     let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
     let dispatch = [Dispatch {
         kernel,

@@ -440,8 +440,8 @@ impl GpuTrainer {
                     vec![
                         Self::sized(&self.acts[l], m * fi),
                         Self::sized(&self.dz[l], m * fo),
-                        self.param_range(self.layout.b[l]),
                         self.grad_range(self.layout.w[l]),
+                        self.grad_range(self.layout.b[l]),
                     ],
                     uniform(
                         device,
@@ -452,25 +452,6 @@ impl GpuTrainer {
                         },
                     ),
                     self.matmul_grid(fi, fo, m)?,
-                );
-                add(
-                    Kernel::BiasBackward,
-                    vec![
-                        Self::sized(&self.dz[l], m * fo),
-                        self.grad_range(self.layout.b[l]),
-                    ],
-                    uniform(
-                        device,
-                        "bias backward",
-                        &BiasParams {
-                            accumulate: later,
-                            ..BiasParams::new(m, fo)
-                        },
-                    ),
-                    {
-                        self.check_loops("the bias gradient", m + 1)?;
-                        grid_1d(fo, WG_BIAS)
-                    },
                 );
             }
         }
