@@ -8,8 +8,8 @@ use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::kernels::{
-    GatherParams, Kernel, Kernels, LossParams, MatmulParams, SgdParams, StepInfo, WG_1D, grid_1d,
-    matmul_groups, run_once,
+    GatherParams, Kernel, Kernels, LossParams, MatmulParams, MatmulVariant, SgdParams, StepInfo,
+    WG_1D, grid_1d, matmul_groups, run_once,
 };
 use wgtrain::model::{Activation, Loss};
 use wgtrain::rng::Rng;
@@ -38,10 +38,31 @@ const EXACT_TILES: [(usize, usize, usize); 2] = [(64, 64, 64), (128, 32, 64)];
 const LONG_THIN: [(usize, usize, usize); 4] =
     [(1000, 3, 2), (2, 1000, 3), (3, 2, 1000), (1, 1024, 1)];
 
+/// The context and every kernel, the matmul ones in every variant (the 64 one active).
 fn setup(test: &str) -> Option<(GpuContext, Kernels)> {
     let ctx = gpu(test)?;
-    let kernels = Kernels::new(&ctx).unwrap_or_else(|e| panic!("{test}: {e}"));
+    let kernels =
+        Kernels::with_matmul(&ctx, &MatmulVariant::ALL).unwrap_or_else(|e| panic!("{test}: {e}"));
     Some((ctx, kernels))
+}
+
+/// Runs `check` once with each matmul variant active, whatever the adapter would choose.
+fn for_each_variant(g: &mut (GpuContext, Kernels), check: impl Fn(&(GpuContext, Kernels))) {
+    for v in MatmulVariant::ALL {
+        g.1.set_matmul_variant(v).unwrap();
+        check(g);
+    }
+}
+
+/// A matmul's workgroups: the active variant's own grid, or the grid of 64-tiles that
+/// `matmul_groups` gives for any variant.
+type Grid = fn(&Kernels, usize, usize) -> (u32, u32, u32);
+const OWN_GRID: Grid = |k, m, n| k.matmul_groups(m, n).unwrap();
+const GRID_OF_64: Grid = |_, m, n| matmul_groups(m, n).unwrap();
+
+/// `64` or `128`, for test names.
+fn variant(gpu: &(GpuContext, Kernels)) -> &'static str {
+    gpu.1.matmul_variant().name()
 }
 
 fn bytes<T: Pod>(v: &[T]) -> &[u8] {
@@ -78,7 +99,7 @@ fn activation_outputs(act: Activation, seed: u64, len: usize) -> Vec<f32> {
 }
 
 /// c (M, N) = act(x·w + b): x (M, K) in [-1, 1], w (K, N) scaled like Glorot so z is O(1).
-fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)], grid: Grid) {
     for &(m, k, n) in shapes {
         for act in Activation::ALL {
             let seed = seed_of((m, k, n), act.code() as u64);
@@ -93,12 +114,15 @@ fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, us
                 &[&vec![UNWRITTEN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
                 None,
-                matmul_groups(m, n).unwrap(),
+                grid(&gpu.1, m, n),
             );
             let mut want = vec![0.0; m * n];
             reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
             assert_close(
-                &format!("matmul_forward {act} {m}x{k}x{n} seed {seed:#x}"),
+                &format!(
+                    "matmul_forward variant {} {act} {m}x{k}x{n} seed {seed:#x}",
+                    variant(gpu)
+                ),
                 &got[0],
                 &want,
                 MATMUL,
@@ -114,6 +138,7 @@ fn check_matmul_backward_weight(
     gpu: &(GpuContext, Kernels),
     shapes: &[(usize, usize, usize)],
     accumulate: bool,
+    grid: Grid,
 ) {
     for &(m, k, n) in shapes {
         let seed = seed_of((m, k, n), 7 + accumulate as u64);
@@ -137,7 +162,7 @@ fn check_matmul_backward_weight(
                 ..MatmulParams::new(m, n, k, 0)
             },
             None,
-            matmul_groups(m, n).unwrap(),
+            grid(&gpu.1, m, n),
         );
         let mut want = vec![0.0; m * n];
         reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
@@ -150,8 +175,10 @@ fn check_matmul_backward_weight(
                 .zip(&db0)
                 .for_each(|(w, &b)| *w += b as f64);
         }
-        let name =
-            format!("matmul_backward_weight accumulate={accumulate} {m}x{k}x{n} seed {seed:#x}");
+        let name = format!(
+            "matmul_backward_weight variant {} accumulate={accumulate} {m}x{k}x{n} seed {seed:#x}",
+            variant(gpu)
+        );
         assert_close(&format!("{name}: dw"), &got[0], &want, MATMUL);
         assert_close(&format!("{name}: db"), &got[1], &want_db, MATMUL);
     }
@@ -159,7 +186,11 @@ fn check_matmul_backward_weight(
 
 /// c (M, N) = (a·bᵀ) ∘ act'(aux): a (M, K) the next layer's dz, b stored (N, K) its weights,
 /// aux (M, N) this layer's activation outputs.
-fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+fn check_matmul_backward_input(
+    gpu: &(GpuContext, Kernels),
+    shapes: &[(usize, usize, usize)],
+    grid: Grid,
+) {
     for &(m, k, n) in shapes {
         for act in Activation::ALL {
             let seed = seed_of((m, k, n), 8 + act.code() as u64);
@@ -174,7 +205,7 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
                 &[&vec![UNWRITTEN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
                 None,
-                matmul_groups(m, n).unwrap(),
+                grid(&gpu.1, m, n),
             );
             // The reference names the layer's shapes: dz (m, n_ref), w (k_ref, n_ref), a (m, k_ref).
             let mut want = vec![0.0; m * n];
@@ -189,7 +220,10 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
                 act,
             );
             assert_close(
-                &format!("matmul_backward_input {act} {m}x{k}x{n} seed {seed:#x}"),
+                &format!(
+                    "matmul_backward_input variant {} {act} {m}x{k}x{n} seed {seed:#x}",
+                    variant(gpu)
+                ),
                 &got[0],
                 &want,
                 MATMUL,
@@ -200,67 +234,80 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
 
 #[test]
 fn matmul_forward_shapes_smaller_than_tile_match_reference() {
-    let Some(g) = setup("matmul_forward_shapes_smaller_than_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_shapes_smaller_than_tile_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &SMALLER_THAN_TILE);
+    for_each_variant(&mut g, |g| {
+        check_matmul_forward(g, &SMALLER_THAN_TILE, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_forward_shapes_not_multiple_of_tile_match_reference() {
-    let Some(g) = setup("matmul_forward_shapes_not_multiple_of_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_shapes_not_multiple_of_tile_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &NOT_TILE_MULTIPLES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_forward(g, &NOT_TILE_MULTIPLES, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_forward_exact_tiles_match_reference() {
-    let Some(g) = setup("matmul_forward_exact_tiles_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &EXACT_TILES);
+    for_each_variant(&mut g, |g| check_matmul_forward(g, &EXACT_TILES, OWN_GRID));
 }
 
 #[test]
 fn matmul_forward_long_thin_shapes_match_reference() {
-    let Some(g) = setup("matmul_forward_long_thin_shapes_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &LONG_THIN);
+    for_each_variant(&mut g, |g| check_matmul_forward(g, &LONG_THIN, OWN_GRID));
 }
 
 #[test]
 fn matmul_backward_weight_shapes_smaller_than_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_shapes_smaller_than_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_weight_shapes_smaller_than_tile_match_reference")
+    else {
         return;
     };
-    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE, false);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &SMALLER_THAN_TILE, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_shapes_not_multiple_of_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_shapes_not_multiple_of_tile_match_reference")
+    let Some(mut g) = setup("matmul_backward_weight_shapes_not_multiple_of_tile_match_reference")
     else {
         return;
     };
-    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES, false);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &NOT_TILE_MULTIPLES, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_exact_tiles_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_exact_tiles_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_weight_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &EXACT_TILES, false);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &EXACT_TILES, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_long_thin_shapes_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_long_thin_shapes_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_weight_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &LONG_THIN, false);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &LONG_THIN, false, OWN_GRID)
+    });
 }
 
 /// (M, K, N) for the bias gradient folded into matmul_backward_weight: one input feature (M = 1,
@@ -279,53 +326,108 @@ const BIAS_SHAPES: [(usize, usize, usize); 7] = [
 
 #[test]
 fn matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference() {
-    let Some(g) = setup("matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference")
+    let Some(mut g) =
+        setup("matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference")
     else {
         return;
     };
-    check_matmul_backward_weight(&g, &BIAS_SHAPES, false);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &BIAS_SHAPES, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_accumulate_adds_to_earlier_chunks() {
-    let Some(g) = setup("matmul_backward_weight_accumulate_adds_to_earlier_chunks") else {
+    let Some(mut g) = setup("matmul_backward_weight_accumulate_adds_to_earlier_chunks") else {
         return;
     };
-    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE, true);
-    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES, true);
-    check_matmul_backward_weight(&g, &BIAS_SHAPES, true);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &SMALLER_THAN_TILE, true, OWN_GRID)
+    });
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &NOT_TILE_MULTIPLES, true, OWN_GRID)
+    });
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &BIAS_SHAPES, true, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_shapes_smaller_than_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_input_shapes_smaller_than_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_shapes_smaller_than_tile_match_reference")
+    else {
         return;
     };
-    check_matmul_backward_input(&g, &SMALLER_THAN_TILE);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &SMALLER_THAN_TILE, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_shapes_not_multiple_of_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_input_shapes_not_multiple_of_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_shapes_not_multiple_of_tile_match_reference")
+    else {
         return;
     };
-    check_matmul_backward_input(&g, &NOT_TILE_MULTIPLES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &NOT_TILE_MULTIPLES, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_exact_tiles_match_reference() {
-    let Some(g) = setup("matmul_backward_input_exact_tiles_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_backward_input(&g, &EXACT_TILES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &EXACT_TILES, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_long_thin_shapes_match_reference() {
-    let Some(g) = setup("matmul_backward_input_long_thin_shapes_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_backward_input(&g, &LONG_THIN);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &LONG_THIN, OWN_GRID)
+    });
+}
+
+/// Shapes spanning several 128-tiles, none a multiple of either tile, for the larger variant's
+/// four 4×4 blocks per thread.
+const SEVERAL_WIDE_TILES: [(usize, usize, usize); 2] = [(200, 37, 260), (129, 300, 131)];
+
+#[test]
+fn matmul_all_forms_over_several_wide_tiles_match_reference() {
+    let Some(mut g) = setup("matmul_all_forms_over_several_wide_tiles_match_reference") else {
+        return;
+    };
+    for_each_variant(&mut g, |g| {
+        check_matmul_forward(g, &SEVERAL_WIDE_TILES, OWN_GRID);
+        check_matmul_backward_weight(g, &SEVERAL_WIDE_TILES, false, OWN_GRID);
+        check_matmul_backward_weight(g, &SEVERAL_WIDE_TILES, true, OWN_GRID);
+        check_matmul_backward_input(g, &SEVERAL_WIDE_TILES, OWN_GRID);
+    });
+}
+
+/// `matmul_groups` gives a grid of 64-tiles whatever the variant: the 128 variant's extra
+/// workgroups must write nothing (c and db stay exact, NaN-prefilled outputs stay covered).
+#[test]
+fn matmul_all_forms_on_the_grid_of_64_tiles_match_reference_in_every_variant() {
+    let Some(mut g) =
+        setup("matmul_all_forms_on_the_grid_of_64_tiles_match_reference_in_every_variant")
+    else {
+        return;
+    };
+    for_each_variant(&mut g, |g| {
+        for shapes in [&NOT_TILE_MULTIPLES[..], &SEVERAL_WIDE_TILES[..]] {
+            check_matmul_forward(g, shapes, GRID_OF_64);
+            check_matmul_backward_weight(g, shapes, false, GRID_OF_64);
+            check_matmul_backward_weight(g, shapes, true, GRID_OF_64);
+            check_matmul_backward_input(g, shapes, GRID_OF_64);
+        }
+    });
 }
 
 /// One gather case: `n_all` rows of x_all (n_all, dim) and y_all (n_all, ydim), `rows` of them

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use crate::error::{Error, Result};
 
-/// Matches `TILE_M`/`TILE_N` in matmul.wgsl.
+/// Matches `TILE` in matmul.wgsl: the smaller variant's tile, whose grid covers every variant.
 pub const MATMUL_TILE: u32 = 64;
 /// Matches `WG` in gather.wgsl, loss.wgsl, sgd.wgsl and optim.wgsl.
 pub const WG_1D: u32 = 256;
@@ -161,6 +161,78 @@ pub enum Kernel {
     AdamUpdate,
 }
 
+/// The matmul kernels' variants (matmul.wgsl): the same three forms and epilogues with another
+/// tile size and register blocking, chosen per adapter (`super::tuning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulVariant {
+    /// 64×64 tile of c, k steps of 16, 4×4 outputs per thread: `matmul_*`.
+    Tile64,
+    /// 128×128 tile of c, k steps of 8, 8×8 outputs per thread: `matmul_*_128`.
+    Tile128,
+}
+
+impl MatmulVariant {
+    pub const ALL: [MatmulVariant; 2] = [MatmulVariant::Tile64, MatmulVariant::Tile128];
+
+    /// The side of the square tile of c one workgroup computes.
+    pub fn tile(self) -> u32 {
+        match self {
+            MatmulVariant::Tile64 => 64,
+            MatmulVariant::Tile128 => 128,
+        }
+    }
+
+    /// `64` or `128`, as `WGTRAIN_MATMUL` and the tuning cache spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulVariant::Tile64 => "64",
+            MatmulVariant::Tile128 => "128",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<MatmulVariant> {
+        MatmulVariant::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// `64x64 tiles, 4x4 per thread`.
+    pub fn describe(self) -> String {
+        let (t, r) = match self {
+            MatmulVariant::Tile64 => (64, 4),
+            MatmulVariant::Tile128 => (128, 8),
+        };
+        format!("{t}x{t} tiles, {r}x{r} per thread")
+    }
+
+    fn entry(self, kernel: Kernel) -> String {
+        match self {
+            MatmulVariant::Tile64 => kernel.entry().to_string(),
+            MatmulVariant::Tile128 => format!("{}_128", kernel.entry()),
+        }
+    }
+
+    /// Loop iterations a thread runs for a matmul summing over k terms (llvmpipe counts them
+    /// all, nested or not): per k step the step loop, two load loops of 4 and the product
+    /// loop; then the epilogues and the bias sum.
+    pub fn loop_iterations(self, k: usize) -> usize {
+        match self {
+            MatmulVariant::Tile64 => k.div_ceil(16) * 25 + 32,
+            MatmulVariant::Tile128 => k.div_ceil(8) * 17 + 96,
+        }
+    }
+
+    /// Workgroups for an (m, n) output; an error when a dimension exceeds the dispatch limit.
+    pub fn groups(self, m: usize, n: usize) -> Result<(u32, u32, u32)> {
+        let t = self.tile() as usize;
+        let (gx, gy) = (n.div_ceil(t), m.div_ceil(t));
+        if gx > MAX_GROUPS as usize || gy > MAX_GROUPS as usize {
+            return Err(Error::Gpu(format!(
+                "a {m}x{n} matmul needs {gx}x{gy} workgroups, over the limit of {MAX_GROUPS} per dimension: use a smaller --batch or narrower layers"
+            )));
+        }
+        Ok((gx as u32, gy as u32, 1))
+    }
+}
+
 /// A binding's kind, in binding order.
 #[derive(Clone, Copy, PartialEq)]
 enum Slot {
@@ -211,6 +283,13 @@ impl Kernel {
             Kernel::MomentumUpdate => &[Read, Write, Write, Gap, Uniform, Step],
             Kernel::AdamUpdate => &[Read, Write, Write, Write, Uniform, Step],
         }
+    }
+
+    pub fn is_matmul(self) -> bool {
+        matches!(
+            self,
+            Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput
+        )
     }
 
     pub fn uses_step(self) -> bool {
@@ -284,10 +363,14 @@ pub struct Dispatch {
     pub groups: (u32, u32, u32),
 }
 
-/// All pipelines, compiled once per device.
+/// All pipelines, compiled once per device: the matmul kernels in one or more variants, one of
+/// them active (what `record` dispatches).
 pub struct Kernels {
-    pipelines: Vec<wgpu::ComputePipeline>,
+    /// Per kernel: one pipeline, or for the matmul kernels one per entry of `variants`.
+    pipelines: Vec<Vec<wgpu::ComputePipeline>>,
     layouts: Vec<wgpu::BindGroupLayout>,
+    variants: Vec<MatmulVariant>,
+    active: usize,
     /// Dynamic offset stride of the step uniform.
     pub step_stride: u64,
 }
@@ -302,7 +385,19 @@ fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result
 }
 
 impl Kernels {
+    /// Every kernel, the matmul ones in the variant `WGTRAIN_MATMUL` names or the adapter's rule
+    /// picks (`tuning::default_variant`; the trainer may tune instead).
     pub fn new(ctx: &GpuContext) -> Result<Kernels> {
+        Kernels::with_matmul(ctx, &[super::tuning::default_variant(ctx)?])
+    }
+
+    /// Every kernel, the matmul ones in each of `variants` (at least one); the first is active.
+    pub fn with_matmul(ctx: &GpuContext, variants: &[MatmulVariant]) -> Result<Kernels> {
+        if variants.is_empty() {
+            return Err(Error::InvalidArgument(
+                "no matmul variant to compile".into(),
+            ));
+        }
         let device = &ctx.device;
         let mut pipelines = Vec::new();
         let mut layouts = Vec::new();
@@ -341,40 +436,82 @@ impl Kernels {
                     count: None,
                 })
                 .collect();
-            let pipeline = scoped(device, &format!("building {}", kernel.entry()), || {
-                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            let layout = scoped(device, &format!("laying out {}", kernel.entry()), || {
+                device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some(kernel.entry()),
                     entries: &entries,
-                });
-                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(kernel.entry()),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
-                });
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry()),
-                    layout: Some(&pl),
-                    module,
-                    entry_point: Some(kernel.entry()),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        // Every kernel writes its workgroup memory before reading it; zeroing
-                        // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
-                        zero_initialize_workgroup_memory: false,
-                        ..Default::default()
-                    },
-                    cache: None,
-                });
-                (layout, pipeline)
+                })
             })?;
-            layouts.push(pipeline.0);
-            pipelines.push(pipeline.1);
+            let entry_points: Vec<String> = if kernel.is_matmul() {
+                variants.iter().map(|v| v.entry(kernel)).collect()
+            } else {
+                vec![kernel.entry().to_string()]
+            };
+            let mut built = Vec::new();
+            for entry in &entry_points {
+                built.push(scoped(device, &format!("building {entry}"), || {
+                    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(entry),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
+                    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(entry),
+                        layout: Some(&pl),
+                        module,
+                        entry_point: Some(entry),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            // Every kernel writes its workgroup memory before reading it; zeroing
+                            // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
+                            zero_initialize_workgroup_memory: false,
+                            ..Default::default()
+                        },
+                        cache: None,
+                    })
+                })?);
+            }
+            layouts.push(layout);
+            pipelines.push(built);
         }
         let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
         Ok(Kernels {
             pipelines,
             layouts,
+            variants: variants.to_vec(),
+            active: 0,
             step_stride: STEP_SLOT.max(align),
         })
+    }
+
+    /// The matmul variant `record` dispatches.
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        self.variants[self.active]
+    }
+
+    /// The matmul variants compiled.
+    pub fn matmul_variants(&self) -> &[MatmulVariant] {
+        &self.variants
+    }
+
+    /// Makes `variant` the one `record` dispatches; an error when it was not compiled. Bind
+    /// groups stay valid (all variants share the layouts).
+    pub fn set_matmul_variant(&mut self, variant: MatmulVariant) -> Result<()> {
+        self.active = self
+            .variants
+            .iter()
+            .position(|&v| v == variant)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "matmul variant {} was not compiled",
+                    variant.describe()
+                ))
+            })?;
+        Ok(())
+    }
+
+    /// Workgroups of an (m, n) matmul output for the active variant.
+    pub fn matmul_groups(&self, m: usize, n: usize) -> Result<(u32, u32, u32)> {
+        self.matmul_variant().groups(m, n)
     }
 
     fn index(kernel: Kernel) -> usize {
@@ -418,7 +555,8 @@ impl Kernels {
     pub fn record(&self, pass: &mut wgpu::ComputePass, dispatches: &[Dispatch], slot: u32) {
         let offset = [(slot as u64 * self.step_stride) as u32];
         for d in dispatches {
-            pass.set_pipeline(&self.pipelines[Self::index(d.kernel)]);
+            let variant = if d.kernel.is_matmul() { self.active } else { 0 };
+            pass.set_pipeline(&self.pipelines[Self::index(d.kernel)][variant]);
             let dynamic: &[u32] = if d.kernel.uses_step() { &offset } else { &[] };
             pass.set_bind_group(0, &d.bind_group, dynamic);
             let (x, y, z) = d.groups;
@@ -427,16 +565,11 @@ impl Kernels {
     }
 }
 
-/// Workgroups for a (m, n) matmul output; an error when a dimension exceeds the dispatch limit.
+/// Workgroups for a (m, n) matmul output on the grid of 64-tiles, which every variant accepts
+/// (the 128 variant's workgroups past the output return at once); an error when a dimension
+/// exceeds the dispatch limit. `Kernels::matmul_groups` gives the active variant's own grid.
 pub fn matmul_groups(m: usize, n: usize) -> Result<(u32, u32, u32)> {
-    let gx = n.div_ceil(MATMUL_TILE as usize);
-    let gy = m.div_ceil(MATMUL_TILE as usize);
-    if gx > MAX_GROUPS as usize || gy > MAX_GROUPS as usize {
-        return Err(Error::Gpu(format!(
-            "a {m}x{n} matmul needs {gx}x{gy} workgroups, over the limit of {MAX_GROUPS} per dimension: use a smaller --batch or narrower layers"
-        )));
-    }
-    Ok((gx as u32, gy as u32, 1))
+    MatmulVariant::Tile64.groups(m, n)
 }
 
 /// Workgroups for a grid-stride loop over `count` items.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::context::GpuContext;
 use super::kernels::*;
+use super::tuning::{self, MatmulChoice, Setting};
 use crate::cpu::fast::dense_targets;
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
@@ -107,6 +108,8 @@ struct DataBufs {
 pub struct GpuTrainer {
     ctx: GpuContext,
     kernels: Kernels,
+    /// The matmul variant the kernels run, and why.
+    matmul: MatmulChoice,
     spec: Spec,
     batch: usize,
     layout: ParamLayout,
@@ -148,11 +151,24 @@ impl GpuTrainer {
         eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
     ) -> Result<GpuTrainer> {
+        let setting = Setting::from_env()?;
+        GpuTrainer::with_matmul(ctx, spec, params, train, eval, batch, setting)
+    }
+
+    /// As `new`, with the matmul variant chosen as `setting` says instead of `WGTRAIN_MATMUL`.
+    pub fn with_matmul<'a>(
+        ctx: GpuContext,
+        spec: &Spec,
+        params: &Params,
+        train: &Dataset,
+        eval: impl IntoIterator<Item = &'a Dataset>,
+        batch: usize,
+        setting: Setting,
+    ) -> Result<GpuTrainer> {
         params.check_shapes(spec)?;
         if batch == 0 {
             return Err(Error::InvalidArgument("--batch must be at least 1".into()));
         }
-        let kernels = Kernels::new(&ctx)?;
         let layout = ParamLayout::new(spec);
         let f = 4u64;
         ctx.check_binding("the parameters", layout.total as u64 * f)?;
@@ -170,6 +186,12 @@ impl GpuTrainer {
         }
         let chunk_rows = rows.min(per_binding as usize).max(1);
         let rows = chunk_rows;
+        let (kernels, matmul) = tuning::choose_inner(
+            &ctx,
+            &tuning::step_shapes(&spec.sizes, rows),
+            setting,
+            tuning::default_cache_dir().as_deref(),
+        )?;
         for (l, &s) in spec.sizes.iter().enumerate() {
             ctx.check_binding(
                 &format!("layer {l}'s activations for {rows} rows"),
@@ -244,6 +266,7 @@ impl GpuTrainer {
             train: train_bufs,
             eval: eval_bufs,
             kernels,
+            matmul,
             spec: spec.clone(),
             batch,
             layout,
@@ -298,14 +321,20 @@ impl GpuTrainer {
         }
     }
 
-    /// Workgroups of an (m, n) matmul summing over k terms, with the loop check: per 16-wide
-    /// k tile a thread runs the tile loop, two load loops of 4 and the 16-step product loop.
+    /// Workgroups of an (m, n) matmul summing over k terms in the active variant, with the
+    /// loop check.
     fn matmul_grid(&self, m: usize, n: usize, k: usize) -> Result<(u32, u32, u32)> {
+        let variant = self.kernels.matmul_variant();
         self.check_loops(
             &format!("a {m}x{n} matmul over {k} terms"),
-            k.div_ceil(16) * 25 + 32,
+            variant.loop_iterations(k),
         )?;
-        matmul_groups(m, n)
+        variant.groups(m, n)
+    }
+
+    /// The matmul variant the kernels run, and why.
+    pub fn matmul_choice(&self) -> &MatmulChoice {
+        &self.matmul
     }
 
     /// Builds the dispatch list of one step of `m` rows.
@@ -621,7 +650,7 @@ impl GpuTrainer {
 
 impl Backend for GpuTrainer {
     fn describe(&self) -> String {
-        format!("gpu: {}", self.ctx.describe())
+        format!("gpu: {}, {}", self.ctx.describe(), self.matmul.describe())
     }
 
     fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>> {
