@@ -9,7 +9,7 @@ use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::kernels::{
     GatherParams, Kernel, Kernels, LossParams, MatmulParams, MatmulVariant, SgdParams, StepInfo,
-    WG_1D, grid_1d, matmul_groups, run_once,
+    WG_1D, grid_1d, loss_groups, matmul_groups, run_once,
 };
 use wgtrain::model::{Activation, Loss};
 use wgtrain::rng::Rng;
@@ -687,9 +687,9 @@ fn loss_inputs(
     }
 }
 
-/// Runs the loss kernel on m rows of width n writing stats slot `slot`; checks dz, the loss
-/// sum and the correct count in that slot, and that every other slot is untouched.
-/// Returns the stats for determinism checks.
+/// Runs the loss kernel on m rows of width n, one thread per row and then one workgroup per
+/// row, and loss_stats into stats slot `slot`; checks dz, the loss sum and the correct count in
+/// that slot, and that every other slot is untouched. Returns the stats of the last run.
 fn check_loss(
     gpu: &(GpuContext, Kernels),
     loss: Loss,
@@ -699,16 +699,49 @@ fn check_loss(
     slot: usize,
     seed: u64,
 ) -> Vec<f32> {
-    let name = format!(
-        "loss_forward_backward {loss} sigmoid_out={sigmoid_out} m {m} n {n} slot {slot} seed {seed}"
-    );
     let (out, y) = loss_inputs(loss, sigmoid_out, m, n, seed);
-    let got = launch(
+    let mut stats = vec![];
+    for wide in [false, true] {
+        let name = format!(
+            "loss_forward_backward {loss} sigmoid_out={sigmoid_out} wide={wide} m {m} n {n} slot {slot} seed {seed}"
+        );
+        stats = check_loss_on(gpu, &name, loss, sigmoid_out, (m, n), slot, wide, &out, &y);
+    }
+    stats
+}
+
+/// One run of check_loss on given outputs and targets (m, n).
+#[allow(clippy::too_many_arguments)]
+fn check_loss_on(
+    gpu: &(GpuContext, Kernels),
+    name: &str,
+    loss: Loss,
+    sigmoid_out: bool,
+    (m, n): (usize, usize),
+    slot: usize,
+    wide: bool,
+    out: &[f32],
+    y: &[f32],
+) -> Vec<f32> {
+    let params = LossParams {
+        wide: wide as u32,
+        ..LossParams::new(m, n, loss.code(), sigmoid_out)
+    };
+    let rows = launch(
         gpu,
         Kernel::LossForwardBackward,
-        &[bytes(&out), bytes(&y)],
-        &[&vec![UNWRITTEN; m * n], &vec![UNTOUCHED; 2 * (slot + 2)]],
-        &LossParams::new(m, n, loss.code(), sigmoid_out),
+        &[bytes(out), bytes(y)],
+        &[&vec![UNWRITTEN; m * n], &vec![UNWRITTEN; 2 * m]],
+        &params,
+        None,
+        loss_groups(m, wide),
+    );
+    let summed = launch(
+        gpu,
+        Kernel::LossStats,
+        &[],
+        &[&rows[1], &vec![UNTOUCHED; 2 * (slot + 2)]],
+        &params,
         Some(StepInfo {
             row_offset: 0,
             slot: slot as u32,
@@ -717,11 +750,12 @@ fn check_loss(
         }),
         (1, 1, 1),
     );
+    let got = [rows[0].clone(), summed[1].clone()];
     let mut want_dz = vec![0.0; m * n];
     let want_sum = reference::loss_forward_backward(
         &mut want_dz,
-        &widen(&out),
-        &widen(&y),
+        &widen(out),
+        &widen(y),
         m,
         n,
         loss,
@@ -804,6 +838,59 @@ fn mse_loss_with_sigmoid_output_matches_reference() {
     };
     for (i, &(m, n, slot)) in LOSS_CASES.iter().enumerate() {
         check_loss(&g, Loss::Mse, true, m, n, slot, 400 + i as u64);
+    }
+}
+
+/// Rows of thousands of outputs (many classes), far wider than the 256-thread workgroup:
+/// (m, n, slot).
+const WIDE_LOSS_CASES: [(usize, usize, usize); 3] = [(3, 5000, 0), (70, 4999, 1), (1, 257, 2)];
+
+#[test]
+fn loss_rows_much_wider_than_the_workgroup_match_reference() {
+    let Some(g) = setup("loss_rows_much_wider_than_the_workgroup_match_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in WIDE_LOSS_CASES.iter().enumerate() {
+        check_loss(&g, Loss::CrossEntropy, false, m, n, slot, 600 + i as u64);
+        check_loss(&g, Loss::Bce, false, m, n, slot, 610 + i as u64);
+        check_loss(&g, Loss::Mse, true, m, n, slot, 620 + i as u64);
+    }
+}
+
+/// Equal maxima in a row: the first counts (as the CPU's argmax), in both modes, whichever
+/// threads of a wide row hold them.
+#[test]
+fn loss_argmax_ties_go_to_the_first_maximum_in_both_modes() {
+    let Some(g) = setup("loss_argmax_ties_go_to_the_first_maximum_in_both_modes") else {
+        return;
+    };
+    let (m, n) = (4, 300);
+    let (mut out, _) = loss_inputs(Loss::CrossEntropy, false, m, n, 700);
+    let mut y = vec![0.0; m * n];
+    for r in 0..m {
+        // 5 and 261 fall to one thread of a wide row, 200 to another.
+        for j in [5, 200, 261] {
+            out[r * n + j] = 10.0;
+        }
+        y[r * n + if r % 2 == 0 { 200 } else { 5 }] = 1.0;
+    }
+    for wide in [false, true] {
+        let name = format!("loss_forward_backward ties wide={wide} m {m} n {n}");
+        let stats = check_loss_on(
+            &g,
+            &name,
+            Loss::CrossEntropy,
+            false,
+            (m, n),
+            0,
+            wide,
+            &out,
+            &y,
+        );
+        assert_eq!(
+            stats[1], 2.0,
+            "{name}: rows whose first maximum is the label"
+        );
     }
 }
 

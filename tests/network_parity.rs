@@ -445,3 +445,30 @@ fn byte_inputs_give_reference_gradients_on_gpu_and_fast_cpu() {
         }
     }
 }
+
+/// Outputs far wider than the loss kernel's workgroup (thousands of classes, or of bce/mse
+/// targets): its rows then run one workgroup each.
+#[test]
+fn networks_with_thousands_of_outputs_on_gpu_match_reference() {
+    let test = "networks_with_thousands_of_outputs_on_gpu_match_reference";
+    for (i, head) in HEADS.into_iter().enumerate() {
+        let spec = Spec::new(vec![9, 17, 4999], vec![Activation::Tanh], head.1, head.0).unwrap();
+        let seed = 5000 + i as u64;
+        let params = parameters(&spec, seed);
+        let (data, x) = dataset(&spec, 40, seed);
+        let Some(ctx) = gpu(test) else {
+            return;
+        };
+        let mut trainer = GpuTrainer::new(ctx, &spec, &params, &data, None, 37)
+            .unwrap_or_else(|e| panic!("{test}: {}: {e}", describe(&spec)));
+        for count in [1, 37] {
+            let rows = pick_rows(40, count, seed + count as u64);
+            let name = format!("gpu {} m {count} seed {seed}", describe(&spec));
+            let got = trainer
+                .gradients(&rows)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let want = reference_gradients(&spec, &params, &data, &x, &rows);
+            assert_gradients_close(&name, &got, &want);
+        }
+    }
+}

@@ -73,9 +73,11 @@ pub struct LossParams {
     /// The batch's rows, N in the gradient's 1/N (more than m when a batch is split into row
     /// chunks).
     pub batch: u32,
-    /// 1 adds to the stats slot (later chunks of a split batch), 0 overwrites it.
+    /// loss_stats: 1 adds to the stats slot (later chunks of a split batch), 0 overwrites it.
     pub accumulate: u32,
-    pub _pad: [u32; 2],
+    /// loss_forward_backward: 1 runs one workgroup per row (see `loss_groups`), 0 one thread.
+    pub wide: u32,
+    pub _pad: u32,
 }
 
 impl LossParams {
@@ -88,8 +90,23 @@ impl LossParams {
             sigmoid_out: sigmoid_out as u32,
             batch: m as u32,
             accumulate: 0,
-            _pad: [0; 2],
+            wide: (n > LOSS_WIDE_FROM) as u32,
+            _pad: 0,
         }
+    }
+}
+
+/// Outputs per row above which loss_forward_backward gives each row a workgroup of 256
+/// threads instead of one thread: a thread loops over its row about five times.
+pub const LOSS_WIDE_FROM: usize = 64;
+
+/// Workgroups of loss_forward_backward over m rows: one per row when `wide` (rows beyond the
+/// dispatch limit are strided over), else one thread per row.
+pub fn loss_groups(m: usize, wide: bool) -> (u32, u32, u32) {
+    if wide {
+        (m.clamp(1, MAX_GROUPS as usize) as u32, 1, 1)
+    } else {
+        grid_1d(m, WG_1D)
     }
 }
 
@@ -156,6 +173,7 @@ pub enum Kernel {
     MatmulBackwardInput,
     GatherRows,
     LossForwardBackward,
+    LossStats,
     SgdUpdate,
     MomentumUpdate,
     AdamUpdate,
@@ -247,12 +265,13 @@ enum Slot {
 use Slot::*;
 
 impl Kernel {
-    const ALL: [Kernel; 8] = [
+    const ALL: [Kernel; 9] = [
         Kernel::MatmulForward,
         Kernel::MatmulBackwardWeight,
         Kernel::MatmulBackwardInput,
         Kernel::GatherRows,
         Kernel::LossForwardBackward,
+        Kernel::LossStats,
         Kernel::SgdUpdate,
         Kernel::MomentumUpdate,
         Kernel::AdamUpdate,
@@ -265,6 +284,7 @@ impl Kernel {
             Kernel::MatmulBackwardInput => "matmul_backward_input",
             Kernel::GatherRows => "gather_rows",
             Kernel::LossForwardBackward => "loss_forward_backward",
+            Kernel::LossStats => "loss_stats",
             Kernel::SgdUpdate => "sgd_update",
             Kernel::MomentumUpdate => "momentum_update",
             Kernel::AdamUpdate => "adam_update",
@@ -278,7 +298,8 @@ impl Kernel {
             }
             Kernel::MatmulBackwardWeight => &[Read, Read, Gap, Write, Write, Uniform],
             Kernel::GatherRows => &[Read, Read, Read, Write, Write, Uniform, Step],
-            Kernel::LossForwardBackward => &[Read, Read, Write, Write, Uniform, Step],
+            Kernel::LossForwardBackward => &[Read, Read, Write, Write, Gap, Uniform, Gap],
+            Kernel::LossStats => &[Gap, Gap, Gap, Write, Write, Uniform, Step],
             Kernel::SgdUpdate => &[Read, Write, Uniform, Step],
             Kernel::MomentumUpdate => &[Read, Write, Write, Gap, Uniform, Step],
             Kernel::AdamUpdate => &[Read, Write, Write, Write, Uniform, Step],
@@ -331,7 +352,7 @@ impl Kernel {
                 ("matmul.wgsl", MATMUL)
             }
             Kernel::GatherRows => ("gather.wgsl", GATHER),
-            Kernel::LossForwardBackward => ("loss.wgsl", LOSS),
+            Kernel::LossForwardBackward | Kernel::LossStats => ("loss.wgsl", LOSS),
             Kernel::SgdUpdate => ("sgd.wgsl", SGD),
             Kernel::MomentumUpdate | Kernel::AdamUpdate => ("optim.wgsl", OPTIM),
         }

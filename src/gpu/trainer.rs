@@ -124,6 +124,8 @@ pub struct GpuTrainer {
     /// dz[l]: gradient on layer l's pre-activation, (batch, sizes[l+1]).
     dz: Vec<wgpu::Buffer>,
     ybatch: wgpu::Buffer,
+    /// Two floats (loss, correct) per row of a chunk, summed into `stats` by loss_stats.
+    row_stats: wgpu::Buffer,
     /// Two floats (loss sum, correct) per step slot.
     stats: wgpu::Buffer,
     step: wgpu::Buffer,
@@ -179,7 +181,8 @@ impl GpuTrainer {
         // Rows of one chunk: what fits one storage binding for the widest layer. A batch with
         // more rows runs as several chunks (see build_plan), so the batch size is bounded by
         // device memory, not by the binding limit.
-        let widest = spec.sizes.iter().copied().max().unwrap_or(1) as u64;
+        // (At least 2: the loss keeps two floats per row.)
+        let widest = spec.sizes.iter().copied().max().unwrap_or(1).max(2) as u64;
         let per_binding = ctx.limits.max_storage_buffer_binding_size / (widest * f);
         if per_binding == 0 {
             ctx.check_binding("one row of the widest layer", widest * f)?;
@@ -250,6 +253,7 @@ impl GpuTrainer {
                 .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
                 .collect(),
             ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
+            row_stats: storage_zeroed(device, "row stats", (rows * 2) as u64 * f),
             stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
             step: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("steps"),
@@ -414,33 +418,47 @@ impl GpuTrainer {
                 );
             }
             let last = n_layers - 1;
+            let loss = LossParams {
+                batch: rows as u32,
+                accumulate: later,
+                ..LossParams::new(
+                    m,
+                    ydim,
+                    spec.loss.code(),
+                    spec.layer_activation(last) == Activation::Sigmoid,
+                )
+            };
+            let wide = loss.wide != 0;
+            // Loop iterations per thread: a row's ~5 passes over its outputs for the rows a
+            // thread owns, or per row a workgroup owns three strided passes and three trees.
+            self.check_loops(
+                "the loss",
+                if wide {
+                    m.div_ceil(65535) * (3 * ydim.div_ceil(WG_1D as usize) + 26)
+                } else {
+                    m.div_ceil(65535 * WG_1D as usize) * (5 * ydim + 2)
+                },
+            )?;
             add(
                 Kernel::LossForwardBackward,
                 vec![
                     Self::sized(&self.acts[n_layers], m * ydim),
                     Self::sized(&self.ybatch, m * ydim),
                     Self::sized(&self.dz[last], m * ydim),
+                    Self::sized(&self.row_stats, m * 2),
+                ],
+                uniform(device, "loss", &loss),
+                loss_groups(m, wide),
+            );
+            self.check_loops("the loss sum", m.div_ceil(WG_1D as usize) + 10)?;
+            add(
+                Kernel::LossStats,
+                vec![
+                    Self::sized(&self.row_stats, m * 2),
                     Range::whole(&self.stats),
                 ],
-                uniform(
-                    device,
-                    "loss",
-                    &LossParams {
-                        batch: rows as u32,
-                        accumulate: later,
-                        ..LossParams::new(
-                            m,
-                            ydim,
-                            spec.loss.code(),
-                            spec.layer_activation(last) == Activation::Sigmoid,
-                        )
-                    },
-                ),
-                {
-                    // One workgroup strides over the rows; each row loops over the outputs ~5 times.
-                    self.check_loops("the loss", m.div_ceil(WG_1D as usize) * (5 * ydim + 2))?;
-                    (1, 1, 1)
-                },
+                uniform(device, "loss stats", &loss),
+                (1, 1, 1),
             );
             if matches!(mode, Mode::Eval(_)) {
                 continue;
