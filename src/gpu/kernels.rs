@@ -1,5 +1,6 @@
-//! The compute pipelines: one per WGSL entry point, with their `Params` mirrors, bind group
-//! layouts and dispatch sizes, and a one-shot runner the parity tests use.
+//! The compute pipelines: one per WGSL entry point (the matmul ones per variant), with their
+//! `Params` mirrors, bind group layouts and dispatch sizes, and a one-shot runner the parity
+//! tests use.
 
 use std::num::NonZeroU64;
 

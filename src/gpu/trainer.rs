@@ -189,18 +189,19 @@ impl GpuTrainer {
         }
         let chunk_rows = rows.min(per_binding as usize).max(1);
         let rows = chunk_rows;
-        let (kernels, matmul) = tuning::choose_inner(
-            &ctx,
-            &tuning::step_shapes(&spec.sizes, rows),
-            setting,
-            tuning::default_cache_dir().as_deref(),
-        )?;
         for (l, &s) in spec.sizes.iter().enumerate() {
             ctx.check_binding(
                 &format!("layer {l}'s activations for {rows} rows"),
                 (rows * s) as u64 * f,
             )?;
         }
+        // After the checks above: tuning allocates operands of the step's matmuls.
+        let (kernels, matmul) = tuning::choose_inner(
+            &ctx,
+            &tuning::step_shapes(&spec.sizes, rows),
+            setting,
+            tuning::default_cache_dir().as_deref(),
+        )?;
         let slots = train
             .n
             .div_ceil(batch)
