@@ -6,10 +6,19 @@
 //     cross-entropy  (softmax(z) - y) / M          loss -Σ y log softmax(z)
 //     bce            (σ(z) - y) / M                loss Σ max(z,0) - z y + log(1 + e^-|z|)
 //     mse            (a - y) a'(z) / M             loss Σ ½ (a - y)²   (a' = a(1-a) for sigmoid)
-//   stats[2 slot] = summed loss of the M rows, stats[2 slot + 1] = rows whose argmax matches y's.
-// Bindings: 0 out, 1 y (read), 2 dz, 3 stats (read_write), 4 params, 5 step (dynamic).
-// Dispatch: (1, 1, 1): one workgroup strides over the rows, then a fixed-order tree reduction
-// (no atomics, so the sum is bitwise reproducible).
+//   row_stats (M, 2), overwritten: row r's loss, and 1 when its argmax matches y's (the first
+//   maximum on ties, as the CPU's argmax), else 0.
+// loss_stats: stats[2 slot] = Σ_r row_stats[r, 0], stats[2 slot + 1] = Σ_r row_stats[r, 1],
+//   overwritten, or added to when params.accumulate is 1 (later row chunks of a split batch).
+//
+// Bindings: 0 out, 1 y (read), 2 dz, 3 row_stats, 4 stats (read_write), 5 params, 6 step
+// (dynamic). loss_forward_backward uses 0-3 and 5, loss_stats 3-6 (row_stats is read_write in
+// both, since one module declares it once).
+// Dispatch, loss_forward_backward: narrow rows (params.wide = 0) one thread per row,
+// (ceil(M/256), 1, 1) workgroups with a grid-stride loop; wide rows (params.wide = 1) one
+// workgroup per row, its 256 threads striding over the row's N elements with tree reductions,
+// (min(M, 65535), 1, 1) workgroups striding over rows. loss_stats: (1, 1, 1).
+// Every sum runs in a fixed order (no atomics), so results are bitwise reproducible.
 
 struct Params {
     m: u32,
@@ -20,20 +29,43 @@ struct Params {
     // split across bindings; then accumulate = 1 adds the chunk's stats to the slot.
     batch: u32,
     accumulate: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // 1: one workgroup per row (outputs much wider than a thread should loop over).
+    wide: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> out: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-@group(0) @binding(5) var<uniform> step: Step;
+@group(0) @binding(3) var<storage, read_write> row_stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(6) var<uniform> step: Step;
 
 const WG: u32 = 256u;
-var<workgroup> part_loss: array<f32, 256>;
-var<workgroup> part_correct: array<f32, 256>;
+var<workgroup> part_a: array<f32, 256>;
+var<workgroup> part_b: array<f32, 256>;
+var<workgroup> index_a: array<u32, 256>;
+var<workgroup> index_b: array<u32, 256>;
+
+// The loss of element (base + j) and its gradient into dz, given the row's log-sum-exp (used by
+// cross-entropy only).
+fn element(base: u32, j: u32, log_sum: f32, inv_m: f32) -> f32 {
+    let z = out[base + j];
+    let t_ = y[base + j];
+    if params.loss == 0u {
+        let lp = z - log_sum;
+        dz[base + j] = (exp(lp) - t_) * inv_m;
+        return -t_ * lp;
+    } else if params.loss == 1u {
+        dz[base + j] = (1.0 / (1.0 + exp(-z)) - t_) * inv_m;
+        return max(z, 0.0) - z * t_ + log(1.0 + exp(-abs(z)));
+    }
+    let e = z - t_;
+    let da = select(1.0, z * (1.0 - z), params.sigmoid_out != 0u);
+    dz[base + j] = e * da * inv_m;
+    return 0.5 * e * e;
+}
 
 fn argmax_row(base: u32, use_y: bool) -> u32 {
     var best = 0u;
@@ -48,18 +80,13 @@ fn argmax_row(base: u32, use_y: bool) -> u32 {
     return best;
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn loss_forward_backward(@builtin(local_invocation_index) t: u32) {
+// One thread per row.
+fn narrow_rows(gid: u32, threads: u32) {
     let n = params.n;
     let inv_m = 1.0 / f32(params.batch);
-    var total = 0.0;
-    var correct = 0.0;
-    for (var r = t; r < params.m; r += WG) {
+    for (var r = gid; r < params.m; r += threads) {
         let base = r * n;
-        if argmax_row(base, false) == argmax_row(base, true) {
-            correct += 1.0;
-        }
-        var row = 0.0;
+        var log_sum = 0.0;
         if params.loss == 0u {
             var mx = out[base];
             for (var j = 1u; j < n; j++) {
@@ -69,47 +96,145 @@ fn loss_forward_backward(@builtin(local_invocation_index) t: u32) {
             for (var j = 0u; j < n; j++) {
                 sum += exp(out[base + j] - mx);
             }
-            let log_sum = log(sum) + mx;
-            for (var j = 0u; j < n; j++) {
-                let lp = out[base + j] - log_sum;
-                row -= y[base + j] * lp;
-                dz[base + j] = (exp(lp) - y[base + j]) * inv_m;
+            log_sum = log(sum) + mx;
+        }
+        var row = 0.0;
+        for (var j = 0u; j < n; j++) {
+            row += element(base, j, log_sum, inv_m);
+        }
+        row_stats[2u * r] = row;
+        row_stats[2u * r + 1u] = select(0.0, 1.0, argmax_row(base, false) == argmax_row(base, true));
+    }
+}
+
+// Whether (v, i) beats (w, k) as a row maximum: an index of n or more marks no element; on equal
+// values the first index wins.
+fn beats(v: f32, i: u32, w: f32, k: u32) -> bool {
+    if i >= params.n {
+        return false;
+    }
+    return k >= params.n || v > w || (v == w && i < k);
+}
+
+// Tree reduction of part_a (sum) over the workgroup; every thread gets the total.
+fn sum_a(t: u32) -> f32 {
+    for (var s = WG / 2u; s > 0u; s /= 2u) {
+        if t < s {
+            part_a[t] += part_a[t + s];
+        }
+        workgroupBarrier();
+    }
+    let total = part_a[0];
+    workgroupBarrier();
+    return total;
+}
+
+// One workgroup per row, its threads striding over the row.
+fn wide_rows(wg: u32, groups: u32, t: u32) {
+    let n = params.n;
+    let inv_m = 1.0 / f32(params.batch);
+    for (var r = wg; r < params.m; r += groups) {
+        let base = r * n;
+        // The row's maxima of out and y, with their first indices.
+        var mx = 0.0;
+        var mi = n;
+        var yx = 0.0;
+        var yi = n;
+        for (var j = t; j < n; j += WG) {
+            let v = out[base + j];
+            if beats(v, j, mx, mi) {
+                mx = v;
+                mi = j;
             }
-        } else if params.loss == 1u {
-            for (var j = 0u; j < n; j++) {
-                let z = out[base + j];
-                let t_ = y[base + j];
-                row += max(z, 0.0) - z * t_ + log(1.0 + exp(-abs(z)));
-                dz[base + j] = (1.0 / (1.0 + exp(-z)) - t_) * inv_m;
-            }
-        } else {
-            for (var j = 0u; j < n; j++) {
-                let a_ = out[base + j];
-                let e = a_ - y[base + j];
-                row += 0.5 * e * e;
-                let da = select(1.0, a_ * (1.0 - a_), params.sigmoid_out != 0u);
-                dz[base + j] = e * da * inv_m;
+            let w = y[base + j];
+            if beats(w, j, yx, yi) {
+                yx = w;
+                yi = j;
             }
         }
-        total += row;
+        part_a[t] = mx;
+        index_a[t] = mi;
+        part_b[t] = yx;
+        index_b[t] = yi;
+        workgroupBarrier();
+        for (var s = WG / 2u; s > 0u; s /= 2u) {
+            if t < s {
+                if beats(part_a[t + s], index_a[t + s], part_a[t], index_a[t]) {
+                    part_a[t] = part_a[t + s];
+                    index_a[t] = index_a[t + s];
+                }
+                if beats(part_b[t + s], index_b[t + s], part_b[t], index_b[t]) {
+                    part_b[t] = part_b[t + s];
+                    index_b[t] = index_b[t + s];
+                }
+            }
+            workgroupBarrier();
+        }
+        let row_max = part_a[0];
+        let correct = index_a[0] == index_b[0];
+        workgroupBarrier();
+        var log_sum = 0.0;
+        if params.loss == 0u {
+            var sum = 0.0;
+            for (var j = t; j < n; j += WG) {
+                sum += exp(out[base + j] - row_max);
+            }
+            part_a[t] = sum;
+            workgroupBarrier();
+            log_sum = log(sum_a(t)) + row_max;
+        }
+        var row = 0.0;
+        for (var j = t; j < n; j += WG) {
+            row += element(base, j, log_sum, inv_m);
+        }
+        part_a[t] = row;
+        workgroupBarrier();
+        let row_loss = sum_a(t);
+        if t == 0u {
+            row_stats[2u * r] = row_loss;
+            row_stats[2u * r + 1u] = select(0.0, 1.0, correct);
+        }
     }
-    part_loss[t] = total;
-    part_correct[t] = correct;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn loss_forward_backward(
+    @builtin(local_invocation_index) t: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    if params.wide != 0u {
+        wide_rows(wg.x, nwg.x, t);
+    } else {
+        narrow_rows(wg.x * WG + t, nwg.x * WG);
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn loss_stats(@builtin(local_invocation_index) t: u32) {
+    var total = 0.0;
+    var correct = 0.0;
+    for (var r = t; r < params.m; r += WG) {
+        total += row_stats[2u * r];
+        correct += row_stats[2u * r + 1u];
+    }
+    part_a[t] = total;
+    part_b[t] = correct;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s /= 2u) {
         if t < s {
-            part_loss[t] += part_loss[t + s];
-            part_correct[t] += part_correct[t + s];
+            part_a[t] += part_a[t + s];
+            part_b[t] += part_b[t + s];
         }
         workgroupBarrier();
     }
     if t == 0u {
         if params.accumulate != 0u {
-            stats[2u * step.slot] += part_loss[0];
-            stats[2u * step.slot + 1u] += part_correct[0];
+            stats[2u * step.slot] += part_a[0];
+            stats[2u * step.slot + 1u] += part_b[0];
         } else {
-            stats[2u * step.slot] = part_loss[0];
-            stats[2u * step.slot + 1u] = part_correct[0];
+            stats[2u * step.slot] = part_a[0];
+            stats[2u * step.slot + 1u] = part_b[0];
         }
     }
 }

@@ -1,22 +1,35 @@
 // Tiled, register-blocked matmul in the three forms training needs, with fused epilogues.
 //
+//   matmul_backward_weight  c = aᵀ·b, db = Σ_k b[k,:]  a stored (K,M), b (K,N), db (N)
 //   matmul_forward          c = act(a·b + bias)        a (M,K), b (K,N), aux = bias (N)
-//   matmul_backward_weight  c = aᵀ·b                   a stored (K,M), b (K,N)
 //   matmul_backward_input   c = (a·bᵀ) ∘ act'(aux)     a (M,K), b stored (N,K), aux (M,N)
-// c is (M,N), row-major, overwritten; only matmul_backward_weight adds to it, and only when
-// params.accumulate says so (the gradient of a batch split into row chunks).
+// c is (M,N), row-major, overwritten; only matmul_backward_weight adds to c and db, and only
+// when params.accumulate says so (the gradient of a batch split into row chunks).
+// matmul_backward_weight is dW = Xᵀ·dZ and, from the dZ tiles it streams anyway, the bias
+// gradient db = column sums of dZ: the workgroups of the first row tile (wg.y = 0) keep per-thread
+// partial sums while loading dZ and add them in a fixed order at the end (no atomics).
 //
-// Bindings: 0 a, 1 b, 2 aux (read; unused by backward_weight), 3 c (read_write), 4 params.
-// Dispatch: (ceil(N/TILE_N), ceil(M/TILE_M), 1) workgroups of 16×16 threads; thread (lx, ly)
-// computes the 4×4 block of c at rows wg.y*64 + 4ly + i, columns wg.x*64 + 4lx + j, held in
-// four vec4 accumulators (one per row) so no private array is indexed dynamically.
+// Two variants of each form, the same math, chosen per adapter (src/gpu/tuning.rs):
+//   matmul_*        64×64 tile of c, k steps of 16, 4×4 outputs per thread
+//   matmul_*_128    128×128 tile of c, k steps of 8, 8×8 outputs per thread (four 4×4 blocks at
+//                   row and column offsets 0 and 64), for hardware GPUs with many registers
+// Both use 16×16 threads and the same 8 KiB of tiles (+1 KiB for the bias partial sums).
+//
+// Bindings: 0 a, 1 b, 2 aux (read; forward and backward_input), 3 c (read_write),
+// 4 db (read_write; backward_weight), 5 params.
+// Dispatch: (ceil(N/T), ceil(M/T), 1) workgroups of 16×16 threads, T the variant's tile (a grid
+// of 64-tiles also works for the 128 variant: its workgroups past c return at once). Thread
+// (lx, ly) owns rows 4ly + i (+ 64 in the 128 variant) and columns 4lx + j (+ 64) of its
+// workgroup's tile, held in vec4 accumulators (one per row) so no private array is indexed
+// dynamically.
 
 struct Params {
     m: u32,
     n: u32,
     k: u32,
     act: u32,
-    // matmul_backward_weight: 1 adds to c (later row chunks of a batch split across bindings).
+    // matmul_backward_weight: 1 adds to c and db (later row chunks of a batch split across
+    // bindings).
     accumulate: u32,
     _pad0: u32,
     _pad1: u32,
@@ -27,16 +40,22 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> aux: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read_write> db: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
 
-const TILE_M: u32 = 64u;
-const TILE_N: u32 = 64u;
+const TILE: u32 = 64u;
 const TILE_K: u32 = 16u;
+const TILE_128: u32 = 128u;
+const TILE_K_128: u32 = 8u;
 const THREADS: u32 = 256u;
 
-// as_[kk][mm] and bs[kk][nn] as vec4s along m / n: the inner loop reads one vec4 of each.
+// The tiles as vec4s along m / n: as_[kk * T/4 + mm/4] holds a's rows mm..mm+3 at k step kk,
+// bs likewise b's columns; the inner loop reads one vec4 per 4 rows or columns. 64 × 16 and
+// 128 × 8 floats both fill the 256 vec4s.
 var<workgroup> as_: array<vec4<f32>, 256>;
 var<workgroup> bs: array<vec4<f32>, 256>;
+// matmul_backward_weight: each thread's partial column sum of b, for the bias gradient.
+var<workgroup> bias_part: array<f32, 256>;
 
 const FORM_NN: u32 = 0u;
 const FORM_TN: u32 = 1u;
@@ -64,7 +83,7 @@ fn load_b(form: u32, row: u32, col: u32) -> f32 {
     return b[row * params.n + col];
 }
 
-// This thread's 4×4 block of a·b: row i of the block in r[i], columns along the vec4.
+// A 4×4 block of a·b: row i of the block in r[i], columns along the vec4.
 struct Block {
     r0: vec4<f32>,
     r1: vec4<f32>,
@@ -72,71 +91,118 @@ struct Block {
     r3: vec4<f32>,
 }
 
-fn set_a(kk: u32, mm: u32, v: f32) {
-    as_[kk * (TILE_M / 4u) + mm / 4u][mm % 4u] = v;
+fn zero_block() -> Block {
+    return Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
 }
 
-fn set_b(kk: u32, nn: u32, v: f32) {
-    bs[kk * (TILE_N / 4u) + nn / 4u][nn % 4u] = v;
+// q + av ⊗ bv: rows av (one per block row), columns bv.
+fn outer_add(q: Block, av: vec4<f32>, bv: vec4<f32>) -> Block {
+    return Block(q.r0 + av.x * bv, q.r1 + av.y * bv, q.r2 + av.z * bv, q.r3 + av.w * bv);
 }
 
-// Accumulates this thread's 4×4 block of a·b over all of K.
-fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Block {
+fn block_row(q: Block, i: u32) -> vec4<f32> {
+    switch i {
+        case 0u: { return q.r0; }
+        case 1u: { return q.r1; }
+        case 2u: { return q.r2; }
+        default: { return q.r3; }
+    }
+}
+
+// Loads the (T × tk) tile of a at rows row0.., k k0.. and the (tk × T) tile of b at k k0..,
+// columns col0.., T = 4·tk4 (tk4 vec4s per k step), each thread `per` elements of each; walks
+// memory contiguously (along k for a row-major a, along m for a stored (K,M); likewise b).
+// Returns the sum of the b elements this thread loaded (the bias gradient's partial sums).
+fn load_tiles(form: u32, t: u32, row0: u32, col0: u32, k0: u32, tile: u32, tk: u32) -> f32 {
+    var bsum = 0.0;
+    for (var e = t; e < tile * tk; e += THREADS) {
+        var mm = e / tk;
+        var kk = e % tk;
+        if form == FORM_TN {
+            mm = e % tile;
+            kk = e / tile;
+        }
+        as_[kk * (tile / 4u) + mm / 4u][mm % 4u] = load_a(form, row0 + mm, k0 + kk);
+    }
+    for (var e = t; e < tile * tk; e += THREADS) {
+        var nn = e % tile;
+        var kk = e / tile;
+        if form == FORM_NT {
+            nn = e / tk;
+            kk = e % tk;
+        }
+        let v = load_b(form, k0 + kk, col0 + nn);
+        bsum += v;
+        bs[kk * (tile / 4u) + nn / 4u][nn % 4u] = v;
+    }
+    return bsum;
+}
+
+// The 64 variant's 4×4 block and, for FORM_TN, the thread's partial sum of b: column t % 64 of
+// the tile, rows k ≡ t / 64 (mod 4).
+struct Tiles {
+    q: Block,
+    bsum: f32,
+}
+
+fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles {
     let t = lid.y * 16u + lid.x;
-    let row0 = wg.y * TILE_M;
-    let col0 = wg.x * TILE_N;
-    var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var q = zero_block();
+    var bsum = 0.0;
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
-        for (var e = t; e < TILE_M * TILE_K; e += THREADS) {
-            // Walk memory contiguously: along k for a row-major a, along m for a stored (K,M).
-            var mm = e / TILE_K;
-            var kk = e % TILE_K;
-            if form == FORM_TN {
-                mm = e % TILE_M;
-                kk = e / TILE_M;
-            }
-            set_a(kk, mm, load_a(form, row0 + mm, k0 + kk));
-        }
-        for (var e = t; e < TILE_N * TILE_K; e += THREADS) {
-            var nn = e % TILE_N;
-            var kk = e / TILE_N;
-            if form == FORM_NT {
-                nn = e / TILE_K;
-                kk = e % TILE_K;
-            }
-            set_b(kk, nn, load_b(form, k0 + kk, col0 + nn));
-        }
+        bsum += load_tiles(form, t, wg.y * TILE, wg.x * TILE, k0, TILE, TILE_K);
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
-            let av = as_[kk * (TILE_M / 4u) + lid.y];
-            let bv = bs[kk * (TILE_N / 4u) + lid.x];
-            acc.r0 += av.x * bv;
-            acc.r1 += av.y * bv;
-            acc.r2 += av.z * bv;
-            acc.r3 += av.w * bv;
+            q = outer_add(q, as_[kk * (TILE / 4u) + lid.y], bs[kk * (TILE / 4u) + lid.x]);
         }
         workgroupBarrier();
     }
-    return acc;
+    return Tiles(q, bsum);
 }
 
-fn block_row(acc: Block, i: u32) -> vec4<f32> {
-    switch i {
-        case 0u: { return acc.r0; }
-        case 1u: { return acc.r1; }
-        case 2u: { return acc.r2; }
-        default: { return acc.r3; }
+// The 128 variant's four 4×4 blocks (qRC: row offset 64·R, column offset 64·C) and, for FORM_TN,
+// the partial sum of b: column t % 128 of the tile, rows k ≡ t / 128 (mod 2).
+struct Tiles128 {
+    q00: Block,
+    q01: Block,
+    q10: Block,
+    q11: Block,
+    bsum: f32,
+}
+
+fn mm_tiles_128(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles128 {
+    let t = lid.y * 16u + lid.x;
+    var q00 = zero_block();
+    var q01 = zero_block();
+    var q10 = zero_block();
+    var q11 = zero_block();
+    var bsum = 0.0;
+    let w = TILE_128 / 4u;
+    for (var k0 = 0u; k0 < params.k; k0 += TILE_K_128) {
+        bsum += load_tiles(form, t, wg.y * TILE_128, wg.x * TILE_128, k0, TILE_128, TILE_K_128);
+        workgroupBarrier();
+        for (var kk = 0u; kk < TILE_K_128; kk++) {
+            let a0 = as_[kk * w + lid.y];
+            let a1 = as_[kk * w + 16u + lid.y];
+            let b0 = bs[kk * w + lid.x];
+            let b1 = bs[kk * w + 16u + lid.x];
+            q00 = outer_add(q00, a0, b0);
+            q01 = outer_add(q01, a0, b1);
+            q10 = outer_add(q10, a1, b0);
+            q11 = outer_add(q11, a1, b1);
+        }
+        workgroupBarrier();
     }
+    return Tiles128(q00, q01, q10, q11, bsum);
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = mm_tiles(FORM_NN, wg, lid);
+// Epilogues: a 4×4 block whose first element is c[row0, col0].
+fn store_forward(q: Block, row0: u32, col0: u32) {
     for (var i = 0u; i < 4u; i++) {
-        let row = wg.y * TILE_M + 4u * lid.y + i;
-        let v = block_row(acc, i);
+        let row = row0 + i;
+        let v = block_row(q, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = wg.x * TILE_N + 4u * lid.x + j;
+            let col = col0 + j;
             if row < params.m && col < params.n {
                 c[row * params.n + col] = act_forward(v[j] + aux[col], params.act);
             }
@@ -144,14 +210,12 @@ fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     }
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = mm_tiles(FORM_TN, wg, lid);
+fn store_backward_weight(q: Block, row0: u32, col0: u32) {
     for (var i = 0u; i < 4u; i++) {
-        let row = wg.y * TILE_M + 4u * lid.y + i;
-        let v = block_row(acc, i);
+        let row = row0 + i;
+        let v = block_row(q, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = wg.x * TILE_N + 4u * lid.x + j;
+            let col = col0 + j;
             if row < params.m && col < params.n {
                 let idx = row * params.n + col;
                 if params.accumulate != 0u {
@@ -164,18 +228,108 @@ fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
     }
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let acc = mm_tiles(FORM_NT, wg, lid);
+fn store_backward_input(q: Block, row0: u32, col0: u32) {
     for (var i = 0u; i < 4u; i++) {
-        let row = wg.y * TILE_M + 4u * lid.y + i;
-        let v = block_row(acc, i);
+        let row = row0 + i;
+        let v = block_row(q, i);
         for (var j = 0u; j < 4u; j++) {
-            let col = wg.x * TILE_N + 4u * lid.x + j;
+            let col = col0 + j;
             if row < params.m && col < params.n {
                 let idx = row * params.n + col;
                 c[idx] = v[j] * act_backward(aux[idx], params.act);
             }
         }
     }
+}
+
+// The bias gradient of the tile's `tile` columns from col0, called by every thread of a
+// workgroup of the first row tile: threads t, t + tile, t + 2·tile, ... hold column t's partial
+// sums over interleaved rows; thread t adds them in that order.
+fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32) {
+    bias_part[t] = bsum;
+    workgroupBarrier();
+    let col = col0 + t;
+    if t < tile && col < params.n {
+        var s = bias_part[t];
+        for (var p = t + tile; p < THREADS; p += tile) {
+            s += bias_part[p];
+        }
+        if params.accumulate != 0u {
+            db[col] += s;
+        } else {
+            db[col] = s;
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let tiles = mm_tiles(FORM_NN, wg, lid);
+    store_forward(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let tiles = mm_tiles(FORM_TN, wg, lid);
+    store_backward_weight(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
+    if wg.y == 0u {
+        store_bias(tiles.bsum, lid.y * 16u + lid.x, wg.x * TILE, TILE);
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let tiles = mm_tiles(FORM_NT, wg, lid);
+    store_backward_input(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
+}
+
+// Whether a 128-tile workgroup lies past c (dispatched on a grid of 64-tiles): the whole
+// workgroup returns, so barriers stay in uniform control flow.
+fn outside_128(wg: vec3<u32>) -> bool {
+    return wg.x * TILE_128 >= params.n || wg.y * TILE_128 >= params.m;
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_forward_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if outside_128(wg) {
+        return;
+    }
+    let tiles = mm_tiles_128(FORM_NN, wg, lid);
+    let r = wg.y * TILE_128 + 4u * lid.y;
+    let s = wg.x * TILE_128 + 4u * lid.x;
+    store_forward(tiles.q00, r, s);
+    store_forward(tiles.q01, r, s + 64u);
+    store_forward(tiles.q10, r + 64u, s);
+    store_forward(tiles.q11, r + 64u, s + 64u);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_backward_weight_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if outside_128(wg) {
+        return;
+    }
+    let tiles = mm_tiles_128(FORM_TN, wg, lid);
+    let r = wg.y * TILE_128 + 4u * lid.y;
+    let s = wg.x * TILE_128 + 4u * lid.x;
+    store_backward_weight(tiles.q00, r, s);
+    store_backward_weight(tiles.q01, r, s + 64u);
+    store_backward_weight(tiles.q10, r + 64u, s);
+    store_backward_weight(tiles.q11, r + 64u, s + 64u);
+    if wg.y == 0u {
+        store_bias(tiles.bsum, lid.y * 16u + lid.x, wg.x * TILE_128, TILE_128);
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_backward_input_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if outside_128(wg) {
+        return;
+    }
+    let tiles = mm_tiles_128(FORM_NT, wg, lid);
+    let r = wg.y * TILE_128 + 4u * lid.y;
+    let s = wg.x * TILE_128 + 4u * lid.x;
+    store_backward_input(tiles.q00, r, s);
+    store_backward_input(tiles.q01, r, s + 64u);
+    store_backward_input(tiles.q10, r + 64u, s);
+    store_backward_input(tiles.q11, r + 64u, s + 64u);
 }

@@ -8,8 +8,8 @@ use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::kernels::{
-    BiasParams, GatherParams, Kernel, Kernels, LossParams, MatmulParams, SgdParams, StepInfo,
-    WG_1D, WG_BIAS, grid_1d, matmul_groups, run_once,
+    GatherParams, Kernel, Kernels, LossParams, MatmulParams, MatmulVariant, SgdParams, StepInfo,
+    WG_1D, grid_1d, loss_groups, matmul_groups, run_once,
 };
 use wgtrain::model::{Activation, Loss};
 use wgtrain::rng::Rng;
@@ -38,10 +38,31 @@ const EXACT_TILES: [(usize, usize, usize); 2] = [(64, 64, 64), (128, 32, 64)];
 const LONG_THIN: [(usize, usize, usize); 4] =
     [(1000, 3, 2), (2, 1000, 3), (3, 2, 1000), (1, 1024, 1)];
 
+/// The context and every kernel, the matmul ones in every variant (the 64 one active).
 fn setup(test: &str) -> Option<(GpuContext, Kernels)> {
     let ctx = gpu(test)?;
-    let kernels = Kernels::new(&ctx).unwrap_or_else(|e| panic!("{test}: {e}"));
+    let kernels =
+        Kernels::with_matmul(&ctx, &MatmulVariant::ALL).unwrap_or_else(|e| panic!("{test}: {e}"));
     Some((ctx, kernels))
+}
+
+/// Runs `check` once with each matmul variant active, whatever the adapter would choose.
+fn for_each_variant(g: &mut (GpuContext, Kernels), check: impl Fn(&(GpuContext, Kernels))) {
+    for v in MatmulVariant::ALL {
+        g.1.set_matmul_variant(v).unwrap();
+        check(g);
+    }
+}
+
+/// A matmul's workgroups: the active variant's own grid, or the grid of 64-tiles that
+/// `matmul_groups` gives for any variant.
+type Grid = fn(&Kernels, usize, usize) -> (u32, u32, u32);
+const OWN_GRID: Grid = |k, m, n| k.matmul_groups(m, n).unwrap();
+const GRID_OF_64: Grid = |_, m, n| matmul_groups(m, n).unwrap();
+
+/// `64` or `128`, for test names.
+fn variant(gpu: &(GpuContext, Kernels)) -> &'static str {
+    gpu.1.matmul_variant().name()
 }
 
 fn bytes<T: Pod>(v: &[T]) -> &[u8] {
@@ -78,7 +99,7 @@ fn activation_outputs(act: Activation, seed: u64, len: usize) -> Vec<f32> {
 }
 
 /// c (M, N) = act(x·w + b): x (M, K) in [-1, 1], w (K, N) scaled like Glorot so z is O(1).
-fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)], grid: Grid) {
     for &(m, k, n) in shapes {
         for act in Activation::ALL {
             let seed = seed_of((m, k, n), act.code() as u64);
@@ -93,12 +114,15 @@ fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, us
                 &[&vec![UNWRITTEN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
                 None,
-                matmul_groups(m, n).unwrap(),
+                grid(&gpu.1, m, n),
             );
             let mut want = vec![0.0; m * n];
             reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
             assert_close(
-                &format!("matmul_forward {act} {m}x{k}x{n} seed {seed:#x}"),
+                &format!(
+                    "matmul_forward variant {} {act} {m}x{k}x{n} seed {seed:#x}",
+                    variant(gpu)
+                ),
                 &got[0],
                 &want,
                 MATMUL,
@@ -107,37 +131,66 @@ fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, us
     }
 }
 
-/// c (M, N) = aᵀ·b with a stored (K, M) (a batch of K input rows) and b (K, N) (their dz,
-/// scaled by 1/K as a mean-loss gradient is).
-fn check_matmul_backward_weight(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+/// c (M, N) = aᵀ·b and db (N) = Σ_k b[k, :], with a stored (K, M) (a batch of K input rows) and
+/// b (K, N) (their dz, scaled by 1/K as a mean-loss gradient is). Overwriting: c and db start as
+/// NaN. Accumulating (a later row chunk): they start as earlier chunks' sums, which must be kept.
+fn check_matmul_backward_weight(
+    gpu: &(GpuContext, Kernels),
+    shapes: &[(usize, usize, usize)],
+    accumulate: bool,
+    grid: Grid,
+) {
     for &(m, k, n) in shapes {
-        let seed = seed_of((m, k, n), 7);
+        let seed = seed_of((m, k, n), 7 + accumulate as u64);
         let x = uniform(seed, k * m, -1.0, 1.0);
         let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
-        let unused_bias = vec![0.0f32; n];
+        let (c0, db0) = if accumulate {
+            (
+                uniform(seed + 2, m * n, -1.0, 1.0),
+                uniform(seed + 3, n, -1.0, 1.0),
+            )
+        } else {
+            (vec![UNWRITTEN; m * n], vec![UNWRITTEN; n])
+        };
         let got = launch(
             gpu,
             Kernel::MatmulBackwardWeight,
-            &[bytes(&x), bytes(&dz), bytes(&unused_bias)],
-            &[&vec![UNWRITTEN; m * n]],
-            &MatmulParams::new(m, n, k, 0),
+            &[bytes(&x), bytes(&dz)],
+            &[&c0, &db0],
+            &MatmulParams {
+                accumulate: accumulate as u32,
+                ..MatmulParams::new(m, n, k, 0)
+            },
             None,
-            matmul_groups(m, n).unwrap(),
+            grid(&gpu.1, m, n),
         );
         let mut want = vec![0.0; m * n];
         reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
-        assert_close(
-            &format!("matmul_backward_weight {m}x{k}x{n} seed {seed:#x}"),
-            &got[0],
-            &want,
-            MATMUL,
+        let mut want_db = vec![0.0; n];
+        reference::bias_backward(&mut want_db, &widen(&dz), k, n);
+        if accumulate {
+            want.iter_mut().zip(&c0).for_each(|(w, &c)| *w += c as f64);
+            want_db
+                .iter_mut()
+                .zip(&db0)
+                .for_each(|(w, &b)| *w += b as f64);
+        }
+        let name = format!(
+            "matmul_backward_weight variant {} accumulate={accumulate} {m}x{k}x{n} seed {seed:#x}",
+            variant(gpu)
         );
+        assert_close(&format!("{name}: dw"), &got[0], &want, MATMUL);
+        assert_close(&format!("{name}: db"), &got[1], &want_db, MATMUL);
     }
 }
 
 /// c (M, N) = (a·bᵀ) ∘ act'(aux): a (M, K) the next layer's dz, b stored (N, K) its weights,
 /// aux (M, N) this layer's activation outputs.
-fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)]) {
+fn check_matmul_backward_input(
+    gpu: &(GpuContext, Kernels),
+    shapes: &[(usize, usize, usize)],
+    grid: Grid,
+) {
     for &(m, k, n) in shapes {
         for act in Activation::ALL {
             let seed = seed_of((m, k, n), 8 + act.code() as u64);
@@ -152,7 +205,7 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
                 &[&vec![UNWRITTEN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
                 None,
-                matmul_groups(m, n).unwrap(),
+                grid(&gpu.1, m, n),
             );
             // The reference names the layer's shapes: dz (m, n_ref), w (k_ref, n_ref), a (m, k_ref).
             let mut want = vec![0.0; m * n];
@@ -167,7 +220,10 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
                 act,
             );
             assert_close(
-                &format!("matmul_backward_input {act} {m}x{k}x{n} seed {seed:#x}"),
+                &format!(
+                    "matmul_backward_input variant {} {act} {m}x{k}x{n} seed {seed:#x}",
+                    variant(gpu)
+                ),
                 &got[0],
                 &want,
                 MATMUL,
@@ -178,99 +234,200 @@ fn check_matmul_backward_input(gpu: &(GpuContext, Kernels), shapes: &[(usize, us
 
 #[test]
 fn matmul_forward_shapes_smaller_than_tile_match_reference() {
-    let Some(g) = setup("matmul_forward_shapes_smaller_than_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_shapes_smaller_than_tile_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &SMALLER_THAN_TILE);
+    for_each_variant(&mut g, |g| {
+        check_matmul_forward(g, &SMALLER_THAN_TILE, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_forward_shapes_not_multiple_of_tile_match_reference() {
-    let Some(g) = setup("matmul_forward_shapes_not_multiple_of_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_shapes_not_multiple_of_tile_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &NOT_TILE_MULTIPLES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_forward(g, &NOT_TILE_MULTIPLES, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_forward_exact_tiles_match_reference() {
-    let Some(g) = setup("matmul_forward_exact_tiles_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &EXACT_TILES);
+    for_each_variant(&mut g, |g| check_matmul_forward(g, &EXACT_TILES, OWN_GRID));
 }
 
 #[test]
 fn matmul_forward_long_thin_shapes_match_reference() {
-    let Some(g) = setup("matmul_forward_long_thin_shapes_match_reference") else {
+    let Some(mut g) = setup("matmul_forward_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_forward(&g, &LONG_THIN);
+    for_each_variant(&mut g, |g| check_matmul_forward(g, &LONG_THIN, OWN_GRID));
 }
 
 #[test]
 fn matmul_backward_weight_shapes_smaller_than_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_shapes_smaller_than_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_weight_shapes_smaller_than_tile_match_reference")
+    else {
         return;
     };
-    check_matmul_backward_weight(&g, &SMALLER_THAN_TILE);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &SMALLER_THAN_TILE, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_shapes_not_multiple_of_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_shapes_not_multiple_of_tile_match_reference")
+    let Some(mut g) = setup("matmul_backward_weight_shapes_not_multiple_of_tile_match_reference")
     else {
         return;
     };
-    check_matmul_backward_weight(&g, &NOT_TILE_MULTIPLES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &NOT_TILE_MULTIPLES, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_exact_tiles_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_exact_tiles_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_weight_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &EXACT_TILES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &EXACT_TILES, false, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_weight_long_thin_shapes_match_reference() {
-    let Some(g) = setup("matmul_backward_weight_long_thin_shapes_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_weight_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_backward_weight(&g, &LONG_THIN);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &LONG_THIN, false, OWN_GRID)
+    });
+}
+
+/// (M, K, N) for the bias gradient folded into matmul_backward_weight: one input feature (M = 1,
+/// so one row of workgroups does it all), one batch row (K = 1), one output (N = 1), batches that
+/// are not multiples of the 16-row k tile or of the 4 partial sums per column, and columns over
+/// several workgroups.
+const BIAS_SHAPES: [(usize, usize, usize); 7] = [
+    (1, 300, 130),
+    (130, 1, 70),
+    (70, 300, 1),
+    (3, 5, 2),
+    (65, 17, 129),
+    (2, 700, 200),
+    (100, 1000, 3),
+];
+
+#[test]
+fn matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference() {
+    let Some(mut g) =
+        setup("matmul_backward_weight_bias_gradient_on_awkward_shapes_matches_reference")
+    else {
+        return;
+    };
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &BIAS_SHAPES, false, OWN_GRID)
+    });
+}
+
+#[test]
+fn matmul_backward_weight_accumulate_adds_to_earlier_chunks() {
+    let Some(mut g) = setup("matmul_backward_weight_accumulate_adds_to_earlier_chunks") else {
+        return;
+    };
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &SMALLER_THAN_TILE, true, OWN_GRID)
+    });
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &NOT_TILE_MULTIPLES, true, OWN_GRID)
+    });
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_weight(g, &BIAS_SHAPES, true, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_shapes_smaller_than_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_input_shapes_smaller_than_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_shapes_smaller_than_tile_match_reference")
+    else {
         return;
     };
-    check_matmul_backward_input(&g, &SMALLER_THAN_TILE);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &SMALLER_THAN_TILE, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_shapes_not_multiple_of_tile_match_reference() {
-    let Some(g) = setup("matmul_backward_input_shapes_not_multiple_of_tile_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_shapes_not_multiple_of_tile_match_reference")
+    else {
         return;
     };
-    check_matmul_backward_input(&g, &NOT_TILE_MULTIPLES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &NOT_TILE_MULTIPLES, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_exact_tiles_match_reference() {
-    let Some(g) = setup("matmul_backward_input_exact_tiles_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_exact_tiles_match_reference") else {
         return;
     };
-    check_matmul_backward_input(&g, &EXACT_TILES);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &EXACT_TILES, OWN_GRID)
+    });
 }
 
 #[test]
 fn matmul_backward_input_long_thin_shapes_match_reference() {
-    let Some(g) = setup("matmul_backward_input_long_thin_shapes_match_reference") else {
+    let Some(mut g) = setup("matmul_backward_input_long_thin_shapes_match_reference") else {
         return;
     };
-    check_matmul_backward_input(&g, &LONG_THIN);
+    for_each_variant(&mut g, |g| {
+        check_matmul_backward_input(g, &LONG_THIN, OWN_GRID)
+    });
+}
+
+/// Shapes spanning several 128-tiles, none a multiple of either tile, for the larger variant's
+/// four 4×4 blocks per thread.
+const SEVERAL_WIDE_TILES: [(usize, usize, usize); 2] = [(200, 37, 260), (129, 300, 131)];
+
+#[test]
+fn matmul_all_forms_over_several_wide_tiles_match_reference() {
+    let Some(mut g) = setup("matmul_all_forms_over_several_wide_tiles_match_reference") else {
+        return;
+    };
+    for_each_variant(&mut g, |g| {
+        check_matmul_forward(g, &SEVERAL_WIDE_TILES, OWN_GRID);
+        check_matmul_backward_weight(g, &SEVERAL_WIDE_TILES, false, OWN_GRID);
+        check_matmul_backward_weight(g, &SEVERAL_WIDE_TILES, true, OWN_GRID);
+        check_matmul_backward_input(g, &SEVERAL_WIDE_TILES, OWN_GRID);
+    });
+}
+
+/// `matmul_groups` gives a grid of 64-tiles whatever the variant: the 128 variant's extra
+/// workgroups must write nothing (c and db stay exact, NaN-prefilled outputs stay covered).
+#[test]
+fn matmul_all_forms_on_the_grid_of_64_tiles_match_reference_in_every_variant() {
+    let Some(mut g) =
+        setup("matmul_all_forms_on_the_grid_of_64_tiles_match_reference_in_every_variant")
+    else {
+        return;
+    };
+    for_each_variant(&mut g, |g| {
+        for shapes in [&NOT_TILE_MULTIPLES[..], &SEVERAL_WIDE_TILES[..]] {
+            check_matmul_forward(g, shapes, GRID_OF_64);
+            check_matmul_backward_weight(g, shapes, false, GRID_OF_64);
+            check_matmul_backward_weight(g, shapes, true, GRID_OF_64);
+            check_matmul_backward_input(g, shapes, GRID_OF_64);
+        }
+    });
 }
 
 /// One gather case: `n_all` rows of x_all (n_all, dim) and y_all (n_all, ydim), `rows` of them
@@ -530,9 +687,9 @@ fn loss_inputs(
     }
 }
 
-/// Runs the loss kernel on m rows of width n writing stats slot `slot`; checks dz, the loss
-/// sum and the correct count in that slot, and that every other slot is untouched.
-/// Returns the stats for determinism checks.
+/// Runs the loss kernel on m rows of width n, one thread per row and then one workgroup per
+/// row, and loss_stats into stats slot `slot`; checks dz, the loss sum and the correct count in
+/// that slot, and that every other slot is untouched. Returns the stats of the last run.
 fn check_loss(
     gpu: &(GpuContext, Kernels),
     loss: Loss,
@@ -542,16 +699,49 @@ fn check_loss(
     slot: usize,
     seed: u64,
 ) -> Vec<f32> {
-    let name = format!(
-        "loss_forward_backward {loss} sigmoid_out={sigmoid_out} m {m} n {n} slot {slot} seed {seed}"
-    );
     let (out, y) = loss_inputs(loss, sigmoid_out, m, n, seed);
-    let got = launch(
+    let mut stats = vec![];
+    for wide in [false, true] {
+        let name = format!(
+            "loss_forward_backward {loss} sigmoid_out={sigmoid_out} wide={wide} m {m} n {n} slot {slot} seed {seed}"
+        );
+        stats = check_loss_on(gpu, &name, loss, sigmoid_out, (m, n), slot, wide, &out, &y);
+    }
+    stats
+}
+
+/// One run of check_loss on given outputs and targets (m, n).
+#[allow(clippy::too_many_arguments)]
+fn check_loss_on(
+    gpu: &(GpuContext, Kernels),
+    name: &str,
+    loss: Loss,
+    sigmoid_out: bool,
+    (m, n): (usize, usize),
+    slot: usize,
+    wide: bool,
+    out: &[f32],
+    y: &[f32],
+) -> Vec<f32> {
+    let params = LossParams {
+        wide: wide as u32,
+        ..LossParams::new(m, n, loss.code(), sigmoid_out)
+    };
+    let rows = launch(
         gpu,
         Kernel::LossForwardBackward,
-        &[bytes(&out), bytes(&y)],
-        &[&vec![UNWRITTEN; m * n], &vec![UNTOUCHED; 2 * (slot + 2)]],
-        &LossParams::new(m, n, loss.code(), sigmoid_out),
+        &[bytes(out), bytes(y)],
+        &[&vec![UNWRITTEN; m * n], &vec![UNWRITTEN; 2 * m]],
+        &params,
+        None,
+        loss_groups(m, wide),
+    );
+    let summed = launch(
+        gpu,
+        Kernel::LossStats,
+        &[],
+        &[&rows[1], &vec![UNTOUCHED; 2 * (slot + 2)]],
+        &params,
         Some(StepInfo {
             row_offset: 0,
             slot: slot as u32,
@@ -560,11 +750,12 @@ fn check_loss(
         }),
         (1, 1, 1),
     );
+    let got = [rows[0].clone(), summed[1].clone()];
     let mut want_dz = vec![0.0; m * n];
     let want_sum = reference::loss_forward_backward(
         &mut want_dz,
-        &widen(&out),
-        &widen(&y),
+        &widen(out),
+        &widen(y),
         m,
         n,
         loss,
@@ -650,6 +841,59 @@ fn mse_loss_with_sigmoid_output_matches_reference() {
     }
 }
 
+/// Rows of thousands of outputs (many classes), far wider than the 256-thread workgroup:
+/// (m, n, slot).
+const WIDE_LOSS_CASES: [(usize, usize, usize); 3] = [(3, 5000, 0), (70, 4999, 1), (1, 257, 2)];
+
+#[test]
+fn loss_rows_much_wider_than_the_workgroup_match_reference() {
+    let Some(g) = setup("loss_rows_much_wider_than_the_workgroup_match_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in WIDE_LOSS_CASES.iter().enumerate() {
+        check_loss(&g, Loss::CrossEntropy, false, m, n, slot, 600 + i as u64);
+        check_loss(&g, Loss::Bce, false, m, n, slot, 610 + i as u64);
+        check_loss(&g, Loss::Mse, true, m, n, slot, 620 + i as u64);
+    }
+}
+
+/// Equal maxima in a row: the first counts (as the CPU's argmax), in both modes, whichever
+/// threads of a wide row hold them.
+#[test]
+fn loss_argmax_ties_go_to_the_first_maximum_in_both_modes() {
+    let Some(g) = setup("loss_argmax_ties_go_to_the_first_maximum_in_both_modes") else {
+        return;
+    };
+    let (m, n) = (4, 300);
+    let (mut out, _) = loss_inputs(Loss::CrossEntropy, false, m, n, 700);
+    let mut y = vec![0.0; m * n];
+    for r in 0..m {
+        // 5 and 261 fall to one thread of a wide row, 200 to another.
+        for j in [5, 200, 261] {
+            out[r * n + j] = 10.0;
+        }
+        y[r * n + if r % 2 == 0 { 200 } else { 5 }] = 1.0;
+    }
+    for wide in [false, true] {
+        let name = format!("loss_forward_backward ties wide={wide} m {m} n {n}");
+        let stats = check_loss_on(
+            &g,
+            &name,
+            Loss::CrossEntropy,
+            false,
+            (m, n),
+            0,
+            wide,
+            &out,
+            &y,
+        );
+        assert_eq!(
+            stats[1], 2.0,
+            "{name}: rows whose first maximum is the label"
+        );
+    }
+}
+
 #[test]
 fn loss_stats_are_bitwise_reproducible() {
     let Some(g) = setup("loss_stats_are_bitwise_reproducible") else {
@@ -666,57 +910,6 @@ fn loss_stats_are_bitwise_reproducible() {
             a, b,
             "{loss}: two runs on the same inputs gave different stats bits"
         );
-    }
-}
-
-/// db (n) = Σ_rows dz over m rows, dz scaled by 1/m as a mean-loss gradient is.
-fn check_bias_backward(
-    gpu: &(GpuContext, Kernels),
-    m: usize,
-    n: usize,
-    groups: Option<(u32, u32, u32)>,
-) {
-    let seed = seed_of((m, 0, n), 9);
-    let dz = uniform(seed, m * n, -1.0 / m as f64, 1.0 / m as f64);
-    let got = launch(
-        gpu,
-        Kernel::BiasBackward,
-        &[bytes(&dz)],
-        &[&vec![UNWRITTEN; n]],
-        &BiasParams::new(m, n),
-        None,
-        groups.unwrap_or_else(|| grid_1d(n, WG_BIAS)),
-    );
-    let mut want = vec![0.0; n];
-    reference::bias_backward(&mut want, &widen(&dz), m, n);
-    assert_close(
-        &format!("bias_backward m {m} n {n} groups {groups:?} seed {seed:#x}"),
-        &got[0],
-        &want,
-        MATMUL,
-    );
-}
-
-#[test]
-fn bias_backward_from_one_to_700_rows_matches_reference() {
-    let Some(g) = setup("bias_backward_from_one_to_700_rows_matches_reference") else {
-        return;
-    };
-    for m in [1, 2, 63, 64, 65, 300, 700] {
-        for n in [1, 3, 64, 65, 130] {
-            check_bias_backward(&g, m, n, None);
-        }
-    }
-}
-
-#[test]
-fn bias_backward_column_stride_loop_covers_columns_beyond_the_dispatch() {
-    let Some(g) = setup("bias_backward_column_stride_loop_covers_columns_beyond_the_dispatch")
-    else {
-        return;
-    };
-    for (m, n, groups) in [(1, 65, 1), (300, 130, 1), (7, 1000, 1), (65, 1000, 3)] {
-        check_bias_backward(&g, m, n, Some((groups, 1, 1)));
     }
 }
 

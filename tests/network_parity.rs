@@ -7,7 +7,8 @@ use common::{NETWORK, assert_close, gpu, uniform};
 use wgtrain::cpu::fast::{CpuTrainer, dense_targets};
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
-use wgtrain::gpu::GpuTrainer;
+use wgtrain::gpu::tuning::Setting;
+use wgtrain::gpu::{GpuContext, GpuTrainer, MatmulVariant};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::rng::Rng;
 use wgtrain::train::{Backend, Hyper};
@@ -139,8 +140,30 @@ fn assert_gradients_close(name: &str, got: &(f64, Params), want: &(f64, Net64)) 
     }
 }
 
-/// GPU gradients of every depth 0..=4 network ending in `head`, on 1, 257 and 300 rows.
+/// A GPU trainer with the matmul variant the adapter chooses (None) or a given one.
+fn gpu_trainer(
+    ctx: GpuContext,
+    spec: &Spec,
+    params: &Params,
+    data: &Dataset,
+    batch: usize,
+    variant: Option<MatmulVariant>,
+) -> wgtrain::Result<GpuTrainer> {
+    match variant {
+        None => GpuTrainer::new(ctx, spec, params, data, None, batch),
+        Some(v) => GpuTrainer::with_matmul(ctx, spec, params, data, None, batch, Setting::Force(v)),
+    }
+}
+
+/// GPU gradients of every depth 0..=4 network ending in `head`, on 1, 257 and 300 rows, with
+/// the adapter's matmul variant and then with the 128 one.
 fn check_gpu_gradients(test: &str, head: (Loss, Output)) {
+    for variant in [None, Some(MatmulVariant::Tile128)] {
+        check_gpu_gradients_with(test, head, variant);
+    }
+}
+
+fn check_gpu_gradients_with(test: &str, head: (Loss, Output), variant: Option<MatmulVariant>) {
     for depth in 0..=4 {
         let spec = network(head, depth);
         let seed = 1000 * (head.0.code() as u64 + 1) + 10 * depth as u64 + head.1 as u64;
@@ -149,11 +172,15 @@ fn check_gpu_gradients(test: &str, head: (Loss, Output)) {
         let Some(ctx) = gpu(test) else {
             return;
         };
-        let mut trainer = GpuTrainer::new(ctx, &spec, &params, &data, None, BATCH)
+        let mut trainer = gpu_trainer(ctx, &spec, &params, &data, BATCH, variant)
             .unwrap_or_else(|e| panic!("{test}: {}: {e}", describe(&spec)));
         for count in ROW_COUNTS {
             let rows = pick_rows(N_ROWS, count, seed + count as u64);
-            let name = format!("gpu {} m {count} seed {seed}", describe(&spec));
+            let name = format!(
+                "gpu {} ({}) m {count} seed {seed}",
+                describe(&spec),
+                trainer.matmul_choice().describe()
+            );
             let got = trainer
                 .gradients(&rows)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -333,7 +360,10 @@ const STEP_CASES: [(usize, usize); 3] = [(2, 300), (4, 37), (1, 1)];
 fn one_sgd_step_with_l2_on_gpu_matches_reference() {
     let test = "one_sgd_step_with_l2_on_gpu_matches_reference";
     for head in HEADS {
-        for (depth, batch) in STEP_CASES {
+        for ((depth, batch), variant) in STEP_CASES
+            .into_iter()
+            .flat_map(|c| [(c, None), (c, Some(MatmulVariant::Tile128))])
+        {
             let spec = network(head, depth);
             let seed = 3000 * (head.0.code() as u64 + 1) + 10 * depth as u64 + head.1 as u64;
             let params = parameters(&spec, seed);
@@ -342,9 +372,13 @@ fn one_sgd_step_with_l2_on_gpu_matches_reference() {
             let Some(ctx) = gpu(test) else {
                 return;
             };
-            let mut trainer = GpuTrainer::new(ctx, &spec, &params, &data, None, batch)
+            let mut trainer = gpu_trainer(ctx, &spec, &params, &data, batch, variant)
                 .unwrap_or_else(|e| panic!("{test}: {}: {e}", describe(&spec)));
-            let name = format!("gpu step {} batch {batch} seed {seed}", describe(&spec));
+            let name = format!(
+                "gpu step {} ({}) batch {batch} seed {seed}",
+                describe(&spec),
+                trainer.matmul_choice().describe()
+            );
             check_one_step(&name, &spec, &params, &data, &x, &perm, &mut trainer);
         }
     }
@@ -416,6 +450,33 @@ fn byte_inputs_give_reference_gradients_on_gpu_and_fast_cpu() {
                 .gradients(&rows)
                 .unwrap_or_else(|e| panic!("gpu {name}: {e}"));
             assert_gradients_close(&format!("gpu {name}"), &got, &want);
+        }
+    }
+}
+
+/// Outputs far wider than the loss kernel's workgroup (thousands of classes, or of bce/mse
+/// targets): its rows then run one workgroup each.
+#[test]
+fn networks_with_thousands_of_outputs_on_gpu_match_reference() {
+    let test = "networks_with_thousands_of_outputs_on_gpu_match_reference";
+    for (i, head) in HEADS.into_iter().enumerate() {
+        let spec = Spec::new(vec![9, 17, 4999], vec![Activation::Tanh], head.1, head.0).unwrap();
+        let seed = 5000 + i as u64;
+        let params = parameters(&spec, seed);
+        let (data, x) = dataset(&spec, 40, seed);
+        let Some(ctx) = gpu(test) else {
+            return;
+        };
+        let mut trainer = GpuTrainer::new(ctx, &spec, &params, &data, None, 37)
+            .unwrap_or_else(|e| panic!("{test}: {}: {e}", describe(&spec)));
+        for count in [1, 37] {
+            let rows = pick_rows(40, count, seed + count as u64);
+            let name = format!("gpu {} m {count} seed {seed}", describe(&spec));
+            let got = trainer
+                .gradients(&rows)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let want = reference_gradients(&spec, &params, &data, &x, &rows);
+            assert_gradients_close(&name, &got, &want);
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The compute pipelines: one per WGSL entry point, with their `Params` mirrors, bind group
-//! layouts and dispatch sizes, and a one-shot runner the parity tests use.
+//! The compute pipelines: one per WGSL entry point (the matmul ones per variant), with their
+//! `Params` mirrors, bind group layouts and dispatch sizes, and a one-shot runner the parity
+//! tests use.
 
 use std::num::NonZeroU64;
 
@@ -9,12 +10,10 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use crate::error::{Error, Result};
 
-/// Matches `TILE_M`/`TILE_N` in matmul.wgsl.
+/// Matches `TILE` in matmul.wgsl: the smaller variant's tile, whose grid covers every variant.
 pub const MATMUL_TILE: u32 = 64;
 /// Matches `WG` in gather.wgsl, loss.wgsl, sgd.wgsl and optim.wgsl.
 pub const WG_1D: u32 = 256;
-/// Matches `WG` in bias.wgsl.
-pub const WG_BIAS: u32 = 64;
 /// Bytes per slot of the per-step uniform (and its dynamic offset stride at least this).
 pub const STEP_SLOT: u64 = 256;
 /// Most workgroups one dimension may hold (`max_compute_workgroups_per_dimension` floor).
@@ -28,8 +27,8 @@ pub struct MatmulParams {
     pub n: u32,
     pub k: u32,
     pub act: u32,
-    /// matmul_backward_weight only: 1 adds the product to c (the later row chunks of a batch
-    /// split across bindings), 0 overwrites c.
+    /// matmul_backward_weight only: 1 adds the product to c and the column sums to db (the
+    /// later row chunks of a batch split across bindings), 0 overwrites both.
     pub accumulate: u32,
     pub _pad: [u32; 3],
 }
@@ -75,9 +74,11 @@ pub struct LossParams {
     /// The batch's rows, N in the gradient's 1/N (more than m when a batch is split into row
     /// chunks).
     pub batch: u32,
-    /// 1 adds to the stats slot (later chunks of a split batch), 0 overwrites it.
+    /// loss_stats: 1 adds to the stats slot (later chunks of a split batch), 0 overwrites it.
     pub accumulate: u32,
-    pub _pad: [u32; 2],
+    /// loss_forward_backward: 1 runs one workgroup per row (see `loss_groups`), 0 one thread.
+    pub wide: u32,
+    pub _pad: u32,
 }
 
 impl LossParams {
@@ -90,30 +91,23 @@ impl LossParams {
             sigmoid_out: sigmoid_out as u32,
             batch: m as u32,
             accumulate: 0,
-            _pad: [0; 2],
+            wide: (n > LOSS_WIDE_FROM) as u32,
+            _pad: 0,
         }
     }
 }
 
-/// `Params` of bias.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct BiasParams {
-    pub m: u32,
-    pub n: u32,
-    /// 1 adds to db (later row chunks of a split batch), 0 overwrites it.
-    pub accumulate: u32,
-    pub _pad: u32,
-}
+/// Outputs per row above which loss_forward_backward gives each row a workgroup of 256
+/// threads instead of one thread: a thread loops over its row about five times.
+pub const LOSS_WIDE_FROM: usize = 64;
 
-impl BiasParams {
-    pub fn new(m: usize, n: usize) -> BiasParams {
-        BiasParams {
-            m: m as u32,
-            n: n as u32,
-            accumulate: 0,
-            _pad: 0,
-        }
+/// Workgroups of loss_forward_backward over m rows: one per row when `wide` (rows beyond the
+/// dispatch limit are strided over), else one thread per row.
+pub fn loss_groups(m: usize, wide: bool) -> (u32, u32, u32) {
+    if wide {
+        (m.clamp(1, MAX_GROUPS as usize) as u32, 1, 1)
+    } else {
+        grid_1d(m, WG_1D)
     }
 }
 
@@ -167,7 +161,6 @@ pub struct StepInfo {
 const _: () = assert!(std::mem::size_of::<MatmulParams>() == 32);
 const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
 const _: () = assert!(std::mem::size_of::<LossParams>() == 32);
-const _: () = assert!(std::mem::size_of::<BiasParams>() == 16);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
 const _: () = assert!(std::mem::size_of::<OptimParams>() == 48);
 const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
@@ -181,10 +174,82 @@ pub enum Kernel {
     MatmulBackwardInput,
     GatherRows,
     LossForwardBackward,
-    BiasBackward,
+    LossStats,
     SgdUpdate,
     MomentumUpdate,
     AdamUpdate,
+}
+
+/// The matmul kernels' variants (matmul.wgsl): the same three forms and epilogues with another
+/// tile size and register blocking, chosen per adapter (`super::tuning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulVariant {
+    /// 64×64 tile of c, k steps of 16, 4×4 outputs per thread: `matmul_*`.
+    Tile64,
+    /// 128×128 tile of c, k steps of 8, 8×8 outputs per thread: `matmul_*_128`.
+    Tile128,
+}
+
+impl MatmulVariant {
+    pub const ALL: [MatmulVariant; 2] = [MatmulVariant::Tile64, MatmulVariant::Tile128];
+
+    /// The side of the square tile of c one workgroup computes.
+    pub fn tile(self) -> u32 {
+        match self {
+            MatmulVariant::Tile64 => 64,
+            MatmulVariant::Tile128 => 128,
+        }
+    }
+
+    /// `64` or `128`, as `WGTRAIN_MATMUL` and the tuning cache spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulVariant::Tile64 => "64",
+            MatmulVariant::Tile128 => "128",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<MatmulVariant> {
+        MatmulVariant::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// `64x64 tiles, 4x4 per thread`.
+    pub fn describe(self) -> String {
+        let (t, r) = match self {
+            MatmulVariant::Tile64 => (64, 4),
+            MatmulVariant::Tile128 => (128, 8),
+        };
+        format!("{t}x{t} tiles, {r}x{r} per thread")
+    }
+
+    fn entry(self, kernel: Kernel) -> String {
+        match self {
+            MatmulVariant::Tile64 => kernel.entry().to_string(),
+            MatmulVariant::Tile128 => format!("{}_128", kernel.entry()),
+        }
+    }
+
+    /// Loop iterations a thread runs for a matmul summing over k terms (llvmpipe counts them
+    /// all, nested or not): per k step the step loop, two load loops of 4 and the product
+    /// loop; then the epilogues and the bias sum.
+    pub fn loop_iterations(self, k: usize) -> usize {
+        match self {
+            MatmulVariant::Tile64 => k.div_ceil(16) * 25 + 32,
+            MatmulVariant::Tile128 => k.div_ceil(8) * 17 + 96,
+        }
+    }
+
+    /// Workgroups for an (m, n) output; an error when a dimension exceeds the dispatch limit.
+    pub fn groups(self, m: usize, n: usize) -> Result<(u32, u32, u32)> {
+        let t = self.tile() as usize;
+        let (gx, gy) = (n.div_ceil(t), m.div_ceil(t));
+        if gx > MAX_GROUPS as usize || gy > MAX_GROUPS as usize {
+            return Err(Error::Gpu(format!(
+                "a {m}x{n} matmul needs {gx}x{gy} workgroups, over the limit of {MAX_GROUPS} per dimension: use a smaller --batch or narrower layers"
+            )));
+        }
+        Ok((gx as u32, gy as u32, 1))
+    }
 }
 
 /// A binding's kind, in binding order.
@@ -207,7 +272,7 @@ impl Kernel {
         Kernel::MatmulBackwardInput,
         Kernel::GatherRows,
         Kernel::LossForwardBackward,
-        Kernel::BiasBackward,
+        Kernel::LossStats,
         Kernel::SgdUpdate,
         Kernel::MomentumUpdate,
         Kernel::AdamUpdate,
@@ -220,7 +285,7 @@ impl Kernel {
             Kernel::MatmulBackwardInput => "matmul_backward_input",
             Kernel::GatherRows => "gather_rows",
             Kernel::LossForwardBackward => "loss_forward_backward",
-            Kernel::BiasBackward => "bias_backward",
+            Kernel::LossStats => "loss_stats",
             Kernel::SgdUpdate => "sgd_update",
             Kernel::MomentumUpdate => "momentum_update",
             Kernel::AdamUpdate => "adam_update",
@@ -229,16 +294,24 @@ impl Kernel {
 
     fn slots(self) -> &'static [Slot] {
         match self {
-            Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput => {
-                &[Read, Read, Read, Write, Uniform]
+            Kernel::MatmulForward | Kernel::MatmulBackwardInput => {
+                &[Read, Read, Read, Write, Gap, Uniform]
             }
+            Kernel::MatmulBackwardWeight => &[Read, Read, Gap, Write, Write, Uniform],
             Kernel::GatherRows => &[Read, Read, Read, Write, Write, Uniform, Step],
-            Kernel::LossForwardBackward => &[Read, Read, Write, Write, Uniform, Step],
-            Kernel::BiasBackward => &[Read, Write, Uniform],
+            Kernel::LossForwardBackward => &[Read, Read, Write, Write, Gap, Uniform, Gap],
+            Kernel::LossStats => &[Gap, Gap, Gap, Write, Write, Uniform, Step],
             Kernel::SgdUpdate => &[Read, Write, Uniform, Step],
             Kernel::MomentumUpdate => &[Read, Write, Write, Gap, Uniform, Step],
             Kernel::AdamUpdate => &[Read, Write, Write, Write, Uniform, Step],
         }
+    }
+
+    pub fn is_matmul(self) -> bool {
+        matches!(
+            self,
+            Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput
+        )
     }
 
     pub fn uses_step(self) -> bool {
@@ -267,7 +340,6 @@ impl Kernel {
             include_str!("../../shaders/step.wgsl"),
             include_str!("../../shaders/loss.wgsl")
         );
-        const BIAS: &str = include_str!("../../shaders/bias.wgsl");
         const SGD: &str = concat!(
             include_str!("../../shaders/step.wgsl"),
             include_str!("../../shaders/sgd.wgsl")
@@ -281,8 +353,7 @@ impl Kernel {
                 ("matmul.wgsl", MATMUL)
             }
             Kernel::GatherRows => ("gather.wgsl", GATHER),
-            Kernel::LossForwardBackward => ("loss.wgsl", LOSS),
-            Kernel::BiasBackward => ("bias.wgsl", BIAS),
+            Kernel::LossForwardBackward | Kernel::LossStats => ("loss.wgsl", LOSS),
             Kernel::SgdUpdate => ("sgd.wgsl", SGD),
             Kernel::MomentumUpdate | Kernel::AdamUpdate => ("optim.wgsl", OPTIM),
         }
@@ -314,10 +385,14 @@ pub struct Dispatch {
     pub groups: (u32, u32, u32),
 }
 
-/// All pipelines, compiled once per device.
+/// All pipelines, compiled once per device: the matmul kernels in one or more variants, one of
+/// them active (what `record` dispatches).
 pub struct Kernels {
-    pipelines: Vec<wgpu::ComputePipeline>,
+    /// Per kernel: one pipeline, or for the matmul kernels one per entry of `variants`.
+    pipelines: Vec<Vec<wgpu::ComputePipeline>>,
     layouts: Vec<wgpu::BindGroupLayout>,
+    variants: Vec<MatmulVariant>,
+    active: usize,
     /// Dynamic offset stride of the step uniform.
     pub step_stride: u64,
 }
@@ -332,7 +407,19 @@ fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result
 }
 
 impl Kernels {
+    /// Every kernel, the matmul ones in the variant `WGTRAIN_MATMUL` names or the adapter's rule
+    /// picks (`tuning::default_variant`; the trainer may tune instead).
     pub fn new(ctx: &GpuContext) -> Result<Kernels> {
+        Kernels::with_matmul(ctx, &[super::tuning::default_variant(ctx)?])
+    }
+
+    /// Every kernel, the matmul ones in each of `variants` (at least one); the first is active.
+    pub fn with_matmul(ctx: &GpuContext, variants: &[MatmulVariant]) -> Result<Kernels> {
+        if variants.is_empty() {
+            return Err(Error::InvalidArgument(
+                "no matmul variant to compile".into(),
+            ));
+        }
         let device = &ctx.device;
         let mut pipelines = Vec::new();
         let mut layouts = Vec::new();
@@ -371,40 +458,82 @@ impl Kernels {
                     count: None,
                 })
                 .collect();
-            let pipeline = scoped(device, &format!("building {}", kernel.entry()), || {
-                let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            let layout = scoped(device, &format!("laying out {}", kernel.entry()), || {
+                device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some(kernel.entry()),
                     entries: &entries,
-                });
-                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some(kernel.entry()),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
-                });
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry()),
-                    layout: Some(&pl),
-                    module,
-                    entry_point: Some(kernel.entry()),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        // Every kernel writes its workgroup memory before reading it; zeroing
-                        // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
-                        zero_initialize_workgroup_memory: false,
-                        ..Default::default()
-                    },
-                    cache: None,
-                });
-                (layout, pipeline)
+                })
             })?;
-            layouts.push(pipeline.0);
-            pipelines.push(pipeline.1);
+            let entry_points: Vec<String> = if kernel.is_matmul() {
+                variants.iter().map(|v| v.entry(kernel)).collect()
+            } else {
+                vec![kernel.entry().to_string()]
+            };
+            let mut built = Vec::new();
+            for entry in &entry_points {
+                built.push(scoped(device, &format!("building {entry}"), || {
+                    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(entry),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
+                    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(entry),
+                        layout: Some(&pl),
+                        module,
+                        entry_point: Some(entry),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            // Every kernel writes its workgroup memory before reading it; zeroing
+                            // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
+                            zero_initialize_workgroup_memory: false,
+                            ..Default::default()
+                        },
+                        cache: None,
+                    })
+                })?);
+            }
+            layouts.push(layout);
+            pipelines.push(built);
         }
         let align = ctx.limits.min_uniform_buffer_offset_alignment as u64;
         Ok(Kernels {
             pipelines,
             layouts,
+            variants: variants.to_vec(),
+            active: 0,
             step_stride: STEP_SLOT.max(align),
         })
+    }
+
+    /// The matmul variant `record` dispatches.
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        self.variants[self.active]
+    }
+
+    /// The matmul variants compiled.
+    pub fn matmul_variants(&self) -> &[MatmulVariant] {
+        &self.variants
+    }
+
+    /// Makes `variant` the one `record` dispatches; an error when it was not compiled. Bind
+    /// groups stay valid (all variants share the layouts).
+    pub fn set_matmul_variant(&mut self, variant: MatmulVariant) -> Result<()> {
+        self.active = self
+            .variants
+            .iter()
+            .position(|&v| v == variant)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "matmul variant {} was not compiled",
+                    variant.describe()
+                ))
+            })?;
+        Ok(())
+    }
+
+    /// Workgroups of an (m, n) matmul output for the active variant.
+    pub fn matmul_groups(&self, m: usize, n: usize) -> Result<(u32, u32, u32)> {
+        self.matmul_variant().groups(m, n)
     }
 
     fn index(kernel: Kernel) -> usize {
@@ -448,7 +577,8 @@ impl Kernels {
     pub fn record(&self, pass: &mut wgpu::ComputePass, dispatches: &[Dispatch], slot: u32) {
         let offset = [(slot as u64 * self.step_stride) as u32];
         for d in dispatches {
-            pass.set_pipeline(&self.pipelines[Self::index(d.kernel)]);
+            let variant = if d.kernel.is_matmul() { self.active } else { 0 };
+            pass.set_pipeline(&self.pipelines[Self::index(d.kernel)][variant]);
             let dynamic: &[u32] = if d.kernel.uses_step() { &offset } else { &[] };
             pass.set_bind_group(0, &d.bind_group, dynamic);
             let (x, y, z) = d.groups;
@@ -457,16 +587,11 @@ impl Kernels {
     }
 }
 
-/// Workgroups for a (m, n) matmul output; an error when a dimension exceeds the dispatch limit.
+/// Workgroups for a (m, n) matmul output on the grid of 64-tiles, which every variant accepts
+/// (the 128 variant's workgroups past the output return at once); an error when a dimension
+/// exceeds the dispatch limit. `Kernels::matmul_groups` gives the active variant's own grid.
 pub fn matmul_groups(m: usize, n: usize) -> Result<(u32, u32, u32)> {
-    let gx = n.div_ceil(MATMUL_TILE as usize);
-    let gy = m.div_ceil(MATMUL_TILE as usize);
-    if gx > MAX_GROUPS as usize || gy > MAX_GROUPS as usize {
-        return Err(Error::Gpu(format!(
-            "a {m}x{n} matmul needs {gx}x{gy} workgroups, over the limit of {MAX_GROUPS} per dimension: use a smaller --batch or narrower layers"
-        )));
-    }
-    Ok((gx as u32, gy as u32, 1))
+    MatmulVariant::Tile64.groups(m, n)
 }
 
 /// Workgroups for a grid-stride loop over `count` items.
@@ -620,10 +745,11 @@ pub fn run_once(
         .collect()
 }
 
-/// Times `reps` back-to-back dispatches of a kernel with three read bindings of `inputs` floats
-/// and one output of `output` floats (the matmul layout), in one submission. Buffers and the
-/// bind group are made, and one dispatch run, before the clock starts; the device is waited for
-/// before it stops. Returns seconds.
+/// Times `reps` back-to-back dispatches of a kernel in the matmul layout, in one submission:
+/// `inputs` gives the float count of each of its three operands (a, b, and aux or db) in the
+/// forms' order, `output` that of c; matmul_backward_weight binds its third operand as db. Buffers
+/// and the bind group are made, and one dispatch run, before the clock starts; the device is
+/// waited for before it stops. Returns seconds.
 pub fn run_timed(
     ctx: &GpuContext,
     kernels: &Kernels,
@@ -647,9 +773,18 @@ pub fn run_timed(
         .collect();
     let out = storage_zeroed(device, "output", output as u64 * 4);
     let par = uniform(device, "params", params);
-    let mut ranges: Vec<Range> = ins.iter().map(Range::whole).collect();
-    ranges.push(Range::whole(&out));
-    ranges.push(Range::whole(&par));
+    // Reads take the operands in order; the first write is c, a further one the next operand.
+    let mut operands = ins.iter();
+    let mut c = Some(&out);
+    let ranges: Vec<Range> = kernel
+        .bindings()
+        .map(|(_, s)| match s {
+            Uniform => Some(Range::whole(&par)),
+            Write => c.take().or_else(|| operands.next()).map(Range::whole),
+            _ => operands.next().map(Range::whole),
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Gpu(format!("{kernel:?}: too few operands to time it")))?;
     let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
     let dispatch = [Dispatch {
         kernel,

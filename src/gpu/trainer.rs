@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::context::GpuContext;
 use super::kernels::*;
+use super::tuning::{self, MatmulChoice, Setting};
 use crate::cpu::fast::dense_targets;
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
@@ -107,6 +108,8 @@ struct DataBufs {
 pub struct GpuTrainer {
     ctx: GpuContext,
     kernels: Kernels,
+    /// The matmul variant the kernels run, and why.
+    matmul: MatmulChoice,
     spec: Spec,
     batch: usize,
     layout: ParamLayout,
@@ -121,6 +124,8 @@ pub struct GpuTrainer {
     /// dz[l]: gradient on layer l's pre-activation, (batch, sizes[l+1]).
     dz: Vec<wgpu::Buffer>,
     ybatch: wgpu::Buffer,
+    /// Two floats (loss, correct) per row of a chunk, summed into `stats` by loss_stats.
+    row_stats: wgpu::Buffer,
     /// Two floats (loss sum, correct) per step slot.
     stats: wgpu::Buffer,
     step: wgpu::Buffer,
@@ -148,11 +153,24 @@ impl GpuTrainer {
         eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
     ) -> Result<GpuTrainer> {
+        let setting = Setting::from_env()?;
+        GpuTrainer::with_matmul(ctx, spec, params, train, eval, batch, setting)
+    }
+
+    /// As `new`, with the matmul variant chosen as `setting` says instead of `WGTRAIN_MATMUL`.
+    pub fn with_matmul<'a>(
+        ctx: GpuContext,
+        spec: &Spec,
+        params: &Params,
+        train: &Dataset,
+        eval: impl IntoIterator<Item = &'a Dataset>,
+        batch: usize,
+        setting: Setting,
+    ) -> Result<GpuTrainer> {
         params.check_shapes(spec)?;
         if batch == 0 {
             return Err(Error::InvalidArgument("--batch must be at least 1".into()));
         }
-        let kernels = Kernels::new(&ctx)?;
         let layout = ParamLayout::new(spec);
         let f = 4u64;
         ctx.check_binding("the parameters", layout.total as u64 * f)?;
@@ -163,7 +181,8 @@ impl GpuTrainer {
         // Rows of one chunk: what fits one storage binding for the widest layer. A batch with
         // more rows runs as several chunks (see build_plan), so the batch size is bounded by
         // device memory, not by the binding limit.
-        let widest = spec.sizes.iter().copied().max().unwrap_or(1) as u64;
+        // (At least 2: the loss keeps two floats per row.)
+        let widest = spec.sizes.iter().copied().max().unwrap_or(1).max(2) as u64;
         let per_binding = ctx.limits.max_storage_buffer_binding_size / (widest * f);
         if per_binding == 0 {
             ctx.check_binding("one row of the widest layer", widest * f)?;
@@ -176,6 +195,13 @@ impl GpuTrainer {
                 (rows * s) as u64 * f,
             )?;
         }
+        // After the checks above: tuning allocates operands of the step's matmuls.
+        let (kernels, matmul) = tuning::choose_inner(
+            &ctx,
+            &tuning::step_shapes(&spec.sizes, rows),
+            setting,
+            tuning::default_cache_dir().as_deref(),
+        )?;
         let slots = train
             .n
             .div_ceil(batch)
@@ -228,6 +254,7 @@ impl GpuTrainer {
                 .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
                 .collect(),
             ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
+            row_stats: storage_zeroed(device, "row stats", (rows * 2) as u64 * f),
             stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
             step: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("steps"),
@@ -244,6 +271,7 @@ impl GpuTrainer {
             train: train_bufs,
             eval: eval_bufs,
             kernels,
+            matmul,
             spec: spec.clone(),
             batch,
             layout,
@@ -298,14 +326,20 @@ impl GpuTrainer {
         }
     }
 
-    /// Workgroups of an (m, n) matmul summing over k terms, with the loop check: per 16-wide
-    /// k tile a thread runs the tile loop, two load loops of 4 and the 16-step product loop.
+    /// Workgroups of an (m, n) matmul summing over k terms in the active variant, with the
+    /// loop check.
     fn matmul_grid(&self, m: usize, n: usize, k: usize) -> Result<(u32, u32, u32)> {
+        let variant = self.kernels.matmul_variant();
         self.check_loops(
             &format!("a {m}x{n} matmul over {k} terms"),
-            k.div_ceil(16) * 25 + 32,
+            variant.loop_iterations(k),
         )?;
-        matmul_groups(m, n)
+        variant.groups(m, n)
+    }
+
+    /// The matmul variant the kernels run, and why.
+    pub fn matmul_choice(&self) -> &MatmulChoice {
+        &self.matmul
     }
 
     /// Builds the dispatch list of one step of `m` rows.
@@ -385,33 +419,47 @@ impl GpuTrainer {
                 );
             }
             let last = n_layers - 1;
+            let loss = LossParams {
+                batch: rows as u32,
+                accumulate: later,
+                ..LossParams::new(
+                    m,
+                    ydim,
+                    spec.loss.code(),
+                    spec.layer_activation(last) == Activation::Sigmoid,
+                )
+            };
+            let wide = loss.wide != 0;
+            // Loop iterations per thread: a row's ~5 passes over its outputs for the rows a
+            // thread owns, or per row a workgroup owns three strided passes and three trees.
+            self.check_loops(
+                "the loss",
+                if wide {
+                    m.div_ceil(65535) * (3 * ydim.div_ceil(WG_1D as usize) + 26)
+                } else {
+                    m.div_ceil(65535 * WG_1D as usize) * (5 * ydim + 2)
+                },
+            )?;
             add(
                 Kernel::LossForwardBackward,
                 vec![
                     Self::sized(&self.acts[n_layers], m * ydim),
                     Self::sized(&self.ybatch, m * ydim),
                     Self::sized(&self.dz[last], m * ydim),
+                    Self::sized(&self.row_stats, m * 2),
+                ],
+                uniform(device, "loss", &loss),
+                loss_groups(m, wide),
+            );
+            self.check_loops("the loss sum", m.div_ceil(WG_1D as usize) + 10)?;
+            add(
+                Kernel::LossStats,
+                vec![
+                    Self::sized(&self.row_stats, m * 2),
                     Range::whole(&self.stats),
                 ],
-                uniform(
-                    device,
-                    "loss",
-                    &LossParams {
-                        batch: rows as u32,
-                        accumulate: later,
-                        ..LossParams::new(
-                            m,
-                            ydim,
-                            spec.loss.code(),
-                            spec.layer_activation(last) == Activation::Sigmoid,
-                        )
-                    },
-                ),
-                {
-                    // One workgroup strides over the rows; each row loops over the outputs ~5 times.
-                    self.check_loops("the loss", m.div_ceil(WG_1D as usize) * (5 * ydim + 2))?;
-                    (1, 1, 1)
-                },
+                uniform(device, "loss stats", &loss),
+                (1, 1, 1),
             );
             if matches!(mode, Mode::Eval(_)) {
                 continue;
@@ -440,8 +488,8 @@ impl GpuTrainer {
                     vec![
                         Self::sized(&self.acts[l], m * fi),
                         Self::sized(&self.dz[l], m * fo),
-                        self.param_range(self.layout.b[l]),
                         self.grad_range(self.layout.w[l]),
+                        self.grad_range(self.layout.b[l]),
                     ],
                     uniform(
                         device,
@@ -452,25 +500,6 @@ impl GpuTrainer {
                         },
                     ),
                     self.matmul_grid(fi, fo, m)?,
-                );
-                add(
-                    Kernel::BiasBackward,
-                    vec![
-                        Self::sized(&self.dz[l], m * fo),
-                        self.grad_range(self.layout.b[l]),
-                    ],
-                    uniform(
-                        device,
-                        "bias backward",
-                        &BiasParams {
-                            accumulate: later,
-                            ..BiasParams::new(m, fo)
-                        },
-                    ),
-                    {
-                        self.check_loops("the bias gradient", m + 1)?;
-                        grid_1d(fo, WG_BIAS)
-                    },
                 );
             }
         }
@@ -640,7 +669,7 @@ impl GpuTrainer {
 
 impl Backend for GpuTrainer {
     fn describe(&self) -> String {
-        format!("gpu: {}", self.ctx.describe())
+        format!("gpu: {}, {}", self.ctx.describe(), self.matmul.describe())
     }
 
     fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>> {

@@ -1,0 +1,286 @@
+//! The matmul variant per adapter: the choice (software rule, `WGTRAIN_MATMUL`, tuning), its
+//! on-disk cache (written atomically, a corrupt or unreadable one ignored), what `describe()`
+//! says, and the 128 variant through a whole trainer with a batch split into row chunks.
+//! Kernel-level parity of every variant is in kernel_parity.rs.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{NETWORK, assert_close, gpu};
+use wgtrain::cpu::fast::dense_targets;
+use wgtrain::cpu::reference::{self, Net64, widen};
+use wgtrain::data::{Dataset, Inputs, Targets};
+use wgtrain::gpu::context::is_hardware;
+use wgtrain::gpu::tuning::{
+    CACHE_FILE, MatmulShape, Setting, cache_key, choose_inner, read_cache, step_shapes,
+};
+use wgtrain::gpu::{GpuTrainer, MatmulVariant};
+use wgtrain::model::{Activation, Loss, Output, Params, Spec};
+use wgtrain::train::Backend;
+
+/// A small network's step: 64 rows through 8-16-3.
+fn shapes() -> Vec<MatmulShape> {
+    step_shapes(&[8, 16, 3], 64)
+}
+
+/// An empty directory of its own for one test's cache.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wgtrain-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn wgtrain_matmul_values_parse_and_others_are_refused() {
+    assert_eq!(Setting::parse("").unwrap(), Setting::Auto);
+    assert_eq!(Setting::parse("auto").unwrap(), Setting::Auto);
+    assert_eq!(Setting::parse("rule").unwrap(), Setting::Rule);
+    assert_eq!(Setting::parse("tune").unwrap(), Setting::Tune);
+    assert_eq!(
+        Setting::parse("64").unwrap(),
+        Setting::Force(MatmulVariant::Tile64)
+    );
+    assert_eq!(
+        Setting::parse("128").unwrap(),
+        Setting::Force(MatmulVariant::Tile128)
+    );
+    let err = Setting::parse("96").unwrap_err().to_string();
+    assert!(
+        err.contains("WGTRAIN_MATMUL=96") && err.contains("128"),
+        "{err}"
+    );
+}
+
+#[test]
+fn step_shapes_list_forward_weight_and_input_gradients_per_layer() {
+    use wgtrain::gpu::Kernel::*;
+    let got: Vec<_> = shapes().iter().map(|s| (s.kernel, s.m, s.k, s.n)).collect();
+    assert_eq!(
+        got,
+        [
+            (MatmulForward, 64, 8, 16),
+            (MatmulBackwardWeight, 8, 64, 16),
+            (MatmulForward, 64, 16, 3),
+            (MatmulBackwardWeight, 16, 64, 3),
+            (MatmulBackwardInput, 64, 3, 16),
+        ]
+    );
+}
+
+#[test]
+fn software_adapter_runs_the_64_variant_untuned_and_writes_no_cache() {
+    let test = "software_adapter_runs_the_64_variant_untuned_and_writes_no_cache";
+    let Some(ctx) = gpu(test) else { return };
+    if is_hardware(&ctx.info) {
+        eprintln!(
+            "SKIPPED {test}: {} is not a software adapter",
+            ctx.info.name
+        );
+        return;
+    }
+    let dir = scratch(test);
+    let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Auto, Some(&dir)).unwrap();
+    assert_eq!(choice.variant, MatmulVariant::Tile64);
+    assert_eq!(kernels.matmul_variant(), MatmulVariant::Tile64);
+    assert!(choice.describe().contains("software adapter"), "{choice:?}");
+    assert!(!dir.join(CACHE_FILE).exists(), "a cache was written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn forced_variant_is_compiled_active_and_named() {
+    let test = "forced_variant_is_compiled_active_and_named";
+    let Some(ctx) = gpu(test) else { return };
+    for v in MatmulVariant::ALL {
+        let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Force(v), None).unwrap();
+        assert_eq!(kernels.matmul_variant(), v);
+        assert_eq!(kernels.matmul_variants(), [v]);
+        let d = choice.describe();
+        assert!(
+            d.contains(&v.describe()) && d.contains("WGTRAIN_MATMUL"),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn tuning_times_every_variant_then_reuses_the_cached_choice() {
+    let test = "tuning_times_every_variant_then_reuses_the_cached_choice";
+    let Some(ctx) = gpu(test) else { return };
+    let dir = scratch(test);
+    let (kernels, first) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+    assert_eq!(kernels.matmul_variant(), first.variant);
+    assert_eq!(kernels.matmul_variants(), MatmulVariant::ALL);
+    assert!(first.reason.starts_with("tuned: "), "{first:?}");
+    for v in MatmulVariant::ALL {
+        assert!(
+            first.reason.contains(&format!("{} ", v.name())) && first.reason.contains(" ms"),
+            "{first:?}"
+        );
+    }
+    let (entries, note) = read_cache(&dir.join(CACHE_FILE));
+    assert_eq!(note, None);
+    assert_eq!(
+        entries,
+        [(cache_key(&ctx.info, &shapes()), first.variant)],
+        "the cache holds the one choice under the adapter and shapes"
+    );
+    let (kernels, again) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+    assert_eq!(again.variant, first.variant);
+    assert_eq!(
+        kernels.matmul_variants(),
+        [first.variant],
+        "a cache hit compiles one variant"
+    );
+    assert!(again.reason.contains("cached in"), "{again:?}");
+    // Another network on the same adapter is tuned on its own and kept beside the first.
+    let other = step_shapes(&[5, 7], 3);
+    choose_inner(&ctx, &other, Setting::Tune, Some(&dir)).unwrap();
+    let (entries, _) = read_cache(&dir.join(CACHE_FILE));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn corrupt_cache_is_ignored_with_a_note_and_rewritten() {
+    let test = "corrupt_cache_is_ignored_with_a_note_and_rewritten";
+    let Some(ctx) = gpu(test) else { return };
+    let dir = scratch(test);
+    let file = dir.join(CACHE_FILE);
+    for garbage in [&b"no tab here\n"[..], b"key\t96\n", b"\xff\xfe\x00binary"] {
+        std::fs::write(&file, garbage).unwrap();
+        let (entries, note) = read_cache(&file);
+        assert!(entries.is_empty(), "{entries:?}");
+        let note = note.expect("a note for a corrupt cache");
+        assert!(
+            note.contains("ignoring") && note.contains(CACHE_FILE),
+            "{note}"
+        );
+        let (_, choice) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+        assert!(choice.reason.starts_with("tuned: "), "{choice:?}");
+        let (entries, note) = read_cache(&file);
+        assert_eq!(
+            (entries.len(), note),
+            (1, None),
+            "the cache was not rewritten"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unreadable_cache_is_ignored_and_training_goes_on() {
+    let test = "unreadable_cache_is_ignored_and_training_goes_on";
+    let Some(ctx) = gpu(test) else { return };
+    let dir = scratch(test);
+    // A directory where the file should be: neither readable nor replaceable.
+    std::fs::create_dir_all(dir.join(CACHE_FILE).join("x")).unwrap();
+    let (entries, note) = read_cache(&dir.join(CACHE_FILE));
+    assert!(entries.is_empty() && note.is_some(), "{entries:?} {note:?}");
+    let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+    assert_eq!(kernels.matmul_variant(), choice.variant);
+    assert!(!choice.reason.contains("cached"), "{choice:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const N: usize = 300;
+
+/// 8-16-3, tanh, softmax; with bindings of 16 floats × 64 rows a batch of 300 runs as 5 chunks.
+fn spec() -> Spec {
+    Spec::new(
+        vec![8, 16, 3],
+        vec![Activation::Tanh],
+        Output::Softmax,
+        Loss::CrossEntropy,
+    )
+    .unwrap()
+}
+
+fn data() -> Dataset {
+    let x: Vec<u8> = (0..N * 8).map(|i| (i * 37 % 251) as u8).collect();
+    let labels = (0..N).map(|i| ((i * 7) % 3) as u32).collect();
+    Dataset::with_inputs(
+        "bytes",
+        Inputs::U8 {
+            data: x,
+            scale: 1.0 / 255.0,
+        },
+        N,
+        8,
+        Targets::Classes {
+            labels,
+            n_classes: 3,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_128_variant_gives_whole_batch_gradients_through_row_chunks_reproducibly() {
+    let test = "the_128_variant_gives_whole_batch_gradients_through_row_chunks_reproducibly";
+    let Some(mut ctx) = gpu(test) else { return };
+    ctx.limits.max_storage_buffer_binding_size = 16 * 4 * 64;
+    let (spec, d) = (spec(), data());
+    let params = Params::init(&spec, 5);
+    let force = Setting::Force(MatmulVariant::Tile128);
+    let mut t = GpuTrainer::with_matmul(ctx, &spec, &params, &d, None, N, force).unwrap();
+    let described = t.describe();
+    assert!(described.contains("matmul 128x128"), "{described}");
+    let rows: Vec<u32> = (0..N as u32).rev().collect();
+    let x = widen(&d.x.to_f32());
+    let y = widen(&dense_targets(&d));
+    let pick = |all: &[f64], w: usize| {
+        rows.iter()
+            .flat_map(|&r| all[r as usize * w..][..w].to_vec())
+            .collect::<Vec<_>>()
+    };
+    let net = Net64::from_params(&params);
+    let (want_loss, want) = reference::gradients(&spec, &net, &pick(&x, 8), &pick(&y, 3), N, 0.0);
+    let (got_loss, got) = t.gradients(&rows).unwrap();
+    assert_close("chunked loss", &[got_loss], &[want_loss], NETWORK);
+    for l in 0..2 {
+        let layer = &got.layers[l];
+        assert_close(&format!("chunked dW{l}"), &layer.w, &want.w[l], NETWORK);
+        assert_close(&format!("chunked db{l}"), &layer.b, &want.b[l], NETWORK);
+    }
+    let (again_loss, again) = t.gradients(&rows).unwrap();
+    let bits = |p: &Params| -> Vec<u32> {
+        p.layers
+            .iter()
+            .flat_map(|l| l.w.iter().chain(&l.b).map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(got_loss.to_bits(), again_loss.to_bits());
+    assert_eq!(
+        bits(&got),
+        bits(&again),
+        "two runs gave different gradient bits"
+    );
+}
+
+#[test]
+fn trainer_describes_its_matmul_choice() {
+    let test = "trainer_describes_its_matmul_choice";
+    let Some(ctx) = gpu(test) else { return };
+    let (spec, d) = (spec(), data());
+    let t = GpuTrainer::with_matmul(
+        ctx,
+        &spec,
+        &Params::init(&spec, 1),
+        &d,
+        None,
+        32,
+        Setting::Rule,
+    )
+    .unwrap();
+    let want = format!("matmul {}", t.matmul_choice().variant.describe());
+    let described = t.describe();
+    assert!(
+        described.starts_with("gpu: ") && described.contains(&want) && described.contains("rule"),
+        "{described}"
+    );
+}
