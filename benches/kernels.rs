@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wgtrain::cpu::fast::sgemm;
-use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulParams, matmul_groups, run_once, run_timed};
+use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulParams, run_once, run_timed};
 use wgtrain::gpu::{BackendChoice, GpuContext};
 
 const SHAPES: [(usize, usize, usize); 4] = [
@@ -42,7 +42,7 @@ fn validate(ctx: &GpuContext, kernels: &Kernels, (m, k, n): (usize, usize, usize
         &[&vec![f32::NAN; m * n]],
         &params,
         None,
-        matmul_groups(m, n).unwrap(),
+        kernels.matmul_groups(m, n).unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -93,7 +93,7 @@ fn kernels(c: &mut Criterion) {
                         nn
                     };
                     let params = MatmulParams::new(mm, nn, kk, 0);
-                    let groups = matmul_groups(mm, nn).unwrap();
+                    let groups = kernels.matmul_groups(mm, nn).unwrap();
                     group.bench_function(BenchmarkId::new(name, format!("{m}x{k}x{n}")), |bench| {
                         bench.iter_custom(|iters| {
                             let secs = run_timed(

@@ -9,7 +9,7 @@ use crate::cpu::reference::{self, Net64};
 use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::gpu::kernels::{Kernel, Kernels, MatmulParams, matmul_groups, run_timed};
+use crate::gpu::kernels::{Kernel, Kernels, MatmulParams, run_timed};
 use crate::gpu::trainer::GpuTrainer;
 use crate::model::{Activation, Loss, Output, Params, Spec};
 use crate::train::{self, Backend, Hyper};
@@ -359,7 +359,7 @@ pub fn gemm_gpu(
         n
     };
     let params = MatmulParams::new(m, n, k, 0);
-    let groups = matmul_groups(m, n)?;
+    let groups = kernels.matmul_groups(m, n)?;
     let time = |reps| {
         run_timed(
             ctx,
@@ -376,7 +376,11 @@ pub fn gemm_gpu(
     let reps = ((0.2 / time(1)?.max(1e-6)) as usize).clamp(1, 1000);
     let secs = time(reps)?;
     Ok(GemmResult {
-        device: ctx.info.name.clone(),
+        device: format!(
+            "{} (matmul {})",
+            ctx.info.name,
+            kernels.matmul_variant().describe()
+        ),
         form,
         m,
         k,

@@ -5,7 +5,7 @@
 //! ```text
 //! forward   A_l = act_l(A_{l-1}·W_l + b_l)              matmul_forward (bias + activation fused)
 //! loss      L, dZ_L = loss_forward_backward(A_L, Y)     softmax/bce on logits, mse on outputs
-//! backward  dW_l = A_{l-1}ᵀ·dZ_l, db_l = Σ_rows dZ_l     matmul_backward_weight, bias_backward
+//! backward  dW_l = A_{l-1}ᵀ·dZ_l, db_l = Σ_rows dZ_l     matmul_backward_weight (db in the same pass)
 //!           dZ_{l-1} = (dZ_l·W_lᵀ) ∘ act'(A_{l-1})       matmul_backward_input (derivative fused)
 //! update    θ -= lr·(dθ + 2λθ)   (λ on weights only)    sgd_update
 //!           or momentum / Nesterov / Adam / AdamW        momentum_update, adam_update

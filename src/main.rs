@@ -13,7 +13,13 @@ mod cli;
     about = "Train dense neural networks with WGSL compute shaders (wgpu), or on the CPU",
     long_about = "Train dense neural networks (multi-layer perceptrons) with every pass running as WGSL \
 compute shaders through wgpu (Vulkan, Metal, DX12, GL), or on the CPU. A plain f64 CPU reference \
-proves both paths right in the test suite."
+proves both paths right in the test suite.",
+    after_long_help = "Environment:
+  RAYON_NUM_THREADS  threads of the CPU path (default: one per core)
+  WGPU_BACKEND       wgpu backends to search with --backend auto (vulkan, metal, dx12, gl)
+  WGTRAIN_MATMUL     GPU matmul variant: auto (default: timed per network on a hardware
+                     adapter, cached in ~/.cache/wgtrain), rule, tune, 64 or 128
+  WGTRAIN_FONT       TrueType font for plots (default: DejaVu Sans where installed)"
 )]
 struct Cli {
     #[command(subcommand)]

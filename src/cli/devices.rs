@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use wgtrain::gpu::{BackendChoice, context};
+use wgtrain::gpu::{BackendChoice, context, tuning};
 
 pub fn run(backend: BackendChoice) -> Result<()> {
     let all = context::adapters(backend);
@@ -40,6 +40,14 @@ pub fn run(backend: BackendChoice) -> Result<()> {
             l.max_compute_workgroup_size_z,
             l.max_compute_workgroups_per_dimension
         );
+        let rule = tuning::rule(&info).describe();
+        if context::is_hardware(&info) {
+            println!(
+                "   matmul: timed per network on first use and cached (WGTRAIN_MATMUL=rule: {rule})"
+            );
+        } else {
+            println!("   matmul: {rule} (software adapter)");
+        }
     }
     Ok(())
 }
