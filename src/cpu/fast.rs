@@ -370,10 +370,9 @@ pub struct CpuTrainer {
     batch: usize,
     /// acts[0] is the gathered input batch, acts[l+1] layer l's output; each (batch, width).
     acts: Vec<Vec<f32>>,
-    /// Two gradient buffers of (batch, max width), swapped layer by layer.
-    dz: Vec<f32>,
-    dx: Vec<f32>,
-    db: Vec<f32>,
+    /// Each layer's output gradient, (batch, width), and bias gradient.
+    dz: Vec<Vec<f32>>,
+    db: Vec<Vec<f32>>,
     /// The gathered batch's dense targets, (batch, outputs).
     y: Vec<f32>,
     /// The optimiser, its update count and its state (one set per `Method::slots` entry).
@@ -388,8 +387,8 @@ pub struct CpuTrainer {
     shared: bool,
     /// When to run a shared step on the team, and when all its parts on this thread.
     schedule: Schedule,
-    /// The phases of a training step (`phases`); evaluation runs the first `layers + 2`.
-    phases: Vec<Phase>,
+    /// The phases of a step (`phases`), by [by_rows][backward].
+    phases: [[Vec<Phase>; 2]; 2],
 }
 
 /// Dense target rows (one-hot for classes), (n, width).
@@ -456,7 +455,6 @@ impl CpuTrainer {
                 "--batch must be at least 1".into(),
             ));
         }
-        let widest = *spec.sizes.iter().max().unwrap_or(&1);
         // Step buffers hold at most the rows a step can have, however large --batch is.
         let largest = eval.iter().map(|e| e.2).fold(train.2, usize::max);
         let rows = batch.min(largest).max(1);
@@ -472,9 +470,11 @@ impl CpuTrainer {
             eval,
             batch,
             acts: spec.sizes.iter().map(|&s| vec![0.0; rows * s]).collect(),
-            dz: vec![0.0; rows * widest],
-            dx: vec![0.0; rows * widest],
-            db: vec![0.0; widest],
+            dz: spec.sizes[1..]
+                .iter()
+                .map(|&s| vec![0.0; rows * s])
+                .collect(),
+            db: spec.sizes[1..].iter().map(|&s| vec![0.0; s]).collect(),
             y: vec![0.0; rows * spec.outputs()],
             optimizer: Optimizer::default(),
             t: 0,
@@ -485,7 +485,7 @@ impl CpuTrainer {
             })?,
             shared: rows * macs >= PARALLEL_MIN_MACS,
             schedule: Schedule::default(),
-            phases: phases(spec.n_layers()),
+            phases: [false, true].map(|r| [false, true].map(|b| phases(spec.n_layers(), r, b))),
         })
     }
 
@@ -530,6 +530,7 @@ impl CpuTrainer {
                 };
                 Some(Step {
                     m: rows.len(),
+                    by_rows: false,
                     rows: Rows::Train(rows),
                     next: batches.get(i + 1).copied().unwrap_or(&[]),
                     update,
@@ -576,9 +577,8 @@ impl CpuTrainer {
             eval: &self.eval,
             l2,
             acts: self.acts.iter_mut().map(|a| Raw::new(a)).collect(),
-            dz: Raw::new(&mut self.dz),
-            dx: Raw::new(&mut self.dx),
-            db: Raw::new(&mut self.db),
+            dz: self.dz.iter_mut().map(|d| Raw::new(d)).collect(),
+            db: self.db.iter_mut().map(|d| Raw::new(d)).collect(),
             y: Raw::new(&mut self.y),
             w: raws(&mut self.params, true),
             b: raws(&mut self.params, false),
@@ -591,13 +591,10 @@ impl CpuTrainer {
                 .collect(),
             results: (0..parts).map(|_| Mutex::new((0.0, 0))).collect(),
         };
-        let phases = &self.phases[..if backward {
-            self.phases.len()
-        } else {
-            self.spec.n_layers() + 2
-        }];
         let mut i = 0;
-        while let Some(s) = step(i) {
+        while let Some(mut s) = step(i) {
+            s.by_rows = parts > 1 && s.m >= parts * ROWS_PER_PART;
+            let phases = &self.phases[s.by_rows as usize][backward as usize];
             assert!(
                 s.m <= self.y.len() / self.spec.outputs(),
                 "step larger than its buffers"
@@ -606,15 +603,17 @@ impl CpuTrainer {
             let start = Instant::now();
             if team {
                 self.team.run(&|me: &Member| {
-                    for (p, &phase) in phases.iter().enumerate() {
-                        if p > 0 {
+                    for &phase in phases {
+                        if phase == Phase::Barrier {
                             me.barrier();
+                        } else {
+                            job.phase(&s, phase, (me.index, parts));
                         }
-                        job.phase(&s, phase, (me.index, parts));
                     }
                 });
             } else {
-                for &phase in phases {
+                // Phase by phase, every part in turn: the barriers hold by construction.
+                for &phase in phases.iter().filter(|&&p| p != Phase::Barrier) {
                     for index in 0..parts {
                         job.phase(&s, phase, (index, parts));
                     }
@@ -640,6 +639,7 @@ impl CpuTrainer {
         let mut loss = 0.0;
         let step = Step {
             m: rows.len(),
+            by_rows: false,
             rows: Rows::Train(rows),
             next: &[],
             update: Update::Grads,
@@ -652,28 +652,49 @@ impl CpuTrainer {
     }
 }
 
-/// The phases of a step, in order: gather, each layer's forward pass, the loss, then from the
-/// last layer down its input gradient (but the first layer's) and its update.
-fn phases(layers: usize) -> Vec<Phase> {
+/// The phases of a step, in order, with the barriers a team needs between them: gather, each
+/// layer's forward pass, the loss; with `backward`, each layer's input gradient from the last
+/// down (but the first layer's), then every layer's update.
+///
+/// With `by_rows` every phase up to the updates works on the part's own rows of the batch (the
+/// GEMMs split by rows), reading only rows the same part wrote: they follow one another with no
+/// barrier. Otherwise each GEMM splits along its larger side and each phase waits for the one
+/// before. The updates need all rows of the gradients, so they come after a barrier; they touch
+/// one layer each and read no weights, so they need none between them.
+fn phases(layers: usize, by_rows: bool, backward: bool) -> Vec<Phase> {
     let mut p = vec![Phase::Gather];
-    p.extend((0..layers).map(Phase::Forward));
-    p.push(Phase::Loss);
-    for l in (0..layers).rev() {
-        if l > 0 {
-            p.push(Phase::InputGrad(l));
+    let then = |p: &mut Vec<Phase>, phase| {
+        if !by_rows {
+            p.push(Phase::Barrier);
         }
-        p.push(Phase::Update(l));
+        p.push(phase);
+    };
+    for l in 0..layers {
+        then(&mut p, Phase::Forward(l));
+    }
+    then(&mut p, Phase::Loss);
+    if backward {
+        for l in (1..layers).rev() {
+            then(&mut p, Phase::InputGrad(l));
+        }
+        p.push(Phase::Barrier);
+        p.extend((0..layers).rev().map(Phase::Update));
     }
     p
 }
 
-#[derive(Clone, Copy, Debug)]
+/// Rows of a step each part needs at least for the step to be shared out by rows.
+const ROWS_PER_PART: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
     Gather,
     Forward(usize),
     Loss,
     InputGrad(usize),
     Update(usize),
+    /// A team's members wait for each other here.
+    Barrier,
 }
 
 /// A buffer that the parts of a phase write in disjoint pieces, each read by other parts only
@@ -745,9 +766,11 @@ enum Update {
     },
 }
 
-/// One step: m rows from `rows`, the next batch's rows to prefetch, and what to update.
+/// One step: m rows from `rows`, the next batch's rows to prefetch, what to update, and whether
+/// its GEMMs split by rows (set by `drive`).
 struct Step<'a> {
     m: usize,
+    by_rows: bool,
     rows: Rows<'a>,
     next: &'a [u32],
     update: Update,
@@ -762,10 +785,9 @@ struct Job<'a> {
     eval: &'a [(Inputs, Vec<f32>, usize)],
     l2: f32,
     acts: Vec<Raw>,
-    /// The loss gradient goes into dz; layer by layer the two swap roles (see `grads`).
-    dz: Raw,
-    dx: Raw,
-    db: Raw,
+    /// Each layer's output gradient (the last's from the loss) and bias gradient.
+    dz: Vec<Raw>,
+    db: Vec<Raw>,
     y: Raw,
     w: Vec<Raw>,
     b: Vec<Raw>,
@@ -776,6 +798,16 @@ struct Job<'a> {
     slots: Vec<(Vec<Raw>, Vec<Raw>)>,
     /// Summed loss and rows right, per part.
     results: Vec<Mutex<(f64, usize)>>,
+}
+
+/// This part's block of a GEMM over the batch rows: a share of the rows when the step splits by
+/// rows, else of the output's larger side.
+fn split(block: Block, s: &Step, part: Part) -> Option<(Block, Rect)> {
+    if !s.by_rows {
+        return block.part(part.0, part.1);
+    }
+    let (lo, hi) = share(block.m, part);
+    (lo < hi).then(|| (block.rows(lo, hi), (lo..hi, 0..block.n)))
 }
 
 /// Part `.0` of `.1` equal parts.
@@ -793,6 +825,7 @@ impl Job<'_> {
             Phase::Forward(l) => self.forward(s, l, part),
             Phase::Loss => self.loss(s, part),
             Phase::InputGrad(l) => self.input_grad(s, l, part),
+            Phase::Barrier => {}
             Phase::Update(l) => {
                 let (k, n) = self.spec.layer_shape(l);
                 let (r0, r1) = share(k, part);
@@ -807,16 +840,6 @@ impl Job<'_> {
                     unsafe { self.update_biases(s, l, (c0, c1)) };
                 }
             }
-        }
-    }
-
-    /// Layer l's output gradient and the buffer its input gradient goes to: the loss gradient
-    /// is in `dz`, and each layer's input gradient is the next one down's output gradient.
-    fn grads(&self, l: usize) -> (Raw, Raw) {
-        if (self.spec.n_layers() - 1 - l).is_multiple_of(2) {
-            (self.dz, self.dx)
-        } else {
-            (self.dx, self.dz)
         }
     }
 
@@ -877,7 +900,7 @@ impl Job<'_> {
             c: out.ptr,
             c_rs: n,
         };
-        if let Some((blk, (rows, cols))) = block.part(part.0, part.1) {
+        if let Some((blk, (rows, cols))) = split(block, s, part) {
             // SAFETY: this part's block of the output; the inputs and weights were written in
             // earlier phases and nobody writes them in this one.
             unsafe { blk.run(1.0, 0.0, gemm::Parallelism::None) };
@@ -901,7 +924,7 @@ impl Job<'_> {
             (
                 self.acts[last].read(lo * n, hi * n),
                 self.y.read(lo * n, hi * n),
-                self.dz.part(lo * n, hi * n),
+                self.dz[last - 1].part(lo * n, hi * n),
             )
         };
         let sigmoid_out = self.spec.layer_activation(last - 1) == Activation::Sigmoid;
@@ -921,7 +944,7 @@ impl Job<'_> {
     /// step's update (which comes in a later phase).
     fn input_grad(&self, s: &Step, l: usize, part: Part) {
         let (k, n) = self.spec.layer_shape(l);
-        let (dz, dx) = self.grads(l);
+        let (dz, dx) = (self.dz[l], self.dz[l - 1]);
         let block = Block {
             m: s.m,
             k: n,
@@ -935,7 +958,7 @@ impl Job<'_> {
             c: dx.ptr,
             c_rs: k,
         };
-        if let Some((blk, (rows, cols))) = block.part(part.0, part.1) {
+        if let Some((blk, (rows, cols))) = split(block, s, part) {
             // SAFETY: this part's block of dx; dz and w were written in earlier phases.
             unsafe { blk.run(1.0, 0.0, gemm::Parallelism::None) };
             let act = self.spec.layer_activation(l - 1);
@@ -958,7 +981,7 @@ impl Job<'_> {
     /// in this phase; the layer's input and dz are complete and nobody writes them.
     unsafe fn update_weights(&self, s: &Step, l: usize, (r0, r1): (usize, usize)) {
         let (k, n) = self.spec.layer_shape(l);
-        let dz = self.grads(l).0;
+        let dz = self.dz[l];
         let block = |c: Raw| {
             Block {
                 m: k,
@@ -1005,8 +1028,8 @@ impl Job<'_> {
     /// caller's alone in this phase; dz is complete and nobody writes it.
     unsafe fn update_biases(&self, s: &Step, l: usize, (c0, c1): (usize, usize)) {
         let n = self.spec.layer_shape(l).1;
-        let dz = self.grads(l).0;
-        let db = unsafe { self.db.part(c0, c1) };
+        let dz = self.dz[l];
+        let db = unsafe { self.db[l].part(c0, c1) };
         db.fill(0.0);
         for r in 0..s.m {
             let row = unsafe { dz.read(r * n + c0, r * n + c1) };
@@ -1115,6 +1138,7 @@ impl Backend for CpuTrainer {
             let start = i * batch;
             (start < n).then(|| Step {
                 m: batch.min(n - start),
+                by_rows: false,
                 rows: Rows::Eval(set, start),
                 next: &[],
                 update: Update::None,

@@ -62,9 +62,13 @@ pub fn measure(ctx: &GpuContext) -> Result<f64> {
     let secs = run(small, 1)?;
     let per_group = secs / f64::from(small);
     let grid = ((0.05 / per_group.max(1e-12)) as u64).clamp(1, groups as u64) as u32;
-    let reps = ((0.2 / (per_group * f64::from(grid)).max(1e-9)) as u32).clamp(1, 1000);
+    let reps = ((0.07 / (per_group * f64::from(grid)).max(1e-9)) as u32).clamp(1, 1000);
     run(grid, 1)?;
-    let secs = run(grid, reps)?;
+    // The fastest of three: anything else on the device can only slow a run down.
+    let mut secs = f64::INFINITY;
+    for _ in 0..3 {
+        secs = secs.min(run(grid, reps)?);
+    }
     if secs <= 0.0 {
         return Err(Error::Gpu("the peak measurement took no time".into()));
     }
