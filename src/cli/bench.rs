@@ -55,33 +55,89 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
         }
     };
-    // The CPU's measured fp32 peak, for the share of it each CPU result reaches.
-    let peak = if devices.iter().any(|d| d == "cpu") {
-        let threads = rayon::current_num_threads();
-        let p = wgtrain::cpu::peak::measure(threads);
-        match p {
-            Some(p) => eprintln!(
-                "cpu fp32 peak: {:.0} GFLOP/s ({} FMA on {} threads, measured)",
-                p.gflops, p.isa, p.threads
-            ),
-            None => eprintln!("cpu fp32 peak: not measured on this CPU"),
+    // The measured fp32 peaks, CPU and GPU, for the share of them each result reaches:
+    // measured before and after the runs, keeping the higher, since whatever else runs on the
+    // machine can only make a measurement low.
+    let want_cpu = devices.iter().any(|d| d == "cpu");
+    let want_gpu = devices.iter().any(|d| d == "gpu");
+    let measure_peaks = || -> Result<(Option<f64>, Option<f64>)> {
+        let cpu = want_cpu
+            .then(|| wgtrain::cpu::peak::measure(rayon::current_num_threads()))
+            .flatten();
+        let gpu = if want_gpu {
+            Some(wgtrain::gpu::peak::measure(&open()?)?)
+        } else {
+            None
+        };
+        Ok((cpu.map(|p| p.gflops), gpu))
+    };
+    let before = measure_peaks()?;
+    let mut task_results = Vec::new();
+    let mut gemm_results = Vec::new();
+    if a.gemm {
+        let gpu = if want_gpu {
+            let ctx = open()?;
+            let kernels = wgtrain::gpu::Kernels::new(&ctx)?;
+            Some((ctx, kernels))
+        } else {
+            None
+        };
+        for (form, m, k, n) in bench::gemm_shapes() {
+            if want_cpu {
+                gemm_results.push(bench::gemm_cpu(form, m, k, n));
+            }
+            if let Some((ctx, kernels)) = &gpu {
+                gemm_results.push(bench::gemm_gpu(ctx, kernels, form, m, k, n)?);
+            }
+            let r = gemm_results.last().expect("a device ran");
+            eprintln!(
+                "  {} {m}x{k}x{n}: {:.1} GFLOP/s ({})",
+                r.form, r.gflops, r.device
+            );
         }
-        p.map(|p| p.gflops)
     } else {
-        None
+        let tasks = a
+            .task
+            .split(',')
+            .map(bench::Task::by_name)
+            .collect::<wgtrain::Result<Vec<_>>>()?;
+        let mut splits = std::collections::HashMap::new();
+        for task in tasks {
+            if !splits.contains_key(task.data) {
+                let t = std::time::Instant::now();
+                let split = bench::load_data(task.data)?;
+                eprintln!("loaded {} in {:.2} s", task.data, t.elapsed().as_secs_f64());
+                splits.insert(task.data, split);
+            }
+            let split = &splits[task.data];
+            for dev in &devices {
+                let target = if dev == "cpu" {
+                    bench::Target::Cpu
+                } else {
+                    bench::Target::Gpu(&open)
+                };
+                let r = bench::run_task(task, split, &target, &mut |line| eprintln!("{line}"))?;
+                task_results.push(r);
+            }
+        }
+    }
+    let after = measure_peaks()?;
+    let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     };
-    // The adapter's, measured the same way with an FMA shader.
-    let gpu_peak = if devices.iter().any(|d| d == "gpu") {
-        let ctx = open()?;
-        let p = wgtrain::gpu::peak::measure(&ctx)?;
-        eprintln!(
-            "gpu fp32 peak: {p:.0} GFLOP/s ({}, FMA shader, measured)",
-            ctx.info.name
-        );
-        Some(p)
-    } else {
-        None
-    };
+    let (peak, gpu_peak) = (max(before.0, after.0), max(before.1, after.1));
+    match peak {
+        Some(p) => eprintln!(
+            "cpu fp32 peak: {p:.0} GFLOP/s (vector FMA on {} threads, measured)",
+            rayon::current_num_threads()
+        ),
+        None if want_cpu => eprintln!("cpu fp32 peak: not measured on this CPU"),
+        None => {}
+    }
+    if let Some(p) = gpu_peak {
+        eprintln!("gpu fp32 peak: {p:.0} GFLOP/s (FMA shader, measured)");
+    }
     // CPU results name the CPU path; every other result is the GPU path's.
     let peak_of = |device: &str| {
         if device.starts_with("cpu") {
@@ -96,77 +152,39 @@ pub fn run(a: BenchArgs) -> Result<()> {
         None => "-".into(),
     };
     if a.gemm {
-        let gpu = if devices.iter().any(|d| d == "gpu") {
-            let ctx = open()?;
-            let kernels = wgtrain::gpu::Kernels::new(&ctx)?;
-            Some((ctx, kernels))
-        } else {
-            None
-        };
         if !a.json {
             println!(
                 "{:<8} {:>6} {:>6} {:>6}  {:>10} {:>6}  device",
                 "form", "m", "k", "n", "GFLOP/s", "peak"
             );
         }
-        for (form, m, k, n) in bench::gemm_shapes() {
-            let mut results = Vec::new();
-            if devices.iter().any(|d| d == "cpu") {
-                results.push(bench::gemm_cpu(form, m, k, n));
-            }
-            if let Some((ctx, kernels)) = &gpu {
-                results.push(bench::gemm_gpu(ctx, kernels, form, m, k, n)?);
-            }
-            for r in results {
-                if a.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops, "peak_gflops": peak_of(&r.device), "device": r.device})
-                    );
-                } else {
-                    println!(
-                        "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}",
-                        r.form,
-                        r.m,
-                        r.k,
-                        r.n,
-                        r.gflops,
-                        share(&r.device, r.gflops),
-                        r.device
-                    );
-                }
+        for r in gemm_results {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops, "peak_gflops": peak_of(&r.device), "device": r.device})
+                );
+            } else {
+                println!(
+                    "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}",
+                    r.form,
+                    r.m,
+                    r.k,
+                    r.n,
+                    r.gflops,
+                    share(&r.device, r.gflops),
+                    r.device
+                );
             }
         }
         return Ok(());
     }
-    let tasks = a
-        .task
-        .split(',')
-        .map(bench::Task::by_name)
-        .collect::<wgtrain::Result<Vec<_>>>()?;
-    let mut splits = std::collections::HashMap::new();
-    let mut results = Vec::new();
-    for task in tasks {
-        if !splits.contains_key(task.data) {
-            let t = std::time::Instant::now();
-            let split = bench::load_data(task.data)?;
-            eprintln!("loaded {} in {:.2} s", task.data, t.elapsed().as_secs_f64());
-            splits.insert(task.data, split);
-        }
-        let split = &splits[task.data];
-        for dev in &devices {
-            let target = if dev == "cpu" {
-                bench::Target::Cpu
-            } else {
-                bench::Target::Gpu(&open)
-            };
-            let r = bench::run_task(task, split, &target, &mut |line| eprintln!("{line}"))?;
-            if a.json {
-                let mut j: serde_json::Value = serde_json::from_str(&r.to_json())?;
-                j["peak_gflops"] = serde_json::json!(peak_of(&r.device));
-                println!("{j}");
-            }
-            results.push(r);
+    let results = task_results;
+    if a.json {
+        for r in &results {
+            let mut j: serde_json::Value = serde_json::from_str(&r.to_json())?;
+            j["peak_gflops"] = serde_json::json!(peak_of(&r.device));
+            println!("{j}");
         }
     }
     if !a.json {
