@@ -69,6 +69,10 @@ pub struct TrainingState {
     /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
     /// their inputs too (tensors `input.mean` and `input.std`).
     pub standardize: Option<Standardize>,
+    /// The CSV layout the run read (`--label-column`, `--targets`), which eval, predict and
+    /// `--resume` read their CSV files with unless told otherwise.
+    pub label_column: Option<usize>,
+    pub targets: Option<usize>,
 }
 
 /// Saves the parameters with the architecture in the metadata.
@@ -142,6 +146,12 @@ fn encode(path: &Path, spec: &Spec, params: &Params, state: Option<&TrainingStat
         put("train_rows", st.train_rows.to_string());
         if let Some(f) = st.valid_split {
             put("valid_split", f.to_string());
+        }
+        if let Some(c) = st.label_column {
+            put("label_column", c.to_string());
+        }
+        if let Some(k) = st.targets {
+            put("targets", k.to_string());
         }
         if let Some(z) = &st.standardize {
             if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
@@ -333,6 +343,14 @@ fn decode(
             valid_split: info
                 .contains_key("valid_split")
                 .then(|| number(&info, "valid_split"))
+                .transpose()?,
+            label_column: info
+                .contains_key("label_column")
+                .then(|| number(&info, "label_column"))
+                .transpose()?,
+            targets: info
+                .contains_key("targets")
+                .then(|| number(&info, "targets"))
                 .transpose()?,
             standardize: match st.tensor("input.mean") {
                 Err(_) => None,

@@ -298,3 +298,91 @@ fn standardized_models_carry_their_statistics_into_eval_and_predict() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A CSV file with the class label first: `label,a,b,c`, the label 1 when c ≥ 5; all integers,
+/// so reading a feature as the label would not fail to parse.
+fn label_first_csv(dir: &Path, features_only: bool) -> PathBuf {
+    let mut rng = wgtrain::rng::Rng::new(9);
+    let mut text = String::new();
+    for _ in 0..300 {
+        let v: Vec<u32> = (0..3).map(|_| (rng.next_f64() * 10.0) as u32).collect();
+        let label = (v[2] >= 5) as u32;
+        text += &if features_only {
+            format!("{},{},{}\n", v[0], v[1], v[2])
+        } else {
+            format!("{label},{},{},{}\n", v[0], v[1], v[2])
+        };
+    }
+    let path = dir.join(if features_only { "x.csv" } else { "xy.csv" });
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A run with --label-column stores it: eval and predict read the file the same way without
+/// the flag (saying so), and --resume keeps it and refuses a different one.
+#[test]
+fn the_label_column_travels_with_the_model() {
+    let dir = scratch("label-column");
+    let csv = label_first_csv(&dir, false).display().to_string();
+    let features = label_first_csv(&dir, true).display().to_string();
+    let model = dir.join("l.safetensors").display().to_string();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train", "--data", &csv, "--device", "cpu", "--hidden", "8", "--epochs", "30",
+            "--save", &model,
+        ];
+        args.extend_from_slice(extra);
+        wgtrain(&dir, &args)
+    };
+    ok(&train(&["--label-column", "1"]));
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--model", &model, "--data", &csv, "--json"];
+        args.extend_from_slice(extra);
+        wgtrain(&dir, &args)
+    };
+    let implicit = eval(&[]);
+    assert!(
+        String::from_utf8_lossy(&implicit.stderr).contains("--label-column 1"),
+        "no note of the stored layout: {}",
+        String::from_utf8_lossy(&implicit.stderr)
+    );
+    let explicit = ok(&eval(&["--label-column", "1"]));
+    assert_eq!(
+        ok(&implicit),
+        explicit,
+        "eval without the flag read the file differently"
+    );
+    let e: serde_json::Value = serde_json::from_str(explicit.trim()).unwrap();
+    // Far above chance (0.5): the label was read from column 1. (Read from the last column,
+    // the labels would be ten classes for a two-class model, or the fit would be lost.)
+    assert!(e["accuracy"].as_f64().unwrap() > 0.8, "{e}");
+    let predict = |input: &str| {
+        ok(&wgtrain(
+            &dir,
+            &["predict", "--model", &model, "--input", input],
+        ))
+    };
+    let (with_label, without) = (predict(&csv), predict(&features));
+    let differ = with_label
+        .lines()
+        .zip(without.lines())
+        .position(|(a, b)| a != b);
+    assert!(
+        differ.is_none() && with_label.lines().count() == 301,
+        "predict on the labelled file did not skip the label column (first difference at line {differ:?})"
+    );
+    // --resume continues with the stored layout, and refuses another.
+    let resume = |extra: &[&str]| {
+        let mut args = vec![
+            "train", "--resume", &model, "--epochs", "1", "--device", "cpu",
+        ];
+        args.extend_from_slice(extra);
+        wgtrain(&dir, &args)
+    };
+    ok(&resume(&[]));
+    refused(
+        &resume(&["--label-column", "4"]),
+        "--label-column 4 contradicts",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -21,10 +21,12 @@ pub struct EvalArgs {
     /// Dataset, as for `train --data`: digits, mnist, fashion-mnist, an IDX folder, a CSV file.
     #[arg(long, default_value = "digits")]
     data: String,
-    /// The last K CSV columns are real-valued targets (as for `train --targets`).
+    /// The last K CSV columns are real-valued targets (as for `train --targets`). Default: the
+    /// training run's.
     #[arg(long, value_name = "K")]
     targets: Option<usize>,
     /// The CSV column (1-based) that holds the class label, when it is not the last one.
+    /// Default: the training run's.
     #[arg(long, value_name = "N")]
     label_column: Option<usize>,
     /// Which part: test (the default when the data has a test split), train, or all.
@@ -35,15 +37,63 @@ pub struct EvalArgs {
     json: bool,
 }
 
-/// The model, and the input standardisation its training run applied (if any).
-fn load_model(path: &Path) -> Result<(Spec, wgtrain::model::Params, Option<Standardize>)> {
+/// A saved model and what its training run knew of its data.
+struct Model {
+    spec: Spec,
+    params: wgtrain::model::Params,
+    /// The input standardisation the run applied, if any.
+    standardize: Option<Standardize>,
+    /// The run's CSV layout: `--label-column`, `--targets`.
+    label_column: Option<usize>,
+    targets: Option<usize>,
+}
+
+fn load_model(path: &Path) -> Result<Model> {
     let (spec, params, state) = checkpoint::load_training(path)?;
-    Ok((spec, params, state.and_then(|s| s.standardize)))
+    let (standardize, label_column, targets) = match state {
+        Some(s) => (s.standardize, s.label_column, s.targets),
+        None => (None, None, None),
+    };
+    Ok(Model {
+        spec,
+        params,
+        standardize,
+        label_column,
+        targets,
+    })
+}
+
+/// `given`, else the training run's `stored` value (said on stderr, as the file is read by it).
+fn layout(flag: &str, given: Option<usize>, stored: Option<usize>) -> Option<usize> {
+    if given.is_none()
+        && let Some(v) = stored
+    {
+        eprintln!("note: reading CSV files with --{flag} {v}, as the model's training run did");
+    }
+    given.or(stored)
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let (spec, params, standardize) = load_model(&a.model)?;
-    let split = data::load_with(&a.data, a.targets, a.label_column)?;
+    let Model {
+        spec,
+        params,
+        standardize,
+        label_column,
+        targets,
+    } = load_model(&a.model)?;
+    let is_csv = {
+        let lower = a.data.to_ascii_lowercase();
+        lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    };
+    let (targets, label_column) = if is_csv {
+        (
+            layout("targets", a.targets, targets),
+            layout("label-column", a.label_column, label_column),
+        )
+    } else {
+        (a.targets, a.label_column)
+    };
+    let split = data::load_with(&a.data, targets, label_column)?;
     let part = a.split.as_deref().unwrap_or(if split.test.is_some() {
         "test"
     } else {
@@ -145,8 +195,8 @@ pub struct PredictArgs {
     /// The checkpoint to predict with.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// The samples: a CSV file (one sample per row: the model's inputs, optionally followed by
-    /// a label column, which is ignored), an IDX image file (e.g. t10k-images-idx3-ubyte.gz,
+    /// The samples: a CSV file (one sample per row: the model's inputs only, or the inputs with
+    /// the label or target columns where the training run had them, which are ignored), an IDX image file (e.g. t10k-images-idx3-ubyte.gz,
     /// pixels scaled by 1/255), or a dataset name or folder as for `train --data` (its test
     /// split when it has one).
     #[arg(long, value_name = "FILE")]
@@ -156,8 +206,13 @@ pub struct PredictArgs {
     out: Option<PathBuf>,
 }
 
-/// Rows of `input` for a model with `inputs` inputs.
-fn predict_inputs(input: &str, inputs: usize) -> Result<(Inputs, usize)> {
+/// Rows of `input` for a model with `inputs` inputs; a CSV file's other columns are where
+/// `layout` (the training run's) says.
+fn predict_inputs(
+    input: &str,
+    inputs: usize,
+    layout: data::csv::Layout,
+) -> Result<(Inputs, usize)> {
     let path = Path::new(input);
     let lower = input.to_ascii_lowercase();
     if path.is_file() && (lower.contains("idx3-ubyte") || lower.ends_with(".idx")) {
@@ -166,7 +221,7 @@ fn predict_inputs(input: &str, inputs: usize) -> Result<(Inputs, usize)> {
         return Ok((data, n));
     }
     if path.is_file() && (lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
-        let (x, n, dim) = data::csv::load_features(path, inputs)?;
+        let (x, n, dim) = data::csv::load_features(path, inputs, layout)?;
         check_dim(dim, inputs, input)?;
         return Ok((x, n));
     }
@@ -184,11 +239,21 @@ fn check_dim(dim: usize, inputs: usize, input: &str) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
-    let (spec, params, standardize) = load_model(&a.model)?;
+    let Model {
+        spec,
+        params,
+        standardize,
+        label_column,
+        targets,
+    } = load_model(&a.model)?;
     if let Some(out) = &a.out {
         super::train::check_writable(out)?;
     }
-    let (x, n) = predict_inputs(&a.input, spec.inputs())?;
+    let layout = data::csv::Layout {
+        label_column,
+        targets,
+    };
+    let (x, n) = predict_inputs(&a.input, spec.inputs(), layout)?;
     let x = match &standardize {
         Some(z) => z.apply(&x, n)?,
         None => x,

@@ -277,6 +277,31 @@ struct Settings {
     schedule: Schedule,
     data: String,
     valid_split: Option<f64>,
+    label_column: Option<usize>,
+    targets: Option<usize>,
+}
+
+/// An optional setting: `given` for a new run; for a resumed one the checkpoint's, which a
+/// `given` value must equal.
+fn pick_layout(
+    flag: &str,
+    given: Option<usize>,
+    stored: Option<(Option<usize>, &Path)>,
+) -> Result<Option<usize>> {
+    match stored {
+        None => Ok(given),
+        Some((s, p)) => {
+            if given.is_some() && given != s {
+                let was = s.map_or(format!("no --{flag}"), |v| format!("--{flag} {v}"));
+                bail!(
+                    "--{flag} {} contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --{flag} out",
+                    given.unwrap_or_default(),
+                    p.display()
+                );
+            }
+            Ok(s)
+        }
+    }
 }
 
 /// `given` (or `default`) for a new run; for a resumed one the checkpoint's value, which a
@@ -441,6 +466,12 @@ fn settings(a: &TrainArgs, resume: Option<(&TrainingState, &Path)>) -> Result<Se
         schedule,
         data,
         valid_split,
+        label_column: pick_layout(
+            "label-column",
+            a.label_column,
+            resume.map(|(st, p)| (st.label_column, p)),
+        )?,
+        targets: pick_layout("targets", a.targets, resume.map(|(st, p)| (st.targets, p)))?,
     })
 }
 
@@ -506,7 +537,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             p.display()
         );
     }
-    let split = data::load_with(&st.data, a.targets, a.label_column)?;
+    let split = data::load_with(&st.data, st.targets, st.label_column)?;
     let (train_set, valid_set) = match st.valid_split {
         Some(f) => {
             let (t, v) = split.train.hold_out(f, hp.seed)?;
@@ -662,6 +693,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         train_rows: n_train,
         valid_split: st.valid_split,
         standardize,
+        label_column: st.label_column,
+        targets: st.targets,
     };
     // Ctrl-C: the first asks training to stop after the current step (and save); a second one
     // ends the process at once.

@@ -63,10 +63,41 @@ pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
     parse(path, name, moved.as_bytes(), None)
 }
 
-/// Reads samples to predict on: a CSV of `inputs` columns (features only), or of `inputs + 1`
-/// (a label or target column last, ignored); optional header, gunzipped when named .gz.
+/// Where a CSV file's columns other than the inputs are: a class label in column `label_column`
+/// (1-based; None: the last), or `targets` real-valued columns last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub label_column: Option<usize>,
+    pub targets: Option<usize>,
+}
+
+/// Reads samples to predict on: a CSV of `inputs` columns (features only), or with the label or
+/// target columns `layout` places (ignored); optional header, gunzipped when named .gz.
 /// Returns the inputs (n, dim), n and dim.
-pub fn load_features(path: &Path, inputs: usize) -> Result<(Inputs, usize, usize)> {
+pub fn load_features(path: &Path, inputs: usize, layout: Layout) -> Result<(Inputs, usize, usize)> {
+    let extra = layout.targets.unwrap_or(1);
+    // 0-based columns that are not inputs, when a row has them.
+    let skipped = |c: usize| match (layout.targets, layout.label_column) {
+        (Some(_), _) => c >= inputs,
+        (None, Some(l)) => c + 1 == l,
+        (None, None) => c == inputs,
+    };
+    if let Some(l) = layout.label_column
+        && !(1..=inputs + 1).contains(&l)
+    {
+        return Err(Error::data(
+            path,
+            format!(
+                "the model's label column {l} is outside rows of {} columns",
+                inputs + 1
+            ),
+        ));
+    }
+    let what = match (layout.targets, layout.label_column) {
+        (Some(k), _) => format!("{k} target columns last"),
+        (None, Some(l)) => format!("the label in column {l}"),
+        (None, None) => "a label last".to_string(),
+    };
     let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
     let gz = path
         .extension()
@@ -84,12 +115,12 @@ pub fn load_features(path: &Path, inputs: usize) -> Result<(Inputs, usize, usize
         }
         let found = s.split(',').count();
         if cols == 0 {
-            if found != inputs && found != inputs + 1 {
+            if found != inputs && found != inputs + extra {
                 return Err(err(
                     line,
                     format!(
-                        "{found} columns, but the model takes {inputs} inputs (give {inputs} columns, or {} with a label last)",
-                        inputs + 1
+                        "{found} columns, but the model takes {inputs} inputs (give {inputs} columns, or {} with {what})",
+                        inputs + extra
                     ),
                 ));
             }
@@ -101,7 +132,11 @@ pub fn load_features(path: &Path, inputs: usize) -> Result<(Inputs, usize, usize
         if found != cols {
             return Err(err(line, format!("{found} columns, expected {cols}")));
         }
-        for (c, cell) in s.split(',').take(inputs).enumerate() {
+        let with_extra = cols == inputs + extra;
+        for (c, cell) in s.split(',').enumerate() {
+            if with_extra && skipped(c) {
+                continue;
+            }
             let v = number(cell.trim()).map_err(|m| err(line, format!("column {}: {m}", c + 1)))?;
             x.push(v);
         }
