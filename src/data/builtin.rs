@@ -34,7 +34,7 @@ pub(super) fn digits(targets: Option<usize>) -> Result<Split> {
         ));
     }
     let path = Path::new("data/digits.csv.gz (embedded)");
-    let text = gunzip(path, DIGITS_GZ)?;
+    let text = gunzip(path, DIGITS_GZ, u64::MAX)?;
     let mut all = parse(path, "digits".into(), &text, None)?;
     if (all.n, all.dim, all.target_width()) != (DIGITS_N, DIGITS_DIM, 10) {
         return Err(Error::data(

@@ -13,11 +13,7 @@ const MAX_CLASSES: usize = 1 << 16;
 /// an integer class label; Some(k) = the last k columns are real-valued targets.
 /// The dataset's x is (rows, columns - 1) or (rows, columns - k).
 pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let text = if gz { gunzip(path, &bytes)? } else { bytes };
+    let text = read_text(path)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
@@ -28,11 +24,7 @@ pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
 /// As `load_csv` with the class label in column `column` (1-based) instead of the last one:
 /// that column is moved to the end of every row before parsing.
 pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let text = if gz { gunzip(path, &bytes)? } else { bytes };
+    let text = read_text(path)?;
     let text = std::str::from_utf8(&text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
     let mut moved = String::with_capacity(text.len());
     for (i, line) in text.lines().enumerate() {
@@ -98,11 +90,7 @@ pub fn load_features(path: &Path, inputs: usize, layout: Layout) -> Result<(Inpu
         (None, Some(l)) => format!("the label in column {l}"),
         (None, None) => "a label last".to_string(),
     };
-    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let text = if gz { gunzip(path, &bytes)? } else { bytes };
+    let text = read_text(path)?;
     let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
     let text = std::str::from_utf8(&text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
     let mut x = Vec::new();
@@ -148,12 +136,56 @@ pub fn load_features(path: &Path, inputs: usize, layout: Layout) -> Result<(Inpu
     Ok((Inputs::F32(x), n, inputs))
 }
 
-/// Decompresses gzip data (one or more members); `path` names the source in errors.
-pub(super) fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+/// A CSV file's text, gunzipped when its name ends in .gz.
+fn read_text(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if gz {
+        gunzip(path, &bytes, inflate_limit())
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// The most a gzipped CSV file may inflate to: half the machine's memory (8 GiB where that is
+/// unknown). Text beyond it could not be parsed into memory anyway, and a small file that
+/// inflates without end (a gzip bomb) must fail with a message, not exhaust the memory.
+fn inflate_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf only reads system configuration.
+        let (pages, size) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if pages > 0 && size > 0 {
+            return pages as u64 * size as u64 / 2;
+        }
+    }
+    8 << 30
+}
+
+/// Decompresses gzip data (one or more members) of at most `limit` bytes; `path` names the
+/// source in errors.
+pub(super) fn gunzip(path: &Path, bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     MultiGzDecoder::new(bytes)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| Error::data(path, format!("bad gzip data: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(Error::data(
+            path,
+            format!(
+                "inflates to more than {:.1} GiB (the limit here, half the machine's memory): too large to load",
+                limit as f64 / (1u64 << 30) as f64
+            ),
+        ));
+    }
     Ok(out)
 }
 
@@ -294,6 +326,20 @@ mod tests {
 
     fn csv(text: &str, targets: Option<usize>) -> Result<Dataset> {
         parse(Path::new("t.csv"), "t.csv".into(), text.as_bytes(), targets)
+    }
+
+    #[test]
+    fn gzip_that_inflates_past_the_limit_is_refused_not_held() {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+        enc.write_all(&vec![b'0'; 100_000]).unwrap();
+        let gz = enc.finish().unwrap();
+        let p = Path::new("bomb.csv.gz");
+        let e = gunzip(p, &gz, 1000).unwrap_err().to_string();
+        assert!(
+            e.contains("bomb.csv.gz") && e.contains("inflates to more than"),
+            "{e}"
+        );
+        assert_eq!(gunzip(p, &gz, 100_000).unwrap().len(), 100_000);
     }
 
     /// The error message, which must name the file and the given line.
