@@ -184,7 +184,40 @@ fn encode(path: &Path, spec: &Spec, params: &Params, state: Option<&TrainingStat
         .collect::<Result<Vec<_>>>()?;
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
+    let bytes = sorted_header(bytes)
+        .map_err(|e| Error::checkpoint(path, format!("cannot encode the header: {e}")))?;
     write_atomic(path, &bytes)
+}
+
+/// The same file with its JSON header's keys (the metadata's and the tensors') in sorted order:
+/// safetensors writes the metadata in a HashMap's order, which differs between saves, so two
+/// saves of one state would not be byte-identical. The header keeps its length (the same JSON,
+/// reordered, padded with the same spaces), so no data offset moves.
+fn sorted_header(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    use std::collections::BTreeMap;
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
+        .filter(|&n| 8 + n <= bytes.len())
+        .ok_or("no header")?;
+    let header = &bytes[8..8 + len];
+    let mut top: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    if let Some(meta) = top.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, String> =
+            serde_json::from_value(meta.take()).map_err(|e| e.to_string())?;
+        *meta = serde_json::to_value(sorted).map_err(|e| e.to_string())?;
+    }
+    let mut json = serde_json::to_vec(&top).map_err(|e| e.to_string())?;
+    if json.len() > len {
+        return Err(format!(
+            "sorted header of {} bytes exceeds {len}",
+            json.len()
+        ));
+    }
+    json.resize(len, b' ');
+    bytes[8..8 + len].copy_from_slice(&json);
+    Ok(bytes)
 }
 
 fn metadata(spec: &Spec) -> HashMap<String, String> {

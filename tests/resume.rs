@@ -179,6 +179,13 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         targets: Some(2),
     };
     checkpoint::save_training(&file, &spec, &first.params().unwrap(), &state).unwrap();
+    // Two saves of one state are the same bytes (the header's metadata in a fixed order).
+    let again = s.path("again.safetensors");
+    checkpoint::save_training(&again, &spec, &first.params().unwrap(), &state).unwrap();
+    assert!(
+        std::fs::read(&file).unwrap() == std::fs::read(&again).unwrap(),
+        "{name}: two saves of one state differ"
+    );
     drop(first);
 
     let (got_spec, params, loaded) = checkpoint::load_training(&file).unwrap();
