@@ -239,11 +239,14 @@ fn metadata(spec: &Spec) -> HashMap<String, String> {
 
 /// Loads a checkpoint and the architecture stored in it.
 pub fn load(path: &Path) -> Result<(Spec, Params)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    load_bytes(path, &read(path)?)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         err: source,
-    })?;
-    load_bytes(path, &bytes)
+    })
 }
 
 /// As `load`, from the file's bytes; `path` names the source in errors.
@@ -253,11 +256,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<(Spec, Params)> {
 
 /// Loads a checkpoint with its training state, `None` when it holds parameters only.
 pub fn load_training(path: &Path) -> Result<(Spec, Params, Option<TrainingState>)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        err: source,
-    })?;
-    decode(path, &bytes, true)
+    decode(path, &read(path)?, true)
 }
 
 /// The architecture and parameters, and with `with_state` the training state if there is one.

@@ -5,7 +5,6 @@
 mod common;
 
 use common::{NETWORK, assert_close, gpu};
-use wgtrain::cpu::fast::dense_targets;
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::gpu::{GpuContext, GpuTrainer};
@@ -69,7 +68,7 @@ fn batch_split_across_bindings_gives_the_whole_batch_gradients_and_step() {
     let mut t = GpuTrainer::new(ctx, &spec, &params, &d, [&d], N).unwrap();
     let rows: Vec<u32> = (0..N as u32).rev().collect();
     let x = widen(&d.x.to_f32());
-    let y = widen(&dense_targets(&d));
+    let y = widen(&d.dense_targets());
     let pick = |all: &[f64], w: usize| {
         rows.iter()
             .flat_map(|&r| all[r as usize * w..][..w].to_vec())

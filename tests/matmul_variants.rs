@@ -8,7 +8,6 @@ mod common;
 use std::path::PathBuf;
 
 use common::{NETWORK, assert_close, gpu};
-use wgtrain::cpu::fast::dense_targets;
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::gpu::context::is_hardware;
@@ -232,7 +231,7 @@ fn the_128_variant_gives_whole_batch_gradients_through_row_chunks_reproducibly()
     assert!(described.contains("matmul 128x128"), "{described}");
     let rows: Vec<u32> = (0..N as u32).rev().collect();
     let x = widen(&d.x.to_f32());
-    let y = widen(&dense_targets(&d));
+    let y = widen(&d.dense_targets());
     let pick = |all: &[f64], w: usize| {
         rows.iter()
             .flat_map(|&r| all[r as usize * w..][..w].to_vec())

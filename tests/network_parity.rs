@@ -4,7 +4,7 @@
 mod common;
 
 use common::{NETWORK, assert_close, gpu, uniform};
-use wgtrain::cpu::fast::{CpuTrainer, dense_targets};
+use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::gpu::tuning::Setting;
@@ -116,7 +116,7 @@ fn reference_gradients(
     rows: &[u32],
 ) -> (f64, Net64) {
     let xs = take_rows(x, spec.inputs(), rows);
-    let ys = take_rows(&dense_targets(data), spec.outputs(), rows);
+    let ys = take_rows(&data.dense_targets(), spec.outputs(), rows);
     reference::gradients(spec, &Net64::from_params(params), &xs, &ys, rows.len(), 0.0)
 }
 
@@ -265,7 +265,7 @@ fn fast_cpu_gradients_with_l2_add_the_decay_term_to_weights_only() {
         let name = format!("fast cpu l2 {l2} {} m {BATCH} seed {seed}", describe(&spec));
         let (loss, got) = trainer.gradients(&rows, l2);
         let xs = take_rows(&x, spec.inputs(), &rows);
-        let ys = take_rows(&dense_targets(&data), spec.outputs(), &rows);
+        let ys = take_rows(&data.dense_targets(), spec.outputs(), &rows);
         let net = Net64::from_params(&params);
         let (objective, want) = reference::gradients(&spec, &net, &xs, &ys, BATCH, l2 as f64);
         let data_loss = objective - net.l2_penalty(l2 as f64);
@@ -298,7 +298,7 @@ fn check_one_step(
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let after = backend.params().unwrap_or_else(|e| panic!("{name}: {e}"));
     let xs = take_rows(x, spec.inputs(), perm);
-    let ys = take_rows(&dense_targets(data), spec.outputs(), perm);
+    let ys = take_rows(&data.dense_targets(), spec.outputs(), perm);
     let mut net = Net64::from_params(params);
     let want_loss = reference::train_step(
         spec,

@@ -6,7 +6,7 @@ mod common;
 
 use bytemuck::Pod;
 use common::{NETWORK, Tol, assert_close, gpu, uniform};
-use wgtrain::cpu::fast::{CpuTrainer, dense_targets};
+use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, State64, widen};
 use wgtrain::data::{Dataset, Targets};
 use wgtrain::gpu::kernels::{Kernel, Kernels, OptimParams, StepInfo, WG_1D, grid_1d, run_once};
@@ -514,7 +514,7 @@ fn check_steps(
         .optimizer_state()
         .unwrap_or_else(|e| panic!("{name}: {e}"));
 
-    let y = dense_targets(data);
+    let y = data.dense_targets();
     let mut net = Net64::from_params(params);
     let mut want_state = State64::new(&opt, &net);
     let mut want_losses = Vec::new();

@@ -391,16 +391,6 @@ pub struct CpuTrainer {
     phases: [[Vec<Phase>; 2]; 2],
 }
 
-/// Dense target rows (one-hot for classes), (n, width).
-pub fn dense_targets(d: &Dataset) -> Vec<f32> {
-    let w = d.target_width();
-    let mut y = vec![0.0; d.n * w];
-    for i in 0..d.n {
-        d.target_row(i, &mut y[i * w..(i + 1) * w]);
-    }
-    y
-}
-
 impl CpuTrainer {
     pub fn new<'a>(
         spec: &Spec,
@@ -411,12 +401,12 @@ impl CpuTrainer {
     ) -> Result<CpuTrainer> {
         let eval = eval
             .into_iter()
-            .map(|d| (d.x.clone(), dense_targets(d), d.n))
+            .map(|d| (d.x.clone(), d.dense_targets(), d.n))
             .collect();
         Self::with_data(
             spec,
             params,
-            (train.x.clone(), dense_targets(train), train.n),
+            (train.x.clone(), train.dense_targets(), train.n),
             eval,
             batch,
         )
@@ -430,11 +420,11 @@ impl CpuTrainer {
         eval: Vec<Dataset>,
         batch: usize,
     ) -> Result<CpuTrainer> {
-        let train_y = dense_targets(&train);
+        let train_y = train.dense_targets();
         let eval = eval
             .into_iter()
             .map(|d| {
-                let y = dense_targets(&d);
+                let y = d.dense_targets();
                 (d.x, y, d.n)
             })
             .collect();

@@ -203,6 +203,16 @@ impl Dataset {
         }
     }
 
+    /// Every target row, dense (one-hot for classes): (n, target_width).
+    pub fn dense_targets(&self) -> Vec<f32> {
+        let w = self.target_width();
+        let mut y = vec![0.0; self.n * w];
+        for i in 0..self.n {
+            self.target_row(i, &mut y[i * w..(i + 1) * w]);
+        }
+        y
+    }
+
     /// Writes sample i's dense target row (one-hot for classes) into out (len target_width()).
     /// Panics if i >= n or out has the wrong length.
     pub fn target_row(&self, i: usize, out: &mut [f32]) {

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use super::context::GpuContext;
 use super::kernels::*;
 use super::tuning::{self, MatmulChoice, Setting};
-use crate::cpu::fast::dense_targets;
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
@@ -222,7 +221,7 @@ impl GpuTrainer {
                 &format!("the {what} inputs ({} x {})", d.n, d.dim),
                 bytes.len() as u64,
             )?;
-            let y = dense_targets(d);
+            let y = d.dense_targets();
             ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f)?;
             Ok(DataBufs {
                 x: storage_init(device, &format!("{what} x"), &bytes),
