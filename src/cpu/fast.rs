@@ -649,8 +649,9 @@ impl CpuTrainer {
 /// With `by_rows` every phase up to the updates works on the part's own rows of the batch (the
 /// GEMMs split by rows), reading only rows the same part wrote: they follow one another with no
 /// barrier. Otherwise each GEMM splits along its larger side and each phase waits for the one
-/// before. The updates need all rows of the gradients, so they come after a barrier; they touch
-/// one layer each and read no weights, so they need none between them.
+/// before. The updates need all rows of the gradients, so they come after a barrier; each
+/// touches one layer's parameters (and reads only the part it writes), so they need none
+/// between them.
 fn phases(layers: usize, by_rows: bool, backward: bool) -> Vec<Phase> {
     let mut p = vec![Phase::Gather];
     let then = |p: &mut Vec<Phase>, phase| {
