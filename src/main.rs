@@ -32,6 +32,11 @@ enum Command {
     Train(Box<cli::train::TrainArgs>),
     /// Run the benchmark tasks (T1-T4, as the PyTorch reference defines them) on the CPU and
     /// GPU paths, each result validated before it is timed; or sweep GEMM shapes (--gemm).
+    ///
+    /// Reports samples/s, seconds per epoch and GFLOP/s, and that rate as a share of the
+    /// path's fp32 peak, which it measures before and after the runs (independent FMA chains
+    /// on every CPU thread, or an FMA shader on the GPU) since no API reports it. The machine's
+    /// other load can only lower a figure: compare paths or tools in one run, or interleaved.
     Bench(cli::bench::BenchArgs),
     /// Evaluate a saved model on a dataset: loss, accuracy, per-class precision/recall/F1 and
     /// the confusion matrix.
