@@ -13,8 +13,10 @@ use crate::model::{Activation, Layer, Params, Spec};
 use crate::optim::{Method, OptimState, Optimizer};
 use crate::train::{Backend, EvalStats, Hyper};
 
-/// Steps recorded per submission: enough to keep the queue fed, few enough to start early.
+/// The most steps recorded in one submission (see `run_steps`).
 const STEPS_PER_SUBMIT: usize = 32;
+/// The longest a submission of steps should run (see `run_steps`).
+const SUBMIT_SECONDS: f64 = 0.5;
 /// Parameter tensors start at multiples of this many floats (256 bytes), so each can be bound
 /// on its own (`min_storage_buffer_offset_alignment` is at most 256).
 const ALIGN_FLOATS: usize = 64;
@@ -606,25 +608,44 @@ impl GpuTrainer {
         let tail = n - (steps - 1) * self.batch;
         self.ensure_plan(full, mode)?;
         self.ensure_plan(tail, mode)?;
-        let mut done = steps;
-        for chunk_start in (0..steps).step_by(STEPS_PER_SUBMIT) {
-            if mode == Mode::Train && chunk_start > 0 && crate::train::stop_requested() {
-                done = chunk_start;
+        // Steps go in submissions of `chunk` steps, at most two in flight: the device always
+        // has the next one queued, and the host knows within two submissions how far it got
+        // (progress counts executed steps; a stop request ends the pass within two). `chunk`
+        // starts at one and doubles while a submission takes under SUBMIT_SECONDS / 4, up to
+        // STEPS_PER_SUBMIT, and halves when one takes over SUBMIT_SECONDS.
+        let mut done = 0;
+        let mut chunk = 1;
+        let mut in_flight: Option<(wgpu::SubmissionIndex, usize)> = None;
+        let mut since = std::time::Instant::now();
+        while done < steps {
+            if train && done > 0 && crate::train::stop_requested() {
                 break;
             }
+            let end = (done + chunk).min(steps);
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
-                for s in chunk_start..(chunk_start + STEPS_PER_SUBMIT).min(steps) {
+                for s in done..end {
                     let m = if s + 1 == steps { tail } else { full };
                     let plan = &self.plans[&(m, mode)];
                     self.kernels.record(&mut pass, &plan.dispatches, s as u32);
                 }
             }
-            self.ctx.queue.submit([enc.finish()]);
-            if train {
-                crate::train::note_steps((chunk_start + STEPS_PER_SUBMIT).min(steps) - chunk_start);
+            let index = self.ctx.queue.submit([enc.finish()]);
+            if let Some((previous, n)) = in_flight.replace((index, end - done)) {
+                self.ctx.wait_for(previous)?;
+                if train {
+                    crate::train::note_steps(n);
+                }
+                let took = since.elapsed().as_secs_f64();
+                since = std::time::Instant::now();
+                if took < SUBMIT_SECONDS / 4.0 {
+                    chunk = (chunk * 2).min(STEPS_PER_SUBMIT);
+                } else if took > SUBMIT_SECONDS {
+                    chunk = (chunk / 2).max(1);
+                }
             }
+            done = end;
         }
         if train {
             self.t += done as u64;
@@ -633,6 +654,9 @@ impl GpuTrainer {
             return Ok(vec![]);
         }
         let raw = read_back(&self.ctx, &self.stats, 0, done as u64 * 8)?;
+        if let (true, Some((_, n))) = (train, in_flight) {
+            crate::train::note_steps(n);
+        }
         Ok((0..done)
             .map(|s| {
                 let m = if s + 1 == steps { tail } else { full };
