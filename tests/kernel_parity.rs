@@ -459,7 +459,7 @@ fn check_gather(gpu: &(GpuContext, Kernels), c: Gather) {
     let got = launch(
         gpu,
         Kernel::GatherRows,
-        &[bytes(&perm), bytes(&x_all), bytes(&y_all)],
+        &[bytes(&perm), bytes(&x_all), bytes(&y_all), bytes(&[0f32])],
         &[
             &vec![UNTOUCHED; (c.rows + 2) * c.dim],
             &vec![UNTOUCHED; (c.rows + 2) * c.ydim],
@@ -583,7 +583,7 @@ fn gather_rows_packed_bytes_are_widened_and_scaled_exactly() {
         let got = launch(
             &g,
             Kernel::GatherRows,
-            &[bytes(&perm), &x_all, bytes(&y_all)],
+            &[bytes(&perm), &x_all, bytes(&y_all), bytes(&[0f32])],
             &[
                 &vec![UNTOUCHED; (rows + 2) * dim],
                 &vec![UNTOUCHED; (rows + 2) * ydim],
@@ -620,6 +620,81 @@ fn gather_rows_packed_bytes_are_widened_and_scaled_exactly() {
         }
         assert_close(&format!("{name}: x"), &got[0], &want_x, EXACT);
         assert_close(&format!("{name}: y"), &got[1], &want_y, EXACT);
+    }
+}
+
+/// Bytes standardised per feature (`packed` 2): each widened, times its feature's scale, plus
+/// its offset, as `Inputs::U8Affine::copy_row` does on the CPU. Compared within 1 ulp-ish
+/// (rtol 1e-6) rather than exactly: a shader compiler may fuse the multiply and the add.
+#[test]
+fn gather_rows_standardised_bytes_get_their_features_scale_and_offset() {
+    let Some(g) = setup("gather_rows_standardised_bytes_get_their_features_scale_and_offset")
+    else {
+        return;
+    };
+    let (n_all, dim, ydim) = (301, 7, 3);
+    let mut rng = Rng::new(61);
+    let x_all: Vec<u8> = (0..n_all * dim).map(|_| rng.below(256) as u8).collect();
+    let y_all = uniform(62, n_all * ydim, -1.0, 1.0);
+    let scale = uniform(63, dim, 0.001, 0.1);
+    let offset = uniform(64, dim, -3.0, 3.0);
+    let inputs = wgtrain::data::Inputs::U8Affine {
+        data: x_all.clone(),
+        scale: scale.clone(),
+        offset: offset.clone(),
+    };
+    let mut perm: Vec<u32> = (0..n_all as u32).collect();
+    Rng::new(65).shuffle(&mut perm);
+    for (rows, row_offset, identity) in [(1, 0, false), (37, 263, false), (300, 1, true)] {
+        let name =
+            format!("gather_rows affine identity={identity} rows {rows} row_offset {row_offset}");
+        let got = launch(
+            &g,
+            Kernel::GatherRows,
+            &[
+                bytes(&perm),
+                &x_all,
+                bytes(&y_all),
+                bytes(&[scale.clone(), offset.clone()].concat()),
+            ],
+            &[
+                &vec![UNTOUCHED; (rows + 2) * dim],
+                &vec![UNTOUCHED; (rows + 2) * ydim],
+            ],
+            &GatherParams {
+                dim: dim as u32,
+                ydim: ydim as u32,
+                identity: identity as u32,
+                packed: 2,
+                rows: rows as u32,
+                ..Zeroable::zeroed()
+            },
+            Some(StepInfo {
+                row_offset: row_offset as u32,
+                slot: 0,
+                lr: 0.0,
+                ..Default::default()
+            }),
+            grid_1d(rows * dim.max(ydim), WG_1D),
+        );
+        let mut want_x = vec![UNTOUCHED; (rows + 2) * dim];
+        for r in 0..rows {
+            let src = if identity {
+                row_offset + r
+            } else {
+                perm[row_offset + r] as usize
+            };
+            inputs.copy_row(src, &mut want_x[r * dim..(r + 1) * dim]);
+        }
+        assert_close(
+            &format!("{name}: x"),
+            &got[0],
+            &want_x,
+            Tol {
+                rtol: 1e-6,
+                atol: 1e-6,
+            },
+        );
     }
 }
 

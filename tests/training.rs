@@ -168,6 +168,41 @@ fn digits_reaches_95_percent_on_both_paths_and_the_paths_agree_per_epoch() {
     );
 }
 
+/// Standardised digits (bytes) stay bytes, with a scale and offset per feature, and both paths
+/// train on them alike: the GPU's gather applies the same transform as the CPU's.
+#[test]
+fn standardised_byte_inputs_stay_bytes_and_the_paths_agree() {
+    let (split, spec, mut hp) = digits();
+    hp.epochs = 3;
+    let z = wgtrain::data::standardize::Standardize::fit(&split.train);
+    let train = z.apply_to(split.train.clone()).unwrap();
+    let test = z.apply_to(split.test.clone().unwrap()).unwrap();
+    assert!(
+        matches!(train.x, wgtrain::data::Inputs::U8Affine { .. }),
+        "standardised bytes were widened"
+    );
+    let params = Params::init(&spec, hp.seed);
+    let mut cpu = CpuTrainer::new(&spec, params.clone(), &train, Some(&test), hp.batch).unwrap();
+    let cpu_reports = run(&mut cpu, train.n, &hp, true);
+    assert!(
+        accuracy(&cpu_reports) >= 0.9,
+        "cpu {}",
+        accuracy(&cpu_reports)
+    );
+    let Some(ctx) = gpu("standardised_byte_inputs_stay_bytes_and_the_paths_agree") else {
+        return;
+    };
+    let mut gpu_t = GpuTrainer::new(ctx, &spec, &params, &train, Some(&test), hp.batch).unwrap();
+    let gpu_reports = run(&mut gpu_t, train.n, &hp, true);
+    let losses = |r: &[EpochReport]| r.iter().map(|e| e.train_loss).collect::<Vec<_>>();
+    assert_close(
+        "standardised train loss per epoch, gpu vs cpu",
+        &losses(&gpu_reports),
+        &losses(&cpu_reports),
+        PATHS_AGREE,
+    );
+}
+
 #[test]
 fn two_gpu_runs_with_one_seed_are_bitwise_equal() {
     let (split, spec, mut hp) = digits();

@@ -141,6 +141,25 @@ fn concat(a: Dataset, b: Dataset) -> Result<Dataset> {
             data.extend(more);
             Inputs::U8 { data, scale }
         }
+        (
+            Inputs::U8Affine {
+                mut data,
+                scale,
+                offset,
+            },
+            Inputs::U8Affine {
+                data: more,
+                scale: s2,
+                offset: o2,
+            },
+        ) if scale == s2 && offset == o2 => {
+            data.extend(more);
+            Inputs::U8Affine {
+                data,
+                scale,
+                offset,
+            }
+        }
         (x, y) => Inputs::F32([x.to_f32(), y.to_f32()].concat()),
     };
     let targets = match (joined.targets, b.targets) {

@@ -29,13 +29,20 @@ pub enum Inputs {
         data: Vec<u8>,
         scale: f32,
     },
+    /// Value i is `data[i] as f32 * scale[j] + offset[j]`, j = i % dim (scale.len() = dim):
+    /// bytes standardised per feature (`--standardize` on images) without widening them.
+    U8Affine {
+        data: Vec<u8>,
+        scale: Vec<f32>,
+        offset: Vec<f32>,
+    },
 }
 
 impl Inputs {
     pub fn len(&self) -> usize {
         match self {
             Inputs::F32(v) => v.len(),
-            Inputs::U8 { data, .. } => data.len(),
+            Inputs::U8 { data, .. } | Inputs::U8Affine { data, .. } => data.len(),
         }
     }
 
@@ -53,6 +60,16 @@ impl Inputs {
                     *o = b as f32 * scale;
                 }
             }
+            Inputs::U8Affine {
+                data,
+                scale,
+                offset,
+            } => {
+                let bytes = &data[r * d..(r + 1) * d];
+                for (((o, &b), s), a) in out.iter_mut().zip(bytes).zip(scale).zip(offset) {
+                    *o = b as f32 * s + a;
+                }
+            }
         }
     }
 
@@ -64,7 +81,9 @@ impl Inputs {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let (ptr, bytes) = match self {
                 Inputs::F32(v) => (v[r * dim..].as_ptr() as *const i8, dim * 4),
-                Inputs::U8 { data, .. } => (data[r * dim..].as_ptr() as *const i8, dim),
+                Inputs::U8 { data, .. } | Inputs::U8Affine { data, .. } => {
+                    (data[r * dim..].as_ptr() as *const i8, dim)
+                }
             };
             for off in (0..bytes).step_by(64) {
                 // SAFETY: a prefetch never faults and reads nothing; the address is in the row.
@@ -80,11 +99,24 @@ impl Inputs {
         match self {
             Inputs::F32(v) => v.clone(),
             Inputs::U8 { data, scale } => data.iter().map(|&b| b as f32 * scale).collect(),
+            Inputs::U8Affine { scale, .. } => {
+                let mut out = vec![0f32; self.len()];
+                for (r, row) in out.chunks_exact_mut(scale.len().max(1)).enumerate() {
+                    self.copy_row(r, row);
+                }
+                out
+            }
         }
     }
 
     /// The rows `idx` in that order.
     fn rows(&self, idx: &[usize], dim: usize) -> Inputs {
+        let pick = |data: &[u8]| -> Vec<u8> {
+            idx.iter()
+                .flat_map(|&i| &data[i * dim..(i + 1) * dim])
+                .copied()
+                .collect()
+        };
         match self {
             Inputs::F32(v) => Inputs::F32(
                 idx.iter()
@@ -93,12 +125,17 @@ impl Inputs {
                     .collect(),
             ),
             Inputs::U8 { data, scale } => Inputs::U8 {
-                data: idx
-                    .iter()
-                    .flat_map(|&i| &data[i * dim..(i + 1) * dim])
-                    .copied()
-                    .collect(),
+                data: pick(data),
                 scale: *scale,
+            },
+            Inputs::U8Affine {
+                data,
+                scale,
+                offset,
+            } => Inputs::U8Affine {
+                data: pick(data),
+                scale: scale.clone(),
+                offset: offset.clone(),
             },
         }
     }
@@ -146,6 +183,17 @@ impl Dataset {
         let finite = match &x {
             Inputs::F32(v) => v.iter().position(|v| !v.is_finite()).map(|i| (i, v[i])),
             Inputs::U8 { scale, .. } => (!scale.is_finite()).then_some((0, *scale)),
+            Inputs::U8Affine { scale, offset, .. } => {
+                if scale.len() != dim || offset.len() != dim {
+                    return Err(Error::Shape(format!(
+                        "{name}: {} scales and {} offsets for {dim} inputs",
+                        scale.len(),
+                        offset.len()
+                    )));
+                }
+                let bad = |v: &[f32]| v.iter().position(|v| !v.is_finite()).map(|j| (j, v[j]));
+                bad(scale).or_else(|| bad(offset))
+            }
         };
         if let Some((i, v)) = finite {
             return Err(Error::InvalidArgument(format!(

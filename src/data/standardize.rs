@@ -42,7 +42,9 @@ impl Standardize {
         }
     }
 
-    /// `x` (n, dim) standardised, as f32.
+    /// `x` (n, dim) standardised: bytes stay bytes, with the transform folded into a scale and
+    /// an offset per feature (images keep a quarter of the memory, and fit the GPU's bindings);
+    /// anything else as f32.
     pub fn apply(&self, x: &Inputs, n: usize) -> Result<Inputs> {
         let dim = self.mean.len();
         if x.len() != n * dim || self.std.len() != dim {
@@ -50,6 +52,19 @@ impl Standardize {
                 "standardising {} values as {n} rows of {dim}",
                 x.len()
             )));
+        }
+        if let Inputs::U8 { data, scale } = x {
+            // (b·scale - mean) / std = b·(scale / std) + (-mean / std)
+            return Ok(Inputs::U8Affine {
+                data: data.clone(),
+                scale: self.std.iter().map(|s| scale / s).collect(),
+                offset: self
+                    .mean
+                    .iter()
+                    .zip(&self.std)
+                    .map(|(m, s)| -m / s)
+                    .collect(),
+            });
         }
         let mut out = vec![0f32; n * dim];
         for (i, row) in out.chunks_exact_mut(dim.max(1)).enumerate().take(n) {

@@ -54,7 +54,8 @@ pub struct GatherParams {
     pub dim: u32,
     pub ydim: u32,
     pub identity: u32,
-    /// 1: x_all holds bytes (four per u32), each scaled by `scale`; 0: x_all holds f32 bits.
+    /// 0: x_all holds f32 bits; 1: bytes (four per u32), each times `scale`; 2: bytes, each
+    /// times its feature's scale plus its offset (the `affine` binding).
     pub packed: u32,
     pub scale: f32,
     /// Rows `[offset, offset + rows)` of the step's batch (one row chunk, or all of it).
@@ -298,7 +299,7 @@ impl Kernel {
                 &[Read, Read, Read, Write, Gap, Uniform]
             }
             Kernel::MatmulBackwardWeight => &[Read, Read, Gap, Write, Write, Uniform],
-            Kernel::GatherRows => &[Read, Read, Read, Write, Write, Uniform, Step],
+            Kernel::GatherRows => &[Read, Read, Read, Read, Write, Write, Uniform, Step],
             Kernel::LossForwardBackward => &[Read, Read, Write, Write, Gap, Uniform, Gap],
             Kernel::LossStats => &[Gap, Gap, Gap, Write, Write, Uniform, Step],
             Kernel::SgdUpdate => &[Read, Write, Uniform, Step],

@@ -99,9 +99,13 @@ struct Plan {
 
 /// GPU buffers of one dataset: inputs and dense targets.
 struct DataBufs {
-    /// f32 bits, or bytes packed four per u32 (`scale` set).
+    /// f32 bits, or bytes packed four per u32 (`packed` 1 or 2).
     x: wgpu::Buffer,
-    scale: Option<f32>,
+    /// gather.wgsl's `packed`: 0 f32, 1 bytes times `scale`, 2 bytes times a per-feature scale
+    /// plus offset, both in `affine` (dim scales, then dim offsets).
+    packed: u32,
+    scale: f32,
+    affine: wgpu::Buffer,
     y: wgpu::Buffer,
     n: usize,
 }
@@ -211,13 +215,19 @@ impl GpuTrainer {
         ctx.check_binding("the per-step uniforms", slots as u64 * kernels.step_stride)?;
         let device = &ctx.device;
         let upload = |d: &Dataset, what: &str| -> Result<DataBufs> {
-            let (bytes, scale): (Vec<u8>, _) = match &d.x {
-                Inputs::F32(v) => (bytemuck::cast_slice(v).to_vec(), None),
-                Inputs::U8 { data, scale } => {
-                    let mut b = data.clone();
-                    b.resize(b.len().next_multiple_of(4).max(4), 0);
-                    (b, Some(*scale))
-                }
+            let padded = |data: &[u8]| {
+                let mut b = data.to_vec();
+                b.resize(b.len().next_multiple_of(4).max(4), 0);
+                b
+            };
+            let (bytes, packed, scale, affine): (Vec<u8>, u32, f32, Vec<f32>) = match &d.x {
+                Inputs::F32(v) => (bytemuck::cast_slice(v).to_vec(), 0, 1.0, vec![0.0]),
+                Inputs::U8 { data, scale } => (padded(data), 1, *scale, vec![0.0]),
+                Inputs::U8Affine {
+                    data,
+                    scale,
+                    offset,
+                } => (padded(data), 2, 1.0, [&scale[..], &offset[..]].concat()),
             };
             ctx.check_binding(
                 &format!("the {what} inputs ({} x {})", d.n, d.dim),
@@ -227,7 +237,13 @@ impl GpuTrainer {
             ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f)?;
             Ok(DataBufs {
                 x: storage_init(device, &format!("{what} x"), &bytes),
+                packed,
                 scale,
+                affine: storage_init(
+                    device,
+                    &format!("{what} affine"),
+                    bytemuck::cast_slice(&affine),
+                ),
                 y: storage_init(device, &format!("{what} y"), bytemuck::cast_slice(&y)),
                 n: d.n,
             })
@@ -382,6 +398,7 @@ impl GpuTrainer {
                     Range::whole(&self.perm),
                     Range::whole(&data.x),
                     Range::whole(&data.y),
+                    Range::whole(&data.affine),
                     Self::sized(&self.acts[0], m * dim),
                     Self::sized(&self.ybatch, m * ydim),
                 ],
@@ -392,8 +409,8 @@ impl GpuTrainer {
                         dim: dim as u32,
                         ydim: ydim as u32,
                         identity: matches!(mode, Mode::Eval(_)) as u32,
-                        packed: data.scale.is_some() as u32,
-                        scale: data.scale.unwrap_or(1.0),
+                        packed: data.packed,
+                        scale: data.scale,
                         offset: r0 as u32,
                         rows: m as u32,
                         _pad: 0,
