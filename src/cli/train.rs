@@ -1,22 +1,21 @@
 //! `wgtrain train`: build the network from the data and the flags (or take both from a checkpoint
 //! to resume), train, report, save.
 
-use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::parse_list;
 use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::standardize::Standardize;
 use wgtrain::data::{self, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
-use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::optim::{Decay, Method, OptimState, Optimizer, Schedule};
-use wgtrain::train::{self, Backend, Hyper, Plan, Progress, Role};
+use wgtrain::model::{Loss, Output, Params, Spec};
+use wgtrain::optim::{Method, OptimState};
+use wgtrain::settings::{self, ArchFlags, Flags, Settings};
+use wgtrain::train::{self, Backend, Plan, Progress, Role};
 
 const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
   cross-entropy  L = -(1/N) Σ_n log softmax(z_n)[y_n]   (softmax output; labels are class indices)
@@ -185,47 +184,6 @@ fn count(s: &str) -> std::result::Result<usize, String> {
         .map_err(|_| "expected a whole number, 0 or more".to_string())
 }
 
-/// The hidden sizes of `--hidden`, none zero.
-fn hidden_sizes(hidden: &str) -> Result<Vec<usize>> {
-    let sizes: Vec<usize> = parse_list(hidden, "hidden")?;
-    if sizes.contains(&0) {
-        bail!("--hidden {hidden}: a hidden layer of zero units; every layer needs at least one");
-    }
-    Ok(sizes)
-}
-
-/// The activations of `--activation` for `layers` hidden layers (one given for all, or one each).
-fn hidden_activations(activation: &str, layers: usize) -> Result<Vec<Activation>> {
-    let acts: Vec<Activation> = parse_list(activation, "activation")?;
-    Ok(match acts.len() {
-        1 => vec![acts[0]; layers],
-        n if n == layers => acts,
-        n => bail!(
-            "--activation gives {n} activations for {layers} hidden layers: give one for all or one per layer"
-        ),
-    })
-}
-
-fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
-    let hidden = hidden_sizes(a.hidden.as_deref().unwrap_or("64"))?;
-    let acts = hidden_activations(a.activation.as_deref().unwrap_or("relu"), hidden.len())?;
-    let loss = a.loss.unwrap_or(if classes {
-        Loss::CrossEntropy
-    } else {
-        Loss::Mse
-    });
-    if loss == Loss::CrossEntropy && !classes {
-        bail!(
-            "cross-entropy needs class labels, but --targets makes the targets real-valued: use --loss mse or bce"
-        );
-    }
-    let output = a.output.unwrap_or(loss.default_output());
-    let mut sizes = vec![inputs];
-    sizes.extend(hidden);
-    sizes.push(outputs);
-    Ok(Spec::new(sizes, acts, output, loss)?)
-}
-
 /// Fails early when `path`'s folder does not exist, rather than after training.
 pub fn check_writable(path: &Path) -> Result<()> {
     let dir = match path.parent() {
@@ -269,239 +227,38 @@ pub fn open_gpu(device: &str, backend: BackendChoice) -> Result<Option<GpuContex
     }
 }
 
-/// The run's settings: from the flags for a new run; with --resume from the checkpoint, where a
-/// flag that says otherwise is an error.
-struct Settings {
-    hp: Hyper,
-    optimizer: Optimizer,
-    schedule: Schedule,
-    data: String,
-    valid_split: Option<f64>,
-    label_column: Option<usize>,
-    targets: Option<usize>,
-}
-
-/// An optional setting: `given` for a new run; for a resumed one the checkpoint's, which a
-/// `given` value must equal.
-fn pick_layout(
-    flag: &str,
-    given: Option<usize>,
-    stored: Option<(Option<usize>, &Path)>,
-) -> Result<Option<usize>> {
-    match stored {
-        None => Ok(given),
-        Some((s, p)) => {
-            if given.is_some() && given != s {
-                let was = s.map_or(format!("no --{flag}"), |v| format!("--{flag} {v}"));
-                bail!(
-                    "--{flag} {} contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --{flag} out",
-                    given.unwrap_or_default(),
-                    p.display()
-                );
-            }
-            Ok(s)
-        }
-    }
-}
-
-/// `given` (or `default`) for a new run; for a resumed one the checkpoint's value, which a
-/// `given` value must equal.
-fn pick<T: PartialEq + Display>(
-    flag: &str,
-    given: Option<T>,
-    stored: Option<(T, &Path)>,
-    default: T,
-) -> Result<T> {
-    match stored {
-        None => Ok(given.unwrap_or(default)),
-        Some((s, file)) => match given {
-            Some(g) if g != s => bail!(
-                "--{flag} {g} contradicts {}, whose run has --{flag} {s}: --resume continues that run with its settings; leave --{flag} out",
-                file.display()
-            ),
-            _ => Ok(s),
-        },
-    }
-}
-
-fn settings(a: &TrainArgs, resume: Option<(&TrainingState, &Path)>) -> Result<Settings> {
-    let from = |f: &dyn Fn(&TrainingState) -> String| resume.map(|(st, p)| (f(st), p));
-    let stored_opt = resume.map(|(st, _)| st.optim.optimizer);
-    let method = pick(
-        "optimizer",
-        a.optimizer,
-        resume.map(|(st, p)| (st.optim.optimizer.method, p)),
-        Method::Sgd,
-    )?;
-    let only = |given: bool, flag: &str, applies: bool, to: &str| -> Result<()> {
-        if given && !applies {
-            bail!("--{flag} applies to {to}, but the optimizer is {method}");
-        }
-        Ok(())
-    };
-    only(
-        a.momentum.is_some(),
-        "momentum",
-        method.uses_momentum(),
-        "--optimizer momentum and nesterov",
-    )?;
-    for (flag, given) in [("beta1", a.beta1), ("beta2", a.beta2), ("eps", a.eps)] {
-        only(
-            given.is_some(),
-            flag,
-            method.is_adam(),
-            "--optimizer adam and adamw",
-        )?;
-    }
-    only(
-        a.weight_decay.is_some(),
-        "weight-decay",
-        method == Method::AdamW,
-        "--optimizer adamw (--l2 is the 2λW gradient term for every optimizer)",
-    )?;
-    let d = Optimizer::new(method);
-    let value = |flag: &str, given: Option<f32>, get: fn(&Optimizer) -> f32| {
-        pick(
-            flag,
-            given,
-            stored_opt.zip(resume).map(|(o, (_, p))| (get(&o), p)),
-            get(&d),
-        )
-    };
-    let optimizer = Optimizer {
-        method,
-        momentum: value("momentum", a.momentum, |o| o.momentum)?,
-        beta1: value("beta1", a.beta1, |o| o.beta1)?,
-        beta2: value("beta2", a.beta2, |o| o.beta2)?,
-        eps: value("eps", a.eps, |o| o.eps)?,
-        weight_decay: value("weight-decay", a.weight_decay, |o| o.weight_decay)?,
-    };
-    let schedule_name = pick(
-        "schedule",
-        a.schedule.clone(),
-        from(&|st| st.schedule.decay.name().to_string()),
-        "constant".to_string(),
-    )?;
-    if schedule_name != "step" {
-        for (flag, given) in [
-            ("lr-step", a.lr_step.is_some()),
-            ("lr-gamma", a.lr_gamma.is_some()),
-        ] {
-            if given {
-                bail!("--{flag} applies to --schedule step, but the schedule is {schedule_name}");
-            }
-        }
-    }
-    let stored_step = resume.and_then(|(st, p)| match st.schedule.decay {
-        Decay::Step { every, gamma } => Some(((every, gamma), p)),
-        _ => None,
-    });
-    let decay = match schedule_name.as_str() {
-        "step" => {
-            let every = match (a.lr_step, resume) {
-                (None, None) => {
-                    bail!("--schedule step needs --lr-step N, the epochs between two decays")
-                }
-                _ => pick(
-                    "lr-step",
-                    a.lr_step,
-                    stored_step.map(|((e, _), p)| (e, p)),
-                    a.lr_step.unwrap_or(0),
-                )?,
-            };
-            let gamma = pick(
-                "lr-gamma",
-                a.lr_gamma,
-                stored_step.map(|((_, g), p)| (g, p)),
-                0.1,
-            )?;
-            Decay::Step { every, gamma }
-        }
-        "cosine" => Decay::Cosine,
-        _ => Decay::Constant,
-    };
-    let schedule = Schedule {
-        decay,
-        warmup: pick(
-            "warmup",
-            a.warmup,
-            resume.map(|(st, p)| (st.schedule.warmup, p)),
-            0,
-        )?,
-    };
-    let hp = Hyper {
-        lr: pick("lr", a.lr, resume.map(|(st, p)| (st.lr, p)), 0.1)?,
-        l2: pick("l2", a.l2, resume.map(|(st, p)| (st.l2, p)), 0.0)?,
-        batch: pick("batch", a.batch, resume.map(|(st, p)| (st.batch, p)), 32)?,
+/// The run-setting flags, for the library to check against the defaults or the checkpoint.
+fn flags(a: &TrainArgs) -> Flags {
+    Flags {
+        data: a.data.clone(),
+        targets: a.targets,
+        label_column: a.label_column,
+        lr: a.lr,
+        l2: a.l2,
+        batch: a.batch,
         epochs: a.epochs,
-        seed: pick("seed", a.seed, resume.map(|(st, p)| (st.seed, p)), 0)?,
-    };
-    let valid_split = match resume {
-        None => a.valid_split,
-        Some((st, p)) => {
-            if a.valid_split.is_some() && a.valid_split != st.valid_split {
-                let was = st.valid_split.map_or("no --valid-split".to_string(), |f| {
-                    format!("--valid-split {f}")
-                });
-                bail!(
-                    "--valid-split contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --valid-split out",
-                    p.display()
-                );
-            }
-            st.valid_split
-        }
-    };
-    // The data may be named differently (a moved file); the row count is checked once loaded.
-    let data = a
-        .data
-        .clone()
-        .or_else(|| resume.map(|(st, _)| st.data.clone()))
-        .unwrap_or_else(|| "digits".into());
-    hp.validate()?;
-    optimizer.validate()?;
-    schedule.validate()?;
-    Ok(Settings {
-        hp,
-        optimizer,
-        schedule,
-        data,
-        valid_split,
-        label_column: pick_layout(
-            "label-column",
-            a.label_column,
-            resume.map(|(st, p)| (st.label_column, p)),
-        )?,
-        targets: pick_layout("targets", a.targets, resume.map(|(st, p)| (st.targets, p)))?,
-    })
+        seed: a.seed,
+        optimizer: a.optimizer,
+        momentum: a.momentum,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        eps: a.eps,
+        weight_decay: a.weight_decay,
+        schedule: a.schedule.clone(),
+        lr_step: a.lr_step,
+        lr_gamma: a.lr_gamma,
+        warmup: a.warmup,
+        valid_split: a.valid_split,
+    }
 }
 
-/// With --resume, the architecture flags that are given must describe the checkpoint's network.
-fn check_architecture(a: &TrainArgs, spec: &Spec, file: &Path) -> Result<()> {
-    let n = spec.sizes.len();
-    let contradicts = |flag: &str, value: &str| -> Result<()> {
-        bail!(
-            "--{flag} {value} contradicts {}, which holds a {} network: --resume takes the architecture from the file; leave --{flag} out",
-            file.display(),
-            spec.describe()
-        )
-    };
-    if let Some(h) = &a.hidden
-        && hidden_sizes(h)? != spec.sizes[1..n - 1]
-    {
-        contradicts("hidden", h)?;
+fn arch_flags(a: &TrainArgs) -> ArchFlags {
+    ArchFlags {
+        hidden: a.hidden.clone(),
+        activation: a.activation.clone(),
+        output: a.output,
+        loss: a.loss,
     }
-    if let Some(act) = &a.activation
-        && hidden_activations(act, n - 2)? != spec.hidden
-    {
-        contradicts("activation", act)?;
-    }
-    if let Some(o) = a.output.filter(|&o| o != spec.output) {
-        contradicts("output", o.name())?;
-    }
-    if let Some(l) = a.loss.filter(|&l| l != spec.loss) {
-        contradicts("loss", l.name())?;
-    }
-    Ok(())
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
@@ -522,7 +279,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         None => None,
     };
-    let st = settings(&a, resumed.as_ref().map(|(p, _, _, s)| (s, *p)))?;
+    let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|(p, _, _, s)| (s, *p)))?;
     let hp = st.hp.clone();
     for path in a.save.iter().chain(&a.metrics).chain(&a.plot) {
         check_writable(path)?;
@@ -570,41 +327,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let classes = matches!(train_set.targets, Targets::Classes { .. });
     let (spec, params, optim, start) = match resumed {
         Some((path, spec, params, state)) => {
-            check_architecture(&a, &spec, path)?;
-            if spec.inputs() != train_set.dim || spec.outputs() != train_set.target_width() {
-                bail!(
-                    "{}: holds a {} network, but --data {} has {} inputs and {} targets",
-                    path.display(),
-                    spec.describe(),
-                    st.data,
-                    train_set.dim,
-                    train_set.target_width()
-                );
-            }
-            if state.train_rows != train_set.n {
-                bail!(
-                    "{}: its run trained on {} rows, but --data {} gives {}: --resume needs the same training data",
-                    path.display(),
-                    state.train_rows,
-                    st.data,
-                    train_set.n
-                );
-            }
-            let per_epoch = train_set.n.div_ceil(hp.batch);
-            let p = state.progress;
-            if p.batch >= per_epoch || state.optim.step != p.steps(per_epoch) as u64 {
-                bail!(
-                    "{}: inconsistent training state: {} optimizer steps at epoch {} batch {}, with {per_epoch} batches an epoch",
-                    path.display(),
-                    state.optim.step,
-                    p.epoch,
-                    p.batch
-                );
-            }
-            (spec, params, state.optim, p)
+            arch_flags(&a).check(&spec, path)?;
+            settings::check_resumed_data(path, &spec, &state, &st.data, &train_set, hp.batch)?;
+            (spec, params, state.optim, state.progress)
         }
         None => {
-            let spec = build_spec(&a, train_set.dim, train_set.target_width(), classes)?;
+            let spec = arch_flags(&a).build(train_set.dim, train_set.target_width(), classes)?;
             let params = match &a.init {
                 Some(path) => checkpoint::load_for(path, &spec)?,
                 None => Params::init(&spec, hp.seed),
