@@ -10,7 +10,7 @@ use clap::Args;
 use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::standardize::Standardize;
-use wgtrain::data::{self, Targets};
+use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
 use wgtrain::model::{Loss, Output, Params, Spec};
 use wgtrain::optim::{Method, OptimState};
@@ -261,26 +261,34 @@ fn arch_flags(a: &TrainArgs) -> ArchFlags {
     }
 }
 
-pub fn run(a: TrainArgs) -> Result<()> {
-    if a.checkpoint_every == Some(0) {
-        bail!("--checkpoint-every must be at least 1");
-    }
-    let resumed = match &a.resume {
-        Some(path) => {
-            let (spec, params, state) = checkpoint::load_training(path)?;
-            let Some(state) = state else {
-                bail!(
-                    "{}: holds parameters but no optimizer state or run settings (written by an older wgtrain), so it cannot be resumed: use --init {} to start a new run from its parameters",
-                    path.display(),
-                    path.display()
-                );
-            };
-            Some((path.as_path(), spec, params, state))
-        }
-        None => None,
+/// A checkpoint to continue: its file, network, parameters and run state.
+struct Resumed<'a> {
+    path: &'a Path,
+    spec: Spec,
+    params: Params,
+    state: TrainingState,
+}
+
+/// The checkpoint of --resume, which must hold a run's state, not only parameters.
+fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
+    let (spec, params, state) = checkpoint::load_training(path)?;
+    let Some(state) = state else {
+        bail!(
+            "{}: holds parameters but no optimizer state or run settings (written by an older wgtrain), so it cannot be resumed: use --init {} to start a new run from its parameters",
+            path.display(),
+            path.display()
+        );
     };
-    let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|(p, _, _, s)| (s, *p)))?;
-    let hp = st.hp.clone();
+    Ok(Resumed {
+        path,
+        spec,
+        params,
+        state,
+    })
+}
+
+/// Fails before any work when an output file cannot be written or --plot names no picture.
+fn check_outputs(a: &TrainArgs) -> Result<()> {
     for path in a.save.iter().chain(&a.metrics).chain(&a.plot) {
         check_writable(path)?;
     }
@@ -294,61 +302,160 @@ pub fn run(a: TrainArgs) -> Result<()> {
             p.display()
         );
     }
+    Ok(())
+}
+
+/// A run ready to train: the network, the backend that holds it and the data, and what every
+/// save writes besides the parameters.
+struct Prepared {
+    spec: Spec,
+    backend: Box<dyn Backend>,
+    template: TrainingState,
+    start: Progress,
+    n_train: usize,
+    classes: bool,
+    roles: Vec<Role>,
+}
+
+/// The training split and the evaluation splits (validation first), standardised when the run
+/// is, with the statistics used.
+struct Splits {
+    train: Dataset,
+    valid: Option<Dataset>,
+    test: Option<Dataset>,
+    standardize: Option<Standardize>,
+}
+
+/// Loads the data, holds out the validation rows and standardises every split.
+fn load_splits(a: &TrainArgs, st: &Settings, resumed: Option<&Resumed>) -> Result<Splits> {
     let split = data::load_with(&st.data, st.targets, st.label_column)?;
     let (train_set, valid_set) = match st.valid_split {
         Some(f) => {
-            let (t, v) = split.train.hold_out(f, hp.seed)?;
+            let (t, v) = split.train.hold_out(f, st.hp.seed)?;
             (t, Some(v))
         }
         None => (split.train, None),
     };
     // --standardize: statistics from the training rows only (a resumed run reuses its own),
     // applied to every split and stored in the checkpoint for eval and predict.
-    let standardize = match &resumed {
-        Some((path, _, _, state)) => {
-            if a.standardize && state.standardize.is_none() {
+    let standardize = match resumed {
+        Some(r) => {
+            if a.standardize && r.state.standardize.is_none() {
                 bail!(
                     "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
-                    path.display()
+                    r.path.display()
                 );
             }
-            state.standardize.clone()
+            r.state.standardize.clone()
         }
         None => a.standardize.then(|| Standardize::fit(&train_set)),
     };
-    let (train_set, valid_set, test_set) = match &standardize {
-        Some(z) => (
-            z.apply_to(train_set)?,
-            valid_set.map(|v| z.apply_to(v)).transpose()?,
-            split.test.map(|t| z.apply_to(t)).transpose()?,
-        ),
-        None => (train_set, valid_set, split.test),
-    };
-    let classes = matches!(train_set.targets, Targets::Classes { .. });
-    let (spec, params, optim, start) = match resumed {
-        Some((path, spec, params, state)) => {
-            arch_flags(&a).check(&spec, path)?;
-            settings::check_resumed_data(path, &spec, &state, &st.data, &train_set, hp.batch)?;
-            (spec, params, state.optim, state.progress)
+    Ok(match &standardize {
+        Some(z) => Splits {
+            train: z.apply_to(train_set)?,
+            valid: valid_set.map(|v| z.apply_to(v)).transpose()?,
+            test: split.test.map(|t| z.apply_to(t)).transpose()?,
+            standardize,
+        },
+        None => Splits {
+            train: train_set,
+            valid: valid_set,
+            test: split.test,
+            standardize,
+        },
+    })
+}
+
+/// The network, its parameters, the optimizer state and where training starts: the
+/// checkpoint's when resuming (checked against the flags and the data), else new ones.
+fn network(
+    a: &TrainArgs,
+    st: &Settings,
+    resumed: Option<Resumed>,
+    train_set: &Dataset,
+    classes: bool,
+) -> Result<(Spec, Params, OptimState, Progress)> {
+    Ok(match resumed {
+        Some(r) => {
+            arch_flags(a).check(&r.spec, r.path)?;
+            settings::check_resumed_data(
+                r.path,
+                &r.spec,
+                &r.state,
+                &st.data,
+                train_set,
+                st.hp.batch,
+            )?;
+            (r.spec, r.params, r.state.optim, r.state.progress)
         }
         None => {
-            let spec = arch_flags(&a).build(train_set.dim, train_set.target_width(), classes)?;
+            let spec = arch_flags(a).build(train_set.dim, train_set.target_width(), classes)?;
             let params = match &a.init {
                 Some(path) => checkpoint::load_for(path, &spec)?,
-                None => Params::init(&spec, hp.seed),
+                None => Params::init(&spec, st.hp.seed),
             };
             let optim = OptimState::new(st.optimizer, &spec);
             (spec, params, optim, Progress::default())
         }
-    };
+    })
+}
+
+/// The lines that open a run: data and network, device, optimizer, and where a resumed run
+/// continues.
+fn print_header(
+    a: &TrainArgs,
+    st: &Settings,
+    data_line: &str,
+    backend: &dyn Backend,
+    start: Progress,
+) {
+    let hp = &st.hp;
+    eprintln!("{data_line}");
+    eprintln!("device: {}", backend.describe());
+    eprintln!(
+        "optimizer: {}, lr {}{}, schedule {}",
+        st.optimizer.describe(),
+        hp.lr,
+        if hp.l2 > 0.0 {
+            format!(", l2 {}", hp.l2)
+        } else {
+            String::new()
+        },
+        st.schedule.describe()
+    );
+    if let Some(path) = &a.resume {
+        eprintln!(
+            "resuming {} after epoch {}{}",
+            path.display(),
+            start.epoch,
+            if start.batch > 0 {
+                format!(" and {} batches of the next", start.batch)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// Loads the data, builds the network (or takes the checkpoint's), opens the device and prints
+/// the run's header lines.
+fn prepare(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Prepared> {
+    let hp = &st.hp;
+    let Splits {
+        train: train_set,
+        valid: valid_set,
+        test: test_set,
+        standardize,
+    } = load_splits(a, st, resumed.as_ref())?;
+    let classes = matches!(train_set.targets, Targets::Classes { .. });
+    let (spec, params, optim, start) = network(a, st, resumed, &train_set, classes)?;
     if let Some(test) = &test_set
         && (test.dim != train_set.dim || test.target_width() != train_set.target_width())
     {
         bail!("the test split's shape does not match the training split's");
     }
-    let count = |d: Option<&wgtrain::data::Dataset>, what: &str| {
-        d.map_or(String::new(), |d| format!(", {} {what}", d.n))
-    };
+    let count =
+        |d: Option<&Dataset>, what: &str| d.map_or(String::new(), |d| format!(", {} {what}", d.n));
     let data_line = format!(
         "data: {} ({} train{}{}), network: {} ({} parameters)",
         st.data,
@@ -382,35 +489,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         )?),
     };
     backend.set_optimizer(&optim)?;
-    eprintln!("{data_line}");
-    eprintln!("device: {}", backend.describe());
-    eprintln!(
-        "optimizer: {}, lr {}{}, schedule {}",
-        st.optimizer.describe(),
-        hp.lr,
-        if hp.l2 > 0.0 {
-            format!(", l2 {}", hp.l2)
-        } else {
-            String::new()
-        },
-        st.schedule.describe()
-    );
-    if let Some(path) = &a.resume {
-        eprintln!(
-            "resuming {} after epoch {}{}",
-            path.display(),
-            start.epoch,
-            if start.batch > 0 {
-                format!(" and {} batches of the next", start.batch)
-            } else {
-                String::new()
-            }
-        );
-    }
+    print_header(a, st, &data_line, backend.as_ref(), start);
     // What a checkpoint saves besides the parameters; the optimizer state and the position are
     // filled in at each save.
     let template = TrainingState {
-        optim: optim.clone(),
+        optim,
         schedule: st.schedule,
         lr: hp.lr,
         l2: hp.l2,
@@ -424,6 +507,24 @@ pub fn run(a: TrainArgs) -> Result<()> {
         label_column: st.label_column,
         targets: st.targets,
     };
+    Ok(Prepared {
+        spec,
+        backend,
+        template,
+        start,
+        n_train,
+        classes,
+        roles,
+    })
+}
+
+/// Trains `--epochs` epochs, printing a line, appending metrics and saving checkpoints as each
+/// ends; the reports, and whether --keep-best saved an epoch.
+fn train_epochs(
+    a: &TrainArgs,
+    st: &Settings,
+    run: &mut Prepared,
+) -> Result<(Vec<train::EpochReport>, bool)> {
     // Ctrl-C: the first asks training to stop after the current step (and save); a second one
     // ends the process at once.
     let _ = ctrlc::set_handler(|| {
@@ -437,21 +538,27 @@ pub fn run(a: TrainArgs) -> Result<()> {
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
     let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
-    let epochs = start.epoch + hp.epochs;
+    let epochs = run.start.epoch + st.hp.epochs;
     let mut best = f64::INFINITY;
     let mut saved_best = false;
     let plan = Plan {
         schedule: st.schedule,
-        start,
+        start: run.start,
     };
-    let bar = BatchBar::new(a.quiet, n_train.div_ceil(hp.batch), start.epoch, epochs);
+    let bar = BatchBar::new(
+        a.quiet,
+        run.n_train.div_ceil(st.hp.batch),
+        run.start.epoch,
+        epochs,
+    );
+    let (spec, template) = (&run.spec, &run.template);
     let reports = train::run_planned(
-        backend.as_mut(),
-        n_train,
-        &hp,
+        run.backend.as_mut(),
+        run.n_train,
+        &st.hp,
         &plan,
-        classes,
-        &roles,
+        run.classes,
+        &run.roles,
         &mut |r, backend| {
             if !a.quiet {
                 bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
@@ -465,17 +572,28 @@ pub fn run(a: TrainArgs) -> Result<()> {
                     if let Some(l) = monitored.filter(|&l| l < best) {
                         best = l;
                         saved_best = true;
-                        save(path, &spec, backend, &template, r.progress)?;
+                        save(path, spec, backend, template, r.progress)?;
                     }
                 } else if a.checkpoint_every.is_some_and(|n| r.epoch % n == 0) && !r.interrupted {
-                    save(path, &spec, backend, &template, r.progress)?;
+                    save(path, spec, backend, template, r.progress)?;
                 }
             }
             Ok(())
         },
     );
     bar.finish();
-    let reports = reports?;
+    Ok((reports?, saved_best))
+}
+
+/// After training: the plot, then either the interrupted run's save and exit status 130, or
+/// the quiet run's last line and the final save.
+fn finish(
+    a: &TrainArgs,
+    st: &Settings,
+    run: &mut Prepared,
+    reports: &[train::EpochReport],
+    saved_best: bool,
+) -> Result<()> {
     if let Some(path) = &a.plot
         && !reports.is_empty()
     {
@@ -490,7 +608,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(INTERRUPTED_FILE));
         if !(a.keep_best && saved_best) {
-            save(&path, &spec, backend.as_mut(), &template, r.progress)?;
+            save(
+                &path,
+                &run.spec,
+                run.backend.as_mut(),
+                &run.template,
+                r.progress,
+            )?;
         }
         eprintln!(
             "stopped in epoch {} after {} batches; parameters saved to {} (--resume {} continues from there)",
@@ -504,18 +628,37 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if a.quiet
         && let Some(r) = last
     {
-        println!("{}", epoch_line(r, epochs));
+        println!("{}", epoch_line(r, run.start.epoch + st.hp.epochs));
     }
     if let Some(path) = &a.save {
         // With --keep-best the file already holds the best epoch; without an evaluation set to
         // pick it by, the last one is kept.
         if !a.keep_best || !saved_best {
-            let progress = last.map_or(start, |r| r.progress);
-            save(path, &spec, backend.as_mut(), &template, progress)?;
+            let progress = last.map_or(run.start, |r| r.progress);
+            save(
+                path,
+                &run.spec,
+                run.backend.as_mut(),
+                &run.template,
+                progress,
+            )?;
         }
         eprintln!("saved {}", path.display());
     }
     Ok(())
+}
+
+/// `wgtrain train`: the settings, then the data, network and device, the epochs, the final save.
+pub fn run(a: TrainArgs) -> Result<()> {
+    if a.checkpoint_every == Some(0) {
+        bail!("--checkpoint-every must be at least 1");
+    }
+    let resumed = a.resume.as_deref().map(load_resumed).transpose()?;
+    let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|r| (&r.state, r.path)))?;
+    check_outputs(&a)?;
+    let mut run = prepare(&a, &st, resumed)?;
+    let (reports, saved_best) = train_epochs(&a, &st, &mut run)?;
+    finish(&a, &st, &mut run, &reports, saved_best)
 }
 
 /// A progress bar over the batches of the current epoch, on stderr when it is a terminal (and
