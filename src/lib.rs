@@ -13,7 +13,8 @@
 //!
 //! `cpu::reference` computes each op in f64 and proves the others right; `cpu::fast` and `gpu`
 //! are the two training paths behind `train::Backend`; `train` drives epochs, `data` loads
-//! datasets, `checkpoint` reads and writes safetensors, `evaluate` and `plot` serve the CLI.
+//! datasets, `checkpoint` reads and writes safetensors, `settings` turns flags into a run's
+//! settings (checked against a resumed checkpoint), `evaluate` and `plot` serve the CLI.
 
 pub mod bench;
 pub mod checkpoint;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod rng;
+pub mod settings;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,22 +1,21 @@
 //! `wgtrain train`: build the network from the data and the flags (or take both from a checkpoint
 //! to resume), train, report, save.
 
-use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::parse_list;
 use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::standardize::Standardize;
-use wgtrain::data::{self, Targets};
+use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
-use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::optim::{Decay, Method, OptimState, Optimizer, Schedule};
-use wgtrain::train::{self, Backend, Hyper, Plan, Progress, Role};
+use wgtrain::model::{Loss, Output, Params, Spec};
+use wgtrain::optim::{Method, OptimState};
+use wgtrain::settings::{self, ArchFlags, Flags, Settings};
+use wgtrain::train::{self, Backend, Plan, Progress, Role};
 
 const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
   cross-entropy  L = -(1/N) Σ_n log softmax(z_n)[y_n]   (softmax output; labels are class indices)
@@ -185,47 +184,6 @@ fn count(s: &str) -> std::result::Result<usize, String> {
         .map_err(|_| "expected a whole number, 0 or more".to_string())
 }
 
-/// The hidden sizes of `--hidden`, none zero.
-fn hidden_sizes(hidden: &str) -> Result<Vec<usize>> {
-    let sizes: Vec<usize> = parse_list(hidden, "hidden")?;
-    if sizes.contains(&0) {
-        bail!("--hidden {hidden}: a hidden layer of zero units; every layer needs at least one");
-    }
-    Ok(sizes)
-}
-
-/// The activations of `--activation` for `layers` hidden layers (one given for all, or one each).
-fn hidden_activations(activation: &str, layers: usize) -> Result<Vec<Activation>> {
-    let acts: Vec<Activation> = parse_list(activation, "activation")?;
-    Ok(match acts.len() {
-        1 => vec![acts[0]; layers],
-        n if n == layers => acts,
-        n => bail!(
-            "--activation gives {n} activations for {layers} hidden layers: give one for all or one per layer"
-        ),
-    })
-}
-
-fn build_spec(a: &TrainArgs, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
-    let hidden = hidden_sizes(a.hidden.as_deref().unwrap_or("64"))?;
-    let acts = hidden_activations(a.activation.as_deref().unwrap_or("relu"), hidden.len())?;
-    let loss = a.loss.unwrap_or(if classes {
-        Loss::CrossEntropy
-    } else {
-        Loss::Mse
-    });
-    if loss == Loss::CrossEntropy && !classes {
-        bail!(
-            "cross-entropy needs class labels, but --targets makes the targets real-valued: use --loss mse or bce"
-        );
-    }
-    let output = a.output.unwrap_or(loss.default_output());
-    let mut sizes = vec![inputs];
-    sizes.extend(hidden);
-    sizes.push(outputs);
-    Ok(Spec::new(sizes, acts, output, loss)?)
-}
-
 /// Fails early when `path`'s folder does not exist, rather than after training.
 pub fn check_writable(path: &Path) -> Result<()> {
     let dir = match path.parent() {
@@ -269,261 +227,68 @@ pub fn open_gpu(device: &str, backend: BackendChoice) -> Result<Option<GpuContex
     }
 }
 
-/// The run's settings: from the flags for a new run; with --resume from the checkpoint, where a
-/// flag that says otherwise is an error.
-struct Settings {
-    hp: Hyper,
-    optimizer: Optimizer,
-    schedule: Schedule,
-    data: String,
-    valid_split: Option<f64>,
-    label_column: Option<usize>,
-    targets: Option<usize>,
-}
-
-/// An optional setting: `given` for a new run; for a resumed one the checkpoint's, which a
-/// `given` value must equal.
-fn pick_layout(
-    flag: &str,
-    given: Option<usize>,
-    stored: Option<(Option<usize>, &Path)>,
-) -> Result<Option<usize>> {
-    match stored {
-        None => Ok(given),
-        Some((s, p)) => {
-            if given.is_some() && given != s {
-                let was = s.map_or(format!("no --{flag}"), |v| format!("--{flag} {v}"));
-                bail!(
-                    "--{flag} {} contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --{flag} out",
-                    given.unwrap_or_default(),
-                    p.display()
-                );
-            }
-            Ok(s)
-        }
-    }
-}
-
-/// `given` (or `default`) for a new run; for a resumed one the checkpoint's value, which a
-/// `given` value must equal.
-fn pick<T: PartialEq + Display>(
-    flag: &str,
-    given: Option<T>,
-    stored: Option<(T, &Path)>,
-    default: T,
-) -> Result<T> {
-    match stored {
-        None => Ok(given.unwrap_or(default)),
-        Some((s, file)) => match given {
-            Some(g) if g != s => bail!(
-                "--{flag} {g} contradicts {}, whose run has --{flag} {s}: --resume continues that run with its settings; leave --{flag} out",
-                file.display()
-            ),
-            _ => Ok(s),
-        },
-    }
-}
-
-fn settings(a: &TrainArgs, resume: Option<(&TrainingState, &Path)>) -> Result<Settings> {
-    let from = |f: &dyn Fn(&TrainingState) -> String| resume.map(|(st, p)| (f(st), p));
-    let stored_opt = resume.map(|(st, _)| st.optim.optimizer);
-    let method = pick(
-        "optimizer",
-        a.optimizer,
-        resume.map(|(st, p)| (st.optim.optimizer.method, p)),
-        Method::Sgd,
-    )?;
-    let only = |given: bool, flag: &str, applies: bool, to: &str| -> Result<()> {
-        if given && !applies {
-            bail!("--{flag} applies to {to}, but the optimizer is {method}");
-        }
-        Ok(())
-    };
-    only(
-        a.momentum.is_some(),
-        "momentum",
-        method.uses_momentum(),
-        "--optimizer momentum and nesterov",
-    )?;
-    for (flag, given) in [("beta1", a.beta1), ("beta2", a.beta2), ("eps", a.eps)] {
-        only(
-            given.is_some(),
-            flag,
-            method.is_adam(),
-            "--optimizer adam and adamw",
-        )?;
-    }
-    only(
-        a.weight_decay.is_some(),
-        "weight-decay",
-        method == Method::AdamW,
-        "--optimizer adamw (--l2 is the 2λW gradient term for every optimizer)",
-    )?;
-    let d = Optimizer::new(method);
-    let value = |flag: &str, given: Option<f32>, get: fn(&Optimizer) -> f32| {
-        pick(
-            flag,
-            given,
-            stored_opt.zip(resume).map(|(o, (_, p))| (get(&o), p)),
-            get(&d),
-        )
-    };
-    let optimizer = Optimizer {
-        method,
-        momentum: value("momentum", a.momentum, |o| o.momentum)?,
-        beta1: value("beta1", a.beta1, |o| o.beta1)?,
-        beta2: value("beta2", a.beta2, |o| o.beta2)?,
-        eps: value("eps", a.eps, |o| o.eps)?,
-        weight_decay: value("weight-decay", a.weight_decay, |o| o.weight_decay)?,
-    };
-    let schedule_name = pick(
-        "schedule",
-        a.schedule.clone(),
-        from(&|st| st.schedule.decay.name().to_string()),
-        "constant".to_string(),
-    )?;
-    if schedule_name != "step" {
-        for (flag, given) in [
-            ("lr-step", a.lr_step.is_some()),
-            ("lr-gamma", a.lr_gamma.is_some()),
-        ] {
-            if given {
-                bail!("--{flag} applies to --schedule step, but the schedule is {schedule_name}");
-            }
-        }
-    }
-    let stored_step = resume.and_then(|(st, p)| match st.schedule.decay {
-        Decay::Step { every, gamma } => Some(((every, gamma), p)),
-        _ => None,
-    });
-    let decay = match schedule_name.as_str() {
-        "step" => {
-            let every = match (a.lr_step, resume) {
-                (None, None) => {
-                    bail!("--schedule step needs --lr-step N, the epochs between two decays")
-                }
-                _ => pick(
-                    "lr-step",
-                    a.lr_step,
-                    stored_step.map(|((e, _), p)| (e, p)),
-                    a.lr_step.unwrap_or(0),
-                )?,
-            };
-            let gamma = pick(
-                "lr-gamma",
-                a.lr_gamma,
-                stored_step.map(|((_, g), p)| (g, p)),
-                0.1,
-            )?;
-            Decay::Step { every, gamma }
-        }
-        "cosine" => Decay::Cosine,
-        _ => Decay::Constant,
-    };
-    let schedule = Schedule {
-        decay,
-        warmup: pick(
-            "warmup",
-            a.warmup,
-            resume.map(|(st, p)| (st.schedule.warmup, p)),
-            0,
-        )?,
-    };
-    let hp = Hyper {
-        lr: pick("lr", a.lr, resume.map(|(st, p)| (st.lr, p)), 0.1)?,
-        l2: pick("l2", a.l2, resume.map(|(st, p)| (st.l2, p)), 0.0)?,
-        batch: pick("batch", a.batch, resume.map(|(st, p)| (st.batch, p)), 32)?,
+/// The run-setting flags, for the library to check against the defaults or the checkpoint.
+fn flags(a: &TrainArgs) -> Flags {
+    Flags {
+        data: a.data.clone(),
+        targets: a.targets,
+        label_column: a.label_column,
+        lr: a.lr,
+        l2: a.l2,
+        batch: a.batch,
         epochs: a.epochs,
-        seed: pick("seed", a.seed, resume.map(|(st, p)| (st.seed, p)), 0)?,
+        seed: a.seed,
+        optimizer: a.optimizer,
+        momentum: a.momentum,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        eps: a.eps,
+        weight_decay: a.weight_decay,
+        schedule: a.schedule.clone(),
+        lr_step: a.lr_step,
+        lr_gamma: a.lr_gamma,
+        warmup: a.warmup,
+        valid_split: a.valid_split,
+    }
+}
+
+fn arch_flags(a: &TrainArgs) -> ArchFlags {
+    ArchFlags {
+        hidden: a.hidden.clone(),
+        activation: a.activation.clone(),
+        output: a.output,
+        loss: a.loss,
+    }
+}
+
+/// A checkpoint to continue: its file, network, parameters and run state.
+struct Resumed<'a> {
+    path: &'a Path,
+    spec: Spec,
+    params: Params,
+    state: TrainingState,
+}
+
+/// The checkpoint of --resume, which must hold a run's state, not only parameters.
+fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
+    let (spec, params, state) = checkpoint::load_training(path)?;
+    let Some(state) = state else {
+        bail!(
+            "{}: holds parameters but no optimizer state or run settings (written by an older wgtrain), so it cannot be resumed: use --init {} to start a new run from its parameters",
+            path.display(),
+            path.display()
+        );
     };
-    let valid_split = match resume {
-        None => a.valid_split,
-        Some((st, p)) => {
-            if a.valid_split.is_some() && a.valid_split != st.valid_split {
-                let was = st.valid_split.map_or("no --valid-split".to_string(), |f| {
-                    format!("--valid-split {f}")
-                });
-                bail!(
-                    "--valid-split contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --valid-split out",
-                    p.display()
-                );
-            }
-            st.valid_split
-        }
-    };
-    // The data may be named differently (a moved file); the row count is checked once loaded.
-    let data = a
-        .data
-        .clone()
-        .or_else(|| resume.map(|(st, _)| st.data.clone()))
-        .unwrap_or_else(|| "digits".into());
-    hp.validate()?;
-    optimizer.validate()?;
-    schedule.validate()?;
-    Ok(Settings {
-        hp,
-        optimizer,
-        schedule,
-        data,
-        valid_split,
-        label_column: pick_layout(
-            "label-column",
-            a.label_column,
-            resume.map(|(st, p)| (st.label_column, p)),
-        )?,
-        targets: pick_layout("targets", a.targets, resume.map(|(st, p)| (st.targets, p)))?,
+    Ok(Resumed {
+        path,
+        spec,
+        params,
+        state,
     })
 }
 
-/// With --resume, the architecture flags that are given must describe the checkpoint's network.
-fn check_architecture(a: &TrainArgs, spec: &Spec, file: &Path) -> Result<()> {
-    let n = spec.sizes.len();
-    let contradicts = |flag: &str, value: &str| -> Result<()> {
-        bail!(
-            "--{flag} {value} contradicts {}, which holds a {} network: --resume takes the architecture from the file; leave --{flag} out",
-            file.display(),
-            spec.describe()
-        )
-    };
-    if let Some(h) = &a.hidden
-        && hidden_sizes(h)? != spec.sizes[1..n - 1]
-    {
-        contradicts("hidden", h)?;
-    }
-    if let Some(act) = &a.activation
-        && hidden_activations(act, n - 2)? != spec.hidden
-    {
-        contradicts("activation", act)?;
-    }
-    if let Some(o) = a.output.filter(|&o| o != spec.output) {
-        contradicts("output", o.name())?;
-    }
-    if let Some(l) = a.loss.filter(|&l| l != spec.loss) {
-        contradicts("loss", l.name())?;
-    }
-    Ok(())
-}
-
-pub fn run(a: TrainArgs) -> Result<()> {
-    if a.checkpoint_every == Some(0) {
-        bail!("--checkpoint-every must be at least 1");
-    }
-    let resumed = match &a.resume {
-        Some(path) => {
-            let (spec, params, state) = checkpoint::load_training(path)?;
-            let Some(state) = state else {
-                bail!(
-                    "{}: holds parameters but no optimizer state or run settings (written by an older wgtrain), so it cannot be resumed: use --init {} to start a new run from its parameters",
-                    path.display(),
-                    path.display()
-                );
-            };
-            Some((path.as_path(), spec, params, state))
-        }
-        None => None,
-    };
-    let st = settings(&a, resumed.as_ref().map(|(p, _, _, s)| (s, *p)))?;
-    let hp = st.hp.clone();
+/// Fails before any work when an output file cannot be written or --plot names no picture.
+fn check_outputs(a: &TrainArgs) -> Result<()> {
     for path in a.save.iter().chain(&a.metrics).chain(&a.plot) {
         check_writable(path)?;
     }
@@ -537,90 +302,160 @@ pub fn run(a: TrainArgs) -> Result<()> {
             p.display()
         );
     }
+    Ok(())
+}
+
+/// A run ready to train: the network, the backend that holds it and the data, and what every
+/// save writes besides the parameters.
+struct Prepared {
+    spec: Spec,
+    backend: Box<dyn Backend>,
+    template: TrainingState,
+    start: Progress,
+    n_train: usize,
+    classes: bool,
+    roles: Vec<Role>,
+}
+
+/// The training split and the evaluation splits (validation first), standardised when the run
+/// is, with the statistics used.
+struct Splits {
+    train: Dataset,
+    valid: Option<Dataset>,
+    test: Option<Dataset>,
+    standardize: Option<Standardize>,
+}
+
+/// Loads the data, holds out the validation rows and standardises every split.
+fn load_splits(a: &TrainArgs, st: &Settings, resumed: Option<&Resumed>) -> Result<Splits> {
     let split = data::load_with(&st.data, st.targets, st.label_column)?;
     let (train_set, valid_set) = match st.valid_split {
         Some(f) => {
-            let (t, v) = split.train.hold_out(f, hp.seed)?;
+            let (t, v) = split.train.hold_out(f, st.hp.seed)?;
             (t, Some(v))
         }
         None => (split.train, None),
     };
     // --standardize: statistics from the training rows only (a resumed run reuses its own),
     // applied to every split and stored in the checkpoint for eval and predict.
-    let standardize = match &resumed {
-        Some((path, _, _, state)) => {
-            if a.standardize && state.standardize.is_none() {
+    let standardize = match resumed {
+        Some(r) => {
+            if a.standardize && r.state.standardize.is_none() {
                 bail!(
                     "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
-                    path.display()
+                    r.path.display()
                 );
             }
-            state.standardize.clone()
+            r.state.standardize.clone()
         }
         None => a.standardize.then(|| Standardize::fit(&train_set)),
     };
-    let (train_set, valid_set, test_set) = match &standardize {
-        Some(z) => (
-            z.apply_to(train_set)?,
-            valid_set.map(|v| z.apply_to(v)).transpose()?,
-            split.test.map(|t| z.apply_to(t)).transpose()?,
-        ),
-        None => (train_set, valid_set, split.test),
-    };
-    let classes = matches!(train_set.targets, Targets::Classes { .. });
-    let (spec, params, optim, start) = match resumed {
-        Some((path, spec, params, state)) => {
-            check_architecture(&a, &spec, path)?;
-            if spec.inputs() != train_set.dim || spec.outputs() != train_set.target_width() {
-                bail!(
-                    "{}: holds a {} network, but --data {} has {} inputs and {} targets",
-                    path.display(),
-                    spec.describe(),
-                    st.data,
-                    train_set.dim,
-                    train_set.target_width()
-                );
-            }
-            if state.train_rows != train_set.n {
-                bail!(
-                    "{}: its run trained on {} rows, but --data {} gives {}: --resume needs the same training data",
-                    path.display(),
-                    state.train_rows,
-                    st.data,
-                    train_set.n
-                );
-            }
-            let per_epoch = train_set.n.div_ceil(hp.batch);
-            let p = state.progress;
-            if p.batch >= per_epoch || state.optim.step != p.steps(per_epoch) as u64 {
-                bail!(
-                    "{}: inconsistent training state: {} optimizer steps at epoch {} batch {}, with {per_epoch} batches an epoch",
-                    path.display(),
-                    state.optim.step,
-                    p.epoch,
-                    p.batch
-                );
-            }
-            (spec, params, state.optim, p)
+    Ok(match &standardize {
+        Some(z) => Splits {
+            train: z.apply_to(train_set)?,
+            valid: valid_set.map(|v| z.apply_to(v)).transpose()?,
+            test: split.test.map(|t| z.apply_to(t)).transpose()?,
+            standardize,
+        },
+        None => Splits {
+            train: train_set,
+            valid: valid_set,
+            test: split.test,
+            standardize,
+        },
+    })
+}
+
+/// The network, its parameters, the optimizer state and where training starts: the
+/// checkpoint's when resuming (checked against the flags and the data), else new ones.
+fn network(
+    a: &TrainArgs,
+    st: &Settings,
+    resumed: Option<Resumed>,
+    train_set: &Dataset,
+    classes: bool,
+) -> Result<(Spec, Params, OptimState, Progress)> {
+    Ok(match resumed {
+        Some(r) => {
+            arch_flags(a).check(&r.spec, r.path)?;
+            settings::check_resumed_data(
+                r.path,
+                &r.spec,
+                &r.state,
+                &st.data,
+                train_set,
+                st.hp.batch,
+            )?;
+            (r.spec, r.params, r.state.optim, r.state.progress)
         }
         None => {
-            let spec = build_spec(&a, train_set.dim, train_set.target_width(), classes)?;
+            let spec = arch_flags(a).build(train_set.dim, train_set.target_width(), classes)?;
             let params = match &a.init {
                 Some(path) => checkpoint::load_for(path, &spec)?,
-                None => Params::init(&spec, hp.seed),
+                None => Params::init(&spec, st.hp.seed),
             };
             let optim = OptimState::new(st.optimizer, &spec);
             (spec, params, optim, Progress::default())
         }
-    };
+    })
+}
+
+/// The lines that open a run: data and network, device, optimizer, and where a resumed run
+/// continues.
+fn print_header(
+    a: &TrainArgs,
+    st: &Settings,
+    data_line: &str,
+    backend: &dyn Backend,
+    start: Progress,
+) {
+    let hp = &st.hp;
+    eprintln!("{data_line}");
+    eprintln!("device: {}", backend.describe());
+    eprintln!(
+        "optimizer: {}, lr {}{}, schedule {}",
+        st.optimizer.describe(),
+        hp.lr,
+        if hp.l2 > 0.0 {
+            format!(", l2 {}", hp.l2)
+        } else {
+            String::new()
+        },
+        st.schedule.describe()
+    );
+    if let Some(path) = &a.resume {
+        eprintln!(
+            "resuming {} after epoch {}{}",
+            path.display(),
+            start.epoch,
+            if start.batch > 0 {
+                format!(" and {} batches of the next", start.batch)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// Loads the data, builds the network (or takes the checkpoint's), opens the device and prints
+/// the run's header lines.
+fn prepare(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Prepared> {
+    let hp = &st.hp;
+    let Splits {
+        train: train_set,
+        valid: valid_set,
+        test: test_set,
+        standardize,
+    } = load_splits(a, st, resumed.as_ref())?;
+    let classes = matches!(train_set.targets, Targets::Classes { .. });
+    let (spec, params, optim, start) = network(a, st, resumed, &train_set, classes)?;
     if let Some(test) = &test_set
         && (test.dim != train_set.dim || test.target_width() != train_set.target_width())
     {
         bail!("the test split's shape does not match the training split's");
     }
-    let count = |d: Option<&wgtrain::data::Dataset>, what: &str| {
-        d.map_or(String::new(), |d| format!(", {} {what}", d.n))
-    };
+    let count =
+        |d: Option<&Dataset>, what: &str| d.map_or(String::new(), |d| format!(", {} {what}", d.n));
     let data_line = format!(
         "data: {} ({} train{}{}), network: {} ({} parameters)",
         st.data,
@@ -654,35 +489,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         )?),
     };
     backend.set_optimizer(&optim)?;
-    eprintln!("{data_line}");
-    eprintln!("device: {}", backend.describe());
-    eprintln!(
-        "optimizer: {}, lr {}{}, schedule {}",
-        st.optimizer.describe(),
-        hp.lr,
-        if hp.l2 > 0.0 {
-            format!(", l2 {}", hp.l2)
-        } else {
-            String::new()
-        },
-        st.schedule.describe()
-    );
-    if let Some(path) = &a.resume {
-        eprintln!(
-            "resuming {} after epoch {}{}",
-            path.display(),
-            start.epoch,
-            if start.batch > 0 {
-                format!(" and {} batches of the next", start.batch)
-            } else {
-                String::new()
-            }
-        );
-    }
+    print_header(a, st, &data_line, backend.as_ref(), start);
     // What a checkpoint saves besides the parameters; the optimizer state and the position are
     // filled in at each save.
     let template = TrainingState {
-        optim: optim.clone(),
+        optim,
         schedule: st.schedule,
         lr: hp.lr,
         l2: hp.l2,
@@ -696,6 +507,24 @@ pub fn run(a: TrainArgs) -> Result<()> {
         label_column: st.label_column,
         targets: st.targets,
     };
+    Ok(Prepared {
+        spec,
+        backend,
+        template,
+        start,
+        n_train,
+        classes,
+        roles,
+    })
+}
+
+/// Trains `--epochs` epochs, printing a line, appending metrics and saving checkpoints as each
+/// ends; the reports, and whether --keep-best saved an epoch.
+fn train_epochs(
+    a: &TrainArgs,
+    st: &Settings,
+    run: &mut Prepared,
+) -> Result<(Vec<train::EpochReport>, bool)> {
     // Ctrl-C: the first asks training to stop after the current step (and save); a second one
     // ends the process at once.
     let _ = ctrlc::set_handler(|| {
@@ -709,21 +538,27 @@ pub fn run(a: TrainArgs) -> Result<()> {
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
     let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
-    let epochs = start.epoch + hp.epochs;
+    let epochs = run.start.epoch + st.hp.epochs;
     let mut best = f64::INFINITY;
     let mut saved_best = false;
     let plan = Plan {
         schedule: st.schedule,
-        start,
+        start: run.start,
     };
-    let bar = BatchBar::new(a.quiet, n_train.div_ceil(hp.batch), start.epoch, epochs);
+    let bar = BatchBar::new(
+        a.quiet,
+        run.n_train.div_ceil(st.hp.batch),
+        run.start.epoch,
+        epochs,
+    );
+    let (spec, template) = (&run.spec, &run.template);
     let reports = train::run_planned(
-        backend.as_mut(),
-        n_train,
-        &hp,
+        run.backend.as_mut(),
+        run.n_train,
+        &st.hp,
         &plan,
-        classes,
-        &roles,
+        run.classes,
+        &run.roles,
         &mut |r, backend| {
             if !a.quiet {
                 bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
@@ -737,17 +572,28 @@ pub fn run(a: TrainArgs) -> Result<()> {
                     if let Some(l) = monitored.filter(|&l| l < best) {
                         best = l;
                         saved_best = true;
-                        save(path, &spec, backend, &template, r.progress)?;
+                        save(path, spec, backend, template, r.progress)?;
                     }
                 } else if a.checkpoint_every.is_some_and(|n| r.epoch % n == 0) && !r.interrupted {
-                    save(path, &spec, backend, &template, r.progress)?;
+                    save(path, spec, backend, template, r.progress)?;
                 }
             }
             Ok(())
         },
     );
     bar.finish();
-    let reports = reports?;
+    Ok((reports?, saved_best))
+}
+
+/// After training: the plot, then either the interrupted run's save and exit status 130, or
+/// the quiet run's last line and the final save.
+fn finish(
+    a: &TrainArgs,
+    st: &Settings,
+    run: &mut Prepared,
+    reports: &[train::EpochReport],
+    saved_best: bool,
+) -> Result<()> {
     if let Some(path) = &a.plot
         && !reports.is_empty()
     {
@@ -762,7 +608,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(INTERRUPTED_FILE));
         if !(a.keep_best && saved_best) {
-            save(&path, &spec, backend.as_mut(), &template, r.progress)?;
+            save(
+                &path,
+                &run.spec,
+                run.backend.as_mut(),
+                &run.template,
+                r.progress,
+            )?;
         }
         eprintln!(
             "stopped in epoch {} after {} batches; parameters saved to {} (--resume {} continues from there)",
@@ -776,18 +628,37 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if a.quiet
         && let Some(r) = last
     {
-        println!("{}", epoch_line(r, epochs));
+        println!("{}", epoch_line(r, run.start.epoch + st.hp.epochs));
     }
     if let Some(path) = &a.save {
         // With --keep-best the file already holds the best epoch; without an evaluation set to
         // pick it by, the last one is kept.
         if !a.keep_best || !saved_best {
-            let progress = last.map_or(start, |r| r.progress);
-            save(path, &spec, backend.as_mut(), &template, progress)?;
+            let progress = last.map_or(run.start, |r| r.progress);
+            save(
+                path,
+                &run.spec,
+                run.backend.as_mut(),
+                &run.template,
+                progress,
+            )?;
         }
         eprintln!("saved {}", path.display());
     }
     Ok(())
+}
+
+/// `wgtrain train`: the settings, then the data, network and device, the epochs, the final save.
+pub fn run(a: TrainArgs) -> Result<()> {
+    if a.checkpoint_every == Some(0) {
+        bail!("--checkpoint-every must be at least 1");
+    }
+    let resumed = a.resume.as_deref().map(load_resumed).transpose()?;
+    let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|r| (&r.state, r.path)))?;
+    check_outputs(&a)?;
+    let mut run = prepare(&a, &st, resumed)?;
+    let (reports, saved_best) = train_epochs(&a, &st, &mut run)?;
+    finish(&a, &st, &mut run, &reports, saved_best)
 }
 
 /// A progress bar over the batches of the current epoch, on stderr when it is a terminal (and
