@@ -252,7 +252,12 @@ fn schedule(a: &Flags, resume: Option<(&TrainingState, &Path)>) -> Result<Schedu
             Decay::Step { every, gamma }
         }
         "cosine" => Decay::Cosine,
-        _ => Decay::Constant,
+        "constant" => Decay::Constant,
+        other => {
+            return bad(format!(
+                "--schedule {other}: expected constant, step or cosine"
+            ));
+        }
     };
     Ok(Schedule {
         decay,
@@ -639,6 +644,23 @@ mod tests {
             ..new_run()
         };
         assert!(message(Settings::from_flags(&flags, None)).starts_with("--weight-decay applies"));
+    }
+
+    #[test]
+    fn an_unknown_schedule_name_is_an_error() {
+        let e = Settings::from_flags(
+            &Flags {
+                schedule: Some("linear".into()),
+                ..new_run()
+            },
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--schedule linear: expected constant, step or cosine"),
+            "{e}"
+        );
     }
 
     #[test]

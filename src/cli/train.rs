@@ -532,7 +532,9 @@ fn train_epochs(
             eprintln!("\ninterrupted again: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: finishing the current step, then saving");
+        eprintln!(
+            "\ninterrupted: finishing the step under way (on the GPU, the steps already submitted), then saving"
+        );
         train::request_stop();
     });
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
