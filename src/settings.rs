@@ -283,7 +283,7 @@ pub struct ArchFlags {
 }
 
 /// The items of a comma list (none for an empty string), each error naming `--{what}`.
-fn parse_list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>>
+pub fn parse_list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>>
 where
     T::Err: Display,
 {

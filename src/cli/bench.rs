@@ -3,8 +3,8 @@
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::parse_list;
 use wgtrain::gpu::{BackendChoice, GpuContext, context};
+use wgtrain::settings::parse_list;
 
 #[derive(Args)]
 pub struct BenchArgs {
