@@ -266,7 +266,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         targets,
     } = load_model(&a.model)?;
     if let Some(out) = &a.out {
-        super::train::check_writable(out)?;
+        super::check_writable(out)?;
     }
     let layout = data::csv::Layout {
         label_column,

@@ -184,27 +184,8 @@ fn count(s: &str) -> std::result::Result<usize, String> {
         .map_err(|_| "expected a whole number, 0 or more".to_string())
 }
 
-/// Fails early when `path`'s folder does not exist, rather than after training.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "{}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    if path.is_dir() {
-        bail!("{}: is a folder, not a file name", path.display());
-    }
-    Ok(())
-}
-
 /// Picks the training path for `--device`, saying which and why.
-pub fn open_gpu(device: &str, backend: BackendChoice) -> Result<Option<GpuContext>> {
+fn open_gpu(device: &str, backend: BackendChoice) -> Result<Option<GpuContext>> {
     match device {
         "cpu" => Ok(None),
         "gpu" => Ok(Some(GpuContext::new(backend)?)),
@@ -290,7 +271,7 @@ fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
 /// Fails before any work when an output file cannot be written or --plot names no picture.
 fn check_outputs(a: &TrainArgs) -> Result<()> {
     for path in a.save.iter().chain(&a.metrics).chain(&a.plot) {
-        check_writable(path)?;
+        super::check_writable(path)?;
     }
     if let Some(p) = &a.plot
         && !p
