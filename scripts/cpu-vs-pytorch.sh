@@ -2,17 +2,19 @@
 # Interleaved runs of `wgtrain bench --device cpu` and the PyTorch reference on T1-T3, then the
 # median samples/s of each and their ratio. The machine is noisy (±25% between runs): only the
 # ratio of interleaved runs means much.
-# usage: scripts/cpu-vs-pytorch.sh [rounds] [reference.sh]      (run setup-reference.sh once first)
+# usage: scripts/cpu-vs-pytorch.sh [rounds] [reference.sh] [threads]   (setup-reference.sh once first)
+# threads: both sides use that many (default 2, the reference's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 ref=${2:-../shared/bench/reference.sh}
+threads=${3:-2}
 cargo build --release --quiet
 out=$(mktemp)
 for r in $(seq "$rounds"); do
   for t in T1 T2 T3; do
-    echo "{\"round\": $r, \"who\": \"pytorch\", \"line\": $("$ref" "$t")}" >>"$out"
-    echo "{\"round\": $r, \"who\": \"wgtrain\", \"line\": $(./target/release/wgtrain bench --task "$t" --device cpu --json 2>/dev/null)}" >>"$out"
+    echo "{\"round\": $r, \"who\": \"pytorch\", \"line\": $("$ref" "$t" "$threads")}" >>"$out"
+    echo "{\"round\": $r, \"who\": \"wgtrain\", \"line\": $(./target/release/wgtrain bench --task "$t" --device cpu --threads "$threads" --json 2>/dev/null)}" >>"$out"
   done
 done
 python3 - "$out" <<'PY'

@@ -353,6 +353,40 @@ fn digits_on_the_cpu_prints_three_epoch_lines_and_passes_90_percent() {
     assert!(run.stderr.contains("device: cpu"), "{}", run.show());
 }
 
+/// --threads sizes the CPU path: one thread trains the same network to the same losses as two
+/// (the parts of a step do not depend on which thread runs them), and 0 is refused.
+#[test]
+fn threads_sets_the_cpu_path_size_and_zero_is_refused() {
+    let s = Scratch::new("threads");
+    let run = |threads: &str| {
+        let r = s.run(&[
+            "train",
+            "--device",
+            "cpu",
+            "--hidden",
+            "256",
+            "--batch",
+            "128",
+            "--epochs",
+            "2",
+            "--threads",
+            threads,
+        ]);
+        r.assert_success();
+        epochs(&r)
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.len(), 2);
+    for (a, b) in one.iter().zip(&two) {
+        assert!(
+            (a.train_loss - b.train_loss).abs() <= 1e-4 * a.train_loss,
+            "1 thread {a:?}, 2 threads {b:?}"
+        );
+    }
+    s.run(&["train", "--device", "cpu", "--threads", "0"])
+        .assert_clean_failure(&["--threads must be at least 1"]);
+}
+
 #[test]
 fn save_writes_torch_layout_and_init_resumes_from_the_trained_weights() {
     let s = Scratch::new("save_init");

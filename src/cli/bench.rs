@@ -26,10 +26,15 @@ pub struct BenchArgs {
     /// One JSON object per result on stdout instead of a table.
     #[arg(long)]
     json: bool,
+    /// Threads of the CPU path (and of its peak measurement): compare with the reference at
+    /// the same count (`reference.sh T1 N`). [default: one per core, or RAYON_NUM_THREADS]
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
     use wgtrain::bench;
+    super::set_threads(a.threads)?;
     let devices: Vec<String> = match &a.device {
         Some(d) => parse_list(d, "device")?,
         None => {
@@ -129,7 +134,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let (peak, gpu_peak) = (max(before.0, after.0), max(before.1, after.1));
     match peak {
         Some(p) => eprintln!(
-            "cpu fp32 peak: {p:.0} GFLOP/s (vector FMA on {} threads, measured)",
+            "cpu fp32 peak: {p:.0} GFLOP/s (vector FMA on {} thread(s), measured)",
             rayon::current_num_threads()
         ),
         None if want_cpu => eprintln!("cpu fp32 peak: not measured on this CPU"),

@@ -10,6 +10,21 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
+/// Sizes the CPU path's thread pool (`--threads`): None keeps one thread per core, or
+/// `RAYON_NUM_THREADS`. Must run before anything uses the pool.
+pub fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("--threads {n}: cannot start the thread pool: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Fails early when `path`'s folder does not exist, rather than after training.
 pub fn check_writable(path: &Path) -> Result<()> {
     let dir = match path.parent() {

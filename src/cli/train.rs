@@ -127,6 +127,9 @@ pub struct TrainArgs {
     /// software ones (llvmpipe) included; cpu: the fast CPU path.
     #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
     device: String,
+    /// Threads of the CPU path. [default: one per core, or RAYON_NUM_THREADS]
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// wgpu backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
@@ -633,6 +636,7 @@ fn finish(
 
 /// `wgtrain train`: the settings, then the data, network and device, the epochs, the final save.
 pub fn run(a: TrainArgs) -> Result<()> {
+    super::set_threads(a.threads)?;
     if a.checkpoint_every == Some(0) {
         bail!("--checkpoint-every must be at least 1");
     }
