@@ -373,6 +373,10 @@ pub struct CpuTrainer {
     /// Each layer's output gradient, (batch, width), and bias gradient.
     dz: Vec<Vec<f32>>,
     db: Vec<Vec<f32>>,
+    /// Each layer's weights transposed, (fan_out, fan_in), kept in step with `params` by the
+    /// updates: the input gradient dZ·Wᵀ reads it row by row, ~20% faster than reading W
+    /// transposed in place. Empty for the first layer, which has no input gradient.
+    wt: Vec<Vec<f32>>,
     /// The gathered batch's dense targets, (batch, outputs).
     y: Vec<f32>,
     /// The optimiser, its update count and its state (one set per `Method::slots` entry).
@@ -452,6 +456,20 @@ impl CpuTrainer {
             .map(|l| spec.layer_shape(l))
             .map(|(k, n)| k * n)
             .sum();
+        let wt = params
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let (k, n) = spec.layer_shape(l);
+                let mut t = vec![0.0; if l == 0 { 0 } else { k * n }];
+                if l > 0 {
+                    // SAFETY: t holds n·k floats and is this function's alone.
+                    unsafe { transpose_rows(&layer.w, (k, n), 0, t.as_mut_ptr()) };
+                }
+                t
+            })
+            .collect();
         Ok(CpuTrainer {
             spec: spec.clone(),
             params,
@@ -465,6 +483,7 @@ impl CpuTrainer {
                 .map(|&s| vec![0.0; rows * s])
                 .collect(),
             db: spec.sizes[1..].iter().map(|&s| vec![0.0; s]).collect(),
+            wt,
             y: vec![0.0; rows * spec.outputs()],
             optimizer: Optimizer::default(),
             t: 0,
@@ -569,6 +588,7 @@ impl CpuTrainer {
             acts: self.acts.iter_mut().map(|a| Raw::new(a)).collect(),
             dz: self.dz.iter_mut().map(|d| Raw::new(d)).collect(),
             db: self.db.iter_mut().map(|d| Raw::new(d)).collect(),
+            wt: self.wt.iter_mut().map(|t| Raw::new(t)).collect(),
             y: Raw::new(&mut self.y),
             w: raws(&mut self.params, true),
             b: raws(&mut self.params, false),
@@ -779,6 +799,8 @@ struct Job<'a> {
     /// Each layer's output gradient (the last's from the loss) and bias gradient.
     dz: Vec<Raw>,
     db: Vec<Raw>,
+    /// Each layer's weights transposed (see `CpuTrainer::wt`).
+    wt: Vec<Raw>,
     y: Raw,
     w: Vec<Raw>,
     b: Vec<Raw>,
@@ -943,14 +965,14 @@ impl Job<'_> {
             a: dz.ptr,
             a_rs: n,
             a_cs: 1,
-            b: self.w[l].ptr,
-            b_rs: 1,
-            b_cs: n,
+            b: self.wt[l].ptr,
+            b_rs: k,
+            b_cs: 1,
             c: dx.ptr,
             c_rs: k,
         };
         if let Some((blk, (rows, cols))) = split(block, s, part) {
-            // SAFETY: this part's block of dx; dz and w were written in earlier phases.
+            // SAFETY: this part's block of dx; dz and wᵀ were written in earlier phases.
             unsafe { blk.run(1.0, 0.0, gemm::Parallelism::None) };
             let act = self.spec.layer_activation(l - 1);
             for r in rows {
@@ -1010,6 +1032,16 @@ impl Job<'_> {
                 }
             }
         }
+        if l > 0 && matches!(s.update, Update::Sgd { .. } | Update::Optim { .. }) {
+            // SAFETY: rows r0..r1 of w are this part's and final for the step; columns r0..r1
+            // of wᵀ are this part's alone (other parts write other columns), read only by the
+            // next step.
+            unsafe {
+                let rows = self.w[l].read(lo, hi);
+                assert_eq!(self.wt[l].len, k * n, "transposed weights");
+                transpose_rows(rows, (k, n), r0, self.wt[l].ptr);
+            }
+        }
     }
 
     /// Columns c0..c1 of layer l's biases: db = Σ_rows dz, then the update (or gradient).
@@ -1040,6 +1072,26 @@ impl Job<'_> {
                     };
                     optimize(&opt, lr, bias, 0.0, b, g, state(0), state(1));
                 }
+            }
+        }
+    }
+}
+
+/// Writes `rows`, rows r0.. of a (k, n) matrix w, as columns r0.. of `wt`, its (n, k)
+/// transpose, in blocks of 16 columns of w so the 16 rows of `wt` being written stay in cache.
+///
+/// # Safety
+/// `wt` addresses n·k floats, and nothing else touches the columns written meanwhile.
+unsafe fn transpose_rows(rows: &[f32], (k, n): (usize, usize), r0: usize, wt: *mut f32) {
+    let r1 = r0 + rows.len() / n.max(1);
+    assert!(rows.len() == (r1 - r0) * n && r1 <= k);
+    for j0 in (0..n).step_by(16) {
+        let j1 = (j0 + 16).min(n);
+        for i in r0..r1 {
+            let row = &rows[(i - r0) * n + j0..(i - r0) * n + j1];
+            for (j, &v) in (j0..j1).zip(row) {
+                // SAFETY: j < n and i < k, so j·k + i < n·k (the caller's contract).
+                unsafe { *wt.add(j * k + i) = v };
             }
         }
     }
