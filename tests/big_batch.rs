@@ -7,7 +7,8 @@ mod common;
 use common::{NETWORK, assert_close, gpu};
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
-use wgtrain::gpu::{GpuContext, GpuTrainer};
+use wgtrain::gpu::tuning::Setting;
+use wgtrain::gpu::{GpuContext, GpuTrainer, MatmulVariant};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::train::{Backend, Hyper};
 
@@ -59,13 +60,27 @@ fn flat(p: &Params) -> Vec<f32> {
 
 #[test]
 fn batch_split_across_bindings_gives_the_whole_batch_gradients_and_step() {
+    for variant in [MatmulVariant::Tile64, MatmulVariant::Tile128] {
+        split_batch_matches_reference(variant);
+    }
+}
+
+/// The whole batch's gradients (twice, bit for bit), evaluation loss and one SGD step, through
+/// row chunks, with the matmul `variant`.
+fn split_batch_matches_reference(variant: MatmulVariant) {
     let test = "batch_split_across_bindings_gives_the_whole_batch_gradients_and_step";
     let Some(ctx) = limited(test, LOW_LIMIT) else {
         return;
     };
     let (spec, d) = (spec(), data());
     let params = Params::init(&spec, 3);
-    let mut t = GpuTrainer::new(ctx, &spec, &params, &d, [&d], N).unwrap();
+    let force = Setting::Force(variant);
+    let mut t = GpuTrainer::with_matmul(ctx, &spec, &params, &d, [&d], N, force).unwrap();
+    let described = t.describe();
+    assert!(
+        described.contains(&format!("matmul {}", variant.describe())),
+        "{described}"
+    );
     let rows: Vec<u32> = (0..N as u32).rev().collect();
     let x = widen(&d.x.to_f32());
     let y = widen(&d.dense_targets());
@@ -77,6 +92,12 @@ fn batch_split_across_bindings_gives_the_whole_batch_gradients_and_step() {
     let net = Net64::from_params(&params);
     let (want_loss, want) = reference::gradients(&spec, &net, &pick(&x, 8), &pick(&y, 3), N, 0.0);
     let (got_loss, got) = t.gradients(&rows).unwrap();
+    let (again_loss, again) = t.gradients(&rows).unwrap();
+    let bits = |p: &Params| flat(p).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert!(
+        got_loss.to_bits() == again_loss.to_bits() && bits(&got) == bits(&again),
+        "{variant:?}: two runs gave different gradient bits"
+    );
     assert_close("chunked loss", &[got_loss], &[want_loss], NETWORK);
     for l in 0..2 {
         assert_close(

@@ -1,15 +1,13 @@
 //! The matmul variant per adapter: the choice (software rule, `WGTRAIN_MATMUL`, tuning), its
 //! on-disk cache (written atomically, a corrupt or unreadable one ignored), what `describe()`
-//! says, and the 128 variant through a whole trainer with a batch split into row chunks.
-//! Kernel-level parity of every variant is in kernel_parity.rs.
+//! says. Kernel-level parity of every variant is in kernel_parity.rs, and both variants through a
+//! whole trainer with a batch split into row chunks in big_batch.rs.
 
 mod common;
 
 use std::path::PathBuf;
 
-use common::{NETWORK, assert_close, gpu};
-use wgtrain::cpu::reference::{self, Net64, widen};
-use wgtrain::data::{Dataset, Inputs, Targets};
+use common::gpu;
 use wgtrain::gpu::context::is_hardware;
 use wgtrain::gpu::tuning::{
     CACHE_FILE, MatmulShape, Setting, cache_key, choose_inner, read_cache, step_shapes,
@@ -186,93 +184,25 @@ fn unreadable_cache_is_ignored_and_training_goes_on() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-const N: usize = 300;
-
-/// 8-16-3, tanh, softmax; with bindings of 16 floats × 64 rows a batch of 300 runs as 5 chunks.
-fn spec() -> Spec {
-    Spec::new(
-        vec![8, 16, 3],
-        vec![Activation::Tanh],
-        Output::Softmax,
-        Loss::CrossEntropy,
-    )
-    .unwrap()
-}
-
-fn data() -> Dataset {
-    let x: Vec<u8> = (0..N * 8).map(|i| (i * 37 % 251) as u8).collect();
-    let labels = (0..N).map(|i| ((i * 7) % 3) as u32).collect();
-    Dataset::with_inputs(
-        "bytes",
-        Inputs::U8 {
-            data: x,
-            scale: 1.0 / 255.0,
-        },
-        N,
-        8,
-        Targets::Classes {
-            labels,
-            n_classes: 3,
-        },
-    )
-    .unwrap()
-}
-
-#[test]
-fn the_128_variant_gives_whole_batch_gradients_through_row_chunks_reproducibly() {
-    let test = "the_128_variant_gives_whole_batch_gradients_through_row_chunks_reproducibly";
-    let Some(mut ctx) = gpu(test) else { return };
-    ctx.limits.max_storage_buffer_binding_size = 16 * 4 * 64;
-    let (spec, d) = (spec(), data());
-    let params = Params::init(&spec, 5);
-    let force = Setting::Force(MatmulVariant::Tile128);
-    let mut t = GpuTrainer::with_matmul(ctx, &spec, &params, &d, None, N, force).unwrap();
-    let described = t.describe();
-    assert!(described.contains("matmul 128x128"), "{described}");
-    let rows: Vec<u32> = (0..N as u32).rev().collect();
-    let x = widen(&d.x.to_f32());
-    let y = widen(&d.dense_targets());
-    let pick = |all: &[f64], w: usize| {
-        rows.iter()
-            .flat_map(|&r| all[r as usize * w..][..w].to_vec())
-            .collect::<Vec<_>>()
-    };
-    let net = Net64::from_params(&params);
-    let (want_loss, want) = reference::gradients(&spec, &net, &pick(&x, 8), &pick(&y, 3), N, 0.0);
-    let (got_loss, got) = t.gradients(&rows).unwrap();
-    assert_close("chunked loss", &[got_loss], &[want_loss], NETWORK);
-    for l in 0..2 {
-        let layer = &got.layers[l];
-        assert_close(&format!("chunked dW{l}"), &layer.w, &want.w[l], NETWORK);
-        assert_close(&format!("chunked db{l}"), &layer.b, &want.b[l], NETWORK);
-    }
-    let (again_loss, again) = t.gradients(&rows).unwrap();
-    let bits = |p: &Params| -> Vec<u32> {
-        p.layers
-            .iter()
-            .flat_map(|l| l.w.iter().chain(&l.b).map(|v| v.to_bits()))
-            .collect()
-    };
-    assert_eq!(got_loss.to_bits(), again_loss.to_bits());
-    assert_eq!(
-        bits(&got),
-        bits(&again),
-        "two runs gave different gradient bits"
-    );
-}
-
 #[test]
 fn trainer_describes_its_matmul_choice() {
     let test = "trainer_describes_its_matmul_choice";
     let Some(ctx) = gpu(test) else { return };
-    let (spec, d) = (spec(), data());
+    let d = wgtrain::data::load("xor", None).unwrap().train;
+    let spec = Spec::new(
+        vec![2, 4, 1],
+        vec![Activation::Tanh],
+        Output::Sigmoid,
+        Loss::Mse,
+    )
+    .unwrap();
     let t = GpuTrainer::with_matmul(
         ctx,
         &spec,
         &Params::init(&spec, 1),
         &d,
         None,
-        32,
+        4,
         Setting::Rule,
     )
     .unwrap();
