@@ -166,3 +166,38 @@ fn a_binding_too_small_for_one_row_is_refused_naming_the_limit() {
         .to_string();
     assert!(err.contains("max_storage_buffer_binding_size"), "{err}");
 }
+
+/// A data set larger than one binding is refused with advice about the data, not the batch.
+#[test]
+fn a_data_set_larger_than_a_binding_is_refused_with_advice_about_the_data() {
+    let test = "a_data_set_larger_than_a_binding_is_refused_with_advice_about_the_data";
+    // Room for the parameters and chunks of rows, not for 4000 × 8 input bytes.
+    let Some(ctx) = limited(test, 16 << 10) else {
+        return;
+    };
+    let n = 4000;
+    let d = Dataset::with_inputs(
+        "bytes",
+        Inputs::U8 {
+            data: vec![7; n * 8],
+            scale: 1.0 / 255.0,
+        },
+        n,
+        8,
+        Targets::Classes {
+            labels: vec![1; n],
+            n_classes: 3,
+        },
+    )
+    .unwrap();
+    let spec = spec();
+    let err = GpuTrainer::new(ctx, &spec, &Params::init(&spec, 0), &d, None, 64)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(
+        err.contains("the training targets") || err.contains("the training inputs (4000 x 8)"),
+        "{err}"
+    );
+    assert!(err.contains("use fewer rows"), "{err}");
+}

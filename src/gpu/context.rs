@@ -167,12 +167,14 @@ impl GpuContext {
     }
 
     /// Fails with the limit's name and the overshoot when a buffer of `bytes` cannot be bound.
-    pub fn check_binding(&self, what: &str, bytes: u64) -> Result<()> {
+    /// Fails when `what` (of `bytes`) exceeds one storage binding or buffer, saying by how much
+    /// and what would help (`remedy`).
+    pub fn check_binding(&self, what: &str, bytes: u64, remedy: &str) -> Result<()> {
         let bind = self.limits.max_storage_buffer_binding_size;
         let buf = self.limits.max_buffer_size;
         if bytes > bind {
             return Err(Error::Gpu(format!(
-                "{what} needs {} MiB in one storage binding, but this adapter's max_storage_buffer_binding_size is {} MiB ({} MiB over): use a smaller --batch or narrower layers",
+                "{what} needs {} MiB in one storage binding, but this adapter's max_storage_buffer_binding_size is {} MiB ({} MiB over): {remedy}",
                 mib(bytes),
                 mib(bind),
                 mib(bytes - bind)
@@ -180,7 +182,7 @@ impl GpuContext {
         }
         if bytes > buf {
             return Err(Error::Gpu(format!(
-                "{what} needs {} MiB, but this adapter's max_buffer_size is {} MiB",
+                "{what} needs {} MiB, but this adapter's max_buffer_size is {} MiB: {remedy}",
                 mib(bytes),
                 mib(buf)
             )));

@@ -178,7 +178,11 @@ impl GpuTrainer {
         }
         let layout = ParamLayout::new(spec);
         let f = 4u64;
-        ctx.check_binding("the parameters", layout.total as u64 * f)?;
+        ctx.check_binding(
+            "the parameters",
+            layout.total as u64 * f,
+            "use narrower layers, or --device cpu",
+        )?;
         // Batch buffers hold at most the rows a step can have.
         let eval: Vec<&Dataset> = eval.into_iter().collect();
         let largest = eval.iter().map(|d| d.n).fold(train.n, usize::max);
@@ -190,7 +194,11 @@ impl GpuTrainer {
         let widest = spec.sizes.iter().copied().max().unwrap_or(1).max(2) as u64;
         let per_binding = ctx.limits.max_storage_buffer_binding_size / (widest * f);
         if per_binding == 0 {
-            ctx.check_binding("one row of the widest layer", widest * f)?;
+            ctx.check_binding(
+                "one row of the widest layer",
+                widest * f,
+                "use narrower layers, or --device cpu",
+            )?;
         }
         let chunk_rows = rows.min(per_binding as usize).max(1);
         let rows = chunk_rows;
@@ -198,6 +206,7 @@ impl GpuTrainer {
             ctx.check_binding(
                 &format!("layer {l}'s activations for {rows} rows"),
                 (rows * s) as u64 * f,
+                "use a smaller --batch or narrower layers",
             )?;
         }
         // After the checks above: tuning allocates operands of the step's matmuls.
@@ -212,7 +221,11 @@ impl GpuTrainer {
             .div_ceil(batch)
             .max(eval.iter().map(|d| d.n.div_ceil(batch)).max().unwrap_or(0))
             .max(1);
-        ctx.check_binding("the per-step uniforms", slots as u64 * kernels.step_stride)?;
+        ctx.check_binding(
+            "the per-step uniforms",
+            slots as u64 * kernels.step_stride,
+            "use a larger --batch (fewer steps per epoch) or fewer rows",
+        )?;
         let device = &ctx.device;
         let upload = |d: &Dataset, what: &str| -> Result<DataBufs> {
             let padded = |data: &[u8]| {
@@ -229,12 +242,15 @@ impl GpuTrainer {
                     offset,
                 } => (padded(data), 2, 1.0, [&scale[..], &offset[..]].concat()),
             };
+            // The whole set stays on the device: its size, not the batch, is what counts.
+            let remedy = "the data set must fit one binding on this adapter: use fewer rows, or --device cpu";
             ctx.check_binding(
                 &format!("the {what} inputs ({} x {})", d.n, d.dim),
                 bytes.len() as u64,
+                remedy,
             )?;
             let y = d.dense_targets();
-            ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f)?;
+            ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f, remedy)?;
             Ok(DataBufs {
                 x: storage_init(device, &format!("{what} x"), &bytes),
                 packed,
@@ -771,8 +787,11 @@ impl Backend for GpuTrainer {
         let mut buffers = Vec::with_capacity(names.len());
         for (slot, name) in state.slots.iter().zip(names) {
             let what = format!("the optimizer state '{name}'");
-            self.ctx
-                .check_binding(&what, self.layout.total as u64 * 4)?;
+            self.ctx.check_binding(
+                &what,
+                self.layout.total as u64 * 4,
+                "use narrower layers, or --device cpu",
+            )?;
             let flat = self.layout.pack(slot);
             buffers.push(storage_init(
                 &self.ctx.device,
