@@ -539,7 +539,6 @@ impl CpuTrainer {
                 };
                 Some(Step {
                     m: rows.len(),
-                    by_rows: false,
                     rows: Rows::Train(rows),
                     next: batches.get(i + 1).copied().unwrap_or(&[]),
                     update,
@@ -602,9 +601,8 @@ impl CpuTrainer {
             results: (0..parts).map(|_| Mutex::new((0.0, 0))).collect(),
         };
         let mut i = 0;
-        while let Some(mut s) = step(i) {
-            s.by_rows = parts > 1 && s.m >= parts * ROWS_PER_PART;
-            let phases = &self.phases[s.by_rows as usize][backward as usize];
+        while let Some(s) = step(i) {
+            let phases = &self.phases[by_rows(s.m, parts) as usize][backward as usize];
             assert!(
                 s.m <= self.y.len() / self.spec.outputs(),
                 "step larger than its buffers"
@@ -649,7 +647,6 @@ impl CpuTrainer {
         let mut loss = 0.0;
         let step = Step {
             m: rows.len(),
-            by_rows: false,
             rows: Rows::Train(rows),
             next: &[],
             update: Update::Grads,
@@ -696,6 +693,11 @@ fn phases(layers: usize, by_rows: bool, backward: bool) -> Vec<Phase> {
 
 /// Rows of a step each part needs at least for the step to be shared out by rows.
 const ROWS_PER_PART: usize = 16;
+
+/// Whether a step of m rows in `parts` parts splits its GEMMs by rows (see `phases`).
+fn by_rows(m: usize, parts: usize) -> bool {
+    parts > 1 && m >= parts * ROWS_PER_PART
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
@@ -777,11 +779,9 @@ enum Update {
     },
 }
 
-/// One step: m rows from `rows`, the next batch's rows to prefetch, what to update, and whether
-/// its GEMMs split by rows (set by `drive`).
+/// One step: m rows from `rows`, the next batch's rows to prefetch, and what to update.
 struct Step<'a> {
     m: usize,
-    by_rows: bool,
     rows: Rows<'a>,
     next: &'a [u32],
     update: Update,
@@ -816,7 +816,7 @@ struct Job<'a> {
 /// This part's block of a GEMM over the batch rows: a share of the rows when the step splits by
 /// rows, else of the output's larger side.
 fn split(block: Block, s: &Step, part: Part) -> Option<(Block, Rect)> {
-    if !s.by_rows {
+    if !by_rows(s.m, part.1) {
         return block.part(part.0, part.1);
     }
     let (lo, hi) = share(block.m, part);
@@ -1181,7 +1181,6 @@ impl Backend for CpuTrainer {
             let start = i * batch;
             (start < n).then(|| Step {
                 m: batch.min(n - start),
-                by_rows: false,
                 rows: Rows::Eval(set, start),
                 next: &[],
                 update: Update::None,
