@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{NETWORK, assert_close, gpu, uniform};
+use common::{NETWORK, assert_close, gpu, parameters, uniform};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
@@ -54,16 +54,6 @@ fn describe(spec: &Spec) -> String {
         "{} {} sizes {:?} hidden {:?}",
         spec.loss, spec.output, spec.sizes, hidden
     )
-}
-
-/// Seeded parameters with non-zero biases (`Params::init` zeroes them, which would hide a bias
-/// that is dropped or decayed).
-fn parameters(spec: &Spec, seed: u64) -> Params {
-    let mut p = Params::init(spec, seed);
-    for (l, layer) in p.layers.iter_mut().enumerate() {
-        layer.b = uniform(seed + 100 + l as u64, layer.b.len(), -0.5, 0.5);
-    }
-    p
 }
 
 /// `n` rows of inputs in [-1, 1] and targets that fit the loss: class labels for cross-entropy,

@@ -5,7 +5,7 @@
 mod common;
 
 use bytemuck::Pod;
-use common::{NETWORK, Tol, assert_close, gpu, uniform};
+use common::{NETWORK, Tol, assert_close, gpu, parameters, uniform};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, State64, widen};
 use wgtrain::data::{Dataset, Targets};
@@ -427,15 +427,6 @@ fn networks() -> [Spec; 2] {
         )
         .unwrap(),
     ]
-}
-
-/// Seeded parameters with non-zero biases, so a decayed bias would show.
-fn parameters(spec: &Spec, seed: u64) -> Params {
-    let mut p = Params::init(spec, seed);
-    for (l, layer) in p.layers.iter_mut().enumerate() {
-        layer.b = uniform(seed + 100 + l as u64, layer.b.len(), -0.5, 0.5);
-    }
-    p
 }
 
 /// `n` rows in [-1, 1] with class labels (cross-entropy) or targets in [0, 1].

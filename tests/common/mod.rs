@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use wgtrain::gpu::GpuContext;
+use wgtrain::model::{Params, Spec};
 use wgtrain::rng::Rng;
 
 /// `|got - want| <= atol + rtol * |want|` elementwise.
@@ -98,4 +99,14 @@ pub fn gpu(test: &str) -> Option<GpuContext> {
         }
         Err(e) => panic!("{test}: {e}. Set WGTRAIN_SKIP_GPU=1 to skip the GPU tests explicitly."),
     }
+}
+
+/// Seeded parameters with biases in [-0.5, 0.5] rather than zero, so a bias gradient or update
+/// that is dropped or decayed shows.
+pub fn parameters(spec: &Spec, seed: u64) -> Params {
+    let mut p = Params::init(spec, seed);
+    for (l, layer) in p.layers.iter_mut().enumerate() {
+        layer.b = uniform(seed + 100 + l as u64, layer.b.len(), -0.5, 0.5);
+    }
+    p
 }
