@@ -72,7 +72,7 @@ impl Task {
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
             .ok_or_else(|| {
-                Error::InvalidArgument(format!("unknown task '{name}': expected T1, T2, T3 or T4"))
+                Error::usage(format!("unknown task '{name}': expected T1, T2, T3 or T4"))
             })
     }
 
@@ -195,7 +195,7 @@ pub fn run_task(
     let test = split
         .test
         .as_ref()
-        .ok_or_else(|| Error::InvalidArgument(format!("{}: no test split", task.data)))?;
+        .ok_or_else(|| Error::usage(format!("{}: no test split", task.data)))?;
     let train = &split.train;
     if train.dim != spec.inputs() || train.target_width() != spec.outputs() {
         return Err(Error::Shape(format!(

@@ -31,7 +31,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let name = path
         .file_name()
-        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file name", path.display())))?;
+        .ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         name.to_string_lossy(),
@@ -416,7 +416,7 @@ pub fn load_for(path: &Path, want: &Spec) -> Result<Params> {
         return Err(Error::checkpoint(
             path,
             format!(
-                "holds a {} network, but this run builds {}: match --hidden, --activation, --output, --loss and the data to the checkpoint",
+                "holds a {} network, but this run builds {}: build the checkpoint's network (hidden sizes, activations, output, loss) on data of its shape",
                 got.describe(),
                 want.describe()
             ),

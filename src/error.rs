@@ -1,12 +1,21 @@
-//! The library's error type: one enum, each message naming what was wrong and what to change.
+//! The library's error type: one enum a caller can match on, each message naming what was wrong
+//! (a setting, a limit, a file) and what to change, in the library's terms: the CLI turns a
+//! setting's name into its flag.
 
 use std::path::PathBuf;
 
+/// Everything the library can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// A command-line or API argument that cannot work (unknown name, zero batch, bad lr).
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// An argument that cannot work (unknown name, zero batch, bad lr). `arg` names it as the
+    /// library's config does (`lr`, `batch`, `hidden`, `label_column`), when one argument is to
+    /// blame; `msg` says what is wrong and reads on after the name.
+    #[error("{}{msg}", arg.map_or(String::new(), |a| format!("{a} ")))]
+    InvalidArgument {
+        arg: Option<&'static str>,
+        msg: String,
+    },
     /// A data file that cannot be read or parsed.
     #[error("{path}: {msg}")]
     Data { path: PathBuf, msg: String },
@@ -16,7 +25,30 @@ pub enum Error {
     /// Tensors whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
-    /// No adapter, a limit exceeded, a device error.
+    /// No GPU adapter was found (the message says how to install one).
+    #[error("{0}")]
+    NoAdapter(String),
+    /// A buffer or dispatch over one of the adapter's limits: `limit` is wgpu's name for it,
+    /// `needed` and `available` in its unit (bytes, workgroups, iterations).
+    #[error(
+        "{what} needs {}, but this adapter's {limit} is {}: {advice}",
+        amount(limit, *needed),
+        amount(limit, *available)
+    )]
+    Limit {
+        what: String,
+        limit: &'static str,
+        needed: u64,
+        available: u64,
+        advice: String,
+    },
+    /// The device ran out of memory.
+    #[error("{0}")]
+    OutOfMemory(String),
+    /// The device was lost (driver reset, GPU removed).
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    /// Any other GPU error (a validation or driver error).
     #[error("{0}")]
     Gpu(String),
     /// Training produced a non-finite loss or parameter.
@@ -27,7 +59,33 @@ pub enum Error {
     Io { path: PathBuf, err: std::io::Error },
 }
 
+/// A limit's figure in its unit: MiB for the byte sizes, a plain count otherwise.
+fn amount(limit: &str, n: u64) -> String {
+    if limit.ends_with("_size") {
+        format!("{} MiB", n.div_ceil(1 << 20))
+    } else {
+        n.to_string()
+    }
+}
+
 impl Error {
+    /// `arg` cannot work: `msg` reads on after its name (`"must be at least 1"`).
+    pub fn invalid(arg: &'static str, msg: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            arg: Some(arg),
+            msg: msg.into(),
+        }
+    }
+
+    /// Arguments that cannot work together, or a request that cannot, with no one argument to
+    /// blame.
+    pub fn usage(msg: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            arg: None,
+            msg: msg.into(),
+        }
+    }
+
     pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Data {
             path: path.into(),

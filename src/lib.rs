@@ -27,7 +27,6 @@ pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod rng;
-pub mod settings;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -94,7 +94,7 @@ fn main() {
         let _ = std::fs::remove_dir(&dir);
     }
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", cli::message(&e));
         std::process::exit(1);
     }
 }

@@ -60,7 +60,7 @@ impl FromStr for Activation {
             .into_iter()
             .find(|a| a.name() == s.trim())
             .ok_or_else(|| {
-                Error::InvalidArgument(format!(
+                Error::usage(format!(
                     "unknown activation '{s}': expected one of relu, sigmoid, tanh, leaky-relu, linear"
                 ))
             })
@@ -98,7 +98,7 @@ impl FromStr for Output {
             "softmax" => Ok(Output::Softmax),
             "sigmoid" => Ok(Output::Sigmoid),
             "linear" => Ok(Output::Linear),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::usage(format!(
                 "unknown output '{s}': expected one of softmax, sigmoid, linear"
             ))),
         }
@@ -160,7 +160,7 @@ impl FromStr for Loss {
             "cross-entropy" | "xent" | "ce" => Ok(Loss::CrossEntropy),
             "bce" => Ok(Loss::Bce),
             "mse" => Ok(Loss::Mse),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::usage(format!(
                 "unknown loss '{s}': expected one of cross-entropy, bce, mse"
             ))),
         }
@@ -195,12 +195,12 @@ impl Spec {
         loss: Loss,
     ) -> Result<Spec, Error> {
         if sizes.len() < 2 {
-            return Err(Error::InvalidArgument(
-                "a network needs at least an input and an output size".into(),
+            return Err(Error::usage(
+                "a network needs at least an input and an output size",
             ));
         }
         if let Some(i) = sizes.iter().position(|&s| s == 0) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "layer size {i} is zero: every layer needs at least one unit"
             )));
         }
@@ -214,7 +214,7 @@ impl Spec {
             total = match layer.and_then(|p| total.checked_add(p)) {
                 Some(t) if t <= MAX_PARAMS => t,
                 _ => {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(Error::usage(format!(
                         "layer {l} ({} -> {}) takes the network over {MAX_PARAMS} parameters: use narrower layers",
                         w[0], w[1]
                     )));
@@ -222,7 +222,7 @@ impl Spec {
             };
         }
         if hidden.len() != sizes.len() - 2 {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "{} hidden layers but {} hidden activations: give one activation for all or one per layer",
                 sizes.len() - 2,
                 hidden.len()
@@ -233,15 +233,13 @@ impl Spec {
             | (Loss::Bce, Output::Sigmoid)
             | (Loss::Mse, Output::Linear | Output::Sigmoid) => {}
             _ => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::usage(format!(
                     "loss {loss} does not fit output {output}: cross-entropy needs softmax, bce needs sigmoid, mse needs linear or sigmoid"
                 )));
             }
         }
         if output == Output::Softmax && sizes[sizes.len() - 1] < 2 {
-            return Err(Error::InvalidArgument(
-                "softmax needs at least two outputs".into(),
-            ));
+            return Err(Error::usage("softmax needs at least two outputs"));
         }
         Ok(Spec {
             sizes,

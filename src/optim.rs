@@ -75,7 +75,7 @@ impl FromStr for Method {
             .into_iter()
             .find(|m| m.name() == s.trim())
             .ok_or_else(|| {
-                Error::InvalidArgument(format!(
+                Error::usage(format!(
                     "unknown optimizer '{s}': expected one of sgd, momentum, nesterov, adam, adamw"
                 ))
             })
@@ -129,12 +129,11 @@ impl Optimizer {
     /// Every value the method uses must be finite and in range: μ and the betas in [0, 1),
     /// nesterov needs μ > 0, eps > 0, the weight decay >= 0.
     pub fn validate(&self) -> Result<()> {
-        let bad = |msg: String| Err(Error::InvalidArgument(msg));
-        let unit = |name: &str, v: f32| {
+        let unit = |name: &'static str, v: f32| {
             if v.is_finite() && (0.0..1.0).contains(&v) {
                 Ok(())
             } else {
-                bad(format!("--{name} must be in [0, 1), got {v}"))
+                Err(Error::invalid(name, format!("must be in [0, 1), got {v}")))
             }
         };
         match self.method {
@@ -143,30 +142,39 @@ impl Optimizer {
             Method::Nesterov => {
                 unit("momentum", self.momentum)?;
                 if self.momentum == 0.0 {
-                    return bad("--optimizer nesterov needs --momentum above 0".into());
+                    return Err(Error::invalid(
+                        "momentum",
+                        "must be above 0 for the nesterov optimizer",
+                    ));
                 }
             }
             Method::Adam | Method::AdamW => {
                 unit("beta1", self.beta1)?;
                 unit("beta2", self.beta2)?;
                 if !(self.eps.is_finite() && self.eps > 0.0) {
-                    return bad(format!(
-                        "--eps must be a positive finite number, got {}",
-                        self.eps
+                    return Err(Error::invalid(
+                        "eps",
+                        format!("must be a positive finite number, got {}", self.eps),
                     ));
                 }
             }
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return bad(format!(
-                "--weight-decay must be zero or a positive finite number, got {}",
-                self.weight_decay
+            return Err(Error::invalid(
+                "weight_decay",
+                format!(
+                    "must be zero or a positive finite number, got {}",
+                    self.weight_decay
+                ),
             ));
         }
         if self.weight_decay != 0.0 && self.method != Method::AdamW {
-            return bad(format!(
-                "--weight-decay is AdamW's decoupled decay, but the optimizer is {}: use --optimizer adamw, or --l2 for the 2λW gradient term",
-                self.method
+            return Err(Error::invalid(
+                "weight_decay",
+                format!(
+                    "is AdamW's decoupled decay, but the optimizer is {}: use the adamw optimizer, or l2 for the 2λW gradient term",
+                    self.method
+                ),
             ));
         }
         Ok(())
@@ -237,10 +245,10 @@ impl Optimizer {
 pub fn number<T: FromStr>(meta: &HashMap<String, String>, key: &str) -> Result<T> {
     let v = meta
         .get(key)
-        .ok_or_else(|| Error::InvalidArgument(format!("metadata has no '{key}'")))?;
-    v.trim().parse().map_err(|_| {
-        Error::InvalidArgument(format!("metadata '{key}' is not a valid number: {v:?}"))
-    })
+        .ok_or_else(|| Error::usage(format!("metadata has no '{key}'")))?;
+    v.trim()
+        .parse()
+        .map_err(|_| Error::usage(format!("metadata '{key}' is not a valid number: {v:?}")))
 }
 
 /// An optimiser with its state: the number of updates done (Adam's t) and, per slot of
@@ -338,14 +346,16 @@ impl Schedule {
     pub fn validate(&self) -> Result<()> {
         if let Decay::Step { every, gamma } = self.decay {
             if every == 0 {
-                return Err(Error::InvalidArgument(
-                    "--lr-step must be at least 1 (epochs between decays)".into(),
+                return Err(Error::invalid(
+                    "lr_step",
+                    "must be at least 1 (epochs between decays)",
                 ));
             }
             if !(gamma.is_finite() && gamma > 0.0 && gamma <= 1.0) {
-                return Err(Error::InvalidArgument(format!(
-                    "--lr-gamma must be in (0, 1], got {gamma}"
-                )));
+                return Err(Error::invalid(
+                    "lr_gamma",
+                    format!("must be in (0, 1], got {gamma}"),
+                ));
             }
         }
         Ok(())
@@ -408,11 +418,11 @@ impl Schedule {
                 gamma: number(meta, "lr_gamma")?,
             },
             Some(other) => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::usage(format!(
                     "metadata 'schedule' is {other:?}: expected constant, step or cosine"
                 )));
             }
-            None => return Err(Error::InvalidArgument("metadata has no 'schedule'".into())),
+            None => return Err(Error::usage("metadata has no 'schedule'")),
         };
         let s = Schedule {
             decay,
@@ -527,19 +537,22 @@ mod tests {
     }
 
     #[test]
-    fn bad_schedules_and_optimizers_are_rejected_naming_the_flag() {
+    fn bad_schedules_and_optimizers_are_rejected_naming_the_setting() {
+        let names = |e: &Error, want: &str| {
+            matches!(e, Error::InvalidArgument { arg: Some(a), .. } if *a == want)
+        };
         let step = |every, gamma| Schedule {
             decay: Decay::Step { every, gamma },
             warmup: 0,
         };
         for (s, flag) in [
-            (step(0, 0.5), "--lr-step"),
-            (step(1, 0.0), "--lr-gamma"),
-            (step(1, 1.5), "--lr-gamma"),
-            (step(1, f32::NAN), "--lr-gamma"),
+            (step(0, 0.5), "lr_step"),
+            (step(1, 0.0), "lr_gamma"),
+            (step(1, 1.5), "lr_gamma"),
+            (step(1, f32::NAN), "lr_gamma"),
         ] {
-            let e = s.validate().unwrap_err().to_string();
-            assert!(e.contains(flag), "{s:?}: {e}");
+            let e = s.validate().unwrap_err();
+            assert!(names(&e, flag), "{s:?}: {e}");
         }
         let with = |method, f: fn(&mut Optimizer)| {
             let mut o = Optimizer::new(method);
@@ -547,23 +560,23 @@ mod tests {
             o
         };
         for (o, flag) in [
-            (with(Method::Momentum, |o| o.momentum = -0.1), "--momentum"),
-            (with(Method::Momentum, |o| o.momentum = 1.0), "--momentum"),
-            (with(Method::Nesterov, |o| o.momentum = 0.0), "--momentum"),
-            (with(Method::Adam, |o| o.beta1 = 1.0), "--beta1"),
-            (with(Method::Adam, |o| o.beta2 = f32::INFINITY), "--beta2"),
-            (with(Method::Adam, |o| o.eps = 0.0), "--eps"),
+            (with(Method::Momentum, |o| o.momentum = -0.1), "momentum"),
+            (with(Method::Momentum, |o| o.momentum = 1.0), "momentum"),
+            (with(Method::Nesterov, |o| o.momentum = 0.0), "momentum"),
+            (with(Method::Adam, |o| o.beta1 = 1.0), "beta1"),
+            (with(Method::Adam, |o| o.beta2 = f32::INFINITY), "beta2"),
+            (with(Method::Adam, |o| o.eps = 0.0), "eps"),
             (
                 with(Method::AdamW, |o| o.weight_decay = -1.0),
-                "--weight-decay",
+                "weight_decay",
             ),
             (
                 with(Method::Sgd, |o| o.weight_decay = 0.1),
-                "--weight-decay",
+                "weight_decay",
             ),
         ] {
-            let e = o.validate().unwrap_err().to_string();
-            assert!(e.contains(flag), "{o:?}: {e}");
+            let e = o.validate().unwrap_err();
+            assert!(names(&e, flag), "{o:?}: {e}");
         }
         for m in Method::ALL {
             Optimizer::new(m).validate().unwrap();

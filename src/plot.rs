@@ -107,7 +107,7 @@ fn register_font() -> Result<()> {
             .map_err(|_| "the font file is not a usable TrueType font".to_string())
     })
     .clone()
-    .map_err(Error::InvalidArgument)
+    .map_err(Error::usage)
 }
 
 /// Draws loss (left) and accuracy (right, when there is any) per epoch into `path`: `.svg` or
@@ -117,8 +117,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<()> {
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let fail =
-        |e: String| Error::InvalidArgument(format!("{}: drawing failed: {e}", path.display()));
+    let fail = |e: String| Error::usage(format!("{}: drawing failed: {e}", path.display()));
     match ext.as_str() {
         "svg" => {
             register_font()?;
@@ -149,7 +148,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<()> {
             }
             write_atomic(path, &png_bytes)
         }
-        _ => Err(Error::InvalidArgument(format!(
+        _ => Err(Error::usage(format!(
             "{}: the plot's file name must end in .svg or .png",
             path.display()
         ))),

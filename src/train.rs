@@ -1,7 +1,7 @@
 //! The backend-independent training loop: hyper-parameters, per-epoch shuffling, the
 //! learning rate of every step, metrics, resuming where a run stopped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
@@ -24,22 +24,22 @@ impl Hyper {
     /// lr positive and finite, l2 non-negative and finite, batch and epochs at least one.
     pub fn validate(&self) -> Result<()> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "--lr must be a positive finite number, got {}",
-                self.lr
-            )));
+            return Err(Error::invalid(
+                "lr",
+                format!("must be a positive finite number, got {}", self.lr),
+            ));
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "--l2 must be zero or a positive finite number, got {}",
-                self.l2
-            )));
+            return Err(Error::invalid(
+                "l2",
+                format!("must be zero or a positive finite number, got {}", self.l2),
+            ));
         }
         if self.batch == 0 {
-            return Err(Error::InvalidArgument("--batch must be at least 1".into()));
+            return Err(Error::invalid("batch", "must be at least 1"));
         }
         if self.epochs == 0 {
-            return Err(Error::InvalidArgument("--epochs must be at least 1".into()));
+            return Err(Error::invalid("epochs", "must be at least 1"));
         }
         Ok(())
     }
@@ -61,12 +61,18 @@ pub trait Backend {
     /// partial when it does not divide), batch i with learning rate `lrs[i]` (one per batch),
     /// with the optimiser set by `set_optimizer` (plain SGD until then). Returns each batch's
     /// mean data loss, computed by its forward pass before its update; fewer than `lrs.len()`
-    /// when a stop was requested.
-    fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>>;
-    /// One epoch (or what `perm` holds) at the constant rate `hp.lr`.
+    /// (but at least one) when `stop` is stopped. Completed steps are counted on `stop`.
+    fn train_steps(
+        &mut self,
+        perm: &[u32],
+        hp: &Hyper,
+        lrs: &[f32],
+        stop: &StopToken,
+    ) -> Result<Vec<f32>>;
+    /// One epoch (or what `perm` holds) at the constant rate `hp.lr`, without a stop token.
     fn train_epoch(&mut self, perm: &[u32], hp: &Hyper) -> Result<Vec<f32>> {
         let lrs = vec![hp.lr; perm.len().div_ceil(hp.batch.max(1))];
-        self.train_steps(perm, hp, &lrs)
+        self.train_steps(perm, hp, &lrs, &StopToken::new())
     }
     /// Replaces the optimiser and its state (`OptimState::new` for a fresh one).
     fn set_optimizer(&mut self, state: &OptimState) -> Result<()>;
@@ -82,29 +88,48 @@ pub trait Backend {
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)>;
 }
 
-/// Set by the Ctrl-C handler: backends finish the step (GPU: the submission of at most 32
-/// steps) they are in and return early; `run` then reports the partial epoch and stops.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Training steps run (CPU) or submitted (GPU) since the process started: what a progress bar
-/// shows while an epoch runs.
-static STEPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Backends call this as steps go.
-pub fn note_steps(n: usize) {
-    STEPS.fetch_add(n, Ordering::Relaxed);
+/// A run's stop switch and step counter, shared by clones: whoever holds a clone (a signal
+/// handler, a progress bar, another thread) can ask the run to stop or read how far it got.
+/// A stop request lets the backend finish the step under way (GPU: the submissions already
+/// queued) before `fit` reports the partial epoch and returns. Each run gets its own token, so a
+/// stopped run does not stop the next one.
+#[derive(Clone, Debug, Default)]
+pub struct StopToken {
+    inner: std::sync::Arc<TokenState>,
 }
 
-pub fn steps_noted() -> usize {
-    STEPS.load(Ordering::Relaxed)
+#[derive(Debug, Default)]
+struct TokenState {
+    stop: AtomicBool,
+    steps: AtomicUsize,
 }
 
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
-}
+impl StopToken {
+    /// A token that has not been stopped, with no steps counted.
+    pub fn new() -> StopToken {
+        StopToken::default()
+    }
 
-pub fn stop_requested() -> bool {
-    STOP.load(Ordering::Relaxed)
+    /// Asks the run to stop after the step under way.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether `stop` was called on this token or a clone of it.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stop.load(Ordering::Relaxed)
+    }
+
+    /// Training steps run (CPU) or completed on the device (GPU) under this token: what a
+    /// progress bar shows while an epoch runs.
+    pub fn steps(&self) -> usize {
+        self.inner.steps.load(Ordering::Relaxed)
+    }
+
+    /// Backends call this as steps complete.
+    pub(crate) fn note_steps(&self, n: usize) {
+        self.inner.steps.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// What an evaluation set given to a backend is for.
@@ -203,6 +228,7 @@ pub fn run(
         &Plan::default(),
         classes,
         roles,
+        &StopToken::new(),
         on_epoch,
     )
 }
@@ -212,8 +238,9 @@ pub fn run(
 /// (counted over the whole run) of epoch e gets `plan.schedule.lr(hp.lr, s, e, total)`, the
 /// run ending after epoch `start.epoch + hp.epochs`. `classes` says whether accuracy means
 /// anything (class targets); `roles` names the backend's evaluation sets. A non-finite loss
-/// stops training with an error naming the epoch and batch; a stop request ends it after the
+/// stops training with an error naming the epoch and batch; `stop` stopped ends it after the
 /// current step with a report of the partial epoch.
+#[allow(clippy::too_many_arguments)]
 pub fn run_planned(
     backend: &mut dyn Backend,
     n_train: usize,
@@ -221,17 +248,18 @@ pub fn run_planned(
     plan: &Plan,
     classes: bool,
     roles: &[Role],
+    stop: &StopToken,
     on_epoch: &mut dyn FnMut(&EpochReport, &mut dyn Backend) -> Result<()>,
 ) -> Result<Vec<EpochReport>> {
     hp.validate()?;
     plan.schedule.validate()?;
     if n_train == 0 {
-        return Err(Error::InvalidArgument("the training set is empty".into()));
+        return Err(Error::usage("the training set is empty"));
     }
     let per_epoch = n_train.div_ceil(hp.batch);
     let Plan { schedule, start } = *plan;
     if start.batch >= per_epoch {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::usage(format!(
             "cannot start at batch {} of an epoch of {per_epoch} batches",
             start.batch
         )));
@@ -260,18 +288,18 @@ pub fn run_planned(
         let lrs: Vec<f32> = (first + skip..first + per_epoch)
             .map(|s| schedule.lr(hp.lr, s, epoch - 1, total_steps))
             .collect();
-        let losses = backend.train_steps(&perm[skip * hp.batch..], hp, &lrs)?;
+        let losses = backend.train_steps(&perm[skip * hp.batch..], hp, &lrs, stop)?;
         let seconds = t0.elapsed().as_secs_f64();
         if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
             return Err(Error::Diverged(format!(
-                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower --lr (now {:e})",
+                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower learning rate (now {:e})",
                 losses[b],
                 skip + b + 1,
                 per_epoch,
                 hp.lr
             )));
         }
-        let interrupted = stop_requested();
+        let interrupted = stop.is_stopped();
         if losses.is_empty() {
             break;
         }

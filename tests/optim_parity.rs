@@ -496,7 +496,7 @@ fn check_steps(
     for (perm, lrs) in perms.iter().zip(&lrs) {
         losses.extend(
             backend
-                .train_steps(perm, &hp, lrs)
+                .train_steps(perm, &hp, lrs, &wgtrain::train::StopToken::new())
                 .unwrap_or_else(|e| panic!("{name}: {e}")),
         );
     }

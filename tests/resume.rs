@@ -122,11 +122,20 @@ fn state_bits(s: &OptimState) -> (u64, Vec<Vec<u32>>) {
 
 /// Runs the plan quietly, returning the per-epoch train losses.
 fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, plan: &Plan) -> Vec<f64> {
-    train::run_planned(backend, n, hp, plan, true, &[], &mut |_, _| Ok(()))
-        .unwrap()
-        .iter()
-        .map(|r| r.train_loss)
-        .collect()
+    train::run_planned(
+        backend,
+        n,
+        hp,
+        plan,
+        true,
+        &[],
+        &train::StopToken::new(),
+        &mut |_, _| Ok(()),
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.train_loss)
+    .collect()
 }
 
 /// The run that never stops (three epochs), against: one epoch, `batches` steps of the second
@@ -154,7 +163,12 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         .map(|s| plan.schedule.lr(hp.lr, s, 1, total))
         .collect();
     first
-        .train_steps(&perm[..batches * hp.batch], &hp, &lrs)
+        .train_steps(
+            &perm[..batches * hp.batch],
+            &hp,
+            &lrs,
+            &train::StopToken::new(),
+        )
         .unwrap();
     let progress = Progress {
         epoch: 1,
@@ -404,30 +418,37 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
     let s = Scratch::new("cosine");
     let file = s.path("epoch2.safetensors");
     let mut stopped = make(&start, &OptimState::new(opt, &spec));
-    let err = train::run_planned(&mut stopped, data.n, &hp, &plan, true, &[], &mut |r, b| {
-        if r.epoch < 2 {
-            return Ok(());
-        }
-        let state = TrainingState {
-            optim: b.optimizer_state()?,
-            schedule: plan.schedule,
-            lr: hp.lr,
-            l2: hp.l2,
-            batch: hp.batch,
-            seed: hp.seed,
-            progress: r.progress,
-            data: "digits".into(),
-            train_rows: data.n,
-            valid_split: None,
-            standardize: None,
-            label_column: None,
-            targets: None,
-        };
-        checkpoint::save_training(&file, &spec, &b.params()?, &state)?;
-        Err(wgtrain::Error::InvalidArgument(
-            "stopped after epoch 2".into(),
-        ))
-    });
+    let err = train::run_planned(
+        &mut stopped,
+        data.n,
+        &hp,
+        &plan,
+        true,
+        &[],
+        &train::StopToken::new(),
+        &mut |r, b| {
+            if r.epoch < 2 {
+                return Ok(());
+            }
+            let state = TrainingState {
+                optim: b.optimizer_state()?,
+                schedule: plan.schedule,
+                lr: hp.lr,
+                l2: hp.l2,
+                batch: hp.batch,
+                seed: hp.seed,
+                progress: r.progress,
+                data: "digits".into(),
+                train_rows: data.n,
+                valid_split: None,
+                standardize: None,
+                label_column: None,
+                targets: None,
+            };
+            checkpoint::save_training(&file, &spec, &b.params()?, &state)?;
+            Err(wgtrain::Error::usage("stopped after epoch 2"))
+        },
+    );
     assert!(err.is_err(), "the run was not stopped");
     let (_, params, loaded) = checkpoint::load_training(&file).unwrap();
     let loaded = loaded.unwrap();

@@ -4,7 +4,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use wgtrain::gpu::{BackendChoice, GpuContext, context};
-use wgtrain::settings::parse_list;
+use super::settings::parse_list;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -82,7 +82,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.gemm {
         let gpu = if want_gpu {
             let ctx = open()?;
-            let kernels = wgtrain::gpu::Kernels::new(&ctx)?;
+            // WGTRAIN_MATMUL=64 or =128 sweeps that variant; otherwise the adapter's rule.
+            let variant = match super::matmul_config()?.setting {
+                wgtrain::gpu::tuning::Setting::Force(v) => v,
+                _ => wgtrain::gpu::tuning::rule(&ctx.info),
+            };
+            let kernels = wgtrain::gpu::Kernels::with_matmul(&ctx, &[variant])?;
             Some((ctx, kernels))
         } else {
             None

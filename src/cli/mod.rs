@@ -4,11 +4,42 @@ pub mod bench;
 pub mod devices;
 pub mod eval;
 pub mod plot;
+pub mod settings;
 pub mod train;
 
 use std::path::Path;
 
 use anyhow::{Result, bail};
+
+/// An error as the command line says it: each cause in turn, `a: b`, with the library's
+/// setting names turned into the flags that set them (`lr must be...` becomes `--lr must be...`).
+pub fn message(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|cause| match cause.downcast_ref::<wgtrain::Error>() {
+            Some(wgtrain::Error::InvalidArgument { arg: Some(arg), msg }) => {
+                format!("{} {msg}", flag(arg))
+            }
+            Some(
+                e @ (wgtrain::Error::Limit { .. }
+                | wgtrain::Error::OutOfMemory(_)
+                | wgtrain::Error::Shape(_)
+                | wgtrain::Error::Diverged(_)),
+            ) => e
+                .to_string()
+                .replace("a smaller batch", "a smaller --batch")
+                .replace("a larger batch", "a larger --batch")
+                .replace("or the CPU path", "or --device cpu")
+                .replace("a lower learning rate", "a lower --lr"),
+            _ => cause.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The flag that sets the library's setting `arg`: `label_column` is `--label-column`.
+pub fn flag(arg: &str) -> String {
+    format!("--{}", arg.replace('_', "-"))
+}
 
 /// Sizes the CPU path's thread pool (`--threads`): None keeps one thread per core, or
 /// `RAYON_NUM_THREADS`. Must run before anything uses the pool.
@@ -23,6 +54,27 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("--threads {n}: cannot start the thread pool: {e}"))?;
     }
     Ok(())
+}
+
+/// The GPU matmul choice: `WGTRAIN_MATMUL` (auto when unset), tuning results cached in
+/// `$XDG_CACHE_HOME/wgtrain`, else `$HOME/.cache/wgtrain` (not cached when neither is set).
+pub fn matmul_config() -> Result<wgtrain::gpu::tuning::MatmulConfig> {
+    use wgtrain::gpu::tuning::{MatmulConfig, Setting};
+    let setting = match std::env::var("WGTRAIN_MATMUL") {
+        Err(_) => Setting::Auto,
+        Ok(v) => Setting::parse(&v).map_err(|_| {
+            anyhow::anyhow!("WGTRAIN_MATMUL={v}: expected auto, rule, tune, 64 or 128")
+        })?,
+    };
+    let nonempty = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    let cache_dir = nonempty("XDG_CACHE_HOME")
+        .map(|d| d.join("wgtrain"))
+        .or_else(|| nonempty("HOME").map(|h| h.join(".cache").join("wgtrain")));
+    Ok(MatmulConfig { setting, cache_dir })
 }
 
 /// Fails early when `path`'s folder does not exist, rather than after training.

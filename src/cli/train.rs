@@ -14,7 +14,7 @@ use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
 use wgtrain::model::{Loss, Output, Params, Spec};
 use wgtrain::optim::{Method, OptimState};
-use wgtrain::settings::{self, ArchFlags, Flags, Settings};
+use super::settings::{self, ArchFlags, Flags, Settings};
 use wgtrain::train::{self, Backend, Plan, Progress, Role};
 
 const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
@@ -464,7 +464,15 @@ fn prepare(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Pre
     // dropped; the CPU trainer takes the loader's copy over.
     let mut backend: Box<dyn Backend> = match open_gpu(&a.device, a.backend)? {
         Some(ctx) => {
-            let gpu = GpuTrainer::new(ctx, &spec, &params, &train_set, &eval_sets, hp.batch)?;
+            let gpu = GpuTrainer::with_matmul(
+                ctx,
+                &spec,
+                &params,
+                &train_set,
+                &eval_sets,
+                hp.batch,
+                super::matmul_config()?,
+            )?;
             drop((train_set, eval_sets));
             Box::new(gpu)
         }
@@ -511,15 +519,17 @@ fn train_epochs(
 ) -> Result<(Vec<train::EpochReport>, bool)> {
     // Ctrl-C: the first asks training to stop after the current step (and save); a second one
     // ends the process at once.
-    let _ = ctrlc::set_handler(|| {
-        if train::stop_requested() {
+    let token = train::StopToken::new();
+    let handler = token.clone();
+    let _ = ctrlc::set_handler(move || {
+        if handler.is_stopped() {
             eprintln!("\ninterrupted again: exiting without saving");
             std::process::exit(130);
         }
         eprintln!(
             "\ninterrupted: finishing the step under way (on the GPU, the steps already submitted), then saving"
         );
-        train::request_stop();
+        handler.stop();
     });
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
@@ -536,6 +546,7 @@ fn train_epochs(
         run.n_train.div_ceil(st.hp.batch),
         run.start.epoch,
         epochs,
+        &token,
     );
     let (spec, template) = (&run.spec, &run.template);
     let reports = train::run_planned(
@@ -545,6 +556,7 @@ fn train_epochs(
         &plan,
         run.classes,
         &run.roles,
+        &token,
         &mut |r, backend| {
             if !a.quiet {
                 bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
@@ -656,7 +668,13 @@ struct BatchBar {
 }
 
 impl BatchBar {
-    fn new(quiet: bool, per_epoch: usize, first_epoch: usize, epochs: usize) -> BatchBar {
+    fn new(
+        quiet: bool,
+        per_epoch: usize,
+        first_epoch: usize,
+        epochs: usize,
+        token: &train::StopToken,
+    ) -> BatchBar {
         use std::io::IsTerminal;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         if quiet || !std::io::stderr().is_terminal() {
@@ -671,11 +689,11 @@ impl BatchBar {
         );
         bar.set_message(format!("{}/{epochs}", first_epoch + 1));
         let (b, done) = (bar.clone(), stop.clone());
-        let base = train::steps_noted();
+        let token = token.clone();
         std::thread::spawn(move || {
             let per_epoch = per_epoch.max(1);
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let steps = train::steps_noted() - base;
+                let steps = token.steps();
                 b.set_position((steps % per_epoch) as u64);
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }

@@ -9,7 +9,7 @@ use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
 use crate::optim::{Method, OptimState, Optimizer};
-use crate::train::{Backend, EvalStats, Hyper};
+use crate::train::{Backend, EvalStats, Hyper, StopToken};
 use std::time::Instant;
 
 /// Below this many multiply-adds a GEMM runs on one thread: handing work over costs more.
@@ -445,9 +445,7 @@ impl CpuTrainer {
     ) -> Result<CpuTrainer> {
         params.check_shapes(spec)?;
         if batch == 0 {
-            return Err(crate::Error::InvalidArgument(
-                "--batch must be at least 1".into(),
-            ));
+            return Err(crate::Error::invalid("batch", "must be at least 1"));
         }
         // Step buffers hold at most the rows a step can have, however large --batch is.
         let largest = eval.iter().map(|e| e.2).fold(train.2, usize::max);
@@ -489,9 +487,8 @@ impl CpuTrainer {
             t: 0,
             state: Vec::new(),
             grad: Params { layers: Vec::new() },
-            team: Team::new(rayon::current_num_threads()).map_err(|e| {
-                crate::Error::InvalidArgument(format!("cannot start CPU threads: {e}"))
-            })?,
+            team: Team::new(rayon::current_num_threads())
+                .map_err(|e| crate::Error::usage(format!("cannot start CPU threads: {e}")))?,
             shared: rows * macs >= PARALLEL_MIN_MACS,
             schedule: Schedule::default(),
             phases: [false, true].map(|r| [false, true].map(|b| phases(spec.n_layers(), r, b))),
@@ -503,18 +500,19 @@ impl CpuTrainer {
     /// `RAYON_NUM_THREADS`, and only for networks large enough to gain from it.
     pub fn with_threads(mut self, threads: usize) -> Result<CpuTrainer> {
         self.team = Team::new(threads)
-            .map_err(|e| crate::Error::InvalidArgument(format!("cannot start CPU threads: {e}")))?;
+            .map_err(|e| crate::Error::usage(format!("cannot start CPU threads: {e}")))?;
         self.shared = threads > 1;
         Ok(self)
     }
 
     /// Trains on `batches` in turn, batch i with learning rate `lrs[i]`, reporting each step's
-    /// summed loss to `done`; stops early, after at least one step, when a stop is requested.
+    /// summed loss to `done`; stops early, after at least one step, when `stop` is stopped.
     fn train_batches(
         &mut self,
         batches: &[&[u32]],
         lrs: &[f32],
         l2: f32,
+        stop: &StopToken,
         done: &mut dyn FnMut(usize, f64),
     ) {
         let opt = self.optimizer;
@@ -527,7 +525,7 @@ impl CpuTrainer {
             true,
             |i| {
                 let rows = *batches.get(i)?;
-                if i > 0 && crate::train::stop_requested() {
+                if i > 0 && stop.is_stopped() {
                     return None;
                 }
                 let lr = lrs[i];
@@ -1124,25 +1122,31 @@ impl Backend for CpuTrainer {
         "cpu (f32, gemm)".into()
     }
 
-    fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>> {
+    fn train_steps(
+        &mut self,
+        perm: &[u32],
+        hp: &Hyper,
+        lrs: &[f32],
+        stop: &StopToken,
+    ) -> Result<Vec<f32>> {
         if hp.batch != self.batch {
-            return Err(crate::Error::InvalidArgument(format!(
+            return Err(crate::Error::usage(format!(
                 "trainer built for batch {}, asked for {}",
                 self.batch, hp.batch
             )));
         }
         let steps = perm.len().div_ceil(self.batch);
         if lrs.len() != steps {
-            return Err(crate::Error::InvalidArgument(format!(
+            return Err(crate::Error::usage(format!(
                 "{} learning rates for {steps} steps",
                 lrs.len()
             )));
         }
         let mut losses = Vec::with_capacity(steps);
         let batches: Vec<&[u32]> = perm.chunks(self.batch).collect();
-        self.train_batches(&batches, lrs, hp.l2, &mut |i, loss| {
+        self.train_batches(&batches, lrs, hp.l2, stop, &mut |i, loss| {
             losses.push((loss / batches[i].len() as f64) as f32);
-            crate::train::note_steps(1);
+            stop.note_steps(1);
         });
         Ok(losses)
     }
@@ -1171,9 +1175,7 @@ impl Backend for CpuTrainer {
 
     fn evaluate(&mut self, set: usize) -> Result<EvalStats> {
         if set >= self.eval.len() {
-            return Err(crate::Error::InvalidArgument(format!(
-                "no evaluation set {set}"
-            )));
+            return Err(crate::Error::usage(format!("no evaluation set {set}")));
         }
         let (n, batch) = (self.eval[set].2, self.batch);
         let mut stats = EvalStats::default();
@@ -1200,7 +1202,7 @@ impl Backend for CpuTrainer {
 
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
         if rows.is_empty() || rows.len() > self.batch {
-            return Err(crate::Error::InvalidArgument(format!(
+            return Err(crate::Error::usage(format!(
                 "gradients of {} rows with batch {}",
                 rows.len(),
                 self.batch

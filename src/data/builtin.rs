@@ -16,9 +16,7 @@ const DIGITS_DIM: usize = 64;
 /// x is (4, 2), targets (4, 1): the truth table of exclusive or.
 pub(super) fn xor(targets: Option<usize>) -> Result<Split> {
     if !matches!(targets, None | Some(1)) {
-        return Err(Error::InvalidArgument(
-            "xor has exactly one target column".into(),
-        ));
+        return Err(Error::usage("xor has exactly one target column"));
     }
     let x = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let values = vec![0.0, 1.0, 1.0, 0.0];
@@ -29,8 +27,8 @@ pub(super) fn xor(targets: Option<usize>) -> Result<Split> {
 /// Train x is (1437, 64), test x (360, 64), pixels scaled to [0, 1], 10 classes.
 pub(super) fn digits(targets: Option<usize>) -> Result<Split> {
     if targets.is_some() {
-        return Err(Error::InvalidArgument(
-            "digits has class labels; target columns apply only to CSV files".into(),
+        return Err(Error::usage(
+            "digits has class labels; target columns apply only to CSV files",
         ));
     }
     let path = Path::new("data/digits.csv.gz (embedded)");

@@ -37,7 +37,7 @@ pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
             return Err(Error::data(
                 path,
                 format!(
-                    "line {}: --label-column {column}, but the row has {} columns",
+                    "line {}: the label is column {column}, but the row has {} columns",
                     i + 1,
                     cells.len()
                 ),
@@ -197,7 +197,7 @@ pub(super) fn parse(
     targets: Option<usize>,
 ) -> Result<Dataset> {
     if targets == Some(0) {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::usage(format!(
             "{}: the number of target columns must be at least 1",
             path.display()
         )));

@@ -295,17 +295,17 @@ pub fn load_named(name: &str) -> Result<Split> {
     }
     let how = match name {
         "fashion-mnist" => {
-            "on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist); elsewhere download the four files from https://github.com/zalandoresearch/fashion-mnist (data/fashion) into one of these folders, or pass --data DIR"
+            "on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist); elsewhere download the four files from https://github.com/zalandoresearch/fashion-mnist (data/fashion) into one of these folders, or name the folder as the data source"
         }
         "mnist" => {
-            "download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (for example from https://ossci-datasets.s3.amazonaws.com/mnist/) into one of these folders, or pass --data DIR"
+            "download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (for example from https://ossci-datasets.s3.amazonaws.com/mnist/) into one of these folders, or name the folder as the data source"
         }
         _ => {
-            "download the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, gzipped or not) into one of these folders, or pass --data DIR"
+            "download the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, gzipped or not) into one of these folders, or name the folder as the data source"
         }
     };
     let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    Err(Error::InvalidArgument(format!(
+    Err(Error::usage(format!(
         "{name} not found (looked in {}); {how}",
         looked.join(", ")
     )))
@@ -467,6 +467,9 @@ mod tests {
     #[test]
     fn idx_named_dataset_missing_says_how_to_get_it() {
         let e = load_named("no-such-set").unwrap_err().to_string();
-        assert!(e.contains("not found") && e.contains("--data DIR"), "{e}");
+        assert!(
+            e.contains("not found") && e.contains("name the folder"),
+            "{e}"
+        );
     }
 }

@@ -196,7 +196,7 @@ impl Dataset {
             }
         };
         if let Some((i, v)) = finite {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "{name}: input {} of sample {} is {v}",
                 i % dim,
                 i / dim,
@@ -211,7 +211,7 @@ impl Dataset {
                     )));
                 }
                 if let Some(i) = labels.iter().position(|&l| l as usize >= *n_classes) {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(Error::usage(format!(
                         "{name}: label {} of sample {i} is not below n_classes = {n_classes}",
                         labels[i]
                     )));
@@ -225,7 +225,7 @@ impl Dataset {
                     )));
                 }
                 if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(Error::usage(format!(
                         "{name}: target {} of sample {} is {}",
                         i % width,
                         i / width,
@@ -308,12 +308,12 @@ impl Dataset {
     /// returns (the rest, the held-out rows).
     pub fn hold_out(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "--valid-split must be between 0 and 1 (exclusive), got {fraction}"
             )));
         }
         if self.n < 2 {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "{}: {} rows cannot be split into training and validation",
                 self.name, self.n
             )));
@@ -354,14 +354,12 @@ pub fn load_with(
     };
     if let Some(c) = label_column {
         if !is_csv {
-            return Err(Error::InvalidArgument(
-                "--label-column applies only to CSV files".into(),
-            ));
+            return Err(Error::invalid("label_column", "applies only to CSV files"));
         }
         if targets.is_some() {
-            return Err(Error::InvalidArgument(
-                "--label-column names a class-label column; it cannot be combined with --targets"
-                    .into(),
+            return Err(Error::invalid(
+                "label_column",
+                "names a class-label column; it cannot be combined with targets",
             ));
         }
         let train = csv::load_csv_label_at(Path::new(source), c)?;
@@ -369,8 +367,9 @@ pub fn load_with(
     }
     let idx_only = |split: Result<Split>| {
         if targets.is_some() {
-            return Err(Error::InvalidArgument(
-                "IDX datasets have class labels; --targets applies only to CSV files".into(),
+            return Err(Error::invalid(
+                "targets",
+                "applies only to CSV files: IDX datasets have class labels",
             ));
         }
         split
@@ -383,7 +382,7 @@ pub fn load_with(
         _ => {
             let lower = source.to_ascii_lowercase();
             if !(lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::usage(format!(
                     "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .csv.gz file"
                 )));
             }
@@ -417,7 +416,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("--label-column 4") && e.contains("3 columns"),
+            e.contains("the label is column 4") && e.contains("3 columns"),
             "{e}"
         );
         assert!(load_with("digits", None, Some(1)).is_err());

@@ -21,7 +21,7 @@ impl std::str::FromStr for BackendChoice {
             "metal" => Ok(Self::Metal),
             "dx12" => Ok(Self::Dx12),
             "gl" => Ok(Self::Gl),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::usage(format!(
                 "unknown backend '{s}': expected auto, vulkan, metal, dx12 or gl"
             ))),
         }
@@ -102,7 +102,15 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// The first error wgpu reported outside an error scope, or the device-lost reason: work
     /// after it cannot be trusted, so the next read-back fails with it.
-    fault: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    fault: std::sync::Arc<std::sync::Mutex<Option<Fault>>>,
+}
+
+/// What went wrong outside an error scope.
+#[derive(Clone, Debug)]
+enum Fault {
+    OutOfMemory,
+    Lost(String),
+    Other(String),
 }
 
 impl GpuContext {
@@ -118,26 +126,23 @@ impl GpuContext {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
-        let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-        let record = |fault: &std::sync::Arc<std::sync::Mutex<Option<String>>>, msg: String| {
+        let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<Fault>));
+        let record = |fault: &std::sync::Arc<std::sync::Mutex<Option<Fault>>>, what: Fault| {
             if let Ok(mut f) = fault.lock() {
-                f.get_or_insert(msg);
+                f.get_or_insert(what);
             }
         };
         let f = fault.clone();
         device.on_uncaptured_error(std::sync::Arc::new(move |e| {
-            let msg = match e {
-                wgpu::Error::OutOfMemory { .. } => {
-                    "the GPU ran out of memory: use a smaller --batch or narrower layers"
-                        .to_string()
-                }
-                e => format!("GPU error: {e}"),
+            let what = match e {
+                wgpu::Error::OutOfMemory { .. } => Fault::OutOfMemory,
+                e => Fault::Other(format!("GPU error: {e}")),
             };
-            record(&f, msg);
+            record(&f, what);
         }));
         let f = fault.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            record(&f, format!("the GPU device was lost ({reason:?}): {msg}"));
+            record(&f, Fault::Lost(format!("{reason:?}: {msg}")));
         });
         Ok(GpuContext {
             device,
@@ -152,7 +157,7 @@ impl GpuContext {
     pub fn new(backend: BackendChoice) -> Result<GpuContext> {
         match pick_adapter(backend, true)? {
             Some(a) => GpuContext::from_adapter(a),
-            None => Err(Error::Gpu(format!(
+            None => Err(Error::NoAdapter(format!(
                 "no GPU adapter found (backend {backend:?}); {INSTALL_HINT}"
             ))),
         }
@@ -173,19 +178,22 @@ impl GpuContext {
         let bind = self.limits.max_storage_buffer_binding_size;
         let buf = self.limits.max_buffer_size;
         if bytes > bind {
-            return Err(Error::Gpu(format!(
-                "{what} needs {} MiB in one storage binding, but this adapter's max_storage_buffer_binding_size is {} MiB ({} MiB over): {remedy}",
-                mib(bytes),
-                mib(bind),
-                mib(bytes - bind)
-            )));
+            return Err(Error::Limit {
+                what: format!("{what} (one storage binding)"),
+                limit: "max_storage_buffer_binding_size",
+                needed: bytes,
+                available: bind,
+                advice: remedy.to_string(),
+            });
         }
         if bytes > buf {
-            return Err(Error::Gpu(format!(
-                "{what} needs {} MiB, but this adapter's max_buffer_size is {} MiB: {remedy}",
-                mib(bytes),
-                mib(buf)
-            )));
+            return Err(Error::Limit {
+                what: what.to_string(),
+                limit: "max_buffer_size",
+                needed: bytes,
+                available: buf,
+                advice: remedy.to_string(),
+            });
         }
         Ok(())
     }
@@ -200,7 +208,11 @@ impl GpuContext {
     /// The recorded fault, if any, as an error naming what was being done.
     pub fn check_fault(&self, doing: &str) -> Result<()> {
         match self.fault.lock().ok().and_then(|f| f.clone()) {
-            Some(msg) => Err(Error::Gpu(format!("{doing}: {msg}"))),
+            Some(Fault::OutOfMemory) => Err(Error::OutOfMemory(format!(
+                "{doing}: the GPU ran out of memory: use a smaller batch or narrower layers"
+            ))),
+            Some(Fault::Lost(why)) => Err(Error::DeviceLost(format!("{doing}: {why}"))),
+            Some(Fault::Other(msg)) => Err(Error::Gpu(format!("{doing}: {msg}"))),
             None => Ok(()),
         }
     }
@@ -223,8 +235,4 @@ impl GpuContext {
             .map(|_| ())
             .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))
     }
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1}", bytes as f64 / (1u64 << 20) as f64)
 }

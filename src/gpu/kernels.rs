@@ -202,7 +202,7 @@ impl MatmulVariant {
         }
     }
 
-    /// `64` or `128`, as `WGTRAIN_MATMUL` and the tuning cache spell it.
+    /// `64` or `128`, as `Setting::parse` and the tuning cache spell it.
     pub fn name(self) -> &'static str {
         match self {
             MatmulVariant::Tile64 => "64",
@@ -245,9 +245,13 @@ impl MatmulVariant {
         let t = self.tile() as usize;
         let (gx, gy) = (n.div_ceil(t), m.div_ceil(t));
         if gx > MAX_GROUPS as usize || gy > MAX_GROUPS as usize {
-            return Err(Error::Gpu(format!(
-                "a {m}x{n} matmul needs {gx}x{gy} workgroups, over the limit of {MAX_GROUPS} per dimension: use a smaller --batch or narrower layers"
-            )));
+            return Err(Error::Limit {
+                what: format!("a {m}x{n} matmul ({gx}x{gy} workgroups)"),
+                limit: "max_compute_workgroups_per_dimension",
+                needed: gx.max(gy) as u64,
+                available: MAX_GROUPS as u64,
+                advice: "use a smaller batch or narrower layers".into(),
+            });
         }
         Ok((gx as u32, gy as u32, 1))
     }
@@ -408,18 +412,16 @@ fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result
 }
 
 impl Kernels {
-    /// Every kernel, the matmul ones in the variant `WGTRAIN_MATMUL` names or the adapter's rule
-    /// picks (`tuning::default_variant`; the trainer may tune instead).
+    /// Every kernel, the matmul ones in the variant the adapter's rule picks (`tuning::rule`;
+    /// a trainer may tune instead).
     pub fn new(ctx: &GpuContext) -> Result<Kernels> {
-        Kernels::with_matmul(ctx, &[super::tuning::default_variant(ctx)?])
+        Kernels::with_matmul(ctx, &[super::tuning::rule(&ctx.info)])
     }
 
     /// Every kernel, the matmul ones in each of `variants` (at least one); the first is active.
     pub fn with_matmul(ctx: &GpuContext, variants: &[MatmulVariant]) -> Result<Kernels> {
         if variants.is_empty() {
-            return Err(Error::InvalidArgument(
-                "no matmul variant to compile".into(),
-            ));
+            return Err(Error::usage("no matmul variant to compile"));
         }
         let device = &ctx.device;
         let mut pipelines = Vec::new();
@@ -524,7 +526,7 @@ impl Kernels {
             .iter()
             .position(|&v| v == variant)
             .ok_or_else(|| {
-                Error::InvalidArgument(format!(
+                Error::usage(format!(
                     "matmul variant {} was not compiled",
                     variant.describe()
                 ))

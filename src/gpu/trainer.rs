@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use super::context::GpuContext;
 use super::kernels::*;
-use super::tuning::{self, MatmulChoice, Setting};
+use super::tuning::{self, MatmulChoice, MatmulConfig};
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
 use crate::optim::{Method, OptimState, Optimizer};
-use crate::train::{Backend, EvalStats, Hyper};
+use crate::train::{Backend, EvalStats, Hyper, StopToken};
 
 /// The most steps recorded in one submission (see `run_steps`).
 const STEPS_PER_SUBMIT: usize = 32;
@@ -158,11 +158,19 @@ impl GpuTrainer {
         eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
     ) -> Result<GpuTrainer> {
-        let setting = Setting::from_env()?;
-        GpuTrainer::with_matmul(ctx, spec, params, train, eval, batch, setting)
+        GpuTrainer::with_matmul(
+            ctx,
+            spec,
+            params,
+            train,
+            eval,
+            batch,
+            MatmulConfig::default(),
+        )
     }
 
-    /// As `new`, with the matmul variant chosen as `setting` says instead of `WGTRAIN_MATMUL`.
+    /// As `new` (which chooses with `Setting::Auto` and caches nothing), with the matmul variant
+    /// chosen and cached as `matmul` says.
     pub fn with_matmul<'a>(
         ctx: GpuContext,
         spec: &Spec,
@@ -170,18 +178,19 @@ impl GpuTrainer {
         train: &Dataset,
         eval: impl IntoIterator<Item = &'a Dataset>,
         batch: usize,
-        setting: Setting,
+        matmul: impl Into<MatmulConfig>,
     ) -> Result<GpuTrainer> {
+        let matmul = matmul.into();
         params.check_shapes(spec)?;
         if batch == 0 {
-            return Err(Error::InvalidArgument("--batch must be at least 1".into()));
+            return Err(Error::invalid("batch", "must be at least 1"));
         }
         let layout = ParamLayout::new(spec);
         let f = 4u64;
         ctx.check_binding(
             "the parameters",
             layout.total as u64 * f,
-            "use narrower layers, or --device cpu",
+            "use narrower layers, or the CPU path",
         )?;
         // Batch buffers hold at most the rows a step can have.
         let eval: Vec<&Dataset> = eval.into_iter().collect();
@@ -197,7 +206,7 @@ impl GpuTrainer {
             ctx.check_binding(
                 "one row of the widest layer",
                 widest * f,
-                "use narrower layers, or --device cpu",
+                "use narrower layers, or the CPU path",
             )?;
         }
         let chunk_rows = rows.min(per_binding as usize).max(1);
@@ -206,15 +215,15 @@ impl GpuTrainer {
             ctx.check_binding(
                 &format!("layer {l}'s activations for {rows} rows"),
                 (rows * s) as u64 * f,
-                "use a smaller --batch or narrower layers",
+                "use a smaller batch or narrower layers",
             )?;
         }
         // After the checks above: tuning allocates operands of the step's matmuls.
         let (kernels, matmul) = tuning::choose_inner(
             &ctx,
             &tuning::step_shapes(&spec.sizes, rows),
-            setting,
-            tuning::default_cache_dir().as_deref(),
+            matmul.setting,
+            matmul.cache_dir.as_deref(),
         )?;
         let slots = train
             .n
@@ -224,7 +233,7 @@ impl GpuTrainer {
         ctx.check_binding(
             "the per-step uniforms",
             slots as u64 * kernels.step_stride,
-            "use a larger --batch (fewer steps per epoch) or fewer rows",
+            "use a larger batch (fewer steps per epoch) or fewer rows",
         )?;
         let device = &ctx.device;
         let upload = |d: &Dataset, what: &str| -> Result<DataBufs> {
@@ -243,7 +252,7 @@ impl GpuTrainer {
                 } => (padded(data), 2, 1.0, [&scale[..], &offset[..]].concat()),
             };
             // The whole set stays on the device: its size, not the batch, is what counts.
-            let remedy = "the data set must fit one binding on this adapter: use fewer rows, or --device cpu";
+            let remedy = "the data set must fit one binding on this adapter: use fewer rows, or the CPU path";
             ctx.check_binding(
                 &format!("the {what} inputs ({} x {})", d.n, d.dim),
                 bytes.len() as u64,
@@ -312,8 +321,8 @@ impl GpuTrainer {
             ctx,
         };
         if let Some(e) = pollster::block_on(oom.pop()) {
-            return Err(Error::Gpu(format!(
-                "out of GPU memory allocating the buffers for this network, batch and data ({e}): use a smaller --batch or narrower layers, or --device cpu"
+            return Err(Error::OutOfMemory(format!(
+                "out of GPU memory allocating the buffers for this network, batch and data ({e}): use a smaller batch or narrower layers, or the CPU path"
             )));
         }
         Ok(t)
@@ -351,10 +360,16 @@ impl GpuTrainer {
     /// silently ends every shader loop after 65535 iterations, which would give wrong sums.
     fn check_loops(&self, what: &str, iterations: usize) -> Result<()> {
         match self.ctx.max_loop_iterations() {
-            Some(limit) if iterations as u64 > limit => Err(Error::Gpu(format!(
-                "{what} for this batch needs {iterations} loop iterations per GPU thread, but {} stops shader loops after {limit}, which would give wrong results: use a smaller --batch or narrower layers, or --device cpu",
-                self.ctx.info.name
-            ))),
+            Some(limit) if iterations as u64 > limit => Err(Error::Limit {
+                what: format!("{what} for this batch (loop iterations per GPU thread)"),
+                limit: "shader loop iterations",
+                needed: iterations as u64,
+                available: limit,
+                advice: format!(
+                    "{} silently ends longer loops, which would give wrong results: use a smaller batch or narrower layers, or the CPU path",
+                    self.ctx.info.name
+                ),
+            }),
             _ => Ok(()),
         }
     }
@@ -601,7 +616,13 @@ impl GpuTrainer {
     /// Writes the step uniforms for batches over `n` rows (training step s with learning rate
     /// `lrs[s]` and the optimiser's next update count), runs each step's plan, and reads the
     /// (loss sum, correct) pairs back: one host round trip for the whole pass.
-    fn run_steps(&mut self, n: usize, mode: Mode, lrs: &[f32]) -> Result<Vec<(f64, usize, usize)>> {
+    fn run_steps(
+        &mut self,
+        n: usize,
+        mode: Mode,
+        lrs: &[f32],
+        stop: &StopToken,
+    ) -> Result<Vec<(f64, usize, usize)>> {
         let steps = n.div_ceil(self.batch);
         if steps == 0 {
             return Ok(vec![]);
@@ -614,7 +635,7 @@ impl GpuTrainer {
         }
         let train = mode == Mode::Train;
         if train && lrs.len() != steps {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "{} learning rates for {steps} steps",
                 lrs.len()
             )));
@@ -651,7 +672,7 @@ impl GpuTrainer {
         let mut in_flight: Option<(wgpu::SubmissionIndex, usize)> = None;
         let mut since = std::time::Instant::now();
         while done < steps {
-            if train && done > 0 && crate::train::stop_requested() {
+            if train && done > 0 && stop.is_stopped() {
                 break;
             }
             let end = (done + chunk).min(steps);
@@ -668,7 +689,7 @@ impl GpuTrainer {
             if let Some((previous, n)) = in_flight.replace((index, end - done)) {
                 self.ctx.wait_for(previous)?;
                 if train {
-                    crate::train::note_steps(n);
+                    stop.note_steps(n);
                 }
                 let took = since.elapsed().as_secs_f64();
                 since = std::time::Instant::now();
@@ -688,7 +709,7 @@ impl GpuTrainer {
         }
         let raw = read_back(&self.ctx, &self.stats, 0, done as u64 * 8)?;
         if let (true, Some((_, n))) = (train, in_flight) {
-            crate::train::note_steps(n);
+            stop.note_steps(n);
         }
         Ok((0..done)
             .map(|s| {
@@ -702,7 +723,7 @@ impl GpuTrainer {
     /// `rows` (at most one batch), without an update.
     pub fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
         if rows.is_empty() || rows.len() > self.batch {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "gradients of {} rows with batch {}",
                 rows.len(),
                 self.batch
@@ -711,7 +732,7 @@ impl GpuTrainer {
         self.ctx
             .queue
             .write_buffer(&self.perm, 0, bytemuck::cast_slice(rows));
-        let stats = self.run_steps(rows.len(), Mode::Gradients, &[])?;
+        let stats = self.run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())?;
         let flat = read_back(&self.ctx, &self.grads, 0, self.layout.total as u64 * 4)?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
@@ -728,9 +749,15 @@ impl Backend for GpuTrainer {
         format!("gpu: {}, {}", self.ctx.describe(), self.matmul.describe())
     }
 
-    fn train_steps(&mut self, perm: &[u32], hp: &Hyper, lrs: &[f32]) -> Result<Vec<f32>> {
+    fn train_steps(
+        &mut self,
+        perm: &[u32],
+        hp: &Hyper,
+        lrs: &[f32],
+        stop: &StopToken,
+    ) -> Result<Vec<f32>> {
         if hp.batch != self.batch {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::usage(format!(
                 "trainer built for batch {}, asked for {}",
                 self.batch, hp.batch
             )));
@@ -752,7 +779,7 @@ impl Backend for GpuTrainer {
         self.ctx
             .queue
             .write_buffer(&self.perm, 0, bytemuck::cast_slice(perm));
-        let stats = self.run_steps(perm.len(), Mode::Train, lrs)?;
+        let stats = self.run_steps(perm.len(), Mode::Train, lrs, stop)?;
         Ok(stats
             .iter()
             .map(|&(sum, _, m)| (sum / m as f64) as f32)
@@ -763,9 +790,9 @@ impl Backend for GpuTrainer {
         let n = self
             .eval
             .get(set)
-            .ok_or_else(|| Error::InvalidArgument(format!("no evaluation set {set}")))?
+            .ok_or_else(|| Error::usage(format!("no evaluation set {set}")))?
             .n;
-        let stats = self.run_steps(n, Mode::Eval(set), &[])?;
+        let stats = self.run_steps(n, Mode::Eval(set), &[], &StopToken::new())?;
         let mut e = EvalStats::default();
         for (sum, correct, m) in stats {
             e.loss_sum += sum;
@@ -790,7 +817,7 @@ impl Backend for GpuTrainer {
             self.ctx.check_binding(
                 &what,
                 self.layout.total as u64 * 4,
-                "use narrower layers, or --device cpu",
+                "use narrower layers, or the CPU path",
             )?;
             let flat = self.layout.pack(slot);
             buffers.push(storage_init(

@@ -1,6 +1,7 @@
-//! Which matmul variant an adapter runs: `WGTRAIN_MATMUL`, else a rule for software adapters,
-//! else a short timing of every variant on the network's own matmul shapes, cached on disk per
-//! adapter, driver, backend and shapes.
+//! Which matmul variant an adapter runs: the caller's `Setting` (the CLI reads it from
+//! `WGTRAIN_MATMUL`), else a rule for software adapters, else a short timing of every variant on
+//! the network's own matmul shapes, cached in a folder the caller names, per adapter, driver,
+//! backend and shapes.
 
 use std::path::{Path, PathBuf};
 
@@ -8,9 +9,6 @@ use super::context::{GpuContext, is_hardware};
 use super::kernels::{Kernel, Kernels, MatmulParams, MatmulVariant, run_once, run_timed};
 use crate::error::{Error, Result};
 
-/// The environment variable that sets the choice: `auto` (the default), `rule`, `tune`, `64` or
-/// `128`.
-pub const ENV: &str = "WGTRAIN_MATMUL";
 /// The cache file's name in the cache directory (one `key<TAB>variant` line per entry).
 pub const CACHE_FILE: &str = "matmul-tuning-v1.tsv";
 /// Seconds of timed repetitions aimed for per variant: enough to average over launch noise on
@@ -58,10 +56,11 @@ impl MatmulChoice {
     }
 }
 
-/// What `WGTRAIN_MATMUL` asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How to choose the matmul variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Setting {
     /// Rule for software adapters, tuning (or its cached result) for hardware ones.
+    #[default]
     Auto,
     /// The rule, never tuning or the cache.
     Rule,
@@ -72,13 +71,7 @@ pub enum Setting {
 }
 
 impl Setting {
-    pub fn from_env() -> Result<Setting> {
-        match std::env::var(ENV) {
-            Err(_) => Ok(Setting::Auto),
-            Ok(v) => Setting::parse(&v),
-        }
-    }
-
+    /// `auto` (or empty), `rule`, `tune`, `64` or `128`.
     pub fn parse(s: &str) -> Result<Setting> {
         match s {
             "" | "auto" => Ok(Setting::Auto),
@@ -87,9 +80,10 @@ impl Setting {
             _ => MatmulVariant::from_name(s)
                 .map(Setting::Force)
                 .ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "{ENV}={s}: expected auto, rule, tune, 64 or 128"
-                    ))
+                    Error::invalid(
+                        "matmul",
+                        format!("'{s}': expected auto, rule, tune, 64 or 128"),
+                    )
                 }),
         }
     }
@@ -104,17 +98,25 @@ pub fn rule(info: &wgpu::AdapterInfo) -> MatmulVariant {
     }
 }
 
-/// The variant `Kernels::new` compiles: `WGTRAIN_MATMUL`'s, else the rule's (no tuning).
-pub fn default_variant(ctx: &GpuContext) -> Result<MatmulVariant> {
-    Ok(match Setting::from_env()? {
-        Setting::Force(v) => v,
-        Setting::Auto | Setting::Rule | Setting::Tune => rule(&ctx.info),
-    })
+/// The matmul choice a trainer is built with: how to choose, and the folder that caches tuning
+/// results (None: tune on every construction, write nothing).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MatmulConfig {
+    pub setting: Setting,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl From<Setting> for MatmulConfig {
+    fn from(setting: Setting) -> MatmulConfig {
+        MatmulConfig {
+            setting,
+            cache_dir: None,
+        }
+    }
 }
 
 /// The kernels for a trainer whose steps run `shapes`, the matmul variant chosen as `setting`
-/// says, the tuning cached in `cache_dir` (None: not cached; the trainer passes
-/// `default_cache_dir()`).
+/// says, the tuning cached in `cache_dir` (None: not cached).
 pub fn choose_inner(
     ctx: &GpuContext,
     shapes: &[MatmulShape],
@@ -129,8 +131,8 @@ pub fn choose_inner(
         Ok((Kernels::with_matmul(ctx, &[variant])?, choice))
     };
     match setting {
-        Setting::Force(v) => return fixed(v, &format!("set by {ENV}")),
-        Setting::Rule => return fixed(rule(&ctx.info), &format!("rule, {ENV}=rule")),
+        Setting::Force(v) => return fixed(v, "forced"),
+        Setting::Rule => return fixed(rule(&ctx.info), "rule, not tuned"),
         Setting::Auto if !is_hardware(&ctx.info) => {
             return fixed(rule(&ctx.info), "software adapter, not tuned");
         }
@@ -260,18 +262,6 @@ fn validate(ctx: &GpuContext, kernels: &Kernels) -> Result<bool> {
         kernels.matmul_groups(m, n)?,
     )?;
     Ok(got[0] == want)
-}
-
-/// `$XDG_CACHE_HOME/wgtrain`, else `$HOME/.cache/wgtrain`; None when neither is set.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    let nonempty = |k| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    nonempty("XDG_CACHE_HOME")
-        .map(|d| d.join("wgtrain"))
-        .or_else(|| nonempty("HOME").map(|h| h.join(".cache").join("wgtrain")))
 }
 
 /// The cache key: adapter name, driver, driver info, backend and the step's matmul shapes.

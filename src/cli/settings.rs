@@ -4,12 +4,12 @@
 use std::fmt::Display;
 use std::path::Path;
 
-use crate::checkpoint::TrainingState;
-use crate::data::Dataset;
-use crate::error::{Error, Result};
-use crate::model::{Activation, Loss, Output, Spec};
-use crate::optim::{Decay, Method, Optimizer, Schedule};
-use crate::train::Hyper;
+use wgtrain::checkpoint::TrainingState;
+use wgtrain::data::Dataset;
+use wgtrain::error::{Error, Result};
+use wgtrain::model::{Activation, Loss, Output, Spec};
+use wgtrain::optim::{Decay, Method, Optimizer, Schedule};
+use wgtrain::train::Hyper;
 
 /// The run-setting flags of `wgtrain train`, `None` where not given.
 #[derive(Clone, Debug, Default)]
@@ -50,7 +50,7 @@ pub struct Settings {
 }
 
 fn bad<T>(msg: String) -> Result<T> {
-    Err(Error::InvalidArgument(msg))
+    Err(Error::usage(msg))
 }
 
 /// An optional setting: `given` for a new run; for a resumed one the checkpoint's, which a
@@ -294,7 +294,7 @@ where
         .map(|p| {
             p.trim()
                 .parse::<T>()
-                .map_err(|e| Error::InvalidArgument(format!("--{what}: '{}': {e}", p.trim())))
+                .map_err(|e| Error::usage(format!("--{what}: '{}': {e}", p.trim())))
         })
         .collect()
 }
@@ -423,8 +423,8 @@ pub fn check_resumed_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::OptimState;
-    use crate::train::Progress;
+    use wgtrain::optim::OptimState;
+    use wgtrain::train::Progress;
 
     const FILE: &str = "run.safetensors";
 
@@ -482,7 +482,7 @@ mod tests {
     }
 
     fn message<T: std::fmt::Debug>(r: Result<T>) -> String {
-        r.unwrap_err().to_string()
+        crate::cli::message(&r.unwrap_err().into())
     }
 
     #[test]
@@ -737,7 +737,7 @@ mod tests {
 
     #[test]
     fn resumed_data_must_have_the_runs_shape_rows_and_position() {
-        let train = crate::data::load_with("xor", None, None).unwrap().train;
+        let train = wgtrain::data::load_with("xor", None, None).unwrap().train;
         let file = Path::new(FILE);
         let st = stored();
         assert!(
