@@ -4,15 +4,17 @@
 
 use std::time::Instant;
 
-use crate::cpu::fast::{CpuTrainer, sgemm};
+use crate::config::{Config, Device};
+use crate::cpu::fast::sgemm;
 use crate::cpu::reference::{self, Net64};
 use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::kernels::{Kernel, Kernels, MatmulParams, run_timed};
-use crate::gpu::trainer::GpuTrainer;
 use crate::model::{Activation, Loss, Output, Params, Spec};
-use crate::train::{self, Backend, Hyper};
+use crate::session::Trainer;
+use crate::train::Backend;
+use crate::trained::Model;
 
 /// One benchmark task: ReLU hidden layers, softmax cross-entropy, plain SGD, Glorot init.
 #[derive(Clone, Debug)]
@@ -177,17 +179,12 @@ fn check_first_step(
     Ok(worst)
 }
 
-/// Where a task runs.
-pub enum Target<'a> {
-    Cpu,
-    Gpu(&'a dyn Fn() -> Result<GpuContext>),
-}
-
-/// Runs `task` on `target`: validates the first step, trains, validates the accuracy.
+/// Runs `task` on `device` (a `Trainer` session, as `wgtrain train` runs): validates the first
+/// step, trains, validates the accuracy.
 pub fn run_task(
     task: &'static Task,
     split: &Split,
-    target: &Target,
+    device: &Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<BenchResult> {
     let spec = task.spec();
@@ -208,49 +205,32 @@ pub fn run_task(
             spec.outputs()
         )));
     }
-    let mut backend: Box<dyn Backend> = match target {
-        Target::Cpu => Box::new(CpuTrainer::new(
-            &spec,
-            params.clone(),
-            train,
-            Some(test),
-            task.batch,
-        )?),
-        Target::Gpu(open) => Box::new(GpuTrainer::new(
-            open()?,
-            &spec,
-            &params,
-            train,
-            Some(test),
-            task.batch,
-        )?),
-    };
-    let device = backend.describe();
-    let first_step_error = check_first_step(backend.as_mut(), &spec, &params, train)?;
-    let hp = Hyper {
+    let config = Config {
         lr: task.lr,
-        l2: 0.0,
         batch: task.batch,
         epochs: task.epochs,
-        seed: 0,
+        ..Config::default()
     };
+    let model = Model::new(spec.clone(), params.clone())?;
+    let mut session = Trainer::new(model, train.clone(), config)
+        .test(test.clone())
+        .device(device.clone());
+    let device = session.open()?.description.clone();
+    let first_step_error = check_first_step(session.backend()?, &spec, &params, train)?;
     let mut seconds = Vec::new();
-    let reports = train::run(
-        backend.as_mut(),
-        train.n,
-        &hp,
-        true,
-        &[train::Role::Test],
-        &mut |r, _| {
-            log(&format!(
-                "  {} {device}: epoch {}/{} {:.2} s, train loss {:.4}",
-                task.name, r.epoch, hp.epochs, r.seconds, r.train_loss
-            ));
-            seconds.push(r.seconds);
-            Ok(())
-        },
-    )?;
-    let accuracy = reports.last().and_then(|r| r.test_accuracy).unwrap_or(0.0);
+    let fit = session.fit(|r| {
+        log(&format!(
+            "  {} {device}: epoch {}/{} {:.2} s, train loss {:.4}",
+            task.name, r.epoch, task.epochs, r.seconds, r.train_loss
+        ));
+        seconds.push(r.seconds);
+        Ok(())
+    })?;
+    let accuracy = fit
+        .reports
+        .last()
+        .and_then(|r| r.test_accuracy)
+        .unwrap_or(0.0);
     if accuracy < task.min_accuracy {
         return Err(Error::Diverged(format!(
             "{} on {device}: test accuracy {:.4} is below {:.2}: not reporting the time of a run that did not learn",

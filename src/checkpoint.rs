@@ -77,7 +77,7 @@ pub struct TrainingState {
 
 /// Saves the parameters with the architecture in the metadata.
 pub fn save(path: &Path, spec: &Spec, params: &Params) -> Result<()> {
-    encode(path, spec, params, None)
+    encode(path, spec, params, &InputInfo::default(), None)
 }
 
 /// Saves the parameters and what `--resume` needs to continue the run exactly.
@@ -87,7 +87,12 @@ pub fn save_training(
     params: &Params,
     state: &TrainingState,
 ) -> Result<()> {
-    encode(path, spec, params, Some(state))
+    let input = InputInfo {
+        standardize: state.standardize.clone(),
+        label_column: state.label_column,
+        targets: state.targets,
+    };
+    encode(path, spec, params, &input, Some(state))
 }
 
 /// (name, shape, bytes) of layer tensor `p`'s weight (transposed to [out, in]) and bias.
@@ -121,10 +126,58 @@ fn layer_tensors(
     bufs
 }
 
-fn encode(path: &Path, spec: &Spec, params: &Params, state: Option<&TrainingState>) -> Result<()> {
+/// What a model knows of its inputs besides the parameters: the standardisation its run
+/// applied (tensors `input.mean`, `input.std`) and the CSV layout it read (metadata
+/// `label_column`, `targets`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InputInfo {
+    pub standardize: Option<Standardize>,
+    pub label_column: Option<usize>,
+    pub targets: Option<usize>,
+}
+
+/// Saves the parameters with the architecture and what the model knows of its inputs, without
+/// a training state.
+pub fn save_model(path: &Path, spec: &Spec, params: &Params, input: &InputInfo) -> Result<()> {
+    encode(path, spec, params, input, None)
+}
+
+fn encode(
+    path: &Path,
+    spec: &Spec,
+    params: &Params,
+    input: &InputInfo,
+    state: Option<&TrainingState>,
+) -> Result<()> {
     params.check_shapes(spec)?;
     let mut bufs = layer_tensors(spec, params, "", "");
     let mut meta = metadata(spec);
+    if let Some(c) = input.label_column {
+        meta.insert("label_column".into(), c.to_string());
+    }
+    if let Some(k) = input.targets {
+        meta.insert("targets".into(), k.to_string());
+    }
+    if let Some(z) = &input.standardize {
+        if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
+            return Err(Error::Shape(format!(
+                "standardisation of {} features for a network of {} inputs",
+                z.mean.len(),
+                spec.inputs()
+            )));
+        }
+        let n = spec.inputs();
+        bufs.push((
+            "input.mean".into(),
+            vec![n],
+            bytemuck::cast_slice(&z.mean).to_vec(),
+        ));
+        bufs.push((
+            "input.std".into(),
+            vec![n],
+            bytemuck::cast_slice(&z.std).to_vec(),
+        ));
+    }
     if let Some(st) = state {
         st.optim.check(spec)?;
         for (slot, name) in st.optim.slots.iter().zip(st.optim.optimizer.method.slots()) {
@@ -146,32 +199,6 @@ fn encode(path: &Path, spec: &Spec, params: &Params, state: Option<&TrainingStat
         put("train_rows", st.train_rows.to_string());
         if let Some(f) = st.valid_split {
             put("valid_split", f.to_string());
-        }
-        if let Some(c) = st.label_column {
-            put("label_column", c.to_string());
-        }
-        if let Some(k) = st.targets {
-            put("targets", k.to_string());
-        }
-        if let Some(z) = &st.standardize {
-            if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
-                return Err(Error::Shape(format!(
-                    "standardisation of {} features for a network of {} inputs",
-                    z.mean.len(),
-                    spec.inputs()
-                )));
-            }
-            let n = spec.inputs();
-            bufs.push((
-                "input.mean".into(),
-                vec![n],
-                bytemuck::cast_slice(&z.mean).to_vec(),
-            ));
-            bufs.push((
-                "input.std".into(),
-                vec![n],
-                bytemuck::cast_slice(&z.std).to_vec(),
-            ));
         }
     }
     let views = bufs
@@ -251,20 +278,30 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// As `load`, from the file's bytes; `path` names the source in errors.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<(Spec, Params)> {
-    decode(path, bytes, false).map(|(spec, params, _)| (spec, params))
+    decode(path, bytes, false).map(|d| (d.spec, d.params))
 }
 
 /// Loads a checkpoint with its training state, `None` when it holds parameters only.
 pub fn load_training(path: &Path) -> Result<(Spec, Params, Option<TrainingState>)> {
-    decode(path, &read(path)?, true)
+    decode(path, &read(path)?, true).map(|d| (d.spec, d.params, d.state))
+}
+
+/// Loads a checkpoint's architecture, parameters and what it knows of its inputs, ignoring any
+/// training state.
+pub fn load_model(path: &Path) -> Result<(Spec, Params, InputInfo)> {
+    decode(path, &read(path)?, false).map(|d| (d.spec, d.params, d.input))
+}
+
+/// What `decode` finds in a file.
+struct Decoded {
+    spec: Spec,
+    params: Params,
+    input: InputInfo,
+    state: Option<TrainingState>,
 }
 
 /// The architecture and parameters, and with `with_state` the training state if there is one.
-fn decode(
-    path: &Path,
-    bytes: &[u8],
-    with_state: bool,
-) -> Result<(Spec, Params, Option<TrainingState>)> {
+fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
     let bad = |msg: String| Error::checkpoint(path, msg);
     let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
@@ -338,13 +375,46 @@ fn decode(
     if !params.all_finite() {
         return Err(bad("holds non-finite parameters".into()));
     }
+    let input = InputInfo {
+        label_column: info
+            .contains_key("label_column")
+            .then(|| number(&info, "label_column"))
+            .transpose()
+            .map_err(|e| bad(format!("{e}")))?,
+        targets: info
+            .contains_key("targets")
+            .then(|| number(&info, "targets"))
+            .transpose()
+            .map_err(|e| bad(format!("{e}")))?,
+        standardize: match st.tensor("input.mean") {
+            Err(_) => None,
+            Ok(_) => {
+                let n = spec.inputs();
+                let std = read("input.std".into(), &[n])?;
+                if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                    return Err(bad(
+                        "input.std holds a value that is not positive and finite".into(),
+                    ));
+                }
+                Some(Standardize {
+                    mean: read("input.mean".into(), &[n])?,
+                    std,
+                })
+            }
+        },
+    };
     let optimizer = if with_state {
         Optimizer::from_metadata(&info).map_err(|e| bad(format!("optimizer: {e}")))?
     } else {
         None
     };
     let Some(optimizer) = optimizer else {
-        return Ok((spec, params, None));
+        return Ok(Decoded {
+            spec,
+            params,
+            input,
+            state: None,
+        });
     };
     let slots = optimizer
         .method
@@ -376,37 +446,21 @@ fn decode(
                 .contains_key("valid_split")
                 .then(|| number(&info, "valid_split"))
                 .transpose()?,
-            label_column: info
-                .contains_key("label_column")
-                .then(|| number(&info, "label_column"))
-                .transpose()?,
-            targets: info
-                .contains_key("targets")
-                .then(|| number(&info, "targets"))
-                .transpose()?,
-            standardize: match st.tensor("input.mean") {
-                Err(_) => None,
-                Ok(_) => {
-                    let n = spec.inputs();
-                    let std = read("input.std".into(), &[n])?;
-                    if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                        return Err(bad(
-                            "input.std holds a value that is not positive and finite".into(),
-                        ));
-                    }
-                    Some(Standardize {
-                        mean: read("input.mean".into(), &[n])?,
-                        std,
-                    })
-                }
-            },
+            label_column: input.label_column,
+            targets: input.targets,
+            standardize: input.standardize.clone(),
         })
     })()
     .map_err(|e| match e {
         Error::Checkpoint { .. } => e,
         e => bad(format!("training state: {e}")),
     })?;
-    Ok((spec, params, Some(state)))
+    Ok(Decoded {
+        spec,
+        params,
+        input,
+        state: Some(state),
+    })
 }
 
 /// Loads a checkpoint for the network `want`; a different architecture is an error that says how.

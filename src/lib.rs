@@ -18,6 +18,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod config;
 pub mod cpu;
 pub mod data;
 pub mod error;
@@ -27,6 +28,15 @@ pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod rng;
+pub mod session;
 pub mod train;
+pub mod trained;
 
+pub use config::{Config, Device, GpuOptions};
+pub use data::Dataset;
 pub use error::{Error, Result};
+pub use model::{Activation, Loss, Output, Spec};
+pub use optim::{Method, Optimizer, Schedule};
+pub use session::{Checkpoints, Fit, Trainer};
+pub use train::{EpochReport, StopToken};
+pub use trained::Model;

@@ -249,6 +249,34 @@ impl Spec {
         })
     }
 
+    /// A classifier: ReLU hidden layers of `hidden` units, `classes` softmax outputs,
+    /// cross-entropy loss.
+    pub fn classifier(inputs: usize, hidden: &[usize], classes: usize) -> Result<Spec, Error> {
+        let mut sizes = vec![inputs];
+        sizes.extend_from_slice(hidden);
+        sizes.push(classes);
+        Spec::new(
+            sizes,
+            vec![Activation::Relu; hidden.len()],
+            Output::Softmax,
+            Loss::CrossEntropy,
+        )
+    }
+
+    /// A regressor: ReLU hidden layers of `hidden` units, `outputs` linear outputs, mean
+    /// squared error loss.
+    pub fn regressor(inputs: usize, hidden: &[usize], outputs: usize) -> Result<Spec, Error> {
+        let mut sizes = vec![inputs];
+        sizes.extend_from_slice(hidden);
+        sizes.push(outputs);
+        Spec::new(
+            sizes,
+            vec![Activation::Relu; hidden.len()],
+            Output::Linear,
+            Loss::Mse,
+        )
+    }
+
     pub fn n_layers(&self) -> usize {
         self.sizes.len() - 1
     }

@@ -3,8 +3,9 @@
 use anyhow::{Result, bail};
 use clap::Args;
 
-use wgtrain::gpu::{BackendChoice, GpuContext, context};
 use super::settings::parse_list;
+use wgtrain::gpu::{BackendChoice, GpuContext, context};
+use wgtrain::{Device, GpuOptions};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -48,16 +49,22 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(bad) = devices.iter().find(|d| *d != "cpu" && *d != "gpu") {
         bail!("--device: unknown path '{bad}': expected cpu or gpu");
     }
-    let explicit_gpu = a.device.is_some();
-    let backend = a.backend;
-    let open = move || -> wgtrain::Result<GpuContext> {
-        if explicit_gpu {
-            GpuContext::new(backend)
-        } else {
-            match context::pick_adapter(backend, false)? {
-                Some(ad) => GpuContext::from_adapter(ad),
-                None => Err(wgtrain::Error::Gpu("no hardware GPU adapter".into())),
-            }
+    // The adapter: WGPU_ADAPTER_NAME's, else the best ranked (a hardware one when there is one,
+    // which is when the default list has gpu).
+    let gpu = GpuOptions {
+        backend: a.backend,
+        adapter: std::env::var("WGPU_ADAPTER_NAME")
+            .ok()
+            .filter(|n| !n.is_empty()),
+        matmul: super::matmul_config()?,
+    };
+    let open = || -> wgtrain::Result<GpuContext> {
+        match context::pick_named(gpu.backend, true, gpu.adapter.as_deref())? {
+            Some(ad) => GpuContext::from_adapter(ad),
+            None => Err(wgtrain::Error::NoAdapter(format!(
+                "no GPU adapter found; {}",
+                context::INSTALL_HINT
+            ))),
         }
     };
     // The measured fp32 peaks, CPU and GPU, for the share of them each result reaches:
@@ -121,12 +128,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
             let split = &splits[task.data];
             for dev in &devices {
-                let target = if dev == "cpu" {
-                    bench::Target::Cpu
+                let device = if dev == "cpu" {
+                    Device::cpu()
                 } else {
-                    bench::Target::Gpu(&open)
+                    Device::Gpu(gpu.clone())
                 };
-                let r = bench::run_task(task, split, &target, &mut |line| eprintln!("{line}"))?;
+                let r = bench::run_task(task, split, &device, &mut |line| eprintln!("{line}"))?;
                 task_results.push(r);
             }
         }

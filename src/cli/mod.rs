@@ -16,7 +16,10 @@ use anyhow::{Result, bail};
 pub fn message(e: &anyhow::Error) -> String {
     e.chain()
         .map(|cause| match cause.downcast_ref::<wgtrain::Error>() {
-            Some(wgtrain::Error::InvalidArgument { arg: Some(arg), msg }) => {
+            Some(wgtrain::Error::InvalidArgument {
+                arg: Some(arg),
+                msg,
+            }) => {
                 format!("{} {msg}", flag(arg))
             }
             Some(

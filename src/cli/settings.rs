@@ -5,7 +5,6 @@ use std::fmt::Display;
 use std::path::Path;
 
 use wgtrain::checkpoint::TrainingState;
-use wgtrain::data::Dataset;
 use wgtrain::error::{Error, Result};
 use wgtrain::model::{Activation, Loss, Output, Spec};
 use wgtrain::optim::{Decay, Method, Optimizer, Schedule};
@@ -376,50 +375,6 @@ impl ArchFlags {
     }
 }
 
-/// With --resume: the training split `train` loaded from `data` must be the one the run in
-/// `file` (network `spec`, state `state`) trained on, and its position fit `batch`.
-pub fn check_resumed_data(
-    file: &Path,
-    spec: &Spec,
-    state: &TrainingState,
-    data: &str,
-    train: &Dataset,
-    batch: usize,
-) -> Result<()> {
-    if spec.inputs() != train.dim || spec.outputs() != train.target_width() {
-        return Err(Error::checkpoint(
-            file,
-            format!(
-                "holds a {} network, but --data {data} has {} inputs and {} targets",
-                spec.describe(),
-                train.dim,
-                train.target_width()
-            ),
-        ));
-    }
-    if state.train_rows != train.n {
-        return Err(Error::checkpoint(
-            file,
-            format!(
-                "its run trained on {} rows, but --data {data} gives {}: --resume needs the same training data",
-                state.train_rows, train.n
-            ),
-        ));
-    }
-    let per_epoch = train.n.div_ceil(batch);
-    let p = state.progress;
-    if p.batch >= per_epoch || state.optim.step != p.steps(per_epoch) as u64 {
-        return Err(Error::checkpoint(
-            file,
-            format!(
-                "inconsistent training state: {} optimizer steps at epoch {} batch {}, with {per_epoch} batches an epoch",
-                state.optim.step, p.epoch, p.batch
-            ),
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,39 +687,6 @@ mod tests {
         assert!(
             message(other.check(&spec(), file))
                 .starts_with("--hidden 4 contradicts run.safetensors, which holds a 2-3(relu)-2")
-        );
-    }
-
-    #[test]
-    fn resumed_data_must_have_the_runs_shape_rows_and_position() {
-        let train = wgtrain::data::load_with("xor", None, None).unwrap().train;
-        let file = Path::new(FILE);
-        let st = stored();
-        assert!(
-            message(check_resumed_data(file, &spec(), &st, "xor", &train, 16)).starts_with(
-                "run.safetensors: holds a 2-3(relu)-2 softmax/cross-entropy network, but --data xor has 2 inputs and 1 targets"
-            )
-        );
-        let spec = Spec::new(
-            vec![2, 3, 1],
-            vec![Activation::Relu],
-            Output::Linear,
-            Loss::Mse,
-        )
-        .unwrap();
-        // 4 rows in batches of 16: one batch an epoch, 2 steps after 2 epochs.
-        check_resumed_data(file, &spec, &st, "xor", &train, 16).unwrap();
-        let fewer = TrainingState {
-            train_rows: 5,
-            ..stored()
-        };
-        assert!(
-            message(check_resumed_data(file, &spec, &fewer, "xor", &train, 16))
-                .starts_with("run.safetensors: its run trained on 5 rows, but --data xor gives 4")
-        );
-        assert!(
-            message(check_resumed_data(file, &spec, &st, "xor", &train, 2))
-                .starts_with("run.safetensors: inconsistent training state")
         );
     }
 }

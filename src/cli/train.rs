@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::Args;
 
-use wgtrain::checkpoint::{self, TrainingState};
-use wgtrain::cpu::fast::CpuTrainer;
-use wgtrain::data::standardize::Standardize;
+use super::settings::{ArchFlags, Flags, Settings};
+use wgtrain::checkpoint::{self, InputInfo, TrainingState};
 use wgtrain::data::{self, Dataset, Targets};
-use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer, context};
-use wgtrain::model::{Loss, Output, Params, Spec};
-use wgtrain::optim::{Method, OptimState};
-use super::settings::{self, ArchFlags, Flags, Settings};
-use wgtrain::train::{self, Backend, Plan, Progress, Role};
+use wgtrain::gpu::BackendChoice;
+use wgtrain::model::{Loss, Output, Params};
+use wgtrain::optim::Method;
+use wgtrain::session::{Checkpoints, Fallback, Fit};
+use wgtrain::train;
+use wgtrain::{Config, Device, GpuOptions, Model, Trainer};
 
 const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
   cross-entropy  L = -(1/N) Σ_n log softmax(z_n)[y_n]   (softmax output; labels are class indices)
@@ -187,28 +187,24 @@ fn count(s: &str) -> std::result::Result<usize, String> {
         .map_err(|_| "expected a whole number, 0 or more".to_string())
 }
 
-/// Picks the training path for `--device`, saying which and why.
-fn open_gpu(device: &str, backend: BackendChoice) -> Result<Option<GpuContext>> {
-    match device {
-        "cpu" => Ok(None),
-        "gpu" => Ok(Some(GpuContext::new(backend)?)),
-        _ => match context::pick_adapter(backend, false)? {
-            Some(a) => Ok(Some(GpuContext::from_adapter(a)?)),
-            None => {
-                let software = context::pick_adapter(backend, true)?.map(|a| a.get_info().name);
-                match software {
-                    Some(name) => eprintln!(
-                        "note: no hardware GPU adapter; training on the CPU path, which is faster than the software adapter '{name}' on the same cores (--device gpu uses it)"
-                    ),
-                    None => eprintln!(
-                        "note: no GPU adapter found; training on the CPU path ({})",
-                        context::INSTALL_HINT
-                    ),
-                }
-                Ok(None)
-            }
+/// The device `--device`, `--threads` and `--backend` ask for, with the adapter that
+/// `WGPU_ADAPTER_NAME` names and the matmul choice of `WGTRAIN_MATMUL`.
+fn device(a: &TrainArgs) -> Result<Device> {
+    let gpu = GpuOptions {
+        backend: a.backend,
+        adapter: std::env::var("WGPU_ADAPTER_NAME")
+            .ok()
+            .filter(|n| !n.is_empty()),
+        matmul: super::matmul_config()?,
+    };
+    Ok(match a.device.as_str() {
+        "cpu" => Device::Cpu { threads: a.threads },
+        "gpu" => Device::Gpu(gpu),
+        _ => Device::Auto {
+            gpu,
+            threads: a.threads,
         },
-    }
+    })
 }
 
 /// The run-setting flags, for the library to check against the defaults or the checkpoint.
@@ -245,11 +241,10 @@ fn arch_flags(a: &TrainArgs) -> ArchFlags {
     }
 }
 
-/// A checkpoint to continue: its file, network, parameters and run state.
+/// A checkpoint to continue: its file, model and run state.
 struct Resumed<'a> {
     path: &'a Path,
-    spec: Spec,
-    params: Params,
+    model: Model,
     state: TrainingState,
 }
 
@@ -263,12 +258,16 @@ fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
             path.display()
         );
     };
-    Ok(Resumed {
-        path,
+    let model = Model {
         spec,
         params,
-        state,
-    })
+        input: InputInfo {
+            standardize: state.standardize.clone(),
+            label_column: state.label_column,
+            targets: state.targets,
+        },
+    };
+    Ok(Resumed { path, model, state })
 }
 
 /// Fails before any work when an output file cannot be written or --plot names no picture.
@@ -289,113 +288,105 @@ fn check_outputs(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// A run ready to train: the network, the backend that holds it and the data, and what every
-/// save writes besides the parameters.
-struct Prepared {
-    spec: Spec,
-    backend: Box<dyn Backend>,
-    template: TrainingState,
-    start: Progress,
-    n_train: usize,
-    classes: bool,
-    roles: Vec<Role>,
+/// The model to train: the checkpoint's when resuming (the flags that are given must describe
+/// it), else a new network for the data, from --init's parameters or seeded ones.
+fn model(
+    a: &TrainArgs,
+    st: &Settings,
+    resumed: Option<&Resumed>,
+    train: &Dataset,
+) -> Result<Model> {
+    if let Some(r) = resumed {
+        arch_flags(a).check(&r.model.spec, r.path)?;
+        if a.standardize && r.state.standardize.is_none() {
+            bail!(
+                "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
+                r.path.display()
+            );
+        }
+        return Ok(r.model.clone());
+    }
+    let classes = matches!(train.targets, Targets::Classes { .. });
+    let spec = arch_flags(a).build(train.dim, train.target_width(), classes)?;
+    let params = match &a.init {
+        Some(path) => checkpoint::load_for(path, &spec)?,
+        None => Params::init(&spec, st.hp.seed),
+    };
+    let mut model = Model::new(spec, params)?;
+    model.input.label_column = st.label_column;
+    model.input.targets = st.targets;
+    Ok(model)
 }
 
-/// The training split and the evaluation splits (validation first), standardised when the run
-/// is, with the statistics used.
-struct Splits {
-    train: Dataset,
-    valid: Option<Dataset>,
-    test: Option<Dataset>,
-    standardize: Option<Standardize>,
-}
-
-/// Loads the data, holds out the validation rows and standardises every split.
-fn load_splits(a: &TrainArgs, st: &Settings, resumed: Option<&Resumed>) -> Result<Splits> {
+/// The session the flags describe: data, model, config, device, checkpoints, resumed state.
+fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Trainer> {
     let split = data::load_with(&st.data, st.targets, st.label_column)?;
-    let (train_set, valid_set) = match st.valid_split {
-        Some(f) => {
-            let (t, v) = split.train.hold_out(f, st.hp.seed)?;
-            (t, Some(v))
-        }
-        None => (split.train, None),
+    let model = model(a, st, resumed.as_ref(), &split.train)?;
+    let config = Config {
+        lr: st.hp.lr,
+        l2: st.hp.l2,
+        batch: st.hp.batch,
+        epochs: st.hp.epochs,
+        seed: st.hp.seed,
+        optimizer: st.optimizer,
+        schedule: st.schedule,
     };
-    // --standardize: statistics from the training rows only (a resumed run reuses its own),
-    // applied to every split and stored in the checkpoint for eval and predict.
-    let standardize = match resumed {
-        Some(r) => {
-            if a.standardize && r.state.standardize.is_none() {
-                bail!(
-                    "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
-                    r.path.display()
-                );
-            }
-            r.state.standardize.clone()
-        }
-        None => a.standardize.then(|| Standardize::fit(&train_set)),
-    };
-    Ok(match &standardize {
-        Some(z) => Splits {
-            train: z.apply_to(train_set)?,
-            valid: valid_set.map(|v| z.apply_to(v)).transpose()?,
-            test: split.test.map(|t| z.apply_to(t)).transpose()?,
-            standardize,
-        },
-        None => Splits {
-            train: train_set,
-            valid: valid_set,
-            test: split.test,
-            standardize,
-        },
-    })
+    let mut t = Trainer::new(model, split.train, config)
+        .source(st.data.clone())
+        .device(device(a)?)
+        .standardize(a.standardize);
+    if let Some(test) = split.test {
+        t = t.test(test);
+    }
+    if let Some(f) = st.valid_split {
+        t = t.hold_out(f);
+    }
+    if let Some(path) = &a.save {
+        t = t.checkpoints(Checkpoints {
+            path: path.clone(),
+            every: a.checkpoint_every,
+            keep_best: a.keep_best,
+        });
+    }
+    if let Some(r) = resumed {
+        t = t.resume(r.state);
+    }
+    Ok(t)
 }
 
-/// The network, its parameters, the optimizer state and where training starts: the
-/// checkpoint's when resuming (checked against the flags and the data), else new ones.
-fn network(
-    a: &TrainArgs,
-    st: &Settings,
-    resumed: Option<Resumed>,
-    train_set: &Dataset,
-    classes: bool,
-) -> Result<(Spec, Params, OptimState, Progress)> {
-    Ok(match resumed {
-        Some(r) => {
-            arch_flags(a).check(&r.spec, r.path)?;
-            settings::check_resumed_data(
-                r.path,
-                &r.spec,
-                &r.state,
-                &st.data,
-                train_set,
-                st.hp.batch,
-            )?;
-            (r.spec, r.params, r.state.optim, r.state.progress)
+/// Opens the session's device and prints the lines that open a run: why the CPU, data and
+/// network, device, optimizer, and where a resumed run continues.
+fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
+    let opened = t.open()?.clone();
+    match &opened.fallback {
+        Some(Fallback::SoftwareAdapter(name)) => eprintln!(
+            "note: no hardware GPU adapter; training on the CPU path, which is faster than the software adapter '{name}' on the same cores (--device gpu uses it)"
+        ),
+        Some(Fallback::NoAdapter) => eprintln!(
+            "note: no GPU adapter found; training on the CPU path ({})",
+            wgtrain::gpu::context::INSTALL_HINT
+        ),
+        None => {}
+    }
+    let [n_train, n_valid, n_test] = t.sizes().unwrap_or_default();
+    let count = |n: usize, what: &str| {
+        if n > 0 {
+            format!(", {n} {what}")
+        } else {
+            String::new()
         }
-        None => {
-            let spec = arch_flags(a).build(train_set.dim, train_set.target_width(), classes)?;
-            let params = match &a.init {
-                Some(path) => checkpoint::load_for(path, &spec)?,
-                None => Params::init(&spec, st.hp.seed),
-            };
-            let optim = OptimState::new(st.optimizer, &spec);
-            (spec, params, optim, Progress::default())
-        }
-    })
-}
-
-/// The lines that open a run: data and network, device, optimizer, and where a resumed run
-/// continues.
-fn print_header(
-    a: &TrainArgs,
-    st: &Settings,
-    data_line: &str,
-    backend: &dyn Backend,
-    start: Progress,
-) {
+    };
+    let spec = &t.model()?.spec;
+    eprintln!(
+        "data: {} ({n_train} train{}{}), network: {} ({} parameters)",
+        st.data,
+        count(n_valid, "validation"),
+        count(n_test, "test"),
+        spec.describe(),
+        spec.n_params()
+    );
+    eprintln!("device: {}", opened.description);
     let hp = &st.hp;
-    eprintln!("{data_line}");
-    eprintln!("device: {}", backend.describe());
     eprintln!(
         "optimizer: {}, lr {}{}, schedule {}",
         st.optimizer.describe(),
@@ -408,6 +399,7 @@ fn print_header(
         st.schedule.describe()
     );
     if let Some(path) = &a.resume {
+        let start = t.progress();
         eprintln!(
             "resuming {} after epoch {}{}",
             path.display(),
@@ -419,107 +411,13 @@ fn print_header(
             }
         );
     }
+    Ok(())
 }
 
-/// Loads the data, builds the network (or takes the checkpoint's), opens the device and prints
-/// the run's header lines.
-fn prepare(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Prepared> {
-    let hp = &st.hp;
-    let Splits {
-        train: train_set,
-        valid: valid_set,
-        test: test_set,
-        standardize,
-    } = load_splits(a, st, resumed.as_ref())?;
-    let classes = matches!(train_set.targets, Targets::Classes { .. });
-    let (spec, params, optim, start) = network(a, st, resumed, &train_set, classes)?;
-    if let Some(test) = &test_set
-        && (test.dim != train_set.dim || test.target_width() != train_set.target_width())
-    {
-        bail!("the test split's shape does not match the training split's");
-    }
-    let count =
-        |d: Option<&Dataset>, what: &str| d.map_or(String::new(), |d| format!(", {} {what}", d.n));
-    let data_line = format!(
-        "data: {} ({} train{}{}), network: {} ({} parameters)",
-        st.data,
-        train_set.n,
-        count(valid_set.as_ref(), "validation"),
-        count(test_set.as_ref(), "test"),
-        spec.describe(),
-        spec.n_params()
-    );
-    let n_train = train_set.n;
-    let mut eval_sets = Vec::new();
-    let mut roles = Vec::new();
-    if let Some(v) = valid_set {
-        eval_sets.push(v);
-        roles.push(Role::Valid);
-    }
-    if let Some(t) = test_set {
-        eval_sets.push(t);
-        roles.push(Role::Test);
-    }
-    // Each device holds the data once: the GPU trainer uploads it and the loader's copy is
-    // dropped; the CPU trainer takes the loader's copy over.
-    let mut backend: Box<dyn Backend> = match open_gpu(&a.device, a.backend)? {
-        Some(ctx) => {
-            let gpu = GpuTrainer::with_matmul(
-                ctx,
-                &spec,
-                &params,
-                &train_set,
-                &eval_sets,
-                hp.batch,
-                super::matmul_config()?,
-            )?;
-            drop((train_set, eval_sets));
-            Box::new(gpu)
-        }
-        None => Box::new(CpuTrainer::from_datasets(
-            &spec, params, train_set, eval_sets, hp.batch,
-        )?),
-    };
-    backend.set_optimizer(&optim)?;
-    print_header(a, st, &data_line, backend.as_ref(), start);
-    // What a checkpoint saves besides the parameters; the optimizer state and the position are
-    // filled in at each save.
-    let template = TrainingState {
-        optim,
-        schedule: st.schedule,
-        lr: hp.lr,
-        l2: hp.l2,
-        batch: hp.batch,
-        seed: hp.seed,
-        progress: start,
-        data: st.data.clone(),
-        train_rows: n_train,
-        valid_split: st.valid_split,
-        standardize,
-        label_column: st.label_column,
-        targets: st.targets,
-    };
-    Ok(Prepared {
-        spec,
-        backend,
-        template,
-        start,
-        n_train,
-        classes,
-        roles,
-    })
-}
-
-/// Trains `--epochs` epochs, printing a line, appending metrics and saving checkpoints as each
-/// ends; the reports, and whether --keep-best saved an epoch.
-fn train_epochs(
-    a: &TrainArgs,
-    st: &Settings,
-    run: &mut Prepared,
-) -> Result<(Vec<train::EpochReport>, bool)> {
-    // Ctrl-C: the first asks training to stop after the current step (and save); a second one
-    // ends the process at once.
-    let token = train::StopToken::new();
+/// Trains, printing a line and appending metrics as each epoch ends; the first Ctrl-C stops the
+/// run after the step under way (the session then saves), a second one exits at once.
+fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<Fit> {
+    let token = t.stop_token();
     let handler = token.clone();
     let _ = ctrlc::set_handler(move || {
         if handler.is_stopped() {
@@ -534,86 +432,49 @@ fn train_epochs(
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
     let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
-    let epochs = run.start.epoch + st.hp.epochs;
-    let mut best = f64::INFINITY;
-    let mut saved_best = false;
-    let plan = Plan {
-        schedule: st.schedule,
-        start: run.start,
-    };
+    let start = t.progress();
+    let epochs = start.epoch + st.hp.epochs;
+    let n_train = t.sizes().unwrap_or_default()[0];
     let bar = BatchBar::new(
         a.quiet,
-        run.n_train.div_ceil(st.hp.batch),
-        run.start.epoch,
+        n_train.div_ceil(st.hp.batch),
+        start.epoch,
         epochs,
         &token,
     );
-    let (spec, template) = (&run.spec, &run.template);
-    let reports = train::run_planned(
-        run.backend.as_mut(),
-        run.n_train,
-        &st.hp,
-        &plan,
-        run.classes,
-        &run.roles,
-        &token,
-        &mut |r, backend| {
-            if !a.quiet {
-                bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
-            }
-            if let Some(path) = &a.metrics {
-                append_metrics(&mut metrics_file, path, &r.to_json())?;
-            }
-            if let Some(path) = &a.save {
-                let monitored = r.valid_loss.or(r.test_loss);
-                if a.keep_best {
-                    if let Some(l) = monitored.filter(|&l| l < best) {
-                        best = l;
-                        saved_best = true;
-                        save(path, spec, backend, template, r.progress)?;
-                    }
-                } else if a.checkpoint_every.is_some_and(|n| r.epoch % n == 0) && !r.interrupted {
-                    save(path, spec, backend, template, r.progress)?;
-                }
-            }
-            Ok(())
-        },
-    );
+    let fit = t.fit(|r| {
+        if !a.quiet {
+            bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
+        }
+        if let Some(path) = &a.metrics {
+            append_metrics(&mut metrics_file, path, &r.to_json())?;
+        }
+        Ok(())
+    });
     bar.finish();
-    Ok((reports?, saved_best))
+    Ok(fit?)
 }
 
 /// After training: the plot, then either the interrupted run's save and exit status 130, or
-/// the quiet run's last line and the final save.
-fn finish(
-    a: &TrainArgs,
-    st: &Settings,
-    run: &mut Prepared,
-    reports: &[train::EpochReport],
-    saved_best: bool,
-) -> Result<()> {
+/// the quiet run's last line.
+fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit) -> Result<()> {
     if let Some(path) = &a.plot
-        && !reports.is_empty()
+        && !fit.reports.is_empty()
     {
-        let points: Vec<wgtrain::plot::Point> = reports.iter().map(Into::into).collect();
+        let points: Vec<wgtrain::plot::Point> = fit.reports.iter().map(Into::into).collect();
         wgtrain::plot::draw(&points, path)?;
         eprintln!("plotted {}", path.display());
     }
-    let last = reports.last();
+    let last = fit.reports.last();
     if let Some(r) = last.filter(|r| r.interrupted) {
-        let path = a
-            .save
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(INTERRUPTED_FILE));
-        if !(a.keep_best && saved_best) {
-            save(
-                &path,
-                &run.spec,
-                run.backend.as_mut(),
-                &run.template,
-                r.progress,
-            )?;
-        }
+        let path = match &fit.saved {
+            Some(p) => p.clone(),
+            None => {
+                let p = PathBuf::from(INTERRUPTED_FILE);
+                t.save(&p)?;
+                p
+            }
+        };
         eprintln!(
             "stopped in epoch {} after {} batches; parameters saved to {} (--resume {} continues from there)",
             r.epoch,
@@ -626,27 +487,16 @@ fn finish(
     if a.quiet
         && let Some(r) = last
     {
-        println!("{}", epoch_line(r, run.start.epoch + st.hp.epochs));
+        println!("{}", epoch_line(r, epochs));
     }
-    if let Some(path) = &a.save {
-        // With --keep-best the file already holds the best epoch; without an evaluation set to
-        // pick it by, the last one is kept.
-        if !a.keep_best || !saved_best {
-            let progress = last.map_or(run.start, |r| r.progress);
-            save(
-                path,
-                &run.spec,
-                run.backend.as_mut(),
-                &run.template,
-                progress,
-            )?;
-        }
+    if let Some(path) = &fit.saved {
         eprintln!("saved {}", path.display());
     }
     Ok(())
 }
 
-/// `wgtrain train`: the settings, then the data, network and device, the epochs, the final save.
+/// `wgtrain train`: the settings, then the session (data, network, device), the epochs, the
+/// report.
 pub fn run(a: TrainArgs) -> Result<()> {
     super::set_threads(a.threads)?;
     if a.checkpoint_every == Some(0) {
@@ -655,9 +505,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let resumed = a.resume.as_deref().map(load_resumed).transpose()?;
     let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|r| (&r.state, r.path)))?;
     check_outputs(&a)?;
-    let mut run = prepare(&a, &st, resumed)?;
-    let (reports, saved_best) = train_epochs(&a, &st, &mut run)?;
-    finish(&a, &st, &mut run, &reports, saved_best)
+    let mut t = session(&a, &st, resumed)?;
+    open(&a, &st, &mut t)?;
+    let epochs = t.progress().epoch + st.hp.epochs;
+    let fit = fit(&a, &st, &mut t)?;
+    finish(&a, epochs, &mut t, &fit)
 }
 
 /// A progress bar over the batches of the current epoch, on stderr when it is a terminal (and
@@ -764,28 +616,4 @@ fn append_metrics(
         f.flush().map_err(io)?;
     }
     Ok(())
-}
-
-/// Saves the backend's current parameters and optimizer state with the run's settings and
-/// `progress`, refusing non-finite ones (the last good file stays).
-fn save(
-    path: &Path,
-    spec: &Spec,
-    backend: &mut dyn Backend,
-    template: &TrainingState,
-    progress: Progress,
-) -> wgtrain::Result<()> {
-    let p = backend.params()?;
-    if !p.all_finite() {
-        return Err(wgtrain::Error::Diverged(format!(
-            "the parameters are not finite; not saving {}",
-            path.display()
-        )));
-    }
-    let state = TrainingState {
-        optim: backend.optimizer_state()?,
-        progress,
-        ..template.clone()
-    };
-    checkpoint::save_training(path, spec, &p, &state)
 }

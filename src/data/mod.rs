@@ -308,9 +308,10 @@ impl Dataset {
     /// returns (the rest, the held-out rows).
     pub fn hold_out(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(Error::usage(format!(
-                "--valid-split must be between 0 and 1 (exclusive), got {fraction}"
-            )));
+            return Err(Error::invalid(
+                "valid_split",
+                format!("must be between 0 and 1 (exclusive), got {fraction}"),
+            ));
         }
         if self.n < 2 {
             return Err(Error::usage(format!(

@@ -2,9 +2,11 @@
 
 use crate::error::{Error, Result};
 
-/// Which wgpu backend to search (`--backend`); `Auto` honours `WGPU_BACKEND`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which wgpu backend to search; `Auto` searches all of them, or those wgpu's own
+/// `WGPU_BACKEND` names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackendChoice {
+    #[default]
     Auto,
     Vulkan,
     Metal,
@@ -71,20 +73,29 @@ fn rank(info: &wgpu::AdapterInfo) -> u32 {
     ty * 2 + u32::from(info.backend != wgpu::Backend::Gl)
 }
 
-/// The best adapter: `WGPU_ADAPTER_NAME` (a case-insensitive substring) when set, otherwise the
-/// highest ranked (discrete > integrated > virtual > other > cpu). Software adapters only when
-/// `allow_software`. None when nothing fits.
+/// The best adapter on `backend`: the highest ranked (discrete > integrated > virtual > other >
+/// cpu), software adapters only when `allow_software`. None when nothing fits.
 pub fn pick_adapter(backend: BackendChoice, allow_software: bool) -> Result<Option<wgpu::Adapter>> {
+    pick_named(backend, allow_software, None)
+}
+
+/// As `pick_adapter`; with `name`, the first adapter whose name contains it (case-insensitive),
+/// software or not, and an error when none does.
+pub fn pick_named(
+    backend: BackendChoice,
+    allow_software: bool,
+    name: Option<&str>,
+) -> Result<Option<wgpu::Adapter>> {
     let all = adapters(backend);
-    if let Ok(want) = std::env::var("WGPU_ADAPTER_NAME") {
+    if let Some(want) = name {
         let want_lc = want.to_lowercase();
         let found = all
             .into_iter()
             .find(|a| a.get_info().name.to_lowercase().contains(&want_lc));
         return match found {
             Some(a) => Ok(Some(a)),
-            None => Err(Error::Gpu(format!(
-                "WGPU_ADAPTER_NAME={want} matches no adapter; `wgtrain devices` lists them"
+            None => Err(Error::NoAdapter(format!(
+                "no adapter's name contains '{want}'; `wgtrain devices` lists them"
             ))),
         };
     }

@@ -1,0 +1,126 @@
+//! What a training session is told: the run's hyper-parameters (`Config`) and where it runs
+//! (`Device`).
+
+use crate::error::{Error, Result};
+use crate::gpu::BackendChoice;
+use crate::gpu::tuning::MatmulConfig;
+use crate::optim::{Optimizer, Schedule};
+use crate::train::Hyper;
+
+/// A run's hyper-parameters. `Default` gives plain SGD at lr 0.1, batch 32, 20 epochs, seed 0,
+/// no L2 term and a constant rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The base learning rate, which `schedule` scales per step.
+    pub lr: f32,
+    /// λ of the L2 term λ‖W‖² (gradient 2λW, weights only), under every optimiser.
+    pub l2: f32,
+    /// Rows per step; a last partial batch is trained, not dropped.
+    pub batch: usize,
+    /// Epochs one `fit` trains.
+    pub epochs: usize,
+    /// Seeds each epoch's shuffle (and the validation hold-out).
+    pub seed: u64,
+    pub optimizer: Optimizer,
+    pub schedule: Schedule,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            lr: 0.1,
+            l2: 0.0,
+            batch: 32,
+            epochs: 20,
+            seed: 0,
+            optimizer: Optimizer::default(),
+            schedule: Schedule::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Every value in range; an error naming the first that is not.
+    pub fn validate(&self) -> Result<()> {
+        self.hyper().validate()?;
+        self.optimizer.validate()?;
+        self.schedule.validate()
+    }
+
+    pub(crate) fn hyper(&self) -> Hyper {
+        Hyper {
+            lr: self.lr,
+            l2: self.l2,
+            batch: self.batch,
+            epochs: self.epochs,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Most CPU threads a run may ask for: far beyond any machine's cores, small enough that
+/// starting them is quick.
+pub const MAX_THREADS: usize = 1024;
+
+/// Which GPU and how to run on it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GpuOptions {
+    /// The wgpu backends to search (`Auto`: all, or what `WGPU_BACKEND` names).
+    pub backend: BackendChoice,
+    /// Only an adapter whose name contains this (case-insensitive).
+    pub adapter: Option<String>,
+    /// How the matmul variant is chosen, and where tuning results are cached.
+    pub matmul: MatmulConfig,
+}
+
+/// Where a session trains.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Device {
+    /// A hardware GPU adapter when there is one, else the CPU path (which is faster than a
+    /// software adapter on the same cores).
+    Auto {
+        gpu: GpuOptions,
+        threads: Option<usize>,
+    },
+    /// The fast CPU path on `threads` threads (None: one per core).
+    Cpu { threads: Option<usize> },
+    /// A GPU adapter, software ones (llvmpipe) included.
+    Gpu(GpuOptions),
+}
+
+impl Default for Device {
+    fn default() -> Device {
+        Device::Auto {
+            gpu: GpuOptions::default(),
+            threads: None,
+        }
+    }
+}
+
+impl Device {
+    /// The CPU path on one thread per core.
+    pub fn cpu() -> Device {
+        Device::Cpu { threads: None }
+    }
+
+    /// Any GPU adapter, chosen and run with the default options.
+    pub fn gpu() -> Device {
+        Device::Gpu(GpuOptions::default())
+    }
+
+    /// The thread count asked for, checked against `MAX_THREADS`.
+    pub(crate) fn threads(&self) -> Result<Option<usize>> {
+        let threads = match self {
+            Device::Auto { threads, .. } | Device::Cpu { threads } => *threads,
+            Device::Gpu(_) => None,
+        };
+        match threads {
+            Some(0) => Err(Error::invalid("threads", "must be at least 1")),
+            Some(n) if n > MAX_THREADS => Err(Error::invalid(
+                "threads",
+                format!("{n} is over the limit of {MAX_THREADS}"),
+            )),
+            t => Ok(t),
+        }
+    }
+}

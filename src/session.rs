@@ -1,0 +1,730 @@
+//! A training session: a model, its data, a `Config` and a `Device`. `fit` trains the config's
+//! epochs and hands each epoch's report to a callback; checkpoints (every N epochs, or the best
+//! epoch only), resuming a saved run and stopping through a `StopToken` are part of it.
+
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::{self, TrainingState};
+use crate::config::{Config, Device, GpuOptions};
+use crate::cpu::fast::CpuTrainer;
+use crate::data::standardize::Standardize;
+use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuTrainer, context};
+use crate::model::Spec;
+use crate::optim::OptimState;
+use crate::train::{self, Backend, EpochReport, Plan, Progress, Role, StopToken};
+use crate::trained::Model;
+
+/// Where a session saves while it trains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoints {
+    /// The file, written atomically (a crash leaves the old file or the new one).
+    pub path: PathBuf,
+    /// Also save after every N-th epoch (ignored with `keep_best`).
+    pub every: Option<usize>,
+    /// Save only when the validation loss (the test loss without a validation set) improves, so
+    /// the file holds the best epoch; without an evaluation set, the last epoch is kept.
+    pub keep_best: bool,
+}
+
+/// What one `fit` did.
+#[derive(Clone, Debug)]
+pub struct Fit {
+    /// One per epoch trained (the last one partial when the run was stopped).
+    pub reports: Vec<EpochReport>,
+    /// The stop token ended the run before its last epoch.
+    pub interrupted: bool,
+    /// With `keep_best`: the epoch whose parameters the checkpoint holds, when one improved.
+    pub kept: Option<usize>,
+    /// The checkpoint written, if any.
+    pub saved: Option<PathBuf>,
+}
+
+/// Why `Device::Auto` trains on the CPU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fallback {
+    /// Only a software adapter (named) was found: the CPU path is faster on the same cores.
+    SoftwareAdapter(String),
+    /// No adapter at all.
+    NoAdapter,
+}
+
+/// The opened device: what it is, and why Auto chose the CPU.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// "cpu (f32, gemm)", or the GPU adapter with its backend and matmul variant.
+    pub description: String,
+    pub fallback: Option<Fallback>,
+}
+
+/// A session's data as given, before `open` holds out, standardises and uploads it.
+struct Given {
+    train: Dataset,
+    valid: Option<Dataset>,
+    test: Option<Dataset>,
+}
+
+/// A session whose device holds the model and the data.
+struct Running {
+    backend: Box<dyn Backend>,
+    opened: Opened,
+    /// Every save's settings; the optimiser state and position are filled in at each save.
+    template: TrainingState,
+    progress: Progress,
+    classes: bool,
+    roles: Vec<Role>,
+    sizes: [usize; 3],
+}
+
+/// A training session. Build it with `new` and the builder methods, then `fit`.
+///
+/// ```no_run
+/// use wgtrain::{Config, Device, Model, Trainer};
+/// # fn main() -> wgtrain::Result<()> {
+/// let split = wgtrain::data::load("digits", None)?;
+/// let spec = wgtrain::Spec::classifier(64, &[64], 10)?;
+/// let mut trainer = Trainer::new(Model::init(spec, 0), split.train, Config::default())
+///     .test(split.test.unwrap())
+///     .device(Device::cpu());
+/// let fit = trainer.fit(|r| Ok(println!("epoch {} loss {:.4}", r.epoch, r.train_loss)))?;
+/// trainer.model()?.save("digits.safetensors".as_ref())?;
+/// # Ok(()) }
+/// ```
+pub struct Trainer {
+    model: Model,
+    config: Config,
+    device: Device,
+    given: Option<Given>,
+    hold_out: Option<f64>,
+    standardize: bool,
+    source: Option<String>,
+    resume: Option<TrainingState>,
+    checkpoints: Option<Checkpoints>,
+    stop: StopToken,
+    run: Option<Running>,
+}
+
+impl Trainer {
+    /// A session training `model` (a new one from `Model::init`, or a loaded one) on `train`.
+    /// Nothing is checked or allocated until `open` or `fit`.
+    pub fn new(model: Model, train: Dataset, config: Config) -> Trainer {
+        Trainer {
+            model,
+            config,
+            device: Device::default(),
+            given: Some(Given {
+                train,
+                valid: None,
+                test: None,
+            }),
+            hold_out: None,
+            standardize: false,
+            source: None,
+            resume: None,
+            checkpoints: None,
+            stop: StopToken::new(),
+            run: None,
+        }
+    }
+
+    /// Evaluated every epoch; what keep-best selects by.
+    pub fn validation(mut self, valid: Dataset) -> Trainer {
+        if let Some(g) = &mut self.given {
+            g.valid = Some(valid);
+        }
+        self
+    }
+
+    /// Evaluated every epoch when there is no validation set, else only after the last.
+    pub fn test(mut self, test: Dataset) -> Trainer {
+        if let Some(g) = &mut self.given {
+            g.test = Some(test);
+        }
+        self
+    }
+
+    /// Holds out this fraction of the training rows (seeded by the config's seed) as the
+    /// validation set.
+    pub fn hold_out(mut self, fraction: f64) -> Trainer {
+        self.hold_out = Some(fraction);
+        self
+    }
+
+    /// Standardises every input feature with statistics of the training rows (after the
+    /// hold-out), unless the model already carries a standardisation; the model keeps it, so
+    /// its `predict`, `evaluate` and saved files apply it too.
+    pub fn standardize(mut self, yes: bool) -> Trainer {
+        self.standardize = yes;
+        self
+    }
+
+    pub fn device(mut self, device: Device) -> Trainer {
+        self.device = device;
+        self
+    }
+
+    /// The name the training data is loaded by (`data::load`'s source), recorded in checkpoints
+    /// so a resumed run can find it again. Default: the training set's name.
+    pub fn source(mut self, name: impl Into<String>) -> Trainer {
+        self.source = Some(name.into());
+        self
+    }
+
+    pub fn checkpoints(mut self, checkpoints: Checkpoints) -> Trainer {
+        self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// Continues the run saved with `state` (from `checkpoint::load_training`) exactly where it
+    /// stopped: its optimiser state, its position, the shuffle it was in. The model must be the
+    /// checkpoint's and the config its run's (epochs aside: `fit` trains that many more); the
+    /// training data must be the same rows.
+    pub fn resume(mut self, state: TrainingState) -> Trainer {
+        self.resume = Some(state);
+        self
+    }
+
+    /// A clone of this session's stop token: `stop()` on it, from any thread (a signal handler),
+    /// ends `fit` after the step under way, with a report of the partial epoch.
+    pub fn stop_token(&self) -> StopToken {
+        self.stop.clone()
+    }
+
+    /// The model being trained, with its current parameters.
+    pub fn model(&mut self) -> Result<Model> {
+        if let Some(run) = &mut self.run {
+            self.model.params = run.backend.params()?;
+        }
+        Ok(self.model.clone())
+    }
+
+    /// Where training stands: epochs done, and batches of the next.
+    pub fn progress(&self) -> Progress {
+        self.run.as_ref().map_or_else(
+            || {
+                self.resume
+                    .as_ref()
+                    .map_or_else(Progress::default, |s| s.progress)
+            },
+            |r| r.progress,
+        )
+    }
+
+    /// Rows of the training, validation and test sets, once open.
+    pub fn sizes(&self) -> Option<[usize; 3]> {
+        self.run.as_ref().map(|r| r.sizes)
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Prepares the data (hold-out, standardisation), checks it against the model and the
+    /// resumed run, opens the device and moves the model and the data onto it. `fit` does this
+    /// when it has not been done; calling it first tells which device was opened.
+    pub fn open(&mut self) -> Result<&Opened> {
+        if self.run.is_none() {
+            self.run = Some(self.start()?);
+        }
+        Ok(&self.run.as_ref().expect("opened above").opened)
+    }
+
+    fn start(&mut self) -> Result<Running> {
+        self.config.validate()?;
+        let given = self
+            .given
+            .take()
+            .ok_or_else(|| Error::usage("the session failed to open before"))?;
+        let Given { train, valid, test } = given;
+        let (train, valid) = match (self.hold_out, valid) {
+            (Some(_), Some(_)) => {
+                return Err(Error::usage(
+                    "a validation set and a held-out fraction: give one of the two",
+                ));
+            }
+            (Some(f), None) => {
+                let (t, v) = train.hold_out(f, self.config.seed)?;
+                (t, Some(v))
+            }
+            (None, v) => (train, v),
+        };
+        if self.standardize && self.model.input.standardize.is_none() {
+            if self.resume.is_some() {
+                return Err(Error::invalid(
+                    "standardize",
+                    "cannot be added to a resumed run that did not standardise its inputs",
+                ));
+            }
+            self.model.set_standardize(Some(Standardize::fit(&train)))?;
+        }
+        let spec = self.model.spec.clone();
+        let source = self.source.clone().unwrap_or_else(|| train.name.clone());
+        if let Some(state) = &self.resume {
+            self.check_resumed(state, &source, &train)?;
+        }
+        for d in [Some(&train), valid.as_ref(), test.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            check_fits(&spec, d)?;
+        }
+        let (optim, progress) = match &self.resume {
+            Some(state) => (state.optim.clone(), state.progress),
+            None => (
+                OptimState::new(self.config.optimizer, &spec),
+                Progress::default(),
+            ),
+        };
+        let classes = matches!(train.targets, Targets::Classes { .. });
+        let template = TrainingState {
+            optim: optim.clone(),
+            schedule: self.config.schedule,
+            lr: self.config.lr,
+            l2: self.config.l2,
+            batch: self.config.batch,
+            seed: self.config.seed,
+            progress,
+            data: source,
+            train_rows: train.n,
+            valid_split: self.hold_out,
+            standardize: self.model.input.standardize.clone(),
+            label_column: self.model.input.label_column,
+            targets: self.model.input.targets,
+        };
+        let sizes = [
+            train.n,
+            valid.as_ref().map_or(0, |d| d.n),
+            test.as_ref().map_or(0, |d| d.n),
+        ];
+        let mut eval = Vec::new();
+        let mut roles = Vec::new();
+        for (set, role) in [(valid, Role::Valid), (test, Role::Test)] {
+            if let Some(d) = set {
+                eval.push(self.model.prepare(d)?);
+                roles.push(role);
+            }
+        }
+        let train = self.model.prepare(train)?;
+        let (mut backend, opened) =
+            open_backend(&self.device, &self.model, train, eval, &self.config)?;
+        backend.set_optimizer(&optim)?;
+        Ok(Running {
+            backend,
+            opened,
+            template,
+            progress,
+            classes,
+            roles,
+            sizes,
+        })
+    }
+
+    /// The resumed run's settings must be this session's, its data the same rows.
+    fn check_resumed(&self, state: &TrainingState, source: &str, train: &Dataset) -> Result<()> {
+        let c = &self.config;
+        let differs = |arg: &'static str, ours: String, theirs: String| -> Result<()> {
+            if ours == theirs {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    arg,
+                    format!("{ours} differs from the resumed run's {theirs}"),
+                ))
+            }
+        };
+        differs("lr", c.lr.to_string(), state.lr.to_string())?;
+        differs("l2", c.l2.to_string(), state.l2.to_string())?;
+        differs("batch", c.batch.to_string(), state.batch.to_string())?;
+        differs("seed", c.seed.to_string(), state.seed.to_string())?;
+        differs(
+            "optimizer",
+            format!("{:?}", c.optimizer),
+            format!("{:?}", state.optim.optimizer),
+        )?;
+        differs(
+            "schedule",
+            format!("{:?}", c.schedule),
+            format!("{:?}", state.schedule),
+        )?;
+        differs(
+            "valid_split",
+            format!("{:?}", self.hold_out),
+            format!("{:?}", state.valid_split),
+        )?;
+        if self.model.input.standardize != state.standardize {
+            return Err(Error::invalid(
+                "standardize",
+                "differs from the resumed run's input standardisation",
+            ));
+        }
+        check_resumed_data(source, &self.model.spec, state, train, c.batch)
+    }
+
+    /// Trains `config.epochs` epochs (after those already done), calling `on_epoch` with each
+    /// epoch's report, saving as `checkpoints` says. A stopped token ends it after the step
+    /// under way (the report of the partial epoch is the last); a non-finite loss is an
+    /// `Error::Diverged` naming the epoch and batch, and leaves the last good checkpoint.
+    pub fn fit(&mut self, mut on_epoch: impl FnMut(&EpochReport) -> Result<()>) -> Result<Fit> {
+        self.open()?;
+        let run = self.run.as_mut().expect("opened above");
+        let hp = self.config.hyper();
+        let plan = Plan {
+            schedule: self.config.schedule,
+            start: run.progress,
+        };
+        let spec = &self.model.spec;
+        let checkpoints = self.checkpoints.as_ref();
+        let mut best = f64::INFINITY;
+        let mut kept = None;
+        let Running {
+            backend,
+            template,
+            classes,
+            roles,
+            sizes,
+            ..
+        } = run;
+        let reports = train::run_planned(
+            backend.as_mut(),
+            sizes[0],
+            &hp,
+            &plan,
+            *classes,
+            roles,
+            &self.stop,
+            &mut |r, backend| {
+                on_epoch(r)?;
+                let Some(c) = checkpoints else {
+                    return Ok(());
+                };
+                if c.keep_best {
+                    if let Some(l) = r.valid_loss.or(r.test_loss).filter(|&l| l < best) {
+                        best = l;
+                        kept = Some(r.epoch);
+                        save_state(&c.path, spec, backend, template, r.progress)?;
+                    }
+                } else if c.every.is_some_and(|n| n > 0 && r.epoch % n == 0) && !r.interrupted {
+                    save_state(&c.path, spec, backend, template, r.progress)?;
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(last) = reports.last() {
+            run.progress = last.progress;
+        }
+        let mut saved = None;
+        if let Some(c) = self.checkpoints.clone() {
+            if !(c.keep_best && kept.is_some()) {
+                self.save(&c.path)?;
+            }
+            saved = Some(c.path);
+        }
+        Ok(Fit {
+            interrupted: reports.last().is_some_and(|r| r.interrupted),
+            reports,
+            kept,
+            saved,
+        })
+    }
+
+    /// Saves the current parameters with the optimiser state and everything `resume` needs to
+    /// continue from here. Non-finite parameters are refused (the last good file stays).
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        self.open()?;
+        let run = self.run.as_mut().expect("opened above");
+        save_state(
+            path,
+            &self.model.spec,
+            run.backend.as_mut(),
+            &run.template,
+            run.progress,
+        )
+    }
+
+    /// The training path, for checks that reach below the session (the benchmark's gradient
+    /// check against the f64 reference).
+    #[doc(hidden)]
+    pub fn backend(&mut self) -> Result<&mut dyn Backend> {
+        self.open()?;
+        Ok(self.run.as_mut().expect("opened above").backend.as_mut())
+    }
+}
+
+/// `data` must have the model's inputs, and targets that fit its outputs.
+fn check_fits(spec: &Spec, data: &Dataset) -> Result<()> {
+    if data.dim != spec.inputs() || data.target_width() != spec.outputs() {
+        return Err(Error::Shape(format!(
+            "{} has {} inputs and {} {}, but the network is {}",
+            data.name,
+            data.dim,
+            data.target_width(),
+            if matches!(data.targets, Targets::Classes { .. }) {
+                "classes"
+            } else {
+                "targets"
+            },
+            spec.describe()
+        )));
+    }
+    Ok(())
+}
+
+/// The training split `train` (loaded as `data`) must be the one the run saved in `state`
+/// (network `spec`) trained on, and its position fit `batch`.
+pub(crate) fn check_resumed_data(
+    data: &str,
+    spec: &Spec,
+    state: &TrainingState,
+    train: &Dataset,
+    batch: usize,
+) -> Result<()> {
+    if spec.inputs() != train.dim || spec.outputs() != train.target_width() {
+        return Err(Error::invalid(
+            "data",
+            format!(
+                "{data} has {} inputs and {} targets, but the resumed run holds a {} network",
+                train.dim,
+                train.target_width(),
+                spec.describe()
+            ),
+        ));
+    }
+    if state.train_rows != train.n {
+        return Err(Error::invalid(
+            "data",
+            format!(
+                "{data} gives {} training rows, but the resumed run trained on {}: resuming needs the same training data",
+                train.n, state.train_rows
+            ),
+        ));
+    }
+    let per_epoch = train.n.div_ceil(batch);
+    let p = state.progress;
+    if p.batch >= per_epoch || state.optim.step != p.steps(per_epoch) as u64 {
+        return Err(Error::usage(format!(
+            "inconsistent training state: {} optimizer steps at epoch {} batch {}, with {per_epoch} batches an epoch",
+            state.optim.step, p.epoch, p.batch
+        )));
+    }
+    Ok(())
+}
+
+/// Saves `backend`'s parameters and optimiser state with `template`'s settings at `progress`,
+/// refusing non-finite parameters.
+fn save_state(
+    path: &Path,
+    spec: &Spec,
+    backend: &mut dyn Backend,
+    template: &TrainingState,
+    progress: Progress,
+) -> Result<()> {
+    let p = backend.params()?;
+    if !p.all_finite() {
+        return Err(Error::Diverged(format!(
+            "the parameters are not finite; not saving {}",
+            path.display()
+        )));
+    }
+    let state = TrainingState {
+        optim: backend.optimizer_state()?,
+        progress,
+        ..template.clone()
+    };
+    checkpoint::save_training(path, spec, &p, &state)
+}
+
+/// The backend for `device` holding `model` and the (prepared) data: the GPU one uploads the
+/// data and drops the host copy, the CPU one takes it over.
+fn open_backend(
+    device: &Device,
+    model: &Model,
+    train: Dataset,
+    eval: Vec<Dataset>,
+    config: &Config,
+) -> Result<(Box<dyn Backend>, Opened)> {
+    let threads = device.threads()?;
+    let (gpu, fallback) = match device {
+        Device::Cpu { .. } => (None, None),
+        Device::Gpu(opts) => {
+            let adapter = context::pick_named(opts.backend, true, opts.adapter.as_deref())?
+                .ok_or_else(|| {
+                    Error::NoAdapter(format!(
+                        "no GPU adapter found (backend {:?}); {}",
+                        opts.backend,
+                        context::INSTALL_HINT
+                    ))
+                })?;
+            (Some((adapter, opts)), None)
+        }
+        Device::Auto { gpu, .. } => {
+            match context::pick_named(gpu.backend, false, gpu.adapter.as_deref())?
+                .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
+            {
+                Some(a) => (Some((a, gpu)), None),
+                None => {
+                    let software = context::pick_adapter(gpu.backend, true)?;
+                    let why = match software {
+                        Some(a) => Fallback::SoftwareAdapter(a.get_info().name),
+                        None => Fallback::NoAdapter,
+                    };
+                    (None, Some(why))
+                }
+            }
+        }
+    };
+    let backend: Box<dyn Backend> = match gpu {
+        Some((adapter, opts)) => Box::new(open_gpu(adapter, opts, model, &train, &eval, config)?),
+        None => Box::new(open_cpu(threads, model, train, eval, config.batch)?),
+    };
+    let opened = Opened {
+        description: backend.describe(),
+        fallback,
+    };
+    Ok((backend, opened))
+}
+
+fn open_gpu(
+    adapter: wgpu::Adapter,
+    opts: &GpuOptions,
+    model: &Model,
+    train: &Dataset,
+    eval: &[Dataset],
+    config: &Config,
+) -> Result<GpuTrainer> {
+    let ctx = GpuContext::from_adapter(adapter)?;
+    GpuTrainer::with_matmul(
+        ctx,
+        &model.spec,
+        &model.params,
+        train,
+        eval,
+        config.batch,
+        opts.matmul.clone(),
+    )
+}
+
+/// The CPU path; with `threads`, its thread team sized in a pool of that many threads instead
+/// of the process's default pool.
+fn open_cpu(
+    threads: Option<usize>,
+    model: &Model,
+    train: Dataset,
+    eval: Vec<Dataset>,
+    batch: usize,
+) -> Result<CpuTrainer> {
+    let build = || CpuTrainer::from_datasets(&model.spec, model.params.clone(), train, eval, batch);
+    match threads {
+        None => build(),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::invalid("threads", format!("{n}: cannot start them: {e}")))?
+            .install(build),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activation, Loss, Output};
+    use crate::optim::{Method, Optimizer, Schedule};
+
+    fn spec() -> Spec {
+        Spec::new(
+            vec![2, 3, 1],
+            vec![Activation::Relu],
+            Output::Linear,
+            Loss::Mse,
+        )
+        .unwrap()
+    }
+
+    /// A run saved after 2 epochs of 1 batch each (4 rows, batch 16).
+    fn stored() -> TrainingState {
+        let mut optim = OptimState::new(Optimizer::new(Method::Adam), &spec());
+        optim.step = 2;
+        TrainingState {
+            optim,
+            schedule: Schedule::default(),
+            lr: 0.001,
+            l2: 0.0,
+            batch: 16,
+            seed: 7,
+            progress: Progress { epoch: 2, batch: 0 },
+            data: "xor".into(),
+            train_rows: 4,
+            valid_split: None,
+            standardize: None,
+            label_column: None,
+            targets: None,
+        }
+    }
+
+    fn message(r: Result<()>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn resumed_data_must_have_the_runs_shape_rows_and_position() {
+        let train = crate::data::load("xor", None).unwrap().train;
+        let st = stored();
+        check_resumed_data("xor", &spec(), &st, &train, 16).unwrap();
+        let wide = Spec::new(
+            vec![2, 3, 2],
+            vec![Activation::Relu],
+            Output::Softmax,
+            Loss::CrossEntropy,
+        )
+        .unwrap();
+        assert!(
+            message(check_resumed_data("xor", &wide, &st, &train, 16)).starts_with(
+                "data xor has 2 inputs and 1 targets, but the resumed run holds a 2-3(relu)-2 softmax/cross-entropy network"
+            )
+        );
+        let fewer = TrainingState {
+            train_rows: 5,
+            ..stored()
+        };
+        assert!(
+            message(check_resumed_data("xor", &spec(), &fewer, &train, 16))
+                .starts_with("data xor gives 4 training rows, but the resumed run trained on 5")
+        );
+        assert!(
+            message(check_resumed_data("xor", &spec(), &st, &train, 2))
+                .starts_with("inconsistent training state")
+        );
+    }
+
+    #[test]
+    fn a_resumed_session_whose_config_differs_from_the_run_names_the_setting() {
+        let train = crate::data::load("xor", None).unwrap().train;
+        let model = Model::init(spec(), 0);
+        let config = Config {
+            lr: 0.001,
+            batch: 16,
+            seed: 7,
+            optimizer: Optimizer::new(Method::Adam),
+            ..Config::default()
+        };
+        let mut same = Trainer::new(model.clone(), train.clone(), config.clone())
+            .device(Device::cpu())
+            .resume(stored());
+        same.open().unwrap();
+        assert_eq!(same.progress(), Progress { epoch: 2, batch: 0 });
+        let other = Config { lr: 0.5, ..config };
+        let mut t = Trainer::new(model, train, other)
+            .device(Device::cpu())
+            .resume(stored());
+        match t.open().err() {
+            Some(Error::InvalidArgument {
+                arg: Some("lr"),
+                msg,
+            }) => {
+                assert_eq!(msg, "0.5 differs from the resumed run's 0.001")
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+}
