@@ -26,6 +26,7 @@ pub mod evaluate;
 pub mod gpu;
 pub mod model;
 pub mod optim;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod rng;
 pub mod session;

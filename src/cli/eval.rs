@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use wgtrain::Model;
 use wgtrain::checkpoint;
-use wgtrain::data::standardize::Standardize;
 use wgtrain::data::{self, Dataset, Inputs, idx};
-use wgtrain::evaluate;
 use wgtrain::model::{Output, Spec};
 
 #[derive(Args)]
@@ -37,32 +36,6 @@ pub struct EvalArgs {
     json: bool,
 }
 
-/// A saved model and what its training run knew of its data.
-struct Model {
-    spec: Spec,
-    params: wgtrain::model::Params,
-    /// The input standardisation the run applied, if any.
-    standardize: Option<Standardize>,
-    /// The run's CSV layout: `--label-column`, `--targets`.
-    label_column: Option<usize>,
-    targets: Option<usize>,
-}
-
-fn load_model(path: &Path) -> Result<Model> {
-    let (spec, params, state) = checkpoint::load_training(path)?;
-    let (standardize, label_column, targets) = match state {
-        Some(s) => (s.standardize, s.label_column, s.targets),
-        None => (None, None, None),
-    };
-    Ok(Model {
-        spec,
-        params,
-        standardize,
-        label_column,
-        targets,
-    })
-}
-
 /// `given`, else the training run's `stored` value (said on stderr, as the file is read by it).
 fn layout(flag: &str, given: Option<usize>, stored: Option<usize>) -> Option<usize> {
     if given.is_none()
@@ -74,13 +47,9 @@ fn layout(flag: &str, given: Option<usize>, stored: Option<usize>) -> Option<usi
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let Model {
-        spec,
-        params,
-        standardize,
-        label_column,
-        targets,
-    } = load_model(&a.model)?;
+    let model = Model::load(&a.model)?;
+    let spec = &model.spec;
+    let (label_column, targets) = (model.input.label_column, model.input.targets);
     let is_csv = {
         let lower = a.data.to_ascii_lowercase();
         lower.ends_with(".csv") || lower.ends_with(".csv.gz")
@@ -106,12 +75,8 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         (_, Some(t)) => concat(split.train, t)?,
         (_, None) => split.train,
     };
-    check_width(&spec, set.dim, &a.data)?;
-    let set = match &standardize {
-        Some(z) => z.apply_to(set)?,
-        None => set,
-    };
-    let e = evaluate::evaluate(&spec, &params, &set)?;
+    check_width(spec, set.dim, &a.data)?;
+    let e = model.evaluate(&set)?;
     if a.json {
         println!("{}", e.to_json());
     } else {
@@ -258,13 +223,9 @@ fn check_dim(dim: usize, inputs: usize, input: &str) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
-    let Model {
-        spec,
-        params,
-        standardize,
-        label_column,
-        targets,
-    } = load_model(&a.model)?;
+    let model = Model::load(&a.model)?;
+    let spec = &model.spec;
+    let (label_column, targets) = (model.input.label_column, model.input.targets);
     if let Some(out) = &a.out {
         super::check_writable(out)?;
     }
@@ -273,11 +234,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         targets,
     };
     let (x, n) = predict_inputs(&a.input, spec.inputs(), layout)?;
-    let x = match &standardize {
-        Some(z) => z.apply(&x, n)?,
-        None => x,
-    };
-    let probs = evaluate::predict(&spec, &params, &x, n)?;
+    let probs = model.predict(&x, n)?;
     let w = spec.outputs();
     let mut csv = String::new();
     let classify = spec.output == Output::Softmax;
