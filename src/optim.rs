@@ -538,9 +538,7 @@ mod tests {
 
     #[test]
     fn bad_schedules_and_optimizers_are_rejected_naming_the_setting() {
-        let names = |e: &Error, want: &str| {
-            matches!(e, Error::InvalidArgument { arg: Some(a), .. } if *a == want)
-        };
+        let names = |e: &Error, want: &str| matches!(e, Error::InvalidArgument { arg: Some(a), .. } if *a == want);
         let step = |every, gamma| Schedule {
             decay: Decay::Step { every, gamma },
             warmup: 0,
@@ -570,10 +568,7 @@ mod tests {
                 with(Method::AdamW, |o| o.weight_decay = -1.0),
                 "weight_decay",
             ),
-            (
-                with(Method::Sgd, |o| o.weight_decay = 0.1),
-                "weight_decay",
-            ),
+            (with(Method::Sgd, |o| o.weight_decay = 0.1), "weight_decay"),
         ] {
             let e = o.validate().unwrap_err();
             assert!(names(&e, flag), "{o:?}: {e}");

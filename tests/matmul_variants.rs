@@ -95,10 +95,7 @@ fn forced_variant_is_compiled_active_and_named() {
         assert_eq!(kernels.matmul_variant(), v);
         assert_eq!(kernels.matmul_variants(), [v]);
         let d = choice.describe();
-        assert!(
-            d.contains(&v.describe()) && d.contains("forced"),
-            "{d}"
-        );
+        assert!(d.contains(&v.describe()) && d.contains("forced"), "{d}");
     }
 }
 
