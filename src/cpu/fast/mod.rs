@@ -4,13 +4,15 @@
 
 use std::sync::Mutex;
 
-use super::team::{Member, Schedule, Team};
+mod team;
+
 use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Activation, Loss, Params, Spec};
 use crate::optim::{Method, OptimState, Optimizer};
 use crate::train::{Backend, EvalStats, Hyper, StopToken};
 use std::time::Instant;
+use team::{Member, Schedule, Team};
 
 /// Below this many multiply-adds a GEMM runs on one thread: handing work over costs more.
 const PARALLEL_MIN_MACS: usize = 1 << 18;
