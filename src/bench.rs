@@ -9,8 +9,10 @@ use crate::cpu::reference::{self, Net64};
 use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::gpu::kernels::{Kernel, Kernels, MatmulParams, run_timed};
+use crate::gpu::buffer::run_timed;
+use crate::gpu::kernels::{Kernel, Kernels};
 use crate::gpu::trainer::GpuTrainer;
+use crate::gpu::uniforms::MatmulParams;
 use crate::model::{Activation, Loss, Output, Params, Spec};
 use crate::train::{self, Backend, Hyper};
 

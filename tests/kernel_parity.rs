@@ -7,10 +7,11 @@ use common::{EXACT, MATMUL, TRANSCENDENTAL, Tol, assert_close, gpu, uniform};
 use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
+use wgtrain::gpu::buffer::run_once;
 use wgtrain::gpu::kernels::{
-    GatherParams, Kernel, Kernels, LossParams, MatmulParams, MatmulVariant, SgdParams, StepInfo,
-    WG_1D, grid_1d, loss_groups, matmul_groups, run_once,
+    Kernel, Kernels, MatmulVariant, WG_1D, grid_1d, loss_groups, matmul_groups,
 };
+use wgtrain::gpu::uniforms::{GatherParams, LossParams, MatmulParams, SgdParams, StepInfo};
 use wgtrain::model::{Activation, Loss};
 use wgtrain::rng::Rng;
 

@@ -9,7 +9,10 @@ use common::{NETWORK, Tol, assert_close, gpu, parameters, uniform};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, State64, widen};
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::gpu::kernels::{Kernel, Kernels, OptimParams, StepInfo, WG_1D, grid_1d, run_once};
+use wgtrain::gpu::buffer::run_once;
+use wgtrain::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
+use wgtrain::gpu::tuning;
+use wgtrain::gpu::uniforms::{OptimParams, StepInfo};
 use wgtrain::gpu::{GpuContext, GpuTrainer};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::optim::{Method, OptimState, Optimizer};
@@ -53,7 +56,8 @@ const LRS: [f32; 3] = [0.1, 0.05, 0.02];
 
 fn setup(test: &str) -> Option<(GpuContext, Kernels)> {
     let ctx = gpu(test)?;
-    let kernels = Kernels::new(&ctx).unwrap_or_else(|e| panic!("{test}: {e}"));
+    let kernels =
+        Kernels::new(&ctx, tuning::rule(&ctx.info)).unwrap_or_else(|e| panic!("{test}: {e}"));
     Some((ctx, kernels))
 }
 

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
+use super::buffer::*;
 use super::context::GpuContext;
 use super::kernels::*;
 use super::tuning::{self, MatmulChoice, MatmulConfig};
+use super::uniforms::*;
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
