@@ -7,7 +7,7 @@ use crate::model::{Activation, Loss};
 use crate::optim::{Method, Optimizer};
 
 #[inline]
-pub(super) fn act_forward(act: Activation, z: f32) -> f32 {
+pub(super) fn activation_forward(act: Activation, z: f32) -> f32 {
     match act {
         Activation::Linear => z,
         Activation::Relu => z.max(0.0),
@@ -24,7 +24,7 @@ pub(super) fn act_forward(act: Activation, z: f32) -> f32 {
 }
 
 #[inline]
-pub(super) fn act_backward(act: Activation, a: f32) -> f32 {
+pub(super) fn activation_backward(act: Activation, a: f32) -> f32 {
     match act {
         Activation::Linear => 1.0,
         Activation::Relu => (a > 0.0) as u32 as f32,
@@ -68,7 +68,7 @@ pub(super) fn bias_activation(o: &mut [f32], b: &[f32], act: Activation) {
         _ => o
             .iter_mut()
             .zip(b)
-            .for_each(|(o, &bb)| *o = act_forward(act, *o + bb)),
+            .for_each(|(o, &bb)| *o = activation_forward(act, *o + bb)),
     }
 }
 
@@ -108,7 +108,7 @@ pub(super) fn loss_forward_backward(
                 for j in 0..n {
                     let z = o[j];
                     row += z.max(0.0) - z * t[j] + (-z.abs()).exp().ln_1p();
-                    d[j] = (act_forward(Activation::Sigmoid, z) - t[j]) * inv_m;
+                    d[j] = (activation_forward(Activation::Sigmoid, z) - t[j]) * inv_m;
                 }
             }
             Loss::Mse => {

@@ -4,7 +4,9 @@
 use std::sync::Mutex;
 
 use super::gemm::{Block, Rect};
-use super::ops::{act_backward, bias_activation, loss_forward_backward, optimize, transpose_rows};
+use super::ops::{
+    activation_backward, bias_activation, loss_forward_backward, optimize, transpose_rows,
+};
 use crate::data::Inputs;
 use crate::model::{Activation, Spec};
 use crate::optim::Optimizer;
@@ -33,7 +35,7 @@ pub(super) fn phases(layers: usize, by_rows: bool, backward: bool) -> Vec<Phase>
     then(&mut p, Phase::Loss);
     if backward {
         for l in (1..layers).rev() {
-            then(&mut p, Phase::InputGrad(l));
+            then(&mut p, Phase::MatmulBackwardInput(l));
         }
         p.push(Phase::Barrier);
         p.extend((0..layers).rev().map(Phase::Update));
@@ -54,7 +56,7 @@ pub(super) enum Phase {
     Gather,
     Forward(usize),
     Loss,
-    InputGrad(usize),
+    MatmulBackwardInput(usize),
     Update(usize),
     /// A team's members wait for each other here.
     Barrier,
@@ -187,7 +189,7 @@ impl Job<'_> {
             Phase::Gather => self.gather(s, part),
             Phase::Forward(l) => self.forward(s, l, part),
             Phase::Loss => self.loss(s, part),
-            Phase::InputGrad(l) => self.input_grad(s, l, part),
+            Phase::MatmulBackwardInput(l) => self.matmul_backward_input(s, l, part),
             Phase::Barrier => {}
             Phase::Update(l) => {
                 let (k, n) = self.spec.layer_shape(l);
@@ -195,12 +197,12 @@ impl Job<'_> {
                 if r0 < r1 {
                     // SAFETY: rows r0..r1 of the layer's weights (and of their gradients and
                     // state) are this part's; x and dz were written in earlier phases.
-                    unsafe { self.update_weights(s, l, (r0, r1)) };
+                    unsafe { self.matmul_backward_weight(s, l, (r0, r1)) };
                 }
                 let (c0, c1) = share(n, part);
                 if c0 < c1 {
                     // SAFETY: columns c0..c1 of the biases and of db are this part's.
-                    unsafe { self.update_biases(s, l, (c0, c1)) };
+                    unsafe { self.bias_backward(s, l, (c0, c1)) };
                 }
             }
         }
@@ -305,7 +307,7 @@ impl Job<'_> {
 
     /// Layer l's input gradient dx = (dz·wᵀ) ∘ act'(a_{l-1}), with the weights before this
     /// step's update (which comes in a later phase).
-    fn input_grad(&self, s: &Step, l: usize, part: Part) {
+    fn matmul_backward_input(&self, s: &Step, l: usize, part: Part) {
         let (k, n) = self.spec.layer_shape(l);
         let (dz, dx) = (self.dz[l], self.dz[l - 1]);
         let block = Block {
@@ -330,7 +332,7 @@ impl Job<'_> {
                 // SAFETY: as above; the activations are read-only in this phase.
                 let (d, a) = unsafe { (dx.part(lo, hi), self.acts[l].read(lo, hi)) };
                 for (d, &a) in d.iter_mut().zip(a) {
-                    *d *= act_backward(act, a);
+                    *d *= activation_backward(act, a);
                 }
             }
         }
@@ -342,7 +344,7 @@ impl Job<'_> {
     /// # Safety
     /// Rows r0..r1 of the layer's weights, gradients and optimiser state are the caller's alone
     /// in this phase; the layer's input and dz are complete and nobody writes them.
-    unsafe fn update_weights(&self, s: &Step, l: usize, (r0, r1): (usize, usize)) {
+    unsafe fn matmul_backward_weight(&self, s: &Step, l: usize, (r0, r1): (usize, usize)) {
         let (k, n) = self.spec.layer_shape(l);
         let dz = self.dz[l];
         let block = |c: Raw| {
@@ -399,7 +401,7 @@ impl Job<'_> {
     /// # Safety
     /// Columns c0..c1 of the layer's biases, their gradients, state and of `db` are the
     /// caller's alone in this phase; dz is complete and nobody writes it.
-    unsafe fn update_biases(&self, s: &Step, l: usize, (c0, c1): (usize, usize)) {
+    unsafe fn bias_backward(&self, s: &Step, l: usize, (c0, c1): (usize, usize)) {
         let n = self.spec.layer_shape(l).1;
         let dz = self.dz[l];
         let db = unsafe { self.db[l].part(c0, c1) };
