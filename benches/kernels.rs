@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wgtrain::cpu::fast::sgemm;
-use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulParams, run_once, run_timed};
+use wgtrain::gpu::buffer::{run_once, run_timed};
+use wgtrain::gpu::kernels::{Kernel, Kernels};
+use wgtrain::gpu::tuning;
+use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::gpu::{BackendChoice, GpuContext};
 
 const SHAPES: [(usize, usize, usize); 4] = [
@@ -19,7 +22,7 @@ const SHAPES: [(usize, usize, usize); 4] = [
 
 fn gpu() -> Option<(GpuContext, Kernels)> {
     let ctx = GpuContext::new(BackendChoice::Auto).ok()?;
-    let kernels = Kernels::new(&ctx).ok()?;
+    let kernels = Kernels::new(&ctx, tuning::rule(&ctx.info)).ok()?;
     Some((ctx, kernels))
 }
 

@@ -43,6 +43,10 @@ struct Params {
 @group(0) @binding(6) var<uniform> step: Step;
 
 const WG: u32 = 256u;
+// Loss codes, mirroring model::LOSS_* (Loss::code()); tests/shader_constants.rs checks they agree.
+const LOSS_CROSS_ENTROPY: u32 = 0u;
+const LOSS_BCE: u32 = 1u;
+const LOSS_MSE: u32 = 2u;
 var<workgroup> part_a: array<f32, 256>;
 var<workgroup> part_b: array<f32, 256>;
 var<workgroup> index_a: array<u32, 256>;
@@ -53,14 +57,15 @@ var<workgroup> index_b: array<u32, 256>;
 fn element(base: u32, j: u32, log_sum: f32, inv_m: f32) -> f32 {
     let z = out[base + j];
     let t_ = y[base + j];
-    if params.loss == 0u {
+    if params.loss == LOSS_CROSS_ENTROPY {
         let lp = z - log_sum;
         dz[base + j] = (exp(lp) - t_) * inv_m;
         return -t_ * lp;
-    } else if params.loss == 1u {
+    } else if params.loss == LOSS_BCE {
         dz[base + j] = (1.0 / (1.0 + exp(-z)) - t_) * inv_m;
         return max(z, 0.0) - z * t_ + log(1.0 + exp(-abs(z)));
     }
+    // LOSS_MSE
     let e = z - t_;
     let da = select(1.0, z * (1.0 - z), params.sigmoid_out != 0u);
     dz[base + j] = e * da * inv_m;
@@ -87,7 +92,7 @@ fn narrow_rows(gid: u32, threads: u32) {
     for (var r = gid; r < params.m; r += threads) {
         let base = r * n;
         var log_sum = 0.0;
-        if params.loss == 0u {
+        if params.loss == LOSS_CROSS_ENTROPY {
             var mx = out[base];
             for (var j = 1u; j < n; j++) {
                 mx = max(mx, out[base + j]);
@@ -174,7 +179,7 @@ fn wide_rows(wg: u32, groups: u32, t: u32) {
         let correct = index_a[0] == index_b[0];
         workgroupBarrier();
         var log_sum = 0.0;
-        if params.loss == 0u {
+        if params.loss == LOSS_CROSS_ENTROPY {
             var sum = 0.0;
             for (var j = t; j < n; j += WG) {
                 sum += exp(out[base + j] - row_max);

@@ -204,7 +204,7 @@ fn store_forward(q: Block, row0: u32, col0: u32) {
         for (var j = 0u; j < 4u; j++) {
             let col = col0 + j;
             if row < params.m && col < params.n {
-                c[row * params.n + col] = act_forward(v[j] + aux[col], params.act);
+                c[row * params.n + col] = activation_forward(v[j] + aux[col], params.act);
             }
         }
     }
@@ -236,7 +236,7 @@ fn store_backward_input(q: Block, row0: u32, col0: u32) {
             let col = col0 + j;
             if row < params.m && col < params.n {
                 let idx = row * params.n + col;
-                c[idx] = v[j] * act_backward(aux[idx], params.act);
+                c[idx] = v[j] * activation_backward(aux[idx], params.act);
             }
         }
     }

@@ -5,6 +5,19 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
+/// Activation codes, the value of `act` in the shaders' `Params`: `ACT_*` in
+/// shaders/activation.wgsl (tests/shader_constants.rs checks that both agree).
+pub const ACT_LINEAR: u32 = 0;
+pub const ACT_RELU: u32 = 1;
+pub const ACT_SIGMOID: u32 = 2;
+pub const ACT_TANH: u32 = 3;
+pub const ACT_LEAKY_RELU: u32 = 4;
+
+/// Loss codes, the value of `loss` in the shaders' `Params`: `LOSS_*` in shaders/loss.wgsl.
+pub const LOSS_CROSS_ENTROPY: u32 = 0;
+pub const LOSS_BCE: u32 = 1;
+pub const LOSS_MSE: u32 = 2;
+
 /// A hidden-layer activation. The shader code is `Activation::code()`; derivatives are taken from
 /// the activation's *output* `a` (as burn does), so only outputs are kept for the backward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,11 +42,11 @@ impl Activation {
     /// The value of `act` in the shaders' `Params`.
     pub fn code(self) -> u32 {
         match self {
-            Activation::Linear => 0,
-            Activation::Relu => 1,
-            Activation::Sigmoid => 2,
-            Activation::Tanh => 3,
-            Activation::LeakyRelu => 4,
+            Activation::Linear => ACT_LINEAR,
+            Activation::Relu => ACT_RELU,
+            Activation::Sigmoid => ACT_SIGMOID,
+            Activation::Tanh => ACT_TANH,
+            Activation::LeakyRelu => ACT_LEAKY_RELU,
         }
     }
 
@@ -146,9 +159,9 @@ impl Loss {
     /// The value of `loss` in the shaders' `Params`.
     pub fn code(self) -> u32 {
         match self {
-            Loss::CrossEntropy => 0,
-            Loss::Bce => 1,
-            Loss::Mse => 2,
+            Loss::CrossEntropy => LOSS_CROSS_ENTROPY,
+            Loss::Bce => LOSS_BCE,
+            Loss::Mse => LOSS_MSE,
         }
     }
 }

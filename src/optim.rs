@@ -1,3 +1,4 @@
+// One responsibility past 500 lines: optimisers and schedules ~435, their unit tests the rest.
 //! Optimisers (SGD, momentum, Nesterov, Adam, AdamW), their state, and learning-rate schedules.
 //!
 //! The update rules are PyTorch's `torch.optim` ones; with `g = dθ + 2λθ` (λ = `--l2`, weights

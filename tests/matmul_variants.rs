@@ -1,6 +1,6 @@
 //! The matmul variant per adapter: the choice (software rule, `WGTRAIN_MATMUL`, tuning), its
 //! on-disk cache (written atomically, a corrupt or unreadable one ignored), what `describe()`
-//! says. Kernel-level parity of every variant is in kernel_parity.rs, and both variants through a
+//! says. Kernel-level parity of every variant is in kernels_matmul.rs, and both variants through a
 //! whole trainer with a batch split into row chunks in big_batch.rs.
 
 mod common;

@@ -1,3 +1,4 @@
+// One responsibility past 500 lines: resuming exactly, checked on both paths and through the CLI.
 //! Resuming is exact: a run saved part-way (at an epoch's end, or inside an epoch) and resumed
 //! from its checkpoint ends with the same parameter and optimiser-state bits as the run that
 //! never stopped, on the fast CPU path and on the GPU, through the library and the command line.

@@ -3,4 +3,3 @@
 pub mod fast;
 pub mod peak;
 pub mod reference;
-mod team;

@@ -1,171 +1,18 @@
-//! The compute pipelines: one per WGSL entry point (the matmul ones per variant), with their
-//! `Params` mirrors, bind group layouts and dispatch sizes, and a one-shot runner the parity
-//! tests use.
+//! The compute pipelines: one per WGSL entry point (the matmul ones per variant), the binding
+//! table each entry point's bind group layout is built from, and the dispatch grids.
 
 use std::num::NonZeroU64;
 
-use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
-
 use super::context::GpuContext;
+use super::uniforms::{STEP_SLOT, StepInfo};
 use crate::error::{Error, Result};
 
 /// Matches `TILE` in matmul.wgsl: the smaller variant's tile, whose grid covers every variant.
 pub const MATMUL_TILE: u32 = 64;
 /// Matches `WG` in gather.wgsl, loss.wgsl, sgd.wgsl and optim.wgsl.
 pub const WG_1D: u32 = 256;
-/// Bytes per slot of the per-step uniform (and its dynamic offset stride at least this).
-pub const STEP_SLOT: u64 = 256;
 /// Most workgroups one dimension may hold (`max_compute_workgroups_per_dimension` floor).
 const MAX_GROUPS: u32 = 65535;
-
-/// `Params` of matmul.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct MatmulParams {
-    pub m: u32,
-    pub n: u32,
-    pub k: u32,
-    pub act: u32,
-    /// matmul_backward_weight only: 1 adds the product to c and the column sums to db (the
-    /// later row chunks of a batch split across bindings), 0 overwrites both.
-    pub accumulate: u32,
-    pub _pad: [u32; 3],
-}
-
-impl MatmulParams {
-    /// c (m, n) from a sum over k terms, overwriting c.
-    pub fn new(m: usize, n: usize, k: usize, act: u32) -> MatmulParams {
-        MatmulParams {
-            m: m as u32,
-            n: n as u32,
-            k: k as u32,
-            act,
-            accumulate: 0,
-            _pad: [0; 3],
-        }
-    }
-}
-
-/// `Params` of gather.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct GatherParams {
-    pub dim: u32,
-    pub ydim: u32,
-    pub identity: u32,
-    /// 0: x_all holds f32 bits; 1: bytes (four per u32), each times `scale`; 2: bytes, each
-    /// times its feature's scale plus its offset (the `affine` binding).
-    pub packed: u32,
-    pub scale: f32,
-    /// Rows `[offset, offset + rows)` of the step's batch (one row chunk, or all of it).
-    pub offset: u32,
-    pub rows: u32,
-    pub _pad: u32,
-}
-
-/// `Params` of loss.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct LossParams {
-    pub m: u32,
-    pub n: u32,
-    pub loss: u32,
-    pub sigmoid_out: u32,
-    /// The batch's rows, N in the gradient's 1/N (more than m when a batch is split into row
-    /// chunks).
-    pub batch: u32,
-    /// loss_stats: 1 adds to the stats slot (later chunks of a split batch), 0 overwrites it.
-    pub accumulate: u32,
-    /// loss_forward_backward: 1 runs one workgroup per row (see `loss_groups`), 0 one thread.
-    pub wide: u32,
-    pub _pad: u32,
-}
-
-impl LossParams {
-    /// A whole batch of m rows.
-    pub fn new(m: usize, n: usize, loss: u32, sigmoid_out: bool) -> LossParams {
-        LossParams {
-            m: m as u32,
-            n: n as u32,
-            loss,
-            sigmoid_out: sigmoid_out as u32,
-            batch: m as u32,
-            accumulate: 0,
-            wide: (n > LOSS_WIDE_FROM) as u32,
-            _pad: 0,
-        }
-    }
-}
-
-/// Outputs per row above which loss_forward_backward gives each row a workgroup of 256
-/// threads instead of one thread: a thread loops over its row about five times.
-pub const LOSS_WIDE_FROM: usize = 64;
-
-/// Workgroups of loss_forward_backward over m rows: one per row when `wide` (rows beyond the
-/// dispatch limit are strided over), else one thread per row.
-pub fn loss_groups(m: usize, wide: bool) -> (u32, u32, u32) {
-    if wide {
-        (m.clamp(1, MAX_GROUPS as usize) as u32, 1, 1)
-    } else {
-        grid_1d(m, WG_1D)
-    }
-}
-
-/// `Params` of sgd.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct SgdParams {
-    pub len: u32,
-    pub decay_end: u32,
-    pub l2: f32,
-    pub _pad: u32,
-}
-
-/// `Params` of optim.wgsl, shared by `momentum_update` and `adam_update`; each reads its own
-/// fields (the other's may be anything).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct OptimParams {
-    pub len: u32,
-    pub decay_end: u32,
-    pub l2: f32,
-    /// μ of momentum_update.
-    pub momentum: f32,
-    /// momentum_update: 1 for Nesterov's update, 0 for heavy ball.
-    pub nesterov: u32,
-    /// adam_update: AdamW's decoupled decay; 0 for Adam.
-    pub weight_decay: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub _pad: [u32; 3],
-}
-
-/// `Step` of step.wgsl: one per training step, at `slot * step_stride` in the step buffer.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct StepInfo {
-    /// Where the step's rows start in the epoch's permutation (each kernel's params say how
-    /// many rows it handles: the batch, or one row chunk of it).
-    pub row_offset: u32,
-    pub slot: u32,
-    pub lr: f32,
-    /// The optimiser's update count, 1-based (0 outside training steps).
-    pub t: u32,
-    /// Adam's `1 - β1^t` and `1 - β2^t` (`Optimizer::bias_corrections`).
-    pub bias1: f32,
-    pub bias2: f32,
-    pub _pad: [u32; 2],
-}
-
-const _: () = assert!(std::mem::size_of::<MatmulParams>() == 32);
-const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
-const _: () = assert!(std::mem::size_of::<LossParams>() == 32);
-const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
-const _: () = assert!(std::mem::size_of::<OptimParams>() == 48);
-const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);
-const _: () = assert!(std::mem::size_of::<StepInfo>() as u64 <= STEP_SLOT);
 
 /// Every entry point, named as in the WGSL and the CPU reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,7 +106,7 @@ impl MatmulVariant {
 
 /// A binding's kind, in binding order.
 #[derive(Clone, Copy, PartialEq)]
-enum Slot {
+pub(super) enum Slot {
     Read,
     Write,
     Uniform,
@@ -324,7 +171,7 @@ impl Kernel {
     }
 
     /// (binding number, kind) of the bindings this kernel's layout has.
-    fn bindings(self) -> impl Iterator<Item = (u32, Slot)> {
+    pub(super) fn bindings(self) -> impl Iterator<Item = (u32, Slot)> {
         self.slots()
             .iter()
             .enumerate()
@@ -402,7 +249,7 @@ pub struct Kernels {
     pub step_stride: u64,
 }
 
-fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+pub(super) fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result<T> {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let value = f();
     match pollster::block_on(scope.pop()) {
@@ -412,10 +259,10 @@ fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result
 }
 
 impl Kernels {
-    /// Every kernel, the matmul ones in the variant the adapter's rule picks (`tuning::rule`;
-    /// a trainer may tune instead).
-    pub fn new(ctx: &GpuContext) -> Result<Kernels> {
-        Kernels::with_matmul(ctx, &[super::tuning::rule(&ctx.info)])
+    /// Every kernel, the matmul ones in `variant` (`tuning::rule` gives the adapter's usual
+    /// one; a trainer may tune instead).
+    pub fn new(ctx: &GpuContext, variant: MatmulVariant) -> Result<Kernels> {
+        Kernels::with_matmul(ctx, &[variant])
     }
 
     /// Every kernel, the matmul ones in each of `variants` (at least one); the first is active.
@@ -606,207 +453,12 @@ pub fn grid_1d(count: usize, wg: u32) -> (u32, u32, u32) {
     )
 }
 
-/// A storage buffer holding `data`.
-pub fn storage_init(device: &wgpu::Device, label: &str, data: &[u8]) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: data,
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST,
-    })
-}
-
-/// A zeroed storage buffer of `bytes` (at least 4).
-pub fn storage_zeroed(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: bytes.max(4).next_multiple_of(4),
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
-}
-
-/// A uniform buffer holding one `Params`.
-pub fn uniform(device: &wgpu::Device, label: &str, value: &impl Pod) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::bytes_of(value),
-        usage: wgpu::BufferUsages::UNIFORM,
-    })
-}
-
-/// Copies `size` bytes at `offset` of `buffer` back to the host (submit, map, wait).
-pub fn read_back(
-    ctx: &GpuContext,
-    buffer: &wgpu::Buffer,
-    offset: u64,
-    size: u64,
-) -> Result<Vec<f32>> {
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("read back"),
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
-    ctx.queue.submit([enc.finish()]);
-    let slice = staging.slice(..);
-    let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
-    slice.map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-    });
-    ctx.wait()?;
-    // Work after an out-of-memory or validation error, or a lost device, cannot be trusted.
-    ctx.check_fault("running the GPU work")?;
-    match pollster::block_on(rx.receive()) {
-        Some(Ok(())) => {}
-        Some(Err(e)) => {
-            ctx.check_fault("reading results back")?;
-            return Err(Error::Gpu(format!("reading results back failed: {e}")));
-        }
-        None => {
-            return Err(Error::Gpu(
-                "reading results back failed: the device was lost".into(),
-            ));
-        }
+/// Workgroups of loss_forward_backward over m rows: one per row when `wide` (rows beyond the
+/// dispatch limit are strided over), else one thread per row.
+pub fn loss_groups(m: usize, wide: bool) -> (u32, u32, u32) {
+    if wide {
+        (m.clamp(1, MAX_GROUPS as usize) as u32, 1, 1)
+    } else {
+        grid_1d(m, WG_1D)
     }
-    let data = slice
-        .get_mapped_range()
-        .map_err(|e| Error::Gpu(format!("reading results back failed: {e}")))?;
-    let out = bytemuck::cast_slice(&data).to_vec();
-    drop(data);
-    staging.unmap();
-    Ok(out)
-}
-
-/// Runs one kernel once on host data, for the parity tests: `inputs` fill the read bindings,
-/// `outputs` gives each read_write binding's initial contents, `params` the uniform, `step` the
-/// per-step uniform (slot 0). Returns the read_write bindings' contents afterwards.
-pub fn run_once(
-    ctx: &GpuContext,
-    kernels: &Kernels,
-    kernel: Kernel,
-    inputs: &[&[u8]],
-    outputs: &[&[f32]],
-    params: &impl Pod,
-    step: Option<StepInfo>,
-    groups: (u32, u32, u32),
-) -> Result<Vec<Vec<f32>>> {
-    let device = &ctx.device;
-    let ins: Vec<_> = inputs
-        .iter()
-        .map(|d| {
-            let mut v = d.to_vec();
-            v.resize(v.len().max(4).next_multiple_of(4), 0);
-            storage_init(device, "input", &v)
-        })
-        .collect();
-    let outs: Vec<_> = outputs
-        .iter()
-        .map(|d| {
-            let mut v = d.to_vec();
-            if v.is_empty() {
-                v.push(0.0);
-            }
-            storage_init(device, "output", bytemuck::cast_slice(&v))
-        })
-        .collect();
-    let par = uniform(device, "params", params);
-    let step_buf = uniform(device, "step", &step.unwrap_or_default());
-    let mut ranges: Vec<Range> = ins.iter().chain(&outs).map(Range::whole).collect();
-    ranges.push(Range::whole(&par));
-    if kernel.uses_step() {
-        ranges.push(Range::whole(&step_buf));
-    }
-    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
-    let mut enc = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        kernels.record(
-            &mut pass,
-            &[Dispatch {
-                kernel,
-                bind_group,
-                groups,
-            }],
-            0,
-        );
-    }
-    ctx.queue.submit([enc.finish()]);
-    outs.iter()
-        .zip(outputs)
-        .map(|(b, o)| {
-            read_back(ctx, b, 0, (o.len().max(1) * 4) as u64).map(|mut v| {
-                v.truncate(o.len());
-                v
-            })
-        })
-        .collect()
-}
-
-/// Times `reps` back-to-back dispatches of a kernel in the matmul layout, in one submission:
-/// `inputs` gives the float count of each of its three operands (a, b, and aux or db) in the
-/// forms' order, `output` that of c; matmul_backward_weight binds its third operand as db. Buffers
-/// and the bind group are made, and one dispatch run, before the clock starts; the device is
-/// waited for before it stops. Returns seconds.
-pub fn run_timed(
-    ctx: &GpuContext,
-    kernels: &Kernels,
-    kernel: Kernel,
-    inputs: &[usize],
-    output: usize,
-    params: &impl Pod,
-    groups: (u32, u32, u32),
-    reps: usize,
-) -> Result<f64> {
-    let device = &ctx.device;
-    let ins: Vec<_> = inputs
-        .iter()
-        .map(|&n| {
-            storage_init(
-                device,
-                "input",
-                bytemuck::cast_slice(&vec![0.5f32; n.max(1)]),
-            )
-        })
-        .collect();
-    let out = storage_zeroed(device, "output", output as u64 * 4);
-    let par = uniform(device, "params", params);
-    // Reads take the operands in order; the first write is c, a further one the next operand.
-    let mut operands = ins.iter();
-    let mut c = Some(&out);
-    let ranges: Vec<Range> = kernel
-        .bindings()
-        .map(|(_, s)| match s {
-            Uniform => Some(Range::whole(&par)),
-            Write => c.take().or_else(|| operands.next()).map(Range::whole),
-            _ => operands.next().map(Range::whole),
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(|| Error::Gpu(format!("{kernel:?}: too few operands to time it")))?;
-    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
-    let dispatch = [Dispatch {
-        kernel,
-        bind_group,
-        groups,
-    }];
-    let submit = |n: usize| {
-        let mut enc = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for _ in 0..n {
-                kernels.record(&mut pass, &dispatch, 0);
-            }
-        }
-        ctx.queue.submit([enc.finish()]);
-        ctx.wait()
-    };
-    submit(1)?;
-    let t = std::time::Instant::now();
-    submit(reps)?;
-    Ok(t.elapsed().as_secs_f64())
 }

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::gpu::kernels::storage_init;
+use crate::gpu::buffer::storage_init;
 
 const WORKGROUP: u64 = 256;
 /// FMAs per thread: ITERS rounds of 8 vec4 chains (see the shader).

@@ -1,114 +1,26 @@
 //! The GPU trainer: parameters, data, activations and gradients live in GPU buffers for the whole
-//! run; a step is a fixed list of dispatches, an epoch is recorded at once and its losses are
-//! read back once at its end.
+//! run; a step is a fixed list of dispatches (`plan`), an epoch is recorded at once and its losses
+//! are read back once at its end.
 
 use std::collections::HashMap;
 
+use super::buffer::{read_back, storage_init, storage_zeroed};
 use super::context::GpuContext;
-use super::kernels::*;
+use super::kernels::Kernels;
+use super::layout::ParamLayout;
+use super::plan::{DataBufs, Mode, Plan, Planner, StepBuffers};
 use super::tuning::{self, MatmulChoice, MatmulConfig};
-use crate::data::{Dataset, Inputs};
+use super::uniforms::StepInfo;
+use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Activation, Layer, Params, Spec};
-use crate::optim::{Method, OptimState, Optimizer};
+use crate::model::{Params, Spec};
+use crate::optim::{OptimState, Optimizer};
 use crate::train::{Backend, EvalStats, Hyper, StopToken};
 
 /// The most steps recorded in one submission (see `run_steps`).
 const STEPS_PER_SUBMIT: usize = 32;
 /// The longest a submission of steps should run (see `run_steps`).
 const SUBMIT_SECONDS: f64 = 0.5;
-/// Parameter tensors start at multiples of this many floats (256 bytes), so each can be bound
-/// on its own (`min_storage_buffer_offset_alignment` is at most 256).
-const ALIGN_FLOATS: usize = 64;
-
-/// Where each tensor lives in the flat parameter (and gradient, and optimiser state) buffer: all
-/// weights first, then all biases, so weight decay covers `[0, decay_end)`.
-#[derive(Clone, Debug)]
-pub struct ParamLayout {
-    pub w: Vec<(usize, usize)>,
-    pub b: Vec<(usize, usize)>,
-    pub decay_end: usize,
-    pub total: usize,
-}
-
-impl ParamLayout {
-    pub fn new(spec: &Spec) -> ParamLayout {
-        let mut at = 0;
-        let mut place = |len: usize| {
-            let off = at;
-            at = (at + len).next_multiple_of(ALIGN_FLOATS);
-            (off, len)
-        };
-        let w: Vec<_> = (0..spec.n_layers())
-            .map(|l| {
-                let (i, o) = spec.layer_shape(l);
-                place(i * o)
-            })
-            .collect();
-        let decay_end_w = w.last().map_or(0, |&(o, l)| o + l);
-        let b: Vec<_> = (0..spec.n_layers())
-            .map(|l| place(spec.sizes[l + 1]))
-            .collect();
-        ParamLayout {
-            w,
-            b,
-            decay_end: decay_end_w,
-            total: at,
-        }
-    }
-
-    fn pack(&self, p: &Params) -> Vec<f32> {
-        let mut flat = vec![0.0; self.total];
-        for (l, layer) in p.layers.iter().enumerate() {
-            flat[self.w[l].0..][..self.w[l].1].copy_from_slice(&layer.w);
-            flat[self.b[l].0..][..self.b[l].1].copy_from_slice(&layer.b);
-        }
-        flat
-    }
-
-    fn unpack(&self, flat: &[f32]) -> Params {
-        Params {
-            layers: self
-                .w
-                .iter()
-                .zip(&self.b)
-                .map(|(&(wo, wl), &(bo, bl))| Layer {
-                    w: flat[wo..wo + wl].to_vec(),
-                    b: flat[bo..bo + bl].to_vec(),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Mode {
-    /// Gather from the training set, forward, loss, backward, update.
-    Train,
-    /// As Train without the update: leaves the gradients in the gradient buffer.
-    Gradients,
-    /// Gather from evaluation set i (in order), forward, loss.
-    Eval(usize),
-}
-
-/// The dispatches of one step for a batch of `m` rows, with the uniforms they bind.
-struct Plan {
-    dispatches: Vec<Dispatch>,
-    _uniforms: Vec<wgpu::Buffer>,
-}
-
-/// GPU buffers of one dataset: inputs and dense targets.
-struct DataBufs {
-    /// f32 bits, or bytes packed four per u32 (`packed` 1 or 2).
-    x: wgpu::Buffer,
-    /// gather.wgsl's `packed`: 0 f32, 1 bytes times `scale`, 2 bytes times a per-feature scale
-    /// plus offset, both in `affine` (dim scales, then dim offsets).
-    packed: u32,
-    scale: f32,
-    affine: wgpu::Buffer,
-    y: wgpu::Buffer,
-    n: usize,
-}
 
 pub struct GpuTrainer {
     ctx: GpuContext,
@@ -118,30 +30,18 @@ pub struct GpuTrainer {
     spec: Spec,
     batch: usize,
     layout: ParamLayout,
-    params: wgpu::Buffer,
-    grads: wgpu::Buffer,
     train: DataBufs,
     /// The evaluation sets (validation, test), in the order given.
     eval: Vec<DataBufs>,
-    perm: wgpu::Buffer,
-    /// acts[0] the gathered input batch, acts[l+1] layer l's output: (batch, sizes[l]).
-    acts: Vec<wgpu::Buffer>,
-    /// dz[l]: gradient on layer l's pre-activation, (batch, sizes[l+1]).
-    dz: Vec<wgpu::Buffer>,
-    ybatch: wgpu::Buffer,
-    /// Two floats (loss, correct) per row of a chunk, summed into `stats` by loss_stats.
-    row_stats: wgpu::Buffer,
-    /// Two floats (loss sum, correct) per step slot.
-    stats: wgpu::Buffer,
-    step: wgpu::Buffer,
+    /// Parameters, gradients, the batch's activations and gradients, stats, step uniforms and
+    /// the optimiser's state.
+    bufs: StepBuffers,
     slots: usize,
     /// λ baked into the update's uniform.
     l2: f32,
-    /// The optimiser (baked into the update's uniform), its update count, and its state
-    /// buffers (one per `Method::slots` entry, laid out as `params`).
+    /// The optimiser (baked into the update's uniform) and its update count.
     optimizer: Optimizer,
     t: u64,
-    state: Vec<wgpu::Buffer>,
     plans: HashMap<(usize, Mode), Plan>,
     /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
     chunk_rows: usize,
@@ -236,80 +136,45 @@ impl GpuTrainer {
             "use a larger batch (fewer steps per epoch) or fewer rows",
         )?;
         let device = &ctx.device;
-        let upload = |d: &Dataset, what: &str| -> Result<DataBufs> {
-            let padded = |data: &[u8]| {
-                let mut b = data.to_vec();
-                b.resize(b.len().next_multiple_of(4).max(4), 0);
-                b
-            };
-            let (bytes, packed, scale, affine): (Vec<u8>, u32, f32, Vec<f32>) = match &d.x {
-                Inputs::F32(v) => (bytemuck::cast_slice(v).to_vec(), 0, 1.0, vec![0.0]),
-                Inputs::U8 { data, scale } => (padded(data), 1, *scale, vec![0.0]),
-                Inputs::U8Affine {
-                    data,
-                    scale,
-                    offset,
-                } => (padded(data), 2, 1.0, [&scale[..], &offset[..]].concat()),
-            };
-            // The whole set stays on the device: its size, not the batch, is what counts.
-            let remedy = "the data set must fit one binding on this adapter: use fewer rows, or the CPU path";
-            ctx.check_binding(
-                &format!("the {what} inputs ({} x {})", d.n, d.dim),
-                bytes.len() as u64,
-                remedy,
-            )?;
-            let y = d.dense_targets();
-            ctx.check_binding(&format!("the {what} targets"), (y.len() as u64) * f, remedy)?;
-            Ok(DataBufs {
-                x: storage_init(device, &format!("{what} x"), &bytes),
-                packed,
-                scale,
-                affine: storage_init(
-                    device,
-                    &format!("{what} affine"),
-                    bytemuck::cast_slice(&affine),
-                ),
-                y: storage_init(device, &format!("{what} y"), bytemuck::cast_slice(&y)),
-                n: d.n,
-            })
-        };
         // Out of memory while allocating is an error that says so, not a later failure.
         let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let train_bufs = upload(train, "training")?;
+        let train_bufs = DataBufs::upload(&ctx, train, "training")?;
         let eval_bufs = eval
             .iter()
             .enumerate()
-            .map(|(i, d)| upload(d, &format!("evaluation set {i}")))
+            .map(|(i, d)| DataBufs::upload(&ctx, d, &format!("evaluation set {i}")))
             .collect::<Result<Vec<_>>>()?;
         let flat = layout.pack(params);
         let t = GpuTrainer {
-            params: storage_init(device, "params", bytemuck::cast_slice(&flat)),
-            grads: storage_zeroed(device, "grads", layout.total as u64 * f),
-            perm: storage_zeroed(device, "perm", train.n as u64 * 4),
-            acts: spec
-                .sizes
-                .iter()
-                .map(|&s| storage_zeroed(device, "activations", (rows * s) as u64 * f))
-                .collect(),
-            dz: spec.sizes[1..]
-                .iter()
-                .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
-                .collect(),
-            ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
-            row_stats: storage_zeroed(device, "row stats", (rows * 2) as u64 * f),
-            stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
-            step: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("steps"),
-                size: slots as u64 * kernels.step_stride,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
+            bufs: StepBuffers {
+                params: storage_init(device, "params", bytemuck::cast_slice(&flat)),
+                grads: storage_zeroed(device, "grads", layout.total as u64 * f),
+                perm: storage_zeroed(device, "perm", train.n as u64 * 4),
+                acts: spec
+                    .sizes
+                    .iter()
+                    .map(|&s| storage_zeroed(device, "activations", (rows * s) as u64 * f))
+                    .collect(),
+                dz: spec.sizes[1..]
+                    .iter()
+                    .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
+                    .collect(),
+                ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
+                row_stats: storage_zeroed(device, "row stats", (rows * 2) as u64 * f),
+                stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
+                step: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("steps"),
+                    size: slots as u64 * kernels.step_stride,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                state: Vec::new(),
+            },
             slots,
             chunk_rows,
             l2: 0.0,
             optimizer: Optimizer::default(),
             t: 0,
-            state: Vec::new(),
             train: train_bufs,
             eval: eval_bufs,
             kernels,
@@ -332,282 +197,26 @@ impl GpuTrainer {
         &self.ctx
     }
 
-    fn param_range(&self, (off, len): (usize, usize)) -> Range<'_> {
-        Range {
-            buffer: &self.params,
-            offset: off as u64 * 4,
-            size: len as u64 * 4,
-        }
-    }
-
-    fn grad_range(&self, (off, len): (usize, usize)) -> Range<'_> {
-        Range {
-            buffer: &self.grads,
-            offset: off as u64 * 4,
-            size: len as u64 * 4,
-        }
-    }
-
-    fn sized(buffer: &wgpu::Buffer, floats: usize) -> Range<'_> {
-        Range {
-            buffer,
-            offset: 0,
-            size: floats as u64 * 4,
-        }
-    }
-
-    /// Fails when a kernel's threads would loop more often than the adapter runs a loop: llvmpipe
-    /// silently ends every shader loop after 65535 iterations, which would give wrong sums.
-    fn check_loops(&self, what: &str, iterations: usize) -> Result<()> {
-        match self.ctx.max_loop_iterations() {
-            Some(limit) if iterations as u64 > limit => Err(Error::Limit {
-                what: format!("{what} for this batch (loop iterations per GPU thread)"),
-                limit: "shader loop iterations",
-                needed: iterations as u64,
-                available: limit,
-                advice: format!(
-                    "{} silently ends longer loops, which would give wrong results: use a smaller batch or narrower layers, or the CPU path",
-                    self.ctx.info.name
-                ),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Workgroups of an (m, n) matmul summing over k terms in the active variant, with the
-    /// loop check.
-    fn matmul_grid(&self, m: usize, n: usize, k: usize) -> Result<(u32, u32, u32)> {
-        let variant = self.kernels.matmul_variant();
-        self.check_loops(
-            &format!("a {m}x{n} matmul over {k} terms"),
-            variant.loop_iterations(k),
-        )?;
-        variant.groups(m, n)
-    }
-
     /// The matmul variant the kernels run, and why.
     pub fn matmul_choice(&self) -> &MatmulChoice {
         &self.matmul
     }
 
-    /// Builds the dispatch list of one step of `m` rows.
-    fn build_plan(&self, m: usize, mode: Mode) -> Result<Plan> {
-        let device = &self.ctx.device;
-        let k = &self.kernels;
-        let spec = &self.spec;
-        let n_layers = spec.n_layers();
-        let mut uniforms = Vec::new();
-        let mut dispatches = Vec::new();
-        let mut add = |kernel: Kernel, ranges: Vec<Range>, params_buf: wgpu::Buffer, groups| {
-            let mut r = ranges;
-            r.push(Range::whole(&params_buf));
-            if kernel.uses_step() {
-                r.push(Range::whole(&self.step));
-            }
-            dispatches.push(Dispatch {
-                kernel,
-                bind_group: k.bind(device, kernel, &r),
-                groups,
-            });
-            uniforms.push(params_buf);
-        };
-        let data = match mode {
-            Mode::Eval(i) => &self.eval[i],
-            _ => &self.train,
-        };
-        let (dim, ydim) = (spec.inputs(), spec.outputs());
-        // A batch wider than one storage binding allows runs as row chunks: each chunk's
-        // gradients are added to the earlier ones' (and its loss to the step's stats), then
-        // one update follows, so the step is the whole batch's.
-        let rows = m;
-        for r0 in (0..rows).step_by(self.chunk_rows) {
-            let m = self.chunk_rows.min(rows - r0);
-            let later = (r0 > 0) as u32;
-            add(
-                Kernel::GatherRows,
-                vec![
-                    Range::whole(&self.perm),
-                    Range::whole(&data.x),
-                    Range::whole(&data.y),
-                    Range::whole(&data.affine),
-                    Self::sized(&self.acts[0], m * dim),
-                    Self::sized(&self.ybatch, m * ydim),
-                ],
-                uniform(
-                    device,
-                    "gather",
-                    &GatherParams {
-                        dim: dim as u32,
-                        ydim: ydim as u32,
-                        identity: matches!(mode, Mode::Eval(_)) as u32,
-                        packed: data.packed,
-                        scale: data.scale,
-                        offset: r0 as u32,
-                        rows: m as u32,
-                        _pad: 0,
-                    },
-                ),
-                grid_1d(m * dim.max(ydim), WG_1D),
-            );
-            for l in 0..n_layers {
-                let (fi, fo) = spec.layer_shape(l);
-                add(
-                    Kernel::MatmulForward,
-                    vec![
-                        Self::sized(&self.acts[l], m * fi),
-                        self.param_range(self.layout.w[l]),
-                        self.param_range(self.layout.b[l]),
-                        Self::sized(&self.acts[l + 1], m * fo),
-                    ],
-                    uniform(
-                        device,
-                        "forward",
-                        &MatmulParams::new(m, fo, fi, spec.layer_activation(l).code()),
-                    ),
-                    self.matmul_grid(m, fo, fi)?,
-                );
-            }
-            let last = n_layers - 1;
-            let loss = LossParams {
-                batch: rows as u32,
-                accumulate: later,
-                ..LossParams::new(
-                    m,
-                    ydim,
-                    spec.loss.code(),
-                    spec.layer_activation(last) == Activation::Sigmoid,
-                )
-            };
-            let wide = loss.wide != 0;
-            // Loop iterations per thread: a row's ~5 passes over its outputs for the rows a
-            // thread owns, or per row a workgroup owns three strided passes and three trees.
-            self.check_loops(
-                "the loss",
-                if wide {
-                    m.div_ceil(65535) * (3 * ydim.div_ceil(WG_1D as usize) + 26)
-                } else {
-                    m.div_ceil(65535 * WG_1D as usize) * (5 * ydim + 2)
-                },
-            )?;
-            add(
-                Kernel::LossForwardBackward,
-                vec![
-                    Self::sized(&self.acts[n_layers], m * ydim),
-                    Self::sized(&self.ybatch, m * ydim),
-                    Self::sized(&self.dz[last], m * ydim),
-                    Self::sized(&self.row_stats, m * 2),
-                ],
-                uniform(device, "loss", &loss),
-                loss_groups(m, wide),
-            );
-            self.check_loops("the loss sum", m.div_ceil(WG_1D as usize) + 10)?;
-            add(
-                Kernel::LossStats,
-                vec![
-                    Self::sized(&self.row_stats, m * 2),
-                    Range::whole(&self.stats),
-                ],
-                uniform(device, "loss stats", &loss),
-                (1, 1, 1),
-            );
-            if matches!(mode, Mode::Eval(_)) {
-                continue;
-            }
-            for l in (0..n_layers).rev() {
-                let (fi, fo) = spec.layer_shape(l);
-                if l > 0 {
-                    add(
-                        Kernel::MatmulBackwardInput,
-                        vec![
-                            Self::sized(&self.dz[l], m * fo),
-                            self.param_range(self.layout.w[l]),
-                            Self::sized(&self.acts[l], m * fi),
-                            Self::sized(&self.dz[l - 1], m * fi),
-                        ],
-                        uniform(
-                            device,
-                            "backward input",
-                            &MatmulParams::new(m, fi, fo, spec.layer_activation(l - 1).code()),
-                        ),
-                        self.matmul_grid(m, fi, fo)?,
-                    );
-                }
-                add(
-                    Kernel::MatmulBackwardWeight,
-                    vec![
-                        Self::sized(&self.acts[l], m * fi),
-                        Self::sized(&self.dz[l], m * fo),
-                        self.grad_range(self.layout.w[l]),
-                        self.grad_range(self.layout.b[l]),
-                    ],
-                    uniform(
-                        device,
-                        "backward weight",
-                        &MatmulParams {
-                            accumulate: later,
-                            ..MatmulParams::new(fi, fo, m, 0)
-                        },
-                    ),
-                    self.matmul_grid(fi, fo, m)?,
-                );
-            }
-        }
-        if mode == Mode::Train {
-            let (len, decay_end) = (self.layout.total as u32, self.layout.decay_end as u32);
-            let mut ranges = vec![Range::whole(&self.grads), Range::whole(&self.params)];
-            ranges.extend(self.state.iter().map(Range::whole));
-            let o = &self.optimizer;
-            let (kernel, params_buf) = match o.method {
-                Method::Sgd => (
-                    Kernel::SgdUpdate,
-                    uniform(
-                        device,
-                        "sgd",
-                        &SgdParams {
-                            len,
-                            decay_end,
-                            l2: self.l2,
-                            _pad: 0,
-                        },
-                    ),
-                ),
-                method => {
-                    let optim = OptimParams {
-                        len,
-                        decay_end,
-                        l2: self.l2,
-                        momentum: o.momentum,
-                        nesterov: (method == Method::Nesterov) as u32,
-                        weight_decay: o.weight_decay,
-                        beta1: o.beta1,
-                        beta2: o.beta2,
-                        eps: o.eps,
-                        _pad: [0; 3],
-                    };
-                    let kernel = if method.is_adam() {
-                        Kernel::AdamUpdate
-                    } else {
-                        Kernel::MomentumUpdate
-                    };
-                    (kernel, uniform(device, method.name(), &optim))
-                }
-            };
-            add(
-                kernel,
-                ranges,
-                params_buf,
-                grid_1d(self.layout.total, WG_1D),
-            );
-        }
-        Ok(Plan {
-            dispatches,
-            _uniforms: uniforms,
-        })
-    }
-
     fn ensure_plan(&mut self, m: usize, mode: Mode) -> Result<()> {
         if !self.plans.contains_key(&(m, mode)) {
-            let plan = self.build_plan(m, mode)?;
+            let plan = Planner {
+                ctx: &self.ctx,
+                kernels: &self.kernels,
+                spec: &self.spec,
+                layout: &self.layout,
+                bufs: &self.bufs,
+                train: &self.train,
+                eval: &self.eval,
+                chunk_rows: self.chunk_rows,
+                l2: self.l2,
+                optimizer: &self.optimizer,
+            }
+            .build(m, mode)?;
             self.plans.insert((m, mode), plan);
         }
         Ok(())
@@ -657,7 +266,7 @@ impl GpuTrainer {
             }
             bytes[s * stride..s * stride + size].copy_from_slice(bytemuck::bytes_of(&info));
         }
-        self.ctx.queue.write_buffer(&self.step, 0, &bytes);
+        self.ctx.queue.write_buffer(&self.bufs.step, 0, &bytes);
         let full = self.batch.min(n);
         let tail = n - (steps - 1) * self.batch;
         self.ensure_plan(full, mode)?;
@@ -707,7 +316,7 @@ impl GpuTrainer {
         if done == 0 {
             return Ok(vec![]);
         }
-        let raw = read_back(&self.ctx, &self.stats, 0, done as u64 * 8)?;
+        let raw = read_back(&self.ctx, &self.bufs.stats, 0, done as u64 * 8)?;
         if let (true, Some((_, n))) = (train, in_flight) {
             stop.note_steps(n);
         }
@@ -731,9 +340,9 @@ impl GpuTrainer {
         }
         self.ctx
             .queue
-            .write_buffer(&self.perm, 0, bytemuck::cast_slice(rows));
+            .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(rows));
         let stats = self.run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())?;
-        let flat = read_back(&self.ctx, &self.grads, 0, self.layout.total as u64 * 4)?;
+        let flat = read_back(&self.ctx, &self.bufs.grads, 0, self.layout.total as u64 * 4)?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
 
@@ -778,7 +387,7 @@ impl Backend for GpuTrainer {
         }
         self.ctx
             .queue
-            .write_buffer(&self.perm, 0, bytemuck::cast_slice(perm));
+            .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(perm));
         let stats = self.run_steps(perm.len(), Mode::Train, lrs, stop)?;
         Ok(stats
             .iter()
@@ -803,7 +412,12 @@ impl Backend for GpuTrainer {
     }
 
     fn params(&mut self) -> Result<Params> {
-        let flat = read_back(&self.ctx, &self.params, 0, self.layout.total as u64 * 4)?;
+        let flat = read_back(
+            &self.ctx,
+            &self.bufs.params,
+            0,
+            self.layout.total as u64 * 4,
+        )?;
         Ok(self.layout.unpack(&flat))
     }
 
@@ -826,7 +440,7 @@ impl Backend for GpuTrainer {
                 bytemuck::cast_slice(&flat),
             ));
         }
-        self.state = buffers;
+        self.bufs.state = buffers;
         self.optimizer = state.optimizer;
         self.t = state.step;
         self.forget_train_plans();
@@ -835,6 +449,7 @@ impl Backend for GpuTrainer {
 
     fn optimizer_state(&mut self) -> Result<OptimState> {
         let slots = self
+            .bufs
             .state
             .iter()
             .map(|b| {

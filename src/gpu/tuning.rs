@@ -5,8 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::buffer::{run_once, run_timed};
 use super::context::{GpuContext, is_hardware};
-use super::kernels::{Kernel, Kernels, MatmulParams, MatmulVariant, run_once, run_timed};
+use super::kernels::{Kernel, Kernels, MatmulVariant};
+use super::uniforms::MatmulParams;
 use crate::error::{Error, Result};
 
 /// The cache file's name in the cache directory (one `key<TAB>variant` line per entry).

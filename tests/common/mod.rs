@@ -1,5 +1,8 @@
-//! Shared test helpers: the one closeness checker, tolerances, seeded inputs, the GPU context.
+//! Shared test helpers: the one closeness checker, tolerances, seeded inputs, the GPU context,
+//! and (in `kernels`) the one-kernel harness of the kernel parity tests.
 #![allow(dead_code)]
+
+pub mod kernels;
 
 use wgtrain::gpu::GpuContext;
 use wgtrain::model::{Params, Spec};

@@ -1,3 +1,4 @@
+// One responsibility past 500 lines: the team ~370 of them, its unit tests the rest.
 //! A fixed team of threads that run one job together, with spinning barriers between its phases.
 //!
 //! A training step on a small batch is a dozen short phases (gather, each layer's GEMM, the

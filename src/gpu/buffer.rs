@@ -1,0 +1,215 @@
+//! Buffers on the device: storage and uniform buffers made from host data, read-back to the
+//! host, and the one-kernel harness (`run_once`, `run_timed`) the parity tests and benches use.
+
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::kernels::{Dispatch, Kernel, Kernels, Range, Slot, scoped};
+use super::uniforms::StepInfo;
+use crate::error::{Error, Result};
+
+/// A storage buffer holding `data`.
+pub fn storage_init(device: &wgpu::Device, label: &str, data: &[u8]) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: data,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+    })
+}
+
+/// A zeroed storage buffer of `bytes` (at least 4).
+pub fn storage_zeroed(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// A uniform buffer holding one `Params`.
+pub fn uniform(device: &wgpu::Device, label: &str, value: &impl Pod) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::bytes_of(value),
+        usage: wgpu::BufferUsages::UNIFORM,
+    })
+}
+
+/// Copies `size` bytes at `offset` of `buffer` back to the host (submit, map, wait).
+pub fn read_back(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> Result<Vec<f32>> {
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("read back"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+    ctx.queue.submit([enc.finish()]);
+    let slice = staging.slice(..);
+    let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait()?;
+    // Work after an out-of-memory or validation error, or a lost device, cannot be trusted.
+    ctx.check_fault("running the GPU work")?;
+    match pollster::block_on(rx.receive()) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
+            ctx.check_fault("reading results back")?;
+            return Err(Error::Gpu(format!("reading results back failed: {e}")));
+        }
+        None => {
+            return Err(Error::Gpu(
+                "reading results back failed: the device was lost".into(),
+            ));
+        }
+    }
+    let data = slice
+        .get_mapped_range()
+        .map_err(|e| Error::Gpu(format!("reading results back failed: {e}")))?;
+    let out = bytemuck::cast_slice(&data).to_vec();
+    drop(data);
+    staging.unmap();
+    Ok(out)
+}
+
+/// Runs one kernel once on host data, for the parity tests: `inputs` fill the read bindings,
+/// `outputs` gives each read_write binding's initial contents, `params` the uniform, `step` the
+/// per-step uniform (slot 0). Returns the read_write bindings' contents afterwards.
+pub fn run_once(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    outputs: &[&[f32]],
+    params: &impl Pod,
+    step: Option<StepInfo>,
+    groups: (u32, u32, u32),
+) -> Result<Vec<Vec<f32>>> {
+    let device = &ctx.device;
+    let ins: Vec<_> = inputs
+        .iter()
+        .map(|d| {
+            let mut v = d.to_vec();
+            v.resize(v.len().max(4).next_multiple_of(4), 0);
+            storage_init(device, "input", &v)
+        })
+        .collect();
+    let outs: Vec<_> = outputs
+        .iter()
+        .map(|d| {
+            let mut v = d.to_vec();
+            if v.is_empty() {
+                v.push(0.0);
+            }
+            storage_init(device, "output", bytemuck::cast_slice(&v))
+        })
+        .collect();
+    let par = uniform(device, "params", params);
+    let step_buf = uniform(device, "step", &step.unwrap_or_default());
+    let mut ranges: Vec<Range> = ins.iter().chain(&outs).map(Range::whole).collect();
+    ranges.push(Range::whole(&par));
+    if kernel.uses_step() {
+        ranges.push(Range::whole(&step_buf));
+    }
+    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        kernels.record(
+            &mut pass,
+            &[Dispatch {
+                kernel,
+                bind_group,
+                groups,
+            }],
+            0,
+        );
+    }
+    ctx.queue.submit([enc.finish()]);
+    outs.iter()
+        .zip(outputs)
+        .map(|(b, o)| {
+            read_back(ctx, b, 0, (o.len().max(1) * 4) as u64).map(|mut v| {
+                v.truncate(o.len());
+                v
+            })
+        })
+        .collect()
+}
+
+/// Times `reps` back-to-back dispatches of a kernel in the matmul layout, in one submission:
+/// `inputs` gives the float count of each of its three operands (a, b, and aux or db) in the
+/// forms' order, `output` that of c; matmul_backward_weight binds its third operand as db. Buffers
+/// and the bind group are made, and one dispatch run, before the clock starts; the device is
+/// waited for before it stops. Returns seconds.
+pub fn run_timed(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[usize],
+    output: usize,
+    params: &impl Pod,
+    groups: (u32, u32, u32),
+    reps: usize,
+) -> Result<f64> {
+    let device = &ctx.device;
+    let ins: Vec<_> = inputs
+        .iter()
+        .map(|&n| {
+            storage_init(
+                device,
+                "input",
+                bytemuck::cast_slice(&vec![0.5f32; n.max(1)]),
+            )
+        })
+        .collect();
+    let out = storage_zeroed(device, "output", output as u64 * 4);
+    let par = uniform(device, "params", params);
+    // Reads take the operands in order; the first write is c, a further one the next operand.
+    let mut operands = ins.iter();
+    let mut c = Some(&out);
+    let ranges: Vec<Range> = kernel
+        .bindings()
+        .map(|(_, s)| match s {
+            Slot::Uniform => Some(Range::whole(&par)),
+            Slot::Write => c.take().or_else(|| operands.next()).map(Range::whole),
+            _ => operands.next().map(Range::whole),
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Gpu(format!("{kernel:?}: too few operands to time it")))?;
+    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
+    let dispatch = [Dispatch {
+        kernel,
+        bind_group,
+        groups,
+    }];
+    let submit = |n: usize| {
+        let mut enc = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..n {
+                kernels.record(&mut pass, &dispatch, 0);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait()
+    };
+    submit(1)?;
+    let t = std::time::Instant::now();
+    submit(reps)?;
+    Ok(t.elapsed().as_secs_f64())
+}
