@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! wgtrain: dense neural networks trained with WGSL compute shaders through wgpu, proved right
 //! against a plain CPU reference.
 //!
@@ -28,6 +29,7 @@ pub mod model;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
+#[doc(hidden)]
 pub mod rng;
 pub mod session;
 pub mod train;
