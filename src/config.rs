@@ -21,7 +21,9 @@ pub struct Config {
     pub epochs: usize,
     /// Seeds each epoch's shuffle (and the validation hold-out).
     pub seed: u64,
+    /// The update rule and its hyper-parameters (plain SGD by default).
     pub optimizer: Optimizer,
+    /// How the learning rate changes over the run (constant by default).
     pub schedule: Schedule,
 }
 
@@ -79,11 +81,16 @@ pub enum Device {
     /// A hardware GPU adapter when there is one, else the CPU path (which is faster than a
     /// software adapter on the same cores).
     Auto {
+        /// The GPU to look for, and how to run on it.
         gpu: GpuOptions,
+        /// Threads of the CPU path when it is chosen (None: one per core).
         threads: Option<usize>,
     },
     /// The fast CPU path on `threads` threads (None: one per core).
-    Cpu { threads: Option<usize> },
+    Cpu {
+        /// At most `MAX_THREADS`; None: one per core.
+        threads: Option<usize>,
+    },
     /// A GPU adapter, software ones (llvmpipe) included.
     Gpu(GpuOptions),
 }

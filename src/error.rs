@@ -13,15 +13,27 @@ pub enum Error {
     /// blame; `msg` says what is wrong and reads on after the name.
     #[error("{}{msg}", arg.map_or(String::new(), |a| format!("{a} ")))]
     InvalidArgument {
+        /// The setting to blame, as the library names it; None when no one setting is.
         arg: Option<&'static str>,
+        /// What is wrong, reading on after the name.
         msg: String,
     },
     /// A data file that cannot be read or parsed.
     #[error("{path}: {msg}")]
-    Data { path: PathBuf, msg: String },
+    Data {
+        /// The file (or the built-in set's name).
+        path: PathBuf,
+        /// What is wrong with it, and where (line, column, record).
+        msg: String,
+    },
     /// A checkpoint that cannot be read, or does not fit the network.
     #[error("{path}: {msg}")]
-    Checkpoint { path: PathBuf, msg: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// Tensors whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
@@ -36,10 +48,15 @@ pub enum Error {
         amount(limit, *available)
     )]
     Limit {
+        /// What needs more than the adapter allows ("layer 1's activations for 4096 rows").
         what: String,
+        /// wgpu's name for the limit (`max_storage_buffer_binding_size`), or a driver's.
         limit: &'static str,
+        /// How much `what` needs.
         needed: u64,
+        /// How much the adapter allows.
         available: u64,
+        /// What to change so that it fits.
         advice: String,
     },
     /// The device ran out of memory.
@@ -56,7 +73,12 @@ pub enum Error {
     Diverged(String),
     /// The OS error is part of the message, not a `source`, so `{:#}` prints it once.
     #[error("{path}: {err}")]
-    Io { path: PathBuf, err: std::io::Error },
+    Io {
+        /// The file read or written.
+        path: PathBuf,
+        /// What the operating system said.
+        err: std::io::Error,
+    },
 }
 
 /// A limit's figure in its unit: MiB for the byte sizes, a plain count otherwise.
@@ -86,6 +108,7 @@ impl Error {
         }
     }
 
+    /// A data file `path` that cannot be read or parsed, `msg` saying why.
     pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Data {
             path: path.into(),
@@ -93,6 +116,7 @@ impl Error {
         }
     }
 
+    /// A checkpoint `path` that cannot be read or does not fit, `msg` saying why.
     pub fn checkpoint(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Checkpoint {
             path: path.into(),
@@ -101,4 +125,5 @@ impl Error {
     }
 }
 
+/// The library's result: `Error` unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

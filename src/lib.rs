@@ -12,10 +12,36 @@
 //!           or momentum / Nesterov / Adam / AdamW        momentum_update, adam_update
 //! ```
 //!
-//! `cpu::reference` computes each op in f64 and proves the others right; `cpu::fast` and `gpu`
-//! are the two training paths behind `train::Backend`; `train` drives epochs, `data` loads
-//! datasets, `checkpoint` reads and writes safetensors, `settings` turns flags into a run's
-//! settings (checked against a resumed checkpoint), `evaluate` and `plot` serve the CLI.
+//! A session on your own data (the CPU path here; `Device::default()` takes a hardware GPU when
+//! there is one):
+//!
+//! ```
+//! use wgtrain::data::{Dataset, Targets};
+//! use wgtrain::{Config, Device, Model, Spec, Trainer};
+//!
+//! # fn main() -> wgtrain::Result<()> {
+//! // Four rows of two features, the XOR of their signs as the class: x is (4, 2) row-major.
+//! let x = vec![-1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0];
+//! let labels = vec![0, 1, 1, 0];
+//! let data = Dataset::new("xor", x, 4, 2, Targets::Classes { labels, n_classes: 2 })?;
+//! let config = Config { lr: 0.5, batch: 4, epochs: 300, ..Config::default() };
+//! let spec = Spec::classifier(2, &[8], 2)?; // 2-8(relu)-2 softmax/cross-entropy
+//! let mut trainer = Trainer::new(Model::init(spec, 1), data, config).device(Device::cpu());
+//! let fit = trainer.fit(|_epoch| Ok(()))?;
+//! assert!(fit.reports.last().unwrap().train_loss < 0.1);
+//! let probs = trainer.model()?.predict_f32(&[-1.0, 1.0])?; // one row: P(class 0), P(class 1)
+//! assert!(probs[1] > 0.9);
+//! # Ok(()) }
+//! ```
+//!
+//! The session: `Trainer` (with `Config` and `Device`) trains a `Model` and hands each epoch's
+//! `EpochReport` to a callback; a `StopToken` ends it early; `Model` predicts, evaluates, saves
+//! and loads, applying its own input standardisation. `data` loads datasets (IDX, CSV, the
+//! built-in digits and xor), `checkpoint` reads and writes safetensors, `evaluate` measures a
+//! model, `bench` runs the benchmark tasks, `plot` (feature `plot`) draws a run's metrics.
+//! Below them, `cpu::reference` computes each op in f64 and proves the two training paths right:
+//! the fast CPU path and the GPU path, whose kernels, buffers and trainer are public only for
+//! the parity tests (hidden from these docs). Errors are one `Error` a caller can match on.
 
 pub mod bench;
 pub mod checkpoint;

@@ -55,6 +55,7 @@ pub enum Fallback {
 pub struct Opened {
     /// "cpu (f32, gemm)", or the GPU adapter with its backend and matmul variant.
     pub description: String,
+    /// Set when `Device::Auto` chose the CPU path, saying why.
     pub fallback: Option<Fallback>,
 }
 
@@ -159,6 +160,7 @@ impl Trainer {
         self
     }
 
+    /// Where to train (default: `Device::Auto`, a hardware GPU when there is one).
     pub fn device(mut self, device: Device) -> Trainer {
         self.device = device;
         self
@@ -171,6 +173,8 @@ impl Trainer {
         self
     }
 
+    /// Saves while training, as `checkpoints` says, and once more when `fit` ends (unless the
+    /// file already holds the best epoch).
     pub fn checkpoints(mut self, checkpoints: Checkpoints) -> Trainer {
         self.checkpoints = Some(checkpoints);
         self

@@ -9,6 +9,7 @@ use crate::model::Params;
 use crate::optim::{OptimState, Schedule};
 use crate::rng::Rng;
 
+#[doc(hidden)]
 /// Mini-batch settings: `lr` is the base rate the schedule scales, `l2` the λ of the 2λW
 /// gradient term (weights only) under every optimiser.
 #[derive(Clone, Debug)]
@@ -45,6 +46,7 @@ impl Hyper {
     }
 }
 
+#[doc(hidden)]
 /// Summed loss and correct predictions over a dataset.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EvalStats {
@@ -53,6 +55,7 @@ pub struct EvalStats {
     pub n: usize,
 }
 
+#[doc(hidden)]
 /// What a training path provides; the loop below drives it.
 pub trait Backend {
     /// The path and device, for the user.
@@ -132,6 +135,7 @@ impl StopToken {
     }
 }
 
+#[doc(hidden)]
 /// What an evaluation set given to a backend is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -146,7 +150,9 @@ pub enum Role {
 /// interrupted epoch). A fresh run starts at zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
+    /// Epochs completed.
     pub epoch: usize,
+    /// Batches of the next epoch done.
     pub batch: usize,
 }
 
@@ -157,6 +163,7 @@ impl Progress {
     }
 }
 
+#[doc(hidden)]
 /// How a run goes beyond `Hyper`: the learning-rate schedule, and where it starts (a resumed
 /// run: the epochs before are replayed in the shuffle, the schedule and the epoch numbers).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -170,13 +177,20 @@ pub struct Plan {
 pub struct EpochReport {
     /// 1-based, counted over the whole run (resumed parts included).
     pub epoch: usize,
+    /// The mean of the epoch's batch losses, each from its forward pass before its update
+    /// (the data loss: no L2 term).
     pub train_loss: f64,
+    /// Mean loss on the validation set after the epoch, when there is one.
     pub valid_loss: Option<f64>,
+    /// Share of validation rows classified right (class targets only), in [0, 1].
     pub valid_accuracy: Option<f64>,
+    /// Mean loss on the test set: every epoch without a validation set, else after the last.
     pub test_loss: Option<f64>,
+    /// Share of test rows classified right (class targets only), in [0, 1].
     pub test_accuracy: Option<f64>,
     /// Training time of the epoch: shuffle and steps, not evaluation.
     pub seconds: f64,
+    /// Training rows per second of `seconds`.
     pub samples_per_sec: f64,
     /// Since training started, evaluation included.
     pub elapsed: f64,
@@ -206,11 +220,13 @@ impl EpochReport {
     }
 }
 
+#[doc(hidden)]
 /// The shuffle order of every epoch comes from this seed, so all paths see the same batches.
 pub fn epoch_rng(seed: u64) -> Rng {
     Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5487_f1e5)
 }
 
+#[doc(hidden)]
 /// Trains `hp.epochs` epochs of `n_train` rows at the constant rate `hp.lr` from the start:
 /// `run_planned` with the default plan.
 pub fn run(
@@ -233,6 +249,7 @@ pub fn run(
     )
 }
 
+#[doc(hidden)]
 /// Trains `hp.epochs` epochs of `n_train` rows from `plan.start` (a partial epoch there counts
 /// as one), calling `on_epoch` after each (with the backend, so it can save parameters). Step s
 /// (counted over the whole run) of epoch e gets `plan.schedule.lr(hp.lr, s, e, total)`, the

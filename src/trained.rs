@@ -14,7 +14,9 @@ use crate::model::{Params, Spec};
 /// A network and its parameters, with the input transform it was trained under.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
+    /// The architecture: layer sizes, activations, output and loss.
     pub spec: Spec,
+    /// Each layer's weights (in, out) and biases, f32.
     pub params: Params,
     /// The standardisation applied to every input before the network sees it, and the CSV
     /// layout (label column, target columns) its training data had.

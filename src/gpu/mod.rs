@@ -18,8 +18,8 @@ pub mod tuning;
 pub mod uniforms;
 
 pub use context::{BackendChoice, GpuContext};
+pub use kernels::MatmulVariant;
 #[doc(hidden)]
 pub use kernels::{Kernel, Kernels};
-pub use kernels::MatmulVariant;
 #[doc(hidden)]
 pub use trainer::GpuTrainer;
