@@ -4,13 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
+mod open;
+mod resume;
+
+pub use open::{Fallback, Opened};
+
 use crate::checkpoint::{self, TrainingState};
-use crate::config::{Config, Device, GpuOptions};
-use crate::cpu::fast::CpuTrainer;
+use crate::config::{Config, Device};
 use crate::data::standardize::Standardize;
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, GpuTrainer, context};
 use crate::model::Spec;
 use crate::optim::OptimState;
 use crate::train::{self, Backend, EpochReport, Plan, Progress, Role, StopToken};
@@ -39,24 +42,6 @@ pub struct Fit {
     pub kept: Option<usize>,
     /// The checkpoint written, if any.
     pub saved: Option<PathBuf>,
-}
-
-/// Why `Device::Auto` trains on the CPU.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Fallback {
-    /// Only a software adapter (named) was found: the CPU path is faster on the same cores.
-    SoftwareAdapter(String),
-    /// No adapter at all.
-    NoAdapter,
-}
-
-/// The opened device: what it is, and why Auto chose the CPU.
-#[derive(Clone, Debug)]
-pub struct Opened {
-    /// "cpu (f32, gemm)", or the GPU adapter with its backend and matmul variant.
-    pub description: String,
-    /// Set when `Device::Auto` chose the CPU path, saying why.
-    pub fallback: Option<Fallback>,
 }
 
 /// A session's data as given, before `open` holds out, standardises and uploads it.
@@ -312,7 +297,7 @@ impl Trainer {
         }
         let train = self.model.prepare(train)?;
         let (mut backend, opened) =
-            open_backend(&self.device, &self.model, train, eval, &self.config)?;
+            open::open_backend(&self.device, &self.model, train, eval, &self.config)?;
         backend.set_optimizer(&optim)?;
         Ok(Running {
             backend,
@@ -363,7 +348,7 @@ impl Trainer {
                 "differs from the resumed run's input standardisation",
             ));
         }
-        check_resumed_data(source, &self.model.spec, state, train, c.batch)
+        resume::check_resumed_data(source, &self.model.spec, state, train, c.batch)
     }
 
     /// Trains `config.epochs` epochs (after those already done), calling `on_epoch` with each
@@ -475,46 +460,6 @@ fn check_fits(spec: &Spec, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The training split `train` (loaded as `data`) must be the one the run saved in `state`
-/// (network `spec`) trained on, and its position fit `batch`.
-pub(crate) fn check_resumed_data(
-    data: &str,
-    spec: &Spec,
-    state: &TrainingState,
-    train: &Dataset,
-    batch: usize,
-) -> Result<()> {
-    if spec.inputs() != train.dim || spec.outputs() != train.target_width() {
-        return Err(Error::invalid(
-            "data",
-            format!(
-                "{data} has {} inputs and {} targets, but the resumed run holds a {} network",
-                train.dim,
-                train.target_width(),
-                spec.describe()
-            ),
-        ));
-    }
-    if state.train_rows != train.n {
-        return Err(Error::invalid(
-            "data",
-            format!(
-                "{data} gives {} training rows, but the resumed run trained on {}: resuming needs the same training data",
-                train.n, state.train_rows
-            ),
-        ));
-    }
-    let per_epoch = train.n.div_ceil(batch);
-    let p = state.progress;
-    if p.batch >= per_epoch || state.optim.step != p.steps(per_epoch) as u64 {
-        return Err(Error::usage(format!(
-            "inconsistent training state: {} optimizer steps at epoch {} batch {}, with {per_epoch} batches an epoch",
-            state.optim.step, p.epoch, p.batch
-        )));
-    }
-    Ok(())
-}
-
 /// Saves `backend`'s parameters and optimiser state with `template`'s settings at `progress`,
 /// refusing non-finite parameters.
 fn save_state(
@@ -537,198 +482,4 @@ fn save_state(
         ..template.clone()
     };
     checkpoint::save_training(path, spec, &p, &state)
-}
-
-/// The backend for `device` holding `model` and the (prepared) data: the GPU one uploads the
-/// data and drops the host copy, the CPU one takes it over.
-fn open_backend(
-    device: &Device,
-    model: &Model,
-    train: Dataset,
-    eval: Vec<Dataset>,
-    config: &Config,
-) -> Result<(Box<dyn Backend>, Opened)> {
-    let threads = device.threads()?;
-    let (gpu, fallback) = match device {
-        Device::Cpu { .. } => (None, None),
-        Device::Gpu(opts) => {
-            let adapter = context::pick_named(opts.backend, true, opts.adapter.as_deref())?
-                .ok_or_else(|| {
-                    Error::NoAdapter(format!(
-                        "no GPU adapter found (backend {:?}); {}",
-                        opts.backend,
-                        context::INSTALL_HINT
-                    ))
-                })?;
-            (Some((adapter, opts)), None)
-        }
-        Device::Auto { gpu, .. } => {
-            match context::pick_named(gpu.backend, false, gpu.adapter.as_deref())?
-                .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
-            {
-                Some(a) => (Some((a, gpu)), None),
-                None => {
-                    let software = context::pick_adapter(gpu.backend, true)?;
-                    let why = match software {
-                        Some(a) => Fallback::SoftwareAdapter(a.get_info().name),
-                        None => Fallback::NoAdapter,
-                    };
-                    (None, Some(why))
-                }
-            }
-        }
-    };
-    let backend: Box<dyn Backend> = match gpu {
-        Some((adapter, opts)) => Box::new(open_gpu(adapter, opts, model, &train, &eval, config)?),
-        None => Box::new(open_cpu(threads, model, train, eval, config.batch)?),
-    };
-    let opened = Opened {
-        description: backend.describe(),
-        fallback,
-    };
-    Ok((backend, opened))
-}
-
-fn open_gpu(
-    adapter: wgpu::Adapter,
-    opts: &GpuOptions,
-    model: &Model,
-    train: &Dataset,
-    eval: &[Dataset],
-    config: &Config,
-) -> Result<GpuTrainer> {
-    let ctx = GpuContext::from_adapter(adapter)?;
-    GpuTrainer::with_matmul(
-        ctx,
-        &model.spec,
-        &model.params,
-        train,
-        eval,
-        config.batch,
-        opts.matmul.clone(),
-    )
-}
-
-/// The CPU path; with `threads`, its thread team sized in a pool of that many threads instead
-/// of the process's default pool.
-fn open_cpu(
-    threads: Option<usize>,
-    model: &Model,
-    train: Dataset,
-    eval: Vec<Dataset>,
-    batch: usize,
-) -> Result<CpuTrainer> {
-    let build = || CpuTrainer::from_datasets(&model.spec, model.params.clone(), train, eval, batch);
-    match threads {
-        None => build(),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| Error::invalid("threads", format!("{n}: cannot start them: {e}")))?
-            .install(build),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Activation, Loss, Output};
-    use crate::optim::{Method, Optimizer, Schedule};
-
-    fn spec() -> Spec {
-        Spec::new(
-            vec![2, 3, 1],
-            vec![Activation::Relu],
-            Output::Linear,
-            Loss::Mse,
-        )
-        .unwrap()
-    }
-
-    /// A run saved after 2 epochs of 1 batch each (4 rows, batch 16).
-    fn stored() -> TrainingState {
-        let mut optim = OptimState::new(Optimizer::new(Method::Adam), &spec());
-        optim.step = 2;
-        TrainingState {
-            optim,
-            schedule: Schedule::default(),
-            lr: 0.001,
-            l2: 0.0,
-            batch: 16,
-            seed: 7,
-            progress: Progress { epoch: 2, batch: 0 },
-            data: "xor".into(),
-            train_rows: 4,
-            valid_split: None,
-            standardize: None,
-            label_column: None,
-            targets: None,
-        }
-    }
-
-    fn message(r: Result<()>) -> String {
-        r.unwrap_err().to_string()
-    }
-
-    #[test]
-    fn resumed_data_must_have_the_runs_shape_rows_and_position() {
-        let train = crate::data::load("xor", None).unwrap().train;
-        let st = stored();
-        check_resumed_data("xor", &spec(), &st, &train, 16).unwrap();
-        let wide = Spec::new(
-            vec![2, 3, 2],
-            vec![Activation::Relu],
-            Output::Softmax,
-            Loss::CrossEntropy,
-        )
-        .unwrap();
-        assert!(
-            message(check_resumed_data("xor", &wide, &st, &train, 16)).starts_with(
-                "data xor has 2 inputs and 1 targets, but the resumed run holds a 2-3(relu)-2 softmax/cross-entropy network"
-            )
-        );
-        let fewer = TrainingState {
-            train_rows: 5,
-            ..stored()
-        };
-        assert!(
-            message(check_resumed_data("xor", &spec(), &fewer, &train, 16))
-                .starts_with("data xor gives 4 training rows, but the resumed run trained on 5")
-        );
-        assert!(
-            message(check_resumed_data("xor", &spec(), &st, &train, 2))
-                .starts_with("inconsistent training state")
-        );
-    }
-
-    #[test]
-    fn a_resumed_session_whose_config_differs_from_the_run_names_the_setting() {
-        let train = crate::data::load("xor", None).unwrap().train;
-        let model = Model::init(spec(), 0);
-        let config = Config {
-            lr: 0.001,
-            batch: 16,
-            seed: 7,
-            optimizer: Optimizer::new(Method::Adam),
-            ..Config::default()
-        };
-        let mut same = Trainer::new(model.clone(), train.clone(), config.clone())
-            .device(Device::cpu())
-            .resume(stored());
-        same.open().unwrap();
-        assert_eq!(same.progress(), Progress { epoch: 2, batch: 0 });
-        let other = Config { lr: 0.5, ..config };
-        let mut t = Trainer::new(model, train, other)
-            .device(Device::cpu())
-            .resume(stored());
-        match t.open().err() {
-            Some(Error::InvalidArgument {
-                arg: Some("lr"),
-                msg,
-            }) => {
-                assert_eq!(msg, "0.5 differs from the resumed run's 0.001")
-            }
-            e => panic!("{e:?}"),
-        }
-    }
 }

@@ -5,187 +5,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use clap::Args;
 
 use super::settings::{ArchFlags, Flags, Settings};
 use wgtrain::checkpoint::{self, InputInfo, TrainingState};
 use wgtrain::data::{self, Dataset, Targets};
-use wgtrain::gpu::BackendChoice;
-use wgtrain::model::{Loss, Output, Params};
-use wgtrain::optim::Method;
+use wgtrain::model::Params;
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
 use wgtrain::{Config, Device, GpuOptions, Model, Trainer};
 
-const LOSS_HELP: &str = "Loss, per batch of N samples (outputs a, targets y):
-  cross-entropy  L = -(1/N) Σ_n log softmax(z_n)[y_n]   (softmax output; labels are class indices)
-  bce            L = -(1/N) Σ_n Σ_k [y log a + (1-y) log(1-a)]   (sigmoid output, computed from logits)
-  mse            L = (1/N) Σ_n ½‖a_n - y_n‖²   (linear or sigmoid output; gradient (a - y)/N)
-Default: cross-entropy for class labels, mse for real-valued targets.";
+mod args;
 
-const OPTIMIZER_HELP: &str =
-    "The update rule (PyTorch's torch.optim definitions). With g = dθ + 2λθ (λ = --l2, \
-weights only) and lr this step's rate (--lr scaled by --schedule):
-  sgd       θ -= lr·g   (default; on the CPU fused into the weight-gradient GEMM)
-  momentum  v = μ·v + g;  θ -= lr·v   (μ = --momentum, dampening 0, v starts at 0)
-  nesterov  v = μ·v + g;  θ -= lr·(g + μ·v)
-  adam      m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;  at update t = 1, 2, ...:
-            θ -= lr·m̂ / (sqrt(v̂) + eps),  m̂ = m/(1-β1^t),  v̂ = v/(1-β2^t)
-  adamw     θ *= 1 - lr·wd (wd = --weight-decay, weights only), then as adam
-Adam's usual --lr is about 0.001.";
-
-const SCHEDULE_HELP: &str =
-    "How the learning rate changes over the run, per step s (0-based) of epoch e:
-  constant  lr   (default)
-  step      lr·G^floor(e/N)   (G = --lr-gamma, N = --lr-step epochs)
-  cosine    lr·½(1 + cos(π·p)),  p from 0 after the warm-up to 1 at the end of the run
---warmup W multiplies either by (s+1)/W for the first W steps. With --resume the run is all of
-its epochs, those before the checkpoint included.";
-
-#[derive(Args)]
-#[command(allow_negative_numbers = true)]
-pub struct TrainArgs {
-    /// Dataset: digits (built in: UCI handwritten digits, 1437 train / 360 test), xor, or a
-    /// CSV file (optional header; last column an integer class label, or see --targets).
-    /// [default: digits; with --resume the checkpoint's]
-    #[arg(long)]
-    data: Option<String>,
-    /// The last K CSV columns are real-valued targets (for mse/bce) instead of one class label.
-    #[arg(long, value_name = "K")]
-    targets: Option<usize>,
-    /// Hidden layer sizes, comma separated; an empty string means no hidden layer.
-    /// [default: 64]
-    #[arg(long)]
-    hidden: Option<String>,
-    /// Hidden activation(s): relu, sigmoid, tanh, leaky-relu (slope 0.01), linear; one for all
-    /// hidden layers or a comma list, one per layer. [default: relu]
-    #[arg(long)]
-    activation: Option<String>,
-    /// Output activation: softmax, sigmoid, linear. Default: the one that fits the loss.
-    #[arg(long)]
-    output: Option<Output>,
-    #[arg(long, long_help = LOSS_HELP, help = "Loss: cross-entropy, bce, mse (see --help for the formulas)")]
-    loss: Option<Loss>,
-    /// Learning rate (the base rate --schedule scales). [default: 0.1]
-    #[arg(long, allow_hyphen_values = true)]
-    lr: Option<f32>,
-    /// Mini-batch size; a last partial batch is trained, not dropped. [default: 32]
-    #[arg(long, value_parser = count)]
-    batch: Option<usize>,
-    /// Epochs to train; with --resume, epochs to train after those in the checkpoint.
-    #[arg(long, default_value_t = 20, value_parser = count)]
-    epochs: usize,
-    /// Seed of the initialisation and of each epoch's shuffle. [default: 0]
-    #[arg(long)]
-    seed: Option<u64>,
-    /// L2 regularisation: adds λ‖W‖² to the loss (gradient 2λW) under every optimizer; biases
-    /// are not decayed. [default: 0]
-    #[arg(long, value_name = "λ", allow_hyphen_values = true)]
-    l2: Option<f32>,
-    #[arg(
-        long,
-        value_name = "NAME",
-        long_help = OPTIMIZER_HELP,
-        help = "Optimizer: sgd, momentum, nesterov, adam, adamw (see --help for the updates) [default: sgd]"
-    )]
-    optimizer: Option<Method>,
-    /// μ of --optimizer momentum and nesterov, in [0, 1). [default: 0.9]
-    #[arg(long, value_name = "μ", allow_hyphen_values = true)]
-    momentum: Option<f32>,
-    /// Adam's decay of the gradient mean m, in [0, 1). [default: 0.9]
-    #[arg(long, value_name = "β1", allow_hyphen_values = true)]
-    beta1: Option<f32>,
-    /// Adam's decay of the squared-gradient mean v, in [0, 1). [default: 0.999]
-    #[arg(long, value_name = "β2", allow_hyphen_values = true)]
-    beta2: Option<f32>,
-    /// Adam's eps, added to sqrt(v̂) in the denominator, above 0. [default: 1e-8]
-    #[arg(long, allow_hyphen_values = true)]
-    eps: Option<f32>,
-    /// AdamW's decoupled weight decay wd: θ *= 1 - lr·wd each step, weights only (biases are
-    /// not decayed). Only with --optimizer adamw; use --l2 for the 2λW gradient term. [default: 0]
-    #[arg(long, value_name = "wd", allow_hyphen_values = true)]
-    weight_decay: Option<f32>,
-    #[arg(
-        long,
-        value_name = "NAME",
-        value_parser = ["constant", "step", "cosine"],
-        long_help = SCHEDULE_HELP,
-        help = "Learning-rate schedule: constant, step, cosine (see --help) [default: constant]"
-    )]
-    schedule: Option<String>,
-    /// --schedule step: epochs between two decays by --lr-gamma (required with step).
-    #[arg(long, value_name = "N", value_parser = count)]
-    lr_step: Option<usize>,
-    /// --schedule step: the factor of each decay, in (0, 1]. [default: 0.1]
-    #[arg(long, value_name = "G", allow_hyphen_values = true)]
-    lr_gamma: Option<f32>,
-    /// Linear warm-up over the first N steps (batches): step s gets (s+1)/N of the rate.
-    /// [default: 0, none]
-    #[arg(long, value_name = "N", value_parser = count)]
-    warmup: Option<usize>,
-    /// auto: a hardware GPU adapter when there is one, else the CPU; gpu: any adapter,
-    /// software ones (llvmpipe) included; cpu: the fast CPU path.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
-    device: String,
-    /// Threads of the CPU path. [default: one per core, or RAYON_NUM_THREADS]
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
-    /// wgpu backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
-    #[arg(long, default_value = "auto")]
-    backend: BackendChoice,
-    /// Start a new run from the parameters in this safetensors checkpoint (must match the
-    /// architecture); the optimizer starts afresh.
-    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
-    init: Option<PathBuf>,
-    /// Continue the run saved in this checkpoint (by --save, --checkpoint-every, --keep-best or
-    /// Ctrl-C) exactly where it stopped: the architecture, optimizer and its state, schedule,
-    /// --lr, --l2, --batch, --seed and --valid-split come from the file (a flag that contradicts
-    /// it is an error), the shuffle continues, and --epochs more epochs are trained.
-    #[arg(long, value_name = "FILE")]
-    resume: Option<PathBuf>,
-    /// Save the trained parameters as safetensors (torch.nn.Linear layout: weight [out, in]),
-    /// with the optimizer state and what --resume needs.
-    #[arg(long, value_name = "FILE")]
-    save: Option<PathBuf>,
-    /// Write one JSON object per epoch (epoch, train_loss, valid_loss, valid_accuracy,
-    /// test_loss, test_accuracy, seconds, samples_per_sec, elapsed) to this file.
-    #[arg(long, value_name = "FILE")]
-    metrics: Option<PathBuf>,
-    /// Hold out this fraction of the training data (seeded by --seed) for validation, reported
-    /// every epoch; the test split is then used only for the final report.
-    #[arg(long, value_name = "F")]
-    valid_split: Option<f64>,
-    /// Also save to --save every N epochs (atomically: a crash leaves the old or the new file).
-    #[arg(long, value_name = "N", requires = "save")]
-    checkpoint_every: Option<usize>,
-    /// Save to --save only when the validation loss (the test loss without --valid-split)
-    /// improves, so the file holds the best epoch's parameters.
-    #[arg(long, requires = "save")]
-    keep_best: bool,
-    /// The CSV column (1-based) that holds the class label, when it is not the last one.
-    #[arg(long, value_name = "N")]
-    label_column: Option<usize>,
-    /// Draw loss and accuracy per epoch into this picture (.svg or .png) when training ends.
-    #[arg(long, value_name = "FILE")]
-    plot: Option<PathBuf>,
-    /// Standardise every input feature, (x - mean) / std, with statistics from the training
-    /// rows only; they are stored in the checkpoint, and eval and predict apply them too.
-    #[arg(long)]
-    standardize: bool,
-    /// No per-epoch lines (errors and the final summary still print).
-    #[arg(long, short)]
-    quiet: bool,
-}
+pub use args::TrainArgs;
 
 /// Where an interrupted run saves when there is no --save.
 const INTERRUPTED_FILE: &str = "wgtrain-interrupted.safetensors";
-
-/// A count flag: a whole number, 0 or more (clap's own message for "-3" is about digits).
-fn count(s: &str) -> std::result::Result<usize, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| "expected a whole number, 0 or more".to_string())
-}
 
 /// The device `--device`, `--threads` and `--backend` ask for, with the adapter that
 /// `WGPU_ADAPTER_NAME` names and the matmul choice of `WGTRAIN_MATMUL`.

@@ -1,0 +1,118 @@
+//! Opening a session's device: the CPU path, a GPU adapter, or (`Device::Auto`) a hardware
+//! adapter when there is one, else the CPU path and why.
+
+use crate::config::{Config, Device, GpuOptions};
+use crate::cpu::fast::CpuTrainer;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuTrainer, context};
+use crate::train::Backend;
+use crate::trained::Model;
+
+/// Why `Device::Auto` trains on the CPU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fallback {
+    /// Only a software adapter (named) was found: the CPU path is faster on the same cores.
+    SoftwareAdapter(String),
+    /// No adapter at all.
+    NoAdapter,
+}
+
+/// The opened device: what it is, and why Auto chose the CPU.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// "cpu (f32, gemm)", or the GPU adapter with its backend and matmul variant.
+    pub description: String,
+    /// Set when `Device::Auto` chose the CPU path, saying why.
+    pub fallback: Option<Fallback>,
+}
+
+/// The backend for `device` holding `model` and the (prepared) data: the GPU one uploads the
+/// data and drops the host copy, the CPU one takes it over.
+pub(super) fn open_backend(
+    device: &Device,
+    model: &Model,
+    train: Dataset,
+    eval: Vec<Dataset>,
+    config: &Config,
+) -> Result<(Box<dyn Backend>, Opened)> {
+    let threads = device.threads()?;
+    let (gpu, fallback) = match device {
+        Device::Cpu { .. } => (None, None),
+        Device::Gpu(opts) => {
+            let adapter = context::pick_named(opts.backend, true, opts.adapter.as_deref())?
+                .ok_or_else(|| {
+                    Error::NoAdapter(format!(
+                        "no GPU adapter found (backend {:?}); {}",
+                        opts.backend,
+                        context::INSTALL_HINT
+                    ))
+                })?;
+            (Some((adapter, opts)), None)
+        }
+        Device::Auto { gpu, .. } => {
+            match context::pick_named(gpu.backend, false, gpu.adapter.as_deref())?
+                .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
+            {
+                Some(a) => (Some((a, gpu)), None),
+                None => {
+                    let software = context::pick_adapter(gpu.backend, true)?;
+                    let why = match software {
+                        Some(a) => Fallback::SoftwareAdapter(a.get_info().name),
+                        None => Fallback::NoAdapter,
+                    };
+                    (None, Some(why))
+                }
+            }
+        }
+    };
+    let backend: Box<dyn Backend> = match gpu {
+        Some((adapter, opts)) => Box::new(open_gpu(adapter, opts, model, &train, &eval, config)?),
+        None => Box::new(open_cpu(threads, model, train, eval, config.batch)?),
+    };
+    let opened = Opened {
+        description: backend.describe(),
+        fallback,
+    };
+    Ok((backend, opened))
+}
+
+fn open_gpu(
+    adapter: wgpu::Adapter,
+    opts: &GpuOptions,
+    model: &Model,
+    train: &Dataset,
+    eval: &[Dataset],
+    config: &Config,
+) -> Result<GpuTrainer> {
+    let ctx = GpuContext::from_adapter(adapter)?;
+    GpuTrainer::with_matmul(
+        ctx,
+        &model.spec,
+        &model.params,
+        train,
+        eval,
+        config.batch,
+        opts.matmul.clone(),
+    )
+}
+
+/// The CPU path; with `threads`, its thread team sized in a pool of that many threads instead
+/// of the process's default pool.
+fn open_cpu(
+    threads: Option<usize>,
+    model: &Model,
+    train: Dataset,
+    eval: Vec<Dataset>,
+    batch: usize,
+) -> Result<CpuTrainer> {
+    let build = || CpuTrainer::from_datasets(&model.spec, model.params.clone(), train, eval, batch);
+    match threads {
+        None => build(),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::invalid("threads", format!("{n}: cannot start them: {e}")))?
+            .install(build),
+    }
+}
