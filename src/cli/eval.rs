@@ -228,6 +228,11 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     let (label_column, targets) = (model.input.label_column, model.input.targets);
     if let Some(out) = &a.out {
         super::check_writable(out)?;
+        let input = Path::new(&a.input);
+        super::check_distinct(
+            &[("--model", &a.model), ("--input", input)],
+            &[("--out", out)],
+        )?;
     }
     let layout = data::csv::Layout {
         label_column,

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod eval;
 pub mod plot;
 pub mod settings;
+pub mod signals;
 pub mod train;
 
 use std::path::Path;
@@ -80,7 +81,9 @@ pub fn matmul_config() -> Result<wgtrain::gpu::tuning::MatmulConfig> {
     Ok(MatmulConfig { setting, cache_dir })
 }
 
-/// Fails early when `path`'s folder does not exist, rather than after training.
+/// Fails early, before any work, when `path` cannot be the command's output: its folder does
+/// not exist or cannot be written, it names a folder, or it exists and is not a regular file
+/// (a device or a FIFO, which renaming over would destroy).
 pub fn check_writable(path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -95,6 +98,76 @@ pub fn check_writable(path: &Path) -> Result<()> {
     }
     if path.is_dir() {
         bail!("{}: is a folder, not a file name", path.display());
+    }
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && !m.is_file()
+    {
+        bail!(
+            "{}: exists and is not a regular file; refusing to replace it",
+            path.display()
+        );
+    }
+    // Outputs are written to a temporary file in the same folder and renamed into place: try
+    // that folder now rather than after the whole run.
+    let probe = dir.join(format!(".wgtrain-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "{}: the folder {} cannot be written ({e})",
+            path.display(),
+            dir.display()
+        ),
+    }
+}
+
+/// What identifies a file: its device and inode when it exists, else its canonical path.
+#[derive(PartialEq)]
+enum FileId {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    Path(std::path::PathBuf),
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(path) {
+        use std::os::unix::fs::MetadataExt;
+        return Some(FileId::Inode(m.dev(), m.ino()));
+    }
+    if let Ok(p) = path.canonicalize() {
+        return Some(FileId::Path(p));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(FileId::Path(
+        dir.canonicalize().ok()?.join(path.file_name()?),
+    ))
+}
+
+/// Fails when an output is the same file as an input or as another output (`--metrics m.st`
+/// with `--init m.st` would turn the checkpoint into JSON). Each is `(flag, path)`.
+pub fn check_distinct(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        let Some(id) = file_id(out) else { continue };
+        let earlier = outputs[..i].iter();
+        for (other, path) in inputs.iter().chain(earlier) {
+            if file_id(path).is_some_and(|o| o == id) {
+                bail!(
+                    "{flag} {} is the same file as {other} {}: choose another file name",
+                    out.display(),
+                    path.display()
+                );
+            }
+        }
     }
     Ok(())
 }

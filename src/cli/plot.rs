@@ -17,6 +17,8 @@ pub struct PlotArgs {
 }
 
 pub fn run(a: PlotArgs) -> Result<()> {
+    super::check_writable(&a.out)?;
+    super::check_distinct(&[("METRICS", &a.metrics)], &[("--out", &a.out)])?;
     let points = plot::read_metrics(&a.metrics)?;
     plot::draw(&points, &a.out)?;
     eprintln!("drew {} epochs into {}", points.len(), a.out.display());

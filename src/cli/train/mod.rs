@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use super::settings::{ArchFlags, Flags, Settings};
+use super::signals::Watch;
 use wgtrain::checkpoint::{self, InputInfo, TrainingState};
 use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::model::Params;
@@ -104,11 +105,42 @@ fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
     Ok(Resumed { path, model, state })
 }
 
+/// Why a run ended early, besides an error: the signal that stopped it, or a metrics file that
+/// could not be written.
+#[derive(Default)]
+struct Ended {
+    watch: Option<Watch>,
+    metrics: Option<wgtrain::Error>,
+}
+
+/// `(flag, path)` when the path is given.
+fn named<'a>(flag: &'a str, path: &'a Option<PathBuf>) -> Option<(&'a str, &'a Path)> {
+    path.as_deref().map(|p| (flag, p))
+}
+
 /// Fails before any work when an output file cannot be written or --plot names no picture.
 fn check_outputs(a: &TrainArgs) -> Result<()> {
     for path in a.save.iter().chain(&a.metrics).chain(&a.plot) {
         super::check_writable(path)?;
     }
+    // --save may update the checkpoint it started from (written atomically, only with finite
+    // parameters); nothing else may be an input or another output.
+    let data = a.data.as_deref().map(Path::new).filter(|p| p.is_file());
+    let data: Vec<(&str, &Path)> = data.map(|d| ("--data", d)).into_iter().collect();
+    let save: Vec<(&str, &Path)> = a.save.iter().map(|p| ("--save", p.as_path())).collect();
+    super::check_distinct(&data, &save)?;
+    let inputs: Vec<(&str, &Path)> = data
+        .iter()
+        .chain(&save)
+        .copied()
+        .chain(named("--init", &a.init))
+        .chain(named("--resume", &a.resume))
+        .collect();
+    let outputs: Vec<(&str, &Path)> = named("--metrics", &a.metrics)
+        .into_iter()
+        .chain(named("--plot", &a.plot))
+        .collect();
+    super::check_distinct(&inputs, &outputs)?;
     if let Some(p) = &a.plot
         && !p
             .extension()
@@ -248,24 +280,19 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
     Ok(())
 }
 
-/// Trains, printing a line and appending metrics as each epoch ends; the first Ctrl-C stops the
-/// run after the step under way (the session then saves), a second one exits at once.
-fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<Fit> {
+/// Trains, printing a line and appending metrics as each epoch ends. The first SIGINT, SIGTERM
+/// or SIGHUP stops the run after the step under way (the session then saves), a second one
+/// exits at once.
+/// A metrics file that cannot be written stops the run the same way (the session saves), and
+/// is the error the command ends with.
+fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer, ended: &mut Ended) -> Result<Fit> {
     let token = t.stop_token();
-    let handler = token.clone();
-    let _ = ctrlc::set_handler(move || {
-        if handler.is_stopped() {
-            eprintln!("\ninterrupted again: exiting without saving");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\ninterrupted: finishing the step under way (on the GPU, the steps already submitted), then saving"
-        );
-        handler.stop();
-    });
+    ended.watch = Some(Watch::start(token.clone())?);
     // Opened when the first epoch ends, so a run that fails before that writes nothing; then
     // one line appended and flushed per epoch, so a long run can be followed as it goes.
     let mut metrics_file: Option<std::io::BufWriter<std::fs::File>> = None;
+    // A resumed run appends to the metrics of the run it continues.
+    let append = a.resume.is_some();
     let start = t.progress();
     let epochs = start.epoch + st.hp.epochs;
     let n_train = t.sizes().unwrap_or_default()[0];
@@ -278,10 +305,17 @@ fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<Fit> {
     );
     let fit = t.fit(|r| {
         if !a.quiet {
-            bar.epoch_done(r.epoch, || println!("{}", epoch_line(r, epochs)));
+            // Not println!: a terminal closed under a running job must not end it unsaved.
+            bar.epoch_done(r.epoch, || {
+                let _ = writeln!(std::io::stdout(), "{}", epoch_line(r, epochs));
+            });
         }
-        if let Some(path) = &a.metrics {
-            append_metrics(&mut metrics_file, path, &r.to_json())?;
+        if let Some(path) = &a.metrics
+            && ended.metrics.is_none()
+            && let Err(e) = append_metrics(&mut metrics_file, path, &r.to_json(), append)
+        {
+            ended.metrics = Some(e);
+            token.stop();
         }
         Ok(())
     });
@@ -289,18 +323,16 @@ fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<Fit> {
     Ok(fit?)
 }
 
-/// After training: the plot, then either the interrupted run's save and exit status 130, or
-/// the quiet run's last line.
-fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit) -> Result<()> {
-    if let Some(path) = &a.plot
-        && !fit.reports.is_empty()
-    {
-        let points: Vec<wgtrain::plot::Point> = fit.reports.iter().map(Into::into).collect();
-        wgtrain::plot::draw(&points, path)?;
-        eprintln!("plotted {}", path.display());
-    }
+/// After training: the saves first (an interrupted run without --save saves to
+/// `INTERRUPTED_FILE`), then the quiet run's last line, then the plot, so that nothing after
+/// training can lose the model; an interrupted run exits with 128 + the signal.
+fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended) -> Result<()> {
+    let say = |line: String| {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    };
     let last = fit.reports.last();
-    if let Some(r) = last.filter(|r| r.interrupted) {
+    let stopped = last.filter(|r| r.interrupted);
+    if let Some(r) = stopped {
         let path = match &fit.saved {
             Some(p) => p.clone(),
             None => {
@@ -309,22 +341,35 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit) -> Result<()
                 p
             }
         };
-        eprintln!(
+        say(format!(
             "stopped in epoch {} after {} batches; parameters saved to {} (--resume {} continues from there)",
             r.epoch,
             r.batches,
             path.display(),
             path.display()
-        );
-        std::process::exit(130);
+        ));
+    } else {
+        if a.quiet
+            && let Some(r) = last
+        {
+            let _ = writeln!(std::io::stdout(), "{}", epoch_line(r, epochs));
+        }
+        if let Some(path) = &fit.saved {
+            say(format!("saved {}", path.display()));
+        }
     }
-    if a.quiet
-        && let Some(r) = last
+    if let Some(path) = &a.plot
+        && !fit.reports.is_empty()
     {
-        println!("{}", epoch_line(r, epochs));
+        let points: Vec<wgtrain::plot::Point> = fit.reports.iter().map(Into::into).collect();
+        wgtrain::plot::draw(&points, path)?;
+        say(format!("plotted {}", path.display()));
     }
-    if let Some(path) = &fit.saved {
-        eprintln!("saved {}", path.display());
+    if let Some(e) = ended.metrics {
+        return Err(e.into());
+    }
+    if stopped.is_some() {
+        std::process::exit(ended.watch.as_ref().map_or(130, Watch::exit_code));
     }
     Ok(())
 }
@@ -342,8 +387,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut t = session(&a, &st, resumed)?;
     open(&a, &st, &mut t)?;
     let epochs = t.progress().epoch + st.hp.epochs;
-    let fit = fit(&a, &st, &mut t)?;
-    finish(&a, epochs, &mut t, &fit)
+    let mut ended = Ended::default();
+    let fit = fit(&a, &st, &mut t, &mut ended)?;
+    finish(&a, epochs, &mut t, &fit, ended)
 }
 
 /// A progress bar over the batches of the current epoch, on stderr when it is a terminal (and
@@ -431,19 +477,27 @@ fn epoch_line(r: &train::EpochReport, epochs: usize) -> String {
     line + &format!("  {:.0} samples/s  {:.2} s", r.samples_per_sec, r.elapsed)
 }
 
+/// Appends `line` to the metrics file, opened on the first call: created afresh, or with
+/// `append` (a resumed run) added to.
 fn append_metrics(
     file: &mut Option<std::io::BufWriter<std::fs::File>>,
     path: &Path,
     line: &str,
+    append: bool,
 ) -> wgtrain::Result<()> {
     let io = |err| wgtrain::Error::Io {
         path: path.to_path_buf(),
         err,
     };
     if file.is_none() {
-        *file = Some(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(io)?,
-        ));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(io)?;
+        *file = Some(std::io::BufWriter::new(f));
     }
     if let Some(f) = file.as_mut() {
         writeln!(f, "{line}").map_err(io)?;
