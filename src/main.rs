@@ -78,14 +78,22 @@ fn prepare_environment() {
 fn main() {
     let cli = Cli::parse();
     prepare_environment();
-    let result = match cli.command {
+    let uses_gpu = matches!(
+        cli.command,
+        Command::Train(_) | Command::Bench(_) | Command::Devices { .. }
+    );
+    let result = match cli::check_backend_env() {
+        Err(e) if uses_gpu => Err(e),
+        _ => Ok(()),
+    }
+    .and_then(|()| match cli.command {
         Command::Train(a) => cli::train::run(*a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Eval(a) => cli::eval::eval(a),
         Command::Predict(a) => cli::eval::predict(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Devices { backend } => cli::devices::run(backend),
-    };
+    });
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR")
         && std::path::Path::new(&dir).file_name().is_some_and(|n| {
             n.to_string_lossy() == format!("wgtrain-runtime-{}", std::process::id())

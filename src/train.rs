@@ -289,8 +289,21 @@ pub fn run_planned(
     for _ in 0..start.epoch {
         rng.shuffle(&mut perm);
     }
-    let last_epoch = start.epoch.saturating_add(hp.epochs);
-    let total_steps = last_epoch.saturating_mul(per_epoch);
+    let total_steps = start
+        .epoch
+        .checked_add(hp.epochs)
+        .and_then(|e| e.checked_mul(per_epoch))
+        .filter(|&s| s <= u64::MAX as usize / 2)
+        .ok_or_else(|| {
+            Error::invalid(
+                "epochs",
+                format!(
+                    "{}: with {} epochs done and {per_epoch} steps an epoch, the run's step count overflows",
+                    hp.epochs, start.epoch
+                ),
+            )
+        })?;
+    let last_epoch = start.epoch + hp.epochs;
     let begin = Instant::now();
     let mut reports = Vec::new();
     for epoch in start.epoch + 1..=last_epoch {

@@ -46,16 +46,48 @@ pub fn flag(arg: &str) -> String {
 }
 
 /// Sizes the CPU path's thread pool (`--threads`): None keeps one thread per core, or
-/// `RAYON_NUM_THREADS`. Must run before anything uses the pool.
+/// `RAYON_NUM_THREADS`. Both are bounded by `MAX_THREADS`. Must run before anything uses the
+/// pool.
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
-    if let Some(n) = threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
+    use wgtrain::config::MAX_THREADS;
+    let threads = match (threads, std::env::var("RAYON_NUM_THREADS")) {
+        (Some(0), _) => bail!("--threads must be at least 1"),
+        (Some(n), _) if n > MAX_THREADS => {
+            bail!("--threads {n} is over the limit of {MAX_THREADS}")
         }
+        (Some(n), _) => Some(n),
+        (None, Ok(v)) => match v.trim().parse::<usize>() {
+            // Rayon's own meaning of 0: one per core.
+            Ok(n) if n <= MAX_THREADS => None,
+            _ => bail!(
+                "RAYON_NUM_THREADS={v}: expected a whole number of threads up to {MAX_THREADS}"
+            ),
+        },
+        (None, Err(_)) => None,
+    };
+    if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
             .map_err(|e| anyhow::anyhow!("--threads {n}: cannot start the thread pool: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Refuses a `WGPU_BACKEND` that names no backend (wgpu would silently search none).
+pub fn check_backend_env() -> Result<()> {
+    const NAMES: [&str; 10] = [
+        "vulkan", "vk", "dx12", "d3d12", "metal", "mtl", "opengl", "gles", "gl", "webgpu",
+    ];
+    if let Ok(v) = std::env::var("WGPU_BACKEND") {
+        for name in v.split(',') {
+            if !NAMES.contains(&name.trim().to_lowercase().as_str()) {
+                bail!(
+                    "WGPU_BACKEND={v}: '{}' is not a backend name (vulkan, metal, dx12, gl, webgpu)",
+                    name.trim()
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -386,7 +386,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
     check_outputs(&a)?;
     let mut t = session(&a, &st, resumed)?;
     open(&a, &st, &mut t)?;
-    let epochs = t.progress().epoch + st.hp.epochs;
+    let Some(epochs) = t.progress().epoch.checked_add(st.hp.epochs) else {
+        bail!(
+            "--epochs {}: with the {} epochs already trained, the count overflows",
+            st.hp.epochs,
+            t.progress().epoch
+        );
+    };
     let mut ended = Ended::default();
     let fit = fit(&a, &st, &mut t, &mut ended)?;
     finish(&a, epochs, &mut t, &fit, ended)
