@@ -250,6 +250,7 @@ pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
         .max()
         .map_or(2, |&m| m as usize + 1)
         .max(2);
+    check_no_gaps(&[(files[1].0, &train_y), (files[3].0, &test_y)], n_classes)?;
     let make = |x: Vec<u8>, n, y: Vec<u32>, part: &str| {
         Dataset::with_inputs(
             format!("{name} ({part})"),
@@ -269,6 +270,33 @@ pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
         train: make(train_x, n_train, train_y, "train")?,
         test: Some(make(test_x, n_test, test_y, "test")?),
     })
+}
+
+/// Class labels must cover 0..n_classes without a gap: a label file with one corrupt byte (255
+/// among 0-9) would otherwise build a 256-class network. The error names the first row whose
+/// label lies beyond the gap. `parts` are (label file, labels).
+fn check_no_gaps(parts: &[(&Path, &[u32])], n_classes: usize) -> Result<()> {
+    let mut seen = vec![false; n_classes];
+    for (_, labels) in parts {
+        for &l in labels.iter() {
+            seen[l as usize] = true;
+        }
+    }
+    let Some(gap) = seen.iter().position(|&s| !s) else {
+        return Ok(());
+    };
+    for (path, labels) in parts {
+        if let Some(row) = labels.iter().position(|&l| l as usize > gap) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "label {} of row {row} (0-based) leaves class {gap} without a single row: a corrupt label? Class labels must be 0..K-1 with none missing",
+                    labels[row]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where a named dataset is looked for: `$WGTRAIN_DATA/NAME`, `./data/NAME`,
@@ -383,6 +411,26 @@ mod tests {
             assert_eq!(y, [0.0, 1.0, 0.0]);
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn a_corrupt_label_that_leaves_a_gap_in_the_classes_is_an_error_naming_its_row() {
+        let dir = temp_dir("gap");
+        write_set(&dir, 5, 4, false);
+        // Row 3 of the test labels: 255 among 0..2 would make a 256-class network.
+        let mut labels = idx(LABELS_MAGIC, &[4], &[0, 1, 2, 255]);
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+        let e = load_dir(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("t10k-labels-idx1-ubyte") && e.contains("label 255 of row 3"),
+            "{e}"
+        );
+        assert!(e.contains("class 3 without a single row"), "{e}");
+        // Classes 0..3 all present: loads.
+        labels = idx(LABELS_MAGIC, &[4], &[0, 1, 2, 3]);
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+        assert_eq!(load_dir(&dir).unwrap().train.target_width(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
