@@ -21,16 +21,24 @@ use crate::trained::Model;
 /// One benchmark task: ReLU hidden layers, softmax cross-entropy, plain SGD, Glorot init.
 #[derive(Clone, Debug)]
 pub struct Task {
+    /// Task name, `"T1"` to `"T4"`; `by_name` matches it case-insensitively.
     pub name: &'static str,
+    /// The dataset trained and tested on, as `data::load` names it (`"fashion-mnist"`, `"digits"`).
     pub data: &'static str,
+    /// Layer sizes, inputs first: `[inputs, hidden.., classes]`.
     pub sizes: &'static [usize],
+    /// Learning rate, constant over the run.
     pub lr: f32,
+    /// Rows per mini-batch.
     pub batch: usize,
+    /// Epochs trained; the reported time per epoch is their median.
     pub epochs: usize,
     /// Lowest test accuracy that counts as a valid run (the reference reaches a few points more).
     pub min_accuracy: f64,
 }
 
+/// The benchmark tasks: T1 a small Fashion-MNIST network, T2 and T4 wide ones (1024 and 4096
+/// units, batches as wide), T3 the built-in digits set for many epochs.
 pub const TASKS: [Task; 4] = [
     Task {
         name: "T1",
@@ -71,6 +79,8 @@ pub const TASKS: [Task; 4] = [
 ];
 
 impl Task {
+    /// The task called `name` (case-insensitive, surrounding spaces ignored); a usage error that
+    /// lists the valid names otherwise.
     pub fn by_name(name: &str) -> Result<&'static Task> {
         TASKS
             .iter()
@@ -80,6 +90,7 @@ impl Task {
             })
     }
 
+    /// The task's network: ReLU after every hidden layer, softmax outputs, cross-entropy loss.
     pub fn spec(&self) -> Spec {
         let hidden = vec![Activation::Relu; self.sizes.len() - 2];
         Spec::new(
@@ -95,18 +106,24 @@ impl Task {
 /// A validated measurement.
 #[derive(Clone, Debug)]
 pub struct BenchResult {
+    /// The task's name, `"T1"` to `"T4"`.
     pub task: &'static str,
+    /// The training path and device, as the session describes it.
     pub device: String,
+    /// Training rows per second over the median epoch.
     pub samples_per_sec: f64,
     /// Median over epochs.
     pub seconds_per_epoch: f64,
+    /// Achieved GFLOP/s: `Spec::flops_per_sample` × `samples_per_sec` / 1e9.
     pub gflops: f64,
+    /// Test-set accuracy after the last epoch, a fraction in [0, 1].
     pub test_accuracy: f64,
     /// Largest relative deviation of the first step's gradients from the f64 reference.
     pub first_step_error: f64,
 }
 
 impl BenchResult {
+    /// One JSON object holding every field under its own name.
     pub fn to_json(&self) -> String {
         serde_json::json!({
             "task": self.task,
@@ -261,11 +278,18 @@ pub fn load_data(name: &str) -> Result<Split> {
 /// One GEMM measurement.
 #[derive(Clone, Debug)]
 pub struct GemmResult {
+    /// `"cpu"`, or the adapter's name and the matmul variant that ran.
     pub device: String,
+    /// Which product the shape comes from: `"square"`, `"X·W"` (forward), `"Xᵀ·dZ"` (weight
+    /// gradient) or `"dZ·Wᵀ"` (input gradient).
     pub form: &'static str,
+    /// Rows of the product: C (m, n) = A (m, k) · B (k, n).
     pub m: usize,
+    /// Length of the contracted dimension.
     pub k: usize,
+    /// Columns of the product.
     pub n: usize,
+    /// Achieved GFLOP/s, counting 2·m·k·n flops per GEMM.
     pub gflops: f64,
 }
 

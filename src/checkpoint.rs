@@ -1,4 +1,4 @@
-//! Checkpoints as safetensors: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out], f32,
+//! Checkpoints as safetensors: `layers.{i}.weight` `[out, in]` and `layers.{i}.bias` `[out]`, f32,
 //! the `torch.nn.Linear` layout, with the architecture in the metadata; for `--resume`, also the
 //! optimiser state `optim.layers.{i}.weight.{slot}` / `optim.layers.{i}.bias.{slot}` (slot
 //! `momentum`, or Adam's `m` and `v`, in the same layouts) and the run's settings and position
@@ -53,25 +53,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// settings, and where it stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainingState {
+    /// The optimiser, its hyper-parameters and its state (update count, slots) at the save.
     pub optim: OptimState,
+    /// The learning-rate schedule; a resumed run must use the same.
     pub schedule: Schedule,
-    /// The base learning rate and λ of `train::Hyper`.
+    /// The base learning rate of `train::Hyper`, before the schedule scales it; a resumed run
+    /// must use the same.
     pub lr: f32,
+    /// λ of the 2λW weight-gradient term (0: none); a resumed run must use the same.
     pub l2: f32,
+    /// Rows per mini-batch; a resumed run must use the same.
     pub batch: usize,
+    /// The run's seed (shuffles, validation hold-out); a resumed run must use the same.
     pub seed: u64,
+    /// Epochs and batches done: where the resumed run continues.
     pub progress: Progress,
-    /// The `--data` the run trained on, its training rows (after the validation hold-out) and
-    /// the held-out fraction.
+    /// The `--data` the run trained on: a built-in name, an IDX directory or a CSV path.
     pub data: String,
+    /// Training rows after the validation hold-out; resuming on a different count is an error.
     pub train_rows: usize,
+    /// The fraction of rows held out for validation, in (0, 1); None: no validation set.
     pub valid_split: Option<f64>,
     /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
     /// their inputs too (tensors `input.mean` and `input.std`).
     pub standardize: Option<Standardize>,
-    /// The CSV layout the run read (`--label-column`, `--targets`), which eval, predict and
-    /// `--resume` read their CSV files with unless told otherwise.
+    /// The CSV layout the run read, which eval, predict and `--resume` read their CSV files with
+    /// unless told otherwise: `--label-column`, the 1-based column of the class label (None: the
+    /// last column).
     pub label_column: Option<usize>,
+    /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
 }
 
@@ -95,7 +105,7 @@ pub fn save_training(
     encode(path, spec, params, &input, Some(state))
 }
 
-/// (name, shape, bytes) of layer tensor `p`'s weight (transposed to [out, in]) and bias.
+/// (name, shape, bytes) of layer tensor `p`'s weight (transposed to `[out, in]`) and bias.
 fn layer_tensors(
     spec: &Spec,
     p: &Params,
@@ -131,8 +141,12 @@ fn layer_tensors(
 /// `label_column`, `targets`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputInfo {
+    /// The training rows' per-feature mean and std (tensors `input.mean`, `input.std`), applied
+    /// to inputs before the network; None: inputs are used as they are.
     pub standardize: Option<Standardize>,
+    /// The 1-based CSV column of the class label (`--label-column`); None: the last column.
     pub label_column: Option<usize>,
+    /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
 }
 

@@ -79,25 +79,35 @@ fn apply_output(spec: &Spec, row: &mut [f32]) {
 /// Precision, recall and F1 of one class, and how many samples belong to it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassMetrics {
+    /// Of the samples predicted as this class, the fraction that belong to it; 0 if none are.
     pub precision: f64,
+    /// Of the samples of this class, the fraction predicted as it; 0 when the class has none.
     pub recall: f64,
+    /// Harmonic mean of precision and recall; 0 when both are 0.
     pub f1: f64,
+    /// Samples whose true class this is.
     pub support: usize,
 }
 
 /// What `evaluate` measures.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
+    /// Samples evaluated.
     pub n: usize,
     /// The mean data loss (as in training, without the L2 term).
     pub loss: f64,
-    /// For class targets: accuracy, `confusion[true][predicted]` counts, per-class metrics.
+    /// Fraction of samples whose largest output is their class, in [0, 1]; None for value
+    /// targets, which get no accuracy, confusion matrix or per-class metrics.
     pub accuracy: Option<f64>,
+    /// `confusion[true][predicted]` sample counts, (outputs, outputs); empty for value targets.
     pub confusion: Vec<Vec<usize>>,
+    /// Metrics of each class, indexed by class (one per model output); empty for value targets.
     pub per_class: Vec<ClassMetrics>,
 }
 
 impl Evaluation {
+    /// One JSON object: `n`, `loss`, `accuracy` (null for value targets), `confusion` and
+    /// `per_class` (`class`, `precision`, `recall`, `f1`, `support`).
     pub fn to_json(&self) -> String {
         serde_json::json!({
             "n": self.n,

@@ -8,29 +8,40 @@ use crate::error::Error;
 /// Activation codes, the value of `act` in the shaders' `Params`: `ACT_*` in
 /// shaders/activation.wgsl (tests/shader_constants.rs checks that both agree).
 pub const ACT_LINEAR: u32 = 0;
+/// Code of `Activation::Relu`.
 pub const ACT_RELU: u32 = 1;
+/// Code of `Activation::Sigmoid`.
 pub const ACT_SIGMOID: u32 = 2;
+/// Code of `Activation::Tanh`.
 pub const ACT_TANH: u32 = 3;
+/// Code of `Activation::LeakyRelu`.
 pub const ACT_LEAKY_RELU: u32 = 4;
 
 /// Loss codes, the value of `loss` in the shaders' `Params`: `LOSS_*` in shaders/loss.wgsl.
 pub const LOSS_CROSS_ENTROPY: u32 = 0;
+/// Code of `Loss::Bce`.
 pub const LOSS_BCE: u32 = 1;
+/// Code of `Loss::Mse`.
 pub const LOSS_MSE: u32 = 2;
 
 /// A hidden-layer activation. The shader code is `Activation::code()`; derivatives are taken from
 /// the activation's *output* `a` (as burn does), so only outputs are kept for the backward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
+    /// The identity, `a = z`.
     Linear,
+    /// `max(z, 0)`.
     Relu,
+    /// `1 / (1 + e^-z)`.
     Sigmoid,
+    /// `tanh(z)`.
     Tanh,
     /// `max(z, 0.01 z)`.
     LeakyRelu,
 }
 
 impl Activation {
+    /// Every activation, in code order: `ALL[i].code() == i`.
     pub const ALL: [Activation; 5] = [
         Activation::Linear,
         Activation::Relu,
@@ -50,6 +61,8 @@ impl Activation {
         }
     }
 
+    /// The name `FromStr`, `Display` and checkpoints use: `linear`, `relu`, `sigmoid`, `tanh` or
+    /// `leaky-relu`.
     pub fn name(self) -> &'static str {
         match self {
             Activation::Linear => "linear",
@@ -89,12 +102,16 @@ impl fmt::Display for Activation {
 /// The output layer's activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// Class probabilities that sum to 1; with cross-entropy, which takes the logits.
     Softmax,
+    /// An independent probability per output; with bce (which takes the logits) or mse.
     Sigmoid,
+    /// The last layer's values as they are; with mse.
     Linear,
 }
 
 impl Output {
+    /// The name `FromStr`, `Display` and checkpoints use: `softmax`, `sigmoid` or `linear`.
     pub fn name(self) -> &'static str {
         match self {
             Output::Softmax => "softmax",
@@ -133,12 +150,16 @@ impl fmt::Display for Output {
 ///   on the outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loss {
+    /// Softmax cross-entropy on class targets (also parsed from `xent` and `ce`).
     CrossEntropy,
+    /// Binary cross-entropy per output, on targets in [0, 1].
     Bce,
+    /// Half the squared error, summed over outputs and averaged over samples.
     Mse,
 }
 
 impl Loss {
+    /// The name `Display` and checkpoints use: `cross-entropy`, `bce` or `mse`.
     pub fn name(self) -> &'static str {
         match self {
             Loss::CrossEntropy => "cross-entropy",
@@ -192,9 +213,13 @@ pub const MAX_PARAMS: usize = 1 << 30;
 /// A dense network: `sizes = [inputs, hidden.., outputs]`, one activation per hidden layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
+    /// Units per layer, inputs first and outputs last: at least two entries, none zero.
     pub sizes: Vec<usize>,
+    /// Activation after each hidden layer: `sizes.len() - 2` entries.
     pub hidden: Vec<Activation>,
+    /// The output layer's activation; it must fit `loss`.
     pub output: Output,
+    /// The training loss.
     pub loss: Loss,
 }
 
@@ -290,14 +315,17 @@ impl Spec {
         )
     }
 
+    /// Number of weight layers, `sizes.len() - 1`.
     pub fn n_layers(&self) -> usize {
         self.sizes.len() - 1
     }
 
+    /// Input features per sample, `sizes[0]`.
     pub fn inputs(&self) -> usize {
         self.sizes[0]
     }
 
+    /// Outputs per sample, the last entry of `sizes`.
     pub fn outputs(&self) -> usize {
         self.sizes[self.sizes.len() - 1]
     }
@@ -360,13 +388,16 @@ impl Spec {
 /// One dense layer: `w` is (fan_in, fan_out) row-major, so the forward pass is `X·W + b`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
+    /// Weights, (fan_in, fan_out) row-major: `w[i * fan_out + o]` links input i to output o.
     pub w: Vec<f32>,
+    /// Biases, (fan_out).
     pub b: Vec<f32>,
 }
 
 /// Host copy of all parameters, layer by layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
+    /// One entry per layer of the `Spec`, the input layer's first.
     pub layers: Vec<Layer>,
 }
 
@@ -445,6 +476,7 @@ impl Params {
         Ok(())
     }
 
+    /// Whether every weight and bias is finite (no NaN or infinity).
     pub fn all_finite(&self) -> bool {
         self.layers
             .iter()

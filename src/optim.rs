@@ -24,14 +24,20 @@ use crate::model::{Params, Spec};
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// Plain SGD, `θ -= lr·g`; no state.
     Sgd,
+    /// Heavy-ball momentum (PyTorch's SGD with momentum μ, dampening 0); one velocity slot.
     Momentum,
+    /// Nesterov momentum (PyTorch's `nesterov=True`); one velocity slot, μ > 0.
     Nesterov,
+    /// Adam with bias correction; slots m and v.
     Adam,
+    /// Adam with decoupled weight decay on the weights; slots m and v.
     AdamW,
 }
 
 impl Method {
+    /// Every method; `FromStr` looks names up among them.
     pub const ALL: [Method; 5] = [
         Method::Sgd,
         Method::Momentum,
@@ -40,6 +46,8 @@ impl Method {
         Method::AdamW,
     ];
 
+    /// The name `FromStr`, `Display`, the CLI and checkpoints use: `sgd`, `momentum`, `nesterov`,
+    /// `adam` or `adamw`.
     pub fn name(self) -> &'static str {
         match self {
             Method::Sgd => "sgd",
@@ -60,10 +68,12 @@ impl Method {
         }
     }
 
+    /// Whether the method keeps a velocity and reads `Optimizer::momentum` (momentum, nesterov).
     pub fn uses_momentum(self) -> bool {
         matches!(self, Method::Momentum | Method::Nesterov)
     }
 
+    /// Whether the method is Adam or AdamW: moments m and v, the betas and eps.
     pub fn is_adam(self) -> bool {
         matches!(self, Method::Adam | Method::AdamW)
     }
@@ -93,10 +103,13 @@ impl fmt::Display for Method {
 /// Fields a method does not use are ignored by it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Optimizer {
+    /// The update rule.
     pub method: Method,
     /// μ of momentum and nesterov.
     pub momentum: f32,
+    /// β1, decay of Adam's first-moment average m; in [0, 1), default 0.9.
     pub beta1: f32,
+    /// β2, decay of Adam's second-moment average v; in [0, 1), default 0.999.
     pub beta2: f32,
     /// Added to sqrt(v̂) in Adam's denominator.
     pub eps: f32,
@@ -257,8 +270,11 @@ pub fn number<T: FromStr>(meta: &HashMap<String, String>, key: &str) -> Result<T
 /// fan_out)), zero at the start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimState {
+    /// The update rule and its hyper-parameters.
     pub optimizer: Optimizer,
+    /// Updates done so far; the next one is Adam's t = `step + 1`.
     pub step: u64,
+    /// One parameter-shaped set per `Method::slots` entry, in that order; empty for SGD.
     pub slots: Vec<Params>,
 }
 
@@ -304,10 +320,13 @@ impl OptimState {
 /// How the learning rate decays over the run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Decay {
+    /// The base rate throughout, after any warm-up (`--schedule constant`, the default).
     Constant,
     /// `lr·gamma^floor(epoch / every)` (PyTorch's StepLR, stepped once per epoch).
     Step {
+        /// Epochs between decays, at least 1 (`--lr-step`).
         every: usize,
+        /// Factor applied at each decay, in (0, 1] (`--lr-gamma`).
         gamma: f32,
     },
     /// `lr·½(1 + cos(π·p))`, p going from 0 at the first step after the warm-up to 1 at the
@@ -316,6 +335,7 @@ pub enum Decay {
 }
 
 impl Decay {
+    /// The name `--schedule` takes and checkpoints store: `constant`, `step` or `cosine`.
     pub fn name(self) -> &'static str {
         match self {
             Decay::Constant => "constant",
@@ -329,7 +349,9 @@ impl Decay {
 /// steps that multiplies it (step s, 0-based, gets the factor (s+1)/warmup).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Schedule {
+    /// How the rate decays over the run.
     pub decay: Decay,
+    /// Warm-up steps (`--warmup`), 0 for none.
     pub warmup: usize,
 }
 
@@ -410,6 +432,8 @@ impl Schedule {
         }
     }
 
+    /// Reads what `to_metadata` wrote; an error when `schedule` is missing or unknown, or the
+    /// schedule is invalid.
     pub fn from_metadata(meta: &HashMap<String, String>) -> Result<Schedule> {
         let decay = match meta.get("schedule").map(String::as_str) {
             Some("constant") => Decay::Constant,

@@ -12,11 +12,17 @@ use crate::error::{Error, Result};
 /// One epoch's point, as `--metrics` writes it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Point {
+    /// 1-based epoch number, over the whole run (resumed parts included).
     pub epoch: f64,
+    /// Mean of the epoch's batch losses (data loss, before each update); None if not recorded.
     pub train_loss: Option<f64>,
+    /// Mean loss on the validation rows after the epoch; None without a validation set.
     pub valid_loss: Option<f64>,
+    /// Mean loss on the test set after the epoch; None where it was not evaluated.
     pub test_loss: Option<f64>,
+    /// Validation accuracy, a fraction in [0, 1]; None without a validation set or classes.
     pub valid_accuracy: Option<f64>,
+    /// Test accuracy, a fraction in [0, 1]; None where not evaluated or without classes.
     pub test_accuracy: Option<f64>,
 }
 

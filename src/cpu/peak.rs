@@ -8,9 +8,11 @@ use std::time::Instant;
 /// A measured peak.
 #[derive(Clone, Copy, Debug)]
 pub struct Peak {
+    /// Measured fp32 FMA throughput of all `threads` together, in GFLOP/s (an FMA counts 2).
     pub gflops: f64,
     /// The instruction set measured ("AVX-512", "AVX2+FMA").
     pub isa: &'static str,
+    /// Threads that ran the chains at once (at least 1).
     pub threads: usize,
 }
 

@@ -223,11 +223,14 @@ pub fn adam_update(
 /// All parameters in f64, layer by layer; weights (fan_in, fan_out).
 #[derive(Clone, Debug)]
 pub struct Net64 {
+    /// Weights per layer, layer l (fan_in, fan_out) row-major.
     pub w: Vec<Vec<f64>>,
+    /// Biases per layer, layer l (fan_out).
     pub b: Vec<Vec<f64>>,
 }
 
 impl Net64 {
+    /// `p` widened to f64, exactly.
     pub fn from_params(p: &Params) -> Net64 {
         Net64 {
             w: p.layers.iter().map(|l| widen(&l.w)).collect(),
@@ -235,6 +238,7 @@ impl Net64 {
         }
     }
 
+    /// The parameters rounded to f32 (round to nearest).
     pub fn to_params(&self) -> Params {
         Params {
             layers: self
@@ -255,6 +259,7 @@ impl Net64 {
     }
 }
 
+/// `v` widened to f64, exactly.
 pub fn widen(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
@@ -356,7 +361,9 @@ pub fn objective(spec: &Spec, net: &Net64, x: &[f64], y: &[f64], m: usize, l2: f
 /// of `Method::slots` (velocity; Adam's m and v).
 #[derive(Clone, Debug)]
 pub struct State64 {
+    /// Updates done so far; the next one is Adam's t = `step + 1`.
     pub step: u64,
+    /// One network-shaped set per `Method::slots` entry, in that order; empty for SGD.
     pub slots: Vec<Net64>,
 }
 

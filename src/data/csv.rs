@@ -59,7 +59,9 @@ pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
 /// (1-based; None: the last), or `targets` real-valued columns last.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Layout {
+    /// The 1-based column of the class label; None: the last column. Unused with `targets`.
     pub label_column: Option<usize>,
+    /// Some(k): the last k columns are real-valued targets, and `label_column` is not used.
     pub targets: Option<usize>,
 }
 

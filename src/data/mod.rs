@@ -11,34 +11,52 @@ pub use csv::load_csv;
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// A dataset's targets, one per sample: class labels or rows of real values.
 #[derive(Clone, Debug)]
 pub enum Targets {
     /// Class indices in 0..n_classes (cross-entropy, or one-hot for mse/bce).
-    Classes { labels: Vec<u32>, n_classes: usize },
+    Classes {
+        /// One label per sample, each below `n_classes`.
+        labels: Vec<u32>,
+        /// Number of classes; a network trained on them has as many outputs.
+        n_classes: usize,
+    },
     /// Real-valued targets, `width` per sample, row-major.
-    Values { values: Vec<f32>, width: usize },
+    Values {
+        /// The targets, (n, width) row-major.
+        values: Vec<f32>,
+        /// Targets per sample; a network trained on them has as many outputs.
+        width: usize,
+    },
 }
 
 /// An input matrix, (n, dim) row-major: f32 values, or bytes scaled on the fly (images keep
 /// their u8 form: a quarter of the memory, and what the GPU path uploads).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Inputs {
+    /// Values as they are, `n * dim` f32.
     F32(Vec<f32>),
     /// Value i is `data[i] as f32 * scale`.
     U8 {
+        /// The raw bytes, `n * dim`.
         data: Vec<u8>,
+        /// Factor from byte to value (1/255 for IDX images, 1/16 for digits).
         scale: f32,
     },
     /// Value i is `data[i] as f32 * scale[j] + offset[j]`, j = i % dim (scale.len() = dim):
     /// bytes standardised per feature (`--standardize` on images) without widening them.
     U8Affine {
+        /// The raw bytes, `n * dim`.
         data: Vec<u8>,
+        /// Per-feature factor, `dim` values.
         scale: Vec<f32>,
+        /// Per-feature offset added after scaling, `dim` values.
         offset: Vec<f32>,
     },
 }
 
 impl Inputs {
+    /// Number of values, `n * dim`.
     pub fn len(&self) -> usize {
         match self {
             Inputs::F32(v) => v.len(),
@@ -46,6 +64,7 @@ impl Inputs {
         }
     }
 
+    /// Whether there are no values.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -141,14 +160,18 @@ impl Inputs {
     }
 }
 
+/// Samples for training or evaluation: inputs `x` (n, dim) and one target per row.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     /// "digits (train)", "xor", "foo.csv".
     pub name: String,
     /// Inputs, (n, dim) row-major.
     pub x: Inputs,
+    /// Number of samples (rows).
     pub n: usize,
+    /// Inputs per sample: the network's input size.
     pub dim: usize,
+    /// Class labels or real-valued targets, one per sample.
     pub targets: Targets,
 }
 
@@ -329,9 +352,13 @@ impl Dataset {
     }
 }
 
+/// What `load` reads from a source: the training set and, where the source has one (the IDX
+/// sets, digits), its test set.
 #[derive(Clone, Debug)]
 pub struct Split {
+    /// The rows to train on (validation is held out of them later, when asked for).
     pub train: Dataset,
+    /// The source's own test set; None for CSV files and xor.
     pub test: Option<Dataset>,
 }
 

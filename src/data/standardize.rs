@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 /// zero rather than dividing by zero.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardize {
+    /// Per-feature mean of the training rows, `dim` values.
     pub mean: Vec<f32>,
+    /// Per-feature population standard deviation, `dim` values, each positive (1 for a constant
+    /// feature).
     pub std: Vec<f32>,
 }
 

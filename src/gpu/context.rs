@@ -6,11 +6,16 @@ use crate::error::{Error, Result};
 /// `WGPU_BACKEND` names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackendChoice {
+    /// Every backend, or only those `WGPU_BACKEND` names when it is set (`auto`).
     #[default]
     Auto,
+    /// Vulkan (`vulkan`), which Mesa's lavapipe software adapter also uses.
     Vulkan,
+    /// Metal (`metal`): macOS and iOS.
     Metal,
+    /// Direct3D 12 (`dx12`): Windows.
     Dx12,
+    /// OpenGL / GLES (`gl`).
     Gl,
 }
 
@@ -107,9 +112,13 @@ pub fn pick_named(
 
 /// A device and queue on one adapter, created once and passed to everything that runs kernels.
 pub struct GpuContext {
+    /// The logical device: creates buffers, pipelines and command encoders.
     pub device: wgpu::Device,
+    /// The device's queue: takes the recorded command buffers and buffer writes.
     pub queue: wgpu::Queue,
+    /// The adapter's name, backend, device type and driver.
     pub info: wgpu::AdapterInfo,
+    /// The limits the device was opened with: the adapter's own, not wgpu's defaults.
     pub limits: wgpu::Limits,
     /// The first error wgpu reported outside an error scope, or the device-lost reason: work
     /// after it cannot be trusted, so the next read-back fails with it.
@@ -182,9 +191,8 @@ impl GpuContext {
         )
     }
 
-    /// Fails with the limit's name and the overshoot when a buffer of `bytes` cannot be bound.
-    /// Fails when `what` (of `bytes`) exceeds one storage binding or buffer, saying by how much
-    /// and what would help (`remedy`).
+    /// Fails with `Error::Limit` when `what` (of `bytes`) exceeds one storage binding or buffer,
+    /// naming the limit and saying by how much and what would help (`remedy`).
     pub fn check_binding(&self, what: &str, bytes: u64, remedy: &str) -> Result<()> {
         let bind = self.limits.max_storage_buffer_binding_size;
         let buf = self.limits.max_buffer_size;
@@ -228,7 +236,6 @@ impl GpuContext {
         }
     }
 
-    /// Waits for all submitted work.
     /// Blocks until the submission `index` has finished on the device.
     pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<()> {
         self.device
@@ -240,6 +247,7 @@ impl GpuContext {
             .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))
     }
 
+    /// Blocks until all submitted work has finished on the device.
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())

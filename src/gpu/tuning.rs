@@ -22,9 +22,13 @@ const MAX_REPS: usize = 20;
 /// One matmul a training step runs: the kernel and its (m, k, n).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulShape {
+    /// The matmul kernel: forward, weight gradient or input gradient.
     pub kernel: Kernel,
+    /// Rows of the product C (m, n) = A (m, k) · B (k, n).
     pub m: usize,
+    /// Length of the contracted dimension.
     pub k: usize,
+    /// Columns of the product.
     pub n: usize,
 }
 
@@ -47,7 +51,9 @@ pub fn step_shapes(sizes: &[usize], rows: usize) -> Vec<MatmulShape> {
 /// The variant chosen and why, for `describe()`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatmulChoice {
+    /// The tile variant the trainer's matmul kernels are built with.
     pub variant: MatmulVariant,
+    /// How it was chosen: forced, by rule, tuned (with each variant's time) or from the cache.
     pub reason: String,
 }
 
@@ -104,7 +110,9 @@ pub fn rule(info: &wgpu::AdapterInfo) -> MatmulVariant {
 /// results (None: tune on every construction, write nothing).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MatmulConfig {
+    /// How to choose the variant; `Auto` by default.
     pub setting: Setting,
+    /// Folder of the tuning cache file `CACHE_FILE`; None: tune on every construction.
     pub cache_dir: Option<PathBuf>,
 }
 
