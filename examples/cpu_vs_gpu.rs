@@ -21,7 +21,7 @@ fn train_on(device: Device) -> wgtrain::Result<PathRun> {
         epochs: 5,
         ..Config::default()
     };
-    let mut trainer = Trainer::new(Model::init(spec, 0), split.train, config).device(device);
+    let mut trainer = Trainer::new(Model::init(spec, 0)?, split.train, config).device(device);
     if let Some(test) = split.test {
         trainer = trainer.test(test);
     }

@@ -50,7 +50,7 @@ fn run(out: &Path) -> wgtrain::Result<f64> {
         ..Config::default()
     };
     // Device::default() is a hardware GPU when there is one, else the CPU path.
-    let mut trainer = Trainer::new(Model::init(spec, 0), train, config)
+    let mut trainer = Trainer::new(Model::init(spec, 0)?, train, config)
         .test(test)
         .device(Device::default());
     println!("device: {}", trainer.open()?.description);

@@ -26,7 +26,7 @@
 //! let data = Dataset::new("xor", x, 4, 2, Targets::Classes { labels, n_classes: 2 })?;
 //! let config = Config { lr: 0.5, batch: 4, epochs: 300, ..Config::default() };
 //! let spec = Spec::classifier(2, &[8], 2)?; // 2-8(relu)-2 softmax/cross-entropy
-//! let mut trainer = Trainer::new(Model::init(spec, 1), data, config).device(Device::cpu());
+//! let mut trainer = Trainer::new(Model::init(spec, 1)?, data, config).device(Device::cpu());
 //! let fit = trainer.fit(|_epoch| Ok(()))?;
 //! assert!(fit.reports.last().unwrap().train_loss < 0.1);
 //! let probs = trainer.model()?.predict_f32(&[-1.0, 1.0])?; // one row: P(class 0), P(class 1)
@@ -51,6 +51,7 @@ pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod gpu;
+pub mod memory;
 pub mod model;
 pub mod optim;
 #[cfg(feature = "plot")]

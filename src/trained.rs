@@ -34,14 +34,19 @@ impl Model {
         })
     }
 
-    /// A new network with seeded initial parameters (He-uniform weights, zero biases).
-    pub fn init(spec: Spec, seed: u64) -> Model {
+    /// A new network with seeded initial parameters (He-uniform weights, zero biases); an
+    /// `Error::OutOfMemory` when the parameters alone cannot fit this process's memory.
+    pub fn init(spec: Spec, seed: u64) -> Result<Model> {
+        crate::memory::check(
+            &format!("the parameters of a {} network", spec.describe()),
+            spec.n_params() as u64 * 4,
+        )?;
         let params = Params::init(&spec, seed);
-        Model {
+        Ok(Model {
             spec,
             params,
             input: InputInfo::default(),
-        }
+        })
     }
 
     /// Loads a checkpoint (`Model::save`'s or a training run's), with its input transform.

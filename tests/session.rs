@@ -33,9 +33,13 @@ fn two_fits_in_one_process_the_first_stopped_by_its_token_the_second_to_the_end(
     let (train, test) = digits();
     let spec = Spec::classifier(64, &[32], 10).unwrap();
     let per_epoch = train.n.div_ceil(32);
-    let mut first = Trainer::new(Model::init(spec.clone(), 0), train.clone(), config(5))
-        .test(test.clone())
-        .device(Device::cpu());
+    let mut first = Trainer::new(
+        Model::init(spec.clone(), 0).unwrap(),
+        train.clone(),
+        config(5),
+    )
+    .test(test.clone())
+    .device(Device::cpu());
     let token = first.stop_token();
     let stopped = first
         .fit(|r| {
@@ -55,7 +59,7 @@ fn two_fits_in_one_process_the_first_stopped_by_its_token_the_second_to_the_end(
     assert!(last.interrupted && last.batches < per_epoch, "{last:?}");
     assert!(token.steps() > per_epoch);
 
-    let mut second = Trainer::new(Model::init(spec, 0), train, config(3))
+    let mut second = Trainer::new(Model::init(spec, 0).unwrap(), train, config(3))
         .test(test)
         .device(Device::cpu());
     let done = second.fit(|_| Ok(())).unwrap();
@@ -70,7 +74,7 @@ fn two_fits_in_one_process_the_first_stopped_by_its_token_the_second_to_the_end(
 fn a_stop_from_another_thread_ends_the_run_after_the_step_under_way() {
     let (train, test) = digits();
     let spec = Spec::classifier(64, &[32], 10).unwrap();
-    let mut t = Trainer::new(Model::init(spec, 0), train, config(1000))
+    let mut t = Trainer::new(Model::init(spec, 0).unwrap(), train, config(1000))
         .test(test)
         .device(Device::cpu());
     let token = t.stop_token();
@@ -114,7 +118,7 @@ fn a_standardised_model_applies_its_transform_in_predict_evaluate_save_and_load(
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.safetensors");
     let spec = Spec::classifier(2, &[16], 2).unwrap();
-    let mut t = Trainer::new(Model::init(spec, 1), unscaled(512, 1), config(20))
+    let mut t = Trainer::new(Model::init(spec, 1).unwrap(), unscaled(512, 1), config(20))
         .standardize(true)
         .device(Device::cpu());
     t.fit(|_| Ok(())).unwrap();
@@ -151,7 +155,7 @@ fn keep_best_saves_the_best_epoch_and_says_which() {
     let path = dir.join("best.safetensors");
     let (train, test) = digits();
     let spec = Spec::classifier(64, &[32], 10).unwrap();
-    let mut t = Trainer::new(Model::init(spec, 0), train, config(4))
+    let mut t = Trainer::new(Model::init(spec, 0).unwrap(), train, config(4))
         .test(test.clone())
         .device(Device::cpu())
         .checkpoints(Checkpoints {
@@ -196,16 +200,17 @@ fn bad_settings_are_errors_naming_the_setting() {
             "batch",
         ),
     ] {
-        let mut t =
-            Trainer::new(Model::init(spec.clone(), 0), train.clone(), config).device(Device::cpu());
+        let mut t = Trainer::new(Model::init(spec.clone(), 0).unwrap(), train.clone(), config)
+            .device(Device::cpu());
         match t.fit(|_| Ok(())) {
             Err(Error::InvalidArgument { arg: Some(a), .. }) => assert_eq!(a, want),
             other => panic!("{want}: {:?}", other.map(|f| f.reports.len())),
         }
     }
-    let mut t = Trainer::new(Model::init(spec, 0), train, Config::default()).device(Device::Cpu {
-        threads: Some(100_000),
-    });
+    let mut t =
+        Trainer::new(Model::init(spec, 0).unwrap(), train, Config::default()).device(Device::Cpu {
+            threads: Some(100_000),
+        });
     assert!(matches!(
         t.open().err(),
         Some(Error::InvalidArgument {
@@ -223,9 +228,13 @@ fn the_same_session_on_the_gpu_ends_at_the_cpu_losses() {
     let (train, test) = digits();
     let spec = Spec::classifier(64, &[32], 10).unwrap();
     let losses = |device: Device| -> Vec<f64> {
-        let mut t = Trainer::new(Model::init(spec.clone(), 3), train.clone(), config(3))
-            .test(test.clone())
-            .device(device);
+        let mut t = Trainer::new(
+            Model::init(spec.clone(), 3).unwrap(),
+            train.clone(),
+            config(3),
+        )
+        .test(test.clone())
+        .device(device);
         let fit = t.fit(|_| Ok(())).unwrap();
         fit.reports.iter().map(|r| r.train_loss).collect()
     };

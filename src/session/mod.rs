@@ -70,7 +70,7 @@ struct Running {
 /// # fn main() -> wgtrain::Result<()> {
 /// let split = wgtrain::data::load("digits", None)?;
 /// let spec = wgtrain::Spec::classifier(64, &[64], 10)?;
-/// let mut trainer = Trainer::new(Model::init(spec, 0), split.train, Config::default())
+/// let mut trainer = Trainer::new(Model::init(spec, 0)?, split.train, Config::default())
 ///     .test(split.test.unwrap())
 ///     .device(Device::cpu());
 /// let fit = trainer.fit(|r| Ok(println!("epoch {} loss {:.4}", r.epoch, r.train_loss)))?;
@@ -296,6 +296,7 @@ impl Trainer {
             }
         }
         let train = self.model.prepare(train)?;
+        self.check_memory(sizes[0].min(self.config.batch))?;
         let (mut backend, opened) =
             open::open_backend(&self.device, &self.model, train, eval, &self.config)?;
         backend.set_optimizer(&optim)?;
@@ -308,6 +309,36 @@ impl Trainer {
             roles,
             sizes,
         })
+    }
+
+    /// Refuses a run whose host memory cannot fit: on the CPU path the trainer's copy of the
+    /// parameters, their transposed copy, the gradients and optimiser state, and the
+    /// activations of a step of `rows` rows; on the GPU path the parameters' upload copy.
+    fn check_memory(&self, rows: usize) -> Result<()> {
+        let spec = &self.model.spec;
+        let p = spec.n_params() as u64;
+        let cpu = !matches!(self.device, Device::Gpu(_));
+        let copies = if cpu {
+            let slots = self.config.optimizer.method.slots().len() as u64;
+            let grads = u64::from(self.config.optimizer.method != crate::optim::Method::Sgd);
+            2 + slots + grads
+        } else {
+            1
+        };
+        let units: u64 = spec.sizes.iter().map(|&s| s as u64).sum();
+        let bytes = p
+            .saturating_mul(copies)
+            .saturating_add((rows as u64).saturating_mul(units).saturating_mul(4))
+            .saturating_mul(4);
+        crate::memory::check(
+            &format!(
+                "training a {} network ({} parameters) at batch {}",
+                spec.describe(),
+                spec.n_params(),
+                self.config.batch
+            ),
+            bytes,
+        )
     }
 
     /// The resumed run's settings must be this session's, its data the same rows.

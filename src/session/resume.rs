@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn a_resumed_session_whose_config_differs_from_the_run_names_the_setting() {
         let train = crate::data::load("xor", None).unwrap().train;
-        let model = Model::init(spec(), 0);
+        let model = Model::init(spec(), 0).unwrap();
         let config = Config {
             lr: 0.001,
             batch: 16,

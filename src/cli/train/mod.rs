@@ -10,7 +10,6 @@ use super::settings::{ArchFlags, Flags, Settings};
 use super::signals::Watch;
 use wgtrain::checkpoint::{self, InputInfo, TrainingState};
 use wgtrain::data::{self, Dataset, Targets};
-use wgtrain::model::Params;
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
 use wgtrain::{Config, Device, GpuOptions, Model, Trainer};
@@ -174,11 +173,13 @@ fn model(
     }
     let classes = matches!(train.targets, Targets::Classes { .. });
     let spec = arch_flags(a).build(train.dim, train.target_width(), classes)?;
-    let params = match &a.init {
-        Some(path) => checkpoint::load_for(path, &spec)?,
-        None => Params::init(&spec, st.hp.seed),
+    let mut model = match &a.init {
+        Some(path) => {
+            let params = checkpoint::load_for(path, &spec)?;
+            Model::new(spec, params)?
+        }
+        None => Model::init(spec, st.hp.seed)?,
     };
-    let mut model = Model::new(spec, params)?;
     model.input.label_column = st.label_column;
     model.input.targets = st.targets;
     Ok(model)
