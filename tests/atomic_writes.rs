@@ -7,7 +7,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::Scratch;
+use common::scratch::Scratch;
 
 #[test]
 fn killing_a_run_mid_save_never_leaves_a_torn_checkpoint() {

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::Scratch;
 use common::checkpoint_file::SafeTensors;
 use common::cli::{epochs, metrics, number};
+use common::scratch::Scratch;
 use common::{Tol, assert_close};
 
 /// The CLI's f32 forward loss against this file's f64 forward pass on the same f32 parameters:

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::Scratch;
 use common::cli::rejects;
+use common::scratch::Scratch;
 
 /// A trained checkpoint of a digits network with `hidden` units.
 fn checkpoint(s: &Scratch, name: &str, hidden: &str) -> String {

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::Scratch;
 use common::checkpoint_file::write_checkpoint;
 use common::cli::{check_metrics, epochs, metrics, number, rejects, with_adapter};
+use common::scratch::Scratch;
 use common::{Tol, assert_close};
 
 /// CPU and GPU train losses after two epochs on digits: both are f32 with different summation

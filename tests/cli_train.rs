@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::Scratch;
 use common::cli::{check_metrics, epochs, metrics, number};
+use common::scratch::Scratch;
 use common::{Tol, assert_close};
 
 /// One or two threads split a step's work differently: 1e-4 relative allows for a changed f32

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::scratch::Scratch;
 
 #[test]
 fn divergence_names_where_and_keeps_the_last_good_checkpoint() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::scratch::Scratch;
 use common::{Tol, assert_close};
 
 /// Eval's accuracy against training's last test accuracy, on the same 360 samples: one

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{Scratch, gpu};
+use common::gpu;
+use common::scratch::Scratch;
 use wgtrain::gpu::context::is_hardware;
 use wgtrain::gpu::tuning::{
     CACHE_FILE, MatmulShape, Setting, cache_key, choose_inner, read_cache, step_shapes,

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::Scratch;
 use common::cli::{epochs, rejects, with_adapter};
+use common::scratch::Scratch;
 
 #[test]
 fn adam_at_lr_0_001_trains_digits_to_95_percent_on_both_paths() {

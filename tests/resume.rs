@@ -6,7 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{Scratch, gpu};
+use common::gpu;
+use common::scratch::Scratch;
 use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{self, Dataset};

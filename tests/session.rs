@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::scratch::Scratch;
 use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::session::Checkpoints;
 use wgtrain::{Config, Device, Error, Model, Spec, Trainer};

@@ -8,7 +8,7 @@ use std::process::{Command, ExitStatus};
 
 use serde_json::Value;
 
-use super::Scratch;
+use super::scratch::Scratch;
 
 impl Scratch {
     /// `wgtrain ARGS` in this directory, not yet started: for runs that are spawned and killed.

@@ -10,9 +10,7 @@ pub mod checkpoint_file;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod kernels;
-mod scratch;
-
-pub use scratch::Scratch;
+pub mod scratch;
 
 use wgtrain::gpu::GpuContext;
 use wgtrain::model::{Params, Spec};
