@@ -2,25 +2,32 @@
 //! moment leaves the previous checkpoint or the new one, never a torn file. Kills a training run
 //! that saves every epoch at varied moments, many times, and loads what it left each time.
 
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::Duration;
+
+use common::scratch::Scratch;
 
 #[test]
 fn killing_a_run_mid_save_never_leaves_a_torn_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("wgtrain-atomic-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let ckpt = dir.join("run.safetensors");
+    let s = Scratch::new("atomic");
+    let ckpt = s.path("run.safetensors");
     let mut found = 0;
     let mut rng = wgtrain::rng::Rng::new(11);
     for round in 0..16 {
         // Adam state triples the file (about 3 MB): each save takes long enough to be hit.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-            .args([
-                "train", "--device", "cpu", "--hidden", "2048", "--epochs", "1000", "--batch",
+        let mut child = s
+            .command(&[
+                "train",
+                "--device",
+                "cpu",
+                "--hidden",
+                "2048",
+                "--epochs",
+                "1000",
+                "--batch",
                 "512",
-            ])
-            .args([
                 "--optimizer",
                 "adam",
                 "--lr",
@@ -28,10 +35,8 @@ fn killing_a_run_mid_save_never_leaves_a_torn_checkpoint() {
                 "--checkpoint-every",
                 "1",
                 "--save",
+                ckpt.to_str().unwrap(),
             ])
-            .arg(&ckpt)
-            .current_dir(&dir)
-            .env("XDG_RUNTIME_DIR", &dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -58,5 +63,4 @@ fn killing_a_run_mid_save_never_leaves_a_torn_checkpoint() {
         found >= 8,
         "only {found} of 16 rounds left a checkpoint to check"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

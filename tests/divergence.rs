@@ -1,22 +1,14 @@
 //! A run whose loss becomes non-finite stops with the epoch and batch and a hint to lower the
 //! learning rate, exits non-zero without a panic, and leaves the last good checkpoint as it was.
 
-use std::process::Command;
+mod common;
+
+use common::scratch::Scratch;
 
 #[test]
 fn divergence_names_where_and_keeps_the_last_good_checkpoint() {
-    let dir = std::env::temp_dir().join(format!("wgtrain-diverge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-            .args(args)
-            .current_dir(&dir)
-            .env("XDG_RUNTIME_DIR", &dir)
-            .output()
-            .unwrap()
-    };
-    let good = run(&[
+    let s = Scratch::new("diverge");
+    s.run(&[
         "train",
         "--device",
         "cpu",
@@ -26,14 +18,10 @@ fn divergence_names_where_and_keeps_the_last_good_checkpoint() {
         "linear",
         "--save",
         "m.safetensors",
-    ]);
-    assert!(
-        good.status.success(),
-        "{}",
-        String::from_utf8_lossy(&good.stderr)
-    );
-    let before = std::fs::read(dir.join("m.safetensors")).unwrap();
-    let bad = run(&[
+    ])
+    .assert_success();
+    let before = std::fs::read(s.path("m.safetensors")).unwrap();
+    s.run(&[
         "train",
         "--device",
         "cpu",
@@ -49,17 +37,11 @@ fn divergence_names_where_and_keeps_the_last_good_checkpoint() {
         "m.safetensors",
         "--checkpoint-every",
         "1",
-    ]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert_eq!(bad.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("diverged") && err.contains("epoch 1, batch") && err.contains("lower --lr"),
-        "{err}"
-    );
+    ])
+    .assert_error(&["diverged", "epoch 1, batch", "lower --lr"]);
     assert_eq!(
-        std::fs::read(dir.join("m.safetensors")).unwrap(),
+        std::fs::read(s.path("m.safetensors")).unwrap(),
         before,
         "the good checkpoint was replaced"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

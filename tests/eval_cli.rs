@@ -2,59 +2,40 @@
 //! tables add up, predictions are probabilities whose argmax is the class, and bad input is a
 //! clear error.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wgtrain-eval-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::scratch::Scratch;
+use common::{Tol, assert_close};
 
-fn wgtrain(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-        .args(args)
-        .current_dir(dir)
-        .env("XDG_RUNTIME_DIR", dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-/// A refusal, not a crash, with `needle` in the message.
-fn refused(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "expected exit 1: {err}");
-    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-}
+/// Eval's accuracy against training's last test accuracy, on the same 360 samples: one
+/// borderline sample may fall the other way.
+const ONE_SAMPLE_OF_360: Tol = Tol {
+    rtol: 0.0,
+    atol: 1.0 / 360.0,
+};
+/// Eval's loss against training's last test loss: the same parameters and samples, summed in
+/// another order.
+const SAME_LOSS: Tol = Tol {
+    rtol: 1e-4,
+    atol: 0.0,
+};
 
 /// Trains digits for 3 epochs on the CPU path; returns the model path and the last metrics line.
-fn trained(dir: &Path) -> (String, serde_json::Value) {
-    let model = dir.join("m.safetensors").display().to_string();
-    let metrics = dir.join("m.jsonl").display().to_string();
-    ok(&wgtrain(
-        dir,
-        &[
-            "train",
-            "--device",
-            "cpu",
-            "--epochs",
-            "3",
-            "--save",
-            &model,
-            "--metrics",
-            &metrics,
-        ],
-    ));
+fn trained(s: &Scratch) -> (String, serde_json::Value) {
+    let model = s.arg("m.safetensors");
+    let metrics = s.arg("m.jsonl");
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "3",
+        "--save",
+        &model,
+        "--metrics",
+        &metrics,
+    ])
+    .assert_success();
     let text = std::fs::read_to_string(&metrics).unwrap();
     (
         model,
@@ -64,25 +45,26 @@ fn trained(dir: &Path) -> (String, serde_json::Value) {
 
 #[test]
 fn eval_agrees_with_training_and_its_tables_add_up() {
-    let dir = scratch("agree");
-    let (model, last) = trained(&dir);
-    let out = ok(&wgtrain(
-        &dir,
-        &["eval", "--model", &model, "--data", "digits", "--json"],
-    ));
+    let s = Scratch::new("agree");
+    let (model, last) = trained(&s);
+    let out = s
+        .run(&["eval", "--model", &model, "--data", "digits", "--json"])
+        .success_stdout();
     let e: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let n = e["n"].as_u64().unwrap() as usize;
     assert_eq!(n, 360, "digits' test split");
     let acc = e["accuracy"].as_f64().unwrap();
-    assert!(
-        (acc - last["test_accuracy"].as_f64().unwrap()).abs() <= 1.0 / 360.0,
-        "eval {acc} vs training {last}"
+    assert_close(
+        "eval accuracy vs training's last test accuracy",
+        &[acc],
+        &[last["test_accuracy"].as_f64().unwrap()],
+        ONE_SAMPLE_OF_360,
     );
-    let loss = e["loss"].as_f64().unwrap();
-    let trained_loss = last["test_loss"].as_f64().unwrap();
-    assert!(
-        (loss - trained_loss).abs() <= 1e-4 * trained_loss,
-        "eval loss {loss} vs training {trained_loss}"
+    assert_close(
+        "eval loss vs training's last test loss",
+        &[e["loss"].as_f64().unwrap()],
+        &[last["test_loss"].as_f64().unwrap()],
+        SAME_LOSS,
     );
     let confusion: Vec<Vec<u64>> = serde_json::from_value(e["confusion"].clone()).unwrap();
     let total: u64 = confusion.iter().flatten().sum();
@@ -98,21 +80,19 @@ fn eval_agrees_with_training_and_its_tables_add_up() {
             "class {c}"
         );
     }
-    let table = ok(&wgtrain(
-        &dir,
-        &["eval", "--model", &model, "--data", "digits"],
-    ));
+    let table = s
+        .run(&["eval", "--model", &model, "--data", "digits"])
+        .success_stdout();
     assert!(
         table.contains("confusion matrix") && table.contains("precision"),
         "{table}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn predict_gives_probabilities_whose_argmax_is_the_class() {
-    let dir = scratch("predict");
-    let (model, _) = trained(&dir);
+    let s = Scratch::new("predict");
+    let (model, _) = trained(&s);
     // The same three samples with and without a label column, and with a header.
     let rows = ["0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0";
         3];
@@ -125,16 +105,14 @@ fn predict_gives_probabilities_whose_argmax_is_the_class() {
             .collect::<Vec<_>>()
             .join(",")
     );
-    std::fs::write(dir.join("f.csv"), &features).unwrap();
-    std::fs::write(dir.join("l.csv"), header + &labelled).unwrap();
-    let a = ok(&wgtrain(
-        &dir,
-        &["predict", "--model", &model, "--input", "f.csv"],
-    ));
-    let b = ok(&wgtrain(
-        &dir,
-        &["predict", "--model", &model, "--input", "l.csv"],
-    ));
+    s.write("f.csv", &features);
+    s.write("l.csv", header + &labelled);
+    let a = s
+        .run(&["predict", "--model", &model, "--input", "f.csv"])
+        .success_stdout();
+    let b = s
+        .run(&["predict", "--model", &model, "--input", "l.csv"])
+        .success_stdout();
     assert_eq!(a, b, "a label column must be ignored");
     let mut lines = a.lines();
     assert!(lines.next().unwrap().starts_with("class,p0,"));
@@ -150,75 +128,43 @@ fn predict_gives_probabilities_whose_argmax_is_the_class() {
     }
     assert_eq!(count, 3);
     // --out: the same CSV in a file.
-    ok(&wgtrain(
-        &dir,
-        &[
-            "predict", "--model", &model, "--input", "f.csv", "--out", "p.csv",
-        ],
-    ));
-    assert_eq!(std::fs::read_to_string(dir.join("p.csv")).unwrap(), a);
-    std::fs::remove_dir_all(&dir).unwrap();
+    s.run(&[
+        "predict", "--model", &model, "--input", "f.csv", "--out", "p.csv",
+    ])
+    .assert_success();
+    assert_eq!(std::fs::read_to_string(s.path("p.csv")).unwrap(), a);
 }
 
 #[test]
 fn eval_and_predict_refuse_bad_input_clearly() {
-    let dir = scratch("bad");
-    let (model, _) = trained(&dir);
-    std::fs::write(dir.join("narrow.csv"), "1,2,3\n4,5,6\n").unwrap();
-    refused(
-        &wgtrain(
-            &dir,
-            &["predict", "--model", &model, "--input", "narrow.csv"],
-        ),
-        "the model takes 64 inputs",
-    );
-    std::fs::write(
-        dir.join("ragged.csv"),
+    let s = Scratch::new("bad");
+    let (model, _) = trained(&s);
+    s.write("narrow.csv", "1,2,3\n4,5,6\n");
+    s.run(&["predict", "--model", &model, "--input", "narrow.csv"])
+        .assert_error(&["the model takes 64 inputs"]);
+    s.write(
+        "ragged.csv",
         format!("{}\n{}\n", ["1"; 64].join(","), ["1"; 63].join(",")),
-    )
-    .unwrap();
-    refused(
-        &wgtrain(
-            &dir,
-            &["predict", "--model", &model, "--input", "ragged.csv"],
-        ),
-        "line 2",
     );
-    std::fs::write(dir.join("x-idx3-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 1, 7]).unwrap();
-    refused(
-        &wgtrain(
-            &dir,
-            &["predict", "--model", &model, "--input", "x-idx3-ubyte"],
-        ),
-        "magic",
-    );
-    refused(
-        &wgtrain(
-            &dir,
-            &["eval", "--model", "missing.safetensors", "--data", "digits"],
-        ),
-        "missing.safetensors",
-    );
-    std::fs::write(dir.join("junk.safetensors"), b"not a checkpoint at all").unwrap();
-    refused(
-        &wgtrain(
-            &dir,
-            &["eval", "--model", "junk.safetensors", "--data", "digits"],
-        ),
-        "junk.safetensors",
-    );
-    std::fs::write(dir.join("wide.csv"), format!("{},1\n", ["1"; 10].join(","))).unwrap();
-    refused(
-        &wgtrain(&dir, &["eval", "--model", &model, "--data", "wide.csv"]),
-        "takes 64",
-    );
-    assert!(!dir.join("p.csv").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
+    s.run(&["predict", "--model", &model, "--input", "ragged.csv"])
+        .assert_error(&["line 2"]);
+    s.write("x-idx3-ubyte", [0u8, 0, 8, 1, 0, 0, 0, 1, 7]);
+    s.run(&["predict", "--model", &model, "--input", "x-idx3-ubyte"])
+        .assert_error(&["magic"]);
+    s.run(&["eval", "--model", "missing.safetensors", "--data", "digits"])
+        .assert_error(&["missing.safetensors"]);
+    s.write("junk.safetensors", b"not a checkpoint at all");
+    s.run(&["eval", "--model", "junk.safetensors", "--data", "digits"])
+        .assert_error(&["junk.safetensors"]);
+    s.write("wide.csv", format!("{},1\n", ["1"; 10].join(",")));
+    s.run(&["eval", "--model", &model, "--data", "wide.csv"])
+        .assert_error(&["takes 64"]);
+    assert!(!s.path("p.csv").exists());
 }
 
 /// Features on wildly different scales: a big one that decides the class, a tiny constant-ish
 /// one, a uniform one.
-fn scaled_csv(dir: &Path) -> PathBuf {
+fn scaled_csv(s: &Scratch) -> String {
     let mut rng = wgtrain::rng::Rng::new(5);
     let mut text = String::from("a,b,c,label\n");
     for _ in 0..400 {
@@ -227,33 +173,29 @@ fn scaled_csv(dir: &Path) -> PathBuf {
         let c = rng.next_f64();
         text += &format!("{a:.3},{b:.5},{c:.4},{}\n", (a > 1000.0) as u8);
     }
-    let path = dir.join("scaled.csv");
-    std::fs::write(&path, text).unwrap();
-    path
+    s.write("scaled.csv", text)
 }
 
 #[test]
 fn standardized_models_carry_their_statistics_into_eval_and_predict() {
-    let dir = scratch("standardize");
-    let csv = scaled_csv(&dir).display().to_string();
-    let model = dir.join("z.safetensors").display().to_string();
-    ok(&wgtrain(
-        &dir,
-        &[
-            "train",
-            "--data",
-            &csv,
-            "--device",
-            "cpu",
-            "--hidden",
-            "8",
-            "--epochs",
-            "40",
-            "--standardize",
-            "--save",
-            &model,
-        ],
-    ));
+    let s = Scratch::new("standardize");
+    let csv = scaled_csv(&s);
+    let model = s.arg("z.safetensors");
+    s.run(&[
+        "train",
+        "--data",
+        &csv,
+        "--device",
+        "cpu",
+        "--hidden",
+        "8",
+        "--epochs",
+        "40",
+        "--standardize",
+        "--save",
+        &model,
+    ])
+    .assert_success();
     let bytes = std::fs::read(&model).unwrap();
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
@@ -262,11 +204,9 @@ fn standardized_models_carry_their_statistics_into_eval_and_predict() {
         "{header}"
     );
     let e: serde_json::Value = serde_json::from_str(
-        ok(&wgtrain(
-            &dir,
-            &["eval", "--model", &model, "--data", &csv, "--json"],
-        ))
-        .trim(),
+        s.run(&["eval", "--model", &model, "--data", &csv, "--json"])
+            .success_stdout()
+            .trim(),
     )
     .unwrap();
     // Raw inputs around 1000 fed to a network trained on standardised ones would give chance.
@@ -275,10 +215,9 @@ fn standardized_models_carry_their_statistics_into_eval_and_predict() {
         acc > 0.95,
         "eval accuracy {acc}: the statistics were not applied"
     );
-    let preds = ok(&wgtrain(
-        &dir,
-        &["predict", "--model", &model, "--input", &csv],
-    ));
+    let preds = s
+        .run(&["predict", "--model", &model, "--input", &csv])
+        .success_stdout();
     let text = std::fs::read_to_string(&csv).unwrap();
     let labels: Vec<&str> = text
         .lines()
@@ -296,12 +235,11 @@ fn standardized_models_carry_their_statistics_into_eval_and_predict() {
         "predict agrees on {agree} of {}",
         labels.len()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A CSV file with the class label first: `label,a,b,c`, the label 1 when c ≥ 5; all integers,
 /// so reading a feature as the label would not fail to parse.
-fn label_first_csv(dir: &Path, features_only: bool) -> PathBuf {
+fn label_first_csv(s: &Scratch, features_only: bool) -> String {
     let mut rng = wgtrain::rng::Rng::new(9);
     let mut text = String::new();
     for _ in 0..300 {
@@ -313,42 +251,40 @@ fn label_first_csv(dir: &Path, features_only: bool) -> PathBuf {
             format!("{label},{},{},{}\n", v[0], v[1], v[2])
         };
     }
-    let path = dir.join(if features_only { "x.csv" } else { "xy.csv" });
-    std::fs::write(&path, text).unwrap();
-    path
+    s.write(if features_only { "x.csv" } else { "xy.csv" }, text)
 }
 
 /// A run with --label-column stores it: eval and predict read the file the same way without
 /// the flag (saying so), and --resume keeps it and refuses a different one.
 #[test]
 fn the_label_column_travels_with_the_model() {
-    let dir = scratch("label-column");
-    let csv = label_first_csv(&dir, false).display().to_string();
-    let features = label_first_csv(&dir, true).display().to_string();
-    let model = dir.join("l.safetensors").display().to_string();
+    let s = Scratch::new("label-column");
+    let csv = label_first_csv(&s, false);
+    let features = label_first_csv(&s, true);
+    let model = s.arg("l.safetensors");
     let train = |extra: &[&str]| {
         let mut args = vec![
             "train", "--data", &csv, "--device", "cpu", "--hidden", "8", "--epochs", "30",
             "--save", &model,
         ];
         args.extend_from_slice(extra);
-        wgtrain(&dir, &args)
+        s.run(&args)
     };
-    ok(&train(&["--label-column", "1"]));
+    train(&["--label-column", "1"]).assert_success();
     let eval = |extra: &[&str]| {
         let mut args = vec!["eval", "--model", &model, "--data", &csv, "--json"];
         args.extend_from_slice(extra);
-        wgtrain(&dir, &args)
+        s.run(&args)
     };
     let implicit = eval(&[]);
     assert!(
-        String::from_utf8_lossy(&implicit.stderr).contains("--label-column 1"),
+        implicit.stderr.contains("--label-column 1"),
         "no note of the stored layout: {}",
-        String::from_utf8_lossy(&implicit.stderr)
+        implicit.stderr
     );
-    let explicit = ok(&eval(&["--label-column", "1"]));
+    let explicit = eval(&["--label-column", "1"]).success_stdout();
     assert_eq!(
-        ok(&implicit),
+        implicit.success_stdout(),
         explicit,
         "eval without the flag read the file differently"
     );
@@ -357,10 +293,8 @@ fn the_label_column_travels_with_the_model() {
     // the labels would be ten classes for a two-class model, or the fit would be lost.)
     assert!(e["accuracy"].as_f64().unwrap() > 0.8, "{e}");
     let predict = |input: &str| {
-        ok(&wgtrain(
-            &dir,
-            &["predict", "--model", &model, "--input", input],
-        ))
+        s.run(&["predict", "--model", &model, "--input", input])
+            .success_stdout()
     };
     let (with_label, without) = (predict(&csv), predict(&features));
     let differ = with_label
@@ -377,12 +311,8 @@ fn the_label_column_travels_with_the_model() {
             "train", "--resume", &model, "--epochs", "1", "--device", "cpu",
         ];
         args.extend_from_slice(extra);
-        wgtrain(&dir, &args)
+        s.run(&args)
     };
-    ok(&resume(&[]));
-    refused(
-        &resume(&["--label-column", "4"]),
-        "--label-column 4 contradicts",
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+    resume(&[]).assert_success();
+    resume(&["--label-column", "4"]).assert_error(&["--label-column 4 contradicts"]);
 }

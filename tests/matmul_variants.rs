@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::gpu;
+use common::scratch::Scratch;
 use wgtrain::gpu::context::is_hardware;
 use wgtrain::gpu::tuning::{
     CACHE_FILE, MatmulShape, Setting, cache_key, choose_inner, read_cache, step_shapes,
@@ -19,14 +18,6 @@ use wgtrain::train::Backend;
 /// A small network's step: 64 rows through 8-16-3.
 fn shapes() -> Vec<MatmulShape> {
     step_shapes(&[8, 16, 3], 64)
-}
-
-/// An empty directory of its own for one test's cache.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgtrain-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -77,13 +68,13 @@ fn software_adapter_runs_the_64_variant_untuned_and_writes_no_cache() {
         );
         return;
     }
-    let dir = scratch(test);
-    let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Auto, Some(&dir)).unwrap();
+    let s = Scratch::new(test);
+    let dir = s.dir();
+    let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Auto, Some(dir)).unwrap();
     assert_eq!(choice.variant, MatmulVariant::Tile64);
     assert_eq!(kernels.matmul_variant(), MatmulVariant::Tile64);
     assert!(choice.describe().contains("software adapter"), "{choice:?}");
     assert!(!dir.join(CACHE_FILE).exists(), "a cache was written");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -103,8 +94,9 @@ fn forced_variant_is_compiled_active_and_named() {
 fn tuning_times_every_variant_then_reuses_the_cached_choice() {
     let test = "tuning_times_every_variant_then_reuses_the_cached_choice";
     let Some(ctx) = gpu(test) else { return };
-    let dir = scratch(test);
-    let (kernels, first) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+    let s = Scratch::new(test);
+    let dir = s.dir();
+    let (kernels, first) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(dir)).unwrap();
     assert_eq!(kernels.matmul_variant(), first.variant);
     assert_eq!(kernels.matmul_variants(), MatmulVariant::ALL);
     assert!(first.reason.starts_with("tuned: "), "{first:?}");
@@ -121,7 +113,7 @@ fn tuning_times_every_variant_then_reuses_the_cached_choice() {
         [(cache_key(&ctx.info, &shapes()), first.variant)],
         "the cache holds the one choice under the adapter and shapes"
     );
-    let (kernels, again) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+    let (kernels, again) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(dir)).unwrap();
     assert_eq!(again.variant, first.variant);
     assert_eq!(
         kernels.matmul_variants(),
@@ -131,19 +123,19 @@ fn tuning_times_every_variant_then_reuses_the_cached_choice() {
     assert!(again.reason.contains("cached in"), "{again:?}");
     // Another network on the same adapter is tuned on its own and kept beside the first.
     let other = step_shapes(&[5, 7], 3);
-    choose_inner(&ctx, &other, Setting::Tune, Some(&dir)).unwrap();
+    choose_inner(&ctx, &other, Setting::Tune, Some(dir)).unwrap();
     let (entries, _) = read_cache(&dir.join(CACHE_FILE));
     assert_eq!(entries.len(), 2, "{entries:?}");
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn corrupt_cache_is_ignored_with_a_note_and_rewritten() {
     let test = "corrupt_cache_is_ignored_with_a_note_and_rewritten";
     let Some(ctx) = gpu(test) else { return };
-    let dir = scratch(test);
+    let s = Scratch::new(test);
+    let dir = s.dir();
     let file = dir.join(CACHE_FILE);
     for garbage in [&b"no tab here\n"[..], b"key\t96\n", b"\xff\xfe\x00binary"] {
         std::fs::write(&file, garbage).unwrap();
@@ -154,7 +146,7 @@ fn corrupt_cache_is_ignored_with_a_note_and_rewritten() {
             note.contains("ignoring") && note.contains(CACHE_FILE),
             "{note}"
         );
-        let (_, choice) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+        let (_, choice) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(dir)).unwrap();
         assert!(choice.reason.starts_with("tuned: "), "{choice:?}");
         let (entries, note) = read_cache(&file);
         assert_eq!(
@@ -163,22 +155,21 @@ fn corrupt_cache_is_ignored_with_a_note_and_rewritten() {
             "the cache was not rewritten"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn unreadable_cache_is_ignored_and_training_goes_on() {
     let test = "unreadable_cache_is_ignored_and_training_goes_on";
     let Some(ctx) = gpu(test) else { return };
-    let dir = scratch(test);
+    let s = Scratch::new(test);
+    let dir = s.dir();
     // A directory where the file should be: neither readable nor replaceable.
     std::fs::create_dir_all(dir.join(CACHE_FILE).join("x")).unwrap();
     let (entries, note) = read_cache(&dir.join(CACHE_FILE));
     assert!(entries.is_empty() && note.is_some(), "{entries:?} {note:?}");
-    let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(&dir)).unwrap();
+    let (kernels, choice) = choose_inner(&ctx, &shapes(), Setting::Tune, Some(dir)).unwrap();
     assert_eq!(kernels.matmul_variant(), choice.variant);
     assert!(!choice.reason.contains("cached"), "{choice:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

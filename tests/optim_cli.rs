@@ -2,121 +2,17 @@
 //! contradict their checkpoint fail with one clear message and write nothing, the help explains
 //! each flag.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-/// A fresh directory per test, the child's working directory; removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("wgtrain-optim-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        Scratch(dir)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-
-    fn files(&self) -> BTreeSet<String> {
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-            .args(args)
-            .current_dir(&self.0)
-            .env("XDG_RUNTIME_DIR", &self.0)
-            .env("RUST_BACKTRACE", "0")
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn show(args: &[&str], out: &Output) -> String {
-    format!(
-        "wgtrain {}\n  status: {}\n--- stdout\n{}--- stderr\n{}---",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `train ARGS --device cpu --save --metrics` must fail cleanly (exit 1 or 2, no panic), with an
-/// `error:` line naming every needle, and leave the directory as it was.
-#[track_caller]
-fn rejects(s: &Scratch, args: &[&str], needles: &[&str]) {
-    let before = s.files();
-    let (save, metrics) = (s.arg("out.safetensors"), s.arg("out.jsonl"));
-    let mut all = vec![
-        "train",
-        "--device",
-        "cpu",
-        "--save",
-        &save,
-        "--metrics",
-        &metrics,
-    ];
-    all.extend_from_slice(args);
-    let out = s.run(&all);
-    let what = show(&all, &out);
-    assert!(
-        matches!(out.status.code(), Some(1 | 2)),
-        "expected a clean failure:\n{what}"
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "a panic:\n{what}");
-    let error = stderr
-        .lines()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or_else(|| panic!("no error line:\n{what}"));
-    for needle in needles {
-        assert!(
-            error.contains(needle),
-            "{needle:?} not in the error:\n{what}"
-        );
-    }
-    assert_eq!(
-        s.files(),
-        before,
-        "files written by a rejected run:\n{what}"
-    );
-}
-
-/// Last line's test accuracy in percent.
-fn final_accuracy(stdout: &str) -> f64 {
-    let last = stdout.lines().last().unwrap_or("");
-    let t: Vec<&str> = last.split_whitespace().collect();
-    let i = t
-        .windows(2)
-        .position(|w| w == ["test", "acc"])
-        .unwrap_or_else(|| panic!("no test acc in {last:?}"));
-    t[i + 2].trim_end_matches('%').parse().unwrap()
-}
+use common::cli::{epochs, rejects, with_adapter};
+use common::scratch::Scratch;
 
 #[test]
 fn adam_at_lr_0_001_trains_digits_to_95_percent_on_both_paths() {
-    let s = Scratch::new("adam_digits");
+    let test = "adam_digits";
+    let s = Scratch::new(test);
     for device in ["cpu", "gpu"] {
-        let args = [
+        let run = s.run(&[
             "train",
             "--optimizer",
             "adam",
@@ -124,26 +20,17 @@ fn adam_at_lr_0_001_trains_digits_to_95_percent_on_both_paths() {
             "0.001",
             "--device",
             device,
-        ];
-        let out = s.run(&args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if device == "gpu" && stderr.contains("no GPU adapter") {
-            if std::env::var("WGTRAIN_SKIP_GPU").is_ok_and(|v| v == "1") {
-                eprintln!("SKIPPED adam on the gpu path: no adapter");
-                continue;
-            }
-            panic!(
-                "no GPU adapter: `apt-get install -y mesa-vulkan-drivers libvulkan1` installs \
-                 lavapipe; WGTRAIN_SKIP_GPU=1 skips the GPU tests explicitly\n{stderr}"
-            );
-        }
-        let what = show(&args, &out);
-        assert!(out.status.success(), "{what}");
-        assert!(stderr.contains("optimizer: adam"), "{what}");
-        let acc = final_accuracy(&String::from_utf8_lossy(&out.stdout));
+        ]);
+        let Some(run) = with_adapter(test, run) else {
+            continue;
+        };
+        run.assert_success();
+        assert!(run.stderr.contains("optimizer: adam"), "{}", run.show());
+        let acc = epochs(&run).last().and_then(|e| e.test_acc);
         assert!(
-            acc >= 95.0,
-            "adam on {device}: {acc}% test accuracy\n{what}"
+            acc.is_some_and(|a| a >= 95.0),
+            "adam on {device}: {acc:?}% test accuracy\n{}",
+            run.show()
         );
     }
 }
@@ -258,8 +145,7 @@ fn adam_checkpoint(s: &Scratch, name: &str) -> String {
         "--save",
         &path,
     ];
-    let out = s.run(&args);
-    assert!(out.status.success(), "{}", show(&args, &out));
+    s.run(&args).assert_success();
     path
 }
 
@@ -330,15 +216,13 @@ fn resume_accepts_flags_that_agree_with_the_checkpoint() {
         "--save",
         &out_path,
     ];
-    let out = s.run(&args);
-    let what = show(&args, &out);
-    assert!(out.status.success(), "{what}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("epoch   2/2"), "{what}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = s.run(&args);
+    run.assert_success();
+    assert!(run.stdout.starts_with("epoch   2/2"), "{}", run.show());
     assert!(
-        stderr.contains("resuming") && stderr.contains("after epoch 1"),
-        "{what}"
+        run.stderr.contains("resuming") && run.stderr.contains("after epoch 1"),
+        "{}",
+        run.show()
     );
 }
 
@@ -352,21 +236,20 @@ fn resume_of_a_checkpoint_without_optimizer_state_points_to_init() {
         wgtrain::model::Loss::CrossEntropy,
     )
     .unwrap();
-    let path = s.0.join("params-only.safetensors");
+    let path = s.path("params-only.safetensors");
     wgtrain::checkpoint::save(&path, &spec, &wgtrain::model::Params::init(&spec, 1)).unwrap();
     let p = path.to_str().unwrap();
     rejects(&s, &["--resume", p], &["no optimizer state", "--init"]);
     let args = ["train", "--device", "cpu", "--epochs", "1", "--init", p];
-    let out = s.run(&args);
-    assert!(out.status.success(), "{}", show(&args, &out));
+    s.run(&args).assert_success();
 }
 
 #[test]
 fn train_help_explains_every_optimizer_and_schedule_flag() {
     let s = Scratch::new("help");
     let out = s.run(&["train", "--help"]);
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
+    out.assert_success();
+    let help = &out.stdout;
     for word in [
         "--optimizer",
         "nesterov",

@@ -1,14 +1,13 @@
-// One responsibility past 500 lines: resuming exactly, checked on both paths and through the CLI.
 //! Resuming is exact: a run saved part-way (at an epoch's end, or inside an epoch) and resumed
 //! from its checkpoint ends with the same parameter and optimiser-state bits as the run that
 //! never stopped, on the fast CPU path and on the GPU, through the library and the command line.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::gpu;
+use common::scratch::Scratch;
 use wgtrain::checkpoint::{self, TrainingState};
 use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{self, Dataset};
@@ -16,60 +15,6 @@ use wgtrain::gpu::GpuTrainer;
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::optim::{Decay, Method, OptimState, Optimizer, Schedule};
 use wgtrain::train::{self, Backend, Hyper, Plan, Progress, epoch_rng};
-
-/// A fresh directory per test, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("wgtrain-resume-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_string()
-    }
-
-    /// Runs the binary; panics with both streams unless it succeeds. Returns stdout.
-    fn train<S: AsRef<str>>(&self, args: &[S]) -> String {
-        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        let out = Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-            .arg("train")
-            .args(&args)
-            .current_dir(&self.0)
-            .env("XDG_RUNTIME_DIR", &self.0)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
-        assert!(
-            out.status.success(),
-            "wgtrain train {}\n--- stdout\n{stdout}--- stderr\n{stderr}",
-            args.join(" ")
-        );
-        stdout
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn spec() -> Spec {
     Spec::new(
@@ -288,16 +233,16 @@ fn losses(stdout: &str) -> Vec<(String, String)> {
 fn check_cli_resume(name: &str, args: &[&str]) {
     let s = Scratch::new(name);
     let (whole, half, resumed) = (s.arg("whole"), s.arg("half"), s.arg("resumed"));
-    let with = |extra: &[&str]| -> Vec<String> {
-        args.iter().chain(extra).map(|a| a.to_string()).collect()
-    };
-    let out4 = s.train(&with(&["--epochs", "4", "--save", &whole]));
-    let out2 = s.train(&with(&["--epochs", "2", "--save", &half]));
+    let train = |extra: &[&str]| s.run(&[&["train"], args, extra].concat()).success_stdout();
+    let out4 = train(&["--epochs", "4", "--save", &whole]);
+    let out2 = train(&["--epochs", "2", "--save", &half]);
     // The device is not part of the run's settings: the resumed run picks it again.
     let device = args[args.iter().position(|&a| a == "--device").unwrap() + 1];
-    let out_r = s.train(&[
-        "--resume", &half, "--epochs", "2", "--save", &resumed, "--device", device,
-    ]);
+    let out_r = s
+        .run(&[
+            "train", "--resume", &half, "--epochs", "2", "--save", &resumed, "--device", device,
+        ])
+        .success_stdout();
     let (l4, l2, lr) = (losses(&out4), losses(&out2), losses(&out_r));
     assert_eq!(l4.len(), 4, "{name}: {out4}");
     assert_eq!(l2[..], l4[..2], "{name}: the first two epochs");
@@ -492,12 +437,15 @@ fn ctrl_c_then_resume_equals_the_uninterrupted_run_on_the_cpu_path() {
         "--device",
         "cpu",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wgtrain"))
-        .arg("train")
-        .args(args)
-        .args(["--epochs", "100000", "--save", &stopped])
-        .current_dir(&s.0)
-        .env("XDG_RUNTIME_DIR", &s.0)
+    let mut child = s
+        .command(
+            &[
+                &["train"][..],
+                &args,
+                &["--epochs", "100000", "--save", &stopped],
+            ]
+            .concat(),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -506,7 +454,7 @@ fn ctrl_c_then_resume_equals_the_uninterrupted_run_on_the_cpu_path() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.starts_with("epoch"), "{first}");
-    let kill = Command::new("kill")
+    let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
@@ -519,8 +467,19 @@ fn ctrl_c_then_resume_equals_the_uninterrupted_run_on_the_cpu_path() {
     let meta = meta.metadata().clone().unwrap();
     let done: usize = meta["epoch"].parse().unwrap();
     let total = (done + 2).to_string();
-    s.train(&["--resume", &stopped, "--epochs", "2", "--save", &resumed]);
-    s.train(&[&args[..], &["--epochs", &total, "--save", &whole]].concat());
+    s.run(&[
+        "train", "--resume", &stopped, "--epochs", "2", "--save", &resumed,
+    ])
+    .assert_success();
+    s.run(
+        &[
+            &["train"][..],
+            &args,
+            &["--epochs", &total, "--save", &whole],
+        ]
+        .concat(),
+    )
+    .assert_success();
     let (a, b) = (tensors(&s.path("whole")), tensors(&s.path("resumed")));
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {

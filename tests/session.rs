@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::scratch::Scratch;
 use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::session::Checkpoints;
 use wgtrain::{Config, Device, Error, Model, Spec, Trainer};
@@ -114,9 +115,8 @@ fn unscaled(n: usize, seed: u64) -> Dataset {
 
 #[test]
 fn a_standardised_model_applies_its_transform_in_predict_evaluate_save_and_load() {
-    let dir = std::env::temp_dir().join(format!("wgtrain-session-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("model.safetensors");
+    let s = Scratch::new("standardised");
+    let path = s.path("model.safetensors");
     let spec = Spec::classifier(2, &[16], 2).unwrap();
     let mut t = Trainer::new(Model::init(spec, 1).unwrap(), unscaled(512, 1), config(20))
         .standardize(true)
@@ -145,14 +145,12 @@ fn a_standardised_model_applies_its_transform_in_predict_evaluate_save_and_load(
     )
     .unwrap();
     assert_eq!(got, by_hand);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn keep_best_saves_the_best_epoch_and_says_which() {
-    let dir = std::env::temp_dir().join(format!("wgtrain-session-best-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("best.safetensors");
+    let s = Scratch::new("keep_best");
+    let path = s.path("best.safetensors");
     let (train, test) = digits();
     let spec = Spec::classifier(64, &[32], 10).unwrap();
     let mut t = Trainer::new(Model::init(spec, 0).unwrap(), train, config(4))
@@ -177,7 +175,6 @@ fn keep_best_saves_the_best_epoch_and_says_which() {
         "{} vs {best:?}",
         e.loss
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

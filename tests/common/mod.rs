@@ -1,8 +1,16 @@
 //! Shared test helpers: the one closeness checker, tolerances, seeded inputs, the GPU context,
-//! and (in `kernels`) the one-kernel harness of the kernel parity tests.
+//! the one scratch folder (in `scratch`), the one-kernel harness of the kernel parity tests (in
+//! `kernels`), the runner of the binary and readers of what it prints (in `cli`), and a
+//! hand-written safetensors reader and writer (in `checkpoint_file`).
+// Every test binary compiles this whole module and each uses only part of it.
 #![allow(dead_code)]
 
+pub mod checkpoint_file;
+// The binary, and so CARGO_BIN_EXE_wgtrain, exists only with the cli feature.
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod kernels;
+pub mod scratch;
 
 use wgtrain::gpu::GpuContext;
 use wgtrain::model::{Params, Spec};
