@@ -84,6 +84,8 @@ fn address_space_room() -> Option<u64> {
         return None;
     }
     let used = proc_kb("/proc/self/status", "VmSize:")?;
+    // rlim_t is u64 on 64-bit Linux, narrower on some 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
     Some((lim.rlim_cur as u64).saturating_sub(used))
 }
 
