@@ -284,10 +284,7 @@ pub fn load(path: &Path) -> Result<(Spec, Params)> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        err: source,
-    })
+    crate::memory::read_file(path)
 }
 
 /// As `load`, from the file's bytes; `path` names the source in errors.

@@ -25,6 +25,24 @@ pub fn check(what: &str, bytes: u64) -> Result<()> {
     }
 }
 
+/// Reads a whole file: a regular file (a FIFO would block forever, a device never end) that
+/// fits this process's memory, else an error naming it.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let io = |err| Error::Io {
+        path: path.to_path_buf(),
+        err,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(Error::data(
+            path,
+            "not a regular file (a folder, device or pipe): give a file",
+        ));
+    }
+    check(&format!("reading {}", path.display()), meta.len())?;
+    std::fs::read(path).map_err(io)
+}
+
 /// `bytes` for people: "3.4 GiB", "120 MiB", "512 KiB".
 pub fn human(bytes: u64) -> String {
     let b = bytes as f64;

@@ -26,17 +26,47 @@ pub struct Point {
     pub test_accuracy: Option<f64>,
 }
 
+/// `1e15` rather than `1000000000000000`.
+fn short(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// The largest loss a plot's axis takes: beyond it the run had diverged, and an axis over
+/// hundreds of orders of magnitude has no usable ticks.
+pub const MAX_PLOTTED: f64 = 1e15;
+
 impl Point {
-    /// From one `--metrics` JSON line.
-    pub fn from_json(v: &serde_json::Value) -> Option<Point> {
-        let f = |k: &str| v.get(k).and_then(|x| x.as_f64()).filter(|x| x.is_finite());
-        Some(Point {
-            epoch: f("epoch")?,
-            train_loss: f("train_loss"),
-            valid_loss: f("valid_loss"),
-            test_loss: f("test_loss"),
-            valid_accuracy: f("valid_accuracy"),
-            test_accuracy: f("test_accuracy"),
+    /// From one `--metrics` JSON line. A field may be missing or null; one that is present must
+    /// be a finite number in range (epoch at least 1, losses within `MAX_PLOTTED` of zero,
+    /// accuracies in [0, 1]), else an error naming the field.
+    pub fn from_json(v: &serde_json::Value) -> std::result::Result<Point, String> {
+        let f = |k: &str, lo: f64, hi: f64| -> std::result::Result<Option<f64>, String> {
+            match v.get(k) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(x) => match x.as_f64() {
+                    Some(n) if n.is_finite() && (lo..=hi).contains(&n) => Ok(Some(n)),
+                    _ => Err(format!(
+                        "\"{k}\" is {x}, expected a number in [{}, {}]",
+                        short(lo),
+                        short(hi)
+                    )),
+                },
+            }
+        };
+        let loss = |k| f(k, -MAX_PLOTTED, MAX_PLOTTED);
+        let accuracy = |k| f(k, 0.0, 1.0);
+        Ok(Point {
+            epoch: f("epoch", 1.0, 1e12)?
+                .ok_or("no numeric \"epoch\": not a wgtrain metrics line")?,
+            train_loss: loss("train_loss")?,
+            valid_loss: loss("valid_loss")?,
+            test_loss: loss("test_loss")?,
+            valid_accuracy: accuracy("valid_accuracy")?,
+            test_accuracy: accuracy("test_accuracy")?,
         })
     }
 }
@@ -56,10 +86,9 @@ impl From<&crate::train::EpochReport> for Point {
 
 /// Reads a `--metrics` file: one JSON object per line; errors name the line.
 pub fn read_metrics(path: &Path) -> Result<Vec<Point>> {
-    let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
-        path: path.to_path_buf(),
-        err,
-    })?;
+    let bytes = crate::memory::read_file(path)?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| Error::data(path, format!("not UTF-8 text: {e}")))?;
     let mut points = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -67,15 +96,8 @@ pub fn read_metrics(path: &Path) -> Result<Vec<Point>> {
         }
         let v: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| Error::data(path, format!("line {}: not JSON: {e}", i + 1)))?;
-        let p = Point::from_json(&v).ok_or_else(|| {
-            Error::data(
-                path,
-                format!(
-                    "line {}: no numeric \"epoch\": not a wgtrain metrics line",
-                    i + 1
-                ),
-            )
-        })?;
+        let p =
+            Point::from_json(&v).map_err(|e| Error::data(path, format!("line {}: {e}", i + 1)))?;
         points.push(p);
     }
     if points.is_empty() {
@@ -93,32 +115,60 @@ const FONTS: [&str; 3] = [
     "/Library/Fonts/Arial.ttf",
 ];
 
-fn register_font() -> Result<()> {
-    static DONE: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let found = std::env::var("WGTRAIN_FONT")
-            .ok()
-            .into_iter()
-            .chain(FONTS.iter().map(|s| s.to_string()))
-            .find_map(|p| std::fs::read(&p).ok());
-        let bytes = found.ok_or_else(|| {
-            format!(
-                "plots need a TrueType font (looked for WGTRAIN_FONT and {}); install fonts-dejavu-core or set WGTRAIN_FONT to a .ttf file",
-                FONTS.join(", ")
-            )
-        })?;
-        // Registered once for the life of the process.
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| "the font file is not a usable TrueType font".to_string())
-    })
-    .clone()
-    .map_err(Error::usage)
+/// The largest font file read: TrueType fonts are a few MiB; anything larger is not one.
+const MAX_FONT_BYTES: u64 = 64 << 20;
+
+/// Reads a font file: a regular file of at most `MAX_FONT_BYTES`.
+fn read_font(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if meta.len() > MAX_FONT_BYTES {
+        return Err(format!(
+            "{}: {} bytes, larger than any TrueType font",
+            path.display(),
+            meta.len()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Makes the plots' font ready: `font` when given (an error when it cannot be used, never a
+/// silent fallback), else the first of the usual DejaVu Sans / Arial locations. Call it before
+/// a long run whose end draws a plot, so a missing font is found out at the start.
+///
+/// plotters keeps one font table for the whole process, so the first font registered stays:
+/// a later call with another `font` does not replace it.
+pub fn prepare_font(font: Option<&Path>) -> Result<()> {
+    // Guards plotters' own process-wide font table: registered once, never changed after.
+    static REGISTERED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if REGISTERED.get().is_some() {
+        return Ok(());
+    }
+    let bytes = match font {
+        Some(p) => read_font(p).map_err(|e| Error::invalid("font", format!("({e})")))?,
+        None => FONTS
+            .iter()
+            .find_map(|p| read_font(Path::new(p)).ok())
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "plots need a TrueType font (looked in {}); install fonts-dejavu-core or name a .ttf file",
+                    FONTS.join(", ")
+                ))
+            })?,
+    };
+    // Kept for the life of the process: plotters holds the font by reference.
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+        .map_err(|_| Error::invalid("font", "is not a usable TrueType font"))?;
+    let _ = REGISTERED.set(());
+    Ok(())
 }
 
 /// Draws loss (left) and accuracy (right, when there is any) per epoch into `path`: `.svg` or
-/// `.png`.
-pub fn draw(points: &[Point], path: &Path) -> Result<()> {
+/// `.png`, with the font `prepare_font(font)` makes ready.
+pub fn draw(points: &[Point], path: &Path, font: Option<&Path>) -> Result<()> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -126,7 +176,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<()> {
     let fail = |e: String| Error::usage(format!("{}: drawing failed: {e}", path.display()));
     match ext.as_str() {
         "svg" => {
-            register_font()?;
+            prepare_font(font)?;
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -136,7 +186,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<()> {
             write_atomic(path, svg.as_bytes())
         }
         "png" => {
-            register_font()?;
+            prepare_font(font)?;
             let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
             {
                 let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
@@ -267,6 +317,37 @@ where
 mod tests {
     use super::*;
 
+    fn point(line: &str) -> std::result::Result<Point, String> {
+        Point::from_json(&serde_json::from_str(line).unwrap())
+    }
+
+    #[test]
+    fn metrics_values_that_are_not_plottable_numbers_are_errors_naming_the_field() {
+        let p = point(r#"{"epoch":2,"train_loss":0.5,"test_loss":null}"#).unwrap();
+        assert_eq!((p.epoch, p.train_loss, p.test_loss), (2.0, Some(0.5), None));
+        for (line, field) in [
+            (r#"{"epoch":1,"train_loss":"abc"}"#, "train_loss"),
+            (r#"{"epoch":1,"train_loss":1.7e308}"#, "train_loss"),
+            (r#"{"epoch":1,"test_accuracy":1.5}"#, "test_accuracy"),
+            (r#"{"epoch":-3}"#, "epoch"),
+            (r#"{"epoch":"one"}"#, "epoch"),
+        ] {
+            let e = point(line).unwrap_err();
+            assert!(e.starts_with(&format!("\"{field}\" is")), "{line}: {e}");
+        }
+        assert!(
+            point(r#"{"train_loss":1}"#)
+                .unwrap_err()
+                .contains("no numeric")
+        );
+    }
+
+    #[test]
+    fn a_font_that_is_not_a_regular_file_is_refused_without_reading_it() {
+        let e = read_font(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
     fn points() -> Vec<Point> {
         (1..=5)
             .map(|e| Point {
@@ -282,7 +363,7 @@ mod tests {
     #[test]
     fn svg_plot_holds_both_panels_and_every_series() {
         let path = std::env::temp_dir().join(format!("wgtrain-plot-{}.svg", std::process::id()));
-        draw(&points(), &path).unwrap();
+        draw(&points(), &path, None).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         for needle in [
             "loss per epoch",
@@ -299,7 +380,7 @@ mod tests {
 
     #[test]
     fn plot_rejects_unknown_extensions_and_bad_metrics() {
-        let e = draw(&points(), Path::new("plot.jpg"))
+        let e = draw(&points(), Path::new("plot.jpg"), None)
             .unwrap_err()
             .to_string();
         assert!(e.contains(".svg or .png"), "{e}");

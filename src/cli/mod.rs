@@ -40,9 +40,21 @@ pub fn message(e: &anyhow::Error) -> String {
         .join(": ")
 }
 
-/// The flag that sets the library's setting `arg`: `label_column` is `--label-column`.
+/// The flag (or environment variable) that sets the library's setting `arg`: `label_column`
+/// is `--label-column`, `font` is `WGTRAIN_FONT`.
 pub fn flag(arg: &str) -> String {
-    format!("--{}", arg.replace('_', "-"))
+    match arg {
+        "font" => "WGTRAIN_FONT".into(),
+        "matmul" => "WGTRAIN_MATMUL".into(),
+        _ => format!("--{}", arg.replace('_', "-")),
+    }
+}
+
+/// The plots' font: `WGTRAIN_FONT` when set, else the library's usual locations.
+pub fn font() -> Option<std::path::PathBuf> {
+    std::env::var_os("WGTRAIN_FONT")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 /// Sizes the CPU path's thread pool (`--threads`): None keeps one thread per core, or

@@ -20,7 +20,7 @@ pub fn run(a: PlotArgs) -> Result<()> {
     super::check_writable(&a.out)?;
     super::check_distinct(&[("METRICS", &a.metrics)], &[("--out", &a.out)])?;
     let points = plot::read_metrics(&a.metrics)?;
-    plot::draw(&points, &a.out)?;
+    plot::draw(&points, &a.out, super::font().as_deref())?;
     eprintln!("drew {} epochs into {}", points.len(), a.out.display());
     Ok(())
 }

@@ -140,7 +140,10 @@ pub fn load_features(path: &Path, inputs: usize, layout: Layout) -> Result<(Inpu
 
 /// A CSV file's text, gunzipped when its name ends in .gz.
 fn read_text(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    let bytes = crate::memory::read_file(path).map_err(|e| match e {
+        Error::Io { err, .. } => Error::data(path, format!("cannot read: {err}")),
+        e => e,
+    })?;
     let gz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"));

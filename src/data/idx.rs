@@ -130,10 +130,7 @@ fn inflate(path: &Path, stored: &[u8], magic: u32) -> Result<(Vec<usize>, Vec<u8
 /// One IDX image file (gzipped or not), for predictions: pixels scaled by 1/255.
 /// Returns the images (n, rows·cols), n and rows·cols.
 pub fn load_images(path: &Path) -> Result<(Inputs, usize, usize)> {
-    let stored = std::fs::read(path).map_err(|err| Error::Io {
-        path: path.to_path_buf(),
-        err,
-    })?;
+    let stored = crate::memory::read_file(path)?;
     let (dims, pixels) = decode(path, &stored, IMAGES_MAGIC)?;
     // The magic's last byte is the dimension count, so an image file has exactly 3.
     if dims[0] == 0 {
@@ -206,12 +203,7 @@ pub fn load_dir(dir: &Path) -> Result<Split> {
     let p: Vec<PathBuf> = paths.into_iter().flatten().collect();
     let stored = p
         .iter()
-        .map(|path| {
-            std::fs::read(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                err: source,
-            })
-        })
+        .map(|path| crate::memory::read_file(path))
         .collect::<Result<Vec<_>>>()?;
     let file = |i: usize| (p[i].as_path(), stored[i].as_slice());
     load_bytes(

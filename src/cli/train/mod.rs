@@ -150,6 +150,10 @@ fn check_outputs(a: &TrainArgs) -> Result<()> {
             p.display()
         );
     }
+    if a.plot.is_some() {
+        // Found out now, not after the run: the plot needs a font.
+        wgtrain::plot::prepare_font(super::font().as_deref())?;
+    }
     Ok(())
 }
 
@@ -363,7 +367,7 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
         && !fit.reports.is_empty()
     {
         let points: Vec<wgtrain::plot::Point> = fit.reports.iter().map(Into::into).collect();
-        wgtrain::plot::draw(&points, path)?;
+        wgtrain::plot::draw(&points, path, super::font().as_deref())?;
         say(format!("plotted {}", path.display()));
     }
     if let Some(e) = ended.metrics {

@@ -1,0 +1,302 @@
+//! Hostile inputs and signals, one test per cause: a trained model is never lost (SIGTERM,
+//! SIGHUP, a metrics file that cannot be written), nothing that existed is destroyed (outputs
+//! that are inputs, devices, unwritable folders), and nothing hangs or grows without bound
+//! (devices and pipes as inputs, thread counts, absurd metrics, overflowing epoch counts).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cli::{epochs, rejects};
+use common::scratch::Scratch;
+
+/// Sends `signal` to a long CPU run once it has printed its first epoch, then waits for it.
+fn signalled_run(s: &Scratch, signal: i32, args: &[&str]) -> std::process::Output {
+    use std::io::{BufRead, BufReader};
+    let mut all = vec!["train", "--device", "cpu", "--epochs", "100000"];
+    all.extend_from_slice(args);
+    let mut child = s
+        .command(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("epoch"), "{first}");
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn sigterm_and_sighup_finish_the_step_save_and_exit_128_plus_the_signal() {
+    for (signal, name, code) in [
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGHUP, "SIGHUP", 129),
+    ] {
+        let s = Scratch::new(&format!("signal{signal}"));
+        let save = s.arg("run.safetensors");
+        let out = signalled_run(&s, signal, &["--save", &save]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}: finishing the step")) && err.contains("saved to"),
+            "{err}"
+        );
+        // The saved run resumes.
+        s.run(&[
+            "train", "--device", "cpu", "--resume", &save, "--epochs", "1",
+        ])
+        .assert_success();
+    }
+}
+
+#[test]
+fn a_signal_without_save_saves_to_the_interrupted_file() {
+    let s = Scratch::new("signal_nosave");
+    let out = signalled_run(&s, libc::SIGTERM, &[]);
+    assert_eq!(out.status.code(), Some(143));
+    assert!(s.path("wgtrain-interrupted.safetensors").is_file());
+}
+
+#[test]
+fn an_output_that_is_an_input_or_another_output_is_refused_before_any_work() {
+    let s = Scratch::new("same_file");
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    let before = std::fs::read(&model).unwrap();
+    for args in [
+        vec!["train", "--init", &model, "--metrics", &model],
+        vec!["train", "--resume", &model, "--plot", &model],
+        vec![
+            "predict", "--model", &model, "--input", "digits", "--out", &model,
+        ],
+    ] {
+        s.run(&args).assert_clean_failure(&["is the same file as"]);
+        assert_eq!(std::fs::read(&model).unwrap(), before, "{args:?}");
+    }
+    // Two outputs of one run: --save and --metrics.
+    let x = s.arg("x.out");
+    s.run(&["train", "--device", "cpu", "--save", &x, "--metrics", &x])
+        .assert_clean_failure(&["--metrics", "is the same file as --save"]);
+    assert!(!s.path("x.out").exists());
+}
+
+#[test]
+fn a_destination_that_is_not_a_regular_file_is_not_replaced() {
+    let s = Scratch::new("not_regular");
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    let fifo = s.path("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fifo = fifo.to_str().unwrap().to_string();
+    s.run(&[
+        "predict", "--model", &model, "--input", "digits", "--out", &fifo,
+    ])
+    .assert_clean_failure(&["not a regular file"]);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn a_save_folder_that_cannot_be_written_fails_before_training() {
+    // /proc refuses new files even to root, which CI runs as.
+    let s = Scratch::new("unwritable");
+    let t0 = Instant::now();
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--save",
+        "/proc/wgtrain-test.safetensors",
+    ])
+    .assert_clean_failure(&["the folder /proc cannot be written"]);
+    assert!(t0.elapsed() < Duration::from_secs(5), "it trained first");
+}
+
+#[test]
+fn inputs_that_are_devices_or_pipes_are_refused_without_reading() {
+    let s = Scratch::new("devices_in");
+    let fifo = s.path("pipe.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.to_str().unwrap().to_string();
+    for args in [
+        vec!["eval", "--model", "/dev/zero"],
+        vec!["eval", "--model", &fifo],
+        vec!["train", "--device", "cpu", "--data", &fifo],
+        vec!["plot", "/dev/zero", "--out", "p.svg"],
+    ] {
+        let t0 = Instant::now();
+        s.run(&args).assert_clean_failure(&["not a regular file"]);
+        assert!(t0.elapsed() < Duration::from_secs(10), "{args:?} took long");
+    }
+}
+
+#[test]
+fn thread_counts_are_bounded() {
+    let s = Scratch::new("threads");
+    rejects(
+        &s,
+        &["--threads", "100000"],
+        &["--threads 100000 is over the limit"],
+    );
+    let run = s.run_with(&["train", "--device", "cpu", "--epochs", "1"], |c| {
+        c.env("RAYON_NUM_THREADS", "100000");
+    });
+    run.assert_clean_failure(&["RAYON_NUM_THREADS=100000"]);
+}
+
+#[test]
+fn an_unknown_wgpu_backend_is_an_error_not_an_empty_list() {
+    let s = Scratch::new("backend_env");
+    let run = s.run_with(&["devices"], |c| {
+        c.env("WGPU_BACKEND", "foo");
+    });
+    run.assert_clean_failure(&["WGPU_BACKEND=foo", "not a backend name"]);
+}
+
+#[test]
+fn metrics_that_cannot_be_plotted_are_errors_naming_the_line() {
+    let s = Scratch::new("plot_values");
+    for (body, needle) in [
+        (
+            "{\"epoch\":1,\"train_loss\":0}\n{\"epoch\":2,\"train_loss\":1.7e308}\n",
+            "line 2: \"train_loss\" is 1.7e+308",
+        ),
+        (
+            "{\"epoch\":1,\"train_loss\":\"abc\"}\n",
+            "line 1: \"train_loss\" is \"abc\"",
+        ),
+    ] {
+        let m = s.write("m.jsonl", body);
+        let t0 = Instant::now();
+        s.run(&["plot", &m, "--out", "p.svg"])
+            .assert_clean_failure(&[needle]);
+        assert!(t0.elapsed() < Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn a_font_that_cannot_be_used_fails_before_training() {
+    let s = Scratch::new("font");
+    let save = s.arg("m.safetensors");
+    let run = s.run_with(
+        &[
+            "train", "--device", "cpu", "--plot", "p.svg", "--save", &save,
+        ],
+        |c| {
+            c.env("WGTRAIN_FONT", "/dev/zero");
+        },
+    );
+    run.assert_clean_failure(&["WGTRAIN_FONT", "not a regular file"]);
+    assert!(epochs(&run).is_empty() && !s.path("m.safetensors").exists());
+}
+
+#[test]
+fn resume_appends_to_its_metrics_and_overflowing_epochs_are_refused() {
+    let s = Scratch::new("resume_metrics");
+    let (save, m) = (s.arg("m.safetensors"), s.arg("m.jsonl"));
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--save",
+        &save,
+        "--metrics",
+        &m,
+    ])
+    .assert_success();
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--resume",
+        &save,
+        "--epochs",
+        "1",
+        "--metrics",
+        &m,
+    ])
+    .assert_success();
+    let lines = common::cli::metrics(&s.path("m.jsonl"));
+    let got: Vec<f64> = lines
+        .iter()
+        .map(|o| common::cli::number(o, "epoch"))
+        .collect();
+    assert_eq!(got, [1.0, 2.0, 3.0]);
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--resume",
+        &save,
+        "--epochs",
+        "18446744073709551615",
+    ])
+    .assert_clean_failure(&["--epochs 18446744073709551615", "overflow"]);
+}
+
+#[test]
+fn a_metrics_file_on_a_full_disk_stops_the_run_which_saves_then_fails() {
+    // A 12 KiB tmpfs fills after a few dozen metrics lines. Mounting needs root, as CI runs.
+    let s = Scratch::new("full_disk");
+    let mnt = s.path("full");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=12k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|st| st.success());
+    if !mounted {
+        assert!(
+            std::env::var("WGTRAIN_SKIP_ROOT").is_ok_and(|v| v == "1"),
+            "cannot mount a small tmpfs (needs root); WGTRAIN_SKIP_ROOT=1 skips this test"
+        );
+        eprintln!("SKIPPED a_metrics_file_on_a_full_disk_stops_the_run_which_saves_then_fails");
+        return;
+    }
+    let save = s.arg("m.safetensors");
+    let metrics = mnt.join("m.jsonl");
+    let run = s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "500",
+        "--save",
+        &save,
+        "--metrics",
+        metrics.to_str().unwrap(),
+    ]);
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    run.assert_clean_failure(&["No space left on device"]);
+    assert!(run.stderr.contains("parameters saved to"), "{}", run.show());
+    s.run(&["eval", "--model", &save]).assert_success();
+}
