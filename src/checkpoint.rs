@@ -19,8 +19,18 @@ use crate::train::Progress;
 const FORMAT: &str = "wgtrain-1";
 
 /// Writes `path` through a temporary file in the same directory and a rename, so a crash leaves
-/// the old file or the new one, never a torn one.
+/// the old file or the new one, never a torn one. A `path` that exists and is not a regular
+/// file (a device, a pipe) is refused rather than renamed over. Temporary files that processes
+/// killed mid-save left for this path are removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && !m.is_file()
+    {
+        return Err(Error::usage(format!(
+            "{}: exists and is not a regular file; refusing to replace it",
+            path.display()
+        )));
+    }
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         err: source,
@@ -32,11 +42,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.tmp", name.to_string_lossy());
+    remove_stale(dir, &prefix);
+    let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -47,6 +55,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Removes `dir`'s files named `{prefix}{pid}` whose process is gone: what a save killed
+/// mid-write leaves (tens of MB each, forever otherwise).
+fn remove_stale(dir: &Path, prefix: &str) {
+    #[cfg(unix)]
+    {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|p| p.parse::<i32>().ok())
+                .filter(|&p| p > 0)
+            else {
+                continue;
+            };
+            // SAFETY: signal 0 only asks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone && pid as u32 != std::process::id() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, prefix);
 }
 
 /// Everything `--resume` needs beyond the parameters: the optimiser with its state, the run's
@@ -326,6 +364,13 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
             ))
         })
     };
+    if let Some(f) = info.get("format")
+        && f != FORMAT
+    {
+        return Err(bad(format!(
+            "format '{f}' is not one this wgtrain reads ({FORMAT}): written by another version?"
+        )));
+    }
     let sizes = get("sizes")?
         .split(',')
         .map(|s| s.trim().parse::<usize>())

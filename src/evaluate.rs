@@ -15,8 +15,13 @@ const CHUNK: usize = 1024;
 pub fn predict(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32>> {
     let mut out = forward(spec, params, x, n)?;
     let w = spec.outputs();
-    for row in out.chunks_exact_mut(w) {
+    for (r, row) in out.chunks_exact_mut(w).enumerate() {
         apply_output(spec, row);
+        if let Some(v) = row.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Diverged(format!(
+                "the model's output for row {r} (0-based) is {v}: its parameters overflow on this input"
+            )));
+        }
     }
     Ok(out)
 }

@@ -312,6 +312,18 @@ impl OptimState {
                     "optimizer state '{name}' holds non-finite values"
                 )));
             }
+            // Adam's v is a running mean of squares: a negative one would make sqrt(v̂) NaN.
+            if *name == "v"
+                && let Some(x) = slot
+                    .layers
+                    .iter()
+                    .flat_map(|l| l.w.iter().chain(&l.b))
+                    .find(|&&x| x < 0.0)
+            {
+                return Err(Error::Shape(format!(
+                    "optimizer state 'v' holds {x}, but Adam's second moment is never negative"
+                )));
+            }
         }
         Ok(())
     }

@@ -300,3 +300,90 @@ fn a_metrics_file_on_a_full_disk_stops_the_run_which_saves_then_fails() {
     assert!(run.stderr.contains("parameters saved to"), "{}", run.show());
     s.run(&["eval", "--model", &save]).assert_success();
 }
+
+/// Overwrites the first f32 of tensor `name` in the safetensors file `path` with `value`.
+fn poke(path: &std::path::Path, name: &str, value: f32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let start = header[name]["data_offsets"][0].as_u64().unwrap() as usize + 8 + n;
+    bytes[start..start + 4].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn checkpoints_of_an_unknown_format_or_with_impossible_adam_state_are_refused() {
+    let s = Scratch::new("bad_state");
+    let save = s.arg("adam.safetensors");
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.001",
+        "--save",
+        &save,
+    ])
+    .assert_success();
+    let good = std::fs::read(&save).unwrap();
+    // Same length, another format.
+    let mut future = good.clone();
+    let at = good.windows(9).position(|w| w == b"wgtrain-1").unwrap();
+    future[at + 8] = b'9';
+    let future = s.write("future.safetensors", &future);
+    s.run(&["eval", "--model", &future])
+        .assert_clean_failure(&["format 'wgtrain-9'"]);
+    poke(&s.path("adam.safetensors"), "optim.layers.0.bias.v", -1.0);
+    s.run(&[
+        "train", "--device", "cpu", "--resume", &save, "--epochs", "1",
+    ])
+    .assert_clean_failure(&["'v' holds -1", "never negative"]);
+}
+
+#[test]
+fn outputs_that_overflow_are_an_error_naming_the_row_not_nan_probabilities() {
+    let s = Scratch::new("overflow");
+    let model = s.path("huge.safetensors");
+    let spec = wgtrain::Spec::classifier(2, &[], 2).unwrap();
+    let mut m = wgtrain::Model::init(spec, 0).unwrap();
+    m.params.layers[0].w.fill(1e30);
+    m.save(&model).unwrap();
+    let input = s.write("x.csv", "0.5,0.5\n1e10,-1e10\n");
+    s.run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        &input,
+    ])
+    .assert_clean_failure(&["output for row", "overflow"]);
+}
+
+#[test]
+fn a_save_removes_the_temporary_files_of_saves_killed_before() {
+    let s = Scratch::new("stale_tmp");
+    // A process id that is not running (kill(pid, 0) fails).
+    let dead = (400_000..4_000_000)
+        .find(|&p| unsafe { libc::kill(p, 0) } != 0)
+        .unwrap();
+    let stale = s.write(&format!(".m.safetensors.tmp{dead}"), vec![0u8; 1024]);
+    let alive = s.write(
+        &format!(".m.safetensors.tmp{}", std::process::id()),
+        vec![0u8; 16],
+    );
+    let save = s.arg("m.safetensors");
+    s.run(&["train", "--device", "cpu", "--epochs", "1", "--save", &save])
+        .assert_success();
+    assert!(
+        !std::path::Path::new(&stale).exists(),
+        "the dead save's file stayed"
+    );
+    assert!(
+        std::path::Path::new(&alive).exists(),
+        "a live process's file went"
+    );
+}
