@@ -25,7 +25,8 @@ pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
 /// that column is moved to the end of every row before parsing.
 pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
     let text = read_text(path)?;
-    let text = std::str::from_utf8(&text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&text); // UTF-8 byte-order mark
+    let text = std::str::from_utf8(text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
     let mut moved = String::with_capacity(text.len());
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -52,7 +53,7 @@ pub fn load_csv_label_at(path: &Path, column: usize) -> Result<Dataset> {
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
     );
-    parse(path, name, moved.as_bytes(), None)
+    parse_moved(path, name, moved.as_bytes(), None, Some(column))
 }
 
 /// Where a CSV file's columns other than the inputs are: a class label in column `label_column`
@@ -94,7 +95,8 @@ pub fn load_features(path: &Path, inputs: usize, layout: Layout) -> Result<(Inpu
     };
     let text = read_text(path)?;
     let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
-    let text = std::str::from_utf8(&text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&text); // UTF-8 byte-order mark
+    let text = std::str::from_utf8(text).map_err(|_| Error::data(path, "not valid UTF-8"))?;
     let mut x = Vec::new();
     let mut cols = 0;
     let mut n = 0;
@@ -115,7 +117,7 @@ pub fn load_features(path: &Path, inputs: usize, layout: Layout) -> Result<(Inpu
                 ));
             }
             cols = found;
-            if line == 1 && is_header(s) {
+            if line == 1 && is_header(s).map_err(|m| err(line, m))? {
                 continue;
             }
         }
@@ -154,24 +156,11 @@ fn read_text(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// The most a gzipped CSV file may inflate to: half the machine's memory (8 GiB where that is
-/// unknown). Text beyond it could not be parsed into memory anyway, and a small file that
-/// inflates without end (a gzip bomb) must fail with a message, not exhaust the memory.
+/// The most a gzipped CSV file may inflate to: half of what this process may still allocate
+/// (8 GiB where that is unknown), the other half for the matrix parsed from it. A small file
+/// that inflates without end (a gzip bomb) fails with a message, not by exhausting memory.
 fn inflate_limit() -> u64 {
-    #[cfg(unix)]
-    {
-        // SAFETY: sysconf only reads system configuration.
-        let (pages, size) = unsafe {
-            (
-                libc::sysconf(libc::_SC_PHYS_PAGES),
-                libc::sysconf(libc::_SC_PAGESIZE),
-            )
-        };
-        if pages > 0 && size > 0 {
-            return pages as u64 * size as u64 / 2;
-        }
-    }
-    8 << 30
+    crate::memory::available().map_or(8 << 30, |room| room / 2)
 }
 
 /// Decompresses gzip data (one or more members) of at most `limit` bytes; `path` names the
@@ -186,8 +175,8 @@ pub(super) fn gunzip(path: &Path, bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
         return Err(Error::data(
             path,
             format!(
-                "inflates to more than {:.1} GiB (the limit here, half the machine's memory): too large to load",
-                limit as f64 / (1u64 << 30) as f64
+                "inflates to more than {} (the limit here: half of what this process may allocate): too large to load",
+                crate::memory::human(limit)
             ),
         ));
     }
@@ -200,6 +189,18 @@ pub(super) fn parse(
     name: String,
     text: &[u8],
     targets: Option<usize>,
+) -> Result<Dataset> {
+    parse_moved(path, name, text, targets, None)
+}
+
+/// As `parse`, for text whose class label was moved to the end of each row from column
+/// `moved_from` (1-based): errors name the column as the file has it.
+fn parse_moved(
+    path: &Path,
+    name: String,
+    text: &[u8],
+    targets: Option<usize>,
+    moved_from: Option<usize>,
 ) -> Result<Dataset> {
     if targets == Some(0) {
         return Err(Error::usage(format!(
@@ -241,12 +242,12 @@ pub(super) fn parse(
                         line,
                         format!(
                             "{cols} columns: {k} target columns need at least {} columns",
-                            k + 1
+                            k as u128 + 1
                         ),
                     ),
                 });
             }
-            if line == 1 && is_header(s) {
+            if line == 1 && is_header(s).map_err(|m| err(line, m))? {
                 continue;
             }
         }
@@ -254,9 +255,15 @@ pub(super) fn parse(
             return Err(err(line, format!("{found} columns, expected {cols}")));
         }
         let dim = cols - n_targets;
+        // The file's own 1-based column of cell c (0-based) of the row as parsed.
+        let column = |c: usize| match moved_from {
+            Some(l) if c + 1 == cols => l,
+            Some(l) if c + 1 >= l => c + 2,
+            _ => c + 1,
+        };
         for (c, cell) in s.split(',').enumerate() {
             let cell = cell.trim();
-            let at = |msg: String| err(line, format!("column {}: {msg}", c + 1));
+            let at = |msg: String| err(line, format!("column {}: {msg}", column(c)));
             if c < dim || targets.is_some() {
                 let v = number(cell).map_err(at)?;
                 if c < dim { x.push(v) } else { values.push(v) }
@@ -282,11 +289,35 @@ pub(super) fn parse(
     Dataset::new(name, x, n, cols - n_targets, targets)
 }
 
-/// Line 1 is a header when some cell is neither empty nor a number.
-fn is_header(s: &str) -> bool {
-    s.split(',')
-        .map(str::trim)
-        .any(|c| !c.is_empty() && c.parse::<f64>().is_err())
+/// Line 1 is a header when none of its cells is a number; a line mixing names and numbers is
+/// an error naming the first name (a typo such as `O.3` in the first data row would otherwise
+/// drop that row without a word).
+fn is_header(s: &str) -> std::result::Result<bool, String> {
+    let cells: Vec<&str> = s.split(',').map(str::trim).collect();
+    let numeric = |c: &&str| c.parse::<f64>().is_ok();
+    let names = cells
+        .iter()
+        .filter(|c| !c.is_empty() && !numeric(c))
+        .count();
+    if names == 0 {
+        return Ok(false);
+    }
+    match cells.iter().position(numeric) {
+        None => Ok(true),
+        Some(num) => {
+            let name = cells
+                .iter()
+                .position(|c| !c.is_empty() && !numeric(c))
+                .unwrap_or(0);
+            Err(format!(
+                "column {}: {:?} is not a number, but column {} is {:?}: a header line names every column, a data line has numbers only",
+                name + 1,
+                cells[name],
+                num + 1,
+                cells[num]
+            ))
+        }
+    }
 }
 
 fn number(cell: &str) -> Result<f32, String> {
@@ -373,6 +404,35 @@ mod tests {
         let p = std::env::temp_dir().join(format!("wgtrain-{}-{name}", std::process::id()));
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    #[test]
+    fn a_first_line_mixing_names_and_numbers_is_an_error_not_a_dropped_row() {
+        // A typo (O.3, letter O) in the first data row used to make it a header, dropped.
+        let msg = fails_at("1,O.3,0\n2,0.5,1\n", None, 1);
+        assert!(
+            msg.contains("column 2: \"O.3\" is not a number, but column 1 is \"1\""),
+            "{msg}"
+        );
+        let msg = fails_at("0x10,2,1\n", None, 1);
+        assert!(msg.contains("\"0x10\""), "{msg}");
+        // A header names every column; a byte-order mark before it is not a name.
+        let d = csv("\u{feff}a,b,label\n1,2,0\n3,4,1\n", None).unwrap();
+        assert_eq!(d.n, 2);
+    }
+
+    #[test]
+    fn errors_name_the_column_the_file_has_and_huge_counts_do_not_wrap() {
+        let p = temp("moved.csv", b"0,1,2,3,4\n1,2,x,4,5\n");
+        // The label is column 1; the bad cell is column 3 of the file.
+        let msg = load_csv_label_at(&p, 1).unwrap_err().to_string();
+        assert!(msg.contains("line 2: column 3:"), "{msg}");
+        std::fs::remove_file(&p).unwrap();
+        let msg = fails_at("1,2\n", Some(usize::MAX), 1);
+        assert!(
+            msg.contains("need at least 18446744073709551616 columns"),
+            "{msg}"
+        );
     }
 
     #[test]
