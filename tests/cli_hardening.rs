@@ -387,3 +387,41 @@ fn a_save_removes_the_temporary_files_of_saves_killed_before() {
         "a live process's file went"
     );
 }
+
+#[test]
+fn a_network_that_fits_the_parameter_cap_but_not_memory_is_refused_with_both_figures() {
+    use std::os::unix::process::CommandExt;
+    let s = Scratch::new("memory");
+    for device in ["cpu", "gpu"] {
+        let mut cmd = s.command(&[
+            "train",
+            "--device",
+            device,
+            "--hidden",
+            "30000,30000",
+            "--epochs",
+            "1",
+        ]);
+        // 4 GiB of address space for the child only, never for the test runner.
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 4 << 30,
+                    rlim_max: 4 << 30,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{device}: {err}");
+        assert!(
+            err.contains("needs") && err.contains("may allocate only") && !err.contains("panicked"),
+            "{device}: {err}"
+        );
+    }
+}
