@@ -87,8 +87,13 @@ impl From<&crate::train::EpochReport> for Point {
 /// Reads a `--metrics` file: one JSON object per line; errors name the line.
 pub fn read_metrics(path: &Path) -> Result<Vec<Point>> {
     let bytes = crate::memory::read_file(path)?;
-    let text =
-        String::from_utf8(bytes).map_err(|e| Error::data(path, format!("not UTF-8 text: {e}")))?;
+    parse_metrics(path, &bytes)
+}
+
+/// As `read_metrics`, from the file's bytes; `path` names the source in errors.
+pub fn parse_metrics(path: &Path, bytes: &[u8]) -> Result<Vec<Point>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::data(path, format!("not UTF-8 text: {e}")))?;
     let mut points = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
