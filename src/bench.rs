@@ -270,9 +270,9 @@ pub fn run_task(
     })
 }
 
-/// Loads each dataset once for a list of tasks.
-pub fn load_data(name: &str) -> Result<Split> {
-    data::load(name, None)
+/// Loads a task's dataset, named IDX sets looked for in `ROOT/NAME` for each of `roots`.
+pub fn load_data(name: &str, roots: &[std::path::PathBuf]) -> Result<Split> {
+    data::load_from(name, None, None, roots)
 }
 
 /// One GEMM measurement.

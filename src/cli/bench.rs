@@ -122,7 +122,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         for task in tasks {
             if !splits.contains_key(task.data) {
                 let t = std::time::Instant::now();
-                let split = bench::load_data(task.data)?;
+                let split = bench::load_data(task.data, &super::data_roots())?;
                 eprintln!("loaded {} in {:.2} s", task.data, t.elapsed().as_secs_f64());
                 splits.insert(task.data, split);
             }

@@ -62,7 +62,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     } else {
         (a.targets, a.label_column)
     };
-    let split = data::load_with(&a.data, targets, label_column)?;
+    let split = data::load_from(&a.data, targets, label_column, &super::data_roots())?;
     let part = a.split.as_deref().unwrap_or(if split.test.is_some() {
         "test"
     } else {
@@ -209,7 +209,7 @@ fn predict_inputs(
         check_dim(dim, inputs, input)?;
         return Ok((x, n));
     }
-    let split = data::load(input, None)?;
+    let split = data::load_from(input, None, None, &super::data_roots())?;
     let set = split.test.unwrap_or(split.train);
     check_dim(set.dim, inputs, input)?;
     Ok((set.x, set.n))

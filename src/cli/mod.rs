@@ -50,6 +50,22 @@ pub fn flag(arg: &str) -> String {
     }
 }
 
+/// Where named IDX datasets are looked for: `$WGTRAIN_DATA`, `./data`, `~/.cache/wgtrain`,
+/// `/usr/share/datasets`.
+pub fn data_roots() -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let mut roots = Vec::new();
+    if let Some(d) = std::env::var_os("WGTRAIN_DATA").filter(|v| !v.is_empty()) {
+        roots.push(PathBuf::from(d));
+    }
+    roots.push(PathBuf::from("data"));
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        roots.push(PathBuf::from(home).join(".cache/wgtrain"));
+    }
+    roots.push(PathBuf::from("/usr/share/datasets"));
+    roots
+}
+
 /// The plots' font: `WGTRAIN_FONT` when set, else the library's usual locations.
 pub fn font() -> Option<std::path::PathBuf> {
     std::env::var_os("WGTRAIN_FONT")

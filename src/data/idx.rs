@@ -297,25 +297,22 @@ fn check_no_gaps(parts: &[(&Path, &[u32])], n_classes: usize) -> Result<()> {
     Ok(())
 }
 
-/// Where a named dataset is looked for: `$WGTRAIN_DATA/NAME`, `./data/NAME`,
-/// `~/.cache/wgtrain/NAME`, and `/usr/share/datasets/NAME` (Debian's dataset packages).
-pub fn search_paths(name: &str) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(d) = std::env::var_os("WGTRAIN_DATA") {
-        dirs.push(PathBuf::from(d).join(name));
-    }
-    dirs.push(PathBuf::from("data").join(name));
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/wgtrain").join(name));
-    }
-    dirs.push(PathBuf::from("/usr/share/datasets").join(name));
-    dirs
+/// The folders a named dataset is looked for in when the caller names none: `./data` and
+/// `/usr/share/datasets` (Debian's dataset packages). The CLI puts `$WGTRAIN_DATA` first and
+/// `~/.cache/wgtrain` before the last.
+pub fn default_roots() -> Vec<PathBuf> {
+    vec![PathBuf::from("data"), PathBuf::from("/usr/share/datasets")]
+}
+
+/// Where a named dataset is looked for: `ROOT/NAME` for each of `roots`, in order.
+pub fn search_paths(name: &str, roots: &[PathBuf]) -> Vec<PathBuf> {
+    roots.iter().map(|r| r.join(name)).collect()
 }
 
 /// `mnist`, `fashion-mnist` or `kmnist` from the first search path that holds its files; when
 /// none does, an error saying exactly how to get them.
-pub fn load_named(name: &str) -> Result<Split> {
-    let dirs = search_paths(name);
+pub fn load_named(name: &str, roots: &[PathBuf]) -> Result<Split> {
+    let dirs = search_paths(name, roots);
     if let Some(dir) = dirs.iter().find(|d| find(d, FILES[0]).is_some()) {
         return load_dir(dir);
     }
@@ -513,7 +510,9 @@ mod tests {
 
     #[test]
     fn idx_named_dataset_missing_says_how_to_get_it() {
-        let e = load_named("no-such-set").unwrap_err().to_string();
+        let e = load_named("no-such-set", &default_roots())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("not found") && e.contains("name the folder"),
             "{e}"

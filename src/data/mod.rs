@@ -376,6 +376,17 @@ pub fn load_with(
     targets: Option<usize>,
     label_column: Option<usize>,
 ) -> Result<Split> {
+    load_from(source, targets, label_column, &idx::default_roots())
+}
+
+/// As `load_with`, looking for named IDX sets (mnist, fashion-mnist, kmnist) in `ROOT/NAME` for
+/// each of `roots`, in order.
+pub fn load_from(
+    source: &str,
+    targets: Option<usize>,
+    label_column: Option<usize>,
+    roots: &[std::path::PathBuf],
+) -> Result<Split> {
     let is_csv = {
         let lower = source.to_ascii_lowercase();
         lower.ends_with(".csv") || lower.ends_with(".csv.gz")
@@ -405,7 +416,7 @@ pub fn load_with(
     match source {
         "xor" => builtin::xor(targets),
         "digits" => builtin::digits(targets),
-        "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source)),
+        "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source, roots)),
         _ if Path::new(source).is_dir() => idx_only(idx::load_dir(Path::new(source))),
         _ => {
             let lower = source.to_ascii_lowercase();

@@ -191,7 +191,7 @@ fn model(
 
 /// The session the flags describe: data, model, config, device, checkpoints, resumed state.
 fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Trainer> {
-    let split = data::load_with(&st.data, st.targets, st.label_column)?;
+    let split = data::load_from(&st.data, st.targets, st.label_column, &super::data_roots())?;
     let model = model(a, st, resumed.as_ref(), &split.train)?;
     let config = Config {
         lr: st.hp.lr,
