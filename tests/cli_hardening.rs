@@ -10,6 +10,15 @@ use std::time::{Duration, Instant};
 use common::cli::{epochs, rejects};
 use common::scratch::Scratch;
 
+/// A one-epoch CPU run saved to `name` (with `extra` flags); its path.
+fn trained(s: &Scratch, name: &str, extra: &[&str]) -> String {
+    let path = s.arg(name);
+    let mut args = vec!["train", "--device", "cpu", "--epochs", "1", "--save", &path];
+    args.extend_from_slice(extra);
+    s.run(&args).assert_success();
+    path
+}
+
 /// Sends `signal` to a long CPU run once it has printed its first epoch, then waits for it.
 fn signalled_run(s: &Scratch, signal: i32, args: &[&str]) -> std::process::Output {
     use std::io::{BufRead, BufReader};
@@ -66,11 +75,7 @@ fn a_signal_without_save_saves_to_the_interrupted_file() {
 #[test]
 fn an_output_that_is_an_input_or_another_output_is_refused_before_any_work() {
     let s = Scratch::new("same_file");
-    let model = s.arg("m.safetensors");
-    s.run(&[
-        "train", "--device", "cpu", "--epochs", "1", "--save", &model,
-    ])
-    .assert_success();
+    let model = trained(&s, "m.safetensors", &[]);
     let before = std::fs::read(&model).unwrap();
     for args in [
         vec!["train", "--init", &model, "--metrics", &model],
@@ -92,11 +97,7 @@ fn an_output_that_is_an_input_or_another_output_is_refused_before_any_work() {
 #[test]
 fn a_destination_that_is_not_a_regular_file_is_not_replaced() {
     let s = Scratch::new("not_regular");
-    let model = s.arg("m.safetensors");
-    s.run(&[
-        "train", "--device", "cpu", "--epochs", "1", "--save", &model,
-    ])
-    .assert_success();
+    let model = trained(&s, "m.safetensors", &[]);
     let fifo = s.path("pipe");
     let status = std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -314,21 +315,11 @@ fn poke(path: &std::path::Path, name: &str, value: f32) {
 #[test]
 fn checkpoints_of_an_unknown_format_or_with_impossible_adam_state_are_refused() {
     let s = Scratch::new("bad_state");
-    let save = s.arg("adam.safetensors");
-    s.run(&[
-        "train",
-        "--device",
-        "cpu",
-        "--epochs",
-        "1",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.001",
-        "--save",
-        &save,
-    ])
-    .assert_success();
+    let save = trained(
+        &s,
+        "adam.safetensors",
+        &["--optimizer", "adam", "--lr", "0.001"],
+    );
     let good = std::fs::read(&save).unwrap();
     // Same length, another format.
     let mut future = good.clone();
@@ -368,6 +359,7 @@ fn a_save_removes_the_temporary_files_of_saves_killed_before() {
     let s = Scratch::new("stale_tmp");
     // A process id that is not running (kill(pid, 0) fails).
     let dead = (400_000..4_000_000)
+        // SAFETY: signal 0 only asks whether the process exists.
         .find(|&p| unsafe { libc::kill(p, 0) } != 0)
         .unwrap();
     let stale = s.write(&format!(".m.safetensors.tmp{dead}"), vec![0u8; 1024]);
@@ -375,9 +367,7 @@ fn a_save_removes_the_temporary_files_of_saves_killed_before() {
         &format!(".m.safetensors.tmp{}", std::process::id()),
         vec![0u8; 16],
     );
-    let save = s.arg("m.safetensors");
-    s.run(&["train", "--device", "cpu", "--epochs", "1", "--save", &save])
-        .assert_success();
+    trained(&s, "m.safetensors", &[]);
     assert!(
         !std::path::Path::new(&stale).exists(),
         "the dead save's file stayed"

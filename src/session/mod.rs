@@ -188,6 +188,11 @@ impl Trainer {
         Ok(self.model.clone())
     }
 
+    /// The network being trained (without reading its parameters back).
+    pub fn spec(&self) -> &Spec {
+        &self.model.spec
+    }
+
     /// Where training stands: epochs done, and batches of the next.
     pub fn progress(&self) -> Progress {
         self.run.as_ref().map_or_else(

@@ -247,7 +247,7 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
             String::new()
         }
     };
-    let spec = &t.model()?.spec;
+    let spec = t.spec();
     eprintln!(
         "data: {} ({n_train} train{}{}), network: {} ({} parameters)",
         st.data,
