@@ -184,3 +184,34 @@ fn saved_weights_are_out_by_in_as_an_independent_forward_pass_confirms() {
         F64_FORWARD,
     );
 }
+
+#[test]
+fn keep_best_says_which_epoch_the_file_holds() {
+    let s = Scratch::new("keep_best_says");
+    let save = s.arg("best.safetensors");
+    // Without a validation split the test loss picks the epoch.
+    let run = s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "8",
+        "--lr",
+        "0.9",
+        "--save",
+        &save,
+        "--keep-best",
+    ]);
+    run.assert_success();
+    let lines = common::cli::epochs(&run);
+    let best = lines
+        .iter()
+        .min_by(|a, b| a.test_loss.unwrap().total_cmp(&b.test_loss.unwrap()))
+        .unwrap();
+    let want = format!(
+        "saved {save}: epoch {}, the lowest test loss ({:.4}",
+        best.epoch,
+        best.test_loss.unwrap()
+    );
+    assert!(run.stderr.contains(&want), "want {want:?}\n{}", run.show());
+}

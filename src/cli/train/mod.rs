@@ -360,7 +360,29 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
             let _ = writeln!(std::io::stdout(), "{}", epoch_line(r, epochs));
         }
         if let Some(path) = &fit.saved {
-            say(format!("saved {}", path.display()));
+            match fit
+                .kept
+                .and_then(|k| fit.reports.iter().find(|r| r.epoch == k))
+            {
+                // --keep-best: the file holds that epoch, not the last one printed.
+                Some(best) => {
+                    let (what, loss, acc) = match best.valid_loss {
+                        Some(l) => ("validation", l, best.valid_accuracy),
+                        None => (
+                            "test",
+                            best.test_loss.unwrap_or(f64::NAN),
+                            best.test_accuracy,
+                        ),
+                    };
+                    say(format!(
+                        "saved {}: epoch {}, the lowest {what} loss ({loss:.4}{})",
+                        path.display(),
+                        best.epoch,
+                        acc.map_or(String::new(), |a| format!(", accuracy {:.2}%", a * 100.0))
+                    ));
+                }
+                None => say(format!("saved {}", path.display())),
+            }
         }
     }
     if let Some(path) = &a.plot
