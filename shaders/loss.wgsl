@@ -121,7 +121,8 @@ fn beats(v: f32, i: u32, w: f32, k: u32) -> bool {
     return k >= params.n || v > w || (v == w && i < k);
 }
 
-// Tree reduction of part_a (sum) over the workgroup; every thread gets the total.
+// Tree reductions of part_a and of part_b (sums) over the workgroup; every thread gets the total.
+// Two functions: naga (wgpu 30) rejects a sum taking a ptr<workgroup, array<f32, 256>> argument.
 fn sum_a(t: u32) -> f32 {
     for (var s = WG / 2u; s > 0u; s /= 2u) {
         if t < s {
@@ -130,6 +131,18 @@ fn sum_a(t: u32) -> f32 {
         workgroupBarrier();
     }
     let total = part_a[0];
+    workgroupBarrier();
+    return total;
+}
+
+fn sum_b(t: u32) -> f32 {
+    for (var s = WG / 2u; s > 0u; s /= 2u) {
+        if t < s {
+            part_b[t] += part_b[t + s];
+        }
+        workgroupBarrier();
+    }
+    let total = part_b[0];
     workgroupBarrier();
     return total;
 }
@@ -184,9 +197,11 @@ fn wide_rows(wg: u32, groups: u32, t: u32) {
             for (var j = t; j < n; j += WG) {
                 sum += exp(out[base + j] - row_max);
             }
-            part_a[t] = sum;
+            // Into part_b, not the part_a the row maximum was just read from: reducing in
+            // part_a again left threads 8 and up with a zero sum under Dawn/Tint (issue 11).
+            part_b[t] = sum;
             workgroupBarrier();
-            log_sum = log(sum_a(t)) + row_max;
+            log_sum = log(sum_b(t)) + row_max;
         }
         var row = 0.0;
         for (var j = t; j < n; j += WG) {
