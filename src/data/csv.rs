@@ -279,6 +279,17 @@ fn parse_moved(
     let targets = match targets {
         None => {
             let max = labels.iter().copied().max().unwrap_or(0) as usize;
+            let mut seen = vec![false; max + 1];
+            labels.iter().for_each(|&l| seen[l as usize] = true);
+            let distinct = seen.iter().filter(|&&s| s).count();
+            if n >= MIN_ROWS_FOR_CLASS_GUARD && distinct > n / 2 {
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "the label column holds {distinct} different values in {n} rows: more like a regression target than class labels; load it as 1 real-valued target column, with the mse loss"
+                    ),
+                ));
+            }
             Targets::Classes {
                 labels,
                 n_classes: (max + 1).max(2),
@@ -334,6 +345,10 @@ fn number(cell: &str) -> Result<f32, String> {
     }
     Ok(v)
 }
+
+/// Rows from which a label column with more distinct values than half the rows is taken for
+/// a regression target that was read as classes (a 347-class softmax that learns nothing).
+const MIN_ROWS_FOR_CLASS_GUARD: usize = 20;
 
 fn label(cell: &str) -> Result<u32, String> {
     if cell.is_empty() {
@@ -404,6 +419,23 @@ mod tests {
         let p = std::env::temp_dir().join(format!("wgtrain-{}-{name}", std::process::id()));
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    #[test]
+    fn a_label_column_of_mostly_distinct_integers_is_refused_as_a_regression_target() {
+        // Diabetes-like targets in the hundreds: 40 rows, 40 different integers.
+        let text: String = (0..40)
+            .map(|i| format!("{i}.5,{}\n", 100 + 7 * i))
+            .collect();
+        let msg = csv(&text, None).unwrap_err().to_string();
+        assert!(
+            msg.contains("40 different values in 40 rows") && msg.contains("regression"),
+            "{msg}"
+        );
+        assert_eq!(csv(&text, Some(1)).unwrap().n, 40);
+        // Ten classes over 40 rows are classes.
+        let text: String = (0..40).map(|i| format!("{i}.5,{}\n", i % 10)).collect();
+        assert_eq!(labels(&csv(&text, None).unwrap()).1, 10);
     }
 
     #[test]
