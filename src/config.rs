@@ -75,6 +75,23 @@ pub struct GpuOptions {
     pub matmul: MatmulConfig,
 }
 
+impl GpuOptions {
+    /// Opens the adapter these options name: the one whose name contains `adapter`, else the
+    /// best ranked on `backend`, software adapters included; `Error::NoAdapter` when none.
+    pub fn open(&self) -> Result<crate::gpu::GpuContext> {
+        use crate::gpu::context;
+        let adapter = context::pick_named(self.backend, true, self.adapter.as_deref())?
+            .ok_or_else(|| {
+                Error::NoAdapter(format!(
+                    "no GPU adapter found (backend {:?}); {}",
+                    self.backend,
+                    context::INSTALL_HINT
+                ))
+            })?;
+        crate::gpu::GpuContext::from_adapter(adapter)
+    }
+}
+
 /// Where a session trains.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Device {

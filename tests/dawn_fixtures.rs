@@ -18,13 +18,6 @@ use wgtrain::gpu::uniforms::LossParams;
 use wgtrain::model::Loss;
 use wgtrain::rng::Rng;
 
-/// The loss module as `Kernel::source` assembles it (src/gpu/kernels.rs): step.wgsl, then
-/// loss.wgsl.
-const LOSS_MODULE: &str = concat!(
-    include_str!("../shaders/step.wgsl"),
-    include_str!("../shaders/loss.wgsl")
-);
-
 /// (loss, sigmoid_out, m, n): narrow rows (one thread each, n <= 64) and wide ones (a workgroup
 /// each): just past the switch, not a multiple of 256, just past one workgroup, many classes.
 const CASES: [(Loss, bool, usize, usize); 14] = [
@@ -123,7 +116,9 @@ fn write_dawn_fixtures() {
             "row_correct": rows.iter().map(|r| r.1).collect::<Vec<_>>(),
         }));
     }
-    std::fs::write(dir.join("loss.wgsl"), LOSS_MODULE).unwrap();
+    // The loss module exactly as the host compiles it.
+    let (_, module) = wgtrain::gpu::Kernel::LossForwardBackward.source();
+    std::fs::write(dir.join("loss.wgsl"), module).unwrap();
     std::fs::write(
         dir.join("loss_cases.json"),
         serde_json::to_string(&json!({ "entry_point": "loss_forward_backward", "cases": cases }))

@@ -4,8 +4,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::settings::parse_list;
-use wgtrain::gpu::{BackendChoice, GpuContext, context};
-use wgtrain::{Device, GpuOptions};
+use wgtrain::Device;
+use wgtrain::gpu::{BackendChoice, context};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -51,22 +51,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     }
     // The adapter: WGPU_ADAPTER_NAME's, else the best ranked (a hardware one when there is one,
     // which is when the default list has gpu).
-    let gpu = GpuOptions {
-        backend: a.backend,
-        adapter: std::env::var("WGPU_ADAPTER_NAME")
-            .ok()
-            .filter(|n| !n.is_empty()),
-        matmul: super::matmul_config()?,
-    };
-    let open = || -> wgtrain::Result<GpuContext> {
-        match context::pick_named(gpu.backend, true, gpu.adapter.as_deref())? {
-            Some(ad) => GpuContext::from_adapter(ad),
-            None => Err(wgtrain::Error::NoAdapter(format!(
-                "no GPU adapter found; {}",
-                context::INSTALL_HINT
-            ))),
-        }
-    };
+    let gpu = super::gpu_options(a.backend)?;
+    let open = || gpu.open();
     // The measured fp32 peaks, CPU and GPU, for the share of them each result reaches:
     // measured before and after the runs, keeping the higher, since whatever else runs on the
     // machine can only make a measurement low.

@@ -10,7 +10,9 @@ pub fn run(backend: BackendChoice) -> Result<()> {
         println!("no adapters found; {}", context::INSTALL_HINT);
         return Ok(());
     }
-    let auto = context::pick_adapter(backend, false)?.map(|a| a.get_info());
+    // What `--device auto` would take: WGPU_ADAPTER_NAME's adapter, else the best hardware one.
+    let named = super::gpu_options(backend)?.adapter;
+    let auto = context::pick_named(backend, false, named.as_deref())?.map(|a| a.get_info());
     for (i, a) in all.iter().enumerate() {
         let info = a.get_info();
         let l = a.limits();

@@ -50,6 +50,18 @@ pub fn flag(arg: &str) -> String {
     }
 }
 
+/// The GPU options of `--backend`, with the adapter `WGPU_ADAPTER_NAME` names and the matmul
+/// choice of `WGTRAIN_MATMUL`.
+pub fn gpu_options(backend: wgtrain::gpu::BackendChoice) -> Result<wgtrain::GpuOptions> {
+    Ok(wgtrain::GpuOptions {
+        backend,
+        adapter: std::env::var("WGPU_ADAPTER_NAME")
+            .ok()
+            .filter(|n| !n.is_empty()),
+        matmul: matmul_config()?,
+    })
+}
+
 /// Where named IDX datasets are looked for: `$WGTRAIN_DATA`, `./data`, `~/.cache/wgtrain`,
 /// `/usr/share/datasets`.
 pub fn data_roots() -> Vec<std::path::PathBuf> {

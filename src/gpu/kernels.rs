@@ -179,7 +179,10 @@ impl Kernel {
             .map(|(i, s)| (i as u32, *s))
     }
 
-    fn source(self) -> (&'static str, &'static str) {
+    /// The module this kernel's entry point is compiled from, as the pipeline cache assembles
+    /// it (file name, source): the shared step uniform or activation functions, then the op's
+    /// own file.
+    pub fn source(self) -> (&'static str, &'static str) {
         const MATMUL: &str = concat!(
             include_str!("../../shaders/activation.wgsl"),
             include_str!("../../shaders/matmul.wgsl")

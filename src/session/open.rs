@@ -39,22 +39,12 @@ pub(super) fn open_backend(
     let threads = device.threads()?;
     let (gpu, fallback) = match device {
         Device::Cpu { .. } => (None, None),
-        Device::Gpu(opts) => {
-            let adapter = context::pick_named(opts.backend, true, opts.adapter.as_deref())?
-                .ok_or_else(|| {
-                    Error::NoAdapter(format!(
-                        "no GPU adapter found (backend {:?}); {}",
-                        opts.backend,
-                        context::INSTALL_HINT
-                    ))
-                })?;
-            (Some((adapter, opts)), None)
-        }
+        Device::Gpu(opts) => (Some((opts.open()?, opts)), None),
         Device::Auto { gpu, .. } => {
             match context::pick_named(gpu.backend, false, gpu.adapter.as_deref())?
                 .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
             {
-                Some(a) => (Some((a, gpu)), None),
+                Some(a) => (Some((GpuContext::from_adapter(a)?, gpu)), None),
                 None => {
                     let software = context::pick_adapter(gpu.backend, true)?;
                     let why = match software {
@@ -67,7 +57,7 @@ pub(super) fn open_backend(
         }
     };
     let backend: Box<dyn Backend> = match gpu {
-        Some((adapter, opts)) => Box::new(open_gpu(adapter, opts, model, &train, &eval, config)?),
+        Some((ctx, opts)) => Box::new(open_gpu(ctx, opts, model, &train, &eval, config)?),
         None => Box::new(open_cpu(threads, model, train, eval, config.batch)?),
     };
     let opened = Opened {
@@ -78,14 +68,13 @@ pub(super) fn open_backend(
 }
 
 fn open_gpu(
-    adapter: wgpu::Adapter,
+    ctx: GpuContext,
     opts: &GpuOptions,
     model: &Model,
     train: &Dataset,
     eval: &[Dataset],
     config: &Config,
 ) -> Result<GpuTrainer> {
-    let ctx = GpuContext::from_adapter(adapter)?;
     GpuTrainer::with_matmul(
         ctx,
         &model.spec,

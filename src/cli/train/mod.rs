@@ -12,7 +12,7 @@ use wgtrain::checkpoint::{self, InputInfo, TrainingState};
 use wgtrain::data::{self, Dataset, Targets};
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
-use wgtrain::{Config, Device, GpuOptions, Model, Trainer};
+use wgtrain::{Config, Device, Model, Trainer};
 
 mod args;
 
@@ -24,13 +24,7 @@ const INTERRUPTED_FILE: &str = "wgtrain-interrupted.safetensors";
 /// The device `--device`, `--threads` and `--backend` ask for, with the adapter that
 /// `WGPU_ADAPTER_NAME` names and the matmul choice of `WGTRAIN_MATMUL`.
 fn device(a: &TrainArgs) -> Result<Device> {
-    let gpu = GpuOptions {
-        backend: a.backend,
-        adapter: std::env::var("WGPU_ADAPTER_NAME")
-            .ok()
-            .filter(|n| !n.is_empty()),
-        matmul: super::matmul_config()?,
-    };
+    let gpu = super::gpu_options(a.backend)?;
     Ok(match a.device.as_str() {
         "cpu" => Device::Cpu { threads: a.threads },
         "gpu" => Device::Gpu(gpu),
