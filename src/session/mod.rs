@@ -349,35 +349,13 @@ impl Trainer {
     /// The resumed run's settings must be this session's, its data the same rows.
     fn check_resumed(&self, state: &TrainingState, source: &str, train: &Dataset) -> Result<()> {
         let c = &self.config;
-        let differs = |arg: &'static str, ours: String, theirs: String| -> Result<()> {
-            if ours == theirs {
-                Ok(())
-            } else {
-                Err(Error::invalid(
-                    arg,
-                    format!("{ours} differs from the resumed run's {theirs}"),
-                ))
-            }
-        };
-        differs("lr", c.lr.to_string(), state.lr.to_string())?;
-        differs("l2", c.l2.to_string(), state.l2.to_string())?;
-        differs("batch", c.batch.to_string(), state.batch.to_string())?;
-        differs("seed", c.seed.to_string(), state.seed.to_string())?;
-        differs(
-            "optimizer",
-            format!("{:?}", c.optimizer),
-            format!("{:?}", state.optim.optimizer),
-        )?;
-        differs(
-            "schedule",
-            format!("{:?}", c.schedule),
-            format!("{:?}", state.schedule),
-        )?;
-        differs(
-            "valid_split",
-            format!("{:?}", self.hold_out),
-            format!("{:?}", state.valid_split),
-        )?;
+        differs("lr", &c.lr, &state.lr)?;
+        differs("l2", &c.l2, &state.l2)?;
+        differs("batch", &c.batch, &state.batch)?;
+        differs("seed", &c.seed, &state.seed)?;
+        differs("optimizer", &c.optimizer, &state.optim.optimizer)?;
+        differs("schedule", &c.schedule, &state.schedule)?;
+        differs("valid_split", &self.hold_out, &state.valid_split)?;
         if self.model.input.standardize != state.standardize {
             return Err(Error::invalid(
                 "standardize",
@@ -474,6 +452,18 @@ impl Trainer {
     pub fn backend(&mut self) -> Result<&mut dyn Backend> {
         self.open()?;
         Ok(self.run.as_mut().expect("opened above").backend.as_mut())
+    }
+}
+
+/// A resumed run's setting `arg` must equal this session's: `ours` against the run's `theirs`.
+fn differs<T: PartialEq + std::fmt::Debug>(arg: &'static str, ours: &T, theirs: &T) -> Result<()> {
+    if ours == theirs {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            arg,
+            format!("{ours:?} differs from the resumed run's {theirs:?}"),
+        ))
     }
 }
 
