@@ -1,5 +1,6 @@
 //! Checkpoints as safetensors: `layers.{i}.weight` `[out, in]` and `layers.{i}.bias` `[out]`, f32,
-//! the `torch.nn.Linear` layout, with the architecture in the metadata; for `--resume`, also the
+//! the `torch.nn.Linear` layout, with the architecture in the metadata (read also without it, and
+//! with `nn.Sequential`'s names, from PyTorch: `arch`); for `--resume`, also the
 //! optimiser state `optim.layers.{i}.weight.{slot}` / `optim.layers.{i}.bias.{slot}` (slot
 //! `momentum`, or Adam's `m` and `v`, in the same layouts) and the run's settings and position
 //! in the metadata. Written atomically.
@@ -12,9 +13,13 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::data::standardize::Standardize;
 use crate::error::{Error, Result};
-use crate::model::{Activation, Layer, Params, Spec};
+use crate::model::{Layer, Params, Spec};
 use crate::optim::{OptimState, Optimizer, Schedule, number};
 use crate::train::Progress;
+
+mod arch;
+
+pub use arch::Arch;
 
 const FORMAT: &str = "wgtrain-1";
 
@@ -327,18 +332,110 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// As `load`, from the file's bytes; `path` names the source in errors.
 pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<(Spec, Params)> {
-    decode(path, bytes, false).map(|d| (d.spec, d.params))
+    decode(path, bytes, false, &Arch::default()).map(|d| (d.spec, d.params))
 }
 
 /// Loads a checkpoint with its training state, `None` when it holds parameters only.
 pub fn load_training(path: &Path) -> Result<(Spec, Params, Option<TrainingState>)> {
-    decode(path, &read(path)?, true).map(|d| (d.spec, d.params, d.state))
+    decode(path, &read(path)?, true, &Arch::default()).map(|d| (d.spec, d.params, d.state))
 }
 
 /// Loads a checkpoint's architecture, parameters and what it knows of its inputs, ignoring any
 /// training state.
 pub fn load_model(path: &Path) -> Result<(Spec, Params, InputInfo)> {
-    decode(path, &read(path)?, false).map(|d| (d.spec, d.params, d.input))
+    load_model_with(path, &Arch::default())
+}
+
+/// As `load_model`, for files with or without wgtrain's metadata: without it (a PyTorch
+/// `state_dict` saved with safetensors), the layer sizes come from the tensors' shapes and the
+/// rest of the architecture from `arch`; with it, every piece `arch` gives must agree with the
+/// metadata. The layers may be named `layers.{i}` or as `nn.Sequential` names them (`{N}`,
+/// gaps allowed, under one common prefix).
+pub fn load_model_with(path: &Path, arch: &Arch) -> Result<(Spec, Params, InputInfo)> {
+    load_model_bytes_with(path, &read(path)?, arch)
+}
+
+/// As `load_model_with`, from the file's bytes; `path` names the source in errors.
+pub fn load_model_bytes_with(
+    path: &Path,
+    bytes: &[u8],
+    arch: &Arch,
+) -> Result<(Spec, Params, InputInfo)> {
+    decode(path, bytes, false, arch).map(|d| (d.spec, d.params, d.input))
+}
+
+/// What a checkpoint says of itself, short of its tensors' values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    /// The architecture in wgtrain's metadata; None for a file without it (a PyTorch
+    /// `state_dict`), whose architecture the caller gives (`load_model_with`).
+    pub spec: Option<Spec>,
+    /// The layer sizes the tensors' shapes chain to, inputs first.
+    pub sizes: Vec<usize>,
+    /// Each layer's weight and bias tensor names, in the order the layers run
+    /// (`["0.weight", "0.bias"]`, `["2.weight", "2.bias"]` for a `nn.Sequential`).
+    pub layers: Vec<[String; 2]>,
+    /// The `data` its training run read (a built-in name, an IDX folder, a CSV path), when
+    /// the file holds a run's state.
+    pub data: Option<String>,
+    /// The CSV layout its training run read: the class label's 1-based column.
+    pub label_column: Option<usize>,
+    /// The CSV layout its training run read: the last k columns are targets.
+    pub targets: Option<usize>,
+}
+
+/// Reads what a checkpoint holds without converting its parameters: the architecture of its
+/// metadata if it has one, and the layer sizes of its tensors, checked as a load checks them
+/// (names, dtypes, shapes).
+pub fn inspect(path: &Path) -> Result<Header> {
+    inspect_bytes(path, &read(path)?)
+}
+
+/// As `inspect`, from the file's bytes; `path` names the source in errors.
+pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Header> {
+    let bad = |msg: String| Error::checkpoint(path, msg);
+    let (info, st) = parse(path, bytes)?;
+    let spec = arch::metadata_spec(&info).map_err(bad)?;
+    let found = arch::find(&entries(&st), spec.as_ref(), spec.is_none()).map_err(bad)?;
+    let layout = |k: &str| {
+        info.contains_key(k)
+            .then(|| number(&info, k))
+            .transpose()
+            .map_err(|e| bad(format!("{e}")))
+    };
+    Ok(Header {
+        data: spec.as_ref().and(info.get("data").cloned()),
+        label_column: layout("label_column")?,
+        targets: layout("targets")?,
+        spec,
+        sizes: found.sizes,
+        layers: found
+            .layers
+            .into_iter()
+            .map(|l| [l.weight, l.bias])
+            .collect(),
+    })
+}
+
+/// The metadata and the tensors of a safetensors file.
+fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(HashMap<String, String>, SafeTensors<'a>)> {
+    let bad = |msg: String| Error::checkpoint(path, msg);
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    Ok((meta.metadata().clone().unwrap_or_default(), st))
+}
+
+/// The name, dtype and shape of every tensor in `st`.
+fn entries<'a>(st: &'a SafeTensors<'a>) -> Vec<arch::Entry<'a>> {
+    st.iter()
+        .map(|(name, t)| arch::Entry {
+            name,
+            dtype: t.dtype(),
+            shape: t.shape().to_vec(),
+        })
+        .collect()
 }
 
 /// What `decode` finds in a file.
@@ -349,14 +446,11 @@ struct Decoded {
     state: Option<TrainingState>,
 }
 
-/// The architecture and parameters, and with `with_state` the training state if there is one.
-fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
+/// The architecture (from the metadata, or from `arch` and the shapes when there is none) and
+/// parameters, and with `with_state` the training state if there is one.
+fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<Decoded> {
     let bad = |msg: String| Error::checkpoint(path, msg);
-    let (_, meta) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-    let info = meta.metadata().clone().unwrap_or_default();
+    let (info, st) = parse(path, bytes)?;
     let get = |k: &str| {
         info.get(k).ok_or_else(|| {
             bad(format!(
@@ -364,36 +458,45 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
             ))
         })
     };
-    if let Some(f) = info.get("format")
-        && f != FORMAT
-    {
-        return Err(bad(format!(
-            "format '{f}' is not one this wgtrain reads ({FORMAT}): written by another version?"
-        )));
+    let stored = arch::metadata_spec(&info).map_err(bad)?;
+    if with_state && stored.is_none() {
+        return Err(bad(
+            "has no wgtrain metadata (format, sizes, hidden, output, loss), so it holds no training run to continue: start a new run from its parameters instead".into(),
+        ));
     }
-    let sizes = get("sizes")?
-        .split(',')
-        .map(|s| s.trim().parse::<usize>())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| {
+    let found = arch::find(&entries(&st), stored.as_ref(), stored.is_none()).map_err(bad)?;
+    let spec = match stored {
+        Some(spec) => {
+            let differences = arch.differences(&spec);
+            if !differences.is_empty() {
+                return Err(bad(format!(
+                    "its metadata gives the architecture ({}), which the one asked for contradicts: {}",
+                    spec.describe(),
+                    differences.join("; ")
+                )));
+            }
+            spec
+        }
+        None => arch.spec(found.sizes.clone()).map_err(|problems| {
+            let mapping: Vec<String> = found
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(l, n)| format!("{l} = {}, {}", n.weight, n.bias))
+                .collect();
             bad(format!(
-                "metadata 'sizes' is not a list of sizes: {}",
-                info["sizes"]
+                "has no wgtrain metadata (format, sizes, hidden, output, loss), so the architecture beyond the layer sizes must be given: {}; the tensors read as layers {} of sizes {}",
+                problems.join("; "),
+                mapping.join("; "),
+                found
+                    .sizes
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-")
             ))
-        })?;
-    let hidden_s = get("hidden")?;
-    let hidden = if hidden_s.is_empty() {
-        vec![]
-    } else {
-        hidden_s
-            .split(',')
-            .map(|s| s.parse::<Activation>())
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| bad(format!("metadata 'hidden': {e}")))?
+        })?,
     };
-    let output = get("output")?.parse().map_err(|e| bad(format!("{e}")))?;
-    let loss = get("loss")?.parse().map_err(|e| bad(format!("{e}")))?;
-    let spec = Spec::new(sizes, hidden, output, loss).map_err(|e| bad(format!("{e}")))?;
     let read = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
         let t = st
             .tensor(&name)
@@ -410,24 +513,40 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
     };
-    // Tensors `{prefix}layers.{l}.weight{suffix}` ([out, in] on disk) and `.bias{suffix}`.
-    let read_layers = |prefix: &str, suffix: &str| -> Result<Params> {
-        let mut layers = Vec::with_capacity(spec.n_layers());
-        for l in 0..spec.n_layers() {
-            let (fi, fo) = spec.layer_shape(l);
-            let wt = read(format!("{prefix}layers.{l}.weight{suffix}"), &[fo, fi])?;
-            let b = read(format!("{prefix}layers.{l}.bias{suffix}"), &[fo])?;
-            let mut w = vec![0f32; fi * fo];
-            for o in 0..fo {
-                for i in 0..fi {
-                    w[i * fo + o] = wt[o * fi + i];
-                }
+    // Layer l's tensors `weight` ([out, in] on disk) and `bias`.
+    let read_layer = |l: usize, weight: String, bias: String| -> Result<Layer> {
+        let (fi, fo) = spec.layer_shape(l);
+        let wt = read(weight, &[fo, fi])?;
+        let b = read(bias, &[fo])?;
+        let mut w = vec![0f32; fi * fo];
+        for o in 0..fo {
+            for i in 0..fi {
+                w[i * fo + o] = wt[o * fi + i];
             }
-            layers.push(Layer { w, b });
         }
+        Ok(Layer { w, b })
+    };
+    // The optimiser's slots: `optim.layers.{l}.weight{suffix}` and `.bias{suffix}`.
+    let read_layers = |prefix: &str, suffix: &str| -> Result<Params> {
+        let layers = (0..spec.n_layers())
+            .map(|l| {
+                read_layer(
+                    l,
+                    format!("{prefix}layers.{l}.weight{suffix}"),
+                    format!("{prefix}layers.{l}.bias{suffix}"),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Params { layers })
     };
-    let params = read_layers("", "")?;
+    let params = Params {
+        layers: found
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(l, n)| read_layer(l, n.weight, n.bias))
+            .collect::<Result<Vec<_>>>()?,
+    };
     if !params.all_finite() {
         return Err(bad("holds non-finite parameters".into()));
     }
@@ -520,8 +639,9 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
 }
 
 /// Loads a checkpoint for the network `want`; a different architecture is an error that says how.
+/// A file without wgtrain's metadata is read as `want`'s architecture.
 pub fn load_for(path: &Path, want: &Spec) -> Result<Params> {
-    let (got, params) = load(path)?;
+    let (got, params, _) = load_model_with(path, &Arch::of(want))?;
     if got != *want {
         return Err(Error::checkpoint(
             path,

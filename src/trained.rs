@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::checkpoint::{self, InputInfo};
+use crate::checkpoint::{self, Arch, InputInfo};
 use crate::data::standardize::Standardize;
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
@@ -52,6 +52,19 @@ impl Model {
     /// Loads a checkpoint (`Model::save`'s or a training run's), with its input transform.
     pub fn load(path: &Path) -> Result<Model> {
         let (spec, params, input) = checkpoint::load_model(path)?;
+        Ok(Model {
+            spec,
+            params,
+            input,
+        })
+    }
+
+    /// Loads a checkpoint with or without wgtrain's metadata: without it (a PyTorch `state_dict`
+    /// saved with safetensors, layers named `{N}.weight`/`{N}.bias` as `nn.Sequential` names
+    /// them or `layers.{i}.*`), the layer sizes come from the tensors' shapes and the rest from
+    /// `arch` (hidden activations, output or loss); with it, what `arch` gives must agree.
+    pub fn load_with(path: &Path, arch: &Arch) -> Result<Model> {
+        let (spec, params, input) = checkpoint::load_model_with(path, arch)?;
         Ok(Model {
             spec,
             params,

@@ -1,4 +1,5 @@
-//! The checkpoint loader on a safetensors file's bytes: `load_bytes` (parameters), and for
+//! The checkpoint loader on a safetensors file's bytes: `load_bytes` (parameters), the reading
+//! of files without wgtrain's metadata (`inspect_bytes`, `load_model_bytes_with`), and for
 //! inputs it accepts, `load_training` (the optimiser state and run settings of `--resume`),
 //! which reads a file, so those go through the temp dir (TMPDIR=/dev/shm keeps it in memory).
 #![no_main]
@@ -17,7 +18,20 @@ static PATH: LazyLock<PathBuf> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((spec, params)) = checkpoint::load_bytes(Path::new("fuzz.safetensors"), data) else {
+    let path = Path::new("fuzz.safetensors");
+    let arch = checkpoint::Arch {
+        activations: Some(vec![wgtrain::Activation::Relu]),
+        loss: Some(wgtrain::Loss::CrossEntropy),
+        ..checkpoint::Arch::default()
+    };
+    if let Ok((spec, params, _)) = checkpoint::load_model_bytes_with(path, data, &arch) {
+        params
+            .check_shapes(&spec)
+            .expect("loaded parameters fit their spec");
+        let header = checkpoint::inspect_bytes(path, data).expect("a loadable file inspects");
+        assert_eq!(header.sizes, spec.sizes);
+    }
+    let Ok((spec, params)) = checkpoint::load_bytes(path, data) else {
         return;
     };
     params

@@ -1,0 +1,659 @@
+//! The network a safetensors file holds: which tensors are its layers (wgtrain's `layers.{i}`,
+//! or `nn.Sequential`'s `{N}` with gaps, under one common prefix such as `model.` or
+//! `net.layers.`), the sizes their shapes chain to, and the architecture from wgtrain's metadata
+//! or, for a file without it (a PyTorch `state_dict`), from the caller's [`Arch`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::Dtype;
+
+use crate::model::{Activation, Loss, Output, Spec};
+
+use super::FORMAT;
+
+/// The metadata keys that hold wgtrain's architecture (besides `format`).
+const ARCH_KEYS: [&str; 4] = ["sizes", "hidden", "output", "loss"];
+
+/// Most tensor names an error lists before "and N more".
+const LIST_NAMES: usize = 16;
+
+/// What a caller says of a network's architecture. For a file without wgtrain's metadata the
+/// layer sizes come from the tensors' shapes and the rest from here: `activations` (when there
+/// are hidden layers) and `output` or `loss` are needed. For a file with the metadata, every
+/// piece given must agree with it. `None`: not given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Arch {
+    /// Hidden layer sizes; the shapes give them, so this only checks them.
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden activations: one for every hidden layer, or one each.
+    pub activations: Option<Vec<Activation>>,
+    /// The output activation; without it, the one that fits `loss`.
+    pub output: Option<Output>,
+    /// The loss; without it, the one that fits `output` (cross-entropy for softmax, mse for
+    /// linear; sigmoid fits two, so it needs the loss).
+    pub loss: Option<Loss>,
+}
+
+impl Arch {
+    /// Every piece of `spec`.
+    pub fn of(spec: &Spec) -> Arch {
+        Arch {
+            hidden: Some(spec.sizes[1..spec.sizes.len() - 1].to_vec()),
+            activations: Some(spec.hidden.clone()),
+            output: Some(spec.output),
+            loss: Some(spec.loss),
+        }
+    }
+
+    /// `activations` for `layers` hidden layers; None when not given or of another count.
+    fn activations_for(&self, layers: usize) -> Option<Vec<Activation>> {
+        match self.activations.as_deref()? {
+            [one] => Some(vec![*one; layers]),
+            many if many.len() == layers => Some(many.to_vec()),
+            _ => None,
+        }
+    }
+
+    /// Each piece that differs from `spec`'s: "hidden 16 (the file: 32)".
+    pub(super) fn differences(&self, spec: &Spec) -> Vec<String> {
+        let hidden = &spec.sizes[1..spec.sizes.len() - 1];
+        let mut out = Vec::new();
+        if let Some(h) = self.hidden.as_ref().filter(|h| h.as_slice() != hidden) {
+            out.push(format!("hidden {} (the file: {})", join(h), join(hidden)));
+        }
+        if let Some(a) = &self.activations
+            && self.activations_for(hidden.len()).as_ref() != Some(&spec.hidden)
+        {
+            out.push(format!(
+                "activations {} (the file: {})",
+                join(a),
+                join(&spec.hidden)
+            ));
+        }
+        if let Some(o) = self.output.filter(|&o| o != spec.output) {
+            out.push(format!("output {o} (the file: {})", spec.output));
+        }
+        if let Some(l) = self.loss.filter(|&l| l != spec.loss) {
+            out.push(format!("loss {l} (the file: {})", spec.loss));
+        }
+        out
+    }
+
+    /// The network of layer `sizes` these pieces describe, or what is missing or wrong, one
+    /// item each.
+    pub(super) fn spec(&self, sizes: Vec<usize>) -> Result<Spec, Vec<String>> {
+        let n_hidden = sizes.len().saturating_sub(2);
+        let mut problems = Vec::new();
+        if let Some(h) = self
+            .hidden
+            .as_ref()
+            .filter(|h| sizes.len() < 2 || h.as_slice() != &sizes[1..sizes.len() - 1])
+        {
+            problems.push(format!(
+                "hidden {} contradicts the tensors' shapes, which give {}",
+                join(h),
+                sizes
+                    .get(1..sizes.len().saturating_sub(1))
+                    .map_or("none".into(), join)
+            ));
+        }
+        let activations = match (&self.activations, self.activations_for(n_hidden)) {
+            (_, Some(a)) => Some(a),
+            (None, None) if n_hidden == 0 => Some(vec![]),
+            (None, None) => {
+                problems.push(format!(
+                    "the hidden activations are needed (one for all {n_hidden} hidden layers, or one each)"
+                ));
+                None
+            }
+            (Some(a), None) => {
+                problems.push(format!(
+                    "{} activations for {n_hidden} hidden layers: give one for all or one each",
+                    a.len()
+                ));
+                None
+            }
+        };
+        let (output, loss) = match (self.output, self.loss) {
+            (Some(o), Some(l)) => (Some(o), Some(l)),
+            (None, Some(l)) => (Some(l.default_output()), Some(l)),
+            (Some(Output::Softmax), None) => (Some(Output::Softmax), Some(Loss::CrossEntropy)),
+            (Some(Output::Linear), None) => (Some(Output::Linear), Some(Loss::Mse)),
+            (Some(Output::Sigmoid), None) => {
+                problems.push("output sigmoid fits the losses bce and mse: give the loss".into());
+                (None, None)
+            }
+            (None, None) => {
+                problems.push("the output or the loss is needed".into());
+                (None, None)
+            }
+        };
+        match (activations, output, loss) {
+            (Some(a), Some(o), Some(l)) if problems.is_empty() => {
+                Spec::new(sizes, a, o, l).map_err(|e| vec![e.to_string()])
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The architecture in wgtrain's metadata: None when the file has none (no `sizes`, `hidden`,
+/// `output` or `loss`, and no `format` or another tool's, such as safetensors' `pt`). A file
+/// with some of the keys is an error naming every one that is missing or unreadable.
+pub(super) fn metadata_spec(info: &HashMap<String, String>) -> Result<Option<Spec>, String> {
+    let any = ARCH_KEYS.iter().any(|k| info.contains_key(*k));
+    match info.get("format") {
+        Some(f) if f == FORMAT => {}
+        Some(f) if f.starts_with("wgtrain") || any => {
+            return Err(format!(
+                "format '{f}' is not one this wgtrain reads ({FORMAT}): written by another version?"
+            ));
+        }
+        _ if !any => return Ok(None),
+        _ => {}
+    }
+    let mut problems = Vec::new();
+    let missing: Vec<&str> = ARCH_KEYS
+        .into_iter()
+        .filter(|k| !info.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "the metadata has no {}",
+            missing
+                .iter()
+                .map(|k| format!("'{k}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let text = |k: &str| info.get(k).map(String::as_str);
+    let sizes = text("sizes").and_then(|s| {
+        let v = s
+            .split(',')
+            .map(|p| p.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>();
+        if v.is_err() {
+            problems.push(format!("metadata 'sizes' is not a list of sizes: {s}"));
+        }
+        v.ok()
+    });
+    let hidden = text("hidden").and_then(|s| {
+        let v = if s.is_empty() {
+            Ok(vec![])
+        } else {
+            s.split(',')
+                .map(|p| p.parse::<Activation>())
+                .collect::<crate::Result<Vec<_>>>()
+        };
+        v.map_err(|e| problems.push(format!("metadata 'hidden': {e}")))
+            .ok()
+    });
+    let output = text("output").and_then(|s| {
+        s.parse::<Output>()
+            .map_err(|e| problems.push(format!("metadata 'output': {e}")))
+            .ok()
+    });
+    let loss = text("loss").and_then(|s| {
+        s.parse::<Loss>()
+            .map_err(|e| problems.push(format!("metadata 'loss': {e}")))
+            .ok()
+    });
+    match (sizes, hidden, output, loss) {
+        (Some(s), Some(h), Some(o), Some(l)) if problems.is_empty() => Spec::new(s, h, o, l)
+            .map(Some)
+            .map_err(|e| format!("metadata: {e}")),
+        _ => Err(problems.join("; ")),
+    }
+}
+
+/// A tensor as the file's header lists it.
+pub(super) struct Entry<'a> {
+    pub name: &'a str,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+}
+
+/// One Linear layer's tensors: `weight` [out, in] and `bias` [out].
+pub(super) struct LayerNames {
+    pub weight: String,
+    pub bias: String,
+}
+
+/// The layers a file holds, in order, and the sizes their shapes chain to (inputs first).
+pub(super) struct Found {
+    pub layers: Vec<LayerNames>,
+    pub sizes: Vec<usize>,
+}
+
+/// `{prefix}{N}.weight` or `.bias`: the prefix (empty or ending in '.'), N, and whether it is
+/// the weight.
+fn layer_name(name: &str) -> Option<(&str, usize, bool)> {
+    let (stem, weight) = match name.strip_suffix(".weight") {
+        Some(s) => (s, true),
+        None => (name.strip_suffix(".bias")?, false),
+    };
+    let digits = stem.rsplit('.').next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.parse().ok()?;
+    Some((&stem[..stem.len() - digits.len()], n, weight))
+}
+
+/// wgtrain's own tensors that are not layers: the input standardisation and the optimiser
+/// state.
+fn is_wgtrain_extra(name: &str) -> bool {
+    name == "input.mean" || name == "input.std" || name.starts_with("optim.")
+}
+
+/// "a, b, c" with at most `LIST_NAMES` names, then "and N more".
+fn list(names: &[&str]) -> String {
+    let mut s = names
+        .iter()
+        .take(LIST_NAMES)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > LIST_NAMES {
+        s += &format!(" and {} more", names.len() - LIST_NAMES);
+    }
+    s
+}
+
+/// The layer tensors among `entries`, checked: one prefix, a weight and a bias per index, F32,
+/// `[out, in]` and `[out]` shapes that chain, and with `meta` (the metadata's architecture) its
+/// layer count and shapes. `strict`: other tensors than wgtrain's own are an error too (a file
+/// without metadata, where an unknown tensor may be a layer wgtrain would drop). The error
+/// lists every problem at once and how the file's names were read.
+pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Result<Found, String> {
+    let mut groups: BTreeMap<&str, BTreeMap<usize, [Option<&Entry>; 2]>> = BTreeMap::new();
+    let mut others: Vec<&str> = Vec::new();
+    for e in entries {
+        match layer_name(e.name) {
+            Some((prefix, n, weight)) => {
+                groups.entry(prefix).or_default().entry(n).or_default()[usize::from(!weight)] =
+                    Some(e);
+            }
+            None if is_wgtrain_extra(e.name) => {}
+            None => others.push(e.name),
+        }
+    }
+    others.sort_unstable();
+    let expected = "wgtrain's layers.{i}.weight and layers.{i}.bias, or nn.Sequential's {N}.weight and {N}.bias (e.g. 0.weight, 0.bias, 2.weight, 2.bias), under one prefix at most (model.0.weight)";
+    let (prefix, layers) = match groups.len() {
+        0 => {
+            return Err(format!(
+                "no layer tensors: expected {expected}; found {}",
+                if others.is_empty() {
+                    "none".into()
+                } else {
+                    list(&others)
+                }
+            ));
+        }
+        1 => groups.pop_first().expect("one group"),
+        _ => {
+            let each: Vec<String> = groups
+                .iter()
+                .map(|(p, l)| {
+                    let idx: Vec<String> = l.keys().map(|n| n.to_string()).collect();
+                    format!("'{p}' ({})", idx.join(", "))
+                })
+                .collect();
+            return Err(format!(
+                "layer tensors under more than one prefix: {}: wgtrain reads one stack of Linear layers (one nn.Sequential); save that part alone",
+                each.join(", ")
+            ));
+        }
+    };
+    let mut problems = Vec::new();
+    if strict && !others.is_empty() {
+        problems.push(format!(
+            "tensors that are not Linear layers: {} (wgtrain reads Linear layers only, and input.mean and input.std)",
+            list(&others)
+        ));
+    }
+    if let Some(spec) = meta
+        && layers.len() != spec.n_layers()
+    {
+        let last = layers.keys().next_back().copied().unwrap_or(0);
+        let missing: Vec<String> = (0..spec.n_layers().max(last + 1))
+            .filter(|n| !layers.contains_key(n))
+            .flat_map(|n| [format!("{prefix}{n}.weight"), format!("{prefix}{n}.bias")])
+            .collect();
+        problems.push(format!(
+            "the metadata's sizes {} give {} layers, the file holds {}{}",
+            join(&spec.sizes),
+            spec.n_layers(),
+            layers.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": missing {}",
+                    list(&missing.iter().map(String::as_str).collect::<Vec<_>>())
+                )
+            }
+        ));
+    }
+    let mut names = Vec::new();
+    let mut sizes: Vec<usize> = Vec::new();
+    // The previous layer's weight name and outputs, for the chain.
+    let mut before: Option<(&str, usize)> = None;
+    for (l, (&n, [w, b])) in layers.iter().enumerate() {
+        let (wname, bname) = (format!("{prefix}{n}.weight"), format!("{prefix}{n}.bias"));
+        match (w, b) {
+            (None, _) => problems.push(format!("{wname} is missing")),
+            (_, None) => problems.push(format!(
+                "{bname} is missing (a Linear with bias=False? wgtrain's layers have biases)"
+            )),
+            _ => {}
+        }
+        for e in [w, b].into_iter().flatten() {
+            if e.dtype != Dtype::F32 {
+                problems.push(format!(
+                    "{} is {}, not F32 (in PyTorch: model.float() before saving)",
+                    e.name, e.dtype
+                ));
+            }
+        }
+        let w_shape = w.map(|w| w.shape.as_slice());
+        match w_shape {
+            Some(&[out, inp]) => {
+                if let Some((prev, prev_out)) = before
+                    && prev_out != inp
+                {
+                    problems.push(format!(
+                        "{wname} [{out}, {inp}] takes {inp} inputs, but {prev} gives {prev_out} outputs: the layers do not chain"
+                    ));
+                }
+                if let Some(spec) = meta
+                    && l < spec.n_layers()
+                {
+                    let (fi, fo) = spec.layer_shape(l);
+                    if (fo, fi) != (out, inp) {
+                        problems.push(format!(
+                            "{wname} is [{out}, {inp}], but the metadata's sizes {} make layer {l} [{fo}, {fi}]",
+                            join(&spec.sizes)
+                        ));
+                    }
+                }
+                if l == 0 {
+                    sizes.push(inp);
+                }
+                sizes.push(out);
+                if let Some(b) = b
+                    && b.shape != [out]
+                {
+                    problems.push(format!(
+                        "{bname} is {:?}, but {wname} [{out}, {inp}] needs [{out}]",
+                        b.shape
+                    ));
+                }
+                before = w.map(|w| (w.name, out));
+            }
+            Some(other) => {
+                problems.push(format!(
+                    "{wname} is {other:?}: a Linear weight is [out, in]"
+                ));
+                before = None;
+            }
+            None => before = None,
+        }
+        names.push(LayerNames {
+            weight: wname,
+            bias: bname,
+        });
+    }
+    if !problems.is_empty() {
+        let mut found: Vec<&str> = layers
+            .values()
+            .flat_map(|[w, b]| [w, b].into_iter().flatten().map(|e| e.name))
+            .collect();
+        found.extend(others.iter().copied());
+        let mapping: Vec<String> = layers
+            .keys()
+            .enumerate()
+            .map(|(l, n)| {
+                if prefix == "layers." && l == *n {
+                    l.to_string()
+                } else {
+                    format!("{l} ({prefix}{n}.*)")
+                }
+            })
+            .collect();
+        return Err(format!(
+            "{}; found {}: read as layers {}",
+            problems.join("; "),
+            list(&found),
+            mapping.join(", ")
+        ));
+    }
+    Ok(Found {
+        layers: names,
+        sizes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries<'a>(t: &'a [(&'a str, Vec<usize>)]) -> Vec<Entry<'a>> {
+        t.iter()
+            .map(|(name, shape)| Entry {
+                name,
+                dtype: Dtype::F32,
+                shape: shape.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn layer_names_split_into_prefix_index_and_kind() {
+        assert_eq!(layer_name("0.weight"), Some(("", 0, true)));
+        assert_eq!(layer_name("layers.12.bias"), Some(("layers.", 12, false)));
+        assert_eq!(
+            layer_name("net.layers.3.weight"),
+            Some(("net.layers.", 3, true))
+        );
+        assert_eq!(layer_name("fc1.weight"), None);
+        assert_eq!(layer_name("weight"), None);
+        assert_eq!(layer_name(".weight"), None);
+        assert_eq!(layer_name("1.running_mean"), None);
+        assert_eq!(layer_name("99999999999999999999999.weight"), None);
+    }
+
+    #[test]
+    fn sequential_names_with_gaps_read_in_index_order() {
+        let t = [
+            ("model.2.weight", vec![3, 8]),
+            ("model.10.bias", vec![2]),
+            ("model.0.bias", vec![8]),
+            ("model.0.weight", vec![8, 4]),
+            ("model.2.bias", vec![3]),
+            ("model.10.weight", vec![2, 3]),
+        ];
+        let found = find(&entries(&t), None, true).unwrap();
+        assert_eq!(found.sizes, [4, 8, 3, 2]);
+        let w: Vec<&str> = found.layers.iter().map(|l| l.weight.as_str()).collect();
+        assert_eq!(w, ["model.0.weight", "model.2.weight", "model.10.weight"]);
+    }
+
+    #[test]
+    fn every_missing_or_wrong_tensor_is_listed_at_once() {
+        let t = [
+            ("0.weight", vec![8, 4]),
+            ("2.weight", vec![3, 7]),
+            ("2.bias", vec![4]),
+            ("4.bias", vec![3]),
+            ("1.running_mean", vec![8]),
+        ];
+        let e = find(&entries(&t), None, true).err().unwrap();
+        for needle in [
+            "0.bias is missing",
+            "2.weight [3, 7] takes 7 inputs, but 0.weight gives 8 outputs",
+            "2.bias is [4], but 2.weight [3, 7] needs [3]",
+            "4.weight is missing",
+            "not Linear layers: 1.running_mean",
+            "read as layers 0 (0.*), 1 (2.*), 2 (4.*)",
+        ] {
+            assert!(e.contains(needle), "{needle:?} not in: {e}");
+        }
+    }
+
+    #[test]
+    fn two_prefixes_and_no_layers_are_errors_naming_what_was_found() {
+        let t = [
+            ("encoder.0.weight", vec![8, 4]),
+            ("encoder.0.bias", vec![8]),
+            ("decoder.0.weight", vec![4, 8]),
+            ("decoder.0.bias", vec![4]),
+        ];
+        let e = find(&entries(&t), None, true).err().unwrap();
+        assert!(e.contains("'decoder.' (0), 'encoder.' (0)"), "{e}");
+        let t = [("fc1.weight", vec![8, 4]), ("fc1.bias", vec![8])];
+        let e = find(&entries(&t), None, true).err().unwrap();
+        assert!(
+            e.contains("no layer tensors") && e.contains("found fc1.bias, fc1.weight"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn metadata_layer_count_and_shapes_are_checked_naming_the_missing_keys() {
+        let spec = Spec::classifier(4, &[8, 8], 3).unwrap();
+        let t = [
+            ("layers.0.weight", vec![8, 4]),
+            ("layers.0.bias", vec![8]),
+            ("layers.2.weight", vec![3, 8]),
+            ("layers.2.bias", vec![3]),
+        ];
+        let e = find(&entries(&t), Some(&spec), false).err().unwrap();
+        assert!(
+            e.contains("give 3 layers, the file holds 2: missing layers.1.weight, layers.1.bias"),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "layers.2.weight is [3, 8], but the metadata's sizes 4,8,8,3 make layer 1 [8, 8]"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn other_dtypes_are_named() {
+        let e = [
+            Entry {
+                name: "0.weight",
+                dtype: Dtype::F64,
+                shape: vec![8, 4],
+            },
+            Entry {
+                name: "0.bias",
+                dtype: Dtype::BF16,
+                shape: vec![8],
+            },
+        ];
+        let e = find(&e, None, true).err().unwrap();
+        assert!(e.contains("0.weight is F64, not F32"), "{e}");
+        assert!(e.contains("0.bias is BF16, not F32"), "{e}");
+    }
+
+    #[test]
+    fn the_callers_architecture_fills_what_shapes_cannot_give() {
+        let arch = Arch {
+            activations: Some(vec![Activation::Tanh]),
+            loss: Some(Loss::CrossEntropy),
+            ..Arch::default()
+        };
+        let spec = arch.spec(vec![4, 8, 5, 3]).unwrap();
+        assert_eq!(spec.hidden, [Activation::Tanh, Activation::Tanh]);
+        assert_eq!(spec.output, Output::Softmax);
+        let none = Arch::default().spec(vec![4, 8, 3]).unwrap_err();
+        assert_eq!(none.len(), 2, "{none:?}");
+        assert!(
+            none[0].contains("hidden activations are needed"),
+            "{none:?}"
+        );
+        assert!(none[1].contains("output or the loss"), "{none:?}");
+        let wrong = Arch {
+            hidden: Some(vec![16]),
+            activations: Some(vec![Activation::Relu; 2]),
+            output: Some(Output::Sigmoid),
+            loss: None,
+        }
+        .spec(vec![4, 8, 3])
+        .unwrap_err();
+        assert_eq!(wrong.len(), 3, "{wrong:?}");
+        // No hidden layer: no activation needed.
+        let linear = Arch {
+            output: Some(Output::Linear),
+            ..Arch::default()
+        };
+        assert_eq!(linear.spec(vec![4, 2]).unwrap().loss, Loss::Mse);
+    }
+
+    #[test]
+    fn differences_from_the_metadata_name_each_piece() {
+        let spec = Spec::classifier(4, &[8], 3).unwrap();
+        assert!(Arch::of(&spec).differences(&spec).is_empty());
+        let one_for_all = Arch {
+            activations: Some(vec![Activation::Relu]),
+            ..Arch::default()
+        };
+        assert!(one_for_all.differences(&spec).is_empty());
+        let d = Arch {
+            hidden: Some(vec![16]),
+            activations: Some(vec![Activation::Tanh]),
+            output: Some(Output::Sigmoid),
+            loss: Some(Loss::Bce),
+        }
+        .differences(&spec);
+        assert_eq!(
+            d,
+            [
+                "hidden 16 (the file: 8)",
+                "activations tanh (the file: relu)",
+                "output sigmoid (the file: softmax)",
+                "loss bce (the file: cross-entropy)"
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_missing_keys_are_all_named_and_foreign_formats_read_as_plain() {
+        let m = |kv: &[(&str, &str)]| -> HashMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(metadata_spec(&m(&[])), Ok(None));
+        assert_eq!(metadata_spec(&m(&[("format", "pt")])), Ok(None));
+        let e = metadata_spec(&m(&[("format", FORMAT), ("sizes", "4,3")])).unwrap_err();
+        assert!(e.contains("no 'hidden', 'output', 'loss'"), "{e}");
+        let e = metadata_spec(&m(&[("format", "wgtrain-9")])).unwrap_err();
+        assert!(e.contains("another version"), "{e}");
+        let spec = metadata_spec(&m(&[
+            ("sizes", "4,8,3"),
+            ("hidden", "relu"),
+            ("output", "softmax"),
+            ("loss", "cross-entropy"),
+        ]))
+        .unwrap();
+        assert_eq!(spec, Some(Spec::classifier(4, &[8], 3).unwrap()));
+    }
+}
