@@ -127,7 +127,12 @@ fn init_from_a_different_architecture_says_both() {
     rejects(
         &s,
         &["--hidden", "16", "--init", &ckpt],
-        &["h32.safetensors", "64-32(relu)-10", "64-16(relu)-10"],
+        &[
+            "--hidden 16 contradicts",
+            "h32.safetensors",
+            "64-32(relu)-10",
+            "--init takes the architecture from the file",
+        ],
     );
 }
 

@@ -1,5 +1,6 @@
 //! `wgtrain eval` and `wgtrain predict`: a saved model on a dataset, with the architecture taken
-//! from the checkpoint.
+//! from the checkpoint, or for a file without wgtrain's metadata (PyTorch's) from its tensors'
+//! shapes and the flags.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,13 +11,74 @@ use clap::Args;
 use wgtrain::Model;
 use wgtrain::checkpoint;
 use wgtrain::data::{self, Dataset, Inputs, idx};
-use wgtrain::model::{Output, Spec};
+use wgtrain::model::{Loss, Output, Spec};
+
+use super::settings::ArchFlags;
+
+/// The architecture of a model file without wgtrain's metadata, such as PyTorch's
+/// `save_file(model.state_dict())`; with the metadata, only checked against it.
+#[derive(Args)]
+pub struct ArchArgs {
+    /// For a file without wgtrain metadata: the hidden activation(s), relu, sigmoid, tanh,
+    /// leaky-relu, linear (one for all hidden layers or a comma list). The layer sizes come from
+    /// the tensors' shapes.
+    #[arg(long)]
+    activation: Option<String>,
+    /// For a file without wgtrain metadata: the output activation, softmax, sigmoid, linear
+    /// (default: the one that fits --loss).
+    #[arg(long)]
+    output: Option<Output>,
+    /// For a file without wgtrain metadata: the loss, cross-entropy, bce, mse (default: the one
+    /// that fits --output; sigmoid needs it).
+    #[arg(long)]
+    loss: Option<Loss>,
+    /// Hidden layer sizes, comma separated: only checked against the file, whose tensors give
+    /// them.
+    #[arg(long)]
+    hidden: Option<String>,
+}
+
+/// The model in `path`: the architecture from its metadata (the flags that are given must
+/// agree), or without metadata from its tensors' shapes and the flags.
+fn load(path: &Path, a: &ArchArgs) -> Result<Model> {
+    let flags = ArchFlags {
+        hidden: a.hidden.clone(),
+        activation: a.activation.clone(),
+        output: a.output,
+        loss: a.loss,
+    };
+    let bytes = wgtrain::memory::read_file(path)?;
+    let header = checkpoint::inspect_bytes(path, &bytes)?;
+    match &header.spec {
+        Some(spec) => flags.check(spec, path, "its metadata gives the architecture")?,
+        None => flags.check_plain(&header.sizes, path, true)?,
+    }
+    let arch = flags.arch(header.sizes.len().saturating_sub(2))?;
+    let (spec, params, input) = checkpoint::load_model_bytes_with(path, &bytes, &arch)?;
+    if header.spec.is_none() {
+        let layers: Vec<String> = header.layers.iter().map(|l| l.join("/")).collect();
+        eprintln!(
+            "note: {} has no wgtrain metadata: read {} as a {} network",
+            path.display(),
+            layers.join(", "),
+            spec.describe()
+        );
+    }
+    Ok(Model {
+        spec,
+        params,
+        input,
+    })
+}
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// The checkpoint to evaluate (from `wgtrain train --save`).
+    /// The model to evaluate: a checkpoint of `wgtrain train --save`, or a safetensors file of
+    /// Linear layers without wgtrain metadata (see --activation).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
+    #[command(flatten)]
+    arch: ArchArgs,
     /// Dataset, as for `train --data`: digits, mnist, fashion-mnist, an IDX folder, a CSV file.
     #[arg(long, default_value = "digits")]
     data: String,
@@ -47,7 +109,7 @@ fn layout(flag: &str, given: Option<usize>, stored: Option<usize>) -> Option<usi
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let model = Model::load(&a.model)?;
+    let model = load(&a.model, &a.arch)?;
     let spec = &model.spec;
     let (label_column, targets) = (model.input.label_column, model.input.targets);
     let is_csv = {
@@ -176,9 +238,12 @@ fn check_width(spec: &Spec, dim: usize, what: &str) -> Result<()> {
 
 #[derive(Args)]
 pub struct PredictArgs {
-    /// The checkpoint to predict with.
+    /// The model to predict with: a checkpoint of `wgtrain train --save`, or a safetensors file
+    /// of Linear layers without wgtrain metadata (see --activation).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
+    #[command(flatten)]
+    arch: ArchArgs,
     /// The samples: a CSV file (one sample per row: the model's inputs only, or the inputs with
     /// the label or target columns where the training run had them, which are ignored), an IDX image file (e.g. t10k-images-idx3-ubyte.gz,
     /// pixels scaled by 1/255), or a dataset name or folder as for `train --data` (its test
@@ -223,7 +288,7 @@ fn check_dim(dim: usize, inputs: usize, input: &str) -> Result<()> {
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
-    let model = Model::load(&a.model)?;
+    let model = load(&a.model, &a.arch)?;
     let spec = &model.spec;
     let (label_column, targets) = (model.input.label_column, model.input.targets);
     if let Some(out) = &a.out {

@@ -104,15 +104,30 @@ pub fn write_checkpoint(
     meta: [(&str, &str); 4],
     tensors: &[(&str, Vec<usize>, Vec<f32>)],
 ) {
+    let mut m = meta.to_vec();
+    m.push(("format", "wgtrain-1"));
+    write_safetensors(path, &m, tensors);
+}
+
+/// Writes a safetensors file as PyTorch's `safetensors.torch.save_file` does: the metadata
+/// (none when empty: no `__metadata__` key), then F32 `(name, shape, values)` tensors in order,
+/// the header padded to 8 bytes.
+pub fn write_safetensors(
+    path: &Path,
+    meta: &[(&str, &str)],
+    tensors: &[(&str, Vec<usize>, Vec<f32>)],
+) {
     let mut header = serde_json::Map::new();
-    let mut m: serde_json::Map<String, Value> = meta
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::from(*v)))
-        .collect();
-    m.insert("format".into(), "wgtrain-1".into());
-    header.insert("__metadata__".into(), Value::Object(m));
+    if !meta.is_empty() {
+        let m: serde_json::Map<String, Value> = meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect();
+        header.insert("__metadata__".into(), Value::Object(m));
+    }
     let mut data = Vec::new();
     for (name, shape, values) in tensors {
+        assert_eq!(shape.iter().product::<usize>(), values.len(), "{name}");
         let start = data.len();
         data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
         header.insert(

@@ -4,7 +4,7 @@
 use std::fmt::Display;
 use std::path::Path;
 
-use wgtrain::checkpoint::TrainingState;
+use wgtrain::checkpoint::{Arch, TrainingState};
 use wgtrain::error::{Error, Result};
 use wgtrain::model::{Activation, Loss, Output, Spec};
 use wgtrain::optim::{Decay, Method, Optimizer, Schedule};
@@ -345,33 +345,124 @@ impl ArchFlags {
         Spec::new(sizes, acts, output, loss)
     }
 
-    /// With --resume, the flags that are given must describe the checkpoint `file`'s network.
-    pub fn check(&self, spec: &Spec, file: &Path) -> Result<()> {
+    /// For a checkpoint `file` whose metadata gives the architecture (`spec`), the flags that
+    /// are given must describe it; `why` says who takes it from the file ("--resume takes the
+    /// architecture from the file"). Every flag that contradicts it is named.
+    pub fn check(&self, spec: &Spec, file: &Path, why: &str) -> Result<()> {
         let n = spec.sizes.len();
-        let contradicts = |flag: &str, value: &str| -> Result<()> {
-            bad(format!(
-                "--{flag} {value} contradicts {}, which holds a {} network: --resume takes the architecture from the file; leave --{flag} out",
-                file.display(),
-                spec.describe()
-            ))
-        };
+        let mut wrong: Vec<(&str, String)> = Vec::new();
         if let Some(h) = &self.hidden
             && hidden_sizes(h)? != spec.sizes[1..n - 1]
         {
-            contradicts("hidden", h)?;
+            wrong.push(("hidden", h.clone()));
         }
         if let Some(act) = &self.activation
-            && hidden_activations(act, n - 2)? != spec.hidden
+            && hidden_activations(act, n - 2).ok().as_ref() != Some(&spec.hidden)
         {
-            contradicts("activation", act)?;
+            wrong.push(("activation", act.clone()));
         }
         if let Some(o) = self.output.filter(|&o| o != spec.output) {
-            contradicts("output", o.name())?;
+            wrong.push(("output", o.to_string()));
         }
         if let Some(l) = self.loss.filter(|&l| l != spec.loss) {
-            contradicts("loss", l.name())?;
+            wrong.push(("loss", l.to_string()));
         }
-        Ok(())
+        let given = |w: &[(&str, String)]| {
+            w.iter()
+                .map(|(f, v)| format!("--{f} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match wrong.as_slice() {
+            [] => Ok(()),
+            [(flag, _)] => bad(format!(
+                "{} contradicts {}, which holds a {} network: {why}; leave --{flag} out",
+                given(&wrong),
+                file.display(),
+                spec.describe()
+            )),
+            many => bad(format!(
+                "{} contradict {}, which holds a {} network: {why}; leave them out",
+                given(many),
+                file.display(),
+                spec.describe()
+            )),
+        }
+    }
+
+    /// For a checkpoint `file` without wgtrain's metadata, whose tensors chain to layer `sizes`:
+    /// the flags must give what the shapes cannot (--activation when there are hidden layers;
+    /// with `need_output`, --output or --loss), and --hidden, if given, must match them. Every
+    /// missing or contradicting flag is named.
+    pub fn check_plain(&self, sizes: &[usize], file: &Path, need_output: bool) -> Result<()> {
+        let hidden = &sizes[1..sizes.len().saturating_sub(1).max(1)];
+        let mut give = Vec::new();
+        let mut wrong = Vec::new();
+        if let Some(h) = &self.hidden
+            && hidden_sizes(h)? != hidden
+        {
+            wrong.push(format!(
+                "--hidden {h} contradicts the tensors' hidden sizes {}",
+                if hidden.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    hidden
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+            ));
+        }
+        match &self.activation {
+            None if !hidden.is_empty() => give.push(match hidden.len() {
+                1 => "--activation (for its hidden layer)".to_string(),
+                n => format!("--activation (one for its {n} hidden layers, or one each)"),
+            }),
+            Some(act) if !hidden.is_empty() => {
+                if let Err(e) = hidden_activations(act, hidden.len()) {
+                    wrong.push(e.to_string());
+                }
+            }
+            _ => {}
+        }
+        match (self.output, self.loss) {
+            (None, None) if need_output => give.push("--output or --loss".into()),
+            (Some(Output::Sigmoid), None) if need_output => {
+                give.push("--loss (output sigmoid fits bce and mse)".into())
+            }
+            _ => {}
+        }
+        if !give.is_empty() {
+            wrong.insert(0, format!("give {}", give.join(" and ")));
+        }
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        let shape = sizes
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("-");
+        bad(format!(
+            "{} has no wgtrain metadata (a PyTorch state_dict?), so its layer sizes come from the tensors' shapes ({shape}) and the rest from the flags: {}",
+            file.display(),
+            wrong.join("; ")
+        ))
+    }
+
+    /// The pieces of the architecture that are given, for the library to load a file of
+    /// `hidden_layers` hidden layers with (one --activation for all of them is repeated).
+    pub fn arch(&self, hidden_layers: usize) -> Result<Arch> {
+        Ok(Arch {
+            hidden: self.hidden.as_deref().map(hidden_sizes).transpose()?,
+            activations: match &self.activation {
+                Some(a) if hidden_layers > 0 => Some(hidden_activations(a, hidden_layers)?),
+                _ => None,
+            },
+            output: self.output,
+            loss: self.loss,
+        })
     }
 }
 

@@ -300,13 +300,70 @@ fn an_architecture_flag_that_contradicts_the_checkpoint_is_an_error() {
         loss: Some(Loss::CrossEntropy),
         output: None,
     };
-    same.check(&spec(), file).unwrap();
+    let why = "--resume takes the architecture from the file";
+    same.check(&spec(), file, why).unwrap();
     let other = ArchFlags {
         hidden: Some("4".into()),
         ..ArchFlags::default()
     };
     assert!(
-        message(other.check(&spec(), file))
+        message(other.check(&spec(), file, why))
             .starts_with("--hidden 4 contradicts run.safetensors, which holds a 2-3(relu)-2")
+    );
+    let several = ArchFlags {
+        hidden: Some("4".into()),
+        activation: Some("tanh".into()),
+        output: Some(Output::Sigmoid),
+        loss: Some(Loss::CrossEntropy),
+    };
+    assert_eq!(
+        message(several.check(&spec(), file, why)),
+        "--hidden 4, --activation tanh, --output sigmoid contradict run.safetensors, which holds a 2-3(relu)-2 softmax/cross-entropy network: --resume takes the architecture from the file; leave them out"
+    );
+}
+
+#[test]
+fn a_file_without_metadata_needs_every_missing_flag_named_at_once() {
+    let file = Path::new("torch.safetensors");
+    let sizes = [4, 8, 5, 3];
+    let none = ArchFlags::default();
+    assert_eq!(
+        message(none.check_plain(&sizes, file, true)),
+        "torch.safetensors has no wgtrain metadata (a PyTorch state_dict?), so its layer sizes come from the tensors' shapes (4-8-5-3) and the rest from the flags: give --activation (one for its 2 hidden layers, or one each) and --output or --loss"
+    );
+    // train chooses the loss from the data, so only --activation is missing there.
+    assert!(
+        message(none.check_plain(&sizes, file, false))
+            .ends_with("give --activation (one for its 2 hidden layers, or one each)")
+    );
+    let wrong = ArchFlags {
+        hidden: Some("8,6".into()),
+        activation: Some("relu,tanh,relu".into()),
+        output: Some(Output::Sigmoid),
+        loss: None,
+    };
+    let m = message(wrong.check_plain(&sizes, file, true));
+    for needle in [
+        "give --loss (output sigmoid fits bce and mse)",
+        "--hidden 8,6 contradicts the tensors' hidden sizes 8,5",
+        "--activation gives 3 activations for 2 hidden layers",
+    ] {
+        assert!(m.contains(needle), "{needle:?} not in {m}");
+    }
+    let enough = ArchFlags {
+        activation: Some("relu".into()),
+        loss: Some(Loss::CrossEntropy),
+        ..ArchFlags::default()
+    };
+    enough.check_plain(&sizes, file, true).unwrap();
+    // No hidden layer: no activation to give.
+    let linear = ArchFlags {
+        output: Some(Output::Linear),
+        ..ArchFlags::default()
+    };
+    linear.check_plain(&[4, 2], file, true).unwrap();
+    assert_eq!(
+        enough.arch(2).unwrap().activations,
+        Some(vec![Activation::Relu; 2])
     );
 }

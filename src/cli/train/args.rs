@@ -126,8 +126,12 @@ pub struct TrainArgs {
     /// wgpu backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
     #[arg(long, default_value = "auto")]
     pub(super) backend: BackendChoice,
-    /// Start a new run from the parameters in this safetensors checkpoint (must match the
-    /// architecture); the optimizer starts afresh.
+    /// Start a new run from the parameters in this safetensors file; the optimizer starts
+    /// afresh. A wgtrain checkpoint gives the architecture (flags that contradict it are an
+    /// error), its input standardisation and, without --data, its run's data. A file without
+    /// wgtrain metadata (PyTorch: save_file(model.state_dict()), layers named 0.weight, 0.bias,
+    /// 2.weight, ... or layers.0.weight, ...) gives the layer sizes; --activation is then needed
+    /// and the loss and output are chosen as for a new network.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub(super) init: Option<PathBuf>,
     /// Continue the run saved in this checkpoint (by --save, --checkpoint-every, --keep-best or

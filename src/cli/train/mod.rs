@@ -8,8 +8,9 @@ use anyhow::{Result, bail};
 
 use super::settings::{ArchFlags, Flags, Settings};
 use super::signals::Watch;
-use wgtrain::checkpoint::{self, InputInfo, TrainingState};
+use wgtrain::checkpoint::{self, Header, InputInfo, TrainingState};
 use wgtrain::data::{self, Dataset, Targets};
+use wgtrain::model::Loss;
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
 use wgtrain::{Config, Device, Model, Trainer};
@@ -152,15 +153,20 @@ fn check_outputs(a: &TrainArgs) -> Result<()> {
 }
 
 /// The model to train: the checkpoint's when resuming (the flags that are given must describe
-/// it), else a new network for the data, from --init's parameters or seeded ones.
+/// it), else --init's (`init_model`), else a new network for the data with seeded parameters.
 fn model(
     a: &TrainArgs,
     st: &Settings,
     resumed: Option<&Resumed>,
+    init: Option<(&Path, &Header)>,
     train: &Dataset,
 ) -> Result<Model> {
     if let Some(r) = resumed {
-        arch_flags(a).check(&r.model.spec, r.path)?;
+        arch_flags(a).check(
+            &r.model.spec,
+            r.path,
+            "--resume takes the architecture from the file",
+        )?;
         if a.standardize && r.state.standardize.is_none() {
             bail!(
                 "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
@@ -170,23 +176,79 @@ fn model(
         return Ok(r.model.clone());
     }
     let classes = matches!(train.targets, Targets::Classes { .. });
-    let spec = arch_flags(a).build(train.dim, train.target_width(), classes)?;
-    let mut model = match &a.init {
-        Some(path) => {
-            let params = checkpoint::load_for(path, &spec)?;
-            Model::new(spec, params)?
-        }
-        None => Model::init(spec, st.hp.seed)?,
+    let mut model = match init {
+        Some((path, header)) => init_model(a, path, header, train)?,
+        None => Model::init(
+            arch_flags(a).build(train.dim, train.target_width(), classes)?,
+            st.hp.seed,
+        )?,
     };
     model.input.label_column = st.label_column;
     model.input.targets = st.targets;
     Ok(model)
 }
 
+/// The model of `--init`: the file's parameters and input standardisation, with the
+/// architecture of its metadata (the flags that are given must agree), or for a file without
+/// metadata of the tensors' shapes and the flags (`--activation`, and the loss and output as for
+/// a new network).
+fn init_model(a: &TrainArgs, path: &Path, header: &Header, train: &Dataset) -> Result<Model> {
+    let flags = arch_flags(a);
+    let hidden_layers = header.sizes.len().saturating_sub(2);
+    let arch = match &header.spec {
+        Some(spec) => {
+            flags.check(spec, path, "--init takes the architecture from the file")?;
+            flags.arch(hidden_layers)?
+        }
+        None => {
+            flags.check_plain(&header.sizes, path, false)?;
+            let mut arch = flags.arch(hidden_layers)?;
+            let classes = matches!(train.targets, Targets::Classes { .. });
+            let loss = arch.loss.unwrap_or(if classes {
+                Loss::CrossEntropy
+            } else {
+                Loss::Mse
+            });
+            arch.output = arch.output.or(Some(loss.default_output()));
+            arch.loss = Some(loss);
+            arch
+        }
+    };
+    let model = Model::load_with(path, &arch)?;
+    let spec = &model.spec;
+    if spec.inputs() != train.dim || spec.outputs() != train.target_width() {
+        bail!(
+            "{} holds a {} network ({} inputs, {} outputs), but {} has {} inputs and {} {}: give --data of its shape",
+            path.display(),
+            spec.describe(),
+            spec.inputs(),
+            spec.outputs(),
+            a.data
+                .as_deref()
+                .or(header.data.as_deref())
+                .unwrap_or("digits"),
+            train.dim,
+            train.target_width(),
+            if matches!(train.targets, Targets::Classes { .. }) {
+                "classes"
+            } else {
+                "targets"
+            }
+        );
+    }
+    Ok(model)
+}
+
 /// The session the flags describe: data, model, config, device, checkpoints, resumed state.
-fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Trainer> {
+fn session(
+    a: &TrainArgs,
+    st: &Settings,
+    resumed: Option<Resumed>,
+    init: Option<&Header>,
+) -> Result<Trainer> {
     let split = data::load_from(&st.data, st.targets, st.label_column, &super::data_roots())?;
-    let model = model(a, st, resumed.as_ref(), &split.train)?;
+    let init = a.init.as_deref().zip(init);
+    let model = model(a, st, resumed.as_ref(), init, &split.train)?;
     let config = Config {
         lr: st.hp.lr,
         l2: st.hp.l2,
@@ -403,9 +465,23 @@ pub fn run(a: TrainArgs) -> Result<()> {
         bail!("--checkpoint-every must be at least 1");
     }
     let resumed = a.resume.as_deref().map(load_resumed).transpose()?;
-    let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|r| (&r.state, r.path)))?;
+    let init = a.init.as_deref().map(checkpoint::inspect).transpose()?;
+    let mut given = flags(&a);
+    // --init without --data trains on the data the file's run did, read as that run read it.
+    if let (Some(h), None, Some(path)) = (&init, &a.data, &a.init)
+        && let Some(d) = &h.data
+    {
+        eprintln!(
+            "note: training on {d}, the data {}'s run trained on (--data to change)",
+            path.display()
+        );
+        given.data = Some(d.clone());
+        given.targets = given.targets.or(h.targets);
+        given.label_column = given.label_column.or(h.label_column);
+    }
+    let st = Settings::from_flags(&given, resumed.as_ref().map(|r| (&r.state, r.path)))?;
     check_outputs(&a)?;
-    let mut t = session(&a, &st, resumed)?;
+    let mut t = session(&a, &st, resumed, init.as_ref())?;
     open(&a, &st, &mut t)?;
     let Some(epochs) = t.progress().epoch.checked_add(st.hp.epochs) else {
         bail!(
