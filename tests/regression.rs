@@ -11,7 +11,6 @@ use wgtrain::checkpoint;
 use wgtrain::data::standardize::Standardize;
 use wgtrain::data::{Dataset, Targets};
 use wgtrain::model::{Activation, Loss, Output};
-use wgtrain::rng::Rng;
 use wgtrain::session::Checkpoints;
 use wgtrain::{Config, Device, Error, Model, Spec, Trainer};
 
@@ -21,53 +20,8 @@ const SAME_SUMS: f64 = 1e-12;
 /// the same f32 steps on the same values, the product rounded once more in f64.
 const TIMES_STD2: f64 = 1e-9;
 
-fn gauss(r: &mut Rng) -> f64 {
-    let (u, v) = (r.next_f64().max(1e-300), r.next_f64());
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
-
-/// A diabetes-like set: 10 features in their own units (ages, blood pressures, serum levels),
-/// a target of about 25..350 from a few of them, a kink and noise (sd 40). `n` rows.
 fn diabetes_like(n: usize, seed: u64) -> Dataset {
-    let mut r = Rng::new(seed);
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        let age = 20.0 + 60.0 * r.next_f64();
-        let sex = 1.0 + r.below(2) as f64;
-        let bmi = 26.0 + 4.4 * gauss(&mut r);
-        let bp = 95.0 + 14.0 * gauss(&mut r);
-        let s: Vec<f64> = (0..6).map(|_| gauss(&mut r)).collect();
-        let row = [
-            age,
-            sex,
-            bmi,
-            bp,
-            189.0 + 34.0 * s[0],
-            115.0 + 30.0 * s[1],
-            50.0 + 13.0 * s[2],
-            4.0 + 1.3 * s[3],
-            4.6 + 0.5 * s[4],
-            91.0 + 11.0 * s[5],
-        ];
-        let t = 152.0 + 9.5 * (bmi - 26.0) + (bp - 95.0) + 55.0 * (row[8] - 4.6)
-            - 1.2 * (row[6] - 50.0)
-            + 0.2 * (age - 50.0)
-            + 3.0 * (bmi - 30.0).max(0.0).powf(1.5)
-            + 40.0 * gauss(&mut r);
-        x.extend(row.iter().map(|&v| v as f32));
-        y.push(t.clamp(25.0, 346.0) as f32);
-    }
-    Dataset::new(
-        "diabetes-like",
-        x,
-        n,
-        10,
-        Targets::Values {
-            values: y,
-            width: 1,
-        },
-    )
-    .unwrap()
+    common::diabetes::dataset(n, seed)
 }
 
 fn regressor(inputs: usize, outputs: usize) -> Spec {
