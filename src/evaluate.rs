@@ -201,10 +201,10 @@ impl Evaluation {
         let r2 = |r: Option<f64>| r.map_or("n/a".to_string(), |v| format!("{v:.4}"));
         if let Some(m) = &self.regression {
             s += &format!(
-                "mse {:.4}\nrmse {:.4}\nmae {:.4}\nr2 {}{}\n",
-                m.mse,
-                m.rmse,
-                m.mae,
+                "mse {}\nrmse {}\nmae {}\nr2 {}{}\n",
+                figure(m.mse),
+                figure(m.rmse),
+                figure(m.mae),
                 r2(m.r2),
                 match (m.r2, self.per_target.len()) {
                     (None, _) => " (the targets do not vary in this set)",
@@ -216,10 +216,10 @@ impl Evaluation {
                 s += "\ntarget          mse         rmse          mae         r2\n";
                 for (t, m) in self.per_target.iter().enumerate() {
                     s += &format!(
-                        "{t:>6}  {:>11.4}  {:>11.4}  {:>11.4}  {:>9}\n",
-                        m.mse,
-                        m.rmse,
-                        m.mae,
+                        "{t:>6}  {:>11}  {:>11}  {:>11}  {:>9}\n",
+                        figure(m.mse),
+                        figure(m.rmse),
+                        figure(m.mae),
                         r2(m.r2)
                     );
                 }
@@ -363,6 +363,16 @@ pub fn evaluate_scaled(
         e.confusion = confusion;
     }
     Ok(e)
+}
+
+/// An error figure in the targets' units for people: 4 decimals, or 4 significant digits in
+/// exponent form below 0.01 (targets on a small scale), so it never prints as 0.0000 unless it is.
+pub fn figure(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 /// `out` (n, w) mapped back from standardised targets: `a·std + mean` per output.
@@ -536,6 +546,14 @@ mod tests {
         );
         let json: serde_json::Value = serde_json::from_str(&flat.to_json()).unwrap();
         assert_eq!(json["r2"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn small_error_figures_keep_four_significant_digits() {
+        assert_eq!(figure(12.5), "12.5000");
+        assert_eq!(figure(0.0), "0.0000");
+        assert_eq!(figure(0.00523456), "5.235e-3");
+        assert_eq!(figure(0.01), "0.0100");
     }
 
     #[test]

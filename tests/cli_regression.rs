@@ -285,3 +285,49 @@ fn a_climbing_training_loss_warns_once_on_stderr() {
         run.show()
     );
 }
+
+#[test]
+fn a_resumed_regression_keeps_its_target_statistics() {
+    let s = Scratch::new("resume_regression");
+    write_sets(&s);
+    let first = s.run(&[&TRAIN[..], &["--epochs", "3", "--save", "run.safetensors"]].concat());
+    first.assert_success();
+    let stats = |run: &Run| {
+        run.stderr
+            .lines()
+            .find(|l| l.starts_with("targets: standardised for training"))
+            .unwrap_or_else(|| panic!("{}", run.show()))
+            .to_string()
+    };
+    let more = s.run(&[
+        "train",
+        "--resume",
+        "run.safetensors",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    more.assert_success();
+    assert_eq!(stats(&more), stats(&first));
+    let before = after(epoch_lines(&first)[2], "valid loss").unwrap();
+    let lines = epoch_lines(&more);
+    assert!(lines[0].starts_with("epoch   4/4"), "{}", more.show());
+    let now = after(lines[0], "valid loss").unwrap();
+    assert!(
+        now < 3.0 * before && now > before / 3.0,
+        "{before} then {now}"
+    );
+    s.run(&[
+        "train",
+        "--resume",
+        "run.safetensors",
+        "--no-standardize-targets",
+        "--device",
+        "cpu",
+    ])
+    .assert_error(&[
+        "run.safetensors",
+        "--no-standardize-targets cannot be given on --resume",
+    ]);
+}

@@ -168,6 +168,12 @@ fn model(
                 r.path.display()
             );
         }
+        if a.no_standardize_targets && r.state.target_standardize.is_some() {
+            bail!(
+                "{}: its run standardised its targets; --no-standardize-targets cannot be given on --resume",
+                r.path.display()
+            );
+        }
         return Ok(r.model.clone());
     }
     let classes = matches!(train.targets, Targets::Classes { .. });
@@ -430,8 +436,8 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
                         best.epoch,
                         acc.map_or(String::new(), |a| format!(", accuracy {:.2}%", a * 100.0)),
                         reg.as_ref().map_or(String::new(), |m| format!(
-                            ", rmse {:.4}, r2 {}",
-                            m.rmse,
+                            ", rmse {}, r2 {}",
+                            wgtrain::evaluate::figure(m.rmse),
                             m.r2.map_or("n/a".into(), |v| format!("{v:.4}"))
                         ))
                     ));
@@ -553,8 +559,8 @@ impl BatchBar {
 /// `rmse X  r2 Y` of regression metrics (`r2 n/a` where R² is undefined), after `what`.
 fn regression_figures(what: &str, m: &wgtrain::evaluate::RegressionMetrics) -> String {
     format!(
-        "  {what} rmse {:.4}  {what} r2 {}",
-        m.rmse,
+        "  {what} rmse {}  {what} r2 {}",
+        wgtrain::evaluate::figure(m.rmse),
         m.r2.map_or("n/a".into(), |v| format!("{v:.4}"))
     )
 }
