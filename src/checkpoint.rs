@@ -120,6 +120,9 @@ pub struct TrainingState {
     /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
     /// their inputs too (tensors `input.mean` and `input.std`).
     pub standardize: Option<Standardize>,
+    /// The training rows' per-target mean and std the network's targets were standardised with
+    /// (tensors `target.mean`, `target.std`); a resumed run must use the same.
+    pub target_standardize: Option<Standardize>,
     /// The CSV layout the run read, which eval, predict and `--resume` read their CSV files with
     /// unless told otherwise: `--label-column`, the 1-based column of the class label (None: the
     /// last column).
@@ -142,6 +145,7 @@ pub fn save_training(
 ) -> Result<()> {
     let input = InputInfo {
         standardize: state.standardize.clone(),
+        target_standardize: state.target_standardize.clone(),
         label_column: state.label_column,
         targets: state.targets,
     };
@@ -180,13 +184,19 @@ fn layer_tensors(
 }
 
 /// What a model knows of its inputs besides the parameters: the standardisation its run
-/// applied (tensors `input.mean`, `input.std`) and the CSV layout it read (metadata
-/// `label_column`, `targets`).
+/// applied (tensors `input.mean`, `input.std`), the one its targets were trained under (tensors
+/// `target.mean`, `target.std`) and the CSV layout it read (metadata `label_column`, `targets`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputInfo {
     /// The training rows' per-feature mean and std (tensors `input.mean`, `input.std`), applied
     /// to inputs before the network; None: inputs are used as they are.
     pub standardize: Option<Standardize>,
+    /// The training rows' per-target mean and std (tensors `target.mean`, `target.std`, one
+    /// value per output, in the targets' units): the network was trained on `(y - mean) / std`
+    /// and its outputs are mapped back by `a·std + mean`, so a `Model`'s predictions and
+    /// evaluations are in the targets' original units. Only for linear outputs under mse;
+    /// None: targets as they are.
+    pub target_standardize: Option<Standardize>,
     /// The 1-based CSV column of the class label (`--label-column`); None: the last column.
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
@@ -231,6 +241,20 @@ fn encode(
         ));
         bufs.push((
             "input.std".into(),
+            vec![n],
+            bytemuck::cast_slice(&z.std).to_vec(),
+        ));
+    }
+    if let Some(z) = &input.target_standardize {
+        check_target_standardize(spec, z).map_err(|m| Error::checkpoint(path, m))?;
+        let n = spec.outputs();
+        bufs.push((
+            "target.mean".into(),
+            vec![n],
+            bytemuck::cast_slice(&z.mean).to_vec(),
+        ));
+        bufs.push((
+            "target.std".into(),
             vec![n],
             bytemuck::cast_slice(&z.std).to_vec(),
         ));
@@ -577,6 +601,17 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
                 })
             }
         },
+        target_standardize: if st.tensor("target.mean").is_ok() || st.tensor("target.std").is_ok() {
+            let n = spec.outputs();
+            let z = Standardize {
+                mean: read("target.mean".into(), &[n])?,
+                std: read("target.std".into(), &[n])?,
+            };
+            check_target_standardize(&spec, &z).map_err(bad)?;
+            Some(z)
+        } else {
+            None
+        },
     };
     let optimizer = if with_state {
         Optimizer::from_metadata(&info).map_err(|e| bad(format!("optimizer: {e}")))?
@@ -624,6 +659,7 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
             label_column: input.label_column,
             targets: input.targets,
             standardize: input.standardize.clone(),
+            target_standardize: input.target_standardize.clone(),
         })
     })()
     .map_err(|e| match e {
@@ -636,6 +672,36 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
         input,
         state: Some(state),
     })
+}
+
+/// A target standardisation must fit `spec`: a linear output under mse (outputs that are values
+/// in the targets' units), one finite mean and one positive finite std per output.
+pub(crate) fn check_target_standardize(
+    spec: &Spec,
+    z: &Standardize,
+) -> std::result::Result<(), String> {
+    use crate::model::{Loss, Output};
+    if spec.output != Output::Linear || spec.loss != Loss::Mse {
+        return Err(format!(
+            "target.mean/target.std (standardised targets) need a linear output under mse, not a {} network",
+            spec.describe()
+        ));
+    }
+    let n = spec.outputs();
+    if z.mean.len() != n || z.std.len() != n {
+        return Err(format!(
+            "target.mean/target.std hold {} and {} values for {n} outputs",
+            z.mean.len(),
+            z.std.len()
+        ));
+    }
+    if z.mean.iter().any(|m| !m.is_finite()) {
+        return Err("target.mean holds a value that is not finite".into());
+    }
+    if z.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err("target.std holds a value that is not positive and finite".into());
+    }
+    Ok(())
 }
 
 /// Loads a checkpoint for the network `want`; a different architecture is an error that says how.

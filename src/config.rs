@@ -8,7 +8,7 @@ use crate::optim::{Optimizer, Schedule};
 use crate::train::Hyper;
 
 /// A run's hyper-parameters. `Default` gives plain SGD at lr 0.1, batch 32, 20 epochs, seed 0,
-/// no L2 term and a constant rate.
+/// no L2 term, a constant rate and no early stopping.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The base learning rate, which `schedule` scales per step.
@@ -25,6 +25,11 @@ pub struct Config {
     pub optimizer: Optimizer,
     /// How the learning rate changes over the run (constant by default).
     pub schedule: Schedule,
+    /// Early stopping: end `fit` once the validation loss has not improved (gone below its
+    /// lowest so far in this `fit`) for this many epochs; at least 1, and the session needs a
+    /// validation set (the test set is not used to decide, so that its figures stay unbiased).
+    /// A resumed run counts afresh. None: train every epoch.
+    pub patience: Option<usize>,
 }
 
 impl Default for Config {
@@ -37,6 +42,7 @@ impl Default for Config {
             seed: 0,
             optimizer: Optimizer::default(),
             schedule: Schedule::default(),
+            patience: None,
         }
     }
 }
@@ -45,6 +51,9 @@ impl Config {
     /// Every value in range; an error naming the first that is not.
     pub fn validate(&self) -> Result<()> {
         self.hyper().validate()?;
+        if self.patience == Some(0) {
+            return Err(Error::invalid("patience", "must be at least 1"));
+        }
         self.optimizer.validate()?;
         self.schedule.validate()
     }

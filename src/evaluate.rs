@@ -1,8 +1,10 @@
 //! Inference with a trained model: outputs, loss, accuracy, confusion matrix and per-class
-//! precision / recall / F1. Runs the fast CPU path's forward pass, in chunks of rows.
+//! precision / recall / F1 for class targets; MSE, RMSE, MAE and R² for value targets. Runs the
+//! fast CPU path's forward pass, in chunks of rows.
 
 use crate::cpu::fast::{argmax, matmul_forward};
 use crate::cpu::reference::loss_forward_backward;
+use crate::data::standardize::Standardize;
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::{Error, Result};
 use crate::model::{Loss, Output, Params, Spec};
@@ -94,13 +96,39 @@ pub struct ClassMetrics {
     pub support: usize,
 }
 
+/// How well outputs match value targets, over one target column or all of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegressionMetrics {
+    /// Mean squared error, `Σ (a - y)² / n` (overall: the mean over targets, which is the mean
+    /// over every output value).
+    pub mse: f64,
+    /// `sqrt(mse)` (overall: the root of the overall mse).
+    pub rmse: f64,
+    /// Mean absolute error, `Σ |a - y| / n` (overall: the mean over targets).
+    pub mae: f64,
+    /// Coefficient of determination, `1 - SS_res / SS_tot` with `SS_res = Σ (a - y)²` and
+    /// `SS_tot = Σ (y - ȳ)²` over the set's rows; None when the target does not vary in the set
+    /// (SS_tot = 0, where R² is undefined). Overall: the mean over the targets whose R² is
+    /// defined (scikit-learn's `uniform_average`), None when none is.
+    pub r2: Option<f64>,
+}
+
+impl RegressionMetrics {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"mse": self.mse, "rmse": self.rmse, "mae": self.mae, "r2": self.r2})
+    }
+}
+
 /// What `evaluate` measures.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
     /// Samples evaluated.
     pub n: usize,
-    /// The mean data loss (as in training, without the L2 term).
+    /// The mean data loss (as in training, without the L2 term): for mse, `½‖a - y‖²` per row
+    /// (½·MSE for one target), in the targets' original units.
     pub loss: f64,
+    /// The loss function `loss` is.
+    pub objective: Loss,
     /// Fraction of samples whose largest output is their class, in [0, 1]; None for value
     /// targets, which get no accuracy, confusion matrix or per-class metrics.
     pub accuracy: Option<f64>,
@@ -108,12 +136,24 @@ pub struct Evaluation {
     pub confusion: Vec<Vec<usize>>,
     /// Metrics of each class, indexed by class (one per model output); empty for value targets.
     pub per_class: Vec<ClassMetrics>,
+    /// MSE, RMSE, MAE and R² over all target columns, for value targets; None for classes.
+    pub regression: Option<RegressionMetrics>,
+    /// The same for each target column, in order; empty for class targets.
+    pub per_target: Vec<RegressionMetrics>,
 }
 
 impl Evaluation {
-    /// One JSON object: `n`, `loss`, `accuracy` (null for value targets), `confusion` and
-    /// `per_class` (`class`, `precision`, `recall`, `f1`, `support`).
+    /// One JSON object: `n`, `loss` (the training loss: ½·MSE for mse with one target),
+    /// `accuracy` (null for value targets), `confusion` and `per_class` (`class`, `precision`,
+    /// `recall`, `f1`, `support`); for value targets `mse`, `rmse`, `mae`, `r2` over all targets
+    /// (null for class targets; `r2` null where it is undefined) and `per_target` (`target` and
+    /// the same four, one per target column; empty for class targets).
     pub fn to_json(&self) -> String {
+        let overall = |key: &str| {
+            self.regression
+                .as_ref()
+                .map_or(serde_json::Value::Null, |r| r.to_json()[key].clone())
+        };
         serde_json::json!({
             "n": self.n,
             "loss": self.loss,
@@ -122,13 +162,69 @@ impl Evaluation {
             "per_class": self.per_class.iter().enumerate().map(|(c, m)| serde_json::json!({
                 "class": c, "precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support,
             })).collect::<Vec<_>>(),
+            "mse": overall("mse"),
+            "rmse": overall("rmse"),
+            "mae": overall("mae"),
+            "r2": overall("r2"),
+            "per_target": self.per_target.iter().enumerate().map(|(t, m)| {
+                let mut o = m.to_json();
+                o["target"] = t.into();
+                o
+            }).collect::<Vec<_>>(),
         })
         .to_string()
     }
 
-    /// Accuracy, the per-class table and the confusion matrix, for people.
+    /// What `loss` is, for the line that prints it.
+    fn loss_label(&self) -> String {
+        match (self.objective, self.per_target.len()) {
+            (Loss::Mse, 1) => "½·MSE, the mse training loss".into(),
+            (Loss::Mse, k) if k > 1 => {
+                format!("½·squared error summed over the {k} targets, mean over samples")
+            }
+            (Loss::Mse, _) => "½·squared error summed over the outputs, mean over samples".into(),
+            (Loss::CrossEntropy, _) => "cross-entropy".into(),
+            (Loss::Bce, _) => "binary cross-entropy summed over the outputs".into(),
+        }
+    }
+
+    /// Accuracy, the per-class table and the confusion matrix for class targets; MSE, RMSE, MAE
+    /// and R² (and a table of them per target when there are several) for value targets. An
+    /// undefined R² prints as `n/a`.
     pub fn to_table(&self) -> String {
-        let mut s = format!("samples {}\nloss {:.4}\n", self.n, self.loss);
+        let mut s = format!(
+            "samples {}\nloss {:.4} ({})\n",
+            self.n,
+            self.loss,
+            self.loss_label()
+        );
+        let r2 = |r: Option<f64>| r.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+        if let Some(m) = &self.regression {
+            s += &format!(
+                "mse {}\nrmse {}\nmae {}\nr2 {}{}\n",
+                figure(m.mse),
+                figure(m.rmse),
+                figure(m.mae),
+                r2(m.r2),
+                match (m.r2, self.per_target.len()) {
+                    (None, _) => " (the targets do not vary in this set)",
+                    (Some(_), k) if k > 1 => " (mean over the targets)",
+                    _ => "",
+                }
+            );
+            if self.per_target.len() > 1 {
+                s += "\ntarget          mse         rmse          mae         r2\n";
+                for (t, m) in self.per_target.iter().enumerate() {
+                    s += &format!(
+                        "{t:>6}  {:>11}  {:>11}  {:>11}  {:>9}\n",
+                        figure(m.mse),
+                        figure(m.rmse),
+                        figure(m.mae),
+                        r2(m.r2)
+                    );
+                }
+            }
+        }
         let Some(acc) = self.accuracy else {
             return s;
         };
@@ -158,9 +254,22 @@ impl Evaluation {
     }
 }
 
-/// Loss, and for class targets accuracy, confusion matrix and per-class metrics, of the model on
-/// `data`. The data must fit the model: as many inputs, as many classes or target columns.
+/// Loss, and for class targets accuracy, confusion matrix and per-class metrics, for value
+/// targets MSE, RMSE, MAE and R², of the model on `data`. The data must fit the model: as many
+/// inputs, as many classes or target columns.
 pub fn evaluate(spec: &Spec, params: &Params, data: &Dataset) -> Result<Evaluation> {
+    evaluate_scaled(spec, params, data, None)
+}
+
+/// `evaluate` for a network trained on standardised targets: its outputs are mapped back by
+/// `targets` (`a·std + mean` per output) before anything is measured, so every figure is in
+/// the units of `data`'s targets.
+pub fn evaluate_scaled(
+    spec: &Spec,
+    params: &Params,
+    data: &Dataset,
+    targets: Option<&Standardize>,
+) -> Result<Evaluation> {
     if data.dim != spec.inputs() {
         return Err(Error::Shape(format!(
             "{} has {} inputs per sample, the model takes {}",
@@ -182,7 +291,10 @@ pub fn evaluate(spec: &Spec, params: &Params, data: &Dataset) -> Result<Evaluati
             }
         )));
     }
-    let out = forward(spec, params, &data.x, data.n)?;
+    let mut out = forward(spec, params, &data.x, data.n)?;
+    if let Some(z) = targets {
+        unscale_outputs(z, &mut out, w)?;
+    }
     let sigmoid_out =
         spec.layer_activation(spec.n_layers() - 1) == crate::model::Activation::Sigmoid;
     let mut loss = 0.0;
@@ -207,11 +319,20 @@ pub fn evaluate(spec: &Spec, params: &Params, data: &Dataset) -> Result<Evaluati
     }
     let mut e = Evaluation {
         n: data.n,
-        loss: loss / data.n as f64,
+        loss: loss / data.n.max(1) as f64,
+        objective: spec.loss,
         accuracy: None,
         confusion: vec![],
         per_class: vec![],
+        regression: None,
+        per_target: vec![],
     };
+    if let Targets::Values { values, width } = &data.targets {
+        e.per_target = (0..*width)
+            .map(|t| target_metrics(&out, w, values, *width, t))
+            .collect();
+        e.regression = Some(overall(&e.per_target));
+    }
     if let Targets::Classes { labels, .. } = &data.targets {
         let mut confusion = vec![vec![0usize; w]; w];
         for (i, &l) in labels.iter().enumerate() {
@@ -242,4 +363,213 @@ pub fn evaluate(spec: &Spec, params: &Params, data: &Dataset) -> Result<Evaluati
         e.confusion = confusion;
     }
     Ok(e)
+}
+
+/// An error figure in the targets' units for people: 4 decimals, or 4 significant digits in
+/// exponent form below 0.01 (targets on a small scale), so it never prints as 0.0000 unless it is.
+pub fn figure(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// `out` (n, w) mapped back from standardised targets: `a·std + mean` per output.
+pub(crate) fn unscale_outputs(z: &Standardize, out: &mut [f32], w: usize) -> Result<()> {
+    if z.mean.len() != w || z.std.len() != w {
+        return Err(Error::Shape(format!(
+            "target standardisation of {} values for {w} outputs",
+            z.mean.len()
+        )));
+    }
+    for row in out.chunks_exact_mut(w) {
+        for ((a, m), s) in row.iter_mut().zip(&z.mean).zip(&z.std) {
+            *a = *a * s + m;
+        }
+    }
+    Ok(())
+}
+
+/// MSE, RMSE, MAE and R² of output column `t` of `out` (n, w) against target column `t` of
+/// `values` (n, width), in f64.
+fn target_metrics(
+    out: &[f32],
+    w: usize,
+    values: &[f32],
+    width: usize,
+    t: usize,
+) -> RegressionMetrics {
+    let n = values.len() / width;
+    let ys = || values.iter().skip(t).step_by(width).map(|&y| y as f64);
+    let mean = ys().sum::<f64>() / n.max(1) as f64;
+    let (mut sse, mut sae, mut ss_tot) = (0f64, 0f64, 0f64);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (i, y) in ys().enumerate() {
+        let d = out[i * w + t] as f64 - y;
+        sse += d * d;
+        sae += d.abs();
+        ss_tot += (y - mean) * (y - mean);
+        lo = lo.min(y);
+        hi = hi.max(y);
+    }
+    let mse = sse / n.max(1) as f64;
+    RegressionMetrics {
+        mse,
+        rmse: mse.sqrt(),
+        mae: sae / n.max(1) as f64,
+        // Equal targets give SS_tot = 0, or a rounding residue of the mean: undefined either way.
+        r2: (hi > lo).then(|| 1.0 - sse / ss_tot),
+    }
+}
+
+/// The metrics over all targets: mse and mae their means (the means over every value), rmse the
+/// root of that mse, r2 the mean of the defined ones.
+fn overall(per_target: &[RegressionMetrics]) -> RegressionMetrics {
+    let k = per_target.len().max(1) as f64;
+    let mse = per_target.iter().map(|m| m.mse).sum::<f64>() / k;
+    let defined: Vec<f64> = per_target.iter().filter_map(|m| m.r2).collect();
+    RegressionMetrics {
+        mse,
+        rmse: mse.sqrt(),
+        mae: per_target.iter().map(|m| m.mae).sum::<f64>() / k,
+        r2: (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Layer;
+
+    /// Both sides are short sums of small binary fractions in f64: a few ulps of rounding.
+    const EXACT_F64: f64 = 1e-12;
+
+    fn close(what: &str, got: f64, want: f64) {
+        assert!(
+            (got - want).abs() <= EXACT_F64 * want.abs().max(1.0),
+            "{what}: got {got}, want {want}"
+        );
+    }
+
+    /// A linear network with no hidden layer, 1 input and `w.len()` outputs `a_j = w_j·x`.
+    fn scaling(w: &[f32]) -> (Spec, Params) {
+        let spec = Spec::new(vec![1, w.len()], vec![], Output::Linear, Loss::Mse).unwrap();
+        let params = Params {
+            layers: vec![Layer {
+                w: w.to_vec(),
+                b: vec![0.0; w.len()],
+            }],
+        };
+        (spec, params)
+    }
+
+    fn values(x: &[f32], y: &[f32], width: usize) -> Dataset {
+        Dataset::new(
+            "t",
+            x.to_vec(),
+            x.len(),
+            1,
+            Targets::Values {
+                values: y.to_vec(),
+                width,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_target_gets_hand_computed_mse_rmse_mae_r2_and_half_mse_loss() {
+        // Outputs 1, 2, 3, 4 against 1, 3, 2, 6: errors 0, -1, 1, -2; SS_res 6; ȳ = 3, SS_tot 14.
+        let (spec, params) = scaling(&[1.0]);
+        let e = evaluate(
+            &spec,
+            &params,
+            &values(&[1., 2., 3., 4.], &[1., 3., 2., 6.], 1),
+        )
+        .unwrap();
+        let m = e.regression.clone().unwrap();
+        close("mse", m.mse, 1.5);
+        close("rmse", m.rmse, 1.5f64.sqrt());
+        close("mae", m.mae, 1.0);
+        close("r2", m.r2.unwrap(), 1.0 - 6.0 / 14.0);
+        close("loss", e.loss, 0.75);
+        assert_eq!(e.per_target, vec![m]);
+        assert!(e.accuracy.is_none() && e.per_class.is_empty());
+        let table = e.to_table();
+        assert!(
+            table.contains("loss 0.7500 (½·MSE, the mse training loss)\nmse 1.5000\nrmse 1.2247\nmae 1.0000\nr2 0.5714\n"),
+            "{table}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(json["mse"], 1.5);
+        assert_eq!(json["mae"], 1.0);
+        assert_eq!(json["per_target"][0]["target"], 0);
+        assert_eq!(json["accuracy"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_constant_target_has_no_r2_and_the_overall_r2_averages_the_defined_ones() {
+        // Target 0 as above; target 1 is 5 on every row against outputs 2, 4, 6, 8: errors
+        // -3, -1, 1, 3, SS_res 20, SS_tot 0.
+        let (spec, params) = scaling(&[1.0, 2.0]);
+        let y = [1., 5., 3., 5., 2., 5., 6., 5.];
+        let e = evaluate(&spec, &params, &values(&[1., 2., 3., 4.], &y, 2)).unwrap();
+        assert_eq!(e.per_target.len(), 2);
+        close("mse 1", e.per_target[1].mse, 5.0);
+        close("mae 1", e.per_target[1].mae, 2.0);
+        assert_eq!(e.per_target[1].r2, None);
+        let m = e.regression.clone().unwrap();
+        close("mse", m.mse, 3.25);
+        close("rmse", m.rmse, 3.25f64.sqrt());
+        close("mae", m.mae, 1.5);
+        close("r2", m.r2.unwrap(), 1.0 - 6.0 / 14.0);
+        close("loss", e.loss, 0.5 * 26.0 / 4.0);
+        let table = e.to_table();
+        assert!(
+            table.contains("r2 0.5714 (mean over the targets)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("     1       5.0000       2.2361       2.0000        n/a"),
+            "{table}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(json["per_target"][1]["r2"], serde_json::Value::Null);
+
+        let (spec, params) = scaling(&[1.0]);
+        let flat = evaluate(&spec, &params, &values(&[1., 2.], &[7., 7.], 1)).unwrap();
+        assert_eq!(flat.regression.as_ref().unwrap().r2, None);
+        assert!(
+            flat.to_table()
+                .contains("r2 n/a (the targets do not vary in this set)")
+        );
+        let json: serde_json::Value = serde_json::from_str(&flat.to_json()).unwrap();
+        assert_eq!(json["r2"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn small_error_figures_keep_four_significant_digits() {
+        assert_eq!(figure(12.5), "12.5000");
+        assert_eq!(figure(0.0), "0.0000");
+        assert_eq!(figure(0.00523456), "5.235e-3");
+        assert_eq!(figure(0.01), "0.0100");
+    }
+
+    #[test]
+    fn scaled_outputs_are_measured_in_the_targets_units() {
+        // The network outputs 1, 2; mapped back by std 2, mean 10 they are 12, 14, against 12, 18.
+        let (spec, params) = scaling(&[1.0]);
+        let z = Standardize {
+            mean: vec![10.0],
+            std: vec![2.0],
+        };
+        let e =
+            evaluate_scaled(&spec, &params, &values(&[1., 2.], &[12., 18.], 1), Some(&z)).unwrap();
+        let m = e.regression.unwrap();
+        close("mse", m.mse, 8.0);
+        close("mae", m.mae, 2.0);
+        close("r2", m.r2.unwrap(), 1.0 - 16.0 / 18.0);
+        close("loss", e.loss, 4.0);
+    }
 }

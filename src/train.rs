@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::evaluate::RegressionMetrics;
 use crate::model::Params;
 use crate::optim::{OptimState, Schedule};
 use crate::rng::Rng;
@@ -172,7 +173,13 @@ pub struct Plan {
     pub start: Progress,
 }
 
-/// One epoch's metrics.
+/// A training loss this many times the run's first batch loss is worth a warning: the run is
+/// climbing, not descending (a learning rate too high for the scale of the inputs or targets).
+pub const LOSS_RISE_WARNING: f64 = 100.0;
+
+/// One epoch's metrics. With a session that standardises its targets, the losses and metrics
+/// are in the targets' original units (the training loss too for one target; see
+/// `train_loss_standardized`).
 #[derive(Clone, Debug)]
 pub struct EpochReport {
     /// 1-based, counted over the whole run (resumed parts included).
@@ -180,14 +187,28 @@ pub struct EpochReport {
     /// The mean of the epoch's batch losses, each from its forward pass before its update
     /// (the data loss: no L2 term).
     pub train_loss: f64,
+    /// `train_loss` is in standardised target units: a session that standardises several
+    /// target columns, each by its own std, cannot map a batch's loss (one sum over the
+    /// columns) back to the original units. False for one target (its loss is multiplied by
+    /// std², exactly) and for runs that do not standardise their targets.
+    pub train_loss_standardized: bool,
+    /// Set on the first epoch of the run whose `train_loss` is over `LOSS_RISE_WARNING` times
+    /// the loss of the run's first batch (both in the same units): that ratio. Later epochs
+    /// leave it None, so the warning is given once.
+    pub loss_rise: Option<f64>,
     /// Mean loss on the validation set after the epoch, when there is one.
     pub valid_loss: Option<f64>,
     /// Share of validation rows classified right (class targets only), in [0, 1].
     pub valid_accuracy: Option<f64>,
+    /// MSE, RMSE, MAE and R² on the validation set (mse on value targets, in the targets'
+    /// units; from a session only: `run_planned` leaves it None).
+    pub valid_regression: Option<RegressionMetrics>,
     /// Mean loss on the test set: every epoch without a validation set, else after the last.
     pub test_loss: Option<f64>,
     /// Share of test rows classified right (class targets only), in [0, 1].
     pub test_accuracy: Option<f64>,
+    /// As `valid_regression`, on the test set, whenever `test_loss` is given.
+    pub test_regression: Option<RegressionMetrics>,
     /// Training time of the epoch: shuffle and steps, not evaluation.
     pub seconds: f64,
     /// Training rows per second of `seconds`.
@@ -203,21 +224,39 @@ pub struct EpochReport {
 }
 
 impl EpochReport {
-    /// One JSON object (the `--metrics` line).
+    /// One JSON object (the `--metrics` line): the fields above, with `valid_rmse`,
+    /// `valid_r2`, `test_rmse`, `test_r2` from the regression metrics (null when there are none,
+    /// and `*_r2` where R² is undefined).
     pub fn to_json(&self) -> String {
+        let rmse = |m: &Option<RegressionMetrics>| m.as_ref().map(|m| m.rmse);
+        let r2 = |m: &Option<RegressionMetrics>| m.as_ref().and_then(|m| m.r2);
         serde_json::json!({
             "epoch": self.epoch,
             "train_loss": self.train_loss,
+            "train_loss_standardized": self.train_loss_standardized,
             "valid_loss": self.valid_loss,
             "valid_accuracy": self.valid_accuracy,
+            "valid_rmse": rmse(&self.valid_regression),
+            "valid_r2": r2(&self.valid_regression),
             "test_loss": self.test_loss,
             "test_accuracy": self.test_accuracy,
+            "test_rmse": rmse(&self.test_regression),
+            "test_r2": r2(&self.test_regression),
             "seconds": self.seconds,
             "samples_per_sec": self.samples_per_sec,
             "elapsed": self.elapsed,
         })
         .to_string()
     }
+}
+
+/// What an epoch's callback tells the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Train the next epoch.
+    Continue,
+    /// End the run after this epoch (early stopping).
+    Stop,
 }
 
 #[doc(hidden)]
@@ -235,7 +274,7 @@ pub fn run(
     hp: &Hyper,
     classes: bool,
     roles: &[Role],
-    on_epoch: &mut dyn FnMut(&EpochReport, &mut dyn Backend) -> Result<()>,
+    on_epoch: &mut dyn FnMut(&mut EpochReport, &mut dyn Backend) -> Result<Flow>,
 ) -> Result<Vec<EpochReport>> {
     run_planned(
         backend,
@@ -251,7 +290,8 @@ pub fn run(
 
 #[doc(hidden)]
 /// Trains `hp.epochs` epochs of `n_train` rows from `plan.start` (a partial epoch there counts
-/// as one), calling `on_epoch` after each (with the backend, so it can save parameters). Step s
+/// as one), calling `on_epoch` after each (with the backend, so it can save parameters; it may
+/// amend the report before it is kept, and `Flow::Stop` ends the run there). Step s
 /// (counted over the whole run) of epoch e gets `plan.schedule.lr(hp.lr, s, e, total)`, the
 /// run ending after epoch `start.epoch + hp.epochs`. `classes` says whether accuracy means
 /// anything (class targets); `roles` names the backend's evaluation sets. A non-finite loss
@@ -266,7 +306,7 @@ pub fn run_planned(
     classes: bool,
     roles: &[Role],
     stop: &StopToken,
-    on_epoch: &mut dyn FnMut(&EpochReport, &mut dyn Backend) -> Result<()>,
+    on_epoch: &mut dyn FnMut(&mut EpochReport, &mut dyn Backend) -> Result<Flow>,
 ) -> Result<Vec<EpochReport>> {
     hp.validate()?;
     plan.schedule.validate()?;
@@ -306,6 +346,9 @@ pub fn run_planned(
     let last_epoch = start.epoch + hp.epochs;
     let begin = Instant::now();
     let mut reports = Vec::new();
+    // The run's first batch loss, and whether an epoch has climbed far above it yet.
+    let mut first_loss: Option<f64> = None;
+    let mut warned = false;
     for epoch in start.epoch + 1..=last_epoch {
         let t0 = Instant::now();
         rng.shuffle(&mut perm);
@@ -344,6 +387,11 @@ pub fn run_planned(
             }
         };
         let train_loss = losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64;
+        let start_loss = *first_loss.get_or_insert(losses[0] as f64);
+        let loss_rise =
+            (!warned && start_loss > 0.0 && train_loss > LOSS_RISE_WARNING * start_loss)
+                .then(|| train_loss / start_loss);
+        warned |= loss_rise.is_some();
         let mut eval = |set: Option<usize>| -> Result<(Option<f64>, Option<f64>)> {
             let Some(i) = set else {
                 return Ok((None, None));
@@ -357,13 +405,17 @@ pub fn run_planned(
         let (valid_loss, valid_accuracy) = eval(valid)?;
         let last = epoch == last_epoch || interrupted;
         let (test_loss, test_accuracy) = eval(test.filter(|_| valid.is_none() || last))?;
-        let report = EpochReport {
+        let mut report = EpochReport {
             epoch,
             train_loss,
+            train_loss_standardized: false,
+            loss_rise,
             valid_loss,
             valid_accuracy,
+            valid_regression: None,
             test_loss,
             test_accuracy,
+            test_regression: None,
             seconds,
             samples_per_sec: samples as f64 / seconds,
             elapsed: begin.elapsed().as_secs_f64(),
@@ -371,9 +423,9 @@ pub fn run_planned(
             interrupted,
             progress,
         };
-        on_epoch(&report, backend)?;
+        let flow = on_epoch(&mut report, backend)?;
         reports.push(report);
-        if interrupted {
+        if interrupted || flow == Flow::Stop {
             break;
         }
     }

@@ -1,12 +1,13 @@
 //! A model: the architecture, its parameters and what it knows of its inputs (the
-//! standardisation its run applied, the CSV layout it read). It predicts, evaluates, saves and
-//! loads itself, applying its own input transform, so a caller never has to.
+//! standardisation its run applied to inputs and targets, the CSV layout it read). It predicts,
+//! evaluates, saves and loads itself, applying its own transforms, so a caller never has to:
+//! inputs are raw, outputs and figures are in the targets' units.
 
 use std::path::Path;
 
 use crate::checkpoint::{self, Arch, InputInfo};
 use crate::data::standardize::Standardize;
-use crate::data::{Dataset, Inputs};
+use crate::data::{Dataset, Inputs, Targets};
 use crate::error::{Error, Result};
 use crate::evaluate::{self, Evaluation};
 use crate::model::{Params, Spec};
@@ -105,22 +106,83 @@ impl Model {
         Ok(())
     }
 
-    /// `data` as the network sees it: standardised when the model is.
+    /// Sets the target standardisation; an error unless it is one finite mean and one positive
+    /// finite std per output of a linear-output mse network.
+    pub fn set_target_standardize(&mut self, z: Option<Standardize>) -> Result<()> {
+        if let Some(z) = &z {
+            checkpoint::check_target_standardize(&self.spec, z)
+                .map_err(|m| Error::invalid("target_standardize", m))?;
+        }
+        self.input.target_standardize = z;
+        Ok(())
+    }
+
+    /// `data` as the network sees it: inputs standardised when the model standardises them,
+    /// value targets too when it standardises those.
     pub fn prepare(&self, data: Dataset) -> Result<Dataset> {
+        self.prepare_targets(self.prepare_inputs(data)?)
+    }
+
+    /// `data` with the inputs as the network sees them, the targets as they are.
+    pub(crate) fn prepare_inputs(&self, data: Dataset) -> Result<Dataset> {
         match &self.input.standardize {
             Some(z) => z.apply_to(data),
             None => Ok(data),
         }
     }
 
-    /// The outputs for `n` rows of raw inputs `x` (n, inputs), after the model's own input
-    /// transform: probabilities for softmax and sigmoid outputs, values for linear ones.
-    /// (n, outputs) row-major.
-    pub fn predict(&self, x: &Inputs, n: usize) -> Result<Vec<f32>> {
-        match &self.input.standardize {
-            Some(z) => evaluate::predict(&self.spec, &self.params, &z.apply(x, n)?, n),
-            None => evaluate::predict(&self.spec, &self.params, x, n),
+    /// `data` with value targets standardised when the model standardises them: `(y - mean) /
+    /// std` per column.
+    pub(crate) fn prepare_targets(&self, data: Dataset) -> Result<Dataset> {
+        let (Some(z), Targets::Values { values, width }) =
+            (&self.input.target_standardize, &data.targets)
+        else {
+            return Ok(data);
+        };
+        if z.mean.len() != *width {
+            return Err(Error::Shape(format!(
+                "{} has {width} target columns, the target standardisation {}",
+                data.name,
+                z.mean.len()
+            )));
         }
+        let mut values = values.clone();
+        for row in values.chunks_exact_mut(*width) {
+            for ((y, m), s) in row.iter_mut().zip(&z.mean).zip(&z.std) {
+                *y = (*y - m) / s;
+            }
+        }
+        let width = *width;
+        Dataset::with_inputs(
+            data.name,
+            data.x,
+            data.n,
+            data.dim,
+            Targets::Values { values, width },
+        )
+    }
+
+    /// The outputs for `n` rows of raw inputs `x` (n, inputs), after the model's own input
+    /// transform: probabilities for softmax and sigmoid outputs, values for linear ones, in the
+    /// targets' original units when the model standardised its targets. (n, outputs)
+    /// row-major.
+    pub fn predict(&self, x: &Inputs, n: usize) -> Result<Vec<f32>> {
+        let mut out = match &self.input.standardize {
+            Some(z) => evaluate::predict(&self.spec, &self.params, &z.apply(x, n)?, n)?,
+            None => evaluate::predict(&self.spec, &self.params, x, n)?,
+        };
+        if let Some(z) = &self.input.target_standardize {
+            let w = self.spec.outputs();
+            evaluate::unscale_outputs(z, &mut out, w)?;
+            if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Diverged(format!(
+                    "the model's output for row {} (0-based) is {} in the targets' units: it overflows f32",
+                    i / w,
+                    out[i]
+                )));
+            }
+        }
+        Ok(out)
     }
 
     /// `predict` for f32 rows: `x` is (n, inputs) row-major, n = `x.len() / inputs`.
@@ -135,12 +197,16 @@ impl Model {
         self.predict(&Inputs::F32(x.to_vec()), x.len() / d)
     }
 
-    /// Loss, and for class targets accuracy, per-class metrics and the confusion matrix, on raw
-    /// `data` (the model's input transform is applied here).
+    /// Loss, and for class targets accuracy, per-class metrics and the confusion matrix, for
+    /// value targets MSE, RMSE, MAE and R², on raw `data` (the model's input transform is
+    /// applied here, and every figure is in the units of `data`'s targets).
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        let z = self.input.target_standardize.as_ref();
         match &self.input.standardize {
-            Some(z) => evaluate::evaluate(&self.spec, &self.params, &z.apply_to(data.clone())?),
-            None => evaluate::evaluate(&self.spec, &self.params, data),
+            Some(s) => {
+                evaluate::evaluate_scaled(&self.spec, &self.params, &s.apply_to(data.clone())?, z)
+            }
+            None => evaluate::evaluate_scaled(&self.spec, &self.params, data, z),
         }
     }
 }

@@ -76,7 +76,7 @@ fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, plan: &Plan) -> Vec<f64>
         true,
         &[],
         &train::StopToken::new(),
-        &mut |_, _| Ok(()),
+        &mut |_, _| Ok(train::Flow::Continue),
     )
     .unwrap()
     .iter()
@@ -134,6 +134,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         train_rows: data.n,
         valid_split: None,
         standardize: None,
+        target_standardize: None,
         // Not this run's layout (digits is no CSV file): here only to be read back.
         label_column: Some(3),
         targets: Some(2),
@@ -374,7 +375,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
         &train::StopToken::new(),
         &mut |r, b| {
             if r.epoch < 2 {
-                return Ok(());
+                return Ok(train::Flow::Continue);
             }
             let state = TrainingState {
                 optim: b.optimizer_state()?,
@@ -388,6 +389,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
                 train_rows: data.n,
                 valid_split: None,
                 standardize: None,
+                target_standardize: None,
                 label_column: None,
                 targets: None,
             };

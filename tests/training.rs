@@ -20,7 +20,10 @@ const PATHS_AGREE: Tol = Tol {
 /// Trains with the test split (when `test`) evaluated every epoch.
 fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, test: bool) -> Vec<EpochReport> {
     let roles: &[train::Role] = if test { &[train::Role::Test] } else { &[] };
-    train::run(backend, n, hp, true, roles, &mut |_, _| Ok(())).unwrap()
+    train::run(backend, n, hp, true, roles, &mut |_, _| {
+        Ok(train::Flow::Continue)
+    })
+    .unwrap()
 }
 
 fn xor_spec() -> Spec {

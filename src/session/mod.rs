@@ -9,14 +9,15 @@ mod resume;
 
 pub use open::{Fallback, Opened};
 
-use crate::checkpoint::{self, TrainingState};
+use crate::checkpoint::{self, InputInfo, TrainingState};
 use crate::config::{Config, Device};
 use crate::data::standardize::Standardize;
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::model::Spec;
+use crate::evaluate::{self, Evaluation};
+use crate::model::{Loss, Output, Spec};
 use crate::optim::OptimState;
-use crate::train::{self, Backend, EpochReport, Plan, Progress, Role, StopToken};
+use crate::train::{self, Backend, EpochReport, Flow, Plan, Progress, Role, StopToken};
 use crate::trained::Model;
 
 /// Where a session saves while it trains.
@@ -40,6 +41,13 @@ pub struct Fit {
     pub interrupted: bool,
     /// With `keep_best`: the epoch whose parameters the checkpoint holds, when one improved.
     pub kept: Option<usize>,
+    /// The epoch with the lowest validation loss (the test loss without a validation set) in
+    /// this `fit`; None without an evaluation set.
+    pub best: Option<usize>,
+    /// With `Config::patience`: the epoch after which the run stopped because the validation
+    /// loss had not improved for that many epochs (before its last epoch); None when it trained
+    /// every epoch.
+    pub stopped_early: Option<usize>,
     /// The checkpoint written, if any.
     pub saved: Option<PathBuf>,
 }
@@ -61,6 +69,9 @@ struct Running {
     classes: bool,
     roles: Vec<Role>,
     sizes: [usize; 3],
+    /// For mse on value targets: the evaluation sets (as `roles`) with inputs as the network
+    /// sees them and targets as given; empty otherwise.
+    host: Vec<Dataset>,
 }
 
 /// A training session. Build it with `new` and the builder methods, then `fit`.
@@ -84,6 +95,7 @@ pub struct Trainer {
     given: Option<Given>,
     hold_out: Option<f64>,
     standardize: bool,
+    standardize_targets: bool,
     source: Option<String>,
     resume: Option<TrainingState>,
     checkpoints: Option<Checkpoints>,
@@ -106,6 +118,7 @@ impl Trainer {
             }),
             hold_out: None,
             standardize: false,
+            standardize_targets: false,
             source: None,
             resume: None,
             checkpoints: None,
@@ -142,6 +155,20 @@ impl Trainer {
     /// its `predict`, `evaluate` and saved files apply it too.
     pub fn standardize(mut self, yes: bool) -> Trainer {
         self.standardize = yes;
+        self
+    }
+
+    /// Standardises the targets of a regression, `(y - mean) / std` per target column with
+    /// statistics of the training rows (after the hold-out), unless the model already carries a
+    /// target standardisation. Applies only to value targets under mse with a linear output
+    /// (otherwise it does nothing). The network then trains on standardised targets (so targets
+    /// in the hundreds train at the usual learning rates) while every figure stays in the
+    /// targets' units: the model keeps the statistics and maps its outputs back, so its
+    /// `predict`, `evaluate` and saved files are in original units, and so are the validation and
+    /// test losses and metrics of the epoch reports; the training loss is too for one target
+    /// (see `EpochReport::train_loss_standardized` for several). Default: off.
+    pub fn standardize_targets(mut self, yes: bool) -> Trainer {
+        self.standardize_targets = yes;
         self
     }
 
@@ -210,6 +237,12 @@ impl Trainer {
         self.run.as_ref().map(|r| r.sizes)
     }
 
+    /// What the model knows of its inputs and targets: the standardisations it applies (those
+    /// `open` fits included, once open) and the CSV layout.
+    pub fn input(&self) -> &InputInfo {
+        &self.model.input
+    }
+
     /// The config in force.
     pub fn config(&self) -> &Config {
         &self.config
@@ -244,6 +277,12 @@ impl Trainer {
             }
             (None, v) => (train, v),
         };
+        if self.config.patience.is_some() && valid.is_none() {
+            return Err(Error::invalid(
+                "patience",
+                "stops on the validation loss, and this run has no validation set: give one, or hold out part of the training rows",
+            ));
+        }
         if self.standardize && self.model.input.standardize.is_none() {
             if self.resume.is_some() {
                 return Err(Error::invalid(
@@ -252,6 +291,22 @@ impl Trainer {
                 ));
             }
             self.model.set_standardize(Some(Standardize::fit(&train)))?;
+        }
+        let regression =
+            self.model.spec.loss == Loss::Mse && matches!(train.targets, Targets::Values { .. });
+        if self.standardize_targets
+            && regression
+            && self.model.spec.output == Output::Linear
+            && self.model.input.target_standardize.is_none()
+        {
+            if self.resume.is_some() {
+                return Err(Error::invalid(
+                    "standardize_targets",
+                    "cannot be added to a resumed run that did not standardise its targets",
+                ));
+            }
+            self.model
+                .set_target_standardize(Some(fit_targets(&train)))?;
         }
         let spec = self.model.spec.clone();
         let source = self.source.clone().unwrap_or_else(|| train.name.clone());
@@ -284,6 +339,7 @@ impl Trainer {
             train_rows: train.n,
             valid_split: self.hold_out,
             standardize: self.model.input.standardize.clone(),
+            target_standardize: self.model.input.target_standardize.clone(),
             label_column: self.model.input.label_column,
             targets: self.model.input.targets,
         };
@@ -294,9 +350,16 @@ impl Trainer {
         ];
         let mut eval = Vec::new();
         let mut roles = Vec::new();
+        // A regression's evaluation sets also stay here, with their targets as given: each
+        // epoch measures them in the targets' units.
+        let mut host = Vec::new();
         for (set, role) in [(valid, Role::Valid), (test, Role::Test)] {
             if let Some(d) = set {
-                eval.push(self.model.prepare(d)?);
+                let d = self.model.prepare_inputs(d)?;
+                if regression {
+                    host.push(d.clone());
+                }
+                eval.push(self.model.prepare_targets(d)?);
                 roles.push(role);
             }
         }
@@ -313,6 +376,7 @@ impl Trainer {
             classes,
             roles,
             sizes,
+            host,
         })
     }
 
@@ -362,13 +426,21 @@ impl Trainer {
                 "differs from the resumed run's input standardisation",
             ));
         }
+        if self.model.input.target_standardize != state.target_standardize {
+            return Err(Error::invalid(
+                "standardize_targets",
+                "differs from the resumed run's target standardisation",
+            ));
+        }
         resume::check_resumed_data(source, &self.model.spec, state, train, c.batch)
     }
 
     /// Trains `config.epochs` epochs (after those already done), calling `on_epoch` with each
     /// epoch's report, saving as `checkpoints` says. A stopped token ends it after the step
     /// under way (the report of the partial epoch is the last); a non-finite loss is an
-    /// `Error::Diverged` naming the epoch and batch, and leaves the last good checkpoint.
+    /// `Error::Diverged` naming the epoch and batch, and leaves the last good checkpoint. With
+    /// `Config::patience` it ends after the epoch where the validation loss has not improved for
+    /// that many epochs (the test set, if any, is evaluated then); `Fit` says where.
     pub fn fit(&mut self, mut on_epoch: impl FnMut(&EpochReport) -> Result<()>) -> Result<Fit> {
         self.open()?;
         let run = self.run.as_mut().expect("opened above");
@@ -377,18 +449,26 @@ impl Trainer {
             schedule: self.config.schedule,
             start: run.progress,
         };
+        let last_epoch = plan.start.epoch + hp.epochs;
+        let patience = self.config.patience;
         let spec = &self.model.spec;
+        let target_z = self.model.input.target_standardize.as_ref();
         let checkpoints = self.checkpoints.as_ref();
         let mut best = f64::INFINITY;
+        let mut best_epoch = None;
         let mut kept = None;
+        let mut stopped_early = None;
         let Running {
             backend,
             template,
             classes,
             roles,
             sizes,
+            host,
             ..
         } = run;
+        let valid = roles.iter().position(|&r| r == Role::Valid);
+        let test = roles.iter().position(|&r| r == Role::Test);
         let reports = train::run_planned(
             backend.as_mut(),
             sizes[0],
@@ -398,20 +478,51 @@ impl Trainer {
             roles,
             &self.stop,
             &mut |r, backend| {
+                in_target_units(r, target_z);
+                if let Some(i) = valid.filter(|_| !host.is_empty()) {
+                    let e = measure(spec, backend, &host[i], target_z)?;
+                    r.valid_loss = Some(e.loss);
+                    r.valid_regression = e.regression;
+                }
+                let criterion = r.valid_loss.or(r.test_loss);
+                let improved = criterion.is_some_and(|l| l < best);
+                if let Some(l) = criterion.filter(|_| improved) {
+                    best = l;
+                    best_epoch = Some(r.epoch);
+                }
+                let stop = patience.is_some_and(|p| {
+                    r.epoch < last_epoch
+                        && !r.interrupted
+                        && r.epoch - best_epoch.unwrap_or(plan.start.epoch) >= p
+                });
+                if let Some(i) = test.filter(|_| stop && r.test_loss.is_none()) {
+                    // The run ends here, so the test set gets its final evaluation now.
+                    let s = backend.evaluate(i)?;
+                    r.test_loss = Some(s.loss_sum / s.n.max(1) as f64);
+                    r.test_accuracy = classes.then_some(s.correct as f64 / s.n.max(1) as f64);
+                }
+                if let Some(i) = test.filter(|_| !host.is_empty() && r.test_loss.is_some()) {
+                    let e = measure(spec, backend, &host[i], target_z)?;
+                    r.test_loss = Some(e.loss);
+                    r.test_regression = e.regression;
+                }
+                if stop {
+                    stopped_early = Some(r.epoch);
+                }
                 on_epoch(r)?;
+                let flow = if stop { Flow::Stop } else { Flow::Continue };
                 let Some(c) = checkpoints else {
-                    return Ok(());
+                    return Ok(flow);
                 };
                 if c.keep_best {
-                    if let Some(l) = r.valid_loss.or(r.test_loss).filter(|&l| l < best) {
-                        best = l;
+                    if improved {
                         kept = Some(r.epoch);
                         save_state(&c.path, spec, backend, template, r.progress)?;
                     }
                 } else if c.every.is_some_and(|n| n > 0 && r.epoch % n == 0) && !r.interrupted {
                     save_state(&c.path, spec, backend, template, r.progress)?;
                 }
-                Ok(())
+                Ok(flow)
             },
         )?;
         if let Some(last) = reports.last() {
@@ -428,6 +539,8 @@ impl Trainer {
             interrupted: reports.last().is_some_and(|r| r.interrupted),
             reports,
             kept,
+            best: best_epoch,
+            stopped_early,
             saved,
         })
     }
@@ -508,4 +621,54 @@ fn save_state(
         ..template.clone()
     };
     checkpoint::save_training(path, spec, &p, &state)
+}
+
+/// A report's training loss in the targets' units: a loss on targets standardised by one std is
+/// std² times the loss in their units; with several columns it stays standardised, and says so.
+fn in_target_units(r: &mut EpochReport, z: Option<&Standardize>) {
+    match z.map(|z| z.std.as_slice()) {
+        Some([s]) => r.train_loss *= (*s as f64) * (*s as f64),
+        Some(_) => r.train_loss_standardized = true,
+        None => {}
+    }
+}
+
+/// The backend's current parameters on `data` (inputs as the network sees them, targets as
+/// given), in the targets' units.
+fn measure(
+    spec: &Spec,
+    backend: &mut dyn Backend,
+    data: &Dataset,
+    target_z: Option<&Standardize>,
+) -> Result<Evaluation> {
+    evaluate::evaluate_scaled(spec, &backend.params()?, data, target_z)
+}
+
+/// Mean and (population) standard deviation of each target column of `d`'s value targets,
+/// accumulated in f64; a column that never varies keeps std 1. Class targets: no columns.
+fn fit_targets(d: &Dataset) -> Standardize {
+    let Targets::Values { values, width } = &d.targets else {
+        return Standardize {
+            mean: vec![],
+            std: vec![],
+        };
+    };
+    let n = (values.len() / width).max(1) as f64;
+    let column = |t: usize| values.iter().skip(t).step_by(*width).map(|&v| v as f64);
+    let mut z = Standardize {
+        mean: vec![],
+        std: vec![],
+    };
+    for t in 0..*width {
+        let mean = column(t).sum::<f64>() / n;
+        let var = column(t).map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let s = var.sqrt();
+        z.mean.push(mean as f32);
+        z.std.push(if s > 1e-12 && (s as f32) > 0.0 {
+            s as f32
+        } else {
+            1.0
+        });
+    }
+    z
 }

@@ -249,13 +249,18 @@ pub fn number(o: &Metrics, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} is not a number in {o:?}"))
 }
 
-pub const METRIC_KEYS: [&str; 9] = [
+pub const METRIC_KEYS: [&str; 14] = [
     "epoch",
     "train_loss",
+    "train_loss_standardized",
     "valid_loss",
     "valid_accuracy",
+    "valid_rmse",
+    "valid_r2",
     "test_loss",
     "test_accuracy",
+    "test_rmse",
+    "test_r2",
     "seconds",
     "samples_per_sec",
     "elapsed",

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod checkpoint_file;
+pub mod diabetes;
 // The binary, and so CARGO_BIN_EXE_wgtrain, exists only with the cli feature.
 #[cfg(feature = "cli")]
 pub mod cli;

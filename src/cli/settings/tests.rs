@@ -50,6 +50,7 @@ fn stored() -> TrainingState {
         train_rows: 4,
         valid_split: Some(0.1),
         standardize: None,
+        target_standardize: None,
         label_column: Some(1),
         targets: None,
     }

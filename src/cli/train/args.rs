@@ -144,8 +144,9 @@ pub struct TrainArgs {
     /// with the optimizer state and what --resume needs.
     #[arg(long, value_name = "FILE")]
     pub(super) save: Option<PathBuf>,
-    /// Write one JSON object per epoch (epoch, train_loss, valid_loss, valid_accuracy,
-    /// test_loss, test_accuracy, seconds, samples_per_sec, elapsed) to this file.
+    /// Write one JSON object per epoch (epoch, train_loss, train_loss_standardized, valid_loss,
+    /// valid_accuracy, valid_rmse, valid_r2, test_loss, test_accuracy, test_rmse, test_r2,
+    /// seconds, samples_per_sec, elapsed) to this file.
     #[arg(long, value_name = "FILE")]
     pub(super) metrics: Option<PathBuf>,
     /// Hold out this fraction of the training data (seeded by --seed) for validation, reported
@@ -169,6 +170,16 @@ pub struct TrainArgs {
     /// rows only; they are stored in the checkpoint, and eval and predict apply them too.
     #[arg(long)]
     pub(super) standardize: bool,
+    /// Train a CSV regression (--targets, mse, linear output) on its targets as they are. By
+    /// default a new run standardises them, (y - mean) / std per target column with the training
+    /// rows' statistics, stored in the checkpoint (target.mean, target.std) and mapped back
+    /// everywhere: every printed figure, eval and predict are in the targets' units.
+    #[arg(long)]
+    pub(super) no_standardize_targets: bool,
+    /// Stop when the validation loss has not improved for N epochs (needs a validation set:
+    /// --valid-split). A resumed run counts afresh.
+    #[arg(long, value_name = "N", value_parser = count)]
+    pub(super) patience: Option<usize>,
     /// No per-epoch lines (errors and the final summary still print).
     #[arg(long, short)]
     pub(super) quiet: bool,

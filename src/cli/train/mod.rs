@@ -92,6 +92,7 @@ fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
         params,
         input: InputInfo {
             standardize: state.standardize.clone(),
+            target_standardize: state.target_standardize.clone(),
             label_column: state.label_column,
             targets: state.targets,
         },
@@ -170,6 +171,12 @@ fn model(
         if a.standardize && r.state.standardize.is_none() {
             bail!(
                 "{}: its run did not standardise its inputs; --standardize cannot be added on --resume",
+                r.path.display()
+            );
+        }
+        if a.no_standardize_targets && r.state.target_standardize.is_some() {
+            bail!(
+                "{}: its run standardised its targets; --no-standardize-targets cannot be given on --resume",
                 r.path.display()
             );
         }
@@ -257,11 +264,13 @@ fn session(
         seed: st.hp.seed,
         optimizer: st.optimizer,
         schedule: st.schedule,
+        patience: a.patience,
     };
     let mut t = Trainer::new(model, split.train, config)
         .source(st.data.clone())
         .device(device(a)?)
-        .standardize(a.standardize);
+        .standardize(a.standardize)
+        .standardize_targets(resumed.is_none() && is_csv(&st.data) && !a.no_standardize_targets);
     if let Some(test) = split.test {
         t = t.test(test);
     }
@@ -279,6 +288,12 @@ fn session(
         t = t.resume(r.state);
     }
     Ok(t)
+}
+
+/// Whether `--data` names a CSV file.
+fn is_csv(data: &str) -> bool {
+    let lower = data.to_ascii_lowercase();
+    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
 }
 
 /// Opens the session's device and prints the lines that open a run: why the CPU, data and
@@ -325,6 +340,24 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
         },
         st.schedule.describe()
     );
+    if let Some(z) = &t.input().target_standardize {
+        let figures = |v: &[f32]| {
+            v.iter()
+                .map(|x| format!("{x:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        eprintln!(
+            "targets: standardised for training (mean {}, std {}); losses, metrics, eval and predict are in the targets' units{}",
+            figures(&z.mean),
+            figures(&z.std),
+            if z.std.len() > 1 {
+                ", except the training loss of several targets"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(path) = &a.resume {
         let start = t.progress();
         eprintln!(
@@ -365,10 +398,31 @@ fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer, ended: &mut Ended) -> Resu
         &token,
     );
     let fit = t.fit(|r| {
-        if !a.quiet {
+        let warning = r.loss_rise.map(|ratio| {
+            format!(
+                "warning: epoch {}'s training loss ({:.4}) is {ratio:.0} times the first batch's: the run is climbing, not learning; try a lower --lr (now {}){}",
+                r.epoch,
+                r.train_loss,
+                st.hp.lr,
+                if a.standardize {
+                    ""
+                } else {
+                    ", or --standardize the inputs"
+                }
+            )
+        });
+        let warn = || {
+            if let Some(w) = &warning {
+                let _ = writeln!(std::io::stderr(), "{w}");
+            }
+        };
+        if a.quiet {
+            warn();
+        } else {
             // Not println!: a terminal closed under a running job must not end it unsaved.
             bar.epoch_done(r.epoch, || {
                 let _ = writeln!(std::io::stdout(), "{}", epoch_line(r, epochs));
+                warn();
             });
         }
         if let Some(path) = &a.metrics
@@ -415,6 +469,13 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
         {
             let _ = writeln!(std::io::stdout(), "{}", epoch_line(r, epochs));
         }
+        if let (Some(e), Some(p)) = (fit.stopped_early, a.patience) {
+            say(format!(
+                "stopped early after epoch {e} of {epochs}: the validation loss has not improved for {p} epochs{}",
+                fit.best
+                    .map_or(String::new(), |b| format!(" (lowest in epoch {b})"))
+            ));
+        }
         if let Some(path) = &fit.saved {
             match fit
                 .kept
@@ -422,19 +483,25 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
             {
                 // --keep-best: the file holds that epoch, not the last one printed.
                 Some(best) => {
-                    let (what, loss, acc) = match best.valid_loss {
-                        Some(l) => ("validation", l, best.valid_accuracy),
+                    let (what, loss, acc, reg) = match best.valid_loss {
+                        Some(l) => ("validation", l, best.valid_accuracy, &best.valid_regression),
                         None => (
                             "test",
                             best.test_loss.unwrap_or(f64::NAN),
                             best.test_accuracy,
+                            &best.test_regression,
                         ),
                     };
                     say(format!(
-                        "saved {}: epoch {}, the lowest {what} loss ({loss:.4}{})",
+                        "saved {}: epoch {}, the lowest {what} loss ({loss:.4}{}{})",
                         path.display(),
                         best.epoch,
-                        acc.map_or(String::new(), |a| format!(", accuracy {:.2}%", a * 100.0))
+                        acc.map_or(String::new(), |a| format!(", accuracy {:.2}%", a * 100.0)),
+                        reg.as_ref().map_or(String::new(), |m| format!(
+                            ", rmse {}, r2 {}",
+                            wgtrain::evaluate::figure(m.rmse),
+                            m.r2.map_or("n/a".into(), |v| format!("{v:.4}"))
+                        ))
                     ));
                 }
                 None => say(format!("saved {}", path.display())),
@@ -480,6 +547,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         given.label_column = given.label_column.or(h.label_column);
     }
     let st = Settings::from_flags(&given, resumed.as_ref().map(|r| (&r.state, r.path)))?;
+    if let (Some(p), None) = (a.patience, st.valid_split) {
+        bail!(
+            "--patience {p} stops on the validation loss, and this run has no validation set: add --valid-split F"
+        );
+    }
     check_outputs(&a)?;
     let mut t = session(&a, &st, resumed, init.as_ref())?;
     open(&a, &st, &mut t)?;
@@ -560,21 +632,40 @@ impl BatchBar {
     }
 }
 
-/// One epoch's line: losses, accuracies, speed, elapsed time.
+/// `rmse X  r2 Y` of regression metrics (`r2 n/a` where R² is undefined), after `what`.
+fn regression_figures(what: &str, m: &wgtrain::evaluate::RegressionMetrics) -> String {
+    format!(
+        "  {what} rmse {}  {what} r2 {}",
+        wgtrain::evaluate::figure(m.rmse),
+        m.r2.map_or("n/a".into(), |v| format!("{v:.4}"))
+    )
+}
+
+/// One epoch's line: losses, accuracies (classes) or RMSE and R² (regression), speed, elapsed
+/// time.
 fn epoch_line(r: &train::EpochReport, epochs: usize) -> String {
     let mut line = format!(
-        "epoch {:>3}/{epochs}  train loss {:.4}",
-        r.epoch, r.train_loss
+        "epoch {:>3}/{epochs}  train loss {:.4}{}",
+        r.epoch,
+        r.train_loss,
+        if r.train_loss_standardized {
+            " (standardized targets)"
+        } else {
+            ""
+        }
     );
-    for (what, loss, acc) in [
-        ("valid", r.valid_loss, r.valid_accuracy),
-        ("test", r.test_loss, r.test_accuracy),
+    for (what, loss, acc, reg) in [
+        ("valid", r.valid_loss, r.valid_accuracy, &r.valid_regression),
+        ("test", r.test_loss, r.test_accuracy, &r.test_regression),
     ] {
         if let Some(l) = loss {
             line += &format!("  {what} loss {l:.4}");
         }
         if let Some(acc) = acc {
             line += &format!("  {what} acc {:.2}%", acc * 100.0);
+        }
+        if let Some(m) = reg {
+            line += &regression_figures(what, m);
         }
     }
     line + &format!("  {:.0} samples/s  {:.2} s", r.samples_per_sec, r.elapsed)
