@@ -1,4 +1,4 @@
-//! The GPU path through the `wgtrain` binary: the adapter list, digits trained to the CPU's
+//! The GPU path through the `wgtrain` binary: the adapter list, the selftest, digits trained to the CPU's
 //! losses, reductions longer than a software adapter's loop limit, and the message when no
 //! adapter exists.
 
@@ -38,6 +38,43 @@ fn devices_lists_an_adapter_with_its_limits() {
     ] {
         assert!(run.stdout.contains(word), "{word}:\n{}", run.show());
     }
+}
+
+#[test]
+fn selftest_checks_every_matmul_variant_gradients_and_training_and_passes() {
+    let test = "selftest";
+    let s = Scratch::new(test);
+    let Some(run) = with_adapter(test, s.run(&["selftest", "--device", "gpu"])) else {
+        return;
+    };
+    run.assert_success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("selftest on "), "{}", run.show());
+    let checks: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" worst error "))
+        .collect();
+    assert_eq!(checks.len(), 11, "{}", run.show());
+    assert!(
+        checks.iter().all(|l| l.starts_with("ok ")),
+        "{}",
+        run.show()
+    );
+    for name in [
+        "matmul_forward, matmul 64",
+        "matmul_backward_input, matmul 128",
+        "network gradients, 9-33-70 softmax",
+        "GPU losses vs CPU path",
+    ] {
+        assert!(run.stdout.contains(name), "{name}:\n{}", run.show());
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&"all 11 checks passed"),
+        "{}",
+        run.show()
+    );
 }
 
 #[test]
