@@ -45,9 +45,10 @@ enum Command {
     Predict(cli::eval::PredictArgs),
     /// Draw loss and accuracy per epoch from a --metrics file (SVG or PNG).
     Plot(cli::plot::PlotArgs),
-    /// Check this machine's GPU (or CPU) path against the f64 reference: every matmul kernel
-    /// and variant on awkward shapes, whole-network gradients, a short training run against
-    /// the CPU path. One line per check; exits non-zero when any fails.
+    /// Check this machine's GPU (or CPU) path against the f64 reference: the matmul kernels in
+    /// every variant and the loss kernel on awkward shapes, whole-network gradients, short
+    /// training runs (SGD, momentum, Adam) against the CPU path. One line per check; exits
+    /// non-zero when any fails.
     Selftest(cli::selftest::SelftestArgs),
     /// List every adapter wgpu finds, with the limits that matter for training.
     Devices {

@@ -1,7 +1,8 @@
 //! `wgtrain selftest`: the checks to run first on a new adapter. On the GPU: every matmul kernel
-//! in every variant on awkward shapes against the f64 reference, whole-network gradients
-//! (gather, both loss paths and the matmuls) against the reference, and a short training run
-//! against the CPU path. On the CPU: the fast path's gradients and training against the reference.
+//! in every variant and the loss kernel on both of its paths, on awkward shapes, against the f64
+//! reference; whole-network gradients (gather, loss and matmuls together) against it; short
+//! training runs with SGD, momentum and Adam (their update kernels) against the CPU path. On the
+//! CPU: the fast path's gradients and training against the reference.
 
 use crate::config::GpuOptions;
 use crate::cpu::fast::CpuTrainer;
@@ -9,11 +10,12 @@ use crate::cpu::reference::{self, Net64, widen};
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::Result;
 use crate::gpu::buffer::run_once;
-use crate::gpu::kernels::{Kernel, Kernels, MatmulVariant};
+use crate::gpu::kernels::{Kernel, Kernels, MatmulVariant, loss_groups};
 use crate::gpu::tuning::Setting;
-use crate::gpu::uniforms::MatmulParams;
+use crate::gpu::uniforms::{LossParams, MatmulParams};
 use crate::gpu::{GpuContext, GpuTrainer};
 use crate::model::{Activation, Loss, Output, Params, Spec};
+use crate::optim::{Method, OptimState, Optimizer};
 use crate::rng::Rng;
 use crate::train::{Backend, Hyper};
 
@@ -30,6 +32,11 @@ pub struct Tol {
 const MATMUL: Tol = Tol {
     rtol: 1e-4,
     atol: 1e-5,
+};
+/// exp/log and sigmoid: the adapter's transcendental functions differ from libm by a few ulp.
+const TRANSCENDENTAL: Tol = Tol {
+    rtol: 1e-5,
+    atol: 1e-6,
 };
 /// Whole-network f32 gradients against f64: errors compound through every layer.
 const NETWORK: Tol = Tol {
@@ -150,6 +157,9 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
             done(c, &mut checks);
         }
     }
+    for c in loss_checks(&ctx, &kernels)? {
+        done(c, &mut checks);
+    }
     drop((kernels, ctx));
     for variant in MatmulVariant::ALL {
         for (label, spec) in specs() {
@@ -164,17 +174,26 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
         }
     }
     let (spec, d, params, hp) = training_case();
-    let mut gpu = GpuTrainer::new(opts.open()?, &spec, &params, &d, None, hp.batch)?;
-    let mut cpu = CpuTrainer::new(&spec, params.clone(), &d, None, hp.batch)?;
-    let mut c = Check::new(
-        format!("training, {} steps: GPU losses vs CPU path", steps(&d, &hp)),
-        PATHS_AGREE,
-    );
-    for epoch in 0..hp.epochs {
-        let perm = permutation(d.n, epoch as u64);
-        c.compare(&gpu.train_epoch(&perm, &hp)?, &cpu.train_epoch(&perm, &hp)?);
+    for method in [Method::Sgd, Method::Momentum, Method::Adam] {
+        let state = OptimState::new(Optimizer::new(method), &spec);
+        let mut gpu = GpuTrainer::new(opts.open()?, &spec, &params, &d, None, hp.batch)?;
+        let mut cpu = CpuTrainer::new(&spec, params.clone(), &d, None, hp.batch)?;
+        gpu.set_optimizer(&state)?;
+        cpu.set_optimizer(&state)?;
+        let mut c = Check::new(
+            format!(
+                "training, {} {method:?} steps: GPU vs CPU path",
+                steps(&d, &hp)
+            ),
+            PATHS_AGREE,
+        );
+        for epoch in 0..hp.epochs {
+            let perm = permutation(d.n, epoch as u64);
+            c.compare(&gpu.train_epoch(&perm, &hp)?, &cpu.train_epoch(&perm, &hp)?);
+        }
+        c.compare(&flat(&gpu.params()?), &flat(&cpu.params()?));
+        done(c, &mut checks);
     }
-    done(c, &mut checks);
     Ok(checks)
 }
 
@@ -328,6 +347,115 @@ fn matmul_checks(
         }
     }
     Ok(vec![forward, weight, input])
+}
+
+/// loss_forward_backward on every loss (mse after a linear and after a sigmoid output), rows
+/// of 1 to 1000 outputs, one check per path (one thread per row, one workgroup per row): dz and
+/// each row's loss against the f64 reference, and the argmax flag against the CPU's.
+fn loss_checks(ctx: &GpuContext, kernels: &Kernels) -> Result<Vec<Check>> {
+    let cases = [
+        (Loss::CrossEntropy, false),
+        (Loss::Bce, false),
+        (Loss::Mse, false),
+        (Loss::Mse, true),
+    ];
+    let shapes = [(1, 1), (7, 3), (300, 10), (5, 70), (3, 1000)];
+    let mut checks = Vec::new();
+    for wide in [false, true] {
+        let path = if wide {
+            "one workgroup per row"
+        } else {
+            "one thread per row"
+        };
+        let mut c = Check::new(format!("loss_forward_backward, {path}"), TRANSCENDENTAL);
+        for (i, &(loss, sigmoid_out)) in cases.iter().enumerate() {
+            for (j, &(m, n)) in shapes.iter().enumerate() {
+                let seed = 7000 + 100 * i as u64 + j as u64;
+                let (out, y) = loss_inputs(loss, sigmoid_out, m, n, seed);
+                let params = LossParams {
+                    wide: wide as u32,
+                    ..LossParams::new(m, n, loss.code(), sigmoid_out)
+                };
+                let bytes = |v: &[f32]| bytemuck::cast_slice::<f32, u8>(v).to_vec();
+                let got = run_once(
+                    ctx,
+                    kernels,
+                    Kernel::LossForwardBackward,
+                    &[&bytes(&out), &bytes(&y)],
+                    &[&vec![f32::NAN; m * n], &vec![f32::NAN; 2 * m]],
+                    &params,
+                    None,
+                    loss_groups(m, wide),
+                )?;
+                let (out, y) = (widen(&out), widen(&y));
+                let mut want_dz = vec![0.0; m * n];
+                reference::loss_forward_backward(&mut want_dz, &out, &y, m, n, loss, sigmoid_out);
+                c.compare(&got[0], &want_dz);
+                let mut want_rows = Vec::with_capacity(2 * m);
+                for r in 0..m {
+                    let (o, t) = (&out[r * n..][..n], &y[r * n..][..n]);
+                    let mut dz = vec![0.0; n];
+                    want_rows.push(reference::loss_forward_backward(
+                        &mut dz,
+                        o,
+                        t,
+                        1,
+                        n,
+                        loss,
+                        sigmoid_out,
+                    ));
+                    want_rows.push(f64::from(u8::from(argmax(o) == argmax(t))));
+                }
+                c.compare(&got[1], &want_rows);
+            }
+        }
+        checks.push(c);
+    }
+    Ok(checks)
+}
+
+/// The first index of the largest value, as the CPU path and the shader break ties.
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Outputs and dense targets of m rows of n: logits for cross-entropy (one-hot y) and bce (y in
+/// [0, 1]), outputs for mse (in (0, 1) after a sigmoid).
+fn loss_inputs(
+    loss: Loss,
+    sigmoid_out: bool,
+    m: usize,
+    n: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
+    match loss {
+        Loss::CrossEntropy => {
+            let mut rng = Rng::new(seed);
+            let mut y = vec![0.0; m * n];
+            for row in y.chunks_mut(n) {
+                row[((rng.next_f64() * n as f64) as usize).min(n - 1)] = 1.0;
+            }
+            (uniform(seed + 1, m * n, -4.0, 4.0), y)
+        }
+        Loss::Bce => (
+            uniform(seed + 1, m * n, -6.0, 6.0),
+            uniform(seed + 2, m * n, 0.0, 1.0),
+        ),
+        Loss::Mse if sigmoid_out => (
+            uniform(seed + 1, m * n, 0.01, 0.99),
+            uniform(seed + 2, m * n, 0.0, 1.0),
+        ),
+        Loss::Mse => (
+            uniform(seed + 1, m * n, -2.0, 2.0),
+            uniform(seed + 2, m * n, -2.0, 2.0),
+        ),
+    }
 }
 
 const N: usize = 37;

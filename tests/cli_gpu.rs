@@ -41,7 +41,7 @@ fn devices_lists_an_adapter_with_its_limits() {
 }
 
 #[test]
-fn selftest_checks_every_matmul_variant_gradients_and_training_and_passes() {
+fn selftest_checks_every_kernel_gradients_and_training_and_passes() {
     let test = "selftest";
     let s = Scratch::new(test);
     let Some(run) = with_adapter(test, s.run(&["selftest", "--device", "gpu"])) else {
@@ -55,7 +55,7 @@ fn selftest_checks_every_matmul_variant_gradients_and_training_and_passes() {
         .copied()
         .filter(|l| l.contains(" worst error "))
         .collect();
-    assert_eq!(checks.len(), 11, "{}", run.show());
+    assert_eq!(checks.len(), 15, "{}", run.show());
     assert!(
         checks.iter().all(|l| l.starts_with("ok ")),
         "{}",
@@ -64,14 +64,15 @@ fn selftest_checks_every_matmul_variant_gradients_and_training_and_passes() {
     for name in [
         "matmul_forward, matmul 64",
         "matmul_backward_input, matmul 128",
+        "loss_forward_backward, one workgroup per row",
         "network gradients, 9-33-70 softmax",
-        "GPU losses vs CPU path",
+        "20 Adam steps: GPU vs CPU path",
     ] {
         assert!(run.stdout.contains(name), "{name}:\n{}", run.show());
     }
     assert_eq!(
         lines.last(),
-        Some(&"all 11 checks passed"),
+        Some(&"all 15 checks passed"),
         "{}",
         run.show()
     );
