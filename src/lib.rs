@@ -58,6 +58,7 @@ pub mod optim;
 pub mod plot;
 #[doc(hidden)]
 pub mod rng;
+pub mod selftest;
 pub mod session;
 pub mod train;
 pub mod trained;

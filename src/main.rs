@@ -45,6 +45,11 @@ enum Command {
     Predict(cli::eval::PredictArgs),
     /// Draw loss and accuracy per epoch from a --metrics file (SVG or PNG).
     Plot(cli::plot::PlotArgs),
+    /// Check this machine's GPU (or CPU) path against the f64 reference: the matmul kernels in
+    /// every variant and the loss kernel on awkward shapes, whole-network gradients, short
+    /// training runs (SGD, momentum, Adam) against the CPU path. One line per check; exits
+    /// non-zero when any fails.
+    Selftest(cli::selftest::SelftestArgs),
     /// List every adapter wgpu finds, with the limits that matter for training.
     Devices {
         /// Which backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
@@ -80,7 +85,7 @@ fn main() {
     prepare_environment();
     let uses_gpu = matches!(
         cli.command,
-        Command::Train(_) | Command::Bench(_) | Command::Devices { .. }
+        Command::Train(_) | Command::Bench(_) | Command::Selftest(_) | Command::Devices { .. }
     );
     let result = match cli::check_backend_env() {
         Err(e) if uses_gpu => Err(e),
@@ -92,6 +97,7 @@ fn main() {
         Command::Eval(a) => cli::eval::eval(a),
         Command::Predict(a) => cli::eval::predict(a),
         Command::Plot(a) => cli::plot::run(a),
+        Command::Selftest(a) => cli::selftest::run(a),
         Command::Devices { backend } => cli::devices::run(backend),
     });
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR")

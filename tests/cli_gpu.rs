@@ -1,11 +1,11 @@
-//! The GPU path through the `wgtrain` binary: the adapter list, digits trained to the CPU's
+//! The GPU path through the `wgtrain` binary: the adapter list, the selftest, digits trained to the CPU's
 //! losses, reductions longer than a software adapter's loop limit, and the message when no
 //! adapter exists.
 
 mod common;
 
 use common::checkpoint_file::write_checkpoint;
-use common::cli::{check_metrics, epochs, metrics, number, rejects, with_adapter};
+use common::cli::{check_metrics, epochs, metrics, number, with_adapter};
 use common::scratch::Scratch;
 use common::{Tol, assert_close};
 
@@ -38,6 +38,44 @@ fn devices_lists_an_adapter_with_its_limits() {
     ] {
         assert!(run.stdout.contains(word), "{word}:\n{}", run.show());
     }
+}
+
+#[test]
+fn selftest_checks_every_kernel_gradients_and_training_and_passes() {
+    let test = "selftest";
+    let s = Scratch::new(test);
+    let Some(run) = with_adapter(test, s.run(&["selftest", "--device", "gpu"])) else {
+        return;
+    };
+    run.assert_success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("selftest on "), "{}", run.show());
+    let checks: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" worst error "))
+        .collect();
+    assert_eq!(checks.len(), 15, "{}", run.show());
+    assert!(
+        checks.iter().all(|l| l.starts_with("ok ")),
+        "{}",
+        run.show()
+    );
+    for name in [
+        "matmul_forward, matmul 64",
+        "matmul_backward_input, matmul 128",
+        "loss_forward_backward, one workgroup per row",
+        "network gradients, 9-33-70 softmax",
+        "20 Adam steps: GPU vs CPU path",
+    ] {
+        assert!(run.stdout.contains(name), "{name}:\n{}", run.show());
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&"all 15 checks passed"),
+        "{}",
+        run.show()
+    );
 }
 
 #[test]
@@ -250,9 +288,22 @@ fn gpu_gradients_sum_every_row_of_a_long_batch() {
 #[test]
 fn gpu_with_no_adapter_says_how_to_install_one() {
     let s = Scratch::new("no_adapter");
-    rejects(
-        &s,
-        &["--device", "gpu", "--backend", "metal"],
-        &["no GPU adapter", "mesa-vulkan-drivers"],
+    // Without the adapter name scripts/gpu-matrix.sh sets: no adapter at all, not a missing name.
+    let run = s.run_with(
+        &[
+            "train",
+            "--data",
+            "xor",
+            "--device",
+            "gpu",
+            "--backend",
+            "metal",
+        ],
+        |c| {
+            c.env_remove("WGPU_ADAPTER_NAME");
+        },
     );
+    run.assert_clean_failure(&[])
+        .assert_error_line(&["no GPU adapter", "mesa-vulkan-drivers"]);
+    assert!(s.files().is_empty(), "files written:\n{}", run.show());
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod devices;
 pub mod eval;
 pub mod plot;
+pub mod selftest;
 pub mod settings;
 pub mod signals;
 pub mod train;

@@ -118,7 +118,7 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     /// The adapter's name, backend, device type and driver.
     pub info: wgpu::AdapterInfo,
-    /// The limits the device was opened with: the adapter's own, not wgpu's defaults.
+    /// The limits the device was opened with (`required_limits`).
     pub limits: wgpu::Limits,
     /// The first error wgpu reported outside an error scope, or the device-lost reason: work
     /// after it cannot be trusted, so the next read-back fails with it.
@@ -133,19 +133,47 @@ enum Fault {
     Other(String),
 }
 
+/// The largest storage binding wgtrain binds: every byte offset into it fits a u32, which the
+/// shaders' u32 indices and the byte addresses of naga's HLSL assume, even on adapters that
+/// report larger bindings (Metal does). Rows beyond it run as chunks (`GpuTrainer`).
+pub const MAX_BINDING: u64 = (u32::MAX as u64) & !3;
+
+/// The limits wgtrain opens a device with: WebGPU's defaults, which every kernel fits, with the
+/// buffer and binding sizes raised to the adapter's (the binding capped at `MAX_BINDING`) so big
+/// layers and batches fit, and lowered wherever the adapter offers less than the default (a
+/// downlevel adapter opens; `Kernels` then refuses what does not fit, naming the limit).
+pub fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
+    let defaults = wgpu::Limits::default();
+    wgpu::Limits {
+        max_storage_buffer_binding_size: adapter
+            .max_storage_buffer_binding_size
+            .clamp(defaults.max_storage_buffer_binding_size, MAX_BINDING),
+        max_buffer_size: adapter.max_buffer_size.max(defaults.max_buffer_size),
+        ..defaults
+    }
+    .or_worse_values_from(adapter)
+}
+
 impl GpuContext {
-    /// Opens `adapter` with its own limits (the defaults cap buffers at 256 MiB).
+    /// Opens `adapter` with `required_limits`: the adapter's buffer sizes, WebGPU's defaults
+    /// for everything else.
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
+        let limits = required_limits(&adapter.limits());
+        GpuContext::with_limits(adapter, limits)
+    }
+
+    /// Opens `adapter` with exactly `limits` (each within what the adapter offers).
+    pub fn with_limits(adapter: wgpu::Adapter, limits: wgpu::Limits) -> Result<GpuContext> {
         let info = adapter.get_info();
-        let limits = adapter.limits();
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgtrain"),
             required_features: wgpu::Features::empty(),
-            required_limits: limits.clone(),
+            required_limits: limits,
             ..Default::default()
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
+        let limits = device.limits();
         let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<Fault>));
         let record = |fault: &std::sync::Arc<std::sync::Mutex<Option<Fault>>>, what: Fault| {
             if let Ok(mut f) = fault.lock() {
@@ -191,10 +219,15 @@ impl GpuContext {
         )
     }
 
+    /// The largest storage binding to create: the device's limit, at most `MAX_BINDING`.
+    pub fn max_binding(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(MAX_BINDING)
+    }
+
     /// Fails with `Error::Limit` when `what` (of `bytes`) exceeds one storage binding or buffer,
     /// naming the limit and saying by how much and what would help (`remedy`).
     pub fn check_binding(&self, what: &str, bytes: u64, remedy: &str) -> Result<()> {
-        let bind = self.limits.max_storage_buffer_binding_size;
+        let bind = self.max_binding();
         let buf = self.limits.max_buffer_size;
         if bytes > bind {
             return Err(Error::Limit {

@@ -118,7 +118,8 @@ pub(super) enum Slot {
 use Slot::*;
 
 impl Kernel {
-    const ALL: [Kernel; 9] = [
+    /// Every kernel, in the order the pipeline cache compiles them.
+    pub const ALL: [Kernel; 9] = [
         Kernel::MatmulForward,
         Kernel::MatmulBackwardWeight,
         Kernel::MatmulBackwardInput,
@@ -273,6 +274,7 @@ impl Kernels {
         if variants.is_empty() {
             return Err(Error::usage("no matmul variant to compile"));
         }
+        check_limits(&ctx.limits)?;
         let device = &ctx.device;
         let mut pipelines = Vec::new();
         let mut layouts = Vec::new();
@@ -438,6 +440,42 @@ impl Kernels {
             pass.dispatch_workgroups(x, y, z);
         }
     }
+}
+
+/// Fails with `Error::Limit` naming the first per-stage binding limit a kernel's layout exceeds
+/// (a downlevel adapter offers 4 storage buffers per stage; gather_rows binds 6).
+fn check_limits(limits: &wgpu::Limits) -> Result<()> {
+    for kernel in Kernel::ALL {
+        let count = |kinds: &[Slot]| kernel.bindings().filter(|(_, s)| kinds.contains(s)).count();
+        for (limit, needed, available) in [
+            (
+                "max_storage_buffers_per_shader_stage",
+                count(&[Read, Write]),
+                limits.max_storage_buffers_per_shader_stage,
+            ),
+            (
+                "max_uniform_buffers_per_shader_stage",
+                count(&[Uniform, Step]),
+                limits.max_uniform_buffers_per_shader_stage,
+            ),
+            (
+                "max_dynamic_uniform_buffers_per_pipeline_layout",
+                count(&[Step]),
+                limits.max_dynamic_uniform_buffers_per_pipeline_layout,
+            ),
+        ] {
+            if needed as u64 > u64::from(available) {
+                return Err(Error::Limit {
+                    what: format!("the {} kernel's bindings", kernel.entry()),
+                    limit,
+                    needed: needed as u64,
+                    available: available.into(),
+                    advice: "this adapter cannot run wgtrain's kernels: use the CPU path".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Workgroups for a (m, n) matmul output on the grid of 64-tiles, which every variant accepts

@@ -28,7 +28,7 @@ pub fn measure(ctx: &GpuContext) -> Result<f64> {
     // Enough groups to fill any current GPU many times over, within one binding and the
     // dispatch limit; the I/O buffer has room for every thread's (never made) store.
     let max_groups = u64::from(ctx.limits.max_compute_workgroups_per_dimension).min(16_384);
-    let bytes = ctx.limits.max_storage_buffer_binding_size.min(1 << 26);
+    let bytes = ctx.max_binding().min(1 << 26);
     let groups = max_groups.min((bytes / 4 - 2) / WORKGROUP).max(1) as u32;
     let mut init = vec![0f32; 2 + (groups as u64 * WORKGROUP) as usize];
     (init[0], init[1]) = (0.999_999, 1e-6);

@@ -101,7 +101,7 @@ impl GpuTrainer {
         // device memory, not by the binding limit.
         // (At least 2: the loss keeps two floats per row.)
         let widest = spec.sizes.iter().copied().max().unwrap_or(1).max(2) as u64;
-        let per_binding = ctx.limits.max_storage_buffer_binding_size / (widest * f);
+        let per_binding = ctx.max_binding() / (widest * f);
         if per_binding == 0 {
             ctx.check_binding(
                 "one row of the widest layer",

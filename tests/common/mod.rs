@@ -100,11 +100,31 @@ pub fn uniform(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f32> {
         .collect()
 }
 
-/// The GPU context for tests. With no adapter this fails, saying how to install one, unless
-/// WGTRAIN_SKIP_GPU=1 asks to skip: then it prints SKIPPED and returns None.
+/// The GPU context for tests, on the adapter `adapter` finds, with wgtrain's usual limits.
 pub fn gpu(test: &str) -> Option<GpuContext> {
-    match GpuContext::new(wgtrain::gpu::BackendChoice::Auto) {
-        Ok(ctx) => Some(ctx),
+    adapter(test).map(|a| GpuContext::from_adapter(a).unwrap())
+}
+
+/// The adapter for GPU tests: the best on the backends `WGPU_BACKEND` names (all when unset),
+/// or the one whose name contains `WGPU_ADAPTER_NAME`, as the CLI picks (scripts/gpu-matrix.sh
+/// runs the tests on each implementation this way). With no adapter this fails, saying how to
+/// install one, unless WGTRAIN_SKIP_GPU=1 asks to skip: then it prints SKIPPED and returns None.
+pub fn adapter(test: &str) -> Option<wgpu::Adapter> {
+    let name = std::env::var("WGPU_ADAPTER_NAME")
+        .ok()
+        .filter(|n| !n.is_empty());
+    let found =
+        wgtrain::gpu::context::pick_named(wgtrain::gpu::BackendChoice::Auto, true, name.as_deref())
+            .and_then(|a| {
+                a.ok_or_else(|| {
+                    wgtrain::Error::NoAdapter(format!(
+                        "no GPU adapter found; {}",
+                        wgtrain::gpu::context::INSTALL_HINT
+                    ))
+                })
+            });
+    match found {
+        Ok(a) => Some(a),
         Err(e) if std::env::var("WGTRAIN_SKIP_GPU").is_ok_and(|v| v == "1") => {
             eprintln!("SKIPPED {test}: {e}");
             None
