@@ -11,6 +11,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::data::standardize::Standardize;
+use crate::data::table::Table;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Params, Spec};
 use crate::optim::{OptimState, Optimizer, Schedule, number};
@@ -121,6 +122,9 @@ pub struct TrainingState {
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
+    /// The schema the run read its CSV file with (metadata `table`, JSON); resumed data is
+    /// read with it.
+    pub table: Option<Table>,
 }
 
 /// Saves the parameters with the architecture in the metadata.
@@ -139,6 +143,7 @@ pub fn save_training(
         standardize: state.standardize.clone(),
         label_column: state.label_column,
         targets: state.targets,
+        table: state.table.clone(),
     };
     encode(path, spec, params, &input, Some(state))
 }
@@ -175,8 +180,8 @@ fn layer_tensors(
 }
 
 /// What a model knows of its inputs besides the parameters: the standardisation its run
-/// applied (tensors `input.mean`, `input.std`) and the CSV layout it read (metadata
-/// `label_column`, `targets`).
+/// applied (tensors `input.mean`, `input.std`) and the CSV schema it read (metadata `table`, a
+/// JSON `data::Table`; files from before tables have `label_column` and `targets` only).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputInfo {
     /// The training rows' per-feature mean and std (tensors `input.mean`, `input.std`), applied
@@ -186,6 +191,9 @@ pub struct InputInfo {
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
+    /// The schema of the CSV file the model was trained on: delimiter, columns and their roles,
+    /// categorical levels, imputation means, class names. Other CSV files are read with it.
+    pub table: Option<Table>,
 }
 
 /// Saves the parameters with the architecture and what the model knows of its inputs, without
@@ -209,6 +217,19 @@ fn encode(
     }
     if let Some(k) = input.targets {
         meta.insert("targets".into(), k.to_string());
+    }
+    if let Some(t) = &input.table {
+        if t.inputs() != spec.inputs() || t.outputs() != spec.outputs() {
+            return Err(Error::Shape(format!(
+                "a table of {} inputs and {} outputs for a {} network",
+                t.inputs(),
+                t.outputs(),
+                spec.describe()
+            )));
+        }
+        let json = serde_json::to_string(t)
+            .map_err(|e| Error::checkpoint(path, format!("cannot encode the table: {e}")))?;
+        meta.insert("table".into(), json);
     }
     if let Some(z) = &input.standardize {
         if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
@@ -442,6 +463,24 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
             .then(|| number(&info, "targets"))
             .transpose()
             .map_err(|e| bad(format!("{e}")))?,
+        table: match info.get("table") {
+            None => None,
+            Some(json) => {
+                let t: Table = serde_json::from_str(json)
+                    .map_err(|e| bad(format!("metadata 'table' is not a table: {e}")))?;
+                t.validate().map_err(|e| bad(format!("metadata {e}")))?;
+                if t.inputs() != spec.inputs() || t.outputs() != spec.outputs() {
+                    return Err(bad(format!(
+                        "metadata 'table' gives {} inputs and {} outputs, the network has {} and {}",
+                        t.inputs(),
+                        t.outputs(),
+                        spec.inputs(),
+                        spec.outputs()
+                    )));
+                }
+                Some(t)
+            }
+        },
         standardize: match st.tensor("input.mean") {
             Err(_) => None,
             Ok(_) => {
@@ -504,6 +543,7 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool) -> Result<Decoded> {
                 .transpose()?,
             label_column: input.label_column,
             targets: input.targets,
+            table: input.table.clone(),
             standardize: input.standardize.clone(),
         })
     })()

@@ -83,7 +83,7 @@ pub struct Trainer {
     device: Device,
     given: Option<Given>,
     hold_out: Option<f64>,
-    standardize: bool,
+    standardize: Option<bool>,
     source: Option<String>,
     resume: Option<TrainingState>,
     checkpoints: Option<Checkpoints>,
@@ -105,7 +105,7 @@ impl Trainer {
                 test: None,
             }),
             hold_out: None,
-            standardize: false,
+            standardize: None,
             source: None,
             resume: None,
             checkpoints: None,
@@ -139,9 +139,12 @@ impl Trainer {
 
     /// Standardises every input feature with statistics of the training rows (after the
     /// hold-out), unless the model already carries a standardisation; the model keeps it, so
-    /// its `predict`, `evaluate` and saved files apply it too.
+    /// its `predict`, `evaluate` and saved files apply it too. `false` turns it off. Without a
+    /// call, a new run standardises when the model has a table (tabular data: features on
+    /// any scale), and not otherwise (images keep their /255 scaling); a resumed run keeps
+    /// what it did. One-hot inputs of categorical columns are left as they are (mean 0, std 1).
     pub fn standardize(mut self, yes: bool) -> Trainer {
-        self.standardize = yes;
+        self.standardize = Some(yes);
         self
     }
 
@@ -244,14 +247,30 @@ impl Trainer {
             }
             (None, v) => (train, v),
         };
-        if self.standardize && self.model.input.standardize.is_none() {
+        let standardize = self
+            .standardize
+            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
+        if standardize && self.model.input.standardize.is_none() {
             if self.resume.is_some() {
                 return Err(Error::invalid(
                     "standardize",
                     "cannot be added to a resumed run that did not standardise its inputs",
                 ));
             }
-            self.model.set_standardize(Some(Standardize::fit(&train)))?;
+            let mut z = Standardize::fit(&train);
+            if let Some(t) = &self.model.input.table {
+                for (j, one_hot) in t.one_hot().into_iter().enumerate() {
+                    if one_hot && j < z.mean.len() {
+                        (z.mean[j], z.std[j]) = (0.0, 1.0);
+                    }
+                }
+            }
+            self.model.set_standardize(Some(z))?;
+        } else if self.standardize == Some(false) && self.model.input.standardize.is_some() {
+            return Err(Error::invalid(
+                "standardize",
+                "is off, but the model already standardises its inputs (a resumed run, or a model that carries statistics)",
+            ));
         }
         let spec = self.model.spec.clone();
         let source = self.source.clone().unwrap_or_else(|| train.name.clone());
@@ -286,6 +305,7 @@ impl Trainer {
             standardize: self.model.input.standardize.clone(),
             label_column: self.model.input.label_column,
             targets: self.model.input.targets,
+            table: self.model.input.table.clone(),
         };
         let sizes = [
             train.n,
@@ -360,6 +380,12 @@ impl Trainer {
             return Err(Error::invalid(
                 "standardize",
                 "differs from the resumed run's input standardisation",
+            ));
+        }
+        if self.model.input.table != state.table {
+            return Err(Error::invalid(
+                "table",
+                "differs from the resumed run's: the data must be read with the run's CSV schema",
             ));
         }
         resume::check_resumed_data(source, &self.model.spec, state, train, c.batch)

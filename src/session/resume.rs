@@ -83,6 +83,7 @@ mod tests {
             standardize: None,
             label_column: None,
             targets: None,
+            table: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod checkpoint_file;
 pub mod cli;
 pub mod kernels;
 pub mod scratch;
+pub mod tabular;
 
 use wgtrain::gpu::GpuContext;
 use wgtrain::model::{Params, Spec};

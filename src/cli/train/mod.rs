@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use super::settings::{ArchFlags, Flags, Settings};
 use super::signals::Watch;
 use wgtrain::checkpoint::{self, InputInfo, TrainingState};
-use wgtrain::data::{self, Dataset, Targets};
+use wgtrain::data::{self, Column, CsvOptions, Dataset, Need, Split, Table, Targets};
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
 use wgtrain::{Config, Device, Model, Trainer};
@@ -35,12 +35,48 @@ fn device(a: &TrainArgs) -> Result<Device> {
     })
 }
 
+/// A one-character flag: `\t` and `tab` for a tab, `space` for ' '.
+fn one_char(flag: &str, given: &Option<String>) -> Result<Option<char>> {
+    let Some(s) = given else {
+        return Ok(None);
+    };
+    let c = match s.as_str() {
+        "\\t" | "tab" => '\t',
+        "space" | "spaces" => ' ',
+        _ => {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => c,
+                _ => bail!("--{flag} {s:?}: give one character"),
+            }
+        }
+    };
+    Ok(Some(c))
+}
+
+/// How to read a CSV file, from the CSV flags.
+fn csv_options(a: &TrainArgs) -> Result<CsvOptions> {
+    let list = |s: &Option<String>| -> wgtrain::Result<Vec<Column>> {
+        s.iter()
+            .flat_map(|s| s.split(','))
+            .map(str::parse)
+            .collect()
+    };
+    Ok(CsvOptions {
+        delimiter: one_char("delimiter", &a.delimiter)?,
+        decimal: one_char("decimal", &a.decimal)?,
+        label: a.label.as_deref().map(str::parse).transpose()?,
+        targets: a.targets.as_deref().map(str::parse).transpose()?,
+        ignore: list(&a.ignore)?,
+        missing: a.missing.as_deref().unwrap_or("mean").parse()?,
+    })
+}
+
 /// The run-setting flags, for the library to check against the defaults or the checkpoint.
-fn flags(a: &TrainArgs) -> Flags {
-    Flags {
+fn flags(a: &TrainArgs) -> Result<Flags> {
+    Ok(Flags {
         data: a.data.clone(),
-        targets: a.targets,
-        label_column: a.label_column,
+        csv: csv_options(a)?,
         lr: a.lr,
         l2: a.l2,
         batch: a.batch,
@@ -57,7 +93,7 @@ fn flags(a: &TrainArgs) -> Flags {
         lr_gamma: a.lr_gamma,
         warmup: a.warmup,
         valid_split: a.valid_split,
-    }
+    })
 }
 
 fn arch_flags(a: &TrainArgs) -> ArchFlags {
@@ -93,6 +129,7 @@ fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
             standardize: state.standardize.clone(),
             label_column: state.label_column,
             targets: state.targets,
+            table: state.table.clone(),
         },
     };
     Ok(Resumed { path, model, state })
@@ -158,6 +195,7 @@ fn model(
     st: &Settings,
     resumed: Option<&Resumed>,
     train: &Dataset,
+    table: Option<&Table>,
 ) -> Result<Model> {
     if let Some(r) = resumed {
         arch_flags(a).check(&r.model.spec, r.path)?;
@@ -178,15 +216,67 @@ fn model(
         }
         None => Model::init(spec, st.hp.seed)?,
     };
-    model.input.label_column = st.label_column;
-    model.input.targets = st.targets;
+    model.input.table = table.cloned();
+    if table.is_none() {
+        // A legacy layout for sources without a table (built-in sets with --targets).
+        model.input.targets = match &st.csv.targets {
+            Some(data::TargetColumns::Last(k)) => Some(*k),
+            _ => None,
+        };
+    }
     Ok(model)
 }
 
+/// The training data: a resumed run's CSV file read with its table, else the source read as
+/// the CSV flags say.
+fn load(st: &Settings) -> Result<Split> {
+    if let Some(t) = &st.table {
+        let rows = t.read(Path::new(&st.data), Need::Targets, None)?;
+        return Ok(Split {
+            train: rows.data,
+            test: None,
+            table: Some(t.clone()),
+            counts: rows.counts,
+        });
+    }
+    Ok(data::load_source(&st.data, &st.csv, &super::data_roots())?)
+}
+
+/// A --valid or --test file, read with the training file's table.
+fn extra_file(flag: &str, path: &Path, table: Option<&Table>) -> Result<Dataset> {
+    let Some(t) = table else {
+        bail!(
+            "--{flag} {}: applies when --data is a CSV file",
+            path.display()
+        );
+    };
+    let rows = t.read(path, Need::Targets, None)?;
+    if rows.counts.unseen > 0 {
+        eprintln!(
+            "note: {}: {} categorical cells hold values the training file does not have; read as none of its levels",
+            path.display(),
+            rows.counts.unseen
+        );
+    }
+    Ok(rows.data)
+}
+
 /// The session the flags describe: data, model, config, device, checkpoints, resumed state.
-fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Trainer> {
-    let split = data::load_from(&st.data, st.targets, st.label_column, &super::data_roots())?;
-    let model = model(a, st, resumed.as_ref(), &split.train)?;
+fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<(Trainer, Split)> {
+    let Split {
+        train,
+        mut test,
+        table,
+        counts,
+    } = load(st)?;
+    let model = model(a, st, resumed.as_ref(), &train, table.as_ref())?;
+    // What `open` reports of the data; the rows go to the trainer.
+    let summary = Split {
+        train: train.subset(&[]),
+        test: None,
+        table: table.clone(),
+        counts,
+    };
     let config = Config {
         lr: st.hp.lr,
         l2: st.hp.l2,
@@ -196,12 +286,20 @@ fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Tra
         optimizer: st.optimizer,
         schedule: st.schedule,
     };
-    let mut t = Trainer::new(model, split.train, config)
+    let mut t = Trainer::new(model, train, config)
         .source(st.data.clone())
-        .device(device(a)?)
-        .standardize(a.standardize);
-    if let Some(test) = split.test {
+        .device(device(a)?);
+    if a.standardize || a.no_standardize {
+        t = t.standardize(a.standardize);
+    }
+    if let Some(path) = &a.test {
+        test = Some(extra_file("test", path, table.as_ref())?);
+    }
+    if let Some(test) = test {
         t = t.test(test);
+    }
+    if let Some(path) = &a.valid {
+        t = t.validation(extra_file("valid", path, table.as_ref())?);
     }
     if let Some(f) = st.valid_split {
         t = t.hold_out(f);
@@ -216,12 +314,12 @@ fn session(a: &TrainArgs, st: &Settings, resumed: Option<Resumed>) -> Result<Tra
     if let Some(r) = resumed {
         t = t.resume(r.state);
     }
-    Ok(t)
+    Ok((t, summary))
 }
 
 /// Opens the session's device and prints the lines that open a run: why the CPU, data and
 /// network, device, optimizer, and where a resumed run continues.
-fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
+fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<()> {
     let opened = t.open()?.clone();
     match &opened.fallback {
         Some(Fallback::SoftwareAdapter(name)) => eprintln!(
@@ -242,14 +340,30 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
         }
     };
     let spec = t.spec();
+    let imputed = match split.counts.imputed {
+        0 => String::new(),
+        1 => "; 1 missing value imputed".to_string(),
+        k => format!("; {k} missing values imputed"),
+    };
     eprintln!(
-        "data: {} ({n_train} train{}{}), network: {} ({} parameters)",
+        "data: {} ({n_train} train{}{}{imputed}), network: {} ({} parameters)",
         st.data,
         count(n_valid, "validation"),
         count(n_test, "test"),
         spec.describe(),
         spec.n_params()
     );
+    if let Some(table) = &split.table {
+        eprintln!(
+            "columns: {}{}",
+            table.describe(),
+            if t.model()?.input.standardize.is_some() {
+                "; features standardised"
+            } else {
+                ""
+            }
+        );
+    }
     eprintln!("device: {}", opened.description);
     let hp = &st.hp;
     eprintln!(
@@ -403,10 +517,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         bail!("--checkpoint-every must be at least 1");
     }
     let resumed = a.resume.as_deref().map(load_resumed).transpose()?;
-    let st = Settings::from_flags(&flags(&a), resumed.as_ref().map(|r| (&r.state, r.path)))?;
+    let st = Settings::from_flags(&flags(&a)?, resumed.as_ref().map(|r| (&r.state, r.path)))?;
     check_outputs(&a)?;
-    let mut t = session(&a, &st, resumed)?;
-    open(&a, &st, &mut t)?;
+    let (mut t, split) = session(&a, &st, resumed)?;
+    open(&a, &st, &mut t, &split)?;
     let Some(epochs) = t.progress().epoch.checked_add(st.hp.epochs) else {
         bail!(
             "--epochs {}: with the {} epochs already trained, the count overflows",
