@@ -505,7 +505,7 @@ impl Table {
             let at = at_column(c, &name, header);
             let kind = match role {
                 Some(Kind::Label) => {
-                    let (names, numeric) = class_names(path, &at, s, rows)?;
+                    let (names, numeric) = class_names(path, &at, s, rows, format.decimal)?;
                     classes = Some(names);
                     numeric_classes = numeric;
                     Kind::Label
@@ -888,12 +888,20 @@ impl Table {
             .iter()
             .any(|c| self.columns.iter().any(|t| t.name == *c));
         let has_numeric = self.count(|k| matches!(k, Kind::Numeric { .. })) > 0;
-        let header = !any_number && (names_match || has_numeric);
+        let header = !any_number && (self.header || names_match || has_numeric);
+        fn unique<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
+            let mut seen = BTreeSet::new();
+            names.all(|n| seen.insert(n))
+        }
+        let by_name = header
+            && self.header
+            && unique(self.columns.iter().map(|c| c.name.as_str()))
+            && unique(first.iter().map(String::as_str));
         // src[j]: the file's column for table column j, None when absent.
         let outputs_kind = |k: &Kind| matches!(k, Kind::Label | Kind::Target);
         let w = self.columns.len();
         let without = w - self.count(outputs_kind);
-        let src: Vec<Option<usize>> = if header && self.header {
+        let src: Vec<Option<usize>> = if by_name {
             let mut src = Vec::with_capacity(w);
             for (j, c) in self.columns.iter().enumerate() {
                 let found = first.iter().position(|n| *n == c.name);
@@ -1195,13 +1203,15 @@ fn preview(v: &[String]) -> String {
 
 /// The class names of the label column `at` of `path`, sorted, and whether they are integers;
 /// an error when the column looks like a regression target.
-fn class_names(path: &Path, at: &str, s: Stat, rows: usize) -> Result<(Vec<String>, bool)> {
+fn class_names(
+    path: &Path,
+    at: &str,
+    s: Stat,
+    rows: usize,
+    decimal: char,
+) -> Result<(Vec<String>, bool)> {
     let hint = "load it as real-valued targets (the setting `targets`), with the mse loss";
-    let nums: Option<Vec<f64>> = s
-        .values
-        .iter()
-        .map(|v| number(v, ',').or_else(|| number(v, '.')))
-        .collect();
+    let nums: Option<Vec<f64>> = s.values.iter().map(|v| number(v, decimal)).collect();
     let (names, numeric) = match nums {
         Some(mut nums) => {
             if let Some(v) = nums.iter().find(|v| v.fract() != 0.0 || v.abs() >= 1e15) {

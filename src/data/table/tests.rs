@@ -379,3 +379,19 @@ fn blank_lines_garbage_and_empty_files() {
     assert!(Table::fit(&p, &CsvOptions::default()).is_err());
     std::fs::remove_file(&p).unwrap();
 }
+
+#[test]
+fn a_file_read_again_with_its_own_table_gives_the_same_rows() {
+    for (name, text) in [
+        ("dup.csv", "a,a,y\n1,2,p\n3,4,q\n"),
+        ("empty-names.csv", ",,\nx,y,p\nz,y,q\n"),
+        ("quoted-label.csv", "v,y\n1,\"1,0\"\n2,2\n"),
+        ("cats.csv", "c,y\nred,p\nblue,q\n"),
+    ] {
+        let p = temp(name, text.as_bytes());
+        let (t, r) = Table::fit(&p, &CsvOptions::default()).unwrap();
+        let again = t.read(&p, Need::Targets, None).unwrap();
+        assert_eq!((again.data.n, &again.data.x), (r.data.n, &r.data.x), "{name}");
+        std::fs::remove_file(&p).unwrap();
+    }
+}
