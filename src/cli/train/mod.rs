@@ -205,6 +205,12 @@ fn model(
                 r.path.display()
             );
         }
+        if a.no_standardize && r.state.standardize.is_some() {
+            bail!(
+                "{}: its run standardised its inputs; --no-standardize cannot take that away on --resume",
+                r.path.display()
+            );
+        }
         return Ok(r.model.clone());
     }
     let classes = matches!(train.targets, Targets::Classes { .. });

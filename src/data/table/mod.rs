@@ -884,9 +884,15 @@ impl Table {
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
         let any_number = first.iter().any(|c| number(c, self.decimal).is_some());
-        let names_match = first
+        // The file's columns by name (the first of each): lookups, not scans, for wide files.
+        let mut file_columns: HashMap<&str, usize> = HashMap::with_capacity(first.len());
+        for (i, c) in first.iter().enumerate().rev() {
+            file_columns.insert(c.as_str(), i);
+        }
+        let names_match = self
+            .columns
             .iter()
-            .any(|c| self.columns.iter().any(|t| t.name == *c));
+            .any(|t| file_columns.contains_key(t.name.as_str()));
         let has_numeric = self.count(|k| matches!(k, Kind::Numeric { .. })) > 0;
         let header = !any_number && (self.header || names_match || has_numeric);
         fn unique<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
@@ -904,7 +910,7 @@ impl Table {
         let src: Vec<Option<usize>> = if by_name {
             let mut src = Vec::with_capacity(w);
             for (j, c) in self.columns.iter().enumerate() {
-                let found = first.iter().position(|n| *n == c.name);
+                let found = file_columns.get(c.name.as_str()).copied();
                 let optional = c.kind == Kind::Ignored
                     || (outputs_kind(&c.kind) && matches!(need, Need::Features { .. }));
                 if found.is_none() && !optional {

@@ -391,7 +391,11 @@ fn a_file_read_again_with_its_own_table_gives_the_same_rows() {
         let p = temp(name, text.as_bytes());
         let (t, r) = Table::fit(&p, &CsvOptions::default()).unwrap();
         let again = t.read(&p, Need::Targets, None).unwrap();
-        assert_eq!((again.data.n, &again.data.x), (r.data.n, &r.data.x), "{name}");
+        assert_eq!(
+            (again.data.n, &again.data.x),
+            (r.data.n, &r.data.x),
+            "{name}"
+        );
         std::fs::remove_file(&p).unwrap();
     }
 }
