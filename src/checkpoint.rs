@@ -116,9 +116,8 @@ pub struct TrainingState {
     /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
     /// their inputs too (tensors `input.mean` and `input.std`).
     pub standardize: Option<Standardize>,
-    /// The CSV layout the run read, which eval, predict and `--resume` read their CSV files with
-    /// unless told otherwise: `--label-column`, the 1-based column of the class label (None: the
-    /// last column).
+    /// The CSV layout of a run saved before tables (`table` supersedes it): the 1-based column
+    /// of the class label (None: the last column).
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
@@ -187,7 +186,8 @@ pub struct InputInfo {
     /// The training rows' per-feature mean and std (tensors `input.mean`, `input.std`), applied
     /// to inputs before the network; None: inputs are used as they are.
     pub standardize: Option<Standardize>,
-    /// The 1-based CSV column of the class label (`--label-column`); None: the last column.
+    /// The 1-based CSV column of the class label of a model saved before tables (`table`
+    /// supersedes it); None: the last column.
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,

@@ -1,5 +1,5 @@
 //! A model: the architecture, its parameters and what it knows of its inputs (the
-//! standardisation its run applied, the CSV layout it read). It predicts, evaluates, saves and
+//! standardisation its run applied, the CSV table it read). It predicts, evaluates, saves and
 //! loads itself, applying its own input transform, so a caller never has to.
 
 use std::path::Path;
@@ -19,7 +19,7 @@ pub struct Model {
     /// Each layer's weights (in, out) and biases, f32.
     pub params: Params,
     /// The standardisation applied to every input before the network sees it, and the CSV
-    /// layout (label column, target columns) its training data had.
+    /// table (columns, categories, class names) its training file had.
     pub input: InputInfo,
 }
 

@@ -368,11 +368,25 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         .as_ref()
         .and_then(|t| t.classes.clone())
         .filter(|c| c.len() == w);
+    // A regression table's target columns, by name.
+    let target_names: Option<Vec<String>> = model
+        .input
+        .table
+        .as_ref()
+        .map(|t| {
+            t.columns
+                .iter()
+                .filter(|c| c.kind == data::table::Kind::Target)
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .filter(|n| n.len() == w);
     let names: Vec<String> = (0..w)
-        .map(|j| match &class_names {
-            Some(c) => quote(&format!("p_{}", c[j])),
-            None if classify || spec.output == Output::Sigmoid => format!("p{j}"),
-            None => format!("y{j}"),
+        .map(|j| match (&class_names, &target_names) {
+            (Some(c), _) => quote(&format!("p_{}", c[j])),
+            (None, Some(t)) if !classify => quote(&t[j]),
+            _ if classify || spec.output == Output::Sigmoid => format!("p{j}"),
+            _ => format!("y{j}"),
         })
         .collect();
     csv += &if classify {

@@ -63,7 +63,7 @@ fn settings_as_flags(msg: &str) -> String {
 }
 
 /// The flag (or environment variable) that sets the library's setting `arg`: `label_column`
-/// is `--label-column`, `font` is `WGTRAIN_FONT`.
+/// is `--label-column`, `font` is `WGTRAIN_FONT`, `table` the model's CSV table.
 pub fn flag(arg: &str) -> String {
     match arg {
         "font" => "WGTRAIN_FONT".into(),

@@ -399,3 +399,37 @@ fn a_file_read_again_with_its_own_table_gives_the_same_rows() {
         std::fs::remove_file(&p).unwrap();
     }
 }
+
+#[test]
+fn the_table_travels_in_the_checkpoint_and_a_bad_one_is_refused() {
+    use crate::checkpoint::{InputInfo, load_model, save_model};
+    use crate::model::Spec;
+    let (t, r) = fit_with(
+        "ckpt.csv",
+        "a,c,y\n1,red,p\n2,blue,q\n",
+        &CsvOptions::default(),
+    )
+    .unwrap();
+    let spec = Spec::classifier(r.data.dim, &[3], t.outputs()).unwrap();
+    let params = crate::model::Params::init(&spec, 1);
+    let input = InputInfo {
+        table: Some(t.clone()),
+        ..InputInfo::default()
+    };
+    let p = std::env::temp_dir().join(format!("wgtrain-table-{}.safetensors", std::process::id()));
+    save_model(&p, &spec, &params, &input).unwrap();
+    assert_eq!(load_model(&p).unwrap().2.table, Some(t.clone()));
+    // A table whose classes do not fit the network is refused on save.
+    let mut three = t.clone();
+    three.classes = Some(vec!["p".into(), "q".into(), "r".into()]);
+    let wrong = InputInfo {
+        table: Some(three),
+        ..InputInfo::default()
+    };
+    assert!(save_model(&p, &spec, &params, &wrong).is_err());
+    // One with two label columns validates no more.
+    let mut two = t;
+    two.columns[0].kind = Kind::Label;
+    assert!(two.validate().is_err());
+    std::fs::remove_file(&p).unwrap();
+}
