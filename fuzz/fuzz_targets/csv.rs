@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let o = CsvOptions {
         delimiter: [None, Some(';'), Some('\t'), Some(' ')][(mode >> 4 & 3) as usize],
-        missing: if mode & 64 != 0 { Missing::Error } else { Missing::Mean },
+        missing: if mode & 64 != 0 {
+            Missing::Error
+        } else {
+            Missing::Mean
+        },
         label: (mode & 128 != 0 && targets.is_none()).then(|| Column::Name("y".into())),
         targets,
         ..CsvOptions::default()
@@ -48,8 +52,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!((d.dim, d.target_width()), (table.inputs(), table.outputs()));
     table.validate().expect("a fitted table validates");
     let json = serde_json::to_string(&table).expect("a table encodes");
-    assert_eq!(serde_json::from_str::<Table>(&json).expect("and decodes"), table);
-    let again = table.read(path, Need::Targets, None).expect("the training file reads again");
+    assert_eq!(
+        serde_json::from_str::<Table>(&json).expect("and decodes"),
+        table
+    );
+    let again = table
+        .read(path, Need::Targets, None)
+        .expect("the training file reads again");
     assert_eq!(again.data.x, d.x);
     let features = table
         .read(path, Need::Features { strict: true }, None)

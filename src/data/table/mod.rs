@@ -293,6 +293,15 @@ fn roles(names: &[String], header: bool, o: &CsvOptions) -> Result<Vec<Option<Ki
                 "names a class column; it cannot be combined with targets (real-valued columns)",
             ));
         }
+        (Some(TargetColumns::Last(0)), None) => {
+            return Err(Error::invalid(
+                "targets",
+                "0: the number of target columns must be at least 1",
+            ));
+        }
+        (Some(TargetColumns::Columns(cs)), None) if cs.is_empty() => {
+            return Err(Error::invalid("targets", "names no column"));
+        }
         (Some(TargetColumns::Last(k)), None) => {
             if *k >= w {
                 return Err(Error::invalid(

@@ -321,19 +321,16 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
         sample.truncate(end + 1);
     }
     let text = String::from_utf8_lossy(&sample);
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(SNIFF_LINES)
-        .collect();
     let candidates: Vec<char> = match delimiter {
         Some(d) => vec![d],
         None => vec![';', ',', '\t', SPACES],
     };
-    let mut best: Option<(char, (usize, i64, usize))> = None;
+    // (delimiter, (consistent rows, numeric cells, width), the rows as it splits them)
+    type Candidate = (char, (usize, i64, usize), Vec<Vec<String>>);
+    let mut best: Option<Candidate> = None;
     for &d in &candidates {
         let dec = decimal.unwrap_or(if d == ',' { '.' } else { ',' });
-        let rows: Vec<Vec<String>> = lines.iter().map(|l| split(l, d)).collect();
+        let rows = split(&text, d);
         let Some(width) = mode(rows.iter().map(Vec::len)) else {
             continue;
         };
@@ -348,38 +345,59 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
             .filter(|c| number(c, dec).is_some())
             .count() as i64;
         let score = (consistent, numbers, width);
-        if best.as_ref().is_none_or(|(_, s)| score > *s) {
-            best = Some((d, score));
+        if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
+            best = Some((d, score, rows));
         }
     }
-    let delimiter = best.map_or(',', |(d, _)| d);
+    let (delimiter, rows) = best.map_or((',', vec![]), |(d, _, rows)| (d, rows));
     let decimal = decimal.unwrap_or_else(|| {
         let comma = delimiter != ','
-            && lines
+            && rows
                 .iter()
-                .flat_map(|l| split(l, delimiter))
-                .any(|c| c.contains(',') && number(&c, '.').is_none() && number(&c, ',').is_some());
+                .flatten()
+                .any(|c| c.contains(',') && number(c, '.').is_none() && number(c, ',').is_some());
         if comma { ',' } else { '.' }
     });
     Ok(Format { delimiter, decimal })
 }
 
-/// One line's cells, split at `d` (quotes honoured) or at runs of spaces.
-fn split(line: &str, d: char) -> Vec<String> {
+/// The cells of the first `SNIFF_LINES` records of `text` that are not blank, split at `d`
+/// (quotes honoured) or at runs of spaces; one parser for them all (building one costs more
+/// than splitting a line).
+fn split(text: &str, d: char) -> Vec<Vec<String>> {
     if d == SPACES {
-        return line.split_ascii_whitespace().map(String::from).collect();
+        return text
+            .lines()
+            .map(|l| {
+                l.split_ascii_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| !r.is_empty())
+            .take(SNIFF_LINES)
+            .collect();
     }
     let mut r = csv::ReaderBuilder::new()
         .delimiter(d as u8)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(line.as_bytes());
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();
-    match r.read_record(&mut rec) {
-        Ok(true) => rec.iter().map(String::from).collect(),
-        _ => vec![line.to_string()],
+    // Records that are blank or not UTF-8 count too, so this ends.
+    for _ in 0..SNIFF_LINES * 4 {
+        match r.read_record(&mut rec) {
+            Ok(true) if rec.len() <= 1 && rec.iter().all(str::is_empty) => {}
+            Ok(true) => rows.push(rec.iter().map(String::from).collect()),
+            Ok(false) => break,
+            Err(_) => {}
+        }
+        if rows.len() == SNIFF_LINES {
+            break;
+        }
     }
+    rows
 }
 
 /// The most frequent value (the largest among equals); None for none.
