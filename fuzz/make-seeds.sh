@@ -41,6 +41,12 @@ for name, mode, text in [
     ("targets2", 6, b"x,y1,y2\n1,0.5,-2\n2,1.5,3\n"),
     ("gzipped", 8, gzip.compress(b"f1,f2,y\n0,1,1\n1,0,0\n", mtime=0)),
     ("gzipped-targets1", 13, gzip.compress(b"0.5,1\n0.25,0\n", mtime=0)),
+    ("semicolon-decimal-comma", 0, "Alkohol;Säure;Sorte\n13,2;2,5;rot\n12,1;1,9;weiß\n".encode()),
+    ("tab-given", 32, b"a\tb\ty\n1\t2\tp\n3\t4\tq\n"),
+    ("spaces-given", 48, b"a  b   y\n 1 2 p\n3    4  q\n"),
+    ("quotes-categories-na", 0, b'id,"c, with comma",n,y\nr1,red,NA,yes\nr2,"blue",2,no\nr3,,?,yes\n'),
+    ("missing-error", 64, b"a,b,y\n1,,p\n2,3,q\n"),
+    ("label-by-name", 128, b"y,a,b\n1,0.5,x\n3,0.25,z\n"),
 ]:
     open(f"{c}/csv/seed-{name}", "wb").write(bytes([mode]) + text)
 PY

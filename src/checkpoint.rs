@@ -12,6 +12,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::data::standardize::Standardize;
+use crate::data::table::Table;
 use crate::error::{Error, Result};
 use crate::model::{Layer, Params, Spec};
 use crate::optim::{OptimState, Optimizer, Schedule, number};
@@ -123,12 +124,14 @@ pub struct TrainingState {
     /// The training rows' per-target mean and std the network's targets were standardised with
     /// (tensors `target.mean`, `target.std`); a resumed run must use the same.
     pub target_standardize: Option<Standardize>,
-    /// The CSV layout the run read, which eval, predict and `--resume` read their CSV files with
-    /// unless told otherwise: `--label-column`, the 1-based column of the class label (None: the
-    /// last column).
+    /// The CSV layout of a run saved before tables (`table` supersedes it): the 1-based column
+    /// of the class label (None: the last column).
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
+    /// The schema the run read its CSV file with (metadata `table`, JSON); resumed data is
+    /// read with it.
+    pub table: Option<Table>,
 }
 
 /// Saves the parameters with the architecture in the metadata.
@@ -148,6 +151,7 @@ pub fn save_training(
         target_standardize: state.target_standardize.clone(),
         label_column: state.label_column,
         targets: state.targets,
+        table: state.table.clone(),
     };
     encode(path, spec, params, &input, Some(state))
 }
@@ -185,7 +189,8 @@ fn layer_tensors(
 
 /// What a model knows of its inputs besides the parameters: the standardisation its run
 /// applied (tensors `input.mean`, `input.std`), the one its targets were trained under (tensors
-/// `target.mean`, `target.std`) and the CSV layout it read (metadata `label_column`, `targets`).
+/// `target.mean`, `target.std`) and the CSV schema it read (metadata `table`, a JSON
+/// `data::Table`; files from before tables have `label_column` and `targets` only).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputInfo {
     /// The training rows' per-feature mean and std (tensors `input.mean`, `input.std`), applied
@@ -197,10 +202,14 @@ pub struct InputInfo {
     /// evaluations are in the targets' original units. Only for linear outputs under mse;
     /// None: targets as they are.
     pub target_standardize: Option<Standardize>,
-    /// The 1-based CSV column of the class label (`--label-column`); None: the last column.
+    /// The 1-based CSV column of the class label of a model saved before tables (`table`
+    /// supersedes it); None: the last column.
     pub label_column: Option<usize>,
     /// `--targets`: the last k CSV columns are real-valued targets; None: a class label.
     pub targets: Option<usize>,
+    /// The schema of the CSV file the model was trained on: delimiter, columns and their roles,
+    /// categorical levels, imputation means, class names. Other CSV files are read with it.
+    pub table: Option<Table>,
 }
 
 /// Saves the parameters with the architecture and what the model knows of its inputs, without
@@ -224,6 +233,19 @@ fn encode(
     }
     if let Some(k) = input.targets {
         meta.insert("targets".into(), k.to_string());
+    }
+    if let Some(t) = &input.table {
+        if t.inputs() != spec.inputs() || t.outputs() != spec.outputs() {
+            return Err(Error::Shape(format!(
+                "a table of {} inputs and {} outputs for a {} network",
+                t.inputs(),
+                t.outputs(),
+                spec.describe()
+            )));
+        }
+        let json = serde_json::to_string(t)
+            .map_err(|e| Error::checkpoint(path, format!("cannot encode the table: {e}")))?;
+        meta.insert("table".into(), json);
     }
     if let Some(z) = &input.standardize {
         if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
@@ -406,6 +428,9 @@ pub struct Header {
     pub label_column: Option<usize>,
     /// The CSV layout its training run read: the last k columns are targets.
     pub targets: Option<usize>,
+    /// The CSV table its training run read its data with (files from before tables: None, and
+    /// `label_column`/`targets` say the layout).
+    pub table: Option<Table>,
 }
 
 /// Reads what a checkpoint holds without converting its parameters: the architecture of its
@@ -431,6 +456,10 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Header> {
         data: spec.as_ref().and(info.get("data").cloned()),
         label_column: layout("label_column")?,
         targets: layout("targets")?,
+        table: match (info.get("table"), &spec) {
+            (Some(json), Some(spec)) => Some(table_of(json, spec).map_err(bad)?),
+            _ => None,
+        },
         spec,
         sizes: found.sizes,
         layers: found
@@ -439,6 +468,23 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Header> {
             .map(|l| [l.weight, l.bias])
             .collect(),
     })
+}
+
+/// The `table` metadata of a network `spec`: a valid table of its inputs and outputs.
+fn table_of(json: &str, spec: &Spec) -> std::result::Result<Table, String> {
+    let t: Table =
+        serde_json::from_str(json).map_err(|e| format!("metadata 'table' is not a table: {e}"))?;
+    t.validate().map_err(|e| format!("metadata {e}"))?;
+    if t.inputs() != spec.inputs() || t.outputs() != spec.outputs() {
+        return Err(format!(
+            "metadata 'table' gives {} inputs and {} outputs, the network has {} and {}",
+            t.inputs(),
+            t.outputs(),
+            spec.inputs(),
+            spec.outputs()
+        ));
+    }
+    Ok(t)
 }
 
 /// The metadata and the tensors of a safetensors file.
@@ -585,6 +631,11 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
             .then(|| number(&info, "targets"))
             .transpose()
             .map_err(|e| bad(format!("{e}")))?,
+        table: info
+            .get("table")
+            .map(|json| table_of(json, &spec))
+            .transpose()
+            .map_err(bad)?,
         standardize: match st.tensor("input.mean") {
             Err(_) => None,
             Ok(_) => {
@@ -658,6 +709,7 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
                 .transpose()?,
             label_column: input.label_column,
             targets: input.targets,
+            table: input.table.clone(),
             standardize: input.standardize.clone(),
             target_standardize: input.target_standardize.clone(),
         })

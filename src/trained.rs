@@ -1,5 +1,5 @@
 //! A model: the architecture, its parameters and what it knows of its inputs (the
-//! standardisation its run applied to inputs and targets, the CSV layout it read). It predicts,
+//! standardisation its run applied to inputs and targets, the CSV table it read). It predicts,
 //! evaluates, saves and loads itself, applying its own transforms, so a caller never has to:
 //! inputs are raw, outputs and figures are in the targets' units.
 
@@ -20,7 +20,7 @@ pub struct Model {
     /// Each layer's weights (in, out) and biases, f32.
     pub params: Params,
     /// The standardisation applied to every input before the network sees it, and the CSV
-    /// layout (label column, target columns) its training data had.
+    /// table (columns, categories, class names) its training file had.
     pub input: InputInfo,
 }
 

@@ -95,18 +95,15 @@ fn non_numeric_csv_cell_names_the_line_and_cell() {
     );
 }
 
+/// Class labels are names (-1 is one); a label column of fractions is a regression target.
 #[test]
-fn negative_csv_label_is_rejected() {
+fn fractional_csv_label_is_refused_as_a_regression_target() {
     let s = Scratch::new("negative_label");
-    let csv = s.write("neg.csv", b"1,2,0\n1,2,-1\n");
+    let csv = s.write("neg.csv", b"1,2,0\n1,2,-1.5\n");
     rejects(
         &s,
         &["--data", &csv],
-        &[
-            "neg.csv",
-            "line 2",
-            "label \"-1\" is not a non-negative integer",
-        ],
+        &["neg.csv", "not integers (like -1.5)", "--targets"],
     );
 }
 

@@ -254,8 +254,8 @@ fn label_first_csv(s: &Scratch, features_only: bool) -> String {
     s.write(if features_only { "x.csv" } else { "xy.csv" }, text)
 }
 
-/// A run with --label-column stores it: eval and predict read the file the same way without
-/// the flag (saying so), and --resume keeps it and refuses a different one.
+/// A run with --label-column stores it in its table: eval and predict read the file the same
+/// way without the flag (saying so), and --resume keeps it and refuses a different one.
 #[test]
 fn the_label_column_travels_with_the_model() {
     let s = Scratch::new("label-column");
@@ -278,8 +278,8 @@ fn the_label_column_travels_with_the_model() {
     };
     let implicit = eval(&[]);
     assert!(
-        implicit.stderr.contains("--label-column 1"),
-        "no note of the stored layout: {}",
+        implicit.stderr.contains("label \"column 1\""),
+        "no note of the stored table: {}",
         implicit.stderr
     );
     let explicit = eval(&["--label-column", "1"]).success_stdout();
@@ -314,5 +314,6 @@ fn the_label_column_travels_with_the_model() {
         s.run(&args)
     };
     resume(&[]).assert_success();
-    resume(&["--label-column", "4"]).assert_error(&["--label-column 4 contradicts"]);
+    // --label-column is --label's old name.
+    resume(&["--label-column", "4"]).assert_error(&["--label 4 contradicts"]);
 }

@@ -138,6 +138,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         // Not this run's layout (digits is no CSV file): here only to be read back.
         label_column: Some(3),
         targets: Some(2),
+        table: None,
     };
     checkpoint::save_training(&file, &spec, &first.params().unwrap(), &state).unwrap();
     // Two saves of one state are the same bytes (the header's metadata in a fixed order).
@@ -392,6 +393,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
                 target_standardize: None,
                 label_column: None,
                 targets: None,
+                table: None,
             };
             checkpoint::save_training(&file, &spec, &b.params()?, &state)?;
             Err(wgtrain::Error::usage("stopped after epoch 2"))

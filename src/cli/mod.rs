@@ -35,18 +35,41 @@ pub fn message(e: &anyhow::Error) -> String {
                 .replace("a larger batch", "a larger --batch")
                 .replace("or the CPU path", "or --device cpu")
                 .replace("a lower learning rate", "a lower --lr"),
+            Some(e @ wgtrain::Error::Data { .. }) => settings_as_flags(&e.to_string()),
             _ => cause.to_string(),
         })
         .collect::<Vec<_>>()
         .join(": ")
 }
 
+/// `msg` with each "the setting `NAME`" that a data error names turned into the flag.
+fn settings_as_flags(msg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(at) = rest.find("the setting `") {
+        out += &rest[..at];
+        let after = &rest[at + "the setting `".len()..];
+        match after.find('`') {
+            Some(end) => {
+                out += &flag(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out += &rest[at..];
+                rest = "";
+            }
+        }
+    }
+    out + rest
+}
+
 /// The flag (or environment variable) that sets the library's setting `arg`: `label_column`
-/// is `--label-column`, `font` is `WGTRAIN_FONT`.
+/// is `--label-column`, `font` is `WGTRAIN_FONT`, `table` the model's CSV table.
 pub fn flag(arg: &str) -> String {
     match arg {
         "font" => "WGTRAIN_FONT".into(),
         "matmul" => "WGTRAIN_MATMUL".into(),
+        "table" => "the model's CSV table:".into(),
         _ => format!("--{}", arg.replace('_', "-")),
     }
 }

@@ -1,12 +1,47 @@
 //! Built-in datasets: xor (4 samples) and the embedded UCI digits with its fixed train/test split.
 
-use super::csv::{gunzip, parse};
+use flate2::read::MultiGzDecoder;
+use std::io::Read;
+
 use super::{Dataset, Split, Targets};
 use crate::error::{Error, Result};
 use std::path::Path;
 
 /// 1797 rows of 64 pixels (0..16) then the label 0..9; see data/README.md.
 const DIGITS_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+/// The embedded file: rows of 64 pixels then the label, ','-separated, no header.
+fn parse_digits(path: &Path) -> Result<Dataset> {
+    let mut text = String::new();
+    MultiGzDecoder::new(DIGITS_GZ)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::data(path, format!("bad gzip data: {e}")))?;
+    let (mut x, mut labels) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let bad = || Error::data(path, format!("line {}: not 65 numbers", i + 1));
+        let cells: Vec<f32> = line
+            .split(',')
+            .map(|c| c.trim().parse::<f32>().map_err(|_| bad()))
+            .collect::<Result<_>>()?;
+        let (&label, pixels) = cells.split_last().ok_or_else(bad)?;
+        if pixels.len() != DIGITS_DIM || !(0.0..10.0).contains(&label) {
+            return Err(bad());
+        }
+        x.extend_from_slice(pixels);
+        labels.push(label as u32);
+    }
+    let n = labels.len();
+    Dataset::new(
+        "digits",
+        x,
+        n,
+        DIGITS_DIM,
+        Targets::Classes {
+            labels,
+            n_classes: 10,
+        },
+    )
+}
+
 /// numpy.random.RandomState(0).permutation(1797): the benchmark reference's split.
 const DIGITS_SPLIT: &str = include_str!("../../data/digits-split.txt");
 const DIGITS_N: usize = 1797;
@@ -21,7 +56,7 @@ pub(super) fn xor(targets: Option<usize>) -> Result<Split> {
     let x = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
     let values = vec![0.0, 1.0, 1.0, 0.0];
     let train = Dataset::new("xor", x, 4, 2, Targets::Values { values, width: 1 })?;
-    Ok(Split { train, test: None })
+    Ok(Split::new(train, None))
 }
 
 /// Train x is (1437, 64), test x (360, 64), pixels scaled to [0, 1], 10 classes.
@@ -32,8 +67,7 @@ pub(super) fn digits(targets: Option<usize>) -> Result<Split> {
         ));
     }
     let path = Path::new("data/digits.csv.gz (embedded)");
-    let text = gunzip(path, DIGITS_GZ, u64::MAX)?;
-    let mut all = parse(path, "digits".into(), &text, None)?;
+    let mut all = parse_digits(path)?;
     if (all.n, all.dim, all.target_width()) != (DIGITS_N, DIGITS_DIM, 10) {
         return Err(Error::data(
             path,
@@ -58,10 +92,7 @@ pub(super) fn digits(targets: Option<usize>) -> Result<Split> {
     let mut test = all.subset(test);
     train.name = "digits (train)".into();
     test.name = "digits (test)".into();
-    Ok(Split {
-        train,
-        test: Some(test),
-    })
+    Ok(Split::new(train, Some(test)))
 }
 
 /// The embedded permutation of 0..1797, checked to be one.

@@ -264,10 +264,10 @@ pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
             },
         )
     };
-    Ok(Split {
-        train: make(train_x, n_train, train_y, "train")?,
-        test: Some(make(test_x, n_test, test_y, "test")?),
-    })
+    Ok(Split::new(
+        make(train_x, n_train, train_y, "train")?,
+        Some(make(test_x, n_test, test_y, "test")?),
+    ))
 }
 
 /// Class labels must cover 0..n_classes without a gap: a label file with one corrupt byte (255

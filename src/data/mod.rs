@@ -2,11 +2,11 @@
 //! each, kept as bytes where that is the data's form.
 
 mod builtin;
-pub mod csv;
 pub mod idx;
 pub mod standardize;
+pub mod table;
 
-pub use csv::load_csv;
+pub use table::{Column, Counts, CsvOptions, Missing, Need, Table, TargetColumns};
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -353,13 +353,46 @@ impl Dataset {
 }
 
 /// What `load` reads from a source: the training set and, where the source has one (the IDX
-/// sets, digits), its test set.
+/// sets, digits), its test set; for a CSV file, the schema fitted to it.
 #[derive(Clone, Debug)]
 pub struct Split {
     /// The rows to train on (validation is held out of them later, when asked for).
     pub train: Dataset,
     /// The source's own test set; None for CSV files and xor.
     pub test: Option<Dataset>,
+    /// The schema a CSV file was read with, which reads every other file of the run (and is
+    /// stored in its checkpoints); None for the other sources.
+    pub table: Option<Table>,
+    /// Missing cells imputed and unseen categories in `train`.
+    pub counts: Counts,
+}
+
+impl Split {
+    /// A split without a table.
+    pub fn new(train: Dataset, test: Option<Dataset>) -> Split {
+        Split {
+            train,
+            test,
+            table: None,
+            counts: Counts::default(),
+        }
+    }
+}
+
+/// Whether `source` names a CSV file (.csv or .csv.gz, any case).
+pub fn is_csv(source: &str) -> bool {
+    let lower = source.to_ascii_lowercase();
+    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+}
+
+/// Reads a CSV file (gunzipped when the name ends in .gz) as found: `targets` None = the last
+/// column is the class label; Some(k) = the last k columns are real-valued targets.
+pub fn load_csv(path: &Path, targets: Option<usize>) -> Result<Dataset> {
+    let o = CsvOptions {
+        targets: targets.map(TargetColumns::Last),
+        ..CsvOptions::default()
+    };
+    Ok(Table::fit(path, &o)?.1.data)
 }
 
 /// `source`: "xor", "digits", "mnist", "fashion-mnist", a directory of IDX files, or a path to
@@ -387,23 +420,48 @@ pub fn load_from(
     label_column: Option<usize>,
     roots: &[std::path::PathBuf],
 ) -> Result<Split> {
-    let is_csv = {
-        let lower = source.to_ascii_lowercase();
-        lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    let o = CsvOptions {
+        targets: targets.map(TargetColumns::Last),
+        label: label_column.map(Column::Number),
+        ..CsvOptions::default()
     };
-    if let Some(c) = label_column {
-        if !is_csv {
-            return Err(Error::invalid("label_column", "applies only to CSV files"));
+    load_source(source, &o, roots)
+}
+
+/// Reads `source` (as `load_from`); a CSV file as the options `csv` say, the others refusing
+/// any option but `targets` (k last columns, for xor and digits).
+pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf]) -> Result<Split> {
+    if is_csv(source) {
+        let (table, rows) = Table::fit(Path::new(source), csv)?;
+        return Ok(Split {
+            train: rows.data,
+            test: None,
+            table: Some(table),
+            counts: rows.counts,
+        });
+    }
+    let only_csv = |what: &'static str, given: bool| {
+        if given {
+            Err(Error::invalid(what, "applies only to CSV files"))
+        } else {
+            Ok(())
         }
-        if targets.is_some() {
+    };
+    only_csv("label", csv.label.is_some())?;
+    only_csv("ignore", !csv.ignore.is_empty())?;
+    only_csv("delimiter", csv.delimiter.is_some())?;
+    only_csv("decimal", csv.decimal.is_some())?;
+    only_csv("missing", csv.missing != Missing::Mean)?;
+    let targets = match &csv.targets {
+        None => None,
+        Some(TargetColumns::Last(k)) => Some(*k),
+        Some(TargetColumns::Columns(_)) => {
             return Err(Error::invalid(
-                "label_column",
-                "names a class-label column; it cannot be combined with targets",
+                "targets",
+                "names columns, which only CSV files have; give a count",
             ));
         }
-        let train = csv::load_csv_label_at(Path::new(source), c)?;
-        return Ok(Split { train, test: None });
-    }
+    };
     let idx_only = |split: Result<Split>| {
         if targets.is_some() {
             return Err(Error::invalid(
@@ -418,16 +476,9 @@ pub fn load_from(
         "digits" => builtin::digits(targets),
         "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source, roots)),
         _ if Path::new(source).is_dir() => idx_only(idx::load_dir(Path::new(source))),
-        _ => {
-            let lower = source.to_ascii_lowercase();
-            if !(lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
-                return Err(Error::usage(format!(
-                    "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .csv.gz file"
-                )));
-            }
-            let train = load_csv(Path::new(source), targets)?;
-            Ok(Split { train, test: None })
-        }
+        _ => Err(Error::usage(format!(
+            "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .csv.gz file"
+        ))),
     }
 }
 
@@ -446,18 +497,16 @@ mod tests {
             .train;
         let b = load_with(last.to_str().unwrap(), None, None).unwrap().train;
         assert_eq!(a.x.to_f32(), b.x.to_f32());
-        assert_eq!(a.target_width(), 3);
-        let (mut ya, mut yb) = ([0.0; 3], [0.0; 3]);
+        // Labels 2 and 0: two classes.
+        assert_eq!(a.target_width(), 2);
+        let (mut ya, mut yb) = ([0.0; 2], [0.0; 2]);
         a.target_row(0, &mut ya);
         b.target_row(0, &mut yb);
         assert_eq!(ya, yb);
         let e = load_with(first.to_str().unwrap(), None, Some(4))
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("the label is column 4") && e.contains("3 columns"),
-            "{e}"
-        );
+        assert!(e.contains("label column 4: the file has 3 columns"), "{e}");
         assert!(load_with("digits", None, Some(1)).is_err());
         std::fs::remove_file(&first).unwrap();
         std::fs::remove_file(&last).unwrap();

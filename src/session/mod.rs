@@ -94,8 +94,8 @@ pub struct Trainer {
     device: Device,
     given: Option<Given>,
     hold_out: Option<f64>,
-    standardize: bool,
-    standardize_targets: bool,
+    standardize: Option<bool>,
+    standardize_targets: Option<bool>,
     source: Option<String>,
     resume: Option<TrainingState>,
     checkpoints: Option<Checkpoints>,
@@ -117,8 +117,8 @@ impl Trainer {
                 test: None,
             }),
             hold_out: None,
-            standardize: false,
-            standardize_targets: false,
+            standardize: None,
+            standardize_targets: None,
             source: None,
             resume: None,
             checkpoints: None,
@@ -152,9 +152,12 @@ impl Trainer {
 
     /// Standardises every input feature with statistics of the training rows (after the
     /// hold-out), unless the model already carries a standardisation; the model keeps it, so
-    /// its `predict`, `evaluate` and saved files apply it too.
+    /// its `predict`, `evaluate` and saved files apply it too. `false` turns it off. Without a
+    /// call, a new run standardises when the model has a table (tabular data: features on
+    /// any scale), and not otherwise (images keep their /255 scaling); a resumed run keeps
+    /// what it did. One-hot inputs of categorical columns are left as they are (mean 0, std 1).
     pub fn standardize(mut self, yes: bool) -> Trainer {
-        self.standardize = yes;
+        self.standardize = Some(yes);
         self
     }
 
@@ -166,9 +169,10 @@ impl Trainer {
     /// targets' units: the model keeps the statistics and maps its outputs back, so its
     /// `predict`, `evaluate` and saved files are in original units, and so are the validation and
     /// test losses and metrics of the epoch reports; the training loss is too for one target
-    /// (see `EpochReport::train_loss_standardized` for several). Default: off.
+    /// (see `EpochReport::train_loss_standardized` for several). Without a call: on in a new
+    /// run whose model has a table (tabular data), off otherwise.
     pub fn standardize_targets(mut self, yes: bool) -> Trainer {
-        self.standardize_targets = yes;
+        self.standardize_targets = Some(yes);
         self
     }
 
@@ -283,18 +287,38 @@ impl Trainer {
                 "stops on the validation loss, and this run has no validation set: give one, or hold out part of the training rows",
             ));
         }
-        if self.standardize && self.model.input.standardize.is_none() {
+        let standardize = self
+            .standardize
+            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
+        if standardize && self.model.input.standardize.is_none() {
             if self.resume.is_some() {
                 return Err(Error::invalid(
                     "standardize",
                     "cannot be added to a resumed run that did not standardise its inputs",
                 ));
             }
-            self.model.set_standardize(Some(Standardize::fit(&train)))?;
+            let mut z = Standardize::fit(&train);
+            if let Some(t) = &self.model.input.table {
+                for (j, one_hot) in t.one_hot().into_iter().enumerate() {
+                    if one_hot && j < z.mean.len() {
+                        (z.mean[j], z.std[j]) = (0.0, 1.0);
+                    }
+                }
+            }
+            self.model.set_standardize(Some(z))?;
+        } else if self.standardize == Some(false) && self.model.input.standardize.is_some() {
+            return Err(Error::invalid(
+                "standardize",
+                "is off, but the model already standardises its inputs (a resumed run, or a model that carries statistics)",
+            ));
         }
         let regression =
             self.model.spec.loss == Loss::Mse && matches!(train.targets, Targets::Values { .. });
-        if self.standardize_targets
+        // Unset: on for tabular data (a model with a CSV table) in a new run.
+        let standardize_targets = self
+            .standardize_targets
+            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
+        if standardize_targets
             && regression
             && self.model.spec.output == Output::Linear
             && self.model.input.target_standardize.is_none()
@@ -342,6 +366,7 @@ impl Trainer {
             target_standardize: self.model.input.target_standardize.clone(),
             label_column: self.model.input.label_column,
             targets: self.model.input.targets,
+            table: self.model.input.table.clone(),
         };
         let sizes = [
             train.n,
@@ -430,6 +455,12 @@ impl Trainer {
             return Err(Error::invalid(
                 "standardize_targets",
                 "differs from the resumed run's target standardisation",
+            ));
+        }
+        if self.model.input.table != state.table {
+            return Err(Error::invalid(
+                "table",
+                "differs from the resumed run's: the data must be read with the run's CSV schema",
             ));
         }
         resume::check_resumed_data(source, &self.model.spec, state, train, c.batch)

@@ -84,6 +84,7 @@ mod tests {
             target_standardize: None,
             label_column: None,
             targets: None,
+            table: None,
         }
     }
 

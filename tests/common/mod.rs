@@ -12,6 +12,7 @@ pub mod diabetes;
 pub mod cli;
 pub mod kernels;
 pub mod scratch;
+pub mod tabular;
 
 use wgtrain::gpu::GpuContext;
 use wgtrain::model::{Params, Spec};

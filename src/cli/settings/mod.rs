@@ -5,6 +5,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use wgtrain::checkpoint::{Arch, TrainingState};
+use wgtrain::data::{Column, CsvOptions, Table, TargetColumns};
 use wgtrain::error::{Error, Result};
 use wgtrain::model::{Activation, Loss, Output, Spec};
 use wgtrain::optim::{Decay, Method, Optimizer, Schedule};
@@ -14,8 +15,8 @@ use wgtrain::train::Hyper;
 #[derive(Clone, Debug, Default)]
 pub struct Flags {
     pub data: Option<String>,
-    pub targets: Option<usize>,
-    pub label_column: Option<usize>,
+    /// How to read a CSV file: label, targets, ignored columns, delimiter, decimal, missing.
+    pub csv: CsvOptions,
     pub lr: Option<f32>,
     pub l2: Option<f32>,
     pub batch: Option<usize>,
@@ -44,35 +45,67 @@ pub struct Settings {
     pub schedule: Schedule,
     pub data: String,
     pub valid_split: Option<f64>,
-    pub label_column: Option<usize>,
-    pub targets: Option<usize>,
+    /// How to read a new run's CSV file.
+    pub csv: CsvOptions,
+    /// A resumed run's CSV schema, which reads its data (None: a new run, or one from before
+    /// tables, read with `csv`).
+    pub table: Option<Table>,
 }
 
 fn bad<T>(msg: String) -> Result<T> {
     Err(Error::usage(msg))
 }
 
-/// An optional setting: `given` for a new run; for a resumed one the checkpoint's, which a
-/// `given` value must equal.
-fn pick_layout(
-    flag: &str,
-    given: Option<usize>,
-    stored: Option<(Option<usize>, &Path)>,
-) -> Result<Option<usize>> {
-    match stored {
-        None => Ok(given),
-        Some((s, p)) => {
-            if given.is_some() && given != s {
-                let was = s.map_or(format!("no --{flag}"), |v| format!("--{flag} {v}"));
-                return bad(format!(
-                    "--{flag} {} contradicts {}, whose run has {was}: --resume continues that run with its settings; leave --{flag} out",
-                    given.unwrap_or_default(),
-                    p.display()
-                ));
-            }
-            Ok(s)
-        }
+/// The CSV options of a resumed run: those given must agree with its table, or (a run from
+/// before tables) with its stored label column and target count, which they default to.
+fn resumed_csv(
+    given: &CsvOptions,
+    st: &TrainingState,
+    file: &Path,
+) -> Result<(CsvOptions, Option<Table>)> {
+    let contradicts = |what: &str, msg: String| -> Result<(CsvOptions, Option<Table>)> {
+        bad(format!(
+            "--{what} {msg} ({}): --resume reads the data as its run did; leave --{what} out",
+            file.display()
+        ))
+    };
+    if let Some(t) = &st.table {
+        return match t.check_options(given) {
+            Ok(()) => Ok((given.clone(), Some(t.clone()))),
+            Err(Error::InvalidArgument {
+                arg: Some(what),
+                msg,
+            }) => contradicts(what, msg),
+            Err(e) => Err(e),
+        };
     }
+    let legacy = |what: &str, given: String, had: Option<usize>| {
+        let had = had.map_or(format!("no --{what}"), |v| format!("--{what} {v}"));
+        bad(format!(
+            "--{what} {given} contradicts {}, whose run has {had}: --resume continues that run with its settings; leave --{what} out",
+            file.display()
+        ))
+    };
+    let label = match &given.label {
+        None => st.label_column,
+        Some(Column::Number(n)) if st.targets.is_none() && Some(*n) == st.label_column => Some(*n),
+        Some(c) => return legacy("label", c.to_string(), st.label_column),
+    };
+    let targets = match &given.targets {
+        None => st.targets,
+        Some(TargetColumns::Last(k)) if Some(*k) == st.targets => Some(*k),
+        Some(TargetColumns::Last(k)) => return legacy("targets", k.to_string(), st.targets),
+        Some(TargetColumns::Columns(c)) => {
+            let c: Vec<String> = c.iter().map(ToString::to_string).collect();
+            return legacy("targets", c.join(","), st.targets);
+        }
+    };
+    let o = CsvOptions {
+        label: label.map(Column::Number),
+        targets: targets.map(TargetColumns::Last),
+        ..given.clone()
+    };
+    Ok((o, None))
 }
 
 /// `given` (or `default`) for a new run; for a resumed one the checkpoint's value, which a
@@ -131,18 +164,18 @@ impl Settings {
         hp.validate()?;
         optimizer.validate()?;
         schedule.validate()?;
+        let (csv, table) = match resume {
+            None => (a.csv.clone(), None),
+            Some((st, p)) => resumed_csv(&a.csv, st, p)?,
+        };
         Ok(Settings {
             hp,
             optimizer,
             schedule,
             data,
             valid_split,
-            label_column: pick_layout(
-                "label-column",
-                a.label_column,
-                resume.map(|(st, p)| (st.label_column, p)),
-            )?,
-            targets: pick_layout("targets", a.targets, resume.map(|(st, p)| (st.targets, p)))?,
+            csv,
+            table,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The settings of new and resumed runs: defaults, flags, and every contradiction named.
 
 use super::*;
+use wgtrain::data::{Column, CsvOptions, TargetColumns};
 use wgtrain::optim::OptimState;
 use wgtrain::train::Progress;
 
@@ -53,6 +54,7 @@ fn stored() -> TrainingState {
         target_standardize: None,
         label_column: Some(1),
         targets: None,
+        table: None,
     }
 }
 
@@ -75,8 +77,8 @@ fn a_new_run_without_flags_gets_the_defaults() {
     );
     assert_eq!(s.data, "digits");
     assert_eq!(
-        (s.valid_split, s.label_column, s.targets),
-        (None, None, None)
+        (s.valid_split, s.csv.clone(), s.table),
+        (None, CsvOptions::default(), None)
     );
 }
 
@@ -90,7 +92,10 @@ fn a_new_run_takes_its_flags() {
         lr: Some(0.02),
         batch: Some(8),
         valid_split: Some(0.2),
-        targets: Some(2),
+        csv: CsvOptions {
+            targets: Some(TargetColumns::Last(2)),
+            ..CsvOptions::default()
+        },
         ..new_run()
     };
     let s = Settings::from_flags(&flags, None).unwrap();
@@ -104,7 +109,10 @@ fn a_new_run_takes_its_flags() {
         }
     );
     assert_eq!((s.hp.lr, s.hp.batch), (0.02, 8));
-    assert_eq!((s.valid_split, s.targets), (Some(0.2), Some(2)));
+    assert_eq!(
+        (s.valid_split, s.csv.targets),
+        (Some(0.2), Some(TargetColumns::Last(2)))
+    );
 }
 
 #[test]
@@ -123,8 +131,8 @@ fn a_resumed_run_without_flags_gets_the_checkpoints_settings() {
     );
     assert_eq!(s.data, "my.csv");
     assert_eq!(
-        (s.valid_split, s.label_column, s.targets),
-        (Some(0.1), Some(1), None)
+        (s.valid_split, s.csv.label, s.csv.targets),
+        (Some(0.1), Some(Column::Number(1)), None)
     );
 }
 
@@ -138,7 +146,10 @@ fn a_resumed_run_accepts_flags_equal_to_the_checkpoints() {
         schedule: Some("step".into()),
         lr_gamma: Some(0.5),
         valid_split: Some(0.1),
-        label_column: Some(1),
+        csv: CsvOptions {
+            label: Some(Column::Number(1)),
+            ..CsvOptions::default()
+        },
         data: Some("moved.csv".into()),
         ..new_run()
     };
@@ -194,7 +205,10 @@ fn a_flag_that_contradicts_the_checkpoint_is_an_error_naming_the_flag_and_the_fi
         ),
         (
             Flags {
-                targets: Some(2),
+                csv: CsvOptions {
+                    targets: Some(TargetColumns::Last(2)),
+                    ..CsvOptions::default()
+                },
                 ..new_run()
             },
             "--targets 2 contradicts run.safetensors, whose run has no --targets",

@@ -39,13 +39,45 @@ pub struct TrainArgs {
     /// Dataset: digits (built in: UCI handwritten digits, 1437 train / 360 test), xor, mnist,
     /// fashion-mnist or kmnist (IDX files, looked for in $WGTRAIN_DATA/NAME, ./data/NAME,
     /// ~/.cache/wgtrain/NAME, /usr/share/datasets/NAME), a folder of the four IDX files, or a
-    /// CSV file (optional header; last column an integer class label, or see --targets).
+    /// CSV file (.csv or .csv.gz: ',', ';', tab or space separated, detected; a header line
+    /// or none; the class label in the last column unless --label or --targets; text columns
+    /// one-hot encoded, missing cells imputed; features standardised unless --no-standardize).
     /// [default: digits; with --resume the checkpoint's]
     #[arg(long)]
     pub(super) data: Option<String>,
-    /// The last K CSV columns are real-valued targets (for mse/bce) instead of one class label.
-    #[arg(long, value_name = "K")]
-    pub(super) targets: Option<usize>,
+    /// CSV: the class column, by header name or 1-based number. Classes are its distinct
+    /// values (names or integers), sorted. [default: the last column]
+    #[arg(long, visible_alias = "label-column", value_name = "NAME|N")]
+    pub(super) label: Option<String>,
+    /// CSV: real-valued target columns (for mse/bce) instead of a class label: K alone is the
+    /// last K columns, else a comma list of names or numbers.
+    #[arg(long, value_name = "NAME,...|K")]
+    pub(super) targets: Option<String>,
+    /// CSV: columns that are neither inputs nor targets (identifiers, free text), comma
+    /// separated names or numbers.
+    #[arg(long, value_name = "NAME,...")]
+    pub(super) ignore: Option<String>,
+    /// CSV: the delimiter: ',', ';', tab (or \t) or space (runs of spaces). [default: the one
+    /// that splits the first lines most consistently]
+    #[arg(long, value_name = "C")]
+    pub(super) delimiter: Option<String>,
+    /// CSV: the decimal mark, '.' or ','. [default: ',' when a ;-, tab- or space-separated file
+    /// writes its numbers so]
+    #[arg(long, value_name = "C")]
+    pub(super) decimal: Option<String>,
+    /// CSV: missing cells (empty, NA, N/A, NaN, ?, null) in feature columns: mean (a number
+    /// takes the training mean, a category none of its levels; counted on the data line) or
+    /// error. A missing label or target is always an error. [default: mean]
+    #[arg(long, value_name = "HOW", value_parser = ["mean", "error"])]
+    pub(super) missing: Option<String>,
+    /// CSV: a validation file, read with the training file's columns and categories, reported
+    /// every epoch (instead of --valid-split).
+    #[arg(long, value_name = "FILE", conflicts_with = "valid_split")]
+    pub(super) valid: Option<PathBuf>,
+    /// CSV: a test file, read with the training file's columns and categories, reported after
+    /// the last epoch (every epoch without a validation set).
+    #[arg(long, value_name = "FILE")]
+    pub(super) test: Option<PathBuf>,
     /// Hidden layer sizes, comma separated; an empty string means no hidden layer.
     /// [default: 64]
     #[arg(long)]
@@ -160,15 +192,14 @@ pub struct TrainArgs {
     /// improves, so the file holds the best epoch's parameters.
     #[arg(long, requires = "save")]
     pub(super) keep_best: bool,
-    /// The CSV column (1-based) that holds the class label, when it is not the last one.
-    #[arg(long, value_name = "N")]
-    pub(super) label_column: Option<usize>,
     /// Draw loss and accuracy per epoch into this picture (.svg or .png) when training ends.
     #[arg(long, value_name = "FILE")]
     pub(super) plot: Option<PathBuf>,
     /// Standardise every input feature, (x - mean) / std, with statistics from the training
     /// rows only; they are stored in the checkpoint, and eval and predict apply them too.
-    #[arg(long)]
+    /// The default for CSV files (one-hot columns are left as they are); images keep their
+    /// /255 scaling unless this is given.
+    #[arg(long, conflicts_with = "no_standardize")]
     pub(super) standardize: bool,
     /// Train a CSV regression (--targets, mse, linear output) on its targets as they are. By
     /// default a new run standardises them, (y - mean) / std per target column with the training
@@ -177,9 +208,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub(super) no_standardize_targets: bool,
     /// Stop when the validation loss has not improved for N epochs (needs a validation set:
-    /// --valid-split). A resumed run counts afresh.
+    /// --valid-split or --valid). A resumed run counts afresh.
     #[arg(long, value_name = "N", value_parser = count)]
     pub(super) patience: Option<usize>,
+    /// Feed CSV features to the network as they are in the file.
+    #[arg(long)]
+    pub(super) no_standardize: bool,
     /// No per-epoch lines (errors and the final summary still print).
     #[arg(long, short)]
     pub(super) quiet: bool,

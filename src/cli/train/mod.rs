@@ -9,7 +9,9 @@ use anyhow::{Result, bail};
 use super::settings::{ArchFlags, Flags, Settings};
 use super::signals::Watch;
 use wgtrain::checkpoint::{self, Header, InputInfo, TrainingState};
-use wgtrain::data::{self, Dataset, Targets};
+use wgtrain::data::{
+    self, Column, CsvOptions, Dataset, Need, Split, Table, TargetColumns, Targets,
+};
 use wgtrain::model::Loss;
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
@@ -36,12 +38,48 @@ fn device(a: &TrainArgs) -> Result<Device> {
     })
 }
 
+/// A one-character flag: `\t` and `tab` for a tab, `space` for ' '.
+fn one_char(flag: &str, given: &Option<String>) -> Result<Option<char>> {
+    let Some(s) = given else {
+        return Ok(None);
+    };
+    let c = match s.as_str() {
+        "\\t" | "tab" => '\t',
+        "space" | "spaces" => ' ',
+        _ => {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => c,
+                _ => bail!("--{flag} {s:?}: give one character"),
+            }
+        }
+    };
+    Ok(Some(c))
+}
+
+/// How to read a CSV file, from the CSV flags.
+fn csv_options(a: &TrainArgs) -> Result<CsvOptions> {
+    let list = |s: &Option<String>| -> wgtrain::Result<Vec<Column>> {
+        s.iter()
+            .flat_map(|s| s.split(','))
+            .map(str::parse)
+            .collect()
+    };
+    Ok(CsvOptions {
+        delimiter: one_char("delimiter", &a.delimiter)?,
+        decimal: one_char("decimal", &a.decimal)?,
+        label: a.label.as_deref().map(str::parse).transpose()?,
+        targets: a.targets.as_deref().map(str::parse).transpose()?,
+        ignore: list(&a.ignore)?,
+        missing: a.missing.as_deref().unwrap_or("mean").parse()?,
+    })
+}
+
 /// The run-setting flags, for the library to check against the defaults or the checkpoint.
-fn flags(a: &TrainArgs) -> Flags {
-    Flags {
+fn flags(a: &TrainArgs) -> Result<Flags> {
+    Ok(Flags {
         data: a.data.clone(),
-        targets: a.targets,
-        label_column: a.label_column,
+        csv: csv_options(a)?,
         lr: a.lr,
         l2: a.l2,
         batch: a.batch,
@@ -58,7 +96,7 @@ fn flags(a: &TrainArgs) -> Flags {
         lr_gamma: a.lr_gamma,
         warmup: a.warmup,
         valid_split: a.valid_split,
-    }
+    })
 }
 
 fn arch_flags(a: &TrainArgs) -> ArchFlags {
@@ -95,6 +133,7 @@ fn load_resumed(path: &Path) -> Result<Resumed<'_>> {
             target_standardize: state.target_standardize.clone(),
             label_column: state.label_column,
             targets: state.targets,
+            table: state.table.clone(),
         },
     };
     Ok(Resumed { path, model, state })
@@ -161,6 +200,7 @@ fn model(
     resumed: Option<&Resumed>,
     init: Option<(&Path, &Header)>,
     train: &Dataset,
+    table: Option<&Table>,
 ) -> Result<Model> {
     if let Some(r) = resumed {
         arch_flags(a).check(
@@ -180,6 +220,12 @@ fn model(
                 r.path.display()
             );
         }
+        if a.no_standardize && r.state.standardize.is_some() {
+            bail!(
+                "{}: its run standardised its inputs; --no-standardize cannot take that away on --resume",
+                r.path.display()
+            );
+        }
         return Ok(r.model.clone());
     }
     let classes = matches!(train.targets, Targets::Classes { .. });
@@ -190,8 +236,14 @@ fn model(
             st.hp.seed,
         )?,
     };
-    model.input.label_column = st.label_column;
-    model.input.targets = st.targets;
+    model.input.table = table.cloned();
+    if table.is_none() {
+        // A legacy layout for sources without a table (built-in sets with --targets).
+        model.input.targets = match &st.csv.targets {
+            Some(data::TargetColumns::Last(k)) => Some(*k),
+            _ => None,
+        };
+    }
     Ok(model)
 }
 
@@ -246,16 +298,62 @@ fn init_model(a: &TrainArgs, path: &Path, header: &Header, train: &Dataset) -> R
     Ok(model)
 }
 
+/// The training data: a resumed run's CSV file read with its table, else the source read as
+/// the CSV flags say.
+fn load(st: &Settings) -> Result<Split> {
+    if let Some(t) = &st.table {
+        let rows = t.read(Path::new(&st.data), Need::Targets, None)?;
+        return Ok(Split {
+            train: rows.data,
+            test: None,
+            table: Some(t.clone()),
+            counts: rows.counts,
+        });
+    }
+    Ok(data::load_source(&st.data, &st.csv, &super::data_roots())?)
+}
+
+/// A --valid or --test file, read with the training file's table.
+fn extra_file(flag: &str, path: &Path, table: Option<&Table>) -> Result<Dataset> {
+    let Some(t) = table else {
+        bail!(
+            "--{flag} {}: applies when --data is a CSV file",
+            path.display()
+        );
+    };
+    let rows = t.read(path, Need::Targets, None)?;
+    if rows.counts.unseen > 0 {
+        eprintln!(
+            "note: {}: {} categorical cells hold values the training file does not have; read as none of its levels",
+            path.display(),
+            rows.counts.unseen
+        );
+    }
+    Ok(rows.data)
+}
+
 /// The session the flags describe: data, model, config, device, checkpoints, resumed state.
 fn session(
     a: &TrainArgs,
     st: &Settings,
     resumed: Option<Resumed>,
     init: Option<&Header>,
-) -> Result<Trainer> {
-    let split = data::load_from(&st.data, st.targets, st.label_column, &super::data_roots())?;
+) -> Result<(Trainer, Split)> {
+    let Split {
+        train,
+        mut test,
+        table,
+        counts,
+    } = load(st)?;
     let init = a.init.as_deref().zip(init);
-    let model = model(a, st, resumed.as_ref(), init, &split.train)?;
+    let model = model(a, st, resumed.as_ref(), init, &train, table.as_ref())?;
+    // What `open` reports of the data; the rows go to the trainer.
+    let summary = Split {
+        train: train.subset(&[]),
+        test: None,
+        table: table.clone(),
+        counts,
+    };
     let config = Config {
         lr: st.hp.lr,
         l2: st.hp.l2,
@@ -266,13 +364,35 @@ fn session(
         schedule: st.schedule,
         patience: a.patience,
     };
-    let mut t = Trainer::new(model, split.train, config)
+    // --init's parameters were trained on inputs (and targets) as its file says: standardised
+    // with its statistics, or raw when it has none (a PyTorch file), unless a flag says otherwise.
+    let from_file = a.init.is_some().then(|| {
+        (
+            model.input.standardize.is_some(),
+            model.input.target_standardize.is_some(),
+        )
+    });
+    let mut t = Trainer::new(model, train, config)
         .source(st.data.clone())
-        .device(device(a)?)
-        .standardize(a.standardize)
-        .standardize_targets(resumed.is_none() && is_csv(&st.data) && !a.no_standardize_targets);
-    if let Some(test) = split.test {
+        .device(device(a)?);
+    if a.standardize || a.no_standardize {
+        t = t.standardize(a.standardize);
+    } else if let Some((inputs, _)) = from_file {
+        t = t.standardize(inputs);
+    }
+    if a.no_standardize_targets {
+        t = t.standardize_targets(false);
+    } else if let Some((_, targets)) = from_file {
+        t = t.standardize_targets(targets);
+    }
+    if let Some(path) = &a.test {
+        test = Some(extra_file("test", path, table.as_ref())?);
+    }
+    if let Some(test) = test {
         t = t.test(test);
+    }
+    if let Some(path) = &a.valid {
+        t = t.validation(extra_file("valid", path, table.as_ref())?);
     }
     if let Some(f) = st.valid_split {
         t = t.hold_out(f);
@@ -287,18 +407,12 @@ fn session(
     if let Some(r) = resumed {
         t = t.resume(r.state);
     }
-    Ok(t)
-}
-
-/// Whether `--data` names a CSV file.
-fn is_csv(data: &str) -> bool {
-    let lower = data.to_ascii_lowercase();
-    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    Ok((t, summary))
 }
 
 /// Opens the session's device and prints the lines that open a run: why the CPU, data and
 /// network, device, optimizer, and where a resumed run continues.
-fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
+fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<()> {
     let opened = t.open()?.clone();
     match &opened.fallback {
         Some(Fallback::SoftwareAdapter(name)) => eprintln!(
@@ -319,14 +433,30 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer) -> Result<()> {
         }
     };
     let spec = t.spec();
+    let imputed = match split.counts.imputed {
+        0 => String::new(),
+        1 => "; 1 missing value imputed".to_string(),
+        k => format!("; {k} missing values imputed"),
+    };
     eprintln!(
-        "data: {} ({n_train} train{}{}), network: {} ({} parameters)",
+        "data: {} ({n_train} train{}{}{imputed}), network: {} ({} parameters)",
         st.data,
         count(n_valid, "validation"),
         count(n_test, "test"),
         spec.describe(),
         spec.n_params()
     );
+    if let Some(table) = &split.table {
+        eprintln!(
+            "columns: {}{}",
+            table.describe(),
+            if t.model()?.input.standardize.is_some() {
+                "; features standardised"
+            } else {
+                ""
+            }
+        );
+    }
     eprintln!("device: {}", opened.description);
     let hp = &st.hp;
     eprintln!(
@@ -397,6 +527,8 @@ fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer, ended: &mut Ended) -> Resu
         epochs,
         &token,
     );
+    // The hint to standardise only where the inputs are not already (CSV runs are by default).
+    let standardized = t.input().standardize.is_some();
     let fit = t.fit(|r| {
         let warning = r.loss_rise.map(|ratio| {
             format!(
@@ -404,7 +536,7 @@ fn fit(a: &TrainArgs, st: &Settings, t: &mut Trainer, ended: &mut Ended) -> Resu
                 r.epoch,
                 r.train_loss,
                 st.hp.lr,
-                if a.standardize {
+                if standardized {
                     ""
                 } else {
                     ", or --standardize the inputs"
@@ -533,8 +665,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     let resumed = a.resume.as_deref().map(load_resumed).transpose()?;
     let init = a.init.as_deref().map(checkpoint::inspect).transpose()?;
-    let mut given = flags(&a);
+    let mut given = flags(&a)?;
     // --init without --data trains on the data the file's run did, read as that run read it.
+    let mut init_table = None;
     if let (Some(h), None, Some(path)) = (&init, &a.data, &a.init)
         && let Some(d) = &h.data
     {
@@ -543,18 +676,32 @@ pub fn run(a: TrainArgs) -> Result<()> {
             path.display()
         );
         given.data = Some(d.clone());
-        given.targets = given.targets.or(h.targets);
-        given.label_column = given.label_column.or(h.label_column);
+        if h.table.is_some() {
+            if given.csv != CsvOptions::default() {
+                bail!(
+                    "{}: its run's data is read with the CSV table stored in it; the CSV flags apply to a file given with --data",
+                    path.display()
+                );
+            }
+            init_table = h.table.clone();
+        } else {
+            // A file from before tables: its stored layout.
+            given.csv.label = given.csv.label.or(h.label_column.map(Column::Number));
+            given.csv.targets = given.csv.targets.or(h.targets.map(TargetColumns::Last));
+        }
     }
-    let st = Settings::from_flags(&given, resumed.as_ref().map(|r| (&r.state, r.path)))?;
-    if let (Some(p), None) = (a.patience, st.valid_split) {
+    let mut st = Settings::from_flags(&given, resumed.as_ref().map(|r| (&r.state, r.path)))?;
+    if init_table.is_some() {
+        st.table = init_table;
+    }
+    if let (Some(p), None, None) = (a.patience, st.valid_split, &a.valid) {
         bail!(
-            "--patience {p} stops on the validation loss, and this run has no validation set: add --valid-split F"
+            "--patience {p} stops on the validation loss, and this run has no validation set: add --valid-split F or --valid FILE"
         );
     }
     check_outputs(&a)?;
-    let mut t = session(&a, &st, resumed, init.as_ref())?;
-    open(&a, &st, &mut t)?;
+    let (mut t, split) = session(&a, &st, resumed, init.as_ref())?;
+    open(&a, &st, &mut t, &split)?;
     let Some(epochs) = t.progress().epoch.checked_add(st.hp.epochs) else {
         bail!(
             "--epochs {}: with the {} epochs already trained, the count overflows",

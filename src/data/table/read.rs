@@ -1,0 +1,413 @@
+//! The bytes of a tabular file as records: the file (gunzipped when named .gz) streamed through
+//! the `csv` crate (RFC 4180: quotes, embedded delimiters, CRLF) or split on runs of spaces, a
+//! byte-order mark dropped; the delimiter and decimal mark guessed from the first lines.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::error::{Error, Result};
+
+/// The delimiter that stands for runs of spaces and tabs.
+pub const SPACES: char = ' ';
+
+/// The most bytes one record (one line, or several within quotes) may take: a wider one is
+/// refused before the reader grows a buffer for it.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
+/// Lines looked at to guess the delimiter and the decimal mark.
+const SNIFF_LINES: usize = 50;
+/// Bytes looked at to guess the delimiter and the decimal mark.
+const SNIFF_BYTES: usize = 64 << 10;
+
+/// Cells that stand for a missing value (compared ignoring ASCII case).
+const MISSING: [&str; 6] = ["", "na", "n/a", "nan", "?", "null"];
+
+/// Whether `cell` (trimmed) marks a missing value: empty, NA, N/A, NaN, ?, null.
+pub fn is_missing(cell: &str) -> bool {
+    MISSING.iter().any(|m| cell.eq_ignore_ascii_case(m))
+}
+
+/// `cell` as a number, reading a decimal comma when `decimal` is ','; None when it is not one
+/// (missing markers are not numbers).
+pub fn number(cell: &str, decimal: char) -> Option<f64> {
+    if is_missing(cell) || cell.starts_with(['x', 'X']) {
+        return None;
+    }
+    let first = cell.as_bytes()[0];
+    if !(first.is_ascii_digit() || b"+-.,".contains(&first) || first == b'i' || first == b'I') {
+        return None;
+    }
+    if decimal == ',' && cell.contains(',') {
+        if cell.contains('.') || cell.matches(',').count() > 1 {
+            return None;
+        }
+        return cell.replace(',', ".").parse().ok();
+    }
+    cell.parse().ok()
+}
+
+/// The file's bytes, decoded: gunzipped when its name ends in .gz.
+fn open(path: &Path) -> Result<Box<dyn Read>> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::data(
+            path,
+            "not a regular file (a folder, device or pipe): give a file",
+        ));
+    }
+    let f = File::open(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    Ok(if gz {
+        Box::new(MultiGzDecoder::new(BufReader::new(f)))
+    } else {
+        Box::new(f)
+    })
+}
+
+/// A reader that refuses a record longer than `MAX_RECORD_BYTES`: it counts the bytes since the
+/// last line end outside quotes (with `quotes`) and fails past the limit, so a file without line
+/// ends (or a gzip bomb of one) cannot make the parser grow a buffer without end.
+struct Guard<R> {
+    inner: R,
+    quotes: bool,
+    in_quotes: bool,
+    since: usize,
+    tripped: bool,
+    gz: bool,
+    failed: Option<std::io::ErrorKind>,
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self
+            .inner
+            .read(buf)
+            .inspect_err(|e| self.failed = Some(e.kind()))?;
+        for &b in &buf[..n] {
+            if self.quotes && b == b'"' {
+                self.in_quotes = !self.in_quotes;
+            } else if b == b'\n' && !self.in_quotes {
+                self.since = 0;
+                continue;
+            }
+            self.since += 1;
+        }
+        if self.since > MAX_RECORD_BYTES {
+            self.tripped = true;
+            return Err(std::io::Error::other("record too long"));
+        }
+        Ok(n)
+    }
+}
+
+/// How a file's lines split into cells.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Format {
+    /// ',', ';', '\t', or `SPACES` (runs of spaces and tabs).
+    pub delimiter: char,
+    /// '.' or ','.
+    pub decimal: char,
+}
+
+/// A file's records, one at a time: `next` fills `record` and returns the line it starts on.
+pub struct Records {
+    path: PathBuf,
+    inner: Inner,
+    /// The current record's cells.
+    pub record: csv::StringRecord,
+    line: usize,
+}
+
+enum Inner {
+    Csv(csv::Reader<Guard<Box<dyn Read>>>),
+    Spaces(BufReader<Guard<Box<dyn Read>>>, String),
+}
+
+impl Records {
+    /// Opens `path` to read with `format`.
+    pub fn open(path: &Path, format: Format) -> Result<Records> {
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let guard = Guard {
+            inner: open_text(path)?,
+            quotes: format.delimiter != SPACES,
+            in_quotes: false,
+            since: 0,
+            tripped: false,
+            gz,
+            failed: None,
+        };
+        let inner = if format.delimiter == SPACES {
+            Inner::Spaces(BufReader::new(guard), String::new())
+        } else {
+            Inner::Csv(
+                csv::ReaderBuilder::new()
+                    .delimiter(format.delimiter as u8)
+                    .has_headers(false)
+                    .flexible(true)
+                    .trim(csv::Trim::All)
+                    .from_reader(guard),
+            )
+        };
+        Ok(Records {
+            path: path.to_path_buf(),
+            inner,
+            record: csv::StringRecord::new(),
+            line: 0,
+        })
+    }
+
+    /// The next record that is not blank (a line of spaces, or nothing), and its line number;
+    /// None at the end of the file.
+    pub fn next(&mut self) -> Result<Option<usize>> {
+        loop {
+            let got = match &mut self.inner {
+                Inner::Csv(r) => {
+                    let got = r.read_record(&mut self.record);
+                    match got {
+                        Ok(true) => {
+                            self.line = self
+                                .record
+                                .position()
+                                .map_or(self.line + 1, |p| p.line() as usize);
+                            Ok(true)
+                        }
+                        Ok(false) => Ok(false),
+                        Err(e) => Err(error(&self.path, self.line, e.to_string(), r.get_ref())),
+                    }
+                }
+                Inner::Spaces(r, buf) => {
+                    buf.clear();
+                    match r.read_line(buf) {
+                        Ok(0) => Ok(false),
+                        Ok(_) => {
+                            self.line += 1;
+                            self.record.clear();
+                            for cell in buf.split_ascii_whitespace() {
+                                self.record.push_field(cell);
+                            }
+                            Ok(true)
+                        }
+                        Err(e) => {
+                            let e = e.to_string();
+                            Err(error(&self.path, self.line, e, r.get_ref()))
+                        }
+                    }
+                }
+            };
+            if !got? {
+                return Ok(None);
+            }
+            let blank = self.record.iter().all(str::is_empty) && self.record.len() <= 1;
+            if !blank {
+                return Ok(Some(self.line));
+            }
+        }
+    }
+}
+
+/// A read error after line `line` of `path`, in words: a record too long, bad gzip data, bad
+/// UTF-8 or the parser's own message.
+fn error(path: &Path, line: usize, msg: String, guard: &Guard<Box<dyn Read>>) -> Error {
+    {
+        let at = line + 1;
+        if guard.tripped {
+            return Error::data(
+                path,
+                format!(
+                    "line {at}: a record longer than {}: not a table of values (or a quote never closed)",
+                    crate::memory::human(MAX_RECORD_BYTES as u64)
+                ),
+            );
+        }
+        if guard.gz && guard.failed.is_some() {
+            return Error::data(path, format!("bad gzip data: {msg}"));
+        }
+        if msg.contains("UTF-8") || msg.contains("utf-8") {
+            return Error::data(path, format!("line {at}: not valid UTF-8"));
+        }
+        Error::data(path, format!("line {at}: {msg}"))
+    }
+}
+
+/// `path`'s decoded bytes without a leading UTF-8 byte-order mark.
+fn open_text(path: &Path) -> Result<Box<dyn Read>> {
+    let mut r = BufReader::new(open(path)?);
+    let b = r.fill_buf().map_err(|e| {
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        Error::data(
+            path,
+            if gz {
+                format!("bad gzip data: {e}")
+            } else {
+                format!("cannot read: {e}")
+            },
+        )
+    })?;
+    if b.starts_with(b"\xef\xbb\xbf") {
+        r.consume(3);
+    }
+    Ok(Box::new(r))
+}
+
+/// The delimiter and decimal mark of `path`, those given kept: the delimiter among ',', ';',
+/// tab and runs of spaces that splits the first lines most consistently into 2 or more cells
+/// (then into the most cells that are numbers; ties go to ';', then ',', tab, spaces), and a
+/// decimal comma when a cell of the first lines is a number written with one (never for ',').
+pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Result<Format> {
+    if let Some(d) = delimiter
+        && ![',', ';', '\t', SPACES].contains(&d)
+    {
+        return Err(Error::invalid(
+            "delimiter",
+            format!("{d:?}: expected ',', ';', a tab or ' ' (runs of spaces)"),
+        ));
+    }
+    if let Some(d) = decimal
+        && ![',', '.'].contains(&d)
+    {
+        return Err(Error::invalid(
+            "decimal",
+            format!("{d:?}: expected '.' or ','"),
+        ));
+    }
+    if delimiter == Some(',') && decimal == Some(',') {
+        return Err(Error::invalid(
+            "decimal",
+            "',' cannot be the decimal mark of a ','-separated file",
+        ));
+    }
+    if let (Some(delimiter), Some(decimal)) = (delimiter, decimal) {
+        return Ok(Format { delimiter, decimal });
+    }
+    let mut sample = Vec::new();
+    let mut r = Guard {
+        inner: open_text(path)?,
+        quotes: false,
+        in_quotes: false,
+        since: 0,
+        tripped: false,
+        gz: false,
+        failed: None,
+    };
+    let read = (&mut r).take(SNIFF_BYTES as u64).read_to_end(&mut sample);
+    if let Err(e) = read
+        && !r.tripped
+    {
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        return Err(Error::data(
+            path,
+            if gz {
+                format!("bad gzip data: {e}")
+            } else {
+                format!("cannot read: {e}")
+            },
+        ));
+    }
+    if sample.len() == SNIFF_BYTES
+        && let Some(end) = sample.iter().rposition(|&b| b == b'\n')
+    {
+        sample.truncate(end + 1);
+    }
+    let text = String::from_utf8_lossy(&sample);
+    let candidates: Vec<char> = match delimiter {
+        Some(d) => vec![d],
+        None => vec![';', ',', '\t', SPACES],
+    };
+    // (delimiter, (consistent rows, numeric cells, width), the rows as it splits them)
+    type Candidate = (char, (usize, i64, usize), Vec<Vec<String>>);
+    let mut best: Option<Candidate> = None;
+    for &d in &candidates {
+        let dec = decimal.unwrap_or(if d == ',' { '.' } else { ',' });
+        let rows = split(&text, d);
+        let Some(width) = mode(rows.iter().map(Vec::len)) else {
+            continue;
+        };
+        if width < 2 && delimiter.is_none() {
+            continue;
+        }
+        let consistent = rows.iter().filter(|r| r.len() == width).count();
+        let numbers = rows
+            .iter()
+            .skip(1)
+            .flatten()
+            .filter(|c| number(c, dec).is_some())
+            .count() as i64;
+        let score = (consistent, numbers, width);
+        if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
+            best = Some((d, score, rows));
+        }
+    }
+    let (delimiter, rows) = best.map_or((',', vec![]), |(d, _, rows)| (d, rows));
+    let decimal = decimal.unwrap_or_else(|| {
+        let comma = delimiter != ','
+            && rows
+                .iter()
+                .flatten()
+                .any(|c| c.contains(',') && number(c, '.').is_none() && number(c, ',').is_some());
+        if comma { ',' } else { '.' }
+    });
+    Ok(Format { delimiter, decimal })
+}
+
+/// The cells of the first `SNIFF_LINES` records of `text` that are not blank, split at `d`
+/// (quotes honoured) or at runs of spaces; one parser for them all (building one costs more
+/// than splitting a line).
+fn split(text: &str, d: char) -> Vec<Vec<String>> {
+    if d == SPACES {
+        return text
+            .lines()
+            .map(|l| {
+                l.split_ascii_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| !r.is_empty())
+            .take(SNIFF_LINES)
+            .collect();
+    }
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(d as u8)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    // Records that are blank or not UTF-8 count too, so this ends.
+    for _ in 0..SNIFF_LINES * 4 {
+        match r.read_record(&mut rec) {
+            Ok(true) if rec.len() <= 1 && rec.iter().all(str::is_empty) => {}
+            Ok(true) => rows.push(rec.iter().map(String::from).collect()),
+            Ok(false) => break,
+            Err(_) => {}
+        }
+        if rows.len() == SNIFF_LINES {
+            break;
+        }
+    }
+    rows
+}
+
+/// The most frequent value (the largest among equals); None for none.
+fn mode(it: impl Iterator<Item = usize>) -> Option<usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for v in it {
+        *counts.entry(v).or_insert(0usize) += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&(v, c)| (c, v))
+        .map(|(v, _)| v)
+}

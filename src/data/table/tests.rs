@@ -1,0 +1,435 @@
+use super::*;
+use crate::data::Targets;
+use flate2::{Compression, write::GzEncoder};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A file under the temp dir, unique to this process and test.
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("wgtrain-table-{}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn fit_with(name: &str, text: &str, o: &CsvOptions) -> Result<(Table, Rows)> {
+    let p = temp(name, text.as_bytes());
+    let r = Table::fit(&p, o);
+    std::fs::remove_file(&p).unwrap();
+    r
+}
+
+fn fit(name: &str, text: &str) -> (Table, Dataset) {
+    let (t, r) = fit_with(name, text, &CsvOptions::default()).unwrap();
+    (t, r.data)
+}
+
+/// The error's message, which must name the file and contain every one of `want`.
+fn fails(name: &str, text: &str, o: &CsvOptions, want: &[&str]) -> String {
+    let msg = match fit_with(name, text, o) {
+        Ok(_) => panic!("expected an error for {text:?}"),
+        Err(e) => e.to_string(),
+    };
+    for w in want {
+        assert!(msg.contains(w), "want {w:?} in: {msg}");
+    }
+    msg
+}
+
+fn labels(d: &Dataset) -> (&[u32], usize) {
+    match &d.targets {
+        Targets::Classes { labels, n_classes } => (labels, *n_classes),
+        Targets::Values { .. } => panic!("expected classes"),
+    }
+}
+
+#[test]
+fn quotes_embedded_delimiters_crlf_and_a_byte_order_mark_are_read() {
+    let text = "\u{feff}\"a, the first\",b,label\r\n\"1.5\",2,\"x, y\"\r\n3,4,z\r\n";
+    let (t, d) = fit("quotes.csv", text);
+    assert_eq!((t.delimiter, t.header), (',', true));
+    assert_eq!(t.columns[0].name, "a, the first");
+    assert_eq!(d.x.to_f32(), [1.5, 2.0, 3.0, 4.0]);
+    assert_eq!(t.classes.as_deref().unwrap(), ["x, y", "z"]);
+    assert_eq!(labels(&d).0, [0, 1]);
+}
+
+#[test]
+fn delimiters_are_detected_and_decimal_commas_read() {
+    for (name, text) in [
+        ("semi.csv", "a;b;label\n1,5;2;x\n3;4,25;y\n"),
+        ("tab.csv", "a\tb\tlabel\n1,5\t2\tx\n3\t4,25\ty\n"),
+        ("spaces.csv", "a  b   label\n 1,5 2 x\n3    4,25  y\n"),
+    ] {
+        let (t, d) = fit(name, text);
+        assert_eq!(t.decimal, ',', "{name}");
+        assert_eq!(d.x.to_f32(), [1.5, 2.0, 3.0, 4.25], "{name}");
+    }
+    // Decimal-comma rows split as many ways at ',' as at ';': ';' wins the tie.
+    let (t, d) = fit("tie.csv", "1,5;2,5;a\n3,5;4,5;b\n");
+    assert_eq!((t.delimiter, t.decimal), (';', ','));
+    assert_eq!(d.x.to_f32(), [1.5, 2.5, 3.5, 4.5]);
+    // A ','-file keeps '.' as its decimal mark.
+    let (t, _) = fit("comma.csv", "a,b,y\n1.5,2,p\n3,4,q\n");
+    assert_eq!((t.delimiter, t.decimal), (',', '.'));
+    // Given: used as it is.
+    let o = CsvOptions {
+        delimiter: Some(';'),
+        decimal: Some('.'),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("given.csv", "1.5;2;a\n3;4;b\n", &o).unwrap();
+    assert_eq!((t.delimiter, r.data.dim), (';', 2));
+    let o = CsvOptions {
+        delimiter: Some('|'),
+        ..CsvOptions::default()
+    };
+    let e = fit_with("pipe.csv", "1|2\n", &o).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidArgument {
+                arg: Some("delimiter"),
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_header_with_fewer_cells_than_the_rows_is_blamed_on_the_header() {
+    let msg = fails(
+        "short.csv",
+        "a,b\n1,2,x\n3,4,y\n",
+        &CsvOptions::default(),
+        &["line 1:", "header names 2 columns", "line 2) has 3"],
+    );
+    assert!(
+        msg.starts_with(&std::env::temp_dir().display().to_string()),
+        "{msg}"
+    );
+    fails(
+        "ragged.csv",
+        "1,2,x\n3,4,5,y\n",
+        &CsvOptions::default(),
+        &["line 2:", "4 columns, expected 3"],
+    );
+}
+
+#[test]
+fn a_typo_in_a_numeric_column_is_an_error_naming_line_and_column() {
+    // In a data row under a header.
+    fails(
+        "typo.csv",
+        "a,b,y\n1,0.5,p\n2,O.3,q\n3,0.25,p\n",
+        &CsvOptions::default(),
+        &[
+            "line 3:",
+            "column 2 (\"b\")",
+            "\"O.3\" is not a number, but most of the column is",
+        ],
+    );
+    // In the first line of a file without a header: not a header, not a dropped row.
+    fails(
+        "typo1.csv",
+        "1,O.3,0\n2,0.5,1\n3,0.5,1\n",
+        &CsvOptions::default(),
+        &[
+            "line 1:",
+            "column 2:",
+            "\"O.3\"",
+            "a header line names every column",
+        ],
+    );
+    // A column of text is categorical, not an error.
+    let (t, d) = fit("cat.csv", "size,w,y\nS,1,a\nM,2,b\nL,3,a\nM,4,b\n");
+    assert_eq!(
+        t.columns[0].kind,
+        Kind::Categorical {
+            levels: vec!["L".into(), "M".into(), "S".into()]
+        }
+    );
+    assert_eq!(d.dim, 4);
+    assert_eq!(&d.x.to_f32()[..4], [0.0, 0.0, 1.0, 1.0]);
+    assert_eq!(t.one_hot(), [true, true, true, false]);
+}
+
+#[test]
+fn missing_values_are_imputed_and_counted_or_refused() {
+    let text = "a,c,y\n1,red,p\nNA,,q\n3,blue,p\n?,red,q\n";
+    let (t, r) = fit_with("na.csv", text, &CsvOptions::default()).unwrap();
+    assert_eq!(t.columns[0].kind, Kind::Numeric { mean: 2.0 });
+    assert_eq!(r.counts.imputed, 3);
+    // a, blue, red
+    assert_eq!(
+        r.data.x.to_f32(),
+        [1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 1.0, 0.0, 2.0, 0.0, 1.0]
+    );
+    let o = CsvOptions {
+        missing: Missing::Error,
+        ..CsvOptions::default()
+    };
+    fails(
+        "na-error.csv",
+        text,
+        &o,
+        &["line 3:", "column 1 (\"a\")", "missing value"],
+    );
+    fails(
+        "na-label.csv",
+        "a,y\n1,p\n2,NA\n3,q\n",
+        &CsvOptions::default(),
+        &["line 3:", "column 2 (\"y\")", "the label is missing"],
+    );
+    let o = CsvOptions {
+        targets: Some(TargetColumns::Last(1)),
+        ..CsvOptions::default()
+    };
+    fails(
+        "na-target.csv",
+        "a,y\n1,0.5\n2,\n",
+        &o,
+        &["line 3:", "the target is missing"],
+    );
+}
+
+#[test]
+fn labels_one_to_k_give_k_classes_sorted_as_numbers() {
+    let (t, d) = fit("1k.csv", "0.1,1\n0.2,2\n0.3,10\n0.4,2.0\n");
+    assert_eq!(t.classes.as_deref().unwrap(), ["1", "2", "10"]);
+    assert_eq!(labels(&d), (&[0, 1, 2, 1][..], 3));
+    // A non-integer label, or mostly distinct ones, is a regression target.
+    fails(
+        "float.csv",
+        "1,0.5\n2,1.5\n",
+        &CsvOptions::default(),
+        &["not integers", "targets", "mse"],
+    );
+    let text: String = (0..40)
+        .map(|i| format!("{i}.5,{}\n", 100 + 7 * i))
+        .collect();
+    fails(
+        "distinct.csv",
+        &text,
+        &CsvOptions::default(),
+        &["40 different values in 40 rows", "regression"],
+    );
+    fails(
+        "one.csv",
+        "1,a\n2,a\n",
+        &CsvOptions::default(),
+        &["one value"],
+    );
+}
+
+#[test]
+fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
+    let mut text = String::from("id,species,x,y\n");
+    for i in 0..30 {
+        text += &format!("row{i},{},{i},{}\n", ["cat", "dog"][i % 2], i * 2);
+    }
+    let refused = fails(
+        "ids.csv",
+        &text,
+        &CsvOptions {
+            label: Some(Column::Name("species".into())),
+            ..CsvOptions::default()
+        },
+        &["column 1 (\"id\")", "30 different text values", "ignore"],
+    );
+    assert!(refused.contains("identifier"), "{refused}");
+    let o = CsvOptions {
+        label: Some(Column::Name("species".into())),
+        ignore: vec![Column::Number(1)],
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("ids.csv", &text, &o).unwrap();
+    assert_eq!((r.data.dim, t.outputs()), (2, 2));
+    assert_eq!(t.label(), Some((2, "species")));
+    let o = CsvOptions {
+        targets: Some("x,y".parse().unwrap()),
+        ignore: vec![Column::Name("id".into())],
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("ids.csv", &text, &o).unwrap();
+    assert_eq!((r.data.dim, r.data.target_width()), (2, 2));
+    assert!(t.classes.is_none());
+    let e = fit_with(
+        "ids.csv",
+        &text,
+        &CsvOptions {
+            label: Some(Column::Name("kind".into())),
+            ..CsvOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidArgument { arg: Some("label"), msg } if msg.contains("id, species, x, y")),
+        "{e}"
+    );
+}
+
+#[test]
+fn other_files_are_read_with_the_training_schema() {
+    let (t, _) = fit("train.csv", "a,c,y\n1,red,p\n2,blue,q\n3,red,p\n");
+    // Columns by name, in another order, with an unseen category.
+    let p = temp("test.csv", b"y,c,a\nq,green,5\np,red,NA\n");
+    let r = t.read(&p, Need::Targets, None).unwrap();
+    assert_eq!(r.data.x.to_f32(), [5.0, 0.0, 0.0, 2.0, 0.0, 1.0]);
+    assert_eq!(labels(&r.data).0, [1, 0]);
+    assert_eq!(
+        r.counts,
+        Counts {
+            imputed: 1,
+            unseen: 1
+        }
+    );
+    let strict = t
+        .read(&p, Need::Features { strict: true }, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        strict.contains("line 2:") && strict.contains("\"green\""),
+        "{strict}"
+    );
+    // A label never seen in training.
+    std::fs::write(&p, "a,c,y\n1,red,r\n").unwrap();
+    let e = t.read(&p, Need::Targets, None).unwrap_err().to_string();
+    assert!(
+        e.contains("label \"r\" was not seen in training (its classes: p, q)"),
+        "{e}"
+    );
+    // Features only, by position.
+    std::fs::write(&p, "4,blue\n").unwrap();
+    let r = t.read(&p, Need::Features { strict: false }, None).unwrap();
+    assert_eq!(r.data.x.to_f32(), [4.0, 1.0, 0.0]);
+    assert!(t.read(&p, Need::Targets, None).is_err());
+    std::fs::remove_file(&p).unwrap();
+    // The table survives JSON.
+    let json = serde_json::to_string(&t).unwrap();
+    assert_eq!(serde_json::from_str::<Table>(&json).unwrap(), t);
+    t.validate().unwrap();
+}
+
+#[test]
+fn gzipped_files_stream_and_bad_or_long_input_is_refused() {
+    let text = "f1,f2,y\n0,1,1\n1,0,0\n";
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    let gz = temp("ok.csv.gz", &enc.finish().unwrap());
+    let (_, r) = Table::fit(&gz, &CsvOptions::default()).unwrap();
+    assert_eq!((r.data.n, r.data.dim), (2, 2));
+    let bad = temp("bad.csv.gz", b"not gzip at all");
+    let msg = Table::fit(&bad, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("bad gzip") && msg.contains("bad.csv.gz"),
+        "{msg}"
+    );
+    // A bomb of one endless line: refused at the record limit, not held whole.
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    let chunk = vec![b'1'; 1 << 20];
+    for _ in 0..(read::MAX_RECORD_BYTES >> 20) + 2 {
+        enc.write_all(&chunk).unwrap();
+    }
+    let bomb = temp("bomb.csv.gz", &enc.finish().unwrap());
+    let msg = Table::fit(&bomb, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("bomb.csv.gz") && msg.contains("a record longer than"),
+        "{msg}"
+    );
+    let missing = std::env::temp_dir().join("wgtrain-no-such-file.csv");
+    let msg = Table::fit(&missing, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("cannot read") && msg.contains("no-such-file"),
+        "{msg}"
+    );
+    for p in [gz, bad, bomb] {
+        std::fs::remove_file(p).unwrap();
+    }
+}
+
+#[test]
+fn rows_beyond_memory_are_refused_with_the_file_named() {
+    let (t, _) = fit("mem.csv", "a,y\n1,p\n2,q\n");
+    let p = temp("mem2.csv", b"a,y\n1,p\n");
+    let e = t.read(&p, Need::Targets, Some(usize::MAX / 8)).unwrap_err();
+    assert!(matches!(e, Error::OutOfMemory(_)), "{e}");
+    assert!(e.to_string().contains("mem2.csv"), "{e}");
+    std::fs::remove_file(&p).unwrap();
+}
+
+#[test]
+fn blank_lines_garbage_and_empty_files() {
+    let (_, d) = fit("blank.csv", "1,2,0\n\n  \n3,4,1\n\n");
+    assert_eq!(d.n, 2);
+    for text in ["", "\n\n", "a,b,c\n"] {
+        fails("empty.csv", text, &CsvOptions::default(), &["no data rows"]);
+    }
+    fails("one.csv", "5\n6\n", &CsvOptions::default(), &["1 column"]);
+    let p = temp(
+        "garbage.csv",
+        &[0xff, 0xfe, b',', b'\n', 0, 1, 2, b',', b'1'],
+    );
+    assert!(Table::fit(&p, &CsvOptions::default()).is_err());
+    std::fs::remove_file(&p).unwrap();
+}
+
+#[test]
+fn a_file_read_again_with_its_own_table_gives_the_same_rows() {
+    for (name, text) in [
+        ("dup.csv", "a,a,y\n1,2,p\n3,4,q\n"),
+        ("empty-names.csv", ",,\nx,y,p\nz,y,q\n"),
+        ("quoted-label.csv", "v,y\n1,\"1,0\"\n2,2\n"),
+        ("cats.csv", "c,y\nred,p\nblue,q\n"),
+    ] {
+        let p = temp(name, text.as_bytes());
+        let (t, r) = Table::fit(&p, &CsvOptions::default()).unwrap();
+        let again = t.read(&p, Need::Targets, None).unwrap();
+        assert_eq!(
+            (again.data.n, &again.data.x),
+            (r.data.n, &r.data.x),
+            "{name}"
+        );
+        std::fs::remove_file(&p).unwrap();
+    }
+}
+
+#[test]
+fn the_table_travels_in_the_checkpoint_and_a_bad_one_is_refused() {
+    use crate::checkpoint::{InputInfo, load_model, save_model};
+    use crate::model::Spec;
+    let (t, r) = fit_with(
+        "ckpt.csv",
+        "a,c,y\n1,red,p\n2,blue,q\n",
+        &CsvOptions::default(),
+    )
+    .unwrap();
+    let spec = Spec::classifier(r.data.dim, &[3], t.outputs()).unwrap();
+    let params = crate::model::Params::init(&spec, 1);
+    let input = InputInfo {
+        table: Some(t.clone()),
+        ..InputInfo::default()
+    };
+    let p = std::env::temp_dir().join(format!("wgtrain-table-{}.safetensors", std::process::id()));
+    save_model(&p, &spec, &params, &input).unwrap();
+    assert_eq!(load_model(&p).unwrap().2.table, Some(t.clone()));
+    // A table whose classes do not fit the network is refused on save.
+    let mut three = t.clone();
+    three.classes = Some(vec!["p".into(), "q".into(), "r".into()]);
+    let wrong = InputInfo {
+        table: Some(three),
+        ..InputInfo::default()
+    };
+    assert!(save_model(&p, &spec, &params, &wrong).is_err());
+    // One with two label columns validates no more.
+    let mut two = t;
+    two.columns[0].kind = Kind::Label;
+    assert!(two.validate().is_err());
+    std::fs::remove_file(&p).unwrap();
+}
