@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The scikit-learn figures of tests/cli_tabular.rs: MLPClassifier with its defaults behind the
+"""The scikit-learn figures of tests/cli_tabular.rs: MLPClassifier (MLPRegressor for the
+regression fixture, on standardised targets as wgtrain trains them) with its defaults behind the
 usual pipeline (mean imputation and StandardScaler for numbers; a constant "missing" value and
 OneHotEncoder, unknown values ignored, for text), trained on each fixture's training file and
-scored on its test file: the very files the tests write.
+scored on its test file (accuracy; R² for the regression): the very files the tests write.
 
     WGTRAIN_FIXTURES=/tmp/fx cargo test --release --test cli_tabular -- --ignored write_fixtures
     python3 scripts/sklearn-reference.py /tmp/fx
@@ -18,7 +19,8 @@ import pandas as pd
 import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.neural_network import MLPClassifier
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -27,7 +29,9 @@ FIXTURES = {
     "cancer": ({}, "diagnosis", []),
     "wine": ({"sep": ";", "decimal": ","}, "Sorte", []),
     "churn": ({}, "churned", ["id"]),
+    "diabetes": ({}, "target", []),
 }
+REGRESSION = {"diabetes"}
 
 
 def score(folder: Path, name: str, seed: int) -> float:
@@ -50,7 +54,13 @@ def score(folder: Path, name: str, seed: int) -> float:
             ),
         ]
     )
-    model = make_pipeline(prep, MLPClassifier(random_state=seed))
+    if name in REGRESSION:
+        net = TransformedTargetRegressor(
+            regressor=MLPRegressor(random_state=seed), transformer=StandardScaler()
+        )
+    else:
+        net = MLPClassifier(random_state=seed)
+    model = make_pipeline(prep, net)
     model.fit(x, y)
     return model.score(test.drop(columns=[label, *drop]), test[label])
 

@@ -37,13 +37,12 @@ fn write_sets(s: &Scratch) {
     s.write("test.csv", diabetes::csv(100, 2));
 }
 
-const TRAIN: [&str; 9] = [
+const TRAIN: [&str; 8] = [
     "train",
     "--data",
     "train.csv",
     "--targets",
     "1",
-    "--standardize",
     "--device",
     "cpu",
     "--valid-split=0.2",

@@ -144,7 +144,16 @@ pub fn churn() -> Fixture {
     )
 }
 
+/// Diabetes-like regression (`super::diabetes`): ten features in their own units and a target
+/// of about 25..350 in the last column, `target`.
+pub fn diabetes() -> Fixture {
+    Fixture {
+        train: ("diabetes-train.csv", super::diabetes::csv(400, 1)),
+        test: ("diabetes-test.csv", super::diabetes::csv(100, 2)),
+    }
+}
+
 /// Every fixture, for the script that gives the scikit-learn figures.
 pub fn all() -> Vec<Fixture> {
-    vec![cancer(), wine(), churn()]
+    vec![cancer(), wine(), churn(), diabetes()]
 }
