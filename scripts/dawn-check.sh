@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs loss_forward_backward (shaders/loss.wgsl) under Dawn/Tint, Chrome's WebGPU, through the npm
-# package `webgpu`, against the f64 reference (issue 11: wide rows under Dawn). Installs the
-# package into a cache folder outside the repository (reused), writes the fixtures with
-# tests/dawn_fixtures.rs, then runs scripts/dawn-check.mjs on them; exits non-zero on any
-# mismatch or when no Dawn backend could run.
+# Runs every entry point of every shader (the matmul variants, gather, the loss and its stats, the
+# SGD, momentum and Adam updates) under Dawn/Tint, Chrome's WebGPU, through the npm package
+# `webgpu`, at WebGPU's default limits on awkward shapes, against the f64 reference. Installs
+# the package into a cache folder outside the repository (reused; needs node and npm), writes
+# the fixtures with tests/dawn_fixtures.rs, then runs scripts/dawn-check.mjs on them; exits
+# non-zero on any mismatch or when no Dawn backend could run. Here Dawn's Vulkan backend refuses
+# Mesa 22's lavapipe and its GL ES backend runs on llvmpipe.
 #   $WGTRAIN_DAWN_CACHE     where `webgpu` is installed (default ${XDG_CACHE_HOME:-~/.cache}/wgtrain-dawn)
 #   $WGTRAIN_DAWN_FIXTURES  fixture folder (default target/dawn-fixtures)
 #   $WGTRAIN_DAWN_BACKENDS  Dawn backends to try (default vulkan,opengles)
@@ -14,6 +16,9 @@ cache=${WGTRAIN_DAWN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wgtrain-dawn}
 webgpu_version=0.6.2
 export WGTRAIN_DAWN_FIXTURES=${WGTRAIN_DAWN_FIXTURES:-$root/target/dawn-fixtures}
 
+for tool in node npm; do
+    command -v $tool >/dev/null || { echo "dawn-check: needs $tool (apt-get install nodejs npm)" >&2; exit 2; }
+done
 mkdir -p "$cache"
 if [[ ! -f $cache/node_modules/webgpu/package.json ]] ||
     [[ $(node -p "require('$cache/node_modules/webgpu/package.json').version") != "$webgpu_version" ]]; then
