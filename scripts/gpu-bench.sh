@@ -67,8 +67,9 @@ step() {
 say "gpu-bench: prepared folder $prep, results in $out, budget ${budget} s, $(date -u +%FT%TZ)"
 
 # The Vulkan/EGL loaders: only where the machine lacks them (the lent machine has the NVIDIA
-# driver but no loader). Unpacked into / as the device tool's README says.
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+# driver but no loader). Unpacked into / as the device tool's README says. (grep without -q:
+# an early exit would kill ldconfig with SIGPIPE, which pipefail reports as no loader.)
+if ! ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' >/dev/null; then
     gl=${WGTRAIN_BENCH_GL:-}
     for d in "$PWD/.gl" "$prep/../.gl" "$prep/.gl"; do
         [[ -z $gl && -d $d ]] && gl=$d
