@@ -80,6 +80,7 @@ const SECOND_MOMENT: Tol = Tol {
 /// One dispatch of one entry point and what its outputs must hold.
 struct Case {
     name: String,
+    kernel: Kernel,
     module: &'static str,
     entry: String,
     bindings: Vec<Value>,
@@ -90,6 +91,7 @@ impl Case {
     fn new(name: String, kernel: Kernel, entry: String, groups: (u32, u32, u32)) -> Case {
         Case {
             name,
+            kernel,
             module: kernel.source().0,
             entry,
             bindings: vec![],
@@ -751,6 +753,14 @@ fn write_dawn_fixtures() {
     .into_iter()
     .flatten()
     .collect();
+    // A kernel added to Kernel::ALL without cases here fails the writer, so dawn-check cannot
+    // pass while missing an entry point.
+    for kernel in Kernel::ALL {
+        assert!(
+            cases.iter().any(|c| c.kernel == kernel),
+            "no Dawn case for {kernel:?}: add its cases to tests/dawn_fixtures.rs"
+        );
+    }
     let mut modules = serde_json::Map::new();
     for kernel in Kernel::ALL {
         let (file, source) = kernel.source();
