@@ -80,7 +80,8 @@ const SECOND_MOMENT: Tol = Tol {
 /// One dispatch of one entry point and what its outputs must hold.
 struct Case {
     name: String,
-    kernel: Kernel,
+    /// None for shaders outside the training pipeline (peak.wgsl).
+    kernel: Option<Kernel>,
     module: &'static str,
     entry: String,
     bindings: Vec<Value>,
@@ -91,7 +92,7 @@ impl Case {
     fn new(name: String, kernel: Kernel, entry: String, groups: (u32, u32, u32)) -> Case {
         Case {
             name,
-            kernel,
+            kernel: Some(kernel),
             module: kernel.source().0,
             entry,
             bindings: vec![],
@@ -736,6 +737,31 @@ fn optimizer_cases() -> Vec<Case> {
     cases
 }
 
+/// fma_peak (peak.wgsl, which `wgtrain bench` measures the adapter with): with b = 0 every chain
+/// becomes c after one FMA, so with c = -1/32 each thread's sum of its 8 chains' 4 lanes is
+/// exactly -1 and the store its condition normally never allows happens: io[2 + thread] =
+/// 8c = -0.25 for every thread of two workgroups; the three elements after stay untouched.
+fn peak_case() -> Case {
+    let threads = 2 * WG_1D as usize;
+    let c = -1.0f32 / 32.0;
+    let mut io = vec![UNTOUCHED; 2 + threads + 3];
+    io[0] = 0.0;
+    io[1] = c;
+    let mut want: Vec<f64> = io.iter().map(|&v| v as f64).collect();
+    for w in &mut want[2..2 + threads] {
+        *w = 8.0 * c as f64;
+    }
+    Case {
+        name: format!("fma_peak b 0 c {c}: every one of {threads} threads stores"),
+        kernel: None,
+        module: "peak.wgsl",
+        entry: "fma_peak".into(),
+        bindings: vec![],
+        groups: (2, 1, 1),
+    }
+    .write(0, "io", Init::Values(&io), Some((&want, EXACT)))
+}
+
 #[test]
 #[ignore = "writes fixtures for scripts/dawn-check.sh; checks nothing by itself"]
 fn write_dawn_fixtures() {
@@ -749,6 +775,7 @@ fn write_dawn_fixtures() {
         gather_cases(),
         loss_cases(),
         optimizer_cases(),
+        vec![peak_case()],
     ]
     .into_iter()
     .flatten()
@@ -757,7 +784,7 @@ fn write_dawn_fixtures() {
     // pass while missing an entry point.
     for kernel in Kernel::ALL {
         assert!(
-            cases.iter().any(|c| c.kernel == kernel),
+            cases.iter().any(|c| c.kernel == Some(kernel)),
             "no Dawn case for {kernel:?}: add its cases to tests/dawn_fixtures.rs"
         );
     }
@@ -767,6 +794,8 @@ fn write_dawn_fixtures() {
         std::fs::write(dir.join(file), source).unwrap();
         modules.insert(file.to_string(), json!(file));
     }
+    std::fs::write(dir.join("peak.wgsl"), include_str!("../shaders/peak.wgsl")).unwrap();
+    modules.insert("peak.wgsl".into(), json!("peak.wgsl"));
     let entries: std::collections::BTreeSet<&str> =
         cases.iter().map(|c| c.entry.as_str()).collect();
     std::fs::write(
