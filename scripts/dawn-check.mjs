@@ -1,10 +1,12 @@
-// Runs loss_forward_backward (shaders/loss.wgsl, assembled as the host does) under Dawn/Tint at
-// WebGPU's default limits on the fixtures tests/dawn_fixtures.rs writes, and checks dz, the
-// per-row loss and the argmax flag against the f64 reference with the tests' tolerance.
+// Runs every entry point of every shader (the modules assembled as the host does) under
+// Dawn/Tint at WebGPU's default limits on the fixtures tests/dawn_fixtures.rs writes, and checks
+// each case's outputs against the f64 reference with the kernel tests' tolerances.
 // Usage: node dawn-check.mjs FIXTURES_DIR   (scripts/dawn-check.sh installs `webgpu` and runs it)
 // $WGTRAIN_DAWN_WEBGPU: the `webgpu` package's folder when it is not installed beside the script.
 // $WGTRAIN_DAWN_BACKENDS: Dawn backends to try, comma-separated (default vulkan,opengles); every
-// one that yields an adapter runs all cases. Exits 1 on any mismatch, 2 when none ran.
+// one that yields an adapter runs all cases. $WGTRAIN_DAWN_ONLY: a substring of the case names
+// to run alone. Prints a line per case (FAIL ones with the worst element per output) and exits 1
+// on any mismatch or device error, 2 when no backend ran.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,24 +16,23 @@ const { create, globals } = await import(pkg ? pathToFileURL(join(pkg, 'index.js
 
 Object.assign(globalThis, globals);
 
-// TRANSCENDENTAL in tests/common/mod.rs: exp/log in f32 against f64.
-const TOL = { rtol: 1e-5, atol: 1e-6 };
 // Core WebGPU's default workgroup limits (compatibility mode's are 128).
 const CORE_WORKGROUP_LIMITS = {
   maxComputeInvocationsPerWorkgroup: 256,
   maxComputeWorkgroupSizeX: 256,
   maxComputeWorkgroupSizeY: 256,
 };
-// The sentinel the outputs start as, so an unwritten element fails.
-const UNWRITTEN = NaN;
+// The per-step uniform's window sits at this dynamic offset (the second slot, as in training).
+const STEP_OFFSET = 256;
 
 const dir = process.argv[2];
 if (!dir) {
   console.error('usage: node dawn-check.mjs FIXTURES_DIR');
   process.exit(2);
 }
-const source = readFileSync(join(dir, 'loss.wgsl'), 'utf8');
-const { entry_point: entryPoint, cases } = JSON.parse(readFileSync(join(dir, 'loss_cases.json'), 'utf8'));
+const fixtures = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8'));
+const only = process.env.WGTRAIN_DAWN_ONLY;
+const cases = fixtures.cases.filter((c) => !only || c.name.includes(only));
 
 // Worst element of got against want: the one furthest past atol + rtol |want| (any non-finite
 // got is worst), with how many are outside the tolerance.
@@ -46,13 +47,9 @@ function compare(got, want, tol) {
     if (excess > 0) bad++;
     if (excess > worst.excess) worst = { i, excess, diff: Number.isFinite(g) ? diff : Infinity };
   }
+  if (got.length !== want.length) bad = Math.max(bad, 1);
   const i = worst.i;
-  return { bad, i, got: got[i], want: want[i], diff: worst.diff };
-}
-
-function describe(label, c) {
-  const status = c.bad ? `FAIL ${c.bad}/` : 'ok   0/';
-  return `${label} ${status}: worst |diff| ${c.diff.toExponential(2)} at [${c.i}] got ${c.got} want ${c.want}`;
+  return { bad, i, got: got[i], want: want[i], diff: worst.diff, n: want.length };
 }
 
 async function readBack(device, buffer, bytes) {
@@ -67,46 +64,73 @@ async function readBack(device, buffer, bytes) {
   return data;
 }
 
-async function runCase(device, pipeline, layout, c) {
-  const { m, n } = c;
-  const storage = (data, extra = 0) => {
-    const b = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | extra });
-    device.queue.writeBuffer(b, 0, data);
-    return b;
+// The bind group layout entry of one fixture binding.
+function layoutEntry(b) {
+  const type = { read: 'read-only-storage', write: 'storage', uniform: 'uniform', step: 'uniform' }[b.kind];
+  return {
+    binding: b.binding,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type, hasDynamicOffset: b.kind === 'step' },
   };
-  const out = storage(Float32Array.from(c.out));
-  const y = storage(Float32Array.from(c.y));
-  const dz = storage(new Float32Array(m * n).fill(UNWRITTEN), GPUBufferUsage.COPY_SRC);
-  const rowStats = storage(new Float32Array(2 * m).fill(UNWRITTEN), GPUBufferUsage.COPY_SRC);
-  const params = device.createBuffer({ size: 4 * c.params_u32.length, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, Uint32Array.from(c.params_u32));
+}
+
+// The buffer of one fixture binding, filled: f32 or u32 data, or for an output without
+// starting values NaN (so an element the kernel does not write fails).
+function makeBuffer(device, b) {
+  let data;
+  if (b.u32) data = Uint32Array.from(b.u32);
+  else if (b.f32) data = Float32Array.from(b.f32);
+  else data = new Float32Array(b.len).fill(NaN);
+  let bytes = Math.max(4, data.byteLength);
+  let at = 0;
+  let usage = GPUBufferUsage.COPY_DST;
+  if (b.kind === 'uniform' || b.kind === 'step') usage |= GPUBufferUsage.UNIFORM;
+  else usage |= GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+  if (b.kind === 'step') {
+    at = STEP_OFFSET;
+    bytes = 2 * STEP_OFFSET;
+  }
+  bytes = Math.ceil(bytes / 16) * 16;
+  const buffer = device.createBuffer({ size: bytes, usage });
+  if (data.byteLength) device.queue.writeBuffer(buffer, at, data);
+  const size = b.kind === 'step' ? data.byteLength : bytes;
+  return { buffer, size, bytes: data.byteLength };
+}
+
+async function runCase(device, modules, c) {
+  const errors = [];
+  device.pushErrorScope('validation');
+  const layout = device.createBindGroupLayout({ entries: c.bindings.map(layoutEntry) });
+  const pipeline = device.createComputePipeline({
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module: modules[c.module], entryPoint: c.entry },
+  });
+  const buffers = c.bindings.map((b) => makeBuffer(device, b));
   const bindGroup = device.createBindGroup({
     layout,
-    entries: [
-      { binding: 0, resource: { buffer: out } },
-      { binding: 1, resource: { buffer: y } },
-      { binding: 2, resource: { buffer: dz } },
-      { binding: 3, resource: { buffer: rowStats } },
-      { binding: 5, resource: { buffer: params } },
-    ],
+    entries: c.bindings.map((b, i) => ({
+      binding: b.binding,
+      resource: { buffer: buffers[i].buffer, size: buffers[i].size },
+    })),
   });
+  const dynamic = c.bindings.filter((b) => b.kind === 'step').map(() => STEP_OFFSET);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
+  pass.setBindGroup(0, bindGroup, dynamic);
   pass.dispatchWorkgroups(...c.groups);
   pass.end();
   device.queue.submit([enc.finish()]);
-  const gotDz = await readBack(device, dz, 4 * m * n);
-  const stats = await readBack(device, rowStats, 8 * m);
-  for (const b of [out, y, dz, rowStats, params]) b.destroy();
-  const rowLoss = Array.from({ length: m }, (_, r) => stats[2 * r]);
-  const rowCorrect = Array.from({ length: m }, (_, r) => stats[2 * r + 1]);
-  return {
-    dz: compare(gotDz, c.dz, TOL),
-    loss: compare(rowLoss, c.row_loss, TOL),
-    correct: compare(rowCorrect, c.row_correct, { rtol: 0, atol: 0 }),
-  };
+  const scoped = await device.popErrorScope();
+  if (scoped) errors.push(scoped.message);
+  const results = [];
+  for (const [i, b] of c.bindings.entries()) {
+    if (!b.expect || errors.length) continue;
+    const got = await readBack(device, buffers[i].buffer, buffers[i].bytes);
+    results.push({ label: b.label, tol: b.tol, ...compare(got, b.expect, b.tol) });
+  }
+  for (const { buffer } of buffers) buffer.destroy();
+  return { errors, results };
 }
 
 // Dawn's instances, kept alive as long as their adapters and devices (collecting one crashes).
@@ -133,57 +157,53 @@ async function runBackend(backend) {
   const info = adapter.info;
   console.log(`dawn ${backend} (${featureLevel}): ${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
   // WebGPU's default limits; the compatibility level (Dawn on GL ES) lowers the workgroup ones
-  // below what the shader uses, so ask there for core's defaults.
+  // below what the shaders use, so ask there for core's defaults.
   const requiredLimits = featureLevel === 'core' ? {} : CORE_WORKGROUP_LIMITS;
   const device = await adapter.requestDevice({ requiredLimits });
-  const errors = [];
-  device.onuncapturederror = (e) => errors.push(e.error.message);
-  device.pushErrorScope('validation');
-  const module = device.createShaderModule({ code: source });
-  const compiled = await module.getCompilationInfo();
-  for (const msg of compiled.messages) {
-    if (msg.type === 'error') errors.push(`WGSL ${msg.lineNum}:${msg.linePos} ${msg.message}`);
-  }
-  // The binding table of Kernel::LossForwardBackward: out, y read; dz, row_stats read_write;
-  // params uniform (4 and 6 belong to loss_stats).
-  const layout = device.createBindGroupLayout({
-    entries: [
-      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-      { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-      { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-      { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-      { binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-    ],
-  });
-  const pipeline = device.createComputePipeline({
-    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint },
-  });
-  const scoped = await device.popErrorScope();
-  if (scoped) errors.push(scoped.message);
-  if (errors.length) {
-    console.log(`dawn ${backend}: building ${entryPoint} failed:\n  ${errors.join('\n  ')}`);
-    device.destroy();
-    return false;
-  }
+  const uncaptured = [];
+  device.onuncapturederror = (e) => uncaptured.push(e.error.message);
+  const modules = {};
   let ok = true;
-  for (const c of cases) {
-    const r = await runCase(device, pipeline, layout, c);
-    const pass = !r.dz.bad && !r.loss.bad && !r.correct.bad;
-    ok &&= pass;
-    console.log(`${pass ? 'PASS' : 'FAIL'} ${backend} ${c.name} (wide=${c.wide})`);
-    console.log(`  ${describe('dz      ', r.dz)}`);
-    console.log(`  ${describe('row loss', r.loss)}`);
-    console.log(`  ${describe('correct ', r.correct)}`);
+  for (const file of Object.keys(fixtures.modules)) {
+    device.pushErrorScope('validation');
+    modules[file] = device.createShaderModule({ label: file, code: readFileSync(join(dir, file), 'utf8') });
+    const info = await modules[file].getCompilationInfo();
+    const scoped = await device.popErrorScope();
+    const errs = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+    if (scoped) errs.push(scoped.message);
+    if (errs.length) {
+      console.log(`FAIL ${backend} compiling ${file}:\n  ${errs.join('\n  ')}`);
+      ok = false;
+    }
   }
-  if (errors.length) {
-    console.log(`dawn ${backend}: ${errors.length} device errors, the distinct ones:\n  ${[...new Set(errors)].join('\n  ')}`);
+  let passed = 0;
+  const t0 = Date.now();
+  for (const c of cases) {
+    const { errors, results } = await runCase(device, modules, c);
+    const fine = !errors.length && results.every((r) => !r.bad);
+    ok &&= fine;
+    passed += fine;
+    const worst = results.map((r) => `${r.label} ${r.bad}/${r.n} worst ${r.diff.toExponential(1)}`).join(', ');
+    console.log(`${fine ? 'ok  ' : 'FAIL'} ${backend} ${c.name}: ${errors.length ? errors.join('; ') : worst}`);
+    if (!fine) {
+      for (const r of results.filter((r) => r.bad)) {
+        console.log(`     ${r.label}: ${r.bad} of ${r.n} outside rtol ${r.tol.rtol} + atol ${r.tol.atol}; worst [${r.i}] got ${r.got} want ${r.want}`);
+      }
+    }
+  }
+  console.log(`dawn ${backend}: ${passed} of ${cases.length} cases passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (uncaptured.length) {
+    console.log(`dawn ${backend}: ${uncaptured.length} device errors, the distinct ones:\n  ${[...new Set(uncaptured)].join('\n  ')}`);
     ok = false;
   }
   device.destroy();
   return ok;
 }
 
+if (!cases.length) {
+  console.log(`dawn-check: no case matches WGTRAIN_DAWN_ONLY=${only}`);
+  process.exit(2);
+}
 const backends = (process.env.WGTRAIN_DAWN_BACKENDS ?? 'vulkan,opengles').split(',').filter(Boolean);
 const results = [];
 for (const b of backends) results.push([b, await runBackend(b)]);

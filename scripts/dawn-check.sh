@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs loss_forward_backward (shaders/loss.wgsl) under Dawn/Tint, Chrome's WebGPU, through the npm
-# package `webgpu`, against the f64 reference (issue 11: wide rows under Dawn). Installs the
-# package into a cache folder outside the repository (reused), writes the fixtures with
-# tests/dawn_fixtures.rs, then runs scripts/dawn-check.mjs on them; exits non-zero on any
-# mismatch or when no Dawn backend could run.
+# Runs every entry point of every shader (the matmul variants, gather, the loss and its stats, the
+# SGD, momentum and Adam updates) under Dawn/Tint, Chrome's WebGPU, through the npm package
+# `webgpu`, at WebGPU's default limits on awkward shapes, against the f64 reference. Installs
+# the package into a cache folder outside the repository (reused; needs node and npm), writes
+# the fixtures with tests/dawn_fixtures.rs, then runs scripts/dawn-check.mjs on them; exits
+# non-zero on any mismatch or when no Dawn backend could run. Here Dawn's Vulkan backend refuses
+# Mesa 22's lavapipe but takes SwiftShader (used when scripts/gpu-matrix.sh has cached it and no
+# Vulkan driver is chosen), and its GL ES backend runs on llvmpipe.
 #   $WGTRAIN_DAWN_CACHE     where `webgpu` is installed (default ${XDG_CACHE_HOME:-~/.cache}/wgtrain-dawn)
 #   $WGTRAIN_DAWN_FIXTURES  fixture folder (default target/dawn-fixtures)
 #   $WGTRAIN_DAWN_BACKENDS  Dawn backends to try (default vulkan,opengles)
+#   $WGTRAIN_CI_CACHE       where gpu-matrix.sh keeps SwiftShader (default ~/.cache/wgtrain-ci)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +18,9 @@ cache=${WGTRAIN_DAWN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wgtrain-dawn}
 webgpu_version=0.6.2
 export WGTRAIN_DAWN_FIXTURES=${WGTRAIN_DAWN_FIXTURES:-$root/target/dawn-fixtures}
 
+for tool in node npm; do
+    command -v $tool >/dev/null || { echo "dawn-check: needs $tool (apt-get install nodejs npm)" >&2; exit 2; }
+done
 mkdir -p "$cache"
 if [[ ! -f $cache/node_modules/webgpu/package.json ]] ||
     [[ $(node -p "require('$cache/node_modules/webgpu/package.json').version") != "$webgpu_version" ]]; then
@@ -25,6 +32,10 @@ fi
 (cd "$root" && cargo test --release --test dawn_fixtures -- --ignored --quiet)
 
 export WGTRAIN_DAWN_WEBGPU=$cache/node_modules/webgpu
+swiftshader=${WGTRAIN_CI_CACHE:-$HOME/.cache/wgtrain-ci}/swiftshader/vk_swiftshader_icd.json
+if [[ -z ${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-} && -f $swiftshader ]]; then
+    export VK_ICD_FILENAMES=$swiftshader
+fi
 # Dawn's GL backends need EGL without a display; the Vulkan loader wants a runtime folder.
 export EGL_PLATFORM=${EGL_PLATFORM:-surfaceless}
 if [[ -z ${XDG_RUNTIME_DIR:-} ]]; then

@@ -3,17 +3,35 @@
 //! and writes (epoch lines and the metrics file).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use serde_json::Value;
 
 use super::scratch::Scratch;
 
+/// The `wgtrain` binary: `$WGTRAIN_BIN`; else one beside this test binary or in its parent
+/// folder (cargo's target/release/deps layout, or test binaries carried in a `tests/` folder
+/// next to `wgtrain` to another machine by scripts/gpu-bench.sh); else the path cargo built it
+/// at, which exists only on the build machine.
+pub fn wgtrain_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WGTRAIN_BIN").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let name = format!("wgtrain{}", std::env::consts::EXE_SUFFIX);
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(&name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wgtrain")))
+}
+
 impl Scratch {
     /// `wgtrain ARGS` in this directory, not yet started: for runs that are spawned and killed.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wgtrain"));
+        let mut cmd = Command::new(wgtrain_bin());
         cmd.args(args)
             .current_dir(self.dir())
             .env("XDG_RUNTIME_DIR", self.dir())
