@@ -148,3 +148,48 @@ fn every_module_is_plain_webgpu_wgsl_and_translates_to_every_backend() {
         "only {translated} entry points translated"
     );
 }
+
+/// WebGPU's default `max_compute_workgroup_storage_size`, at which the device is opened.
+const DEFAULT_WORKGROUP_STORAGE: u32 = 16 * 1024;
+
+/// Bytes of workgroup memory each entry point uses, from naga's analysis of the module.
+fn workgroup_bytes(src: &str) -> Vec<(String, u32)> {
+    let module = naga::front::wgsl::parse_str(src).unwrap();
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap();
+    (0..module.entry_points.len())
+        .map(|i| {
+            let ep = info.get_entry_point(i);
+            let bytes = module
+                .global_variables
+                .iter()
+                .filter(|(h, g)| g.space == naga::AddressSpace::WorkGroup && !ep[*h].is_empty())
+                .map(|(_, g)| module.types[g.ty].inner.size(module.to_ctx()))
+                .sum();
+            (module.entry_points[i].name.clone(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn every_entry_point_fits_webgpu_default_workgroup_storage() {
+    let mut matmul_seen = 0;
+    for (file, src) in modules() {
+        for (name, bytes) in workgroup_bytes(src) {
+            assert!(
+                bytes <= DEFAULT_WORKGROUP_STORAGE,
+                "{file}: {name} uses {bytes} bytes of workgroup memory, over WebGPU's default {DEFAULT_WORKGROUP_STORAGE}"
+            );
+            if name.starts_with("matmul_") {
+                // The padded tiles (2 × 272 vec4s) and, where used, the bias partial sums.
+                assert!(
+                    bytes >= 2 * 272 * 16,
+                    "{name}: {bytes} bytes, tiles not padded?"
+                );
+                matmul_seen += 1;
+            }
+        }
+    }
+    assert_eq!(matmul_seen, 6, "3 matmul forms in 2 variants expected");
+}
