@@ -234,6 +234,43 @@ fn mm_tiles_128(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles128 {
     return Tiles128(q00, q01, q10, q11, bsum);
 }
 
+// Whether a (rows × cols) matrix fits in an array of len elements, without overflowing u32.
+fn holds(rows: u32, cols: u32, len: u32) -> bool {
+    return rows == 0u || cols == 0u || (cols <= len && rows <= len / cols);
+}
+
+// fits_*: whether the bound buffers hold the shapes params gives (arrayLength: the binding's
+// real size).
+// Every read and write below is guarded by row < m, col < n, k < params.k and tile and thread
+// bounds; this makes those guards cover the bindings too, so the module needs no runtime bounds
+// checks (wgpu's create_shader_module_trusted, src/gpu/kernels.rs). A workgroup whose buffers are
+// too small returns before its first barrier (params and arrayLength are uniform) and writes
+// nothing; wgtrain's host code always binds enough.
+// One function per form: each may name only the bindings its entry points' layouts have.
+fn fits_forward() -> bool {
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    return holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(k, n, arrayLength(&b))
+        && n <= arrayLength(&aux);
+}
+
+fn fits_backward_weight() -> bool {
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    return holds(m, n, arrayLength(&c)) && holds(k, m, arrayLength(&a)) && holds(k, n, arrayLength(&b))
+        && n <= arrayLength(&db);
+}
+
+fn fits_backward_input() -> bool {
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    return holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(n, k, arrayLength(&b))
+        && holds(m, n, arrayLength(&aux));
+}
+
 // Epilogues: a 4×4 block whose first element is c[row0, col0].
 fn store_forward(q: Block, row0: u32, col0: u32) {
     for (var i = 0u; i < 4u; i++) {
@@ -302,12 +339,18 @@ fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32) {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if !fits_forward() {
+        return;
+    }
     let tiles = mm_tiles(FORM_NN, wg, lid);
     store_forward(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if !fits_backward_weight() {
+        return;
+    }
     let tiles = mm_tiles(FORM_TN, wg, lid);
     store_backward_weight(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
     if wg.y == 0u {
@@ -317,6 +360,9 @@ fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if !fits_backward_input() {
+        return;
+    }
     let tiles = mm_tiles(FORM_NT, wg, lid);
     store_backward_input(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
 }
@@ -329,7 +375,7 @@ fn outside_128(wg: vec3<u32>) -> bool {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_forward_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if outside_128(wg) {
+    if outside_128(wg) || !fits_forward() {
         return;
     }
     let tiles = mm_tiles_128(FORM_NN, wg, lid);
@@ -343,7 +389,7 @@ fn matmul_forward_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoc
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_weight_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if outside_128(wg) {
+    if outside_128(wg) || !fits_backward_weight() {
         return;
     }
     let tiles = mm_tiles_128(FORM_TN, wg, lid);
@@ -360,7 +406,7 @@ fn matmul_backward_weight_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loc
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_input_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if outside_128(wg) {
+    if outside_128(wg) || !fits_backward_input() {
         return;
     }
     let tiles = mm_tiles_128(FORM_NT, wg, lid);
