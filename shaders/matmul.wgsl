@@ -246,12 +246,14 @@ fn holds(rows: u32, cols: u32, len: u32) -> bool {
 // checks (wgpu's create_shader_module_trusted, src/gpu/kernels.rs). A workgroup whose buffers are
 // too small returns before its first barrier (params and arrayLength are uniform) and writes
 // nothing; wgtrain's host code always binds enough.
+// An empty c (m or n of 0) has nothing to write and no workgroup on the grid: refusing it also
+// bounds k by a's length, so the k loops end without naga's loop bounding.
 // One function per form: each may name only the bindings its entry points' layouts have.
 fn fits_forward() -> bool {
     let m = params.m;
     let n = params.n;
     let k = params.k;
-    return holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(k, n, arrayLength(&b))
+    return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(k, n, arrayLength(&b))
         && n <= arrayLength(&aux);
 }
 
@@ -259,7 +261,7 @@ fn fits_backward_weight() -> bool {
     let m = params.m;
     let n = params.n;
     let k = params.k;
-    return holds(m, n, arrayLength(&c)) && holds(k, m, arrayLength(&a)) && holds(k, n, arrayLength(&b))
+    return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(k, m, arrayLength(&a)) && holds(k, n, arrayLength(&b))
         && n <= arrayLength(&db);
 }
 
@@ -267,7 +269,7 @@ fn fits_backward_input() -> bool {
     let m = params.m;
     let n = params.n;
     let k = params.k;
-    return holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(n, k, arrayLength(&b))
+    return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(n, k, arrayLength(&b))
         && holds(m, n, arrayLength(&aux));
 }
 

@@ -100,13 +100,13 @@ impl GpuOptions {
                     context::INSTALL_HINT
                 ))
             })?;
-        self.with_checks(crate::gpu::GpuContext::from_adapter(adapter)?)
+        Ok(self.with_checks(crate::gpu::GpuContext::from_adapter(adapter)?))
     }
 
     /// `ctx` with these options' `shader_checks`.
-    pub fn with_checks(&self, mut ctx: crate::gpu::GpuContext) -> Result<crate::gpu::GpuContext> {
+    pub fn with_checks(&self, mut ctx: crate::gpu::GpuContext) -> crate::gpu::GpuContext {
         ctx.shader_checks = self.shader_checks;
-        Ok(ctx)
+        ctx
     }
 }
 

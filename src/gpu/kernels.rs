@@ -307,7 +307,8 @@ impl Kernels {
                         // access is guarded against the binding's own length (arrayLength)
                         // and every workgroup or private index is within its array by
                         // construction; every loop ends (counters rise by a positive stride to
-                        // a bound far below u32::MAX) and every divisor is a non-zero constant.
+                        // a bound at most a binding's length, far below u32::MAX) and every
+                        // divisor is a non-zero constant or tested for zero first.
                         // Checked again by the parity tests and `wgtrain selftest` on both
                         // settings. See docs/GPU-KERNELS.md, "Runtime checks".
                         unsafe {

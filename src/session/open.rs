@@ -45,7 +45,7 @@ pub(super) fn open_backend(
                 .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
             {
                 Some(a) => (
-                    Some((gpu.with_checks(GpuContext::from_adapter(a)?)?, gpu)),
+                    Some((gpu.with_checks(GpuContext::from_adapter(a)?), gpu)),
                     None,
                 ),
                 None => {
