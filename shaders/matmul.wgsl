@@ -13,7 +13,28 @@
 //   matmul_*        64×64 tile of c, k steps of 16, 4×4 outputs per thread
 //   matmul_*_128    128×128 tile of c, k steps of 8, 8×8 outputs per thread (four 4×4 blocks at
 //                   row and column offsets 0 and 64), for hardware GPUs with many registers
-// Both use 16×16 threads and the same 8 KiB of tiles (+1 KiB for the bias partial sums).
+// Both use 16×16 threads and 8.5 KiB of padded tiles (+1 KiB for the bias partial sums), under
+// WebGPU's default 16 KiB of workgroup storage (tests/shader_translation.rs checks every entry
+// point's total).
+//
+// Shared-memory banks (32 banks of 4 bytes; a warp is 32 consecutive threads t = 16·ly + lx):
+// a tile row (one k step) holds T floats plus PAD_VEC4 vec4s of padding, so the float at (kk, mm)
+// is at 4·ROW·kk + mm, ROW = T/4 + 1 vec4s, bank (4·kk + mm) mod 32 since T is a multiple of 32.
+// - Tiles filled along m or n (a stored (K,M), b stored (K,N)): a warp writes 32 consecutive
+//   floats of one k step, 32 banks, with or without padding.
+// - Tiles filled along k (a (M,K) row-major, b stored (N,K)): a warp's loads walk runs of
+//   RUN_K = 8 consecutive k of 4 consecutive rows (8 kk × 4 mm, mm from a multiple of 4), so its
+//   stores hit banks 4·(kk mod 8) + (mm mod 4) + const: all 32 different, no conflict. Unpadded
+//   (a row of exactly T floats) every k step starts on bank 0 and the 64 variant's old order
+//   (16 kk × 2 mm per warp) hit 2 banks, a 16-way conflict; the 128 variant's (8 kk × 4 mm) 4
+//   banks, 8-way. Padding by one float would need a scalar tile and lose the vec4 reads below;
+//   one vec4 alone (rows 4 banks apart) with 16 kk per warp still left 2-way: hence both the
+//   pad and the runs of 8. Each row's run of 8 floats is one 32-byte global sector, so a
+//   warp's global loads still cover 4 rows × 32 bytes (the old 64 order: 2 rows × 64 bytes).
+// - Inner-loop reads: a warp reads as_ at 2 (lid.y) addresses, broadcast, and bs at 16
+//   consecutive vec4s: conflict-free in both layouts.
+// The order a tile is filled in does not change any sum, so results are bitwise those of the
+// unpadded kernels.
 //
 // Bindings: 0 a, 1 b, 2 aux (read; forward and backward_input), 3 c (read_write),
 // 4 db (read_write; backward_weight), 5 params.
@@ -49,11 +70,16 @@ const TILE_128: u32 = 128u;
 const TILE_K_128: u32 = 8u;
 const THREADS: u32 = 256u;
 
-// The tiles as vec4s along m / n: as_[kk * T/4 + mm/4] holds a's rows mm..mm+3 at k step kk,
-// bs likewise b's columns; the inner loop reads one vec4 per 4 rows or columns. 64 × 16 and
-// 128 × 8 floats both fill the 256 vec4s.
-var<workgroup> as_: array<vec4<f32>, 256>;
-var<workgroup> bs: array<vec4<f32>, 256>;
+// Tiles are filled along k in runs of this many k steps (see the bank note above).
+const RUN_K: u32 = 8u;
+// Padding of each tile row (one k step), in vec4s.
+const PAD_VEC4: u32 = 1u;
+// The tiles as vec4s along m / n: as_[kk * (T/4 + PAD_VEC4) + mm/4] holds a's rows mm..mm+3 at
+// k step kk, bs likewise b's columns; the inner loop reads one vec4 per 4 rows or columns.
+// 16 rows of 17 vec4s (the 64 variant) and 8 rows of 33 (the 128 one) fit in 272.
+const TILE_VEC4S: u32 = 272u;
+var<workgroup> as_: array<vec4<f32>, TILE_VEC4S>;
+var<workgroup> bs: array<vec4<f32>, TILE_VEC4S>;
 // matmul_backward_weight: each thread's partial column sum of b, for the bias gradient.
 var<workgroup> bias_part: array<f32, 256>;
 
@@ -109,31 +135,42 @@ fn block_row(q: Block, i: u32) -> vec4<f32> {
     }
 }
 
+// Element e of a tile filled along k: k step (e / (RUN_K·T))·RUN_K + e mod RUN_K, row or column
+// (e / RUN_K) mod T (tk, 16 or 8, is a multiple of RUN_K).
+fn along_k_row(e: u32, tile: u32) -> u32 {
+    return (e / RUN_K) % tile;
+}
+
+fn along_k_step(e: u32, tile: u32) -> u32 {
+    return (e / (RUN_K * tile)) * RUN_K + e % RUN_K;
+}
+
 // Loads the (T × tk) tile of a at rows row0.., k k0.. and the (tk × T) tile of b at k k0..,
-// columns col0.., T = 4·tk4 (tk4 vec4s per k step), each thread `per` elements of each; walks
-// memory contiguously (along k for a row-major a, along m for a stored (K,M); likewise b).
+// columns col0.., each thread T·tk/256 elements of each; walks memory contiguously (along k in
+// runs of RUN_K for a row-major a, along m for a stored (K,M); likewise b).
 // Returns the sum of the b elements this thread loaded (the bias gradient's partial sums).
 fn load_tiles(form: u32, t: u32, row0: u32, col0: u32, k0: u32, tile: u32, tk: u32) -> f32 {
     var bsum = 0.0;
+    let w = tile / 4u + PAD_VEC4;
     for (var e = t; e < tile * tk; e += THREADS) {
-        var mm = e / tk;
-        var kk = e % tk;
+        var mm = along_k_row(e, tile);
+        var kk = along_k_step(e, tile);
         if form == FORM_TN {
             mm = e % tile;
             kk = e / tile;
         }
-        as_[kk * (tile / 4u) + mm / 4u][mm % 4u] = load_a(form, row0 + mm, k0 + kk);
+        as_[kk * w + mm / 4u][mm % 4u] = load_a(form, row0 + mm, k0 + kk);
     }
     for (var e = t; e < tile * tk; e += THREADS) {
         var nn = e % tile;
         var kk = e / tile;
         if form == FORM_NT {
-            nn = e / tk;
-            kk = e % tk;
+            nn = along_k_row(e, tile);
+            kk = along_k_step(e, tile);
         }
         let v = load_b(form, k0 + kk, col0 + nn);
         bsum += v;
-        bs[kk * (tile / 4u) + nn / 4u][nn % 4u] = v;
+        bs[kk * w + nn / 4u][nn % 4u] = v;
     }
     return bsum;
 }
@@ -153,7 +190,8 @@ fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles {
         bsum += load_tiles(form, t, wg.y * TILE, wg.x * TILE, k0, TILE, TILE_K);
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
-            q = outer_add(q, as_[kk * (TILE / 4u) + lid.y], bs[kk * (TILE / 4u) + lid.x]);
+            let w = TILE / 4u + PAD_VEC4;
+            q = outer_add(q, as_[kk * w + lid.y], bs[kk * w + lid.x]);
         }
         workgroupBarrier();
     }
@@ -177,7 +215,7 @@ fn mm_tiles_128(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles128 {
     var q10 = zero_block();
     var q11 = zero_block();
     var bsum = 0.0;
-    let w = TILE_128 / 4u;
+    let w = TILE_128 / 4u + PAD_VEC4;
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K_128) {
         bsum += load_tiles(form, t, wg.y * TILE_128, wg.x * TILE_128, k0, TILE_128, TILE_K_128);
         workgroupBarrier();
@@ -194,6 +232,45 @@ fn mm_tiles_128(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles128 {
         workgroupBarrier();
     }
     return Tiles128(q00, q01, q10, q11, bsum);
+}
+
+// Whether a (rows × cols) matrix fits in an array of len elements, without overflowing u32.
+fn holds(rows: u32, cols: u32, len: u32) -> bool {
+    return rows == 0u || cols == 0u || (cols <= len && rows <= len / cols);
+}
+
+// fits_*: whether the bound buffers hold the shapes params gives (arrayLength: the binding's
+// real size).
+// Every read and write below is guarded by row < m, col < n, k < params.k and tile and thread
+// bounds; this makes those guards cover the bindings too, so the module needs no runtime bounds
+// checks (wgpu's create_shader_module_trusted, src/gpu/kernels.rs). A workgroup whose buffers are
+// too small returns before its first barrier (params and arrayLength are uniform) and writes
+// nothing; wgtrain's host code always binds enough.
+// An empty c (m or n of 0) has nothing to write and no workgroup on the grid: refusing it also
+// bounds k by a's length, so the k loops end without naga's loop bounding.
+// One function per form: each may name only the bindings its entry points' layouts have.
+fn fits_forward() -> bool {
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(k, n, arrayLength(&b))
+        && n <= arrayLength(&aux);
+}
+
+fn fits_backward_weight() -> bool {
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(k, m, arrayLength(&a)) && holds(k, n, arrayLength(&b))
+        && n <= arrayLength(&db);
+}
+
+fn fits_backward_input() -> bool {
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(n, k, arrayLength(&b))
+        && holds(m, n, arrayLength(&aux));
 }
 
 // Epilogues: a 4×4 block whose first element is c[row0, col0].
@@ -264,12 +341,18 @@ fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32) {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if !fits_forward() {
+        return;
+    }
     let tiles = mm_tiles(FORM_NN, wg, lid);
     store_forward(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if !fits_backward_weight() {
+        return;
+    }
     let tiles = mm_tiles(FORM_TN, wg, lid);
     store_backward_weight(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
     if wg.y == 0u {
@@ -279,6 +362,9 @@ fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    if !fits_backward_input() {
+        return;
+    }
     let tiles = mm_tiles(FORM_NT, wg, lid);
     store_backward_input(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
 }
@@ -291,7 +377,7 @@ fn outside_128(wg: vec3<u32>) -> bool {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_forward_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if outside_128(wg) {
+    if outside_128(wg) || !fits_forward() {
         return;
     }
     let tiles = mm_tiles_128(FORM_NN, wg, lid);
@@ -305,7 +391,7 @@ fn matmul_forward_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoc
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_weight_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if outside_128(wg) {
+    if outside_128(wg) || !fits_backward_weight() {
         return;
     }
     let tiles = mm_tiles_128(FORM_TN, wg, lid);
@@ -322,7 +408,7 @@ fn matmul_backward_weight_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loc
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_input_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if outside_128(wg) {
+    if outside_128(wg) || !fits_backward_input() {
         return;
     }
     let tiles = mm_tiles_128(FORM_NT, wg, lid);

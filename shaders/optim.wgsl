@@ -44,11 +44,23 @@ struct Params {
 
 const WG: u32 = 256u;
 
+// params.len, guarded by the bindings' real lengths too, so the module needs no runtime bounds
+// checks (momentum_update binds moment2 as well, unused: a one-float placeholder would stop it
+// early, so it is not counted there).
+fn bound_momentum() -> u32 {
+    return min(params.len, min(min(arrayLength(&grad), arrayLength(&param)), arrayLength(&moment1)));
+}
+
+fn bound() -> u32 {
+    return min(bound_momentum(), arrayLength(&moment2));
+}
+
 @compute @workgroup_size(256, 1, 1)
 fn momentum_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let mu = params.momentum;
     let lr = step.lr;
-    for (var i = gid.x; i < params.len; i += nwg.x * WG) {
+    let len = bound_momentum();
+    for (var i = gid.x; i < len; i += nwg.x * WG) {
         let p = param[i];
         let g = grad[i] + select(0.0, 2.0 * params.l2 * p, i < params.decay_end);
         let v = mu * moment1[i] + g;
@@ -65,7 +77,8 @@ fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let lr = step.lr;
     let step_size = lr / step.bias1;
     let bias2_sqrt = sqrt(step.bias2);
-    for (var i = gid.x; i < params.len; i += nwg.x * WG) {
+    let len = bound();
+    for (var i = gid.x; i < len; i += nwg.x * WG) {
         let p = param[i];
         let decays = i < params.decay_end;
         let g = grad[i] + select(0.0, 2.0 * params.l2 * p, decays);

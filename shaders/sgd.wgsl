@@ -20,7 +20,9 @@ const WG: u32 = 256u;
 
 @compute @workgroup_size(256, 1, 1)
 fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var i = gid.x; i < params.len; i += nwg.x * WG) {
+    // Guarded by the bindings' real lengths too, so the module needs no runtime bounds checks.
+    let len = min(params.len, min(arrayLength(&grad), arrayLength(&param)));
+    for (var i = gid.x; i < len; i += nwg.x * WG) {
         let p = param[i];
         let decay = select(0.0, 2.0 * params.l2 * p, i < params.decay_end);
         param[i] = p - step.lr * (grad[i] + decay);

@@ -82,6 +82,9 @@ pub struct GpuOptions {
     pub adapter: Option<String>,
     /// How the matmul variant is chosen, and where tuning results are cached.
     pub matmul: MatmulConfig,
+    /// Compile every shader with naga's runtime checks (`GpuContext::shader_checks`); off by
+    /// default, since the modules compiled without them guard every access themselves.
+    pub shader_checks: bool,
 }
 
 impl GpuOptions {
@@ -97,7 +100,13 @@ impl GpuOptions {
                     context::INSTALL_HINT
                 ))
             })?;
-        crate::gpu::GpuContext::from_adapter(adapter)
+        Ok(self.with_checks(crate::gpu::GpuContext::from_adapter(adapter)?))
+    }
+
+    /// `ctx` with these options' `shader_checks`.
+    pub fn with_checks(&self, mut ctx: crate::gpu::GpuContext) -> crate::gpu::GpuContext {
+        ctx.shader_checks = self.shader_checks;
+        ctx
     }
 }
 

@@ -124,7 +124,7 @@ impl Check {
             String::new()
         };
         format!(
-            "{verdict} {:<50} worst error {:.1e} ({:.3} of rtol {:e} + atol {:e}), {} values{finite}",
+            "{verdict} {:<62} worst error {:.1e} ({:.3} of rtol {:e} + atol {:e}), {} values{finite}",
             self.name,
             self.worst_error,
             self.worst_share,
@@ -149,18 +149,28 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
         report(&c);
         checks.push(c);
     };
-    let ctx = opts.open()?;
-    let mut kernels = Kernels::with_matmul(&ctx, &MatmulVariant::ALL)?;
-    for variant in MatmulVariant::ALL {
-        kernels.set_matmul_variant(variant)?;
-        for c in matmul_checks(&ctx, &kernels, variant)? {
+    // The kernels compiled both ways: without naga's runtime checks where the shaders guard
+    // every access themselves (the default), and with them (GpuOptions::shader_checks).
+    for shader_checks in [false, true] {
+        let mut ctx = opts.open()?;
+        ctx.shader_checks = shader_checks;
+        let how = if shader_checks {
+            "checked shaders"
+        } else {
+            "trusted shaders"
+        };
+        let mut kernels = Kernels::with_matmul(&ctx, &MatmulVariant::ALL)?;
+        let mut kernel_checks = Vec::new();
+        for variant in MatmulVariant::ALL {
+            kernels.set_matmul_variant(variant)?;
+            kernel_checks.extend(matmul_checks(&ctx, &kernels, variant)?);
+        }
+        kernel_checks.extend(loss_checks(&ctx, &kernels)?);
+        for mut c in kernel_checks {
+            c.name = format!("{}, {how}", c.name);
             done(c, &mut checks);
         }
     }
-    for c in loss_checks(&ctx, &kernels)? {
-        done(c, &mut checks);
-    }
-    drop((kernels, ctx));
     for variant in MatmulVariant::ALL {
         for (label, spec) in specs() {
             let name = format!("network gradients, {label}, matmul {}", variant.name());

@@ -55,16 +55,20 @@ fn selftest_checks_every_kernel_gradients_and_training_and_passes() {
         .copied()
         .filter(|l| l.contains(" worst error "))
         .collect();
-    assert_eq!(checks.len(), 15, "{}", run.show());
+    // 8 kernel checks each with trusted and checked shaders, 4 gradients, 3 training runs.
+    assert_eq!(checks.len(), 23, "{}", run.show());
     assert!(
         checks.iter().all(|l| l.starts_with("ok ")),
         "{}",
         run.show()
     );
     for name in [
-        "matmul_forward, matmul 64",
-        "matmul_backward_input, matmul 128",
-        "loss_forward_backward, one workgroup per row",
+        "matmul_forward, matmul 64, trusted shaders",
+        "matmul_forward, matmul 64, checked shaders",
+        "matmul_backward_input, matmul 128, trusted shaders",
+        "matmul_backward_input, matmul 128, checked shaders",
+        "loss_forward_backward, one workgroup per row, trusted shaders",
+        "loss_forward_backward, one workgroup per row, checked shaders",
         "network gradients, 9-33-70 softmax",
         "20 Adam steps: GPU vs CPU path",
     ] {
@@ -72,7 +76,7 @@ fn selftest_checks_every_kernel_gradients_and_training_and_passes() {
     }
     assert_eq!(
         lines.last(),
-        Some(&"all 15 checks passed"),
+        Some(&"all 23 checks passed"),
         "{}",
         run.show()
     );

@@ -5,13 +5,13 @@
 mod common;
 
 use common::kernels::{
-    GRID_OF_64, Grid, OWN_GRID, UNWRITTEN, activation_outputs, bytes, for_each_variant, launch,
-    seed_of, setup, variant,
+    GRID_OF_64, Grid, OWN_GRID, UNTOUCHED, UNWRITTEN, activation_outputs, bytes, for_each_variant,
+    launch, seed_of, setup, variant,
 };
 use common::{MATMUL, assert_close, uniform};
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::kernels::{Kernel, Kernels};
+use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulVariant};
 use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::model::Activation;
 
@@ -355,4 +355,125 @@ fn matmul_all_forms_on_the_grid_of_64_tiles_match_reference_in_every_variant() {
             check_matmul_backward_input(g, shapes, GRID_OF_64);
         }
     });
+}
+
+/// Buffers smaller than the shapes `params` gives: every matmul entry point, in every variant,
+/// compiled with and without naga's runtime checks, writes nothing at all (its `fits_*` guard
+/// against the bindings' arrayLength). This guard is what lets the matmul module run without
+/// runtime checks (`GpuContext::shader_checks` off) whatever a caller binds; without it, the
+/// in-range part of c would be written.
+#[test]
+fn matmul_bindings_smaller_than_params_write_nothing_in_every_variant_and_check_setting() {
+    let test = "matmul_bindings_smaller_than_params_write_nothing";
+    let (m, k, n) = (5usize, 7usize, 6usize);
+    let f = |len: usize| vec![0.5f32; len];
+    // (what is short, kernel, inputs' lengths, outputs' lengths)
+    let cases: [(&str, Kernel, Vec<usize>, Vec<usize>); 10] = [
+        (
+            "nothing",
+            Kernel::MatmulForward,
+            vec![m * k, k * n, n],
+            vec![m * n],
+        ),
+        (
+            "nothing",
+            Kernel::MatmulBackwardWeight,
+            vec![k * m, k * n],
+            vec![m * n, n],
+        ),
+        (
+            "nothing",
+            Kernel::MatmulBackwardInput,
+            vec![m * k, n * k, m * n],
+            vec![m * n],
+        ),
+        (
+            "forward a",
+            Kernel::MatmulForward,
+            vec![m * k - 1, k * n, n],
+            vec![m * n],
+        ),
+        (
+            "forward b",
+            Kernel::MatmulForward,
+            vec![m * k, k * n - 1, n],
+            vec![m * n],
+        ),
+        (
+            "forward bias",
+            Kernel::MatmulForward,
+            vec![m * k, k * n, n - 1],
+            vec![m * n],
+        ),
+        (
+            "forward c",
+            Kernel::MatmulForward,
+            vec![m * k, k * n, n],
+            vec![m * n - 1],
+        ),
+        // backward_weight binds no aux: a stored (K, M) and b (K, N), then c (M, N) and db (N).
+        (
+            "backward_weight db",
+            Kernel::MatmulBackwardWeight,
+            vec![k * m, k * n],
+            vec![m * n, n - 1],
+        ),
+        (
+            "backward_input b",
+            Kernel::MatmulBackwardInput,
+            vec![m * k, n * k - 1, m * n],
+            vec![m * n],
+        ),
+        (
+            "backward_input aux",
+            Kernel::MatmulBackwardInput,
+            vec![m * k, n * k, m * n - 1],
+            vec![m * n],
+        ),
+    ];
+    for shader_checks in [false, true] {
+        let Some(mut ctx) = common::gpu(test) else {
+            return;
+        };
+        ctx.shader_checks = shader_checks;
+        let kernels = Kernels::with_matmul(&ctx, &MatmulVariant::ALL)
+            .unwrap_or_else(|e| panic!("{test}: {e}"));
+        let mut gpu = (ctx, kernels);
+        for variant in MatmulVariant::ALL {
+            gpu.1.set_matmul_variant(variant).unwrap();
+            for (short, kernel, ins, outs) in &cases {
+                let inputs: Vec<Vec<f32>> = ins.iter().map(|&len| f(len)).collect();
+                let outputs: Vec<Vec<f32>> = outs.iter().map(|&len| vec![UNTOUCHED; len]).collect();
+                let params = if *kernel == Kernel::MatmulBackwardWeight {
+                    MatmulParams::new(m, n, k, 0)
+                } else {
+                    MatmulParams::new(m, n, k, Activation::Relu.code())
+                };
+                let got = launch(
+                    &gpu,
+                    *kernel,
+                    &inputs.iter().map(|v| bytes(v)).collect::<Vec<_>>(),
+                    &outputs.iter().map(|v| v.as_slice()).collect::<Vec<_>>(),
+                    &params,
+                    None,
+                    gpu.1.matmul_groups(m, n).unwrap(),
+                );
+                for (o, (got, want)) in got.iter().zip(&outputs).enumerate() {
+                    let written = got
+                        .iter()
+                        .zip(want)
+                        .filter(|(g, w)| g.to_bits() != w.to_bits());
+                    let written = written.count();
+                    // The control (nothing short) must write every element: the harness works.
+                    let expected = if *short == "nothing" { want.len() } else { 0 };
+                    assert_eq!(
+                        written,
+                        expected,
+                        "{test}: {short} short, variant {}, shader_checks {shader_checks}: output {o}: {got:?}",
+                        variant.name()
+                    );
+                }
+            }
+        }
+    }
 }

@@ -18,6 +18,21 @@ const CHECKED: BoundsCheckPolicies = BoundsCheckPolicies {
     binding_array: BoundsCheckPolicy::Restrict,
 };
 
+/// What `create_shader_module_trusted` with `ShaderRuntimeChecks::unchecked()` asks of naga.
+const UNCHECKED: BoundsCheckPolicies = BoundsCheckPolicies {
+    index: BoundsCheckPolicy::Unchecked,
+    buffer: BoundsCheckPolicy::Unchecked,
+    image_load: BoundsCheckPolicy::Unchecked,
+    binding_array: BoundsCheckPolicy::Unchecked,
+};
+
+/// Whether wgtrain compiles `file` without runtime checks (by default).
+fn trusted(file: &str) -> bool {
+    Kernel::ALL
+        .iter()
+        .any(|k| k.source().0 == file && k.guards_every_access())
+}
+
 /// The distinct modules, by file name, in the order the kernels first use them.
 fn modules() -> Vec<(&'static str, &'static str)> {
     let mut seen: Vec<(&str, &str)> = Vec::new();
@@ -47,6 +62,7 @@ fn every_module_is_plain_webgpu_wgsl_and_translates_to_every_backend() {
         "matmul, gather, loss, sgd and optim modules expected"
     );
     let mut translated = 0;
+    let mut trusted_translated = 0;
     for (file, src) in modules {
         let module = naga::front::wgsl::parse_str(src)
             .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(src)));
@@ -77,6 +93,28 @@ fn every_module_is_plain_webgpu_wgsl_and_translates_to_every_backend() {
             .unwrap_or_else(|e| panic!("{what} to SPIR-V: {e}"));
             assert_eq!(words.first(), Some(&0x0723_0203), "{what}: SPIR-V magic");
             save(&format!("{name}.spv"), bytemuck::cast_slice(&words));
+            if trusted(file) {
+                // What Vulkan runs for a module created without runtime checks
+                // (create_shader_module_trusted): no clamps, no loop bounding.
+                let options = spv::Options {
+                    bounds_check_policies: UNCHECKED,
+                    force_loop_bounding: false,
+                    ..spv_options.clone()
+                };
+                let words = spv::write_vec(
+                    &module,
+                    &info,
+                    &options,
+                    Some(&spv::PipelineOptions {
+                        shader_stage: naga::ShaderStage::Compute,
+                        entry_point: name.clone(),
+                    }),
+                )
+                .unwrap_or_else(|e| panic!("{what} to SPIR-V without runtime checks: {e}"));
+                assert_eq!(words.first(), Some(&0x0723_0203), "{what}: SPIR-V magic");
+                save(&format!("{name}.trusted.spv"), bytemuck::cast_slice(&words));
+                trusted_translated += 1;
+            }
 
             let msl_options = msl::Options {
                 bounds_check_policies: CHECKED,
@@ -147,4 +185,54 @@ fn every_module_is_plain_webgpu_wgsl_and_translates_to_every_backend() {
         translated >= 12,
         "only {translated} entry points translated"
     );
+    // The matmul, sgd and optim entry points, compiled without runtime checks.
+    assert!(
+        trusted_translated >= 9,
+        "only {trusted_translated} trusted entry points translated"
+    );
+}
+
+/// WebGPU's default `max_compute_workgroup_storage_size`, at which the device is opened.
+const DEFAULT_WORKGROUP_STORAGE: u32 = 16 * 1024;
+
+/// Bytes of workgroup memory each entry point uses, from naga's analysis of the module.
+fn workgroup_bytes(src: &str) -> Vec<(String, u32)> {
+    let module = naga::front::wgsl::parse_str(src).unwrap();
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap();
+    (0..module.entry_points.len())
+        .map(|i| {
+            let ep = info.get_entry_point(i);
+            let bytes = module
+                .global_variables
+                .iter()
+                .filter(|(h, g)| g.space == naga::AddressSpace::WorkGroup && !ep[*h].is_empty())
+                .map(|(_, g)| module.types[g.ty].inner.size(module.to_ctx()))
+                .sum();
+            (module.entry_points[i].name.clone(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn every_entry_point_fits_webgpu_default_workgroup_storage() {
+    let mut matmul_seen = 0;
+    for (file, src) in modules() {
+        for (name, bytes) in workgroup_bytes(src) {
+            assert!(
+                bytes <= DEFAULT_WORKGROUP_STORAGE,
+                "{file}: {name} uses {bytes} bytes of workgroup memory, over WebGPU's default {DEFAULT_WORKGROUP_STORAGE}"
+            );
+            if name.starts_with("matmul_") {
+                // The padded tiles (2 × 272 vec4s) and, where used, the bias partial sums.
+                assert!(
+                    bytes >= 2 * 272 * 16,
+                    "{name}: {bytes} bytes, tiles not padded?"
+                );
+                matmul_seen += 1;
+            }
+        }
+    }
+    assert_eq!(matmul_seen, 6, "3 matmul forms in 2 variants expected");
 }

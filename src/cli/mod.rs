@@ -70,19 +70,27 @@ pub fn flag(arg: &str) -> String {
         "font" => "WGTRAIN_FONT".into(),
         "matmul" => "WGTRAIN_MATMUL".into(),
         "table" => "the model's CSV table:".into(),
+        "shader_checks" => "WGTRAIN_SHADER_CHECKS".into(),
         _ => format!("--{}", arg.replace('_', "-")),
     }
 }
 
 /// The GPU options of `--backend`, with the adapter `WGPU_ADAPTER_NAME` names and the matmul
-/// choice of `WGTRAIN_MATMUL`.
+/// choice of `WGTRAIN_MATMUL`; `WGTRAIN_SHADER_CHECKS=1` compiles every shader with naga's
+/// runtime checks (`0` or unset: the guarded modules without them).
 pub fn gpu_options(backend: wgtrain::gpu::BackendChoice) -> Result<wgtrain::GpuOptions> {
+    let shader_checks = match std::env::var("WGTRAIN_SHADER_CHECKS").as_deref() {
+        Err(_) | Ok("") | Ok("0") => false,
+        Ok("1") => true,
+        Ok(v) => bail!("WGTRAIN_SHADER_CHECKS={v}: expected 0 or 1"),
+    };
     Ok(wgtrain::GpuOptions {
         backend,
         adapter: std::env::var("WGPU_ADAPTER_NAME")
             .ok()
             .filter(|n| !n.is_empty()),
         matmul: matmul_config()?,
+        shader_checks,
     })
 }
 

@@ -120,6 +120,11 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The limits the device was opened with (`required_limits`).
     pub limits: wgpu::Limits,
+    /// Compile every shader module with naga's runtime checks (bounds clamping, loop bounding,
+    /// division guards). Off (the default): the modules that guard every access themselves
+    /// (`Kernel::guards_every_access`) are compiled without them, which real GPUs run faster;
+    /// on: every module is checked, to rule the trusted modules out when results look wrong.
+    pub shader_checks: bool,
     /// The first error wgpu reported outside an error scope, or the device-lost reason: work
     /// after it cannot be trusted, so the next read-back fails with it.
     fault: std::sync::Arc<std::sync::Mutex<Option<Fault>>>,
@@ -197,6 +202,7 @@ impl GpuContext {
             queue,
             info,
             limits,
+            shader_checks: false,
             fault,
         })
     }

@@ -118,6 +118,19 @@ pub(super) enum Slot {
 use Slot::*;
 
 impl Kernel {
+    /// Whether every access of this kernel's module is guarded in the shader itself, against
+    /// the bindings' real lengths (`arrayLength`), so the module may be compiled without naga's
+    /// runtime checks (`GpuContext::shader_checks` off): the matmul, SGD and optimiser modules.
+    /// gather.wgsl indexes by the permutation's contents and loss.wgsl by the step uniform's
+    /// slot, which the host keeps in range, not the shader: those keep their checks.
+    pub fn guards_every_access(self) -> bool {
+        self.is_matmul()
+            || matches!(
+                self,
+                Kernel::SgdUpdate | Kernel::MomentumUpdate | Kernel::AdamUpdate
+            )
+    }
+
     /// Every kernel, in the order the pipeline cache compiles them.
     pub const ALL: [Kernel; 9] = [
         Kernel::MatmulForward,
@@ -282,11 +295,29 @@ impl Kernels {
         for kernel in Kernel::ALL {
             let (file, src) = kernel.source();
             if !modules.iter().any(|(f, _)| *f == file) {
+                let desc = wgpu::ShaderModuleDescriptor {
+                    label: Some(file),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                };
                 let module = scoped(device, &format!("compiling {file}"), || {
-                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(file),
-                        source: wgpu::ShaderSource::Wgsl(src.into()),
-                    })
+                    if ctx.shader_checks || !kernel.guards_every_access() {
+                        device.create_shader_module(desc)
+                    } else {
+                        // SAFETY: `guards_every_access` lists only modules whose every buffer
+                        // access is guarded against the binding's own length (arrayLength)
+                        // and every workgroup or private index is within its array by
+                        // construction; every loop ends (counters rise by a positive stride to
+                        // a bound at most a binding's length, far below u32::MAX) and every
+                        // divisor is a non-zero constant or tested for zero first.
+                        // Checked again by the parity tests and `wgtrain selftest` on both
+                        // settings. See docs/GPU-KERNELS.md, "Runtime checks".
+                        unsafe {
+                            device.create_shader_module_trusted(
+                                desc,
+                                wgpu::ShaderRuntimeChecks::unchecked(),
+                            )
+                        }
+                    }
                 })?;
                 modules.push((file, module));
             }

@@ -44,7 +44,10 @@ pub(super) fn open_backend(
             match context::pick_named(gpu.backend, false, gpu.adapter.as_deref())?
                 .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
             {
-                Some(a) => (Some((GpuContext::from_adapter(a)?, gpu)), None),
+                Some(a) => (
+                    Some((gpu.with_checks(GpuContext::from_adapter(a)?), gpu)),
+                    None,
+                ),
                 None => {
                     let software = context::pick_adapter(gpu.backend, true)?;
                     let why = match software {
