@@ -1042,18 +1042,21 @@ impl Table {
                 let Some(s) = src[j] else { continue };
                 let cell = cells[s];
                 let at = || at_column(s, &c.name, header);
+                let refuse_missing = || {
+                    err(
+                        line,
+                        format!(
+                            "{}: a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)",
+                            at()
+                        ),
+                    )
+                };
                 match &c.kind {
                     Kind::Ignored => {}
                     Kind::Numeric { mean } => {
                         if is_missing(cell) {
                             if self.missing == Missing::Error {
-                                return Err(err(
-                                    line,
-                                    format!(
-                                        "{}: a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)",
-                                        at()
-                                    ),
-                                ));
+                                return Err(refuse_missing());
                             }
                             counts.imputed += 1;
                             x.push(*mean);
@@ -1083,13 +1086,7 @@ impl Table {
                         x.extend(std::iter::repeat_n(0.0, levels.len()));
                         if is_missing(cell) {
                             if self.missing == Missing::Error {
-                                return Err(err(
-                                    line,
-                                    format!(
-                                        "{}: a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)",
-                                        at()
-                                    ),
-                                ));
+                                return Err(refuse_missing());
                             }
                             counts.imputed += 1;
                         } else if let Some(&i) = level_index[j].get(cell) {
