@@ -36,9 +36,16 @@
 // The order a tile is filled in does not change any sum, so results are bitwise those of the
 // unpadded kernels.
 //
+// Split K (params.splits = S > 1, for small outputs whose grid would leave most of a large GPU
+// idle; src/gpu/plan.rs decides): workgroup z of S sums k in [z·kslice, min(K, (z+1)·kslice)),
+// kslice a multiple of 16 (so of both k steps), and writes its raw partial tile, no epilogue, to
+// c[z·M·N + row·N + col] (c is then a scratch of S·M·N floats) and its bias partial sums to
+// db[z·N + col]; reduce.wgsl adds the S partials in order and applies the epilogue. No atomics:
+// reproducible, though not bitwise equal to the unsplit sums.
+//
 // Bindings: 0 a, 1 b, 2 aux (read; forward and backward_input), 3 c (read_write),
 // 4 db (read_write; backward_weight), 5 params.
-// Dispatch: (ceil(N/T), ceil(M/T), 1) workgroups of 16×16 threads, T the variant's tile (a grid
+// Dispatch: (ceil(N/T), ceil(M/T), S) workgroups of 16×16 threads, T the variant's tile (a grid
 // of 64-tiles also works for the 128 variant: its workgroups past c return at once). Thread
 // (lx, ly) owns rows 4ly + i (+ 64 in the 128 variant) and columns 4lx + j (+ 64) of its
 // workgroup's tile, held in vec4 accumulators (one per row) so no private array is indexed
@@ -52,9 +59,10 @@ struct Params {
     // matmul_backward_weight: 1 adds to c and db (later row chunks of a batch split across
     // bindings).
     accumulate: u32,
+    // Split K: slices of k (0 or 1: no split) and each slice's k terms (a multiple of TILE_K).
+    splits: u32,
+    kslice: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -182,11 +190,27 @@ struct Tiles {
     bsum: f32,
 }
 
+// Slices of k the grid's z dimension runs (1 without split K).
+fn splits() -> u32 {
+    return max(params.splits, 1u);
+}
+
+// The k terms [x, y) workgroup slice z sums: all of them without split K. fits_split bounds
+// z·kslice by k, so nothing overflows (k and kslice are at most a binding's length, 2^30).
+fn k_range(z: u32) -> vec2<u32> {
+    if splits() == 1u {
+        return vec2<u32>(0u, params.k);
+    }
+    let lo = z * params.kslice;
+    return vec2<u32>(lo, min(params.k, lo + params.kslice));
+}
+
 fn mm_tiles(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles {
     let t = lid.y * 16u + lid.x;
     var q = zero_block();
     var bsum = 0.0;
-    for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
+    let ks = k_range(wg.z);
+    for (var k0 = ks.x; k0 < ks.y; k0 += TILE_K) {
         bsum += load_tiles(form, t, wg.y * TILE, wg.x * TILE, k0, TILE, TILE_K);
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
@@ -216,7 +240,8 @@ fn mm_tiles_128(form: u32, wg: vec3<u32>, lid: vec3<u32>) -> Tiles128 {
     var q11 = zero_block();
     var bsum = 0.0;
     let w = TILE_128 / 4u + PAD_VEC4;
-    for (var k0 = 0u; k0 < params.k; k0 += TILE_K_128) {
+    let ks = k_range(wg.z);
+    for (var k0 = ks.x; k0 < ks.y; k0 += TILE_K_128) {
         bsum += load_tiles(form, t, wg.y * TILE_128, wg.x * TILE_128, k0, TILE_128, TILE_K_128);
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K_128; kk++) {
@@ -248,21 +273,32 @@ fn holds(rows: u32, cols: u32, len: u32) -> bool {
 // nothing; wgtrain's host code always binds enough.
 // An empty c (m or n of 0) has nothing to write and no workgroup on the grid: refusing it also
 // bounds k by a's length, so the k loops end without naga's loop bounding.
+// With split K, c must hold S partial tiles (called after holds(m, n, c_len), so m·n does not
+// overflow) and the slices must cover k within it: kslice a non-zero multiple of TILE_K (hence of
+// TILE_K_128) and at most k, (S-1)·kslice at most k.
 // One function per form: each may name only the bindings its entry points' layouts have.
+fn fits_split(c_len: u32) -> bool {
+    let s = splits();
+    let q = params.kslice;
+    return s == 1u || (q > 0u && q % TILE_K == 0u && q <= params.k && s - 1u <= params.k / q
+        && s <= c_len / (params.m * params.n));
+}
+
 fn fits_forward() -> bool {
     let m = params.m;
     let n = params.n;
     let k = params.k;
     return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(k, n, arrayLength(&b))
-        && n <= arrayLength(&aux);
+        && n <= arrayLength(&aux) && fits_split(arrayLength(&c));
 }
 
+// With split K, db holds the S·N bias partial sums.
 fn fits_backward_weight() -> bool {
     let m = params.m;
     let n = params.n;
     let k = params.k;
     return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(k, m, arrayLength(&a)) && holds(k, n, arrayLength(&b))
-        && n <= arrayLength(&db);
+        && n <= arrayLength(&db) && fits_split(arrayLength(&c)) && splits() <= arrayLength(&db) / n;
 }
 
 fn fits_backward_input() -> bool {
@@ -270,11 +306,30 @@ fn fits_backward_input() -> bool {
     let n = params.n;
     let k = params.k;
     return m > 0u && n > 0u && holds(m, n, arrayLength(&c)) && holds(m, k, arrayLength(&a)) && holds(n, k, arrayLength(&b))
-        && holds(m, n, arrayLength(&aux));
+        && holds(m, n, arrayLength(&aux)) && fits_split(arrayLength(&c));
+}
+
+// Split K: slice z's raw partial block into c's z-th (M, N) matrix, for reduce.wgsl.
+fn store_partial(q: Block, row0: u32, col0: u32, z: u32) {
+    let base = z * params.m * params.n;
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + i;
+        let v = block_row(q, i);
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + j;
+            if row < params.m && col < params.n {
+                c[base + row * params.n + col] = v[j];
+            }
+        }
+    }
 }
 
 // Epilogues: a 4×4 block whose first element is c[row0, col0].
-fn store_forward(q: Block, row0: u32, col0: u32) {
+fn store_forward(q: Block, row0: u32, col0: u32, z: u32) {
+    if splits() > 1u {
+        store_partial(q, row0, col0, z);
+        return;
+    }
     for (var i = 0u; i < 4u; i++) {
         let row = row0 + i;
         let v = block_row(q, i);
@@ -287,7 +342,11 @@ fn store_forward(q: Block, row0: u32, col0: u32) {
     }
 }
 
-fn store_backward_weight(q: Block, row0: u32, col0: u32) {
+fn store_backward_weight(q: Block, row0: u32, col0: u32, z: u32) {
+    if splits() > 1u {
+        store_partial(q, row0, col0, z);
+        return;
+    }
     for (var i = 0u; i < 4u; i++) {
         let row = row0 + i;
         let v = block_row(q, i);
@@ -305,7 +364,11 @@ fn store_backward_weight(q: Block, row0: u32, col0: u32) {
     }
 }
 
-fn store_backward_input(q: Block, row0: u32, col0: u32) {
+fn store_backward_input(q: Block, row0: u32, col0: u32, z: u32) {
+    if splits() > 1u {
+        store_partial(q, row0, col0, z);
+        return;
+    }
     for (var i = 0u; i < 4u; i++) {
         let row = row0 + i;
         let v = block_row(q, i);
@@ -321,8 +384,9 @@ fn store_backward_input(q: Block, row0: u32, col0: u32) {
 
 // The bias gradient of the tile's `tile` columns from col0, called by every thread of a
 // workgroup of the first row tile: threads t, t + tile, t + 2·tile, ... hold column t's partial
-// sums over interleaved rows; thread t adds them in that order.
-fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32) {
+// sums over interleaved rows; thread t adds them in that order. With split K, slice z writes its
+// sums to db[z·N + col] for reduce.wgsl.
+fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32, z: u32) {
     bias_part[t] = bsum;
     workgroupBarrier();
     let col = col0 + t;
@@ -331,7 +395,9 @@ fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32) {
         for (var p = t + tile; p < THREADS; p += tile) {
             s += bias_part[p];
         }
-        if params.accumulate != 0u {
+        if splits() > 1u {
+            db[z * params.n + col] = s;
+        } else if params.accumulate != 0u {
             db[col] += s;
         } else {
             db[col] = s;
@@ -341,38 +407,38 @@ fn store_bias(bsum: f32, t: u32, col0: u32, tile: u32) {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if !fits_forward() {
+    if wg.z >= splits() || !fits_forward() {
         return;
     }
     let tiles = mm_tiles(FORM_NN, wg, lid);
-    store_forward(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
+    store_forward(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x, wg.z);
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if !fits_backward_weight() {
+    if wg.z >= splits() || !fits_backward_weight() {
         return;
     }
     let tiles = mm_tiles(FORM_TN, wg, lid);
-    store_backward_weight(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
+    store_backward_weight(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x, wg.z);
     if wg.y == 0u {
-        store_bias(tiles.bsum, lid.y * 16u + lid.x, wg.x * TILE, TILE);
+        store_bias(tiles.bsum, lid.y * 16u + lid.x, wg.x * TILE, TILE, wg.z);
     }
 }
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    if !fits_backward_input() {
+    if wg.z >= splits() || !fits_backward_input() {
         return;
     }
     let tiles = mm_tiles(FORM_NT, wg, lid);
-    store_backward_input(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x);
+    store_backward_input(tiles.q, wg.y * TILE + 4u * lid.y, wg.x * TILE + 4u * lid.x, wg.z);
 }
 
 // Whether a 128-tile workgroup lies past c (dispatched on a grid of 64-tiles): the whole
 // workgroup returns, so barriers stay in uniform control flow.
 fn outside_128(wg: vec3<u32>) -> bool {
-    return wg.x * TILE_128 >= params.n || wg.y * TILE_128 >= params.m;
+    return wg.x * TILE_128 >= params.n || wg.y * TILE_128 >= params.m || wg.z >= splits();
 }
 
 @compute @workgroup_size(16, 16, 1)
@@ -383,10 +449,10 @@ fn matmul_forward_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoc
     let tiles = mm_tiles_128(FORM_NN, wg, lid);
     let r = wg.y * TILE_128 + 4u * lid.y;
     let s = wg.x * TILE_128 + 4u * lid.x;
-    store_forward(tiles.q00, r, s);
-    store_forward(tiles.q01, r, s + 64u);
-    store_forward(tiles.q10, r + 64u, s);
-    store_forward(tiles.q11, r + 64u, s + 64u);
+    store_forward(tiles.q00, r, s, wg.z);
+    store_forward(tiles.q01, r, s + 64u, wg.z);
+    store_forward(tiles.q10, r + 64u, s, wg.z);
+    store_forward(tiles.q11, r + 64u, s + 64u, wg.z);
 }
 
 @compute @workgroup_size(16, 16, 1)
@@ -397,12 +463,12 @@ fn matmul_backward_weight_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loc
     let tiles = mm_tiles_128(FORM_TN, wg, lid);
     let r = wg.y * TILE_128 + 4u * lid.y;
     let s = wg.x * TILE_128 + 4u * lid.x;
-    store_backward_weight(tiles.q00, r, s);
-    store_backward_weight(tiles.q01, r, s + 64u);
-    store_backward_weight(tiles.q10, r + 64u, s);
-    store_backward_weight(tiles.q11, r + 64u, s + 64u);
+    store_backward_weight(tiles.q00, r, s, wg.z);
+    store_backward_weight(tiles.q01, r, s + 64u, wg.z);
+    store_backward_weight(tiles.q10, r + 64u, s, wg.z);
+    store_backward_weight(tiles.q11, r + 64u, s + 64u, wg.z);
     if wg.y == 0u {
-        store_bias(tiles.bsum, lid.y * 16u + lid.x, wg.x * TILE_128, TILE_128);
+        store_bias(tiles.bsum, lid.y * 16u + lid.x, wg.x * TILE_128, TILE_128, wg.z);
     }
 }
 
@@ -414,8 +480,8 @@ fn matmul_backward_input_128(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     let tiles = mm_tiles_128(FORM_NT, wg, lid);
     let r = wg.y * TILE_128 + 4u * lid.y;
     let s = wg.x * TILE_128 + 4u * lid.x;
-    store_backward_input(tiles.q00, r, s);
-    store_backward_input(tiles.q01, r, s + 64u);
-    store_backward_input(tiles.q10, r + 64u, s);
-    store_backward_input(tiles.q11, r + 64u, s + 64u);
+    store_backward_input(tiles.q00, r, s, wg.z);
+    store_backward_input(tiles.q01, r, s + 64u, wg.z);
+    store_backward_input(tiles.q10, r + 64u, s, wg.z);
+    store_backward_input(tiles.q11, r + 64u, s + 64u, wg.z);
 }

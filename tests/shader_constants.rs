@@ -2,14 +2,15 @@
 //! and loss codes, the 1-D workgroup size and the matmul tile. A shader compiles whatever value
 //! it is given, so only a comparison like this catches a code that drifted on one side.
 
-use wgtrain::gpu::kernels::{MATMUL_TILE, WG_1D};
+use wgtrain::gpu::kernels::{MATMUL_TILE, SLICE_ALIGN, WG_1D};
 use wgtrain::model::{self, Activation, Loss};
 
 const ACTIVATION: &str = include_str!("../shaders/activation.wgsl");
 const LOSS: &str = include_str!("../shaders/loss.wgsl");
 const MATMUL: &str = include_str!("../shaders/matmul.wgsl");
-const ONE_DIMENSIONAL: [(&str, &str); 4] = [
+const ONE_DIMENSIONAL: [(&str, &str); 5] = [
     ("gather.wgsl", include_str!("../shaders/gather.wgsl")),
+    ("reduce.wgsl", include_str!("../shaders/reduce.wgsl")),
     ("loss.wgsl", LOSS),
     ("sgd.wgsl", include_str!("../shaders/sgd.wgsl")),
     ("optim.wgsl", include_str!("../shaders/optim.wgsl")),
@@ -74,7 +75,7 @@ fn loss_codes_in_wgsl_match_the_rust_constants() {
 }
 
 #[test]
-fn workgroup_size_and_matmul_tile_in_wgsl_match_the_rust_constants() {
+fn workgroup_size_and_matmul_tiles_in_wgsl_match_the_rust_constants() {
     for (file, src) in ONE_DIMENSIONAL {
         assert_eq!(
             u32_consts(src, "WG"),
@@ -86,5 +87,9 @@ fn workgroup_size_and_matmul_tile_in_wgsl_match_the_rust_constants() {
     assert!(
         tile.contains(&("TILE".to_string(), MATMUL_TILE)),
         "matmul.wgsl: TILE against MATMUL_TILE in {tile:?}"
+    );
+    assert!(
+        tile.contains(&("TILE_K".to_string(), SLICE_ALIGN as u32)),
+        "matmul.wgsl: TILE_K against SLICE_ALIGN (split-K slices are whole k steps) in {tile:?}"
     );
 }

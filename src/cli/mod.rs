@@ -69,6 +69,7 @@ pub fn flag(arg: &str) -> String {
     match arg {
         "font" => "WGTRAIN_FONT".into(),
         "matmul" => "WGTRAIN_MATMUL".into(),
+        "split_k" => "WGTRAIN_SPLIT_K".into(),
         "table" => "the model's CSV table:".into(),
         "shader_checks" => "WGTRAIN_SHADER_CHECKS".into(),
         _ => format!("--{}", arg.replace('_', "-")),
@@ -165,9 +166,10 @@ pub fn check_backend_env() -> Result<()> {
 }
 
 /// The GPU matmul choice: `WGTRAIN_MATMUL` (auto when unset), tuning results cached in
-/// `$XDG_CACHE_HOME/wgtrain`, else `$HOME/.cache/wgtrain` (not cached when neither is set).
+/// `$XDG_CACHE_HOME/wgtrain`, else `$HOME/.cache/wgtrain` (not cached when neither is set), and
+/// split K as `WGTRAIN_SPLIT_K` says (`auto` when unset, `off`, or a workgroup count).
 pub fn matmul_config() -> Result<wgtrain::gpu::tuning::MatmulConfig> {
-    use wgtrain::gpu::tuning::{MatmulConfig, Setting};
+    use wgtrain::gpu::tuning::{MatmulConfig, Setting, SplitK};
     let setting = match std::env::var("WGTRAIN_MATMUL") {
         Err(_) => Setting::Auto,
         Ok(v) => Setting::parse(&v).map_err(|_| {
@@ -182,7 +184,19 @@ pub fn matmul_config() -> Result<wgtrain::gpu::tuning::MatmulConfig> {
     let cache_dir = nonempty("XDG_CACHE_HOME")
         .map(|d| d.join("wgtrain"))
         .or_else(|| nonempty("HOME").map(|h| h.join(".cache").join("wgtrain")));
-    Ok(MatmulConfig { setting, cache_dir })
+    let split_k = match std::env::var("WGTRAIN_SPLIT_K") {
+        Err(_) => SplitK::Auto,
+        Ok(v) => SplitK::parse(&v).map_err(|_| {
+            anyhow::anyhow!(
+                "WGTRAIN_SPLIT_K={v}: expected auto, off or a number of workgroups from 1 to 65535"
+            )
+        })?,
+    };
+    Ok(MatmulConfig {
+        setting,
+        cache_dir,
+        split_k,
+    })
 }
 
 /// Fails early, before any work, when `path` cannot be the command's output: its folder does

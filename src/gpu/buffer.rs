@@ -151,6 +151,60 @@ pub fn run_once(
         .collect()
 }
 
+/// Runs a matmul kernel with its k split (`split`, at least 2 slices) on host data, as the
+/// trainer does: the split dispatch into fresh partials buffers (NaN-filled, so a slice that
+/// writes nothing shows), then its reduction into `outputs` (c, and db for the weight gradient,
+/// with their initial contents). `inputs` are the unsplit kernel's read bindings (a, b, and aux
+/// for the forward and input-gradient forms); `groups` its (x, y) grid. Returns c (and db).
+pub fn run_split_once(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    outputs: &[&[f32]],
+    params: &super::uniforms::MatmulParams,
+    split: super::kernels::Split,
+    (gx, gy, _): (u32, u32, u32),
+) -> Result<Vec<Vec<f32>>> {
+    let reduce = kernel
+        .reduction()
+        .ok_or_else(|| Error::usage(format!("{kernel:?} is not a matmul kernel")))?;
+    let p = params.split(split);
+    let (m, n, s) = (p.m as usize, p.n as usize, split.splits as usize);
+    let parts = vec![f32::NAN; s * m * n];
+    let bias_parts = vec![f32::NAN; s * n];
+    let scratch: &[&[f32]] = if reduce == Kernel::ReduceBackwardWeight {
+        &[&parts, &bias_parts]
+    } else {
+        &[&parts]
+    };
+    let got = run_once(
+        ctx,
+        kernels,
+        kernel,
+        inputs,
+        scratch,
+        &p,
+        None,
+        (gx, gy, split.splits),
+    )?;
+    let mut reads: Vec<&[u8]> = vec![bytemuck::cast_slice(&got[0])];
+    match got.get(1) {
+        Some(b) => reads.push(bytemuck::cast_slice(b)),
+        None => reads.push(inputs.get(2).copied().unwrap_or_default()),
+    }
+    run_once(
+        ctx,
+        kernels,
+        reduce,
+        &reads,
+        outputs,
+        &super::uniforms::ReduceParams::of(&p),
+        None,
+        super::kernels::grid_1d(m * n, super::kernels::WG_1D),
+    )
+}
+
 /// Times `reps` back-to-back dispatches of a kernel in the matmul layout, in one submission:
 /// `inputs` gives the float count of each of its three operands (a, b, and aux or db) in the
 /// forms' order, `output` that of c; matmul_backward_weight binds its third operand as db. Buffers

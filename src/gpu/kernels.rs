@@ -20,6 +20,11 @@ pub enum Kernel {
     MatmulForward,
     MatmulBackwardWeight,
     MatmulBackwardInput,
+    /// The second dispatch of a split-K matmul (reduce.wgsl): each form's partials added up
+    /// and its epilogue applied.
+    ReduceForward,
+    ReduceBackwardWeight,
+    ReduceBackwardInput,
     GatherRows,
     LossForwardBackward,
     LossStats,
@@ -104,6 +109,74 @@ impl MatmulVariant {
     }
 }
 
+/// Split K's default target (`SplitK::Auto` on hardware adapters): a matmul whose grid has
+/// fewer workgroups than this is split. A guess (about two per SM of a 132-SM GPU), not measured.
+pub const SPLIT_TARGET: u32 = 256;
+/// Fewest k terms a slice sums: two k steps of the 64 variant, four of the 128 one.
+const MIN_SLICE: usize = 32;
+/// Slices are whole k steps of both variants: matmul.wgsl's `TILE_K` (its `fits_split`).
+pub const SLICE_ALIGN: usize = 16;
+
+/// How a matmul's sum over k is split across workgroups (matmul.wgsl, "Split K").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Slices, the dispatch's z dimension; 1: not split.
+    pub splits: u32,
+    /// k terms per slice (a multiple of 16), the last slice takes what is left; 0 when not split.
+    pub kslice: u32,
+}
+
+impl Split {
+    pub const NONE: Split = Split {
+        splits: 1,
+        kslice: 0,
+    };
+
+    /// The split of an (m, n) output over k terms in `variant`: none when its grid already has
+    /// `target` workgroups, else enough slices of at least 32 terms to come near it, and at
+    /// most `most` slices (what the partials buffers hold).
+    pub fn plan(
+        variant: MatmulVariant,
+        m: usize,
+        n: usize,
+        k: usize,
+        target: u32,
+        most: usize,
+    ) -> Split {
+        let t = variant.tile() as usize;
+        let groups = (m.div_ceil(t) * n.div_ceil(t)).max(1);
+        let want = (target as usize)
+            .div_ceil(groups)
+            .min(k / MIN_SLICE)
+            .min(most);
+        Split::slices(k, want)
+    }
+
+    /// At most `slices` slices of whole 16-term steps covering k terms.
+    pub fn slices(k: usize, slices: usize) -> Split {
+        if slices <= 1 || k <= SLICE_ALIGN {
+            return Split::NONE;
+        }
+        let kslice = k.div_ceil(slices).next_multiple_of(SLICE_ALIGN);
+        match k.div_ceil(kslice) {
+            0 | 1 => Split::NONE,
+            s => Split {
+                splits: s as u32,
+                kslice: kslice as u32,
+            },
+        }
+    }
+
+    /// The k terms one workgroup sums.
+    pub fn terms(self, k: usize) -> usize {
+        if self.splits > 1 {
+            self.kslice as usize
+        } else {
+            k
+        }
+    }
+}
+
 /// A binding's kind, in binding order.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Slot {
@@ -127,15 +200,23 @@ impl Kernel {
         self.is_matmul()
             || matches!(
                 self,
-                Kernel::SgdUpdate | Kernel::MomentumUpdate | Kernel::AdamUpdate
+                Kernel::ReduceForward
+                    | Kernel::ReduceBackwardWeight
+                    | Kernel::ReduceBackwardInput
+                    | Kernel::SgdUpdate
+                    | Kernel::MomentumUpdate
+                    | Kernel::AdamUpdate
             )
     }
 
     /// Every kernel, in the order the pipeline cache compiles them.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 12] = [
         Kernel::MatmulForward,
         Kernel::MatmulBackwardWeight,
         Kernel::MatmulBackwardInput,
+        Kernel::ReduceForward,
+        Kernel::ReduceBackwardWeight,
+        Kernel::ReduceBackwardInput,
         Kernel::GatherRows,
         Kernel::LossForwardBackward,
         Kernel::LossStats,
@@ -144,11 +225,14 @@ impl Kernel {
         Kernel::AdamUpdate,
     ];
 
-    fn entry(self) -> &'static str {
+    pub fn entry(self) -> &'static str {
         match self {
             Kernel::MatmulForward => "matmul_forward",
             Kernel::MatmulBackwardWeight => "matmul_backward_weight",
             Kernel::MatmulBackwardInput => "matmul_backward_input",
+            Kernel::ReduceForward => "reduce_forward",
+            Kernel::ReduceBackwardWeight => "reduce_backward_weight",
+            Kernel::ReduceBackwardInput => "reduce_backward_input",
             Kernel::GatherRows => "gather_rows",
             Kernel::LossForwardBackward => "loss_forward_backward",
             Kernel::LossStats => "loss_stats",
@@ -164,6 +248,10 @@ impl Kernel {
                 &[Read, Read, Read, Write, Gap, Uniform]
             }
             Kernel::MatmulBackwardWeight => &[Read, Read, Gap, Write, Write, Uniform],
+            Kernel::ReduceForward | Kernel::ReduceBackwardInput => {
+                &[Read, Read, Write, Gap, Uniform]
+            }
+            Kernel::ReduceBackwardWeight => &[Read, Read, Write, Write, Uniform],
             Kernel::GatherRows => &[Read, Read, Read, Read, Write, Write, Uniform, Step],
             Kernel::LossForwardBackward => &[Read, Read, Write, Write, Gap, Uniform, Gap],
             Kernel::LossStats => &[Gap, Gap, Gap, Write, Write, Uniform, Step],
@@ -178,6 +266,16 @@ impl Kernel {
             self,
             Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput
         )
+    }
+
+    /// The reduction that completes this matmul form's split-K dispatch.
+    pub fn reduction(self) -> Option<Kernel> {
+        match self {
+            Kernel::MatmulForward => Some(Kernel::ReduceForward),
+            Kernel::MatmulBackwardWeight => Some(Kernel::ReduceBackwardWeight),
+            Kernel::MatmulBackwardInput => Some(Kernel::ReduceBackwardInput),
+            _ => None,
+        }
     }
 
     pub fn uses_step(self) -> bool {
@@ -201,6 +299,10 @@ impl Kernel {
             include_str!("../../shaders/activation.wgsl"),
             include_str!("../../shaders/matmul.wgsl")
         );
+        const REDUCE: &str = concat!(
+            include_str!("../../shaders/activation.wgsl"),
+            include_str!("../../shaders/reduce.wgsl")
+        );
         const GATHER: &str = concat!(
             include_str!("../../shaders/step.wgsl"),
             include_str!("../../shaders/gather.wgsl")
@@ -220,6 +322,9 @@ impl Kernel {
         match self {
             Kernel::MatmulForward | Kernel::MatmulBackwardWeight | Kernel::MatmulBackwardInput => {
                 ("matmul.wgsl", MATMUL)
+            }
+            Kernel::ReduceForward | Kernel::ReduceBackwardWeight | Kernel::ReduceBackwardInput => {
+                ("reduce.wgsl", REDUCE)
             }
             Kernel::GatherRows => ("gather.wgsl", GATHER),
             Kernel::LossForwardBackward | Kernel::LossStats => ("loss.wgsl", LOSS),

@@ -4,9 +4,11 @@
 
 use super::buffer::{storage_init, uniform};
 use super::context::GpuContext;
-use super::kernels::{Dispatch, Kernel, Kernels, Range, WG_1D, grid_1d, loss_groups};
+use super::kernels::{Dispatch, Kernel, Kernels, Range, Split, WG_1D, grid_1d, loss_groups};
 use super::layout::ParamLayout;
-use super::uniforms::{GatherParams, LossParams, MatmulParams, OptimParams, SgdParams};
+use super::uniforms::{
+    GatherParams, LossParams, MatmulParams, OptimParams, ReduceParams, SgdParams,
+};
 use crate::data::{Dataset, Inputs};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Spec};
@@ -102,6 +104,10 @@ pub(super) struct StepBuffers {
     pub(super) step: wgpu::Buffer,
     /// The optimiser's state buffers (one per `Method::slots` entry, laid out as `params`).
     pub(super) state: Vec<wgpu::Buffer>,
+    /// Split K's partial sums: S·m·n floats of a split matmul's slices, and S·n of its bias
+    /// partials (one float each when nothing is split). Their sizes bound the slices.
+    pub(super) partials: wgpu::Buffer,
+    pub(super) bias_partials: wgpu::Buffer,
 }
 
 /// What a plan is built from: the trainer's kernels, shapes and buffers, and the settings the
@@ -118,6 +124,8 @@ pub(super) struct Planner<'a> {
     pub(super) chunk_rows: usize,
     pub(super) l2: f32,
     pub(super) optimizer: &'a Optimizer,
+    /// Split K: matmuls whose grid has fewer workgroups are split; None: never.
+    pub(super) split_below: Option<u32>,
 }
 
 /// One row chunk of a step: rows `[offset, offset + m)` of a batch of `batch` rows.
@@ -238,22 +246,18 @@ impl Planner<'_> {
         let (spec, b, m) = (self.spec, self.bufs, c.m);
         for l in 0..spec.n_layers() {
             let (fi, fo) = spec.layer_shape(l);
-            self.add(
+            self.matmul(
                 plan,
                 Kernel::MatmulForward,
-                vec![
+                [
                     sized(&b.acts[l], m * fi),
                     self.param_range(self.layout.w[l]),
-                    self.param_range(self.layout.b[l]),
-                    sized(&b.acts[l + 1], m * fo),
                 ],
-                uniform(
-                    &self.ctx.device,
-                    "forward",
-                    &MatmulParams::new(m, fo, fi, spec.layer_activation(l).code()),
-                ),
-                self.matmul_grid(m, fo, fi)?,
-            );
+                Some(self.param_range(self.layout.b[l])),
+                sized(&b.acts[l + 1], m * fo),
+                None,
+                MatmulParams::new(m, fo, fi, spec.layer_activation(l).code()),
+            )?;
         }
         Ok(())
     }
@@ -315,46 +319,31 @@ impl Planner<'_> {
     /// (matmul_backward_weight), overwriting in the first chunk and adding in later ones.
     fn backward(&self, plan: &mut Plan, c: Chunk) -> Result<()> {
         let (spec, b, m) = (self.spec, self.bufs, c.m);
-        let device = &self.ctx.device;
         for l in (0..spec.n_layers()).rev() {
             let (fi, fo) = spec.layer_shape(l);
             if l > 0 {
-                self.add(
+                self.matmul(
                     plan,
                     Kernel::MatmulBackwardInput,
-                    vec![
-                        sized(&b.dz[l], m * fo),
-                        self.param_range(self.layout.w[l]),
-                        sized(&b.acts[l], m * fi),
-                        sized(&b.dz[l - 1], m * fi),
-                    ],
-                    uniform(
-                        device,
-                        "backward input",
-                        &MatmulParams::new(m, fi, fo, spec.layer_activation(l - 1).code()),
-                    ),
-                    self.matmul_grid(m, fi, fo)?,
-                );
+                    [sized(&b.dz[l], m * fo), self.param_range(self.layout.w[l])],
+                    Some(sized(&b.acts[l], m * fi)),
+                    sized(&b.dz[l - 1], m * fi),
+                    None,
+                    MatmulParams::new(m, fi, fo, spec.layer_activation(l - 1).code()),
+                )?;
             }
-            self.add(
+            self.matmul(
                 plan,
                 Kernel::MatmulBackwardWeight,
-                vec![
-                    sized(&b.acts[l], m * fi),
-                    sized(&b.dz[l], m * fo),
-                    self.grad_range(self.layout.w[l]),
-                    self.grad_range(self.layout.b[l]),
-                ],
-                uniform(
-                    device,
-                    "backward weight",
-                    &MatmulParams {
-                        accumulate: c.later(),
-                        ..MatmulParams::new(fi, fo, m, 0)
-                    },
-                ),
-                self.matmul_grid(fi, fo, m)?,
-            );
+                [sized(&b.acts[l], m * fi), sized(&b.dz[l], m * fo)],
+                None,
+                self.grad_range(self.layout.w[l]),
+                Some(self.grad_range(self.layout.b[l])),
+                MatmulParams {
+                    accumulate: c.later(),
+                    ..MatmulParams::new(fi, fo, m, 0)
+                },
+            )?;
         }
         Ok(())
     }
@@ -446,14 +435,88 @@ impl Planner<'_> {
         }
     }
 
-    /// Workgroups of an (m, n) matmul summing over k terms in the active variant, with the
-    /// loop check.
-    fn matmul_grid(&self, m: usize, n: usize, k: usize) -> Result<(u32, u32, u32)> {
+    /// Appends the matmul `kernel` of `p`'s (m, n, k) in the active variant: operands a and b,
+    /// aux (the bias or act's input; None for the weight gradient), output c and the bias
+    /// gradient db (the weight gradient only). One dispatch, or with split K (small grids,
+    /// `split_below`) the split dispatch into the partials buffers and its reduction into c
+    /// and db.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &self,
+        plan: &mut Plan,
+        kernel: Kernel,
+        [a, b]: [Range; 2],
+        aux: Option<Range>,
+        c: Range,
+        db: Option<Range>,
+        p: MatmulParams,
+    ) -> Result<()> {
+        let (m, n, k) = (p.m as usize, p.n as usize, p.k as usize);
         let variant = self.kernels.matmul_variant();
+        let split = self.split(m, n, k, db.is_some());
         self.check_loops(
             &format!("a {m}x{n} matmul over {k} terms"),
-            variant.loop_iterations(k),
+            variant.loop_iterations(split.terms(k)),
         )?;
-        variant.groups(m, n)
+        let (gx, gy, _) = variant.groups(m, n)?;
+        let device = &self.ctx.device;
+        let name = kernel.entry();
+        if split.splits == 1 {
+            let ranges = [a, b].into_iter().chain(aux).chain([c]).chain(db).collect();
+            self.add(plan, kernel, ranges, uniform(device, name, &p), (gx, gy, 1));
+            return Ok(());
+        }
+        let s = split.splits as usize;
+        let parts = sized(&self.bufs.partials, s * m * n);
+        let bias_parts = db.map(|_| sized(&self.bufs.bias_partials, s * n));
+        let p = p.split(split);
+        let ranges = [a, b]
+            .into_iter()
+            .chain(aux)
+            .chain([parts])
+            .chain(bias_parts)
+            .collect();
+        self.add(
+            plan,
+            kernel,
+            ranges,
+            uniform(device, name, &p),
+            (gx, gy, split.splits),
+        );
+        let reduce = kernel.reduction().expect("a matmul kernel");
+        let groups = grid_1d(m * n, WG_1D);
+        let per_thread = (m * n).div_ceil(groups.0 as usize * WG_1D as usize);
+        self.check_loops(
+            &format!("the reduction of a {m}x{n} matmul split {s} ways"),
+            (per_thread + n.div_ceil(groups.0 as usize * WG_1D as usize)) * s,
+        )?;
+        let ranges = [parts]
+            .into_iter()
+            .chain(aux.or(bias_parts))
+            .chain([c])
+            .chain(db)
+            .collect();
+        self.add(
+            plan,
+            reduce,
+            ranges,
+            uniform(device, reduce.entry(), &ReduceParams::of(&p)),
+            groups,
+        );
+        Ok(())
+    }
+
+    /// How an (m, n) matmul over k terms is split: not at all without `split_below`, else as
+    /// `Split::plan` says within what the partials buffers hold (`bias`: its bias partials too).
+    fn split(&self, m: usize, n: usize, k: usize, bias: bool) -> Split {
+        let Some(target) = self.split_below else {
+            return Split::NONE;
+        };
+        let floats = |b: &wgpu::Buffer| (b.size() / 4) as usize;
+        let mut most = floats(&self.bufs.partials) / (m * n).max(1);
+        if bias {
+            most = most.min(floats(&self.bufs.bias_partials) / n.max(1));
+        }
+        Split::plan(self.kernels.matmul_variant(), m, n, k, target, most)
     }
 }

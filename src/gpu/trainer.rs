@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::buffer::{read_back, storage_init, storage_zeroed};
 use super::context::GpuContext;
-use super::kernels::Kernels;
+use super::kernels::{Kernel, Kernels, Split};
 use super::layout::ParamLayout;
 use super::plan::{DataBufs, Mode, Plan, Planner, StepBuffers};
 use super::tuning::{self, MatmulChoice, MatmulConfig};
@@ -21,6 +21,9 @@ use crate::train::{Backend, EvalStats, Hyper, StopToken};
 const STEPS_PER_SUBMIT: usize = 32;
 /// The longest a submission of steps should run (see `run_steps`).
 const SUBMIT_SECONDS: f64 = 0.5;
+/// Most floats split K's partials buffers hold (64 MiB): a bigger split is cut to fit. The
+/// default target needs at most 2·256 of the 128 variant's tiles, 8.4 M floats.
+const MAX_PARTIALS: usize = 1 << 24;
 
 pub struct GpuTrainer {
     ctx: GpuContext,
@@ -119,12 +122,28 @@ impl GpuTrainer {
             )?;
         }
         // After the checks above: tuning allocates operands of the step's matmuls.
-        let (kernels, matmul) = tuning::choose_inner(
-            &ctx,
-            &tuning::step_shapes(&spec.sizes, rows),
-            matmul.setting,
-            matmul.cache_dir.as_deref(),
-        )?;
+        let shapes = tuning::step_shapes(&spec.sizes, rows);
+        let (kernels, mut choice) =
+            tuning::choose_inner(&ctx, &shapes, matmul.setting, matmul.cache_dir.as_deref())?;
+        choice.split_below = matmul.split_k.target(&ctx.info);
+        let matmul = choice;
+        // Split K's partials: what the step's largest split needs, within MAX_PARTIALS (a
+        // plan's splits are cut to what these hold; evaluation batches are no larger).
+        let (mut parts, mut bias_parts) = (1, 1);
+        if let Some(target) = matmul.split_below {
+            for s in &shapes {
+                let v = kernels.matmul_variant();
+                let most = MAX_PARTIALS / (s.m * s.n).max(1);
+                let split = Split::plan(v, s.m, s.n, s.k, target, most);
+                let slices = split.splits as usize;
+                if slices > 1 {
+                    parts = parts.max(slices * s.m * s.n);
+                    if s.kernel == Kernel::MatmulBackwardWeight {
+                        bias_parts = bias_parts.max(slices * s.n);
+                    }
+                }
+            }
+        }
         let slots = train
             .n
             .div_ceil(batch)
@@ -169,6 +188,12 @@ impl GpuTrainer {
                     mapped_at_creation: false,
                 }),
                 state: Vec::new(),
+                partials: storage_zeroed(device, "split-K partials", parts as u64 * f),
+                bias_partials: storage_zeroed(
+                    device,
+                    "split-K bias partials",
+                    bias_parts as u64 * f,
+                ),
             },
             slots,
             chunk_rows,
@@ -215,6 +240,7 @@ impl GpuTrainer {
                 chunk_rows: self.chunk_rows,
                 l2: self.l2,
                 optimizer: &self.optimizer,
+                split_below: self.matmul.split_below,
             }
             .build(m, mode)?;
             self.plans.insert((m, mode), plan);

@@ -55,12 +55,64 @@ pub struct MatmulChoice {
     pub variant: MatmulVariant,
     /// How it was chosen: forced, by rule, tuned (with each variant's time) or from the cache.
     pub reason: String,
+    /// Split K: a matmul whose grid has fewer workgroups than this is split (`SplitK`); None:
+    /// never. The trainer resolves it; tuning leaves it None.
+    pub split_below: Option<u32>,
 }
 
 impl MatmulChoice {
-    /// `matmul 64x64 tiles, 4x4 per thread (software adapter, not tuned)`.
+    /// `matmul 64x64 tiles, 4x4 per thread (software adapter, not tuned)`, then `, k split
+    /// below 256 workgroups` when split K is on.
     pub fn describe(&self) -> String {
-        format!("matmul {} ({})", self.variant.describe(), self.reason)
+        let split = match self.split_below {
+            Some(t) => format!(", k split below {t} workgroups"),
+            None => String::new(),
+        };
+        format!(
+            "matmul {} ({}){split}",
+            self.variant.describe(),
+            self.reason
+        )
+    }
+}
+
+/// When a matmul's sum over k is split across workgroups, so that a small layer's few output
+/// tiles still fill a large GPU (docs/GPU-KERNELS.md, "Split K").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SplitK {
+    /// Never on software adapters (their few cores are busy anyway); on hardware ones, below
+    /// `kernels::SPLIT_TARGET` workgroups.
+    #[default]
+    Auto,
+    /// Never.
+    Off,
+    /// Below this many workgroups, on any adapter.
+    Below(u32),
+}
+
+impl SplitK {
+    /// `auto` (or empty), `off`, or a number of workgroups from 1 to 65535.
+    pub fn parse(s: &str) -> Result<SplitK> {
+        match s {
+            "" | "auto" => Ok(SplitK::Auto),
+            "off" => Ok(SplitK::Off),
+            _ => match s.parse::<u32>() {
+                Ok(t @ 1..=65535) => Ok(SplitK::Below(t)),
+                _ => Err(Error::invalid(
+                    "split_k",
+                    format!("'{s}': expected auto, off or a number of workgroups from 1 to 65535"),
+                )),
+            },
+        }
+    }
+
+    /// The workgroup count below which matmuls are split on `info`'s adapter; None: never.
+    pub fn target(self, info: &wgpu::AdapterInfo) -> Option<u32> {
+        match self {
+            SplitK::Auto if is_hardware(info) => Some(super::kernels::SPLIT_TARGET),
+            SplitK::Auto | SplitK::Off => None,
+            SplitK::Below(t) => Some(t),
+        }
     }
 }
 
@@ -114,13 +166,15 @@ pub struct MatmulConfig {
     pub setting: Setting,
     /// Folder of the tuning cache file `CACHE_FILE`; None: tune on every construction.
     pub cache_dir: Option<PathBuf>,
+    /// When small matmuls split their sum over k; `Auto` by default.
+    pub split_k: SplitK,
 }
 
 impl From<Setting> for MatmulConfig {
     fn from(setting: Setting) -> MatmulConfig {
         MatmulConfig {
             setting,
-            cache_dir: None,
+            ..MatmulConfig::default()
         }
     }
 }
@@ -137,6 +191,7 @@ pub fn choose_inner(
         let choice = MatmulChoice {
             variant,
             reason: reason.to_string(),
+            split_below: None,
         };
         Ok((Kernels::with_matmul(ctx, &[variant])?, choice))
     };
@@ -176,7 +231,14 @@ pub fn choose_inner(
             Err(e) => eprintln!("note: could not cache the matmul tuning: {e}"),
         }
     }
-    Ok((kernels, MatmulChoice { variant, reason }))
+    Ok((
+        kernels,
+        MatmulChoice {
+            variant,
+            reason,
+            split_below: None,
+        },
+    ))
 }
 
 /// A variant and its seconds per step's matmuls (None: it failed validation).

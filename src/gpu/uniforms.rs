@@ -17,7 +17,12 @@ pub struct MatmulParams {
     /// matmul_backward_weight only: 1 adds the product to c and the column sums to db (the
     /// later row chunks of a batch split across bindings), 0 overwrites both.
     pub accumulate: u32,
-    pub _pad: [u32; 3],
+    /// Split K (`kernels::Split`): slices of k, the dispatch's z dimension (0 or 1: not split;
+    /// c and db then receive each slice's raw partial sums for `ReduceParams`' kernels).
+    pub splits: u32,
+    /// k terms per slice, a multiple of 16.
+    pub kslice: u32,
+    pub _pad: u32,
 }
 
 impl MatmulParams {
@@ -29,6 +34,44 @@ impl MatmulParams {
             k: k as u32,
             act,
             accumulate: 0,
+            splits: 1,
+            kslice: 0,
+            _pad: 0,
+        }
+    }
+
+    /// These params with k split as `split` says.
+    pub fn split(self, split: super::kernels::Split) -> MatmulParams {
+        MatmulParams {
+            splits: split.splits,
+            kslice: split.kslice,
+            ..self
+        }
+    }
+}
+
+/// `Params` of reduce.wgsl: the second dispatch of a matmul whose k was split.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct ReduceParams {
+    pub m: u32,
+    pub n: u32,
+    pub splits: u32,
+    pub act: u32,
+    /// reduce_backward_weight only: 1 adds to c and db, 0 overwrites them.
+    pub accumulate: u32,
+    pub _pad: [u32; 3],
+}
+
+impl ReduceParams {
+    /// The reduction of the split matmul `p` describes.
+    pub fn of(p: &MatmulParams) -> ReduceParams {
+        ReduceParams {
+            m: p.m,
+            n: p.n,
+            splits: p.splits.max(1),
+            act: p.act,
+            accumulate: p.accumulate,
             _pad: [0; 3],
         }
     }
@@ -137,6 +180,7 @@ pub struct StepInfo {
 }
 
 const _: () = assert!(std::mem::size_of::<MatmulParams>() == 32);
+const _: () = assert!(std::mem::size_of::<ReduceParams>() == 32);
 const _: () = assert!(std::mem::size_of::<GatherParams>() == 32);
 const _: () = assert!(std::mem::size_of::<LossParams>() == 32);
 const _: () = assert!(std::mem::size_of::<SgdParams>() == 16);
