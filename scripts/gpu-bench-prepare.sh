@@ -21,7 +21,7 @@ cargo build --release --locked
 # Python, which the PyTorch reference needs anyway).
 mkdir -p .gpu/bin/tests
 cp target/release/wgtrain .gpu/bin/
-gpu_tests='cli_gpu|limits|kernels_matmul|kernels_gather|kernels_loss|kernels_sgd|kernels_optim|network_parity|optim_parity|matmul_variants|peak|big_batch|training|worked_example|resume|session'
+gpu_tests='cli_gpu|limits|kernels_matmul|kernels_gather|kernels_loss|kernels_sgd|kernels_optim|network_parity|optim_parity|matmul_variants|split_k|peak|big_batch|training|worked_example|resume|session'
 # Test binaries: cargo prints one executable per test target.
 cargo test --release --locked --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys

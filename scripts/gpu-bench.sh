@@ -15,7 +15,8 @@
 #   log.txt        every step: command, exit status, seconds, and its stderr (progress lines)
 #   env.txt        nvidia-smi's line and `wgtrain devices`
 #   selftest.txt   `wgtrain selftest --device gpu`: a line per check
-#   bench.jsonl    `wgtrain bench --json`, one line per task and path (gpu first, then cpu)
+#   bench.jsonl    `wgtrain bench --json`, one line per task and path (gpu first, then cpu,
+#                  then T1 and T3 on the gpu with split K off)
 #   gemm.jsonl     `wgtrain bench --gemm --json` with WGTRAIN_MATMUL=64, then =128
 #   torch.jsonl    reference_mlp.py --device cuda per task, or one line saying why it did not run
 #   tests.txt      the GPU test binaries' summaries (`--test-threads 1`)
@@ -130,6 +131,17 @@ done
 
 for t in $tasks; do
     step "bench $t cpu" 90 "$out/bench.jsonl" "$wgtrain" bench --task "$t" --device cpu --json
+done
+
+# Split K off on the small tasks, where it splits (the GPU lines above say "k split below 256
+# workgroups" in their device field; these do not): its gain on this GPU.
+for t in $tasks; do
+    case $t in
+    T1 | T3)
+        WGTRAIN_SPLIT_K=off step "bench $t gpu split-K off" 60 "$out/bench.jsonl" \
+            "$wgtrain" bench --task "$t" --device gpu --json
+        ;;
+    esac
 done
 
 # What is left of the budget: the GPU test binaries, each beside which `wgtrain` is found

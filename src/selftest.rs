@@ -1,6 +1,7 @@
 //! `wgtrain selftest`: the checks to run first on a new adapter. On the GPU: every matmul kernel
-//! in every variant and the loss kernel on both of its paths, on awkward shapes, against the f64
-//! reference; whole-network gradients (gather, loss and matmuls together) against it; short
+//! in every variant, unsplit and split K with its reduction, and the loss kernel on both of its
+//! paths, on awkward shapes, against the f64 reference; whole-network gradients (gather, loss and
+//! matmuls together, unsplit and split) against it; short
 //! training runs with SGD, momentum and Adam (their update kernels) against the CPU path. On the
 //! CPU: the fast path's gradients and training against the reference.
 
@@ -9,9 +10,9 @@ use crate::cpu::fast::CpuTrainer;
 use crate::cpu::reference::{self, Net64, widen};
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::Result;
-use crate::gpu::buffer::run_once;
-use crate::gpu::kernels::{Kernel, Kernels, MatmulVariant, loss_groups};
-use crate::gpu::tuning::Setting;
+use crate::gpu::buffer::{run_once, run_split_once};
+use crate::gpu::kernels::{Kernel, Kernels, MatmulVariant, SLICE_ALIGN, Split, loss_groups};
+use crate::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use crate::gpu::uniforms::{LossParams, MatmulParams};
 use crate::gpu::{GpuContext, GpuTrainer};
 use crate::model::{Activation, Loss, Output, Params, Spec};
@@ -59,6 +60,16 @@ const SHAPES: [(usize, usize, usize); 8] = [
     (1000, 3, 2),
     (3, 2, 1000),
     (1, 1024, 1),
+];
+
+/// Shapes (M, K, N) whose k sum is split (split K): below a tile, spilling into further tiles,
+/// one output over a long sum, long and thin, k not a multiple of 16.
+const SPLIT_SHAPES: [(usize, usize, usize); 5] = [
+    (7, 100, 5),
+    (33, 65, 17),
+    (65, 200, 129),
+    (1, 1024, 1),
+    (130, 777, 3),
 ];
 
 /// One check's outcome: the worst element's error and that error as a share of its tolerance
@@ -163,7 +174,8 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
         let mut kernel_checks = Vec::new();
         for variant in MatmulVariant::ALL {
             kernels.set_matmul_variant(variant)?;
-            kernel_checks.extend(matmul_checks(&ctx, &kernels, variant)?);
+            kernel_checks.extend(matmul_checks(&ctx, &kernels, variant, false)?);
+            kernel_checks.extend(matmul_checks(&ctx, &kernels, variant, true)?);
         }
         kernel_checks.extend(loss_checks(&ctx, &kernels)?);
         for mut c in kernel_checks {
@@ -171,16 +183,29 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
             done(c, &mut checks);
         }
     }
+    // Every matmul unsplit, then every one split (a target no grid reaches).
     for variant in MatmulVariant::ALL {
-        for (label, spec) in specs() {
-            let name = format!("network gradients, {label}, matmul {}", variant.name());
-            let ctx = opts.open()?;
-            let c = gradients_check(&name, &spec, |spec, params, d| {
-                let force = Setting::Force(variant);
-                let mut t = GpuTrainer::with_matmul(ctx, spec, params, d, None, d.n, force)?;
-                t.gradients(&rows(d.n))
-            })?;
-            done(c, &mut checks);
+        for split_k in [SplitK::Off, SplitK::Below(65535)] {
+            for (label, spec) in specs() {
+                let split = if split_k == SplitK::Off {
+                    ""
+                } else {
+                    ", k split"
+                };
+                let v = variant.name();
+                let name = format!("network gradients, {label}, matmul {v}{split}");
+                let ctx = opts.open()?;
+                let c = gradients_check(&name, &spec, |spec, params, d| {
+                    let config = MatmulConfig {
+                        setting: Setting::Force(variant),
+                        split_k,
+                        ..MatmulConfig::default()
+                    };
+                    let mut t = GpuTrainer::with_matmul(ctx, spec, params, d, None, d.n, config)?;
+                    t.gradients(&rows(d.n))
+                })?;
+                done(c, &mut checks);
+            }
         }
     }
     let (spec, d, params, hp) = training_case();
@@ -257,19 +282,39 @@ pub fn run_cpu(report: &mut dyn FnMut(&Check)) -> Result<Vec<Check>> {
 }
 
 /// The three matmul kernels of `variant` on every shape (and every activation where the kernel
-/// applies one) against the f64 reference, one check per kernel.
+/// applies one) against the f64 reference, one check per kernel; or with `split`, each split
+/// into 2, 3 and one slice per 16 terms and reduced (reduce.wgsl), one check for all three.
 fn matmul_checks(
     ctx: &GpuContext,
     kernels: &Kernels,
     variant: MatmulVariant,
+    split: bool,
 ) -> Result<Vec<Check>> {
     let v = variant.name();
     let mut forward = Check::new(format!("matmul_forward, matmul {v}"), MATMUL);
     let mut weight = Check::new(format!("matmul_backward_weight + bias, matmul {v}"), MATMUL);
     let mut input = Check::new(format!("matmul_backward_input, matmul {v}"), MATMUL);
     let bytes = |v: &[f32]| bytemuck::cast_slice::<f32, u8>(v).to_vec();
-    for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+    let cases: Vec<((usize, usize, usize), Split)> = if split {
+        SPLIT_SHAPES
+            .iter()
+            .flat_map(|&(m, k, n)| {
+                [2, 3, k.div_ceil(SLICE_ALIGN)].map(|s| ((m, k, n), Split::slices(k, s)))
+            })
+            .collect()
+    } else {
+        SHAPES.iter().map(|&shape| (shape, Split::NONE)).collect()
+    };
+    for (i, &((m, k, n), split)) in cases.iter().enumerate() {
         let groups = kernels.matmul_groups(m, n)?;
+        // One kernel run, split as `split` says.
+        let run = |kernel, inputs: &[&[u8]], outputs: &[&[f32]], p: &MatmulParams| {
+            if split == Split::NONE {
+                run_once(ctx, kernels, kernel, inputs, outputs, p, None, groups)
+            } else {
+                run_split_once(ctx, kernels, kernel, inputs, outputs, p, split, groups)
+            }
+        };
         let s = (3.0 / k as f64).sqrt();
         for act in Activation::ALL {
             let seed = 1000 * i as u64 + u64::from(act.code());
@@ -277,15 +322,11 @@ fn matmul_checks(
             let x = uniform(seed, m * k, -1.0, 1.0);
             let w = uniform(seed + 1, k * n, -s, s);
             let b = uniform(seed + 2, n, -0.5, 0.5);
-            let got = run_once(
-                ctx,
-                kernels,
+            let got = run(
                 Kernel::MatmulForward,
                 &[&bytes(&x), &bytes(&w), &bytes(&b)],
                 &[&vec![f32::NAN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
-                None,
-                groups,
             )?;
             let mut want = vec![0.0; m * n];
             reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
@@ -297,15 +338,11 @@ fn matmul_checks(
                 .iter()
                 .map(|&z| reference::activation_forward(act, f64::from(z)) as f32)
                 .collect();
-            let got = run_once(
-                ctx,
-                kernels,
+            let got = run(
                 Kernel::MatmulBackwardInput,
                 &[&bytes(&dz), &bytes(&wt), &bytes(&a)],
                 &[&vec![f32::NAN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
-                None,
-                groups,
             )?;
             let mut want = vec![0.0; m * n];
             let (dz, wt, a) = (widen(&dz), widen(&wt), widen(&a));
@@ -326,9 +363,7 @@ fn matmul_checks(
             } else {
                 (vec![f32::NAN; m * n], vec![f32::NAN; n])
             };
-            let got = run_once(
-                ctx,
-                kernels,
+            let got = run(
                 Kernel::MatmulBackwardWeight,
                 &[&bytes(&x), &bytes(&dz)],
                 &[&c0, &db0],
@@ -336,8 +371,6 @@ fn matmul_checks(
                     accumulate: accumulate as u32,
                     ..MatmulParams::new(m, n, k, 0)
                 },
-                None,
-                groups,
             )?;
             let mut want = vec![0.0; m * n];
             reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
@@ -355,6 +388,21 @@ fn matmul_checks(
             weight.compare(&got[0], &want);
             weight.compare(&got[1], &want_db);
         }
+    }
+    if split {
+        // One line for the three forms, each split and reduced.
+        let mut all = Check::new(
+            format!("split K: 3 matmul forms + reduce, matmul {v}"),
+            MATMUL,
+        );
+        for c in [&forward, &weight, &input] {
+            all.values += c.values;
+            all.non_finite += c.non_finite;
+            if c.worst_share > all.worst_share {
+                (all.worst_share, all.worst_error) = (c.worst_share, c.worst_error);
+            }
+        }
+        return Ok(vec![all]);
     }
     Ok(vec![forward, weight, input])
 }

@@ -55,8 +55,9 @@ fn selftest_checks_every_kernel_gradients_and_training_and_passes() {
         .copied()
         .filter(|l| l.contains(" worst error "))
         .collect();
-    // 8 kernel checks each with trusted and checked shaders, 4 gradients, 3 training runs.
-    assert_eq!(checks.len(), 23, "{}", run.show());
+    // 10 kernel checks (8, and split K in both variants) each with trusted and checked shaders,
+    // 8 gradients (2 networks in 2 variants, unsplit and split), 3 training runs.
+    assert_eq!(checks.len(), 31, "{}", run.show());
     assert!(
         checks.iter().all(|l| l.starts_with("ok ")),
         "{}",
@@ -70,13 +71,16 @@ fn selftest_checks_every_kernel_gradients_and_training_and_passes() {
         "loss_forward_backward, one workgroup per row, trusted shaders",
         "loss_forward_backward, one workgroup per row, checked shaders",
         "network gradients, 9-33-70 softmax",
+        "split K: 3 matmul forms + reduce, matmul 128, trusted shaders",
+        "split K: 3 matmul forms + reduce, matmul 64, checked shaders",
+        "matmul 128, k split",
         "20 Adam steps: GPU vs CPU path",
     ] {
         assert!(run.stdout.contains(name), "{name}:\n{}", run.show());
     }
     assert_eq!(
         lines.last(),
-        Some(&"all 23 checks passed"),
+        Some(&"all 31 checks passed"),
         "{}",
         run.show()
     );

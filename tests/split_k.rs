@@ -45,8 +45,11 @@ fn slice_counts(k: usize) -> [usize; 4] {
 fn the_split_rule_covers_k_in_whole_steps_and_only_splits_small_grids() {
     let v = MatmulVariant::Tile64;
     // T1's first forward product: 64x128 over 784 terms is 2 workgroups of 64-tiles.
+    // 17 slices of 48 terms (docs/GPU-KERNELS.md says so); its weight gradient 2 of 32.
     let t1 = Split::plan(v, 64, 128, 784, SPLIT_TARGET, usize::MAX);
-    assert!(t1.splits > 1, "{t1:?}");
+    assert_eq!((t1.splits, t1.kslice), (17, 48), "{t1:?}");
+    let t1w = Split::plan(v, 784, 128, 64, SPLIT_TARGET, usize::MAX);
+    assert_eq!((t1w.splits, t1w.kslice), (2, 32), "{t1w:?}");
     // A grid that already has the target's workgroups is not split.
     let big = Split::plan(v, 64 * 16, 64 * 16, 4096, SPLIT_TARGET, usize::MAX);
     assert_eq!(big, Split::NONE);
