@@ -4,6 +4,10 @@
 //! optimiser state `optim.layers.{i}.weight.{slot}` / `optim.layers.{i}.bias.{slot}` (slot
 //! `momentum`, or Adam's `m` and `v`, in the same layouts) and the run's settings and position
 //! in the metadata. Written atomically.
+//!
+//! One file because writing and reading the format must stay in step: every tensor name and
+//! metadata key `encode` writes, `decode` reads back here, next to it; which tensors form the
+//! layers of a foreign file is `arch`'s.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -4,6 +4,9 @@
 //! matmuls together, unsplit and split) against it; short
 //! training runs with SGD, momentum and Adam (their update kernels) against the CPU path. On the
 //! CPU: the fast path's gradients and training against the reference.
+//!
+//! One file because it is one list of checks with the shapes, tolerances and reporting they
+//! share; each check is a function of a few dozen lines.
 
 use crate::config::GpuOptions;
 use crate::cpu::fast::CpuTrainer;

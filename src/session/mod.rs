@@ -1,6 +1,10 @@
 //! A training session: a model, its data, a `Config` and a `Device`. `fit` trains the config's
 //! epochs and hands each epoch's report to a callback; checkpoints (every N epochs, or the best
 //! epoch only), resuming a saved run and stopping through a `StopToken` are part of it.
+//!
+//! One file because `Trainer` is one state machine (given, opened, running, resumed) whose
+//! methods each check the state the others leave; opening the data and device is in `open`,
+//! reading a saved run back in `resume`.
 
 use std::path::{Path, PathBuf};
 

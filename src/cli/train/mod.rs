@@ -1,5 +1,9 @@
 //! `wgtrain train`: build the network from the data and the flags (or take both from a checkpoint
 //! to resume), train, report, save.
+//!
+//! One file because it is one flow, read top to bottom: flags to settings, data and model (or a
+//! resumed run), the session, the epoch loop's lines and bars, the final report and the saves;
+//! the flags themselves are in `args`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
