@@ -1,0 +1,493 @@
+//! Fitting the schema to a training file (`Table::fit`): each column's role from the options,
+//! what the rows say of each feature (numeric or categorical, means and levels), the class
+//! names; and checking options given again against a fitted table (`Table::check_options`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::read::{Records, sniff};
+use super::{
+    CHECK_EVERY, Column, ColumnInfo, CsvOptions, Kind, LEVEL_BYTES, MAX_CLASSES, MAX_LEVELS,
+    MIN_ROWS_FOR_DISTINCT_GUARD, Missing, Need, Rows, Table, TargetColumns, at_column, is_missing,
+    number,
+};
+use crate::error::{Error, Result};
+
+/// What the fit learns of one column while it reads.
+#[derive(Default)]
+struct Stat {
+    numbers: usize,
+    texts: usize,
+    first_text: Option<(usize, String)>,
+    first_number: Option<(usize, String)>,
+    sum: f64,
+    values: BTreeSet<String>,
+    overflow: bool,
+}
+
+/// The 0-based index `c` names among `names` (`header`: they are the file's).
+fn resolve(c: &Column, names: &[String], header: bool, what: &'static str) -> Result<usize> {
+    match c {
+        Column::Number(n) if (1..=names.len()).contains(n) => Ok(n - 1),
+        Column::Number(n) => Err(Error::invalid(
+            what,
+            format!("column {n}: the file has {} columns", names.len()),
+        )),
+        Column::Name(s) if !header => Err(Error::invalid(
+            what,
+            format!(
+                "{s:?}: the file has no header line, so its columns go by number (1 to {})",
+                names.len()
+            ),
+        )),
+        Column::Name(s) => names.iter().position(|n| n == s).ok_or_else(|| {
+            let shown: Vec<&str> = names.iter().take(20).map(String::as_str).collect();
+            Error::invalid(
+                what,
+                format!(
+                    "{s:?}: no column has that name (the header has {}{})",
+                    shown.join(", "),
+                    if names.len() > 20 { ", ..." } else { "" }
+                ),
+            )
+        }),
+    }
+}
+
+/// Each column's role from the options: Label, Target, Ignored, or None for a feature.
+fn roles(names: &[String], header: bool, o: &CsvOptions) -> Result<Vec<Option<Kind>>> {
+    let w = names.len();
+    let mut roles: Vec<Option<Kind>> = vec![None; w];
+    match (&o.targets, &o.label) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "label",
+                "names a class column; it cannot be combined with targets (real-valued columns)",
+            ));
+        }
+        (Some(TargetColumns::Last(0)), None) => {
+            return Err(Error::invalid(
+                "targets",
+                "0: the number of target columns must be at least 1",
+            ));
+        }
+        (Some(TargetColumns::Columns(cs)), None) if cs.is_empty() => {
+            return Err(Error::invalid("targets", "names no column"));
+        }
+        (Some(TargetColumns::Last(k)), None) => {
+            if *k >= w {
+                return Err(Error::invalid(
+                    "targets",
+                    format!(
+                        "{k}: the file has {w} columns, and {k} target columns need at least {} (one input)",
+                        *k as u128 + 1
+                    ),
+                ));
+            }
+            for r in &mut roles[w - k..] {
+                *r = Some(Kind::Target);
+            }
+        }
+        (Some(TargetColumns::Columns(cs)), None) => {
+            for c in cs {
+                let i = resolve(c, names, header, "targets")?;
+                if roles[i].is_some() {
+                    return Err(Error::invalid(
+                        "targets",
+                        format!("names column {} twice", i + 1),
+                    ));
+                }
+                roles[i] = Some(Kind::Target);
+            }
+        }
+        (None, label) => {
+            let i = match label {
+                Some(c) => resolve(c, names, header, "label")?,
+                None => w - 1,
+            };
+            roles[i] = Some(Kind::Label);
+        }
+    }
+    for c in &o.ignore {
+        let i = resolve(c, names, header, "ignore")?;
+        if roles[i].is_some() {
+            return Err(Error::invalid(
+                "ignore",
+                format!("column {} ({:?}) is the label or a target", i + 1, names[i]),
+            ));
+        }
+        roles[i] = Some(Kind::Ignored);
+    }
+    if roles.iter().all(Option::is_some) {
+        return Err(Error::usage(
+            "no input column is left: the file's columns are all labels, targets or ignored",
+        ));
+    }
+    Ok(roles)
+}
+
+impl Table {
+    /// Reads a training file as `o` says, fits the schema to it and returns both.
+    /// Reads the file twice (the schema, then the rows), holding little more than the matrix.
+    pub fn fit(path: &Path, o: &CsvOptions) -> Result<(Table, Rows)> {
+        let format = sniff(path, o.delimiter, o.decimal)?;
+        let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
+        let mut rec = Records::open(path, format)?;
+        let Some(first_line) = rec.next()? else {
+            return Err(Error::data(path, "no data rows"));
+        };
+        let first: Vec<String> = rec.record.iter().map(String::from).collect();
+        let width = first.len();
+        if width < 2 {
+            return Err(err(
+                first_line,
+                format!(
+                    "{width} column: need at least one input and the label (no ',', ';', tab or run of spaces splits the first lines into columns)"
+                ),
+            ));
+        }
+        let header = first.iter().all(|c| number(c, format.decimal).is_none());
+        let names: Vec<String> = (0..width)
+            .map(|i| match first.get(i).filter(|n| header && !n.is_empty()) {
+                Some(n) => n.clone(),
+                None => format!("column {}", i + 1),
+            })
+            .collect();
+        let roles = roles(&names, header, o)?;
+        let mut stats: Vec<Stat> = (0..width).map(|_| Stat::default()).collect();
+        let mut rows = 0usize;
+        let mut level_bytes = 0usize;
+        let data_width = roles.iter().filter(|r| r.is_none()).count() + 1;
+        let mut row = |line: usize,
+                       cells: &mut dyn Iterator<Item = &str>,
+                       found: usize|
+         -> Result<()> {
+            if found != width {
+                return Err(if header && rows == 0 {
+                    err(
+                        first_line,
+                        format!(
+                            "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
+                        ),
+                    )
+                } else {
+                    err(line, format!("{found} columns, expected {width}"))
+                });
+            }
+            for (c, cell) in cells.enumerate() {
+                let at = || at_column(c, &names[c], header);
+                let s = &mut stats[c];
+                match &roles[c] {
+                    Some(Kind::Ignored) => {}
+                    Some(Kind::Target) => match number(cell, format.decimal) {
+                        Some(v) if v.is_finite() && (v as f32).is_finite() => {}
+                        _ if is_missing(cell) => {
+                            return Err(err(line, format!("{}: the target is missing", at())));
+                        }
+                        Some(_) => {
+                            return Err(err(
+                                line,
+                                format!(
+                                    "{}: {cell:?} is not finite (infinite, or beyond f32 range)",
+                                    at()
+                                ),
+                            ));
+                        }
+                        None => {
+                            return Err(err(line, format!("{}: {cell:?} is not a number", at())));
+                        }
+                    },
+                    Some(Kind::Label) => {
+                        if is_missing(cell) {
+                            return Err(err(line, format!("{}: the label is missing", at())));
+                        }
+                        if !s.overflow && !s.values.contains(cell) {
+                            if s.values.len() > MAX_CLASSES {
+                                s.overflow = true;
+                            } else {
+                                s.values.insert(cell.to_string());
+                            }
+                        }
+                    }
+                    _ => {
+                        if is_missing(cell) {
+                            if o.missing == Missing::Error {
+                                return Err(err(
+                                    line,
+                                    format!(
+                                        "{}: a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)",
+                                        at()
+                                    ),
+                                ));
+                            }
+                            continue;
+                        }
+                        match number(cell, format.decimal) {
+                            Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                                s.numbers += 1;
+                                s.sum += v;
+                                if s.first_number.is_none() {
+                                    s.first_number = Some((line, cell.to_string()));
+                                }
+                            }
+                            Some(_) => {
+                                return Err(err(
+                                    line,
+                                    format!(
+                                        "{}: {cell:?} is not finite (infinite, or beyond f32 range)",
+                                        at()
+                                    ),
+                                ));
+                            }
+                            None => {
+                                s.texts += 1;
+                                if s.first_text.is_none() {
+                                    s.first_text = Some((line, cell.to_string()));
+                                }
+                            }
+                        }
+                        if !s.overflow && !s.values.contains(cell) {
+                            if s.values.len() > MAX_LEVELS || level_bytes + cell.len() > LEVEL_BYTES
+                            {
+                                s.overflow = true;
+                            } else {
+                                level_bytes += cell.len();
+                                s.values.insert(cell.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            rows += 1;
+            if rows.is_multiple_of(CHECK_EVERY) {
+                crate::memory::check(
+                    &format!("reading {}: {rows} rows so far", path.display()),
+                    (rows as u64).saturating_mul(data_width as u64 * 4),
+                )?;
+            }
+            Ok(())
+        };
+        if !header {
+            row(first_line, &mut first.iter().map(String::as_str), width)?;
+        }
+        while let Some(line) = rec.next()? {
+            let found = rec.record.len();
+            row(line, &mut rec.record.iter(), found)?;
+        }
+        drop(rec);
+        if rows == 0 {
+            return Err(Error::data(path, "no data rows"));
+        }
+        let mut columns = Vec::with_capacity(width);
+        let mut classes = None;
+        let mut numeric_classes = false;
+        for (c, (role, s)) in roles.into_iter().zip(stats).enumerate() {
+            let name = names[c].clone();
+            let at = at_column(c, &name, header);
+            let kind = match role {
+                Some(Kind::Label) => {
+                    let (names, numeric) = class_names(path, &at, s, rows, format.decimal)?;
+                    classes = Some(names);
+                    numeric_classes = numeric;
+                    Kind::Label
+                }
+                Some(k) => k,
+                None if s.texts > 0 && s.numbers >= s.texts => {
+                    let (line, cell) = s.first_text.unwrap_or_default();
+                    let (nline, ncell) = s.first_number.unwrap_or_default();
+                    let hint = if line == first_line && !header {
+                        " (line 1 is read as data because a cell of it is a number; a header line names every column)"
+                    } else {
+                        ""
+                    };
+                    return Err(err(
+                        line,
+                        format!(
+                            "{at}: {cell:?} is not a number, but most of the column is (line {nline} has {ncell:?}){hint}"
+                        ),
+                    ));
+                }
+                None if s.texts > 0 => {
+                    let distinct = s.values.len();
+                    if s.overflow || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && distinct > rows / 2) {
+                        return Err(Error::data(
+                            path,
+                            format!(
+                                "{at} holds {}{distinct} different text values in {rows} rows: an identifier rather than a category; leave it out with the setting `ignore`",
+                                if s.overflow { "more than " } else { "" }
+                            ),
+                        ));
+                    }
+                    Kind::Categorical {
+                        levels: s.values.into_iter().collect(),
+                    }
+                }
+                None => Kind::Numeric {
+                    mean: if s.numbers > 0 {
+                        (s.sum / s.numbers as f64) as f32
+                    } else {
+                        0.0
+                    },
+                },
+            };
+            columns.push(ColumnInfo { name, kind });
+        }
+        let table = Table {
+            delimiter: format.delimiter,
+            decimal: format.decimal,
+            header,
+            columns,
+            classes,
+            numeric_classes,
+            missing: o.missing,
+        };
+        let rows_read = table.read(path, Need::Targets, Some(rows))?;
+        if rows_read.data.n != rows {
+            return Err(Error::data(
+                path,
+                format!(
+                    "changed while it was read: {rows} rows, then {}",
+                    rows_read.data.n
+                ),
+            ));
+        }
+        Ok((table, rows_read))
+    }
+
+    /// Reading options given again (resuming a run) must be the ones this table was fitted
+    /// with; the first that is not is an error naming it.
+    pub fn check_options(&self, o: &CsvOptions) -> Result<()> {
+        let names: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        let index = |c: &Column, what| resolve(c, &names, self.header, what);
+        let contradicts = |what: &'static str, given: String, had: String| {
+            Err(Error::invalid(
+                what,
+                format!("{given} contradicts the run's table, which has {had}"),
+            ))
+        };
+        if let Some(d) = o.delimiter.filter(|&d| d != self.delimiter) {
+            return contradicts(
+                "delimiter",
+                format!("{d:?}"),
+                format!("{:?}", self.delimiter),
+            );
+        }
+        if let Some(d) = o.decimal.filter(|&d| d != self.decimal) {
+            return contradicts("decimal", format!("{d:?}"), format!("{:?}", self.decimal));
+        }
+        if o.missing != self.missing {
+            return contradicts(
+                "missing",
+                format!("{:?}", o.missing).to_lowercase(),
+                format!("{:?}", self.missing).to_lowercase(),
+            );
+        }
+        if let Some(l) = &o.label {
+            let had = self.label().map_or("no label column".into(), |(i, n)| {
+                format!("the label in column {i} ({n:?})")
+            });
+            if self.label().map(|(i, _)| i - 1) != index(l, "label").ok() {
+                return contradicts("label", l.to_string(), had);
+            }
+        }
+        let targets: Vec<usize> = (0..self.columns.len())
+            .filter(|&i| self.columns[i].kind == Kind::Target)
+            .collect();
+        if let Some(t) = &o.targets {
+            let given: Vec<usize> = match t {
+                TargetColumns::Last(k) => {
+                    (self.columns.len().saturating_sub(*k)..self.columns.len()).collect()
+                }
+                TargetColumns::Columns(cs) => {
+                    cs.iter().filter_map(|c| index(c, "targets").ok()).collect()
+                }
+            };
+            if given != targets {
+                let t = match t {
+                    TargetColumns::Last(k) => k.to_string(),
+                    TargetColumns::Columns(cs) => cs
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+                let had = if targets.is_empty() {
+                    "no target columns".to_string()
+                } else {
+                    format!(
+                        "target columns {:?}",
+                        targets.iter().map(|i| i + 1).collect::<Vec<_>>()
+                    )
+                };
+                return contradicts("targets", t, had);
+            }
+        }
+        for c in &o.ignore {
+            if index(c, "ignore")
+                .ok()
+                .is_none_or(|i| self.columns[i].kind != Kind::Ignored)
+            {
+                return contradicts(
+                    "ignore",
+                    c.to_string(),
+                    "it as a column that is read".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The class names of the label column `at` of `path`, sorted, and whether they are integers;
+/// an error when the column looks like a regression target.
+fn class_names(
+    path: &Path,
+    at: &str,
+    s: Stat,
+    rows: usize,
+    decimal: char,
+) -> Result<(Vec<String>, bool)> {
+    let hint = "load it as real-valued targets (the setting `targets`), with the mse loss";
+    let nums: Option<Vec<f64>> = s.values.iter().map(|v| number(v, decimal)).collect();
+    let (names, numeric) = match nums {
+        Some(mut nums) => {
+            if let Some(v) = nums.iter().find(|v| v.fract() != 0.0 || v.abs() >= 1e15) {
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "the label, {at}, holds numbers that are not integers (like {v}): more like a regression target than class labels; {hint}"
+                    ),
+                ));
+            }
+            nums.sort_by(f64::total_cmp);
+            nums.dedup();
+            (
+                nums.iter()
+                    .map(|&v| format!("{}", v as i64))
+                    .collect::<Vec<_>>(),
+                true,
+            )
+        }
+        None => (s.values.into_iter().collect::<Vec<_>>(), false),
+    };
+    let distinct = names.len();
+    if s.overflow || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && distinct > rows / 2) {
+        return Err(Error::data(
+            path,
+            format!(
+                "the label column holds {}{distinct} different values in {rows} rows: more like a regression target than class labels; {hint}",
+                if s.overflow { "more than " } else { "" }
+            ),
+        ));
+    }
+    if distinct < 2 {
+        return Err(Error::data(
+            path,
+            format!(
+                "the label, {at}, holds one value ({}): a classifier needs two classes or more",
+                names.join("")
+            ),
+        ));
+    }
+    Ok((names, numeric))
+}
