@@ -202,7 +202,7 @@ impl Table {
                             return Err(err(line, format!("{}: the label is missing", at())));
                         }
                         if !s.overflow && !s.values.contains(cell) {
-                            if s.values.len() > MAX_CLASSES {
+                            if s.values.len() >= MAX_CLASSES {
                                 s.overflow = true;
                             } else {
                                 s.values.insert(cell.to_string());
@@ -247,7 +247,8 @@ impl Table {
                             }
                         }
                         if !s.overflow && !s.values.contains(cell) {
-                            if s.values.len() > MAX_LEVELS || level_bytes + cell.len() > LEVEL_BYTES
+                            if s.values.len() >= MAX_LEVELS
+                                || level_bytes + cell.len() > LEVEL_BYTES
                             {
                                 s.overflow = true;
                             } else {

@@ -433,3 +433,28 @@ fn the_table_travels_in_the_checkpoint_and_a_bad_one_is_refused() {
     assert!(two.validate().is_err());
     std::fs::remove_file(&p).unwrap();
 }
+
+#[test]
+fn a_categorical_column_holds_at_most_max_levels() {
+    // Each level twice, so the identifier guard (more distinct values than half the rows)
+    // does not fire first: MAX_LEVELS levels are taken, one more is refused.
+    let csv = |levels: usize| {
+        let mut s = String::from("colour,y\n");
+        for i in 0..2 * levels {
+            s.push_str(&format!("c{},{}\n", i % levels, i % 2));
+        }
+        s
+    };
+    let (t, _) = fit("levels-max", &csv(MAX_LEVELS));
+    assert!(
+        t.describe().contains(&format!("({MAX_LEVELS} levels)")),
+        "{}",
+        t.describe()
+    );
+    fails(
+        "levels-over",
+        &csv(MAX_LEVELS + 1),
+        &CsvOptions::default(),
+        &[&format!("more than {MAX_LEVELS} different text values")],
+    );
+}
