@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs every entry point of every shader (the matmul variants, gather, the loss and its stats, the
-# SGD, momentum and Adam updates) under Dawn/Tint, Chrome's WebGPU, through the npm package
-# `webgpu`, at WebGPU's default limits on awkward shapes, against the f64 reference. Installs
-# the package into a cache folder outside the repository (reused; needs node and npm), writes
-# the fixtures with tests/dawn_fixtures.rs, then runs scripts/dawn-check.mjs on them; exits
-# non-zero on any mismatch or when no Dawn backend could run. Here Dawn's Vulkan backend refuses
-# Mesa 22's lavapipe but takes SwiftShader (used when scripts/gpu-matrix.sh has cached it and no
-# Vulkan driver is chosen), and its GL ES backend runs on llvmpipe.
+# Runs every entry point of every shader (the matmul variants, split K's slices and reductions,
+# gather, the loss and its stats, the SGD, momentum and Adam updates) under Dawn/Tint, Chrome's
+# WebGPU, through the npm package `webgpu`, at WebGPU's default limits on awkward shapes, against
+# the f64 reference. Installs the package into a cache folder outside the repository (reused;
+# needs node and npm), writes the fixtures with tests/dawn_fixtures.rs, then runs
+# scripts/dawn-check.mjs on them; exits non-zero on any mismatch or when no Dawn backend could
+# run. Here Dawn's Vulkan backend refuses Mesa 22's lavapipe but takes SwiftShader (used when
+# scripts/gpu-matrix.sh has cached it and no Vulkan driver is chosen), and its GL ES backend runs
+# on llvmpipe.
 #   $WGTRAIN_DAWN_CACHE     where `webgpu` is installed (default ${XDG_CACHE_HOME:-~/.cache}/wgtrain-dawn)
 #   $WGTRAIN_DAWN_FIXTURES  fixture folder (default target/dawn-fixtures)
 #   $WGTRAIN_DAWN_BACKENDS  Dawn backends to try (default vulkan,opengles)

@@ -2,9 +2,10 @@
 //! Dawn: each module's WGSL as the host assembles it (`Kernel::source`), and per case the entry
 //! point, its bindings (inputs, the `Params` and `Step` uniforms' bytes, outputs with their
 //! starting values), the dispatch grid, and the f64 reference's expected outputs with the
-//! tolerance the kernel tests hold them to. Awkward shapes: below one tile or workgroup, spilling
-//! into the next, long and thin, wide loss rows, grid-stride loops with fewer workgroups than
-//! elements. `#[ignore]`d (it checks nothing here); scripts/dawn-check.sh runs it with
+//! tolerance the kernel tests hold them to; split K's two halves each alone (the slices' raw
+//! partials, the reductions on given partials). Awkward shapes: below one tile or workgroup,
+//! spilling into the next, long and thin, wide loss rows, grid-stride loops with fewer
+//! workgroups than elements. `#[ignore]`d (it checks nothing here); scripts/dawn-check.sh runs it with
 //! `cargo test --release --test dawn_fixtures -- --ignored`, into $WGTRAIN_DAWN_FIXTURES or
 //! target/dawn-fixtures.
 
@@ -19,9 +20,9 @@ use serde_json::{Value, json};
 use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::Kernel;
-use wgtrain::gpu::kernels::{MatmulVariant, WG_1D, grid_1d, loss_groups};
+use wgtrain::gpu::kernels::{MatmulVariant, Split, WG_1D, grid_1d, loss_groups};
 use wgtrain::gpu::uniforms::{
-    GatherParams, LossParams, MatmulParams, OptimParams, SgdParams, StepInfo,
+    GatherParams, LossParams, MatmulParams, OptimParams, ReduceParams, SgdParams, StepInfo,
 };
 use wgtrain::model::{Activation, Loss};
 use wgtrain::optim::{Method, Optimizer};
@@ -262,6 +263,325 @@ fn matmul_cases() -> Vec<Case> {
                 .read(2, &aux)
                 .write(3, "c", Init::Unwritten(m * n), Some((&want, MATMUL)))
                 .uniform(5, &MatmulParams::new(m, n, k, act.code())),
+            );
+        }
+    }
+    cases
+}
+
+/// Split-K shapes (M, K, N, slices asked of `Split::slices`), k >= 48: one element over a long
+/// sum in four equal slices, below a tile with a short last slice (48 + 48 + 4), spilling into
+/// further tiles (48 + 17; 64·3 + 8), long and thin both ways (272·2 + 233; 16·3).
+const SPLIT_SHAPES: [(usize, usize, usize, usize); 6] = [
+    (1, 1024, 1, 4),
+    (7, 100, 5, 3),
+    (33, 65, 17, 2),
+    (65, 200, 129, 4),
+    (130, 777, 3, 3),
+    (3, 48, 200, 3),
+];
+
+/// What the split dispatch of a matmul form writes, in f64: slice z's raw sums over k in
+/// [z·kslice, min(K, (z+1)·kslice)), c[z·M·N + row·N + col], and (the weight form's) the bias
+/// partials db[z·N + col] = Σ b[k, col] over the same k. Operands as the form stores them: a is
+/// (M, K), or (K, M) for the weight form; b is (K, N), or (N, K) for the input-gradient form.
+fn slice_partials(
+    kernel: Kernel,
+    a: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    split: Split,
+) -> (Vec<f64>, Vec<f64>) {
+    let lhs = |i: usize, p: usize| match kernel {
+        Kernel::MatmulBackwardWeight => a[p * m + i] as f64,
+        _ => a[i * k + p] as f64,
+    };
+    let rhs = |p: usize, j: usize| match kernel {
+        Kernel::MatmulBackwardInput => b[j * k + p] as f64,
+        _ => b[p * n + j] as f64,
+    };
+    let (s, q) = (split.splits as usize, split.kslice as usize);
+    let mut c = vec![0.0; s * m * n];
+    let mut db = vec![0.0; s * n];
+    for z in 0..s {
+        let terms = z * q..k.min((z + 1) * q);
+        for i in 0..m {
+            for j in 0..n {
+                c[z * m * n + i * n + j] = terms.clone().map(|p| lhs(i, p) * rhs(p, j)).sum();
+            }
+        }
+        for (j, d) in db[z * n..(z + 1) * n].iter_mut().enumerate() {
+            *d = terms.clone().map(|p| rhs(p, j)).sum();
+        }
+    }
+    (c, db)
+}
+
+/// Σ_z part[z·len + i] in f64, slice 0 first.
+fn sum_slices(part: &[f32], splits: usize, len: usize) -> Vec<f64> {
+    (0..len)
+        .map(|i| (0..splits).map(|z| part[z * len + i] as f64).sum())
+        .collect()
+}
+
+/// Asserts the helper's partials add up to the reference's unsplit product (all in f64), so a
+/// wrong operand layout in `slice_partials` fails here rather than as a kernel mismatch.
+fn check_partials(what: &str, part: &[f64], whole: &[f64], splits: usize) {
+    let len = whole.len();
+    for (i, &w) in whole.iter().enumerate() {
+        let s: f64 = (0..splits).map(|z| part[z * len + i]).sum();
+        assert!(
+            (s - w).abs() <= 1e-9 * (1.0 + w.abs()),
+            "{what}: [{i}] {s} != {w}"
+        );
+    }
+}
+
+/// The split dispatches alone (matmul.wgsl with params.splits > 1), every form in both variants,
+/// on the grid (gx, gy, S): the S·M·N partials (and the weight form's S·N bias partials) start
+/// as NaN, so a slice that skips an element fails. The weight form's odd shapes set
+/// `accumulate`, which a split dispatch must ignore (its reduction accumulates).
+fn split_matmul_cases() -> Vec<Case> {
+    let mut cases = vec![];
+    for variant in MatmulVariant::ALL {
+        for (i, &(m, k, n, slices)) in SPLIT_SHAPES.iter().enumerate() {
+            let split = Split::slices(k, slices);
+            let s = split.splits as usize;
+            assert!(s > 1, "{m}x{k}x{n} in {slices}: {split:?}");
+            let act = ACTIVATIONS[i % ACTIVATIONS.len()];
+            let seed = seed_of((m, k, n), 60);
+            let (gx, gy, _) = variant.groups(m, n).unwrap();
+            let groups = (gx, gy, split.splits);
+            let shape = format!("{m}x{k}x{n} split {s} x {}", split.kslice);
+            let params = MatmulParams::new(m, n, k, act.code()).split(split);
+
+            // Forward: a (M, K), b (K, N); the bias is bound (and checked for length) only.
+            let a = uniform(seed, m * k, -1.0, 1.0);
+            let b = uniform(seed + 1, k * n, -1.0, 1.0);
+            let bias = uniform(seed + 2, n, -0.5, 0.5);
+            let (want, _) = slice_partials(Kernel::MatmulForward, &a, &b, (m, k, n), split);
+            let mut whole = vec![0.0; m * n];
+            let (a64, b64) = (widen(&a), widen(&b));
+            let zero = vec![0.0; n];
+            reference::matmul_forward(&mut whole, &a64, &b64, &zero, m, k, n, Activation::Linear);
+            check_partials(&shape, &want, &whole, s);
+            let entry = matmul_entry("matmul_forward", variant);
+            cases.push(
+                Case::new(
+                    format!("{entry} {shape} {act:?} partials"),
+                    Kernel::MatmulForward,
+                    entry,
+                    groups,
+                )
+                .read(0, &a)
+                .read(1, &b)
+                .read(2, &bias)
+                .write(
+                    3,
+                    "parts",
+                    Init::Unwritten(s * m * n),
+                    Some((&want, MATMUL)),
+                )
+                .uniform(5, &params),
+            );
+
+            // Weight gradient: a stored (K, M), b (K, N); bias partials in binding 4.
+            let accumulate = i % 2 == 1;
+            let at = uniform(seed + 3, k * m, -1.0, 1.0);
+            let b = uniform(seed + 4, k * n, -1.0, 1.0);
+            let (want, want_db) =
+                slice_partials(Kernel::MatmulBackwardWeight, &at, &b, (m, k, n), split);
+            let mut whole = vec![0.0; m * n];
+            let b64 = widen(&b);
+            reference::matmul_backward_weight(&mut whole, &widen(&at), &b64, k, m, n);
+            check_partials(&shape, &want, &whole, s);
+            let mut whole_db = vec![0.0; n];
+            reference::bias_backward(&mut whole_db, &b64, k, n);
+            check_partials(&shape, &want_db, &whole_db, s);
+            let entry = matmul_entry("matmul_backward_weight", variant);
+            cases.push(
+                Case::new(
+                    format!("{entry} {shape} accumulate={accumulate} partials"),
+                    Kernel::MatmulBackwardWeight,
+                    entry,
+                    groups,
+                )
+                .read(0, &at)
+                .read(1, &b)
+                .write(
+                    3,
+                    "parts",
+                    Init::Unwritten(s * m * n),
+                    Some((&want, MATMUL)),
+                )
+                .write(
+                    4,
+                    "db parts",
+                    Init::Unwritten(s * n),
+                    Some((&want_db, MATMUL)),
+                )
+                .uniform(
+                    5,
+                    &MatmulParams {
+                        accumulate: accumulate as u32,
+                        ..params
+                    },
+                ),
+            );
+
+            // Input gradient: a (M, K), b stored (N, K); aux (M, N) bound and length-checked.
+            let a = uniform(seed + 5, m * k, -1.0, 1.0);
+            let bt = uniform(seed + 6, n * k, -1.0, 1.0);
+            let aux = activation_outputs(act, seed + 7, m * n);
+            let (want, _) = slice_partials(Kernel::MatmulBackwardInput, &a, &bt, (m, k, n), split);
+            let mut whole = vec![0.0; m * n];
+            let ones = vec![1.0; m * n];
+            reference::matmul_backward_input(
+                &mut whole,
+                &widen(&a),
+                &widen(&bt),
+                &ones,
+                m,
+                n,
+                k,
+                Activation::Linear,
+            );
+            check_partials(&shape, &want, &whole, s);
+            let entry = matmul_entry("matmul_backward_input", variant);
+            cases.push(
+                Case::new(
+                    format!("{entry} {shape} {act:?} partials"),
+                    Kernel::MatmulBackwardInput,
+                    entry,
+                    groups,
+                )
+                .read(0, &a)
+                .read(1, &bt)
+                .read(2, &aux)
+                .write(
+                    3,
+                    "parts",
+                    Init::Unwritten(s * m * n),
+                    Some((&want, MATMUL)),
+                )
+                .uniform(5, &params),
+            );
+        }
+    }
+    cases
+}
+
+/// Reductions (M, N, S): one element, below a workgroup, spilling into a second, many
+/// workgroups, thin both ways, up to 7 partials.
+const REDUCE_SHAPES: [(usize, usize, usize); 6] = [
+    (1, 1, 2),
+    (7, 5, 3),
+    (33, 17, 2),
+    (65, 129, 4),
+    (130, 3, 7),
+    (3, 300, 3),
+];
+
+/// reduce.wgsl's three entry points alone on given partials (f32 in [-1, 1]), each on
+/// `grid_1d(M·N)` and, for one shape, on a single workgroup (the grid-stride loops; n > 256,
+/// so the weight form's bias loop strides too). Expected: the f64 sum over slices, then the
+/// epilogue in f64. Tolerance MATMUL: S <= 7 f32 additions of terms <= 1 err by ~1e-6 absolute
+/// at worst, and the adapter's sigmoid/tanh by a few ulp (TRANSCENDENTAL, rtol 1e-5 + atol 1e-6,
+/// is within MATMUL's rtol 1e-4 + atol 1e-5).
+fn reduce_cases() -> Vec<Case> {
+    let mut cases = vec![];
+    let shapes = REDUCE_SHAPES
+        .iter()
+        .map(|&shape| (shape, false))
+        .chain([((33, 300, 3), true)]);
+    for (i, ((m, n, s), single)) in shapes.enumerate() {
+        let act = ACTIVATIONS[i % ACTIVATIONS.len()];
+        let seed = seed_of((m, s, n), 70);
+        let mn = m * n;
+        let groups = if single {
+            (1, 1, 1)
+        } else {
+            grid_1d(mn, WG_1D)
+        };
+        let shape = format!("{m}x{n} of {s} partials groups {}", groups.0);
+        let reduce_params = |act: Activation, accumulate: bool| {
+            ReduceParams::of(&MatmulParams {
+                splits: s as u32,
+                accumulate: accumulate as u32,
+                ..MatmulParams::new(m, n, 0, act.code())
+            })
+        };
+        let part = uniform(seed, s * mn, -1.0, 1.0);
+        let sum = sum_slices(&part, s, mn);
+
+        // c = act(Σ part + bias[col]).
+        let bias = uniform(seed + 1, n, -0.5, 0.5);
+        let want: Vec<f64> = (0..mn)
+            .map(|idx| reference::activation_forward(act, sum[idx] + bias[idx % n] as f64))
+            .collect();
+        cases.push(
+            Case::new(
+                format!("reduce_forward {shape} {act:?}"),
+                Kernel::ReduceForward,
+                "reduce_forward".into(),
+                groups,
+            )
+            .read(0, &part)
+            .read(1, &bias)
+            .write(2, "c", Init::Unwritten(mn), Some((&want, MATMUL)))
+            .uniform(4, &reduce_params(act, false)),
+        );
+
+        // c = Σ part · act'(aux), aux plausible outputs of act.
+        let aux = activation_outputs(act, seed + 2, mn);
+        let want: Vec<f64> = (0..mn)
+            .map(|idx| sum[idx] * reference::activation_backward(act, aux[idx] as f64))
+            .collect();
+        cases.push(
+            Case::new(
+                format!("reduce_backward_input {shape} {act:?}"),
+                Kernel::ReduceBackwardInput,
+                "reduce_backward_input".into(),
+                groups,
+            )
+            .read(0, &part)
+            .read(1, &aux)
+            .write(2, "c", Init::Unwritten(mn), Some((&want, MATMUL)))
+            .uniform(4, &reduce_params(act, false)),
+        );
+
+        // c = Σ part, db = Σ bias partials; or both added to what c and db held.
+        let bias_parts = uniform(seed + 3, s * n, -1.0, 1.0);
+        let db_sum = sum_slices(&bias_parts, s, n);
+        for accumulate in [false, true] {
+            let (c0, db0) = (
+                uniform(seed + 4, mn, -1.0, 1.0),
+                uniform(seed + 5, n, -1.0, 1.0),
+            );
+            let add = |sums: &[f64], before: &[f32]| -> Vec<f64> {
+                sums.iter()
+                    .zip(before)
+                    .map(|(&v, &b)| if accumulate { v + b as f64 } else { v })
+                    .collect()
+            };
+            let (want, want_db) = (add(&sum, &c0), add(&db_sum, &db0));
+            let (c_init, db_init) = if accumulate {
+                (Init::Values(&c0), Init::Values(&db0))
+            } else {
+                (Init::Unwritten(mn), Init::Unwritten(n))
+            };
+            cases.push(
+                Case::new(
+                    format!("reduce_backward_weight {shape} accumulate={accumulate}"),
+                    Kernel::ReduceBackwardWeight,
+                    "reduce_backward_weight".into(),
+                    groups,
+                )
+                .read(0, &part)
+                .read(1, &bias_parts)
+                .write(2, "c", c_init, Some((&want, MATMUL)))
+                .write(3, "db", db_init, Some((&want_db, MATMUL)))
+                .uniform(4, &reduce_params(Activation::Linear, accumulate)),
             );
         }
     }
@@ -769,9 +1089,11 @@ fn write_dawn_fixtures() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/dawn-fixtures"));
     std::fs::create_dir_all(&dir).unwrap();
-    // Most telling first: the matmul variants, then the gather, the losses, the updates.
+    // Most telling first: the matmul variants, their split-K halves, then the gather, the losses, the updates.
     let cases: Vec<Case> = [
         matmul_cases(),
+        split_matmul_cases(),
+        reduce_cases(),
         gather_cases(),
         loss_cases(),
         optimizer_cases(),
