@@ -5,13 +5,13 @@
 # the f64 reference. Installs the package into a cache folder outside the repository (reused;
 # needs node and npm), writes the fixtures with tests/dawn_fixtures.rs, then runs
 # scripts/dawn-check.mjs on them; exits non-zero on any mismatch or when no Dawn backend could
-# run. Here Dawn's Vulkan backend refuses Mesa 22's lavapipe but takes SwiftShader (used when
-# scripts/gpu-matrix.sh has cached it and no Vulkan driver is chosen), and its GL ES backend runs
-# on llvmpipe.
+# run. Here Dawn's Vulkan backend refuses Mesa 22's lavapipe but takes SwiftShader (fetched by
+# scripts/swiftshader.sh unless a Vulkan driver is chosen), and its GL ES backend runs on
+# llvmpipe.
 #   $WGTRAIN_DAWN_CACHE     where `webgpu` is installed (default ${XDG_CACHE_HOME:-~/.cache}/wgtrain-dawn)
 #   $WGTRAIN_DAWN_FIXTURES  fixture folder (default target/dawn-fixtures)
 #   $WGTRAIN_DAWN_BACKENDS  Dawn backends to try (default vulkan,opengles)
-#   $WGTRAIN_CI_CACHE       where gpu-matrix.sh keeps SwiftShader (default ~/.cache/wgtrain-ci)
+#   $WGTRAIN_CI_CACHE       where swiftshader.sh keeps SwiftShader (default ~/.cache/wgtrain-ci)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,9 +33,11 @@ fi
 (cd "$root" && cargo test --release --test dawn_fixtures -- --ignored --quiet)
 
 export WGTRAIN_DAWN_WEBGPU=$cache/node_modules/webgpu
-swiftshader=${WGTRAIN_CI_CACHE:-$HOME/.cache/wgtrain-ci}/swiftshader/vk_swiftshader_icd.json
-if [[ -z ${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-} && -f $swiftshader ]]; then
-    export VK_ICD_FILENAMES=$swiftshader
+# Dawn's Vulkan backend on SwiftShader (fetched and cached by swiftshader.sh) unless a Vulkan
+# driver is chosen: without it only GL ES would run here.
+if [[ -z ${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-} ]]; then
+    VK_ICD_FILENAMES=$("$root/scripts/swiftshader.sh")
+    export VK_ICD_FILENAMES
 fi
 # Dawn's GL backends need EGL without a display; the Vulkan loader wants a runtime folder.
 export EGL_PLATFORM=${EGL_PLATFORM:-surfaceless}

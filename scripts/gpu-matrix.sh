@@ -37,17 +37,7 @@ cargo build --release --locked --quiet
 wgtrain=$PWD/target/release/wgtrain
 
 swiftshader_icd() {
-  local dir=$cache/swiftshader
-  if [ ! -f "$dir/vk_swiftshader_icd.json" ]; then
-    local tmp=$work/chromium
-    mkdir -p "$tmp" "$dir"
-    (cd "$tmp" && apt-get download chromium-common >/dev/null 2>&1)
-    dpkg -x "$tmp"/chromium-common_*.deb "$tmp/x"
-    cp "$tmp/x/usr/lib/chromium/libvk_swiftshader.so" "$dir/"
-    printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "%s", "api_version": "1.0.5"}}\n' \
-      "$dir/libvk_swiftshader.so" >"$dir/vk_swiftshader_icd.json"
-  fi
-  echo "$dir/vk_swiftshader_icd.json"
+  WGTRAIN_CI_CACHE=$cache "$(dirname "$0")/swiftshader.sh"
 }
 
 # The validation layer writes every message of every process (the CLI tests start wgtrain) to

@@ -274,14 +274,15 @@ fn holds(rows: u32, cols: u32, len: u32) -> bool {
 // An empty c (m or n of 0) has nothing to write and no workgroup on the grid: refusing it also
 // bounds k by a's length, so the k loops end without naga's loop bounding.
 // With split K, c must hold S partial tiles (called after holds(m, n, c_len), so m·n does not
-// overflow) and the slices must cover k within it: kslice a non-zero multiple of TILE_K (hence of
-// TILE_K_128) and at most k, (S-1)·kslice at most k.
+// overflow) and the slices must cover k exactly: kslice a non-zero multiple of TILE_K (hence of
+// TILE_K_128) and at most k, (S-1)·kslice at most k (every slice starts within k) and
+// S·kslice at least k (no term left out: (k-1)/kslice < S).
 // One function per form: each may name only the bindings its entry points' layouts have.
 fn fits_split(c_len: u32) -> bool {
     let s = splits();
     let q = params.kslice;
     return s == 1u || (q > 0u && q % TILE_K == 0u && q <= params.k && s - 1u <= params.k / q
-        && s <= c_len / (params.m * params.n));
+        && (params.k - 1u) / q < s && s <= c_len / (params.m * params.n));
 }
 
 fn fits_forward() -> bool {

@@ -217,9 +217,9 @@ fn split_matmuls_and_their_reductions_match_the_reference_in_every_variant() {
     }
 }
 
-/// A split whose partials buffer is one (M, N) matrix short, or whose slices do not cover k in
-/// whole steps, writes nothing (matmul.wgsl's fits_split); a reduction given fewer partials
-/// than its slices writes nothing either (reduce.wgsl's fits_parts).
+/// A split whose partials buffer is one element short, or whose slices are not whole steps, run
+/// past k or stop short of it, writes nothing (matmul.wgsl's fits_split); a reduction given
+/// fewer partials than its slices writes nothing either (reduce.wgsl's fits_parts).
 #[test]
 fn split_kernels_write_nothing_when_the_partials_do_not_fit() {
     let Some(mut gpu) = setup("split_kernels_write_nothing") else {
@@ -240,6 +240,14 @@ fn split_kernels_write_nothing_when_the_partials_do_not_fit() {
             good.splits as usize * m * n,
         ),
         (Split { kslice: 0, ..good }, good.splits as usize * m * n),
+        // Slices that stop short of k: 2 of 16 terms over 100 would leave 68 out.
+        (
+            Split {
+                splits: 2,
+                kslice: 16,
+            },
+            2 * m * n,
+        ),
         (
             Split {
                 splits: good.splits + 2,
