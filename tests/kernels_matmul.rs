@@ -4,13 +4,10 @@
 
 mod common;
 
-use common::kernels::{
-    GRID_OF_64, Grid, OWN_GRID, UNTOUCHED, UNWRITTEN, activation_outputs, bytes, for_each_variant,
-    launch, seed_of, setup, variant,
+use common::kernels::{GRID_OF_64, OWN_GRID, UNTOUCHED, bytes, for_each_variant, launch, setup};
+use common::matmul::{
+    check_matmul_backward_input, check_matmul_backward_weight, check_matmul_forward,
 };
-use common::{MATMUL, assert_close, uniform};
-use wgtrain::cpu::reference::{self, widen};
-use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulVariant};
 use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::model::Activation;
@@ -24,140 +21,6 @@ const EXACT_TILES: [(usize, usize, usize); 2] = [(64, 64, 64), (128, 32, 64)];
 /// One very long dimension, the others tiny; K up to 1024.
 const LONG_THIN: [(usize, usize, usize); 4] =
     [(1000, 3, 2), (2, 1000, 3), (3, 2, 1000), (1, 1024, 1)];
-
-/// c (M, N) = act(x·w + b): x (M, K) in [-1, 1], w (K, N) scaled like Glorot so z is O(1).
-fn check_matmul_forward(gpu: &(GpuContext, Kernels), shapes: &[(usize, usize, usize)], grid: Grid) {
-    for &(m, k, n) in shapes {
-        for act in Activation::ALL {
-            let seed = seed_of((m, k, n), act.code() as u64);
-            let x = uniform(seed, m * k, -1.0, 1.0);
-            let s = (3.0 / k as f64).sqrt();
-            let w = uniform(seed + 1, k * n, -s, s);
-            let b = uniform(seed + 2, n, -0.5, 0.5);
-            let got = launch(
-                gpu,
-                Kernel::MatmulForward,
-                &[bytes(&x), bytes(&w), bytes(&b)],
-                &[&vec![UNWRITTEN; m * n]],
-                &MatmulParams::new(m, n, k, act.code()),
-                None,
-                grid(&gpu.1, m, n),
-            );
-            let mut want = vec![0.0; m * n];
-            reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
-            assert_close(
-                &format!(
-                    "matmul_forward variant {} {act} {m}x{k}x{n} seed {seed:#x}",
-                    variant(gpu)
-                ),
-                &got[0],
-                &want,
-                MATMUL,
-            );
-        }
-    }
-}
-
-/// c (M, N) = aᵀ·b and db (N) = Σ_k b[k, :], with a stored (K, M) (a batch of K input rows) and
-/// b (K, N) (their dz, scaled by 1/K as a mean-loss gradient is). Overwriting: c and db start as
-/// NaN. Accumulating (a later row chunk): they start as earlier chunks' sums, which must be kept.
-fn check_matmul_backward_weight(
-    gpu: &(GpuContext, Kernels),
-    shapes: &[(usize, usize, usize)],
-    accumulate: bool,
-    grid: Grid,
-) {
-    for &(m, k, n) in shapes {
-        let seed = seed_of((m, k, n), 7 + accumulate as u64);
-        let x = uniform(seed, k * m, -1.0, 1.0);
-        let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
-        let (c0, db0) = if accumulate {
-            (
-                uniform(seed + 2, m * n, -1.0, 1.0),
-                uniform(seed + 3, n, -1.0, 1.0),
-            )
-        } else {
-            (vec![UNWRITTEN; m * n], vec![UNWRITTEN; n])
-        };
-        let got = launch(
-            gpu,
-            Kernel::MatmulBackwardWeight,
-            &[bytes(&x), bytes(&dz)],
-            &[&c0, &db0],
-            &MatmulParams {
-                accumulate: accumulate as u32,
-                ..MatmulParams::new(m, n, k, 0)
-            },
-            None,
-            grid(&gpu.1, m, n),
-        );
-        let mut want = vec![0.0; m * n];
-        reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
-        let mut want_db = vec![0.0; n];
-        reference::bias_backward(&mut want_db, &widen(&dz), k, n);
-        if accumulate {
-            want.iter_mut().zip(&c0).for_each(|(w, &c)| *w += c as f64);
-            want_db
-                .iter_mut()
-                .zip(&db0)
-                .for_each(|(w, &b)| *w += b as f64);
-        }
-        let name = format!(
-            "matmul_backward_weight variant {} accumulate={accumulate} {m}x{k}x{n} seed {seed:#x}",
-            variant(gpu)
-        );
-        assert_close(&format!("{name}: dw"), &got[0], &want, MATMUL);
-        assert_close(&format!("{name}: db"), &got[1], &want_db, MATMUL);
-    }
-}
-
-/// c (M, N) = (a·bᵀ) ∘ act'(aux): a (M, K) the next layer's dz, b stored (N, K) its weights,
-/// aux (M, N) this layer's activation outputs.
-fn check_matmul_backward_input(
-    gpu: &(GpuContext, Kernels),
-    shapes: &[(usize, usize, usize)],
-    grid: Grid,
-) {
-    for &(m, k, n) in shapes {
-        for act in Activation::ALL {
-            let seed = seed_of((m, k, n), 8 + act.code() as u64);
-            let dz = uniform(seed, m * k, -1.0, 1.0);
-            let s = (3.0 / k as f64).sqrt();
-            let w = uniform(seed + 1, n * k, -s, s);
-            let a = activation_outputs(act, seed + 2, m * n);
-            let got = launch(
-                gpu,
-                Kernel::MatmulBackwardInput,
-                &[bytes(&dz), bytes(&w), bytes(&a)],
-                &[&vec![UNWRITTEN; m * n]],
-                &MatmulParams::new(m, n, k, act.code()),
-                None,
-                grid(&gpu.1, m, n),
-            );
-            // The reference names the layer's shapes: dz (m, n_ref), w (k_ref, n_ref), a (m, k_ref).
-            let mut want = vec![0.0; m * n];
-            reference::matmul_backward_input(
-                &mut want,
-                &widen(&dz),
-                &widen(&w),
-                &widen(&a),
-                m,
-                n,
-                k,
-                act,
-            );
-            assert_close(
-                &format!(
-                    "matmul_backward_input variant {} {act} {m}x{k}x{n} seed {seed:#x}",
-                    variant(gpu)
-                ),
-                &got[0],
-                &want,
-                MATMUL,
-            );
-        }
-    }
-}
 
 #[test]
 fn matmul_forward_shapes_smaller_than_tile_match_reference() {

@@ -7,20 +7,20 @@
 mod common;
 
 use common::cli::{check_metrics, number, with_adapter};
-use common::kernels::{
-    UNTOUCHED, UNWRITTEN, activation_outputs, bytes, launch, seed_of, setup, variant,
+use common::kernels::{UNTOUCHED, bytes, launch, setup, variant};
+use common::matmul::{
+    How, check_matmul_backward_input, check_matmul_backward_weight, check_matmul_forward,
 };
 use common::scratch::Scratch;
-use common::{MATMUL, NETWORK, Tol, assert_close, gpu, parameters, uniform};
+use common::{NETWORK, Tol, assert_close, gpu, parameters, uniform};
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::gpu::buffer::run_split_once;
+use wgtrain::gpu::GpuTrainer;
 use wgtrain::gpu::kernels::{
-    Kernel, Kernels, MatmulVariant, SLICE_ALIGN, SPLIT_TARGET, Split, WG_1D, grid_1d,
+    Kernel, MatmulVariant, SLICE_ALIGN, SPLIT_TARGET, Split, WG_1D, grid_1d,
 };
 use wgtrain::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use wgtrain::gpu::uniforms::{MatmulParams, ReduceParams};
-use wgtrain::gpu::{GpuContext, GpuTrainer};
 use wgtrain::model::{Activation, Loss, Output, Spec};
 use wgtrain::rng::Rng;
 
@@ -35,11 +35,10 @@ const SHAPES: [(usize, usize, usize); 6] = [
     (3, 48, 200),
 ];
 
-/// The slice counts asked of `Split::slices` per shape: two, three, seven, and one slice per
-/// 16-term step (what the rule never exceeds: the last slices may then be short or empty).
-fn slice_counts(k: usize) -> [usize; 4] {
-    [2, 3, 7, k.div_ceil(SLICE_ALIGN)]
-}
+/// The slice counts asked of `Split::slices` per shape (each shape's k gives at least 2): two,
+/// three, seven, and one slice per 16-term step (what the rule never exceeds; the last slice may
+/// then be short).
+const SLICES: [usize; 4] = [2, 3, 7, usize::MAX];
 
 #[test]
 fn the_split_rule_covers_k_in_whole_steps_and_only_splits_small_grids() {
@@ -97,115 +96,6 @@ fn split_k_values_parse_and_others_are_refused() {
     }
 }
 
-/// Runs one split matmul through `run_split_once`, panicking with the kernel's name.
-#[allow(clippy::too_many_arguments)]
-fn split_launch(
-    (ctx, kernels): &(GpuContext, Kernels),
-    kernel: Kernel,
-    inputs: &[&[u8]],
-    outputs: &[&[f32]],
-    params: &MatmulParams,
-    split: Split,
-) -> Vec<Vec<f32>> {
-    let (m, n) = (params.m as usize, params.n as usize);
-    let groups = kernels.matmul_groups(m, n).unwrap();
-    run_split_once(ctx, kernels, kernel, inputs, outputs, params, split, groups)
-        .unwrap_or_else(|e| panic!("{kernel:?} split {split:?}: {e}"))
-}
-
-fn check_split_forms(gpu: &(GpuContext, Kernels)) {
-    for &(m, k, n) in &SHAPES {
-        for slices in slice_counts(k) {
-            let split = Split::slices(k, slices);
-            assert!(split.splits > 1, "{m}x{k}x{n} {slices}: {split:?}");
-            let name = |form: &str| {
-                format!(
-                    "{form} variant {} {m}x{k}x{n} split {} x {}",
-                    variant(gpu),
-                    split.splits,
-                    split.kslice
-                )
-            };
-            let s = (3.0 / k as f64).sqrt();
-            for act in Activation::ALL {
-                let seed = seed_of((m, k, n), 20 + act.code() as u64 + slices as u64);
-                // c (M, N) = act(x·w + b).
-                let x = uniform(seed, m * k, -1.0, 1.0);
-                let w = uniform(seed + 1, k * n, -s, s);
-                let b = uniform(seed + 2, n, -0.5, 0.5);
-                let got = split_launch(
-                    gpu,
-                    Kernel::MatmulForward,
-                    &[bytes(&x), bytes(&w), bytes(&b)],
-                    &[&vec![UNWRITTEN; m * n]],
-                    &MatmulParams::new(m, n, k, act.code()),
-                    split,
-                );
-                let mut want = vec![0.0; m * n];
-                let (xw, ww, bw) = (widen(&x), widen(&w), widen(&b));
-                reference::matmul_forward(&mut want, &xw, &ww, &bw, m, k, n, act);
-                assert_close(&name(&format!("forward {act}")), &got[0], &want, MATMUL);
-                // c (M, N) = (dz·wᵀ) ∘ act'(a): dz (M, K), w stored (N, K), a (M, N).
-                let dz = uniform(seed + 3, m * k, -1.0, 1.0);
-                let wt = uniform(seed + 4, n * k, -s, s);
-                let a = activation_outputs(act, seed + 5, m * n);
-                let got = split_launch(
-                    gpu,
-                    Kernel::MatmulBackwardInput,
-                    &[bytes(&dz), bytes(&wt), bytes(&a)],
-                    &[&vec![UNWRITTEN; m * n]],
-                    &MatmulParams::new(m, n, k, act.code()),
-                    split,
-                );
-                let mut want = vec![0.0; m * n];
-                let (dz, wt, a) = (widen(&dz), widen(&wt), widen(&a));
-                reference::matmul_backward_input(&mut want, &dz, &wt, &a, m, n, k, act);
-                assert_close(&name(&format!("input {act}")), &got[0], &want, MATMUL);
-            }
-            // dw (M, N) = xᵀ·dz, db = column sums of dz: overwriting, then adding to earlier
-            // chunks' sums.
-            for accumulate in [false, true] {
-                let seed = seed_of((m, k, n), 40 + accumulate as u64 + slices as u64);
-                let x = uniform(seed, k * m, -1.0, 1.0);
-                let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
-                let (c0, db0) = if accumulate {
-                    (
-                        uniform(seed + 2, m * n, -1.0, 1.0),
-                        uniform(seed + 3, n, -1.0, 1.0),
-                    )
-                } else {
-                    (vec![UNWRITTEN; m * n], vec![UNWRITTEN; n])
-                };
-                let got = split_launch(
-                    gpu,
-                    Kernel::MatmulBackwardWeight,
-                    &[bytes(&x), bytes(&dz)],
-                    &[&c0, &db0],
-                    &MatmulParams {
-                        accumulate: accumulate as u32,
-                        ..MatmulParams::new(m, n, k, 0)
-                    },
-                    split,
-                );
-                let mut want = vec![0.0; m * n];
-                reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
-                let mut want_db = vec![0.0; n];
-                reference::bias_backward(&mut want_db, &widen(&dz), k, n);
-                if accumulate {
-                    want.iter_mut().zip(&c0).for_each(|(w, &c)| *w += c as f64);
-                    want_db
-                        .iter_mut()
-                        .zip(&db0)
-                        .for_each(|(w, &b)| *w += b as f64);
-                }
-                let what = name(&format!("weight accumulate={accumulate}"));
-                assert_close(&format!("{what}: dw"), &got[0], &want, MATMUL);
-                assert_close(&format!("{what}: db"), &got[1], &want_db, MATMUL);
-            }
-        }
-    }
-}
-
 #[test]
 fn split_matmuls_and_their_reductions_match_the_reference_in_every_variant() {
     let Some(mut gpu) = setup("split_matmuls_match_the_reference") else {
@@ -213,7 +103,14 @@ fn split_matmuls_and_their_reductions_match_the_reference_in_every_variant() {
     };
     for v in MatmulVariant::ALL {
         gpu.1.set_matmul_variant(v).unwrap();
-        check_split_forms(&gpu);
+        for slices in SLICES {
+            let how = How::Split(slices);
+            check_matmul_forward(&gpu, &SHAPES, how);
+            check_matmul_backward_input(&gpu, &SHAPES, how);
+            for accumulate in [false, true] {
+                check_matmul_backward_weight(&gpu, &SHAPES, accumulate, how);
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Shared test helpers: the one closeness checker, tolerances, seeded inputs, the GPU context,
 //! the one scratch folder (in `scratch`), the one-kernel harness of the kernel parity tests (in
-//! `kernels`), the runner of the binary and readers of what it prints (in `cli`), and a
+//! `kernels`) and its matmul checks (in `matmul`), the runner of the binary and readers of what it prints (in `cli`), and a
 //! hand-written safetensors reader and writer (in `checkpoint_file`).
 // Every test binary compiles this whole module and each uses only part of it.
 #![allow(dead_code)]
@@ -11,6 +11,7 @@ pub mod diabetes;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod kernels;
+pub mod matmul;
 pub mod scratch;
 pub mod tabular;
 
