@@ -1,7 +1,8 @@
 //! Shared test helpers: the one closeness checker, tolerances, seeded inputs, the GPU context,
 //! the one scratch folder (in `scratch`), the one-kernel harness of the kernel parity tests (in
-//! `kernels`) and its matmul checks (in `matmul`), the runner of the binary and readers of what it prints (in `cli`), and a
-//! hand-written safetensors reader and writer (in `checkpoint_file`).
+//! `kernels`) and its matmul checks (in `matmul`), the runner of the binary and readers of what
+//! it prints (in `cli`), and a hand-written safetensors reader and writer (in
+//! `checkpoint_file`).
 // Every test binary compiles this whole module and each uses only part of it.
 #![allow(dead_code)]
 
