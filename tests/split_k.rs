@@ -259,7 +259,8 @@ fn network_gradients_with_every_matmul_split_match_the_reference() {
 }
 
 /// Two epochs of digits with every matmul split and without: the device line says so, and the
-/// losses agree as two f32 summation orders do (tests/cli_gpu.rs's CPU-GPU bound).
+/// losses agree as two f32 summation orders do (tests/cli_gpu.rs's CPU-GPU bound). A bad value
+/// is refused naming the variable.
 #[test]
 fn wgtrain_split_k_trains_digits_to_the_unsplit_losses() {
     let test = "wgtrain_split_k";
@@ -286,6 +287,7 @@ fn wgtrain_split_k_trains_digits_to_the_unsplit_losses() {
             "{}",
             run.show()
         );
+        assert!(!device.contains("shader runtime checks"), "{device}");
         losses.push(check_metrics(&s.path(file), 2, true));
     }
     const SPLIT_LOSS: Tol = Tol {
@@ -302,6 +304,17 @@ fn wgtrain_split_k_trains_digits_to_the_unsplit_losses() {
             );
         }
     }
+    // The device line also says when every shader keeps naga's runtime checks.
+    let one = ["train", "--epochs", "1", "--device", "gpu"];
+    let run = s.run_with(&one, |c| {
+        c.env("WGTRAIN_SHADER_CHECKS", "1");
+    });
+    run.assert_success();
+    assert!(
+        run.stderr.contains(", shader runtime checks on"),
+        "{}",
+        run.show()
+    );
     let run = s.run_with(&args, |c| {
         c.env("WGTRAIN_SPLIT_K", "many");
     });

@@ -380,8 +380,19 @@ impl GpuTrainer {
 }
 
 impl Backend for GpuTrainer {
+    /// `gpu: adapter, matmul ...`, then `, shader runtime checks on` when every module was
+    /// compiled with naga's checks (`GpuOptions::shader_checks`).
     fn describe(&self) -> String {
-        format!("gpu: {}, {}", self.ctx.describe(), self.matmul.describe())
+        let checks = if self.ctx.shader_checks {
+            ", shader runtime checks on"
+        } else {
+            ""
+        };
+        format!(
+            "gpu: {}, {}{checks}",
+            self.ctx.describe(),
+            self.matmul.describe()
+        )
     }
 
     fn train_steps(
