@@ -24,7 +24,8 @@ pub struct BenchArgs {
     /// Sweep square and training-shaped matmuls instead, reporting GFLOP/s per size.
     #[arg(long)]
     gemm: bool,
-    /// One JSON object per result on stdout instead of a table.
+    /// One JSON object per result on stdout instead of a table (with --gemm, each as it is
+    /// measured, its peak the one measured before the sweep).
     #[arg(long)]
     json: bool,
     /// Threads of the CPU path (and of its peak measurement): compare with the reference at
@@ -97,6 +98,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 "  {} {m}x{k}x{n}: {:.1} GFLOP/s ({})",
                 r.form, r.gflops, r.device
             );
+            // JSON lines go out as they are measured (with the peak measured before the
+            // sweep), so a sweep cut short keeps what ran.
+            if a.json {
+                let peak = if r.device.starts_with("cpu") {
+                    before.0
+                } else {
+                    before.1
+                };
+                println!("{}", gemm_json(r, peak));
+            }
         }
     } else {
         let tasks = a
@@ -155,19 +166,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
         None => "-".into(),
     };
     if a.gemm {
+        // JSON lines went out during the sweep.
         if !a.json {
             println!(
                 "{:<8} {:>6} {:>6} {:>6}  {:>10} {:>6}  device",
                 "form", "m", "k", "n", "GFLOP/s", "peak"
             );
-        }
-        for r in gemm_results {
-            if a.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops, "peak_gflops": peak_of(&r.device), "device": r.device})
-                );
-            } else {
+            for r in gemm_results {
                 println!(
                     "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}",
                     r.form,
@@ -223,4 +228,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One `--gemm --json` line: the shape, its GFLOP/s, the path's peak and the device.
+fn gemm_json(r: &wgtrain::bench::GemmResult, peak: Option<f64>) -> serde_json::Value {
+    serde_json::json!({
+        "form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops,
+        "peak_gflops": peak, "device": r.device,
+    })
 }
