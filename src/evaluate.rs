@@ -140,14 +140,18 @@ pub struct Evaluation {
     pub regression: Option<RegressionMetrics>,
     /// The same for each target column, in order; empty for class targets.
     pub per_target: Vec<RegressionMetrics>,
+    /// The target columns' names, one per `per_target` entry (a CSV run's table gives them);
+    /// empty: they are numbered.
+    pub target_names: Vec<String>,
 }
 
 impl Evaluation {
     /// One JSON object: `n`, `loss` (the training loss: ½·MSE for mse with one target),
     /// `accuracy` (null for value targets), `confusion` and `per_class` (`class`, `precision`,
     /// `recall`, `f1`, `support`); for value targets `mse`, `rmse`, `mae`, `r2` over all targets
-    /// (null for class targets; `r2` null where it is undefined) and `per_target` (`target` and
-    /// the same four, one per target column; empty for class targets).
+    /// (null for class targets; `r2` null where it is undefined) and `per_target` (`target`,
+    /// `name` when `target_names` has it, and the same four, one per target column; empty for
+    /// class targets).
     pub fn to_json(&self) -> String {
         let overall = |key: &str| {
             self.regression
@@ -169,6 +173,9 @@ impl Evaluation {
             "per_target": self.per_target.iter().enumerate().map(|(t, m)| {
                 let mut o = m.to_json();
                 o["target"] = t.into();
+                if let Some(name) = self.target_names.get(t) {
+                    o["name"] = name.as_str().into();
+                }
                 o
             }).collect::<Vec<_>>(),
         })
@@ -213,10 +220,20 @@ impl Evaluation {
                 }
             );
             if self.per_target.len() > 1 {
-                s += "\ntarget          mse         rmse          mae         r2\n";
+                let name = |t: usize| self.target_names.get(t).cloned().unwrap_or(t.to_string());
+                let w = (0..self.per_target.len())
+                    .map(|t| name(t).chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(6);
+                s += &format!(
+                    "\n{:<w$}  {:>11}  {:>11}  {:>11}  {:>9}\n",
+                    "target", "mse", "rmse", "mae", "r2"
+                );
                 for (t, m) in self.per_target.iter().enumerate() {
                     s += &format!(
-                        "{t:>6}  {:>11}  {:>11}  {:>11}  {:>9}\n",
+                        "{:<w$}  {:>11}  {:>11}  {:>11}  {:>9}\n",
+                        name(t),
                         figure(m.mse),
                         figure(m.rmse),
                         figure(m.mae),
@@ -326,6 +343,7 @@ pub fn evaluate_scaled(
         per_class: vec![],
         regression: None,
         per_target: vec![],
+        target_names: vec![],
     };
     if let Targets::Values { values, width } = &data.targets {
         e.per_target = (0..*width)
@@ -531,7 +549,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("     1       5.0000       2.2361       2.0000        n/a"),
+            table.contains("1            5.0000       2.2361       2.0000        n/a"),
             "{table}"
         );
         let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();

@@ -200,13 +200,21 @@ impl Model {
     /// Loss, and for class targets accuracy, per-class metrics and the confusion matrix, for
     /// value targets MSE, RMSE, MAE and R², on raw `data` (the model's input transform is
     /// applied here, and every figure is in the units of `data`'s targets).
+    /// The targets are named after the model's table's target columns, when it has them.
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
         let z = self.input.target_standardize.as_ref();
-        match &self.input.standardize {
+        let mut e = match &self.input.standardize {
             Some(s) => {
                 evaluate::evaluate_scaled(&self.spec, &self.params, &s.apply_to(data.clone())?, z)
             }
             None => evaluate::evaluate_scaled(&self.spec, &self.params, data, z),
+        }?;
+        if let Some(t) = &self.input.table {
+            let names = t.target_names();
+            if names.len() == e.per_target.len() {
+                e.target_names = names;
+            }
         }
+        Ok(e)
     }
 }

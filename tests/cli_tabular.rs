@@ -303,6 +303,7 @@ fn csv_flags_choose_columns_and_resume_keeps_the_table() {
         "{}",
         run.show()
     );
+    let regression = s.arg("r.safetensors");
     let run = s.run(&[
         "train",
         "--data",
@@ -315,6 +316,8 @@ fn csv_flags_choose_columns_and_resume_keeps_the_table() {
         "cpu",
         "--epochs",
         "2",
+        "--save",
+        &regression,
     ]);
     run.assert_success();
     // Targets in the file's order, whatever the order given.
@@ -329,6 +332,27 @@ fn csv_flags_choose_columns_and_resume_keeps_the_table() {
         "{}",
         run.show()
     );
+    // eval names each target's row (table) and object (JSON) after its column.
+    let eval = ["eval", "--model", &regression, "--data", &data];
+    let table = s.run(&eval).success_stdout();
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("target "))
+        .skip(1)
+        .collect();
+    assert!(
+        rows.len() == 2 && rows[0].starts_with("y ") && rows[1].starts_with("score "),
+        "{table}"
+    );
+    let json = s.run(&[&eval[..], &["--json"]].concat()).success_stdout();
+    let e: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let names: Vec<&str> = e["per_target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["y", "score"], "{e}");
     s.run(&[
         "train", "--data", &data, "--label", "kinds", "--device", "cpu",
     ])

@@ -438,13 +438,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         .input
         .table
         .as_ref()
-        .map(|t| {
-            t.columns
-                .iter()
-                .filter(|c| c.kind == data::table::Kind::Target)
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>()
-        })
+        .map(|t| t.target_names())
         .filter(|n| n.len() == w);
     let names: Vec<String> = (0..w)
         .map(|j| match (&class_names, &target_names) {

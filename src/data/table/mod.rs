@@ -280,6 +280,15 @@ impl Table {
         out
     }
 
+    /// The target columns' names, in file order (the network's outputs for a regression).
+    pub fn target_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| c.kind == Kind::Target)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// The 1-based column of the class label, and its name.
     pub fn label(&self) -> Option<(usize, &str)> {
         self.columns
