@@ -14,7 +14,7 @@ mod common;
 use std::path::PathBuf;
 
 use bytemuck::Pod;
-use common::kernels::{UNTOUCHED, activation_outputs, seed_of};
+use common::kernels::{UNTOUCHED, activation_outputs, loss_inputs, seed_of};
 use common::{EXACT, MATMUL, TRANSCENDENTAL, Tol, uniform};
 use serde_json::{Value, json};
 use wgtrain::cpu::fast::argmax;
@@ -729,40 +729,6 @@ const LOSS_CASES: [(Loss, bool, usize, usize); 15] = [
     (Loss::Mse, false, 5, 10),
     (Loss::Mse, false, 3, 5000),
 ];
-
-/// Outputs and targets as the loss kernel tests draw them: logits with one-hot targets for
-/// cross-entropy, logits with targets in [0, 1] for bce, outputs in (0, 1) or [-2, 2] for mse.
-fn loss_inputs(
-    loss: Loss,
-    sigmoid_out: bool,
-    m: usize,
-    n: usize,
-    seed: u64,
-) -> (Vec<f32>, Vec<f32>) {
-    match loss {
-        Loss::CrossEntropy => {
-            let mut rng = Rng::new(seed);
-            let out = uniform(seed + 1, m * n, -4.0, 4.0);
-            let mut y = vec![0.0; m * n];
-            for i in 0..m {
-                y[i * n + rng.below(n)] = 1.0;
-            }
-            (out, y)
-        }
-        Loss::Bce => (
-            uniform(seed + 1, m * n, -6.0, 6.0),
-            uniform(seed + 2, m * n, 0.0, 1.0),
-        ),
-        Loss::Mse if sigmoid_out => (
-            uniform(seed + 1, m * n, 0.01, 0.99),
-            uniform(seed + 2, m * n, 0.0, 1.0),
-        ),
-        Loss::Mse => (
-            uniform(seed + 1, m * n, -2.0, 2.0),
-            uniform(seed + 2, m * n, -2.0, 2.0),
-        ),
-    }
-}
 
 /// loss_forward_backward on every loss, both paths; loss_stats over fewer rows than its
 /// workgroup and several times more, overwriting and accumulating into a slot past the first.

@@ -3,57 +3,14 @@
 
 mod common;
 
-use common::kernels::{UNTOUCHED, UNWRITTEN, activation_outputs, bytes, launch, setup};
-use common::{EXACT, TRANSCENDENTAL, assert_close, uniform};
+use common::kernels::{UNTOUCHED, UNWRITTEN, bytes, launch, loss_inputs, setup};
+use common::{EXACT, TRANSCENDENTAL, assert_close};
 use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::kernels::{Kernel, Kernels, loss_groups};
 use wgtrain::gpu::uniforms::{LossParams, StepInfo};
-use wgtrain::model::{Activation, Loss};
-use wgtrain::rng::Rng;
-
-/// Outputs and dense targets for a loss: logits for cross-entropy (one-hot y) and bce (y in
-/// [0, 1], a few exactly 0 or 1), outputs for mse (sigmoid outputs in (0, 1) when asked).
-fn loss_inputs(
-    loss: Loss,
-    sigmoid_out: bool,
-    m: usize,
-    n: usize,
-    seed: u64,
-) -> (Vec<f32>, Vec<f32>) {
-    let mut rng = Rng::new(seed);
-    match loss {
-        Loss::CrossEntropy => {
-            let out = uniform(seed + 1, m * n, -4.0, 4.0);
-            let mut y = vec![0.0; m * n];
-            for i in 0..m {
-                y[i * n + rng.below(n)] = 1.0;
-            }
-            (out, y)
-        }
-        Loss::Bce => {
-            let out = uniform(seed + 1, m * n, -6.0, 6.0);
-            let mut y = uniform(seed + 2, m * n, 0.0, 1.0);
-            for (i, t) in y.iter_mut().enumerate() {
-                match i % 7 {
-                    0 => *t = 0.0,
-                    1 => *t = 1.0,
-                    _ => {}
-                }
-            }
-            (out, y)
-        }
-        Loss::Mse if sigmoid_out => {
-            let out = activation_outputs(Activation::Sigmoid, seed + 1, m * n);
-            (out, uniform(seed + 2, m * n, 0.0, 1.0))
-        }
-        Loss::Mse => (
-            uniform(seed + 1, m * n, -2.0, 2.0),
-            uniform(seed + 2, m * n, -2.0, 2.0),
-        ),
-    }
-}
+use wgtrain::model::Loss;
 
 /// Runs the loss kernel on m rows of width n, one thread per row and then one workgroup per
 /// row, and loss_stats into stats slot `slot`; checks dz, the loss sum and the correct count in

@@ -8,7 +8,8 @@ use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::buffer::run_once;
 use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulVariant, matmul_groups};
 use wgtrain::gpu::uniforms::StepInfo;
-use wgtrain::model::Activation;
+use wgtrain::model::{Activation, Loss};
+use wgtrain::rng::Rng;
 
 use super::{gpu, uniform};
 
@@ -77,4 +78,46 @@ pub fn activation_outputs(act: Activation, seed: u64, len: usize) -> Vec<f32> {
         .iter()
         .map(|&z| reference::activation_forward(act, z as f64) as f32)
         .collect()
+}
+
+/// Outputs and dense targets for a loss (tests/kernels_loss.rs, and the Dawn fixtures): logits for cross-entropy (one-hot y) and bce (y in
+/// [0, 1], a few exactly 0 or 1), outputs for mse (sigmoid outputs in (0, 1) when asked).
+pub fn loss_inputs(
+    loss: Loss,
+    sigmoid_out: bool,
+    m: usize,
+    n: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    match loss {
+        Loss::CrossEntropy => {
+            let out = uniform(seed + 1, m * n, -4.0, 4.0);
+            let mut y = vec![0.0; m * n];
+            for i in 0..m {
+                y[i * n + rng.below(n)] = 1.0;
+            }
+            (out, y)
+        }
+        Loss::Bce => {
+            let out = uniform(seed + 1, m * n, -6.0, 6.0);
+            let mut y = uniform(seed + 2, m * n, 0.0, 1.0);
+            for (i, t) in y.iter_mut().enumerate() {
+                match i % 7 {
+                    0 => *t = 0.0,
+                    1 => *t = 1.0,
+                    _ => {}
+                }
+            }
+            (out, y)
+        }
+        Loss::Mse if sigmoid_out => {
+            let out = activation_outputs(Activation::Sigmoid, seed + 1, m * n);
+            (out, uniform(seed + 2, m * n, 0.0, 1.0))
+        }
+        Loss::Mse => (
+            uniform(seed + 1, m * n, -2.0, 2.0),
+            uniform(seed + 2, m * n, -2.0, 2.0),
+        ),
+    }
 }
