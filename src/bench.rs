@@ -1,4 +1,4 @@
-//! `wgtrain bench`: the benchmark tasks T1–T4 (defined as in the PyTorch reference), each result
+//! `wgtrain bench`: the benchmark tasks T1–T5 (defined as in the PyTorch reference), each result
 //! validated (first-step gradients against the f64 reference, final accuracy) before its time is
 //! trusted, and a GEMM sweep.
 
@@ -14,19 +14,23 @@ use crate::gpu::buffer::run_timed;
 use crate::gpu::kernels::{Kernel, Kernels};
 use crate::gpu::uniforms::MatmulParams;
 use crate::model::{Activation, Loss, Output, Params, Spec};
+use crate::optim::{Method, Optimizer};
 use crate::session::Trainer;
 use crate::train::Backend;
 use crate::trained::Model;
 
-/// One benchmark task: ReLU hidden layers, softmax cross-entropy, plain SGD, Glorot init.
+/// One benchmark task: ReLU hidden layers, softmax cross-entropy, Glorot init, plain SGD or
+/// Adam with PyTorch's defaults (β1 0.9, β2 0.999, ε 1e-8).
 #[derive(Clone, Debug)]
 pub struct Task {
-    /// Task name, `"T1"` to `"T4"`; `by_name` matches it case-insensitively.
+    /// Task name, `"T1"` to `"T5"`; `by_name` matches it case-insensitively.
     pub name: &'static str,
     /// The dataset trained and tested on, as `data::load` names it (`"fashion-mnist"`, `"digits"`).
     pub data: &'static str,
     /// Layer sizes, inputs first: `[inputs, hidden.., classes]`.
     pub sizes: &'static [usize],
+    /// The update rule, with its default hyper-parameters.
+    pub method: Method,
     /// Learning rate, constant over the run.
     pub lr: f32,
     /// Rows per mini-batch.
@@ -38,12 +42,14 @@ pub struct Task {
 }
 
 /// The benchmark tasks: T1 a small Fashion-MNIST network, T2 and T4 wide ones (1024 and 4096
-/// units, batches as wide), T3 the built-in digits set for many epochs.
-pub const TASKS: [Task; 4] = [
+/// units, batches as wide), T3 the built-in digits set for many epochs, T5 the long run with
+/// the optimiser most people use (Adam, 100 epochs: does the speed hold to the end?).
+pub const TASKS: [Task; 5] = [
     Task {
         name: "T1",
         data: "fashion-mnist",
         sizes: &[784, 128, 10],
+        method: Method::Sgd,
         lr: 0.1,
         batch: 64,
         epochs: 3,
@@ -53,6 +59,7 @@ pub const TASKS: [Task; 4] = [
         name: "T2",
         data: "fashion-mnist",
         sizes: &[784, 1024, 1024, 10],
+        method: Method::Sgd,
         lr: 0.05,
         batch: 1024,
         epochs: 1,
@@ -62,6 +69,7 @@ pub const TASKS: [Task; 4] = [
         name: "T3",
         data: "digits",
         sizes: &[64, 32, 10],
+        method: Method::Sgd,
         lr: 0.1,
         batch: 32,
         epochs: 50,
@@ -71,12 +79,29 @@ pub const TASKS: [Task; 4] = [
         name: "T4",
         data: "fashion-mnist",
         sizes: &[784, 4096, 4096, 10],
+        method: Method::Sgd,
         lr: 0.05,
         batch: 4096,
         epochs: 1,
         min_accuracy: 0.60,
     },
+    Task {
+        name: "T5",
+        data: "digits",
+        sizes: &[64, 128, 64, 10],
+        method: Method::Adam,
+        lr: 0.001,
+        batch: 32,
+        epochs: 100,
+        min_accuracy: 0.95,
+    },
 ];
+
+/// From this many epochs on, a result also gives the median of the first and of the last
+/// `SPAN` epochs, to show whether the speed holds to the end of the run.
+pub const SPAN_MIN_EPOCHS: usize = 20;
+/// Epochs in each of those spans.
+pub const SPAN: usize = 10;
 
 impl Task {
     /// The task called `name` (case-insensitive, surrounding spaces ignored); a usage error that
@@ -86,7 +111,9 @@ impl Task {
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
             .ok_or_else(|| {
-                Error::usage(format!("unknown task '{name}': expected T1, T2, T3 or T4"))
+                Error::usage(format!(
+                    "unknown task '{name}': expected T1, T2, T3, T4 or T5"
+                ))
             })
     }
 
@@ -106,7 +133,7 @@ impl Task {
 /// A validated measurement.
 #[derive(Clone, Debug)]
 pub struct BenchResult {
-    /// The task's name, `"T1"` to `"T4"`.
+    /// The task's name, `"T1"` to `"T5"`.
     pub task: &'static str,
     /// The training path and device, as the session describes it.
     pub device: String,
@@ -120,6 +147,9 @@ pub struct BenchResult {
     pub test_accuracy: f64,
     /// Largest relative deviation of the first step's gradients from the f64 reference.
     pub first_step_error: f64,
+    /// For tasks of `SPAN_MIN_EPOCHS` epochs or more: training rows per second over the median
+    /// of the first `SPAN` epochs, and of the last `SPAN`.
+    pub first_last: Option<(f64, f64)>,
 }
 
 impl BenchResult {
@@ -133,6 +163,8 @@ impl BenchResult {
             "gflops": self.gflops,
             "test_accuracy": self.test_accuracy,
             "first_step_error": self.first_step_error,
+            "first10_samples_per_sec": self.first_last.map(|f| f.0),
+            "last10_samples_per_sec": self.first_last.map(|f| f.1),
         })
         .to_string()
     }
@@ -228,6 +260,7 @@ pub fn run_task(
         lr: task.lr,
         batch: task.batch,
         epochs: task.epochs,
+        optimizer: Optimizer::new(task.method),
         ..Config::default()
     };
     let model = Model::new(spec.clone(), params.clone())?;
@@ -256,8 +289,14 @@ pub fn run_task(
             task.name, accuracy, task.min_accuracy
         )));
     }
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[seconds.len() / 2];
+    let first_last = (seconds.len() >= SPAN_MIN_EPOCHS).then(|| {
+        let (first, last) = (&seconds[..SPAN], &seconds[seconds.len() - SPAN..]);
+        (
+            train.n as f64 / median(first),
+            train.n as f64 / median(last),
+        )
+    });
+    let median = median(&seconds);
     let sps = train.n as f64 / median;
     Ok(BenchResult {
         task: task.name,
@@ -267,7 +306,15 @@ pub fn run_task(
         gflops: spec.flops_per_sample() * sps / 1e9,
         test_accuracy: accuracy,
         first_step_error,
+        first_last,
     })
+}
+
+/// The median of `v` (the upper one of an even count), NaN-free input assumed.
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Loads a task's dataset, named IDX sets looked for in `ROOT/NAME` for each of `roots`.

@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Train a network and report loss and accuracy per epoch.
     Train(Box<cli::train::TrainArgs>),
-    /// Run the benchmark tasks (T1-T4, as the PyTorch reference defines them) on the CPU and
+    /// Run the benchmark tasks (T1-T5, as the PyTorch reference defines them) on the CPU and
     /// GPU paths, each result validated before it is timed; or sweep GEMM shapes (--gemm).
     ///
     /// Reports samples/s, seconds per epoch and GFLOP/s, and that rate as a share of the

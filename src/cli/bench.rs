@@ -11,7 +11,8 @@ use wgtrain::gpu::{BackendChoice, context};
 pub struct BenchArgs {
     /// Tasks, comma separated: T1 (Fashion-MNIST 784-128-10, batch 64, 3 epochs), T2
     /// (784-1024-1024-10, batch 1024, 1 epoch), T3 (digits 64-32-10, batch 32, 50 epochs), T4
-    /// (784-4096-4096-10, batch 4096, 1 epoch: GPU-sized).
+    /// (784-4096-4096-10, batch 4096, 1 epoch: GPU-sized), T5 (digits 64-128-64-10, Adam lr
+    /// 0.001, batch 32, 100 epochs: also the first and last ten epochs' speed).
     #[arg(long, default_value = "T1,T2,T3")]
     task: String,
     /// Paths, comma separated: cpu, gpu. Default: cpu, and gpu when a hardware adapter exists
@@ -211,6 +212,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 r.test_accuracy,
                 r.device
             );
+        }
+        for r in &results {
+            if let Some((first, last)) = r.first_last {
+                println!(
+                    "{} {}: first {span} epochs {first:.0} samples/s, last {span} {last:.0} ({:.2}x)",
+                    r.task,
+                    r.device,
+                    last / first,
+                    span = bench::SPAN
+                );
+            }
         }
         for task in bench::TASKS.iter() {
             let find = |p: &str| {

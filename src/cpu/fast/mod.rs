@@ -4,8 +4,10 @@
 //!
 //! `gemm` wraps the GEMM, `ops` holds the f32 twins of the reference's ops, `step` lays out one
 //! step's phases and the job a thread runs on its part of each, `trainer` owns the buffers and
-//! drives the steps, `team` is the set of threads that runs them.
+//! drives the steps, `team` is the set of threads that runs them, `flush` the subnormal flushing
+//! they all run under.
 
+mod flush;
 mod gemm;
 mod ops;
 mod step;

@@ -219,6 +219,8 @@ impl Team {
 
 /// A worker's life: wait for a new epoch, run the job, report, repeat.
 fn work(s: &Shared, index: usize) {
+    // A worker runs nothing but training phases: it flushes subnormals for its whole life.
+    let _flush = super::flush::Flush::on();
     let mut seen = 0;
     loop {
         let mut rounds = 0u32;

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::flush::Flush;
 use super::gemm::PARALLEL_MIN_MACS;
 use super::ops::transpose_rows;
 use super::step::{Job, Phase, Raw, Rows, Step, Update, by_rows, phases};
@@ -221,6 +222,9 @@ impl CpuTrainer {
         mut step: impl FnMut(usize) -> Option<Step<'s>>,
         done: &mut dyn FnMut(usize, (f64, usize)),
     ) -> usize {
+        // This thread runs member 0's parts (or all of them): subnormals flushed like the
+        // workers', and the caller's own mode back when the steps end.
+        let _flush = Flush::on();
         let raws = |p: &mut Params, weights: bool| -> Vec<Raw> {
             p.layers
                 .iter_mut()
