@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Interleaved runs of `wgtrain bench --device cpu` and the PyTorch reference on T1-T3, then the
-# median samples/s of each and their ratio. The machine is noisy (±25% between runs): only the
+# Interleaved runs of `wgtrain bench --device cpu` and the PyTorch reference on T1-T3 and T5
+# (Adam, 100 epochs: also its first and last ten epochs), then the median samples/s of each and
+# their ratio. The machine is noisy (±25% between runs): only the
 # ratio of interleaved runs means much.
 # usage: scripts/cpu-vs-pytorch.sh [rounds] [reference.sh] [threads]   (setup-reference.sh once first)
-# threads: both sides use that many (default 2, the reference's default).
+# threads: both sides use that many (default 2, the reference's default). TASKS="T1 T5" picks tasks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -12,7 +13,7 @@ threads=${3:-2}
 cargo build --release --quiet
 out=$(mktemp)
 for r in $(seq "$rounds"); do
-  for t in T1 T2 T3; do
+  for t in ${TASKS:-T1 T2 T3 T5}; do
     echo "{\"round\": $r, \"who\": \"pytorch\", \"line\": $("$ref" "$t" "$threads")}" >>"$out"
     echo "{\"round\": $r, \"who\": \"wgtrain\", \"line\": $(./target/release/wgtrain bench --task "$t" --device cpu --threads "$threads" --json 2>/dev/null)}" >>"$out"
   done
@@ -21,9 +22,13 @@ python3 - "$out" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print(f"{'task':<5}{'pytorch samples/s':>19}{'wgtrain samples/s':>19}{'ratio':>7}{'acc pytorch':>13}{'acc wgtrain':>13}")
-for t in ("T1", "T2", "T3"):
+for t in sorted({r["line"]["task"] for r in rows}):
     get = lambda who, k: [r["line"][k] for r in rows if r["who"] == who and r["line"]["task"] == t]
     p, w = statistics.median(get("pytorch", "samples_per_sec")), statistics.median(get("wgtrain", "samples_per_sec"))
     print(f"{t:<5}{p:>19.0f}{w:>19.0f}{w / p:>7.2f}{statistics.median(get('pytorch', 'test_accuracy')):>13.4f}{statistics.median(get('wgtrain', 'test_accuracy')):>13.4f}")
+    for k in ("first10_samples_per_sec", "last10_samples_per_sec"):
+        if get("wgtrain", k) and get("wgtrain", k)[0] is not None:
+            p, w = statistics.median(get("pytorch", k)), statistics.median(get("wgtrain", k))
+            print(f"  {k.split('_')[0]:<3}{p:>19.0f}{w:>19.0f}{w / p:>7.2f}")
 PY
 rm -f "$out"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs on a lent GPU machine, from the folder scripts/gpu-bench-prepare.sh filled (.gpu/, which
 # holds a copy of this script): the adapter list, `wgtrain selftest` on the GPU, `wgtrain bench`
-# T1-T4 on the GPU, the PyTorch CUDA reference for the same tasks, the GEMM sweep per matmul
-# variant, bench T1-T4 on the CPU, then the GPU test binaries. Needs nothing from the build
+# T1-T5 on the GPU, the PyTorch CUDA reference for the same tasks, the GEMM sweep per matmul
+# variant, bench T1-T5 on the CPU, then the GPU test binaries. Needs nothing from the build
 # machine: only the prepared folder, python3 (to unpack it) and coreutils' timeout.
 #   bash .gpu/gpu-bench.sh     (or scripts/gpu-bench.sh from the repository root)
 # Every step has its own timeout, cut to what is left of $WGTRAIN_BENCH_BUDGET seconds (default
 # 560, inside the device tool's 600 s), and appends its result to $OUT (default
 # /tmp/gpu-bench-out) as soon as it exists, so a step that hangs, fails or is cut loses only
-# itself. $WGTRAIN_BENCH_TASKS picks fewer tasks (default "T1 T2 T3 T4"). Without a GPU
+# itself. $WGTRAIN_BENCH_TASKS picks fewer tasks (default "T1 T2 T3 T4 T5"). Without a GPU
 # adapter the GPU steps fail fast and the CPU figures are still recorded. Exits 1 when any step
 # failed, timed out or was skipped, after running the rest.
 # What lands in $OUT (7 files, within the device tool's 8):
@@ -37,7 +37,7 @@ out=${OUT:-/tmp/gpu-bench-out}
 mkdir -p "$out"
 log=$out/log.txt
 budget=${WGTRAIN_BENCH_BUDGET:-560}
-tasks=${WGTRAIN_BENCH_TASKS:-T1 T2 T3 T4}
+tasks=${WGTRAIN_BENCH_TASKS:-T1 T2 T3 T4 T5}
 start=$SECONDS
 failed_steps=0
 say() { echo "$*" | tee -a "$log"; }

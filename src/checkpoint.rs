@@ -28,11 +28,93 @@ pub use arch::Arch;
 
 const FORMAT: &str = "wgtrain-1";
 
-/// Writes `path` through a temporary file in the same directory and a rename, so a crash leaves
-/// the old file or the new one, never a torn one. A `path` that exists and is not a regular
-/// file (a device, a pipe) is refused rather than renamed over. Temporary files that processes
-/// killed mid-save left for this path are removed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Marks a temporary file as wgtrain's own: `.{name}{TMP_MARK}{pid}`. Only files with it are
+/// ever removed as stale, so a user's `.model.safetensors.tmp1` stays.
+const TMP_MARK: &str = ".wgtrain-tmp";
+/// The longest file name most file systems take (ext4, XFS, btrfs, APFS, NTFS: 255 bytes).
+const NAME_MAX: usize = 255;
+
+/// The folder `path` is written in, and its file name: refused when `path` ends in a separator
+/// (it names a folder: renaming onto `model.safetensors/` would fail only after the work).
+fn dir_and_name(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
+    let text = path.as_os_str().to_string_lossy();
+    let name = path
+        .file_name()
+        .filter(|_| !text.ends_with(['/', std::path::MAIN_SEPARATOR]));
+    let Some(name) = name else {
+        return Err(Error::usage(format!(
+            "{}: names a folder, not a file",
+            path.display()
+        )));
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Ok((dir, name))
+}
+
+/// The temporary name's start, `.{name}{TMP_MARK}`, with `name` cut (at a character boundary)
+/// so that with a process id the whole stays within `NAME_MAX` bytes: a legal long name must
+/// not fail only at its save.
+fn tmp_prefix(name: &std::ffi::OsStr) -> String {
+    let name = name.to_string_lossy();
+    let room = NAME_MAX - 1 - TMP_MARK.len() - 10; // '.', the mark, a u32 pid
+    let mut cut = name.len().min(room);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}{TMP_MARK}", &name[..cut])
+}
+
+/// Fails before any work when `path` cannot be written by `write_atomic`: its folder does not
+/// exist or cannot be written, it names a folder, it exists and is not a regular file (a
+/// device or a FIFO, which renaming over would destroy), or its name is too long. It creates
+/// (and removes) the very temporary file a save would, so what passes here fails at the save
+/// only if the file system changes in between.
+pub fn check_output(path: &Path) -> Result<()> {
+    let (dir, name) = dir_and_name(path)?;
+    if name.len() > NAME_MAX {
+        return Err(Error::usage(format!(
+            "{}: the file name is {} bytes long; file systems take at most {NAME_MAX}",
+            path.display(),
+            name.len()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "{}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(Error::usage(format!(
+            "{}: is a folder, not a file name",
+            path.display()
+        )));
+    }
+    refuse_special(path)?;
+    let probe = dir.join(format!("{}{}", tmp_prefix(name), std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(Error::usage(format!(
+            "{}: the folder {} cannot be written ({e})",
+            path.display(),
+            dir.display()
+        ))),
+    }
+}
+
+/// A `path` that exists and is not a regular file is never renamed over.
+fn refuse_special(path: &Path) -> Result<()> {
     if let Ok(m) = std::fs::symlink_metadata(path)
         && !m.is_file()
     {
@@ -41,18 +123,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             path.display()
         )));
     }
+    Ok(())
+}
+
+/// Writes `path` through a temporary file in the same directory and a rename, so a crash leaves
+/// the old file or the new one, never a torn one. A `path` that exists and is not a regular
+/// file (a device, a pipe) is refused rather than renamed over. Temporary files that processes
+/// killed mid-save left for this path (named with wgtrain's mark) are removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    refuse_special(path)?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         err: source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
-    let prefix = format!(".{}.tmp", name.to_string_lossy());
+    let (dir, name) = dir_and_name(path)?;
+    let prefix = tmp_prefix(name);
     remove_stale(dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     let result = (|| {
@@ -67,8 +152,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
-/// Removes `dir`'s files named `{prefix}{pid}` whose process is gone: what a save killed
-/// mid-write leaves (tens of MB each, forever otherwise).
+/// Removes `dir`'s files named `{prefix}{pid}` (`prefix` ends in wgtrain's mark) whose process
+/// is gone: what a save killed mid-write leaves (tens of MB each, forever otherwise).
 fn remove_stale(dir: &Path, prefix: &str) {
     #[cfg(unix)]
     {

@@ -4,6 +4,14 @@ use clap::{Parser, Subcommand};
 
 use wgtrain::gpu::BackendChoice;
 
+/// `eprintln!` that never panics: a closed or full stderr loses the line, never the run.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 
 #[derive(Parser)]
@@ -60,12 +68,15 @@ enum Command {
 
 /// Quiets Vulkan loaders that complain about a missing XDG_RUNTIME_DIR, and lets a closed pipe
 /// (`wgtrain predict ... | head`) end the process quietly, as it does for other Unix tools,
-/// instead of a panic in println!.
-fn prepare_environment() {
+/// instead of a panic in println!. Not for `train` (`closed_pipe_ends`: false): a run whose
+/// output is cut (`wgtrain train | head -1`) keeps training and saves, its lines lost.
+fn prepare_environment(closed_pipe_ends: bool) {
     #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if closed_pipe_ends {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
     #[cfg(unix)]
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
@@ -82,7 +93,7 @@ fn prepare_environment() {
 
 fn main() {
     let cli = Cli::parse();
-    prepare_environment();
+    prepare_environment(!matches!(cli.command, Command::Train(_)));
     let uses_gpu = matches!(
         cli.command,
         Command::Train(_) | Command::Bench(_) | Command::Selftest(_) | Command::Devices { .. }
@@ -108,7 +119,7 @@ fn main() {
         let _ = std::fs::remove_dir(&dir);
     }
     if let Err(e) = result {
-        eprintln!("error: {}", cli::message(&e));
+        note!("error: {}", cli::message(&e));
         std::process::exit(1);
     }
 }

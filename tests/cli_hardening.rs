@@ -355,26 +355,30 @@ fn outputs_that_overflow_are_an_error_naming_the_row_not_nan_probabilities() {
 }
 
 #[test]
-fn a_save_removes_the_temporary_files_of_saves_killed_before() {
+fn a_save_removes_the_temporary_files_of_saves_killed_before_and_only_those() {
     let s = Scratch::new("stale_tmp");
     // A process id that is not running (kill(pid, 0) fails).
     let dead = (400_000..4_000_000)
         // SAFETY: signal 0 only asks whether the process exists.
         .find(|&p| unsafe { libc::kill(p, 0) } != 0)
         .unwrap();
-    let stale = s.write(&format!(".m.safetensors.tmp{dead}"), vec![0u8; 1024]);
+    let stale = s.write(
+        &format!(".m.safetensors.wgtrain-tmp{dead}"),
+        vec![0u8; 1024],
+    );
     let alive = s.write(
-        &format!(".m.safetensors.tmp{}", std::process::id()),
+        &format!(".m.safetensors.wgtrain-tmp{}", std::process::id()),
         vec![0u8; 16],
     );
+    // A user's own file that merely looks like a temporary name: not wgtrain's to remove.
+    let users = s.write(&format!(".m.safetensors.tmp{dead}"), b"my notes");
     trained(&s, "m.safetensors", &[]);
+    let exists = |p: &str| std::path::Path::new(p).exists();
+    assert!(!exists(&stale), "the dead save's file stayed");
+    assert!(exists(&alive), "a live process's file went");
     assert!(
-        !std::path::Path::new(&stale).exists(),
-        "the dead save's file stayed"
-    );
-    assert!(
-        std::path::Path::new(&alive).exists(),
-        "a live process's file went"
+        exists(&users),
+        "a user's file was removed as a stale temporary file"
     );
 }
 

@@ -2,10 +2,9 @@
 //! from the checkpoint, or for a file without wgtrain's metadata (PyTorch's) from its tensors'
 //! shapes and the flags.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 
 use wgtrain::Model;
@@ -184,19 +183,19 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     check_width(spec, set.dim, &a.data)?;
     let e = model.evaluate(&set)?;
     let names = model.input.table.as_ref().and_then(|t| t.classes.clone());
-    if a.json {
-        println!("{}", with_names_json(&e, names.as_deref()));
+    let text = if a.json {
+        format!("{}\n", with_names_json(&e, names.as_deref()))
     } else {
-        println!(
-            "model {} ({})\ndata {}{}",
+        format!(
+            "model {} ({})\ndata {}{}\n{}",
             a.model.display(),
             spec.describe(),
             a.data,
-            part.map_or(String::new(), |p| format!(" ({p})"))
-        );
-        print!("{}", with_names_table(&e, names.as_deref()));
-    }
-    Ok(())
+            part.map_or(String::new(), |p| format!(" ({p})")),
+            with_names_table(&e, names.as_deref())
+        )
+    };
+    super::write_stdout(&text)
 }
 
 /// The evaluation's JSON with the class names: `classes` (a list) and `name` in each
@@ -471,9 +470,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
             checkpoint::write_atomic(path, csv.as_bytes())?;
             eprintln!("wrote {n} predictions to {}", path.display());
         }
-        None => std::io::stdout()
-            .write_all(csv.as_bytes())
-            .context("writing to stdout")?,
+        None => super::write_stdout(&csv)?,
     }
     Ok(())
 }

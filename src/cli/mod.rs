@@ -11,7 +11,7 @@ pub mod train;
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// An error as the command line says it: each cause in turn, `a: b`, with the library's
 /// setting names turned into the flags that set them (`lr must be...` becomes `--lr must be...`).
@@ -199,50 +199,20 @@ pub fn matmul_config() -> Result<wgtrain::gpu::tuning::MatmulConfig> {
     })
 }
 
-/// Fails early, before any work, when `path` cannot be the command's output: its folder does
-/// not exist or cannot be written, it names a folder, or it exists and is not a regular file
-/// (a device or a FIFO, which renaming over would destroy).
+/// Writes a command's result to stdout, flushed: a full device (`> /dev/full`) or another write
+/// error is an error saying so, not a panic in println!.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("cannot write the results to standard output")
+}
+
+/// Fails early, before any work, when `path` cannot be the command's output
+/// (`checkpoint::check_output`: its folder, its kind, its name, the temporary name a save uses).
 pub fn check_writable(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "{}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    if path.is_dir() {
-        bail!("{}: is a folder, not a file name", path.display());
-    }
-    if let Ok(m) = std::fs::symlink_metadata(path)
-        && !m.is_file()
-    {
-        bail!(
-            "{}: exists and is not a regular file; refusing to replace it",
-            path.display()
-        );
-    }
-    // Outputs are written to a temporary file in the same folder and renamed into place: try
-    // that folder now rather than after the whole run.
-    let probe = dir.join(format!(".wgtrain-probe-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => bail!(
-            "{}: the folder {} cannot be written ({e})",
-            path.display(),
-            dir.display()
-        ),
-    }
+    Ok(wgtrain::checkpoint::check_output(path)?)
 }
 
 /// What identifies a file: its device and inode when it exists, else its canonical path.

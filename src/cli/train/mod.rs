@@ -327,7 +327,7 @@ fn extra_file(flag: &str, path: &Path, table: Option<&Table>) -> Result<Dataset>
     };
     let rows = t.read(path, Need::Targets, None)?;
     if rows.counts.unseen > 0 {
-        eprintln!(
+        note!(
             "note: {}: {} categorical cells hold values the training file does not have; read as none of its levels",
             path.display(),
             rows.counts.unseen
@@ -419,10 +419,10 @@ fn session(
 fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<()> {
     let opened = t.open()?.clone();
     match &opened.fallback {
-        Some(Fallback::SoftwareAdapter(name)) => eprintln!(
+        Some(Fallback::SoftwareAdapter(name)) => note!(
             "note: no hardware GPU adapter; training on the CPU path, which is faster than the software adapter '{name}' on the same cores (--device gpu uses it)"
         ),
-        Some(Fallback::NoAdapter) => eprintln!(
+        Some(Fallback::NoAdapter) => note!(
             "note: no GPU adapter found; training on the CPU path ({})",
             wgtrain::gpu::context::INSTALL_HINT
         ),
@@ -442,7 +442,7 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<
         1 => "; 1 missing value imputed".to_string(),
         k => format!("; {k} missing values imputed"),
     };
-    eprintln!(
+    note!(
         "data: {} ({n_train} train{}{}{imputed}), network: {} ({} parameters)",
         st.data,
         count(n_valid, "validation"),
@@ -451,7 +451,7 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<
         spec.n_params()
     );
     if let Some(table) = &split.table {
-        eprintln!(
+        note!(
             "columns: {}{}",
             table.describe(),
             if t.model()?.input.standardize.is_some() {
@@ -461,9 +461,9 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<
             }
         );
     }
-    eprintln!("device: {}", opened.description);
+    note!("device: {}", opened.description);
     let hp = &st.hp;
-    eprintln!(
+    note!(
         "optimizer: {}, lr {}{}, schedule {}",
         st.optimizer.describe(),
         hp.lr,
@@ -481,7 +481,7 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        eprintln!(
+        note!(
             "targets: standardised for training (mean {}, std {}); losses, metrics, eval and predict are in the targets' units{}",
             figures(&z.mean),
             figures(&z.std),
@@ -494,7 +494,7 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<
     }
     if let Some(path) = &a.resume {
         let start = t.progress();
-        eprintln!(
+        note!(
             "resuming {} after epoch {}{}",
             path.display(),
             start.epoch,
@@ -675,7 +675,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let (Some(h), None, Some(path)) = (&init, &a.data, &a.init)
         && let Some(d) = &h.data
     {
-        eprintln!(
+        note!(
             "note: training on {d}, the data {}'s run trained on (--data to change)",
             path.display()
         );

@@ -1,0 +1,122 @@
+//! Output names and output streams: a legal name saves however long it is, a name that cannot
+//! be written fails before training (too long, a folder), and a closed or full stdout neither
+//! kills a run before it saves nor panics a command.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::cli::rejects;
+use common::scratch::Scratch;
+
+#[test]
+fn a_legal_255_byte_name_saves_although_its_temporary_name_would_be_longer() {
+    let s = Scratch::new("long_name");
+    let name = format!("{}.safetensors", "m".repeat(255 - ".safetensors".len()));
+    assert_eq!(name.len(), 255);
+    let path = s.arg(&name);
+    s.run(&["train", "--device", "cpu", "--epochs", "1", "--save", &path])
+        .assert_success();
+    assert!(std::path::Path::new(&path).is_file());
+    assert_eq!(
+        s.files().len(),
+        1,
+        "a temporary file stayed: {:?}",
+        s.files()
+    );
+}
+
+#[test]
+fn names_that_cannot_be_written_fail_before_training() {
+    let s = Scratch::new("bad_names");
+    let long = s.arg(&format!("{}.safetensors", "m".repeat(250)));
+    let folder = format!("{}/", s.arg("model.safetensors"));
+    for (args, needle) in [
+        (
+            vec!["--save", long.as_str()],
+            "the file name is 262 bytes long",
+        ),
+        (
+            vec!["--save", folder.as_str()],
+            "names a folder, not a file",
+        ),
+        (
+            vec!["--metrics", folder.as_str()],
+            "names a folder, not a file",
+        ),
+    ] {
+        let before = s.files();
+        let mut all = vec!["train", "--device", "cpu", "--epochs", "3"];
+        all.extend(args);
+        s.run(&all).assert_clean_failure(&[needle]);
+        assert_eq!(s.files(), before);
+    }
+    rejects(&s, &["--plot", &folder], &["names a folder, not a file"]);
+}
+
+#[test]
+fn train_piped_into_head_keeps_training_and_saves() {
+    let s = Scratch::new("closed_stdout");
+    let save = s.arg("run.safetensors");
+    // Long enough (seconds) that the pipe closes while it trains, not after.
+    let mut child = s
+        .command(&[
+            "train", "--device", "cpu", "--epochs", "2000", "--save", &save,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read the first line, then close the pipe while the run goes on.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("epoch"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "killed or failed: {:?}\n{err}",
+        out.status
+    );
+    assert!(err.contains("saved"), "{err}");
+    assert!(std::path::Path::new(&save).is_file());
+}
+
+#[test]
+fn results_to_a_full_device_are_an_error_not_a_panic() {
+    let s = Scratch::new("full_stdout");
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    for args in [
+        vec!["eval", "--model", model.as_str(), "--data", "digits"],
+        vec![
+            "eval",
+            "--model",
+            model.as_str(),
+            "--data",
+            "digits",
+            "--json",
+        ],
+        vec!["predict", "--model", model.as_str(), "--input", "digits"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = s.command(&args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write the results to standard output")
+                && err.contains("No space left"),
+            "{args:?}: {err}"
+        );
+    }
+}
