@@ -1,6 +1,6 @@
-//! Training curves: loss and accuracy per epoch from a metrics file (or a run's reports), drawn
-//! with plotters as SVG or PNG (text needs a TrueType font, such as DejaVu Sans). Written
-//! atomically.
+//! Training curves: loss and accuracy per epoch from a metrics file (or a run's reports), and a
+//! benchmark's batch-size sweep, drawn with plotters as SVG or PNG (text needs a TrueType font,
+//! such as DejaVu Sans). Written atomically.
 
 use std::path::Path;
 
@@ -174,6 +174,43 @@ pub fn prepare_font(font: Option<&Path>) -> Result<()> {
 /// Draws loss (left) and accuracy (right, when there is any) per epoch into `path`: `.svg` or
 /// `.png`, with the font `prepare_font(font)` makes ready.
 pub fn draw(points: &[Point], path: &Path, font: Option<&Path>) -> Result<()> {
+    output(&Curves(points), path, font)
+}
+
+/// Draws a batch-size sweep into `path` (`.svg` or `.png`): samples/s against batch size, both
+/// axes logarithmic, one line per device, the batch from which the second device is faster
+/// (`crossover`) marked. `note` goes under the title (what the devices are: a software adapter's
+/// speed is CPU emulation, not GPU speed).
+pub fn draw_sweep(
+    points: &[crate::bench::SweepPoint],
+    crossover: Option<usize>,
+    note: &str,
+    path: &Path,
+    font: Option<&Path>,
+) -> Result<()> {
+    output(
+        &Sweep {
+            points,
+            crossover,
+            note,
+        },
+        path,
+        font,
+    )
+}
+
+/// A picture that draws itself on any plotters backend.
+trait Picture {
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> std::result::Result<(), String>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Renders `picture` as SVG or PNG by `path`'s extension and writes it atomically.
+fn output(picture: &impl Picture, path: &Path, font: Option<&Path>) -> Result<()> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -185,7 +222,7 @@ pub fn draw(points: &[Point], path: &Path, font: Option<&Path>) -> Result<()> {
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-                render(&root, points).map_err(fail)?;
+                picture.render(&root).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
             }
             write_atomic(path, svg.as_bytes())
@@ -195,7 +232,7 @@ pub fn draw(points: &[Point], path: &Path, font: Option<&Path>) -> Result<()> {
             let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
             {
                 let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-                render(&root, points).map_err(fail)?;
+                picture.render(&root).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
             }
             let mut png_bytes = Vec::new();
@@ -213,6 +250,118 @@ pub fn draw(points: &[Point], path: &Path, font: Option<&Path>) -> Result<()> {
             "{}: the plot's file name must end in .svg or .png",
             path.display()
         ))),
+    }
+}
+
+/// A run's loss and accuracy curves.
+struct Curves<'a>(&'a [Point]);
+
+impl Picture for Curves<'_> {
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> std::result::Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        render(root, self.0)
+    }
+}
+
+/// A batch-size sweep.
+struct Sweep<'a> {
+    points: &'a [crate::bench::SweepPoint],
+    crossover: Option<usize>,
+    note: &'a str,
+}
+
+/// Line colours of a sweep's devices, in order of first appearance.
+const DEVICE_COLORS: [RGBColor; 4] = [BLUE, RED, GREEN, MAGENTA];
+
+impl Picture for Sweep<'_> {
+    fn render<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> std::result::Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut devices: Vec<&str> = Vec::new();
+        for p in self.points {
+            if !devices.contains(&p.device.as_str()) {
+                devices.push(&p.device);
+            }
+        }
+        let batches = self.points.iter().map(|p| p.batch as f64);
+        let (b0, b1) = batches.fold((f64::INFINITY, 1.0f64), |(a, b), x| (a.min(x), b.max(x)));
+        let b0 = if b0.is_finite() { b0 } else { 1.0 };
+        let rates = self.points.iter().map(|p| p.samples_per_sec);
+        let (r0, r1) = rates
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .fold((f64::INFINITY, 1.0f64), |(a, b), x| (a.min(x), b.max(x)));
+        let r0 = if r0.is_finite() { r0 } else { 1.0 };
+        let task = self.points.first().map_or("", |p| p.task);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{task}: samples/s against batch size. {}", self.note),
+                ("sans-serif", 16),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                (b0 / 1.3..b1 * 1.3).log_scale(),
+                (r0 / 1.5..r1 * 1.5).log_scale(),
+            )
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("batch size (rows per step)")
+            .y_desc("training samples/s")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, device) in devices.iter().enumerate() {
+            let color = DEVICE_COLORS[i % DEVICE_COLORS.len()];
+            let data: Vec<(f64, f64)> = self
+                .points
+                .iter()
+                .filter(|p| p.device == *device && p.samples_per_sec > 0.0)
+                .map(|p| (p.batch as f64, p.samples_per_sec))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(device.to_string())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
+        if let Some(at) = self.crossover {
+            let at = at as f64;
+            chart
+                .draw_series(LineSeries::new(
+                    [(at, r0 / 1.5), (at, r1 * 1.5)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(|e| err(&e))?
+                .label(format!("crossover: batch {at:.0}"))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+        Ok(())
     }
 }
 

@@ -50,3 +50,64 @@ fn gemm_json_lines_are_written_as_each_shape_is_measured() {
     }
     assert!(rest.len() >= 5, "{} lines", rest.len() + 1);
 }
+
+#[test]
+fn the_batch_sweep_writes_a_point_per_batch_says_where_the_gpu_stands_and_draws_it() {
+    let s = Scratch::new("bench_sweep");
+    let plot = s.arg("sweep.svg");
+    let run = s.run(&[
+        "bench",
+        "--sweep",
+        "batch",
+        "--task",
+        "T3",
+        "--device",
+        "cpu",
+        "--seconds",
+        "30",
+        "--json",
+        "--plot",
+        &plot,
+    ]);
+    run.assert_success();
+    let stdout = &run.stdout;
+    let points: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Digits has 1437 training rows: batches 16 to 1024.
+    let batches: Vec<u64> = points
+        .iter()
+        .map(|p| p["batch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(batches, [16, 32, 64, 128, 256, 512, 1024], "{stdout}");
+    for p in &points {
+        assert_eq!(p["task"], "T3");
+        assert!(p["samples_per_sec"].as_f64().unwrap() > 0.0, "{p}");
+        let (rows, batch) = (p["rows"].as_u64().unwrap(), p["batch"].as_u64().unwrap());
+        assert!(rows % batch == 0 && rows <= 1437, "{p}");
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("samples/s against batch size") && svg.contains("cpu (f32, gemm)"));
+    // Asked for a sweep without the second path, it draws no crossover and says nothing of one.
+    assert!(!svg.contains("crossover"), "{svg}");
+}
+
+#[test]
+fn bench_says_why_a_path_was_left_out_and_plot_needs_a_sweep() {
+    let s = Scratch::new("bench_args");
+    // Without --device: cpu, and gpu only on a hardware adapter; otherwise it says why not.
+    let run = s.run(&["bench", "--task", "T3"]);
+    run.assert_success();
+    let gpu_ran = run.stdout.lines().any(|l| l.contains("gpu:"));
+    assert!(
+        gpu_ran || run.stderr.contains("gpu: skipped: "),
+        "the GPU path neither ran nor was said to be skipped:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = s.run(&["bench", "--plot", "x.svg"]);
+    run.assert_clean_failure(&["--plot draws a sweep: add --sweep batch"]);
+    let run = s.run(&["bench", "--sweep", "batch", "--seconds", "0"]);
+    run.assert_clean_failure(&["--seconds: must be a positive number"]);
+}

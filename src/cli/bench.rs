@@ -13,12 +13,26 @@ pub struct BenchArgs {
     /// (784-1024-1024-10, batch 1024, 1 epoch), T3 (digits 64-32-10, batch 32, 50 epochs), T4
     /// (784-4096-4096-10, batch 4096, 1 epoch: GPU-sized), T5 (digits 64-128-64-10, Adam lr
     /// 0.001, batch 32, 100 epochs: also the first and last ten epochs' speed).
-    #[arg(long, default_value = "T1,T2,T3")]
-    task: String,
+    /// [default: T1,T2,T3; with --sweep: T1, or T3 when Fashion-MNIST is not installed]
+    #[arg(long)]
+    task: Option<String>,
     /// Paths, comma separated: cpu, gpu. Default: cpu, and gpu when a hardware adapter exists
     /// (name gpu to use a software adapter such as llvmpipe).
     #[arg(long)]
     device: Option<String>,
+    /// Sweep the batch size instead (`batch`): each task's network trained at batch 16, 32, ...
+    /// 8192 on every device, samples/s per point, and in words from which batch on the GPU
+    /// path beats the CPU path here (or that it does not).
+    #[arg(long, value_name = "WHAT", value_parser = ["batch"])]
+    sweep: Option<String>,
+    /// With --sweep: draw samples/s against batch size (log axes, a line per device, the
+    /// crossover marked) into this .svg or .png file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<std::path::PathBuf>,
+    /// With --sweep: seconds spent on each device at most; the larger batches are left out
+    /// once they are spent.
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    seconds: f64,
     /// wgpu backend for the GPU path: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
@@ -38,12 +52,24 @@ pub struct BenchArgs {
 pub fn run(a: BenchArgs) -> Result<()> {
     use wgtrain::bench;
     super::set_threads(a.threads)?;
+    if a.sweep.is_none() && a.plot.is_some() {
+        bail!("--plot draws a sweep: add --sweep batch");
+    }
     let devices: Vec<String> = match &a.device {
         Some(d) => parse_list(d, "device")?,
         None => {
             let mut d = vec!["cpu".to_string()];
             if context::pick_adapter(a.backend, false)?.is_some() {
                 d.push("gpu".into());
+            } else {
+                let why = match context::pick_adapter(a.backend, true)? {
+                    Some(s) => format!(
+                        "the only adapter is the software one '{}' (CPU emulation; --device cpu,gpu uses it)",
+                        s.get_info().name
+                    ),
+                    None => format!("no adapter; {}", context::INSTALL_HINT),
+                };
+                eprintln!("gpu: skipped: {why}");
             }
             d
         }
@@ -54,6 +80,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
     // The adapter: WGPU_ADAPTER_NAME's, else the best ranked (a hardware one when there is one,
     // which is when the default list has gpu).
     let gpu = super::gpu_options(a.backend)?;
+    if a.sweep.is_some() {
+        return sweep(&a, &devices, &gpu);
+    }
     let open = || gpu.open();
     // The measured fp32 peaks, CPU and GPU, for the share of them each result reaches:
     // measured before and after the runs, keeping the higher, since whatever else runs on the
@@ -113,6 +142,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     } else {
         let tasks = a
             .task
+            .as_deref()
+            .unwrap_or("T1,T2,T3")
             .split(',')
             .map(bench::Task::by_name)
             .collect::<wgtrain::Result<Vec<_>>>()?;
@@ -232,9 +263,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
             };
             if let (Some(g), Some(c)) = (find("gpu"), find("cpu")) {
                 println!(
-                    "{}: GPU/CPU samples/s ratio {:.2}",
+                    "{}: {}",
                     task.name,
-                    g.samples_per_sec / c.samples_per_sec
+                    compare(g.samples_per_sec, c.samples_per_sec)
                 );
             }
         }
@@ -248,4 +279,134 @@ fn gemm_json(r: &wgtrain::bench::GemmResult, peak: Option<f64>) -> serde_json::V
         "form": r.form, "m": r.m, "k": r.k, "n": r.n, "gflops": r.gflops,
         "peak_gflops": peak, "device": r.device,
     })
+}
+
+/// The GPU path's speed against the CPU path's, in words.
+fn compare(gpu: f64, cpu: f64) -> String {
+    let r = gpu / cpu;
+    if r >= 1.0 {
+        format!("the GPU path trains {r:.2}x as many samples/s as the CPU path")
+    } else {
+        format!(
+            "the GPU path trains {r:.2}x the CPU path's samples/s (the CPU path is {:.1}x faster here)",
+            1.0 / r
+        )
+    }
+}
+
+/// `bench --sweep batch`: the points as they are measured (JSON lines or progress), then a
+/// table, the crossover in words, and the picture.
+fn sweep(a: &BenchArgs, devices: &[String], gpu: &wgtrain::GpuOptions) -> Result<()> {
+    use wgtrain::bench::{self, Crossover};
+    if !(a.seconds.is_finite() && a.seconds > 0.0) {
+        bail!(
+            "--seconds: must be a positive number of seconds, got {}",
+            a.seconds
+        );
+    }
+    if let Some(p) = &a.plot {
+        super::check_writable(p)?;
+        wgtrain::plot::prepare_font(super::font().as_deref())?;
+    }
+    let roots = super::data_roots();
+    let names: Vec<String> = match &a.task {
+        Some(t) => parse_list(t, "task")?,
+        None => vec!["T1".into()],
+    };
+    let devices: Vec<wgtrain::Device> = devices
+        .iter()
+        .map(|d| match d.as_str() {
+            "cpu" => Device::cpu(),
+            _ => Device::Gpu(gpu.clone()),
+        })
+        .collect();
+    let mut all = Vec::new();
+    for name in names {
+        let mut task = bench::Task::by_name(&name)?;
+        let split = match bench::load_data(task.data, &roots) {
+            Err(e) if a.task.is_none() => {
+                task = bench::Task::by_name("T3")?;
+                eprintln!(
+                    "note: sweeping T3 (the built-in digits): T1's {} ({e})",
+                    bench::TASKS[0].data
+                );
+                bench::load_data(task.data, &roots)?
+            }
+            other => other?,
+        };
+        let points = bench::sweep_batch(
+            task,
+            &split,
+            &devices,
+            a.seconds,
+            &mut |line| eprintln!("{line}"),
+            &mut |p| {
+                if a.json {
+                    println!("{}", p.to_json());
+                } else {
+                    eprintln!(
+                        "  {} batch {:>5}: {:>10.0} samples/s  {}",
+                        p.task, p.batch, p.samples_per_sec, p.device
+                    );
+                }
+            },
+        )?;
+        let cpu = points
+            .iter()
+            .find(|p| p.device.starts_with("cpu"))
+            .map(|p| p.device.clone());
+        let gpu = points
+            .iter()
+            .find(|p| !p.device.starts_with("cpu"))
+            .map(|p| p.device.clone());
+        let mut marked = None;
+        if let (Some(c), Some(g)) = (&cpu, &gpu) {
+            let words = match bench::crossover(&points, c, g) {
+                Crossover::At(b) => {
+                    marked = Some(b);
+                    format!(
+                        "{}: the GPU path overtakes the CPU path from batch {b} on",
+                        task.name
+                    )
+                }
+                Crossover::Never { best_ratio, at } => format!(
+                    "{}: the GPU path does not overtake the CPU path here (at best {best_ratio:.2}x its samples/s, at batch {at})",
+                    task.name
+                ),
+                Crossover::Unknown => format!("{}: no batch ran on both paths", task.name),
+            };
+            eprintln!("{words}");
+        }
+        if let Some(path) = &a.plot {
+            let software = gpu.as_deref().is_some_and(|g| g.contains("Cpu"));
+            let note = if software {
+                "The GPU line is a software adapter: CPU emulation, not GPU speed."
+            } else {
+                ""
+            };
+            let target = if all.is_empty() {
+                path.clone()
+            } else {
+                path.with_file_name(format!(
+                    "{}-{}",
+                    task.name,
+                    path.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                ))
+            };
+            wgtrain::plot::draw_sweep(&points, marked, note, &target, super::font().as_deref())?;
+            eprintln!("drew the sweep into {}", target.display());
+        }
+        all.extend(points);
+    }
+    if !a.json {
+        println!("{:<4} {:>6} {:>11}  device", "task", "batch", "samples/s");
+        for p in &all {
+            println!(
+                "{:<4} {:>6} {:>11.0}  {}",
+                p.task, p.batch, p.samples_per_sec, p.device
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! `wgtrain bench`: the benchmark tasks T1–T5 (defined as in the PyTorch reference), each result
 //! validated (first-step gradients against the f64 reference, final accuracy) before its time is
-//! trusted, and a GEMM sweep.
+//! trusted, a GEMM sweep, and a batch-size sweep (`sweep`).
 
 use std::time::Instant;
 
@@ -18,6 +18,10 @@ use crate::optim::{Method, Optimizer};
 use crate::session::Trainer;
 use crate::train::Backend;
 use crate::trained::Model;
+
+mod sweep;
+
+pub use sweep::{Crossover, SweepPoint, crossover, sweep_batch};
 
 /// One benchmark task: ReLU hidden layers, softmax cross-entropy, Glorot init, plain SGD or
 /// Adam with PyTorch's defaults (β1 0.9, β2 0.999, ε 1e-8).
@@ -179,7 +183,7 @@ const CHECK_ROWS: usize = 8;
 
 /// Compares `backend`'s gradients on the first rows of `train` with the f64 reference; returns
 /// the worst `|got - want| / (atol + rtol |want|)` ratio, an error when it exceeds 1.
-fn check_first_step(
+pub(crate) fn check_first_step(
     backend: &mut dyn Backend,
     spec: &Spec,
     params: &Params,
