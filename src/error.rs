@@ -26,6 +26,21 @@ pub enum Error {
         /// What is wrong with it, and where (line, column, record).
         msg: String,
     },
+    /// A dataset or input matrix given to the library whose parts do not fit (lengths, a label
+    /// not below the class count) or that holds a value training cannot use (NaN, infinity).
+    /// `fit`, `predict` and `evaluate` check what they are given before any work, so a
+    /// `Dataset` built by hand through its public fields gets this error, never a panic.
+    #[error("{dataset}: {msg}")]
+    InvalidData {
+        /// The dataset's name ("digits (train)", "foo.csv"), or "the inputs" for `predict`'s.
+        dataset: String,
+        /// The row (sample) to blame, 0-based, when one is.
+        row: Option<usize>,
+        /// The column of that row to blame (an input or target column), 0-based, when one is.
+        column: Option<usize>,
+        /// What is wrong, and where.
+        msg: String,
+    },
     /// A checkpoint that cannot be read, or does not fit the network.
     #[error("{path}: {msg}")]
     Checkpoint {
@@ -112,6 +127,21 @@ impl Error {
     pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Data {
             path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// Dataset `dataset` is invalid at `row`, `column` (either None when none is to blame).
+    pub(crate) fn invalid_data(
+        dataset: impl Into<String>,
+        row: Option<usize>,
+        column: Option<usize>,
+        msg: impl Into<String>,
+    ) -> Error {
+        Error::InvalidData {
+            dataset: dataset.into(),
+            row,
+            column,
             msg: msg.into(),
         }
     }

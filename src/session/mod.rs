@@ -273,6 +273,7 @@ impl Trainer {
             .take()
             .ok_or_else(|| Error::usage("the session failed to open before"))?;
         let Given { train, valid, test } = given;
+        self.check_given(&train, valid.as_ref(), test.as_ref())?;
         let (train, valid) = match (self.hold_out, valid) {
             (Some(_), Some(_)) => {
                 return Err(Error::usage(
@@ -409,6 +410,42 @@ impl Trainer {
         })
     }
 
+    /// The session's boundary, before anything uses what it was given: the model's parts fit
+    /// (`Model::check`) and its parameters are finite; each dataset fits (`Dataset::check`:
+    /// lengths, labels, finite values) and has rows. On both paths: nothing reaches a backend
+    /// unchecked.
+    fn check_given(
+        &self,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        test: Option<&Dataset>,
+    ) -> Result<()> {
+        self.model.check()?;
+        for (l, layer) in self.model.params.layers.iter().enumerate() {
+            let w = layer.w.iter().position(|v| !v.is_finite());
+            let b = layer.b.iter().position(|v| !v.is_finite());
+            if w.is_some() || b.is_some() {
+                let (what, i) = w.map_or(("bias", b), |i| ("weight", Some(i)));
+                return Err(Error::usage(format!(
+                    "the model's layer {l} {what} {} (0-based) is not finite: a model to train needs finite parameters",
+                    i.unwrap_or(0)
+                )));
+            }
+        }
+        for d in [Some(train), valid, test].into_iter().flatten() {
+            d.check()?;
+            if d.n == 0 {
+                return Err(Error::invalid_data(
+                    d.name.as_str(),
+                    None,
+                    None,
+                    "has no rows",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a run whose host memory cannot fit: on the CPU path the trainer's copy of the
     /// parameters, their transposed copy, the gradients and optimiser state, and the
     /// activations of a step of `rows` rows; on the GPU path the parameters' upload copy.
@@ -471,7 +508,10 @@ impl Trainer {
     }
 
     /// Trains `config.epochs` epochs (after those already done), calling `on_epoch` with each
-    /// epoch's report, saving as `checkpoints` says. A stopped token ends it after the step
+    /// epoch's report, saving as `checkpoints` says. Checked before anything is opened or
+    /// trained: the config, the model (`Model::check`, finite parameters) and every dataset
+    /// given (`Dataset::check`: lengths, labels below the class count, finite inputs and
+    /// targets, an error naming the dataset, row and column), on both paths. A stopped token ends it after the step
     /// under way (the report of the partial epoch is the last); a non-finite loss is an
     /// `Error::Diverged` naming the epoch and batch, and leaves the last good checkpoint. With
     /// `Config::patience` it ends after the epoch where the validation loss has not improved for
