@@ -86,6 +86,11 @@ pub enum Error {
     /// Training produced a non-finite loss or parameter.
     #[error("{0}")]
     Diverged(String),
+    /// The error a `fit` callback returned as its own (`Error::callback(e)`), handed back as it
+    /// was given: match on this variant and `downcast_ref` the box to get the caller's type
+    /// back. Its message and source are the caller's error's own.
+    #[error(transparent)]
+    Callback(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The OS error is part of the message, not a `source`, so `{:#}` prints it once.
     #[error("{path}: {err}")]
     Io {
@@ -129,6 +134,27 @@ impl Error {
             path: path.into(),
             msg: msg.into(),
         }
+    }
+
+    /// A caller's own error from a `fit` callback: anything that is a `std::error::Error +
+    /// Send + Sync` (an `io::Error`, your own type, an `anyhow::Error`), or a `String` or `&str`.
+    /// `fit` ends at once and returns it as `Error::Callback`, untouched:
+    ///
+    /// ```no_run
+    /// # fn demo(trainer: &mut wgtrain::Trainer) -> wgtrain::Result<()> {
+    /// use std::io::Write;
+    /// let mut log = std::fs::File::create("losses.txt").map_err(wgtrain::Error::callback)?;
+    /// let fit = trainer.fit(|r| {
+    ///     writeln!(log, "{} {}", r.epoch, r.train_loss).map_err(wgtrain::Error::callback)
+    /// });
+    /// if let Err(wgtrain::Error::Callback(e)) = &fit {
+    ///     let io: Option<&std::io::Error> = e.downcast_ref();
+    ///     eprintln!("the log failed: {io:?}; the run stands at {:?}", trainer.progress());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn callback(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+        Error::Callback(err.into())
     }
 
     /// Dataset `dataset` is invalid at `row`, `column` (either None when none is to blame).

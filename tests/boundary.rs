@@ -1,17 +1,21 @@
 //! The library's boundary: what reaches `fit`, `predict` and `evaluate` is checked there, however
 //! it was built (a `Dataset` or `Model` through its public fields), with an error naming the
-//! dataset, row and column. CPU path for speed; the GPU path where the check must come before
-//! the device.
+//! dataset, row and column; and the stop token's contract (stopped until `reset`, a stopped
+//! `fit` trains nothing, a stop from the callback ends at that epoch, `progress()` right after
+//! an error, a callback's own error handed back in `Error::Callback`). CPU path for speed; the
+//! GPU path where the check must come before the device.
 
 mod common;
 
 use wgtrain::data::{Dataset, Inputs, Targets};
+use wgtrain::train::Progress;
 use wgtrain::{Activation, Config, Device, Error, Loss, Model, Output, Spec, Trainer};
 
 const N: usize = 64;
 const DIM: usize = 4;
 const CLASSES: usize = 3;
 const BATCH: usize = 16;
+const PER_EPOCH: usize = N / BATCH;
 
 /// `N` seeded rows of `DIM` inputs in [-1, 1], the class the argmax of the first three, built
 /// through the public fields (no `Dataset::new`), so nothing was checked.
@@ -272,4 +276,151 @@ fn predict_on_a_non_finite_input_is_an_error_naming_the_row_and_column() {
         let e = wgtrain::evaluate::predict(&m.spec, &m.params, &Inputs::F32(x), 3).unwrap_err();
         assert!(matches!(e, Error::InvalidData { row: Some(1), .. }), "{e}");
     }
+}
+
+#[test]
+fn fit_with_a_stopped_token_returns_at_once_without_a_step() {
+    let mut t = trainer(raw(), 3, Device::cpu());
+    let token = t.stop_token();
+    token.stop();
+    let fit = t.fit(|_| panic!("no epoch may end")).unwrap();
+    assert!(fit.interrupted);
+    assert!(fit.reports.is_empty());
+    assert_eq!(token.steps(), 0);
+    assert_eq!(t.progress(), Progress::default());
+}
+
+#[test]
+fn a_stop_from_the_callback_ends_at_that_epoch_without_a_partial_one() {
+    let mut t = trainer(raw(), 5, Device::cpu());
+    let token = t.stop_token();
+    let fit = t
+        .fit(|r| {
+            if r.epoch == 2 {
+                token.stop();
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(fit.interrupted);
+    let epochs: Vec<(usize, usize, bool)> = fit
+        .reports
+        .iter()
+        .map(|r| (r.epoch, r.batches, r.interrupted))
+        .collect();
+    assert_eq!(epochs, [(1, PER_EPOCH, false), (2, PER_EPOCH, false)]);
+    assert_eq!(token.steps(), 2 * PER_EPOCH);
+    assert_eq!(t.progress(), Progress { epoch: 2, batch: 0 });
+}
+
+#[test]
+fn a_stop_from_the_callback_on_the_gpu_path_ends_at_that_epoch() {
+    let Some(_) = common::gpu("a_stop_from_the_callback_on_the_gpu_path_ends_at_that_epoch") else {
+        return;
+    };
+    let mut t = trainer(raw(), 5, Device::gpu());
+    let token = t.stop_token();
+    let fit = t
+        .fit(|r| {
+            if r.epoch == 1 {
+                token.stop();
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(fit.interrupted);
+    assert_eq!(fit.reports.len(), 1);
+    assert_eq!(token.steps(), PER_EPOCH);
+    assert_eq!(t.progress(), Progress { epoch: 1, batch: 0 });
+}
+
+#[test]
+fn a_stopped_token_stays_stopped_until_reset_and_the_run_then_goes_on() {
+    let mut t = trainer(raw(), 2, Device::cpu());
+    let token = t.stop_token();
+    let first = t
+        .fit(|_| {
+            token.stop();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((first.reports.len(), first.interrupted), (1, true));
+    // Still stopped: the next fit trains nothing.
+    let again = t.fit(|_| Ok(())).unwrap();
+    assert!(again.interrupted && again.reports.is_empty());
+    assert_eq!(token.steps(), PER_EPOCH);
+    token.reset();
+    assert!(!token.is_stopped() && !t.stop_token().is_stopped());
+    let rest = t.fit(|_| Ok(())).unwrap();
+    assert!(!rest.interrupted);
+    let epochs: Vec<usize> = rest.reports.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, [2, 3], "2 more epochs after the first");
+    assert_eq!(token.steps(), 3 * PER_EPOCH, "the step count is kept");
+    assert_eq!(t.progress(), Progress { epoch: 3, batch: 0 });
+}
+
+/// A caller's own error type, as an embedding program would have.
+#[derive(Debug, PartialEq)]
+struct LogFull {
+    epoch: usize,
+}
+
+impl std::fmt::Display for LogFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the log is full at epoch {}", self.epoch)
+    }
+}
+
+impl std::error::Error for LogFull {}
+
+#[test]
+fn a_callback_error_leaves_progress_at_the_epoch_it_came_in() {
+    let mut t = trainer(raw(), 5, Device::cpu());
+    let e = t
+        .fit(|r| {
+            if r.epoch == 3 {
+                return Err(Error::callback(LogFull { epoch: r.epoch }));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::Callback(_)), "{e:?}");
+    assert_eq!(t.progress(), Progress { epoch: 3, batch: 0 });
+    assert_eq!(t.stop_token().steps(), 3 * PER_EPOCH);
+}
+
+#[test]
+fn a_callback_error_travels_back_in_its_own_variant() {
+    let mut t = trainer(raw(), 5, Device::cpu());
+    let e = t
+        .fit(|r| {
+            if r.epoch == 2 {
+                return Err(Error::callback(LogFull { epoch: 2 }));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "the log is full at epoch 2");
+    match e {
+        Error::Callback(b) => assert_eq!(b.downcast_ref::<LogFull>(), Some(&LogFull { epoch: 2 })),
+        other => panic!("{other:?}"),
+    }
+    // An io::Error through `map_err(Error::callback)`, and a plain message.
+    let mut t = trainer(raw(), 1, Device::cpu());
+    let e = t
+        .fit(|_| {
+            let missing = std::env::temp_dir().join("wgtrain-boundary-no-such-folder/log");
+            std::fs::write(missing, "epoch").map_err(Error::callback)
+        })
+        .unwrap_err();
+    let Error::Callback(b) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        b.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    let mut t = trainer(raw(), 1, Device::cpu());
+    let e = t.fit(|_| Err(Error::callback("enough"))).unwrap_err();
+    assert!(matches!(&e, Error::Callback(_)) && e.to_string() == "enough");
 }
