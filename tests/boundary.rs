@@ -168,6 +168,19 @@ fn an_infinite_validation_input_is_an_error_naming_the_validation_set() {
 }
 
 #[test]
+fn an_empty_test_set_is_an_error_not_a_nan_loss() {
+    let mut empty = raw();
+    (empty.n, empty.x) = (0, Inputs::F32(vec![]));
+    empty.targets = Targets::Classes {
+        labels: vec![],
+        n_classes: CLASSES,
+    };
+    let mut t = trainer(raw(), 1, Device::cpu()).test(empty);
+    let e = t.fit(|_| Ok(())).unwrap_err();
+    assert_invalid_data(&e, None, None, "has no rows");
+}
+
+#[test]
 fn nan_in_x_on_the_gpu_path_is_an_error_before_anything_trains() {
     let Some(_) = common::gpu("nan_in_x_on_the_gpu_path_is_an_error_before_anything_trains") else {
         return;

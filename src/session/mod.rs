@@ -449,7 +449,7 @@ impl Trainer {
                     d.name.as_str(),
                     None,
                     None,
-                    "has no rows",
+                    "has no rows: training and evaluation need at least one",
                 ));
             }
         }
