@@ -26,6 +26,21 @@ pub enum Error {
         /// What is wrong with it, and where (line, column, record).
         msg: String,
     },
+    /// A dataset or input matrix given to the library whose parts do not fit (lengths, a label
+    /// not below the class count) or that holds a value training cannot use (NaN, infinity).
+    /// `fit`, `predict` and `evaluate` check what they are given before any work, so a
+    /// `Dataset` built by hand through its public fields gets this error, never a panic.
+    #[error("{dataset}: {msg}")]
+    InvalidData {
+        /// The dataset's name ("digits (train)", "foo.csv"), or "the inputs" for `predict`'s.
+        dataset: String,
+        /// The row (sample) to blame, 0-based, when one is.
+        row: Option<usize>,
+        /// The column of that row to blame (an input or target column), 0-based, when one is.
+        column: Option<usize>,
+        /// What is wrong, and where.
+        msg: String,
+    },
     /// A checkpoint that cannot be read, or does not fit the network.
     #[error("{path}: {msg}")]
     Checkpoint {
@@ -71,6 +86,11 @@ pub enum Error {
     /// Training produced a non-finite loss or parameter.
     #[error("{0}")]
     Diverged(String),
+    /// The error a `fit` callback returned as its own (`Error::callback(e)`), handed back as it
+    /// was given: match on this variant and `downcast_ref` the box to get the caller's type
+    /// back. Its message and source are the caller's error's own.
+    #[error(transparent)]
+    Callback(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The OS error is part of the message, not a `source`, so `{:#}` prints it once.
     #[error("{path}: {err}")]
     Io {
@@ -112,6 +132,42 @@ impl Error {
     pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Data {
             path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// A caller's own error from a `fit` callback: anything that is a `std::error::Error +
+    /// Send + Sync` (an `io::Error`, your own type, an `anyhow::Error`), or a `String` or `&str`.
+    /// `fit` ends at once and returns it as `Error::Callback`, untouched:
+    ///
+    /// ```no_run
+    /// # fn demo(trainer: &mut wgtrain::Trainer) -> wgtrain::Result<()> {
+    /// use std::io::Write;
+    /// let mut log = std::fs::File::create("losses.txt").map_err(wgtrain::Error::callback)?;
+    /// let fit = trainer.fit(|r| {
+    ///     writeln!(log, "{} {}", r.epoch, r.train_loss).map_err(wgtrain::Error::callback)
+    /// });
+    /// if let Err(wgtrain::Error::Callback(e)) = &fit {
+    ///     let io: Option<&std::io::Error> = e.downcast_ref();
+    ///     eprintln!("the log failed: {io:?}; the run stands at {:?}", trainer.progress());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn callback(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+        Error::Callback(err.into())
+    }
+
+    /// Dataset `dataset` is invalid at `row`, `column` (either None when none is to blame).
+    pub(crate) fn invalid_data(
+        dataset: impl Into<String>,
+        row: Option<usize>,
+        column: Option<usize>,
+        msg: impl Into<String>,
+    ) -> Error {
+        Error::InvalidData {
+            dataset: dataset.into(),
+            row,
+            column,
             msg: msg.into(),
         }
     }

@@ -13,8 +13,20 @@ use crate::model::{Loss, Output, Params, Spec};
 const CHUNK: usize = 1024;
 
 /// The network's outputs for `n` rows of `x` (n, inputs): probabilities for softmax and sigmoid
-/// outputs, values for linear ones. (n, outputs) row-major.
+/// outputs, values for linear ones. (n, outputs) row-major. A non-finite input is an
+/// `Error::InvalidData` naming its row and column.
 pub fn predict(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32>> {
+    spec.check()?;
+    if let Some((r, c, v)) = x.first_non_finite(spec.inputs()) {
+        return Err(Error::invalid_data(
+            "the inputs",
+            Some(r),
+            Some(c),
+            format!(
+                "row {r}, column {c} (0-based) is {v} as the network sees it: inputs must be finite"
+            ),
+        ));
+    }
     let mut out = forward(spec, params, x, n)?;
     let w = spec.outputs();
     for (r, row) in out.chunks_exact_mut(w).enumerate() {
@@ -31,9 +43,10 @@ pub fn predict(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec
 /// The last layer's output before the parts of the output activation that the loss fuses
 /// (logits for softmax and bce): what the loss functions take.
 fn forward(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32>> {
+    spec.check()?;
     params.check_shapes(spec)?;
     let d = spec.inputs();
-    if x.len() != n * d {
+    if n.checked_mul(d) != Some(x.len()) {
         return Err(Error::Shape(format!(
             "{} input values for {n} rows of {d}",
             x.len()
@@ -280,13 +293,15 @@ pub fn evaluate(spec: &Spec, params: &Params, data: &Dataset) -> Result<Evaluati
 
 /// `evaluate` for a network trained on standardised targets: its outputs are mapped back by
 /// `targets` (`a·std + mean` per output) before anything is measured, so every figure is in
-/// the units of `data`'s targets.
+/// the units of `data`'s targets. `data` is checked first (`Dataset::check`).
 pub fn evaluate_scaled(
     spec: &Spec,
     params: &Params,
     data: &Dataset,
     targets: Option<&Standardize>,
 ) -> Result<Evaluation> {
+    spec.check()?;
+    data.check()?;
     if data.dim != spec.inputs() {
         return Err(Error::Shape(format!(
             "{} has {} inputs per sample, the model takes {}",

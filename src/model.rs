@@ -232,6 +232,26 @@ impl Spec {
         output: Output,
         loss: Loss,
     ) -> Result<Spec, Error> {
+        let spec = Spec {
+            sizes,
+            hidden,
+            output,
+            loss,
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// What `new` checks, for a spec however it was built (its fields are public): `Model`'s
+    /// `predict` and `evaluate`, `evaluate::predict` and the session's `open` call it.
+    pub fn check(&self) -> Result<(), Error> {
+        let Spec {
+            sizes,
+            hidden,
+            output,
+            loss,
+        } = self;
+        let (output, loss) = (*output, *loss);
         if sizes.len() < 2 {
             return Err(Error::usage(
                 "a network needs at least an input and an output size",
@@ -279,12 +299,7 @@ impl Spec {
         if output == Output::Softmax && sizes[sizes.len() - 1] < 2 {
             return Err(Error::usage("softmax needs at least two outputs"));
         }
-        Ok(Spec {
-            sizes,
-            hidden,
-            output,
-            loss,
-        })
+        Ok(())
     }
 
     /// A classifier: ReLU hidden layers of `hidden` units, `classes` softmax outputs,

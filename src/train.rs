@@ -93,10 +93,18 @@ pub trait Backend {
 }
 
 /// A run's stop switch and step counter, shared by clones: whoever holds a clone (a signal
-/// handler, a progress bar, another thread) can ask the run to stop or read how far it got.
-/// A stop request lets the backend finish the step under way (GPU: the submissions already
-/// queued) before `fit` reports the partial epoch and returns. Each run gets its own token, so a
-/// stopped run does not stop the next one.
+/// handler, a progress bar, another thread, the epoch callback) can ask the run to stop or read
+/// how far it got.
+///
+/// - A stop during an epoch's steps lets the backend finish the step under way (GPU: the
+///   submissions already queued); `fit` then reports that partial epoch (`interrupted`) and
+///   returns.
+/// - A stop between steps and the epoch's end (during its evaluation, or from the epoch
+///   callback) ends the run at that epoch's end: no step of the next epoch is trained.
+/// - A stopped token stays stopped until `reset`: `fit` on a session whose token is stopped
+///   returns at once, training nothing, with `Fit::interrupted` set.
+///
+/// Each session has its own token, so stopping one session does not stop another.
 #[derive(Clone, Debug, Default)]
 pub struct StopToken {
     inner: std::sync::Arc<TokenState>,
@@ -114,14 +122,22 @@ impl StopToken {
         StopToken::default()
     }
 
-    /// Asks the run to stop after the step under way.
+    /// Asks the run to stop after the step under way (or at the end of the epoch whose
+    /// evaluation or callback is under way). The token stays stopped until `reset`.
     pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
     }
 
-    /// Whether `stop` was called on this token or a clone of it.
+    /// Whether `stop` was called on this token or a clone of it since the last `reset`.
     pub fn is_stopped(&self) -> bool {
-        self.inner.stop.load(Ordering::Relaxed)
+        self.inner.stop.load(Ordering::SeqCst)
+    }
+
+    /// Withdraws the stop request, for this token and every clone, so the session's next `fit`
+    /// trains again (from where the stopped one ended: `Trainer::progress`). The step count is
+    /// kept.
+    pub fn reset(&self) {
+        self.inner.stop.store(false, Ordering::SeqCst);
     }
 
     /// Training steps run (CPU) or completed on the device (GPU) under this token: what a
@@ -161,6 +177,17 @@ impl Progress {
     /// Steps done at `batches_per_epoch` batches an epoch.
     pub fn steps(self, batches_per_epoch: usize) -> usize {
         self.epoch.saturating_mul(batches_per_epoch) + self.batch
+    }
+
+    /// Where a run that stood here stands after `steps` more steps, at `batches_per_epoch`
+    /// batches an epoch.
+    pub fn advanced(self, batches_per_epoch: usize, steps: usize) -> Progress {
+        let per_epoch = batches_per_epoch.max(1);
+        let done = self.steps(per_epoch).saturating_add(steps);
+        Progress {
+            epoch: done / per_epoch,
+            batch: done % per_epoch,
+        }
     }
 }
 
@@ -217,7 +244,10 @@ pub struct EpochReport {
     pub elapsed: f64,
     /// Batches trained in this epoch (fewer than a full epoch when it was interrupted).
     pub batches: usize,
-    /// Training stopped during this epoch (Ctrl-C).
+    /// The stop token was stopped by the time this epoch's steps ended (Ctrl-C): the run ends
+    /// with this report, of a partial epoch unless the stop came after its last step. A stop
+    /// that comes later (from the callback given this report) also ends the run here, but
+    /// this report, already handed out, does not say so: `Fit::interrupted` does.
     pub interrupted: bool,
     /// Where the run stands after this report: what a checkpoint saved now resumes from.
     pub progress: Progress,
@@ -295,8 +325,10 @@ pub fn run(
 /// (counted over the whole run) of epoch e gets `plan.schedule.lr(hp.lr, s, e, total)`, the
 /// run ending after epoch `start.epoch + hp.epochs`. `classes` says whether accuracy means
 /// anything (class targets); `roles` names the backend's evaluation sets. A non-finite loss
-/// stops training with an error naming the epoch and batch; `stop` stopped ends it after the
-/// current step with a report of the partial epoch.
+/// stops training with an error naming the epoch and batch. `stop`: stopped on entry, no step
+/// is trained (no reports); stopped during an epoch's steps, the run ends after the current
+/// step with a report of the partial epoch (`interrupted`); stopped after them (during the
+/// evaluation or `on_epoch`), the run ends with that epoch.
 #[allow(clippy::too_many_arguments)]
 pub fn run_planned(
     backend: &mut dyn Backend,
@@ -312,6 +344,9 @@ pub fn run_planned(
     plan.schedule.validate()?;
     if n_train == 0 {
         return Err(Error::usage("the training set is empty"));
+    }
+    if stop.is_stopped() {
+        return Ok(Vec::new());
     }
     let per_epoch = n_train.div_ceil(hp.batch);
     let Plan { schedule, start } = *plan;
@@ -425,7 +460,9 @@ pub fn run_planned(
         };
         let flow = on_epoch(&mut report, backend)?;
         reports.push(report);
-        if interrupted || flow == Flow::Stop {
+        // A stop that came after the epoch's steps (in its evaluation or callback) ends the run
+        // here, rather than after one step of the next epoch.
+        if interrupted || flow == Flow::Stop || stop.is_stopped() {
             break;
         }
     }

@@ -86,6 +86,56 @@ impl Model {
         checkpoint::save_model(path, &self.spec, &self.params, &self.input)
     }
 
+    /// Checks that the parts fit, however the model was built (its fields are public): the
+    /// spec as `Spec::new` checks it, one weight matrix and bias of the spec's shapes per layer,
+    /// an input standardisation of one finite mean and one positive finite std per input, a
+    /// target standardisation as `set_target_standardize` requires, a CSV table with the
+    /// network's inputs and outputs. `predict`, `evaluate` and the session's `open` call it, so
+    /// a model whose parts disagree is an error there (`Error::Shape` for a size), never a
+    /// panic. Non-finite parameters pass (a diverged model's outputs are an `Error::Diverged`
+    /// when predicted; the session refuses to train them).
+    pub fn check(&self) -> Result<()> {
+        self.spec.check()?;
+        self.params.check_shapes(&self.spec)?;
+        let (inputs, outputs) = (self.spec.inputs(), self.spec.outputs());
+        if let Some(z) = &self.input.standardize {
+            if z.mean.len() != inputs || z.std.len() != inputs {
+                return Err(Error::Shape(format!(
+                    "the model's input standardisation has {} means and {} stds for a network of {inputs} inputs",
+                    z.mean.len(),
+                    z.std.len()
+                )));
+            }
+            if let Some(j) = z.mean.iter().position(|m| !m.is_finite()) {
+                return Err(Error::usage(format!(
+                    "the model's input standardisation: the mean of input {j} is {}",
+                    z.mean[j]
+                )));
+            }
+            if let Some(j) = z.std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(Error::usage(format!(
+                    "the model's input standardisation: the std of input {j} is {}, not positive and finite",
+                    z.std[j]
+                )));
+            }
+        }
+        if let Some(z) = &self.input.target_standardize {
+            checkpoint::check_target_standardize(&self.spec, z)
+                .map_err(|m| Error::invalid("target_standardize", m))?;
+        }
+        if let Some(t) = &self.input.table
+            && (t.inputs() != inputs || t.outputs() != outputs)
+        {
+            return Err(Error::Shape(format!(
+                "the model's CSV table has {} inputs and {} outputs, the network is {}",
+                t.inputs(),
+                t.outputs(),
+                self.spec.describe()
+            )));
+        }
+        Ok(())
+    }
+
     /// "784-128(relu)-10 softmax/cross-entropy".
     pub fn describe(&self) -> String {
         self.spec.describe()
@@ -166,7 +216,26 @@ impl Model {
     /// transform: probabilities for softmax and sigmoid outputs, values for linear ones, in the
     /// targets' original units when the model standardised its targets. (n, outputs)
     /// row-major.
+    ///
+    /// Checked first: the model (`check`), `x` holding `n` rows, and every input finite (an
+    /// `Error::InvalidData` naming the row and column of the first that is not).
     pub fn predict(&self, x: &Inputs, n: usize) -> Result<Vec<f32>> {
+        self.check()?;
+        let d = self.spec.inputs();
+        if n.checked_mul(d) != Some(x.len()) {
+            return Err(Error::Shape(format!(
+                "{} input values for {n} rows of {d}",
+                x.len()
+            )));
+        }
+        if let Some((r, c, v)) = x.first_non_finite(d) {
+            return Err(Error::invalid_data(
+                "the inputs",
+                Some(r),
+                Some(c),
+                format!("row {r}, column {c} (0-based) is {v}: inputs must be finite"),
+            ));
+        }
         let mut out = match &self.input.standardize {
             Some(z) => evaluate::predict(&self.spec, &self.params, &z.apply(x, n)?, n)?,
             None => evaluate::predict(&self.spec, &self.params, x, n)?,
@@ -187,6 +256,7 @@ impl Model {
 
     /// `predict` for f32 rows: `x` is (n, inputs) row-major, n = `x.len() / inputs`.
     pub fn predict_f32(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.check()?;
         let d = self.spec.inputs();
         if !x.len().is_multiple_of(d) {
             return Err(Error::Shape(format!(
@@ -201,7 +271,11 @@ impl Model {
     /// value targets MSE, RMSE, MAE and R², on raw `data` (the model's input transform is
     /// applied here, and every figure is in the units of `data`'s targets).
     /// The targets are named after the model's table's target columns, when it has them.
+    /// Checked first: the model (`check`) and the dataset (`Dataset::check`: lengths, labels
+    /// below the class count, finite inputs and targets).
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        self.check()?;
+        data.check()?;
         let z = self.input.target_standardize.as_ref();
         let mut e = match &self.input.standardize {
             Some(s) => {

@@ -113,6 +113,34 @@ impl Inputs {
         let _ = (r, dim);
     }
 
+    /// The first value (row, column, value) of the (n, `dim`) matrix that is not finite as the
+    /// network sees it (bytes after their scale and offset); None when all are. One pass over
+    /// f32 values; bytes are checked per column at their extremes (0 and 255, between which
+    /// the value is monotonic), and only a column that can overflow is searched row by row.
+    pub fn first_non_finite(&self, dim: usize) -> Option<(usize, usize, f32)> {
+        let dim = dim.max(1);
+        let safe = match self {
+            Inputs::F32(v) => {
+                let i = v.iter().position(|v| !v.is_finite())?;
+                return Some((i / dim, i % dim, v[i]));
+            }
+            Inputs::U8 { scale, .. } => (255.0 * scale).is_finite() && scale.is_finite(),
+            Inputs::U8Affine { scale, offset, .. } => scale
+                .iter()
+                .zip(offset)
+                .all(|(s, a)| (255.0 * s + a).is_finite() && (0.0 * s + a).is_finite()),
+        };
+        if safe {
+            return None;
+        }
+        let mut row = vec![0f32; dim];
+        (0..self.len() / dim).find_map(|r| {
+            self.copy_row(r, &mut row);
+            let c = row.iter().position(|v| !v.is_finite())?;
+            Some((r, c, row[c]))
+        })
+    }
+
     /// All values as f32 (a copy for bytes).
     pub fn to_f32(&self) -> Vec<f32> {
         match self {
@@ -160,7 +188,9 @@ impl Inputs {
     }
 }
 
-/// Samples for training or evaluation: inputs `x` (n, dim) and one target per row.
+/// Samples for training or evaluation: inputs `x` (n, dim) and one target per row. `new`
+/// checks the parts; a dataset built through the public fields is checked by `check`, which
+/// `fit`, `Model::evaluate` and `evaluate::evaluate` call before they use it.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     /// "digits (train)", "xor", "foo.csv".
@@ -196,74 +226,105 @@ impl Dataset {
         dim: usize,
         targets: Targets,
     ) -> Result<Dataset> {
-        let name = name.into();
-        if dim == 0 || n.checked_mul(dim) != Some(x.len()) {
-            return Err(Error::Shape(format!(
-                "{name}: x has {} values, expected n * dim = {n} * {dim} with dim >= 1",
-                x.len()
-            )));
-        }
-        let finite = match &x {
-            Inputs::F32(v) => v.iter().position(|v| !v.is_finite()).map(|i| (i, v[i])),
-            Inputs::U8 { scale, .. } => (!scale.is_finite()).then_some((0, *scale)),
-            Inputs::U8Affine { scale, offset, .. } => {
-                if scale.len() != dim || offset.len() != dim {
-                    return Err(Error::Shape(format!(
-                        "{name}: {} scales and {} offsets for {dim} inputs",
-                        scale.len(),
-                        offset.len()
-                    )));
-                }
-                let bad = |v: &[f32]| v.iter().position(|v| !v.is_finite()).map(|j| (j, v[j]));
-                bad(scale).or_else(|| bad(offset))
-            }
-        };
-        if let Some((i, v)) = finite {
-            return Err(Error::usage(format!(
-                "{name}: input {} of sample {} is {v}",
-                i % dim,
-                i / dim,
-            )));
-        }
-        match &targets {
-            Targets::Classes { labels, n_classes } => {
-                if labels.len() != n || *n_classes == 0 {
-                    return Err(Error::Shape(format!(
-                        "{name}: {} labels for {n} samples, {n_classes} classes",
-                        labels.len()
-                    )));
-                }
-                if let Some(i) = labels.iter().position(|&l| l as usize >= *n_classes) {
-                    return Err(Error::usage(format!(
-                        "{name}: label {} of sample {i} is not below n_classes = {n_classes}",
-                        labels[i]
-                    )));
-                }
-            }
-            Targets::Values { values, width } => {
-                if *width == 0 || n.checked_mul(*width) != Some(values.len()) {
-                    return Err(Error::Shape(format!(
-                        "{name}: {} target values, expected n * width = {n} * {width} with width >= 1",
-                        values.len()
-                    )));
-                }
-                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::usage(format!(
-                        "{name}: target {} of sample {} is {}",
-                        i % width,
-                        i / width,
-                        values[i]
-                    )));
-                }
-            }
-        }
-        Ok(Dataset {
-            name,
+        let d = Dataset {
+            name: name.into(),
             x,
             n,
             dim,
             targets,
-        })
+        };
+        d.check()?;
+        Ok(d)
+    }
+
+    /// Checks what `new` checks, for a dataset however it was built (its fields are public):
+    /// x is (n, dim) with dim >= 1 (and a byte matrix's scales fit dim), every input finite as
+    /// the network sees it, one label per row below `n_classes` (at least 1), or (n, width)
+    /// finite target values with width >= 1. The error is an `Error::InvalidData` naming the
+    /// dataset and, for a value, its row and column. One pass over the inputs; the session's
+    /// `open` (so `fit`), `Model::evaluate` and `evaluate::evaluate` call it on what they are
+    /// given, so a dataset that does not fit is an error there, never a panic or a silent run.
+    pub fn check(&self) -> Result<()> {
+        let (name, n, dim) = (self.name.as_str(), self.n, self.dim);
+        let bad = |row, column, msg: String| Err(Error::invalid_data(name, row, column, msg));
+        if dim == 0 || n.checked_mul(dim) != Some(self.x.len()) {
+            return bad(
+                None,
+                None,
+                format!(
+                    "x has {} values, expected n * dim = {n} * {dim} with dim >= 1",
+                    self.x.len()
+                ),
+            );
+        }
+        if let Inputs::U8Affine { scale, offset, .. } = &self.x
+            && (scale.len() != dim || offset.len() != dim)
+        {
+            return bad(
+                None,
+                None,
+                format!(
+                    "{} scales and {} offsets for {dim} inputs",
+                    scale.len(),
+                    offset.len()
+                ),
+            );
+        }
+        if let Some((r, c, v)) = self.x.first_non_finite(dim) {
+            return bad(
+                Some(r),
+                Some(c),
+                format!("row {r}, column {c} (0-based) of x is {v}: inputs must be finite"),
+            );
+        }
+        match &self.targets {
+            Targets::Classes { labels, n_classes } => {
+                if labels.len() != n || *n_classes == 0 {
+                    return bad(
+                        None,
+                        None,
+                        format!(
+                            "{} labels for {n} rows, {n_classes} classes (need one label a row, at least one class)",
+                            labels.len()
+                        ),
+                    );
+                }
+                if let Some(r) = labels.iter().position(|&l| l as usize >= *n_classes) {
+                    return bad(
+                        Some(r),
+                        None,
+                        format!(
+                            "the label of row {r} (0-based) is {}, not below n_classes = {n_classes}",
+                            labels[r]
+                        ),
+                    );
+                }
+            }
+            Targets::Values { values, width } => {
+                if *width == 0 || n.checked_mul(*width) != Some(values.len()) {
+                    return bad(
+                        None,
+                        None,
+                        format!(
+                            "{} target values, expected n * width = {n} * {width} with width >= 1",
+                            values.len()
+                        ),
+                    );
+                }
+                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                    let (r, c) = (i / width, i % width);
+                    return bad(
+                        Some(r),
+                        Some(c),
+                        format!(
+                            "row {r}, target column {c} (0-based) is {}: targets must be finite",
+                            values[i]
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// n_classes for Classes, width for Values: the network's output size.

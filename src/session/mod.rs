@@ -39,9 +39,13 @@ pub struct Checkpoints {
 /// What one `fit` did.
 #[derive(Clone, Debug)]
 pub struct Fit {
-    /// One per epoch trained (the last one partial when the run was stopped).
+    /// One per epoch trained (the last one partial when the run was stopped during its steps;
+    /// none when the token was stopped before `fit`).
     pub reports: Vec<EpochReport>,
-    /// The stop token ended the run before its last epoch.
+    /// The session's stop token was stopped when `fit` returned: the run ended there (after
+    /// the step under way, or at the end of the epoch whose evaluation or callback saw the
+    /// stop, or at once, training nothing, when it was stopped before `fit`). It stays stopped
+    /// until `StopToken::reset`. `Trainer::progress` says where the run stands.
     pub interrupted: bool,
     /// With `keep_best`: the epoch whose parameters the checkpoint holds, when one improved.
     pub kept: Option<usize>,
@@ -210,7 +214,9 @@ impl Trainer {
     }
 
     /// A clone of this session's stop token: `stop()` on it, from any thread (a signal handler),
-    /// ends `fit` after the step under way, with a report of the partial epoch.
+    /// ends `fit` after the step under way, with a report of the partial epoch; from the epoch
+    /// callback, at the end of that epoch. The token stays stopped (and a later `fit` trains
+    /// nothing) until `reset()`.
     pub fn stop_token(&self) -> StopToken {
         self.stop.clone()
     }
@@ -228,7 +234,11 @@ impl Trainer {
         &self.model.spec
     }
 
-    /// Where training stands: epochs done, and batches of the next.
+    /// Where training stands: epochs done, and batches of the next. Right after any `fit`,
+    /// one that failed included: after an error in a callback, a save or an evaluation, the
+    /// epoch it came in is counted (its steps were trained); after a divergence, the steps of
+    /// the epoch that diverged; after a device error in the middle of the steps, the steps
+    /// known to have completed. `model()` and `save()` then give the parameters at that point.
     pub fn progress(&self) -> Progress {
         self.run.as_ref().map_or_else(
             || {
@@ -273,6 +283,7 @@ impl Trainer {
             .take()
             .ok_or_else(|| Error::usage("the session failed to open before"))?;
         let Given { train, valid, test } = given;
+        self.check_given(&train, valid.as_ref(), test.as_ref())?;
         let (train, valid) = match (self.hold_out, valid) {
             (Some(_), Some(_)) => {
                 return Err(Error::usage(
@@ -409,6 +420,42 @@ impl Trainer {
         })
     }
 
+    /// The session's boundary, before anything uses what it was given: the model's parts fit
+    /// (`Model::check`) and its parameters are finite; each dataset fits (`Dataset::check`:
+    /// lengths, labels, finite values) and has rows. On both paths: nothing reaches a backend
+    /// unchecked.
+    fn check_given(
+        &self,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        test: Option<&Dataset>,
+    ) -> Result<()> {
+        self.model.check()?;
+        for (l, layer) in self.model.params.layers.iter().enumerate() {
+            let w = layer.w.iter().position(|v| !v.is_finite());
+            let b = layer.b.iter().position(|v| !v.is_finite());
+            if w.is_some() || b.is_some() {
+                let (what, i) = w.map_or(("bias", b), |i| ("weight", Some(i)));
+                return Err(Error::usage(format!(
+                    "the model's layer {l} {what} {} (0-based) is not finite: a model to train needs finite parameters",
+                    i.unwrap_or(0)
+                )));
+            }
+        }
+        for d in [Some(train), valid, test].into_iter().flatten() {
+            d.check()?;
+            if d.n == 0 {
+                return Err(Error::invalid_data(
+                    d.name.as_str(),
+                    None,
+                    None,
+                    "has no rows: training and evaluation need at least one",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a run whose host memory cannot fit: on the CPU path the trainer's copy of the
     /// parameters, their transposed copy, the gradients and optimiser state, and the
     /// activations of a step of `rows` rows; on the GPU path the parameters' upload copy.
@@ -471,13 +518,39 @@ impl Trainer {
     }
 
     /// Trains `config.epochs` epochs (after those already done), calling `on_epoch` with each
-    /// epoch's report, saving as `checkpoints` says. A stopped token ends it after the step
-    /// under way (the report of the partial epoch is the last); a non-finite loss is an
-    /// `Error::Diverged` naming the epoch and batch, and leaves the last good checkpoint. With
-    /// `Config::patience` it ends after the epoch where the validation loss has not improved for
-    /// that many epochs (the test set, if any, is evaluated then); `Fit` says where.
+    /// epoch's report, saving as `checkpoints` says.
+    ///
+    /// - Checked before anything is opened or trained: the config, the model (`Model::check`,
+    ///   finite parameters) and every dataset given (`Dataset::check`: lengths, labels below
+    ///   the class count, finite inputs and targets, an error naming the dataset, row and
+    ///   column), against the network too; on both paths.
+    /// - The stop token (`stop_token`): stopped before `fit`, it returns at once, training and
+    ///   saving nothing (`Fit::interrupted`, no reports); stopped during an epoch's steps, the run
+    ///   ends after the step under way (the report of the partial epoch is the last); stopped
+    ///   from `on_epoch` (or during the epoch's evaluation), at the end of that epoch. The
+    ///   checkpoint is then saved as at the end of a run.
+    /// - `on_epoch`'s error ends the run at once (nothing more is saved) and is returned as it
+    ///   is: return your own as `Err(Error::callback(e))` and match `Error::Callback`
+    ///   (`Error::callback` shows how).
+    /// - A non-finite loss is an `Error::Diverged` naming the epoch and batch, and leaves the
+    ///   last good checkpoint.
+    /// - After any error, `progress()` says where the run stands.
+    ///
+    /// With `Config::patience` it ends after the epoch where the validation loss has not
+    /// improved for that many epochs (the test set, if any, is evaluated then); `Fit` says where.
     pub fn fit(&mut self, mut on_epoch: impl FnMut(&EpochReport) -> Result<()>) -> Result<Fit> {
+        if self.stop.is_stopped() {
+            return Ok(Fit {
+                reports: Vec::new(),
+                interrupted: true,
+                kept: None,
+                best: None,
+                stopped_early: None,
+                saved: None,
+            });
+        }
         self.open()?;
+        let steps_before = self.stop.steps();
         let run = self.run.as_mut().expect("opened above");
         let hp = self.config.hyper();
         let plan = Plan {
@@ -559,10 +632,17 @@ impl Trainer {
                 }
                 Ok(flow)
             },
-        )?;
-        if let Some(last) = reports.last() {
-            run.progress = last.progress;
-        }
+        );
+        // The backends count each step they complete on the token: what the run has trained,
+        // whether or not it ended in an error.
+        let per_epoch = sizes[0].div_ceil(hp.batch.max(1));
+        run.progress = match &reports {
+            Ok(r) => r.last().map_or(plan.start, |last| last.progress),
+            Err(_) => plan
+                .start
+                .advanced(per_epoch, self.stop.steps().wrapping_sub(steps_before)),
+        };
+        let reports = reports?;
         let mut saved = None;
         if let Some(c) = self.checkpoints.clone() {
             if !(c.keep_best && kept.is_some()) {
@@ -571,7 +651,7 @@ impl Trainer {
             saved = Some(c.path);
         }
         Ok(Fit {
-            interrupted: reports.last().is_some_and(|r| r.interrupted),
+            interrupted: self.stop.is_stopped(),
             reports,
             kept,
             best: best_epoch,

@@ -582,20 +582,28 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
         let _ = writeln!(std::io::stderr(), "{line}");
     };
     let last = fit.reports.last();
-    let stopped = last.filter(|r| r.interrupted);
-    if let Some(r) = stopped {
+    // The token stopped the run: within an epoch, at an epoch's end (a stop that came while it
+    // was evaluated or printed), or before the first step.
+    if fit.interrupted {
         let path = match &fit.saved {
             Some(p) => p.clone(),
             None => {
-                let p = PathBuf::from(INTERRUPTED_FILE);
+                let p = a
+                    .save
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(INTERRUPTED_FILE));
                 t.save(&p)?;
                 p
             }
         };
+        let at = t.progress();
+        let when = if at.batch == 0 {
+            format!("after epoch {}", at.epoch)
+        } else {
+            format!("in epoch {} after {} batches", at.epoch + 1, at.batch)
+        };
         say(format!(
-            "stopped in epoch {} after {} batches; parameters saved to {} (--resume {} continues from there)",
-            r.epoch,
-            r.batches,
+            "stopped {when}; parameters saved to {} (--resume {} continues from there)",
             path.display(),
             path.display()
         ));
@@ -654,7 +662,7 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
     if let Some(e) = ended.metrics {
         return Err(e.into());
     }
-    if stopped.is_some() {
+    if fit.interrupted {
         std::process::exit(ended.watch.as_ref().map_or(130, Watch::exit_code));
     }
     Ok(())

@@ -1,0 +1,439 @@
+//! The library's boundary: what reaches `fit`, `predict` and `evaluate` is checked there, however
+//! it was built (a `Dataset` or `Model` through its public fields), with an error naming the
+//! dataset, row and column; and the stop token's contract (stopped until `reset`, a stopped
+//! `fit` trains nothing, a stop from the callback ends at that epoch, `progress()` right after
+//! an error, a callback's own error handed back in `Error::Callback`). CPU path for speed; the
+//! GPU path where the check must come before the device.
+
+mod common;
+
+use wgtrain::data::{Dataset, Inputs, Targets};
+use wgtrain::train::Progress;
+use wgtrain::{Activation, Config, Device, Error, Loss, Model, Output, Spec, Trainer};
+
+const N: usize = 64;
+const DIM: usize = 4;
+const CLASSES: usize = 3;
+const BATCH: usize = 16;
+const PER_EPOCH: usize = N / BATCH;
+
+/// `N` seeded rows of `DIM` inputs in [-1, 1], the class the argmax of the first three, built
+/// through the public fields (no `Dataset::new`), so nothing was checked.
+fn raw() -> Dataset {
+    let x = common::uniform(7, N * DIM, -1.0, 1.0);
+    let labels = x
+        .chunks_exact(DIM)
+        .map(|r| (0..CLASSES).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap() as u32)
+        .collect();
+    Dataset {
+        name: "blobs".into(),
+        x: Inputs::F32(x),
+        n: N,
+        dim: DIM,
+        targets: Targets::Classes {
+            labels,
+            n_classes: CLASSES,
+        },
+    }
+}
+
+fn spec() -> Spec {
+    Spec::classifier(DIM, &[8], CLASSES).unwrap()
+}
+
+fn trainer(data: Dataset, epochs: usize, device: Device) -> Trainer {
+    let config = Config {
+        epochs,
+        batch: BATCH,
+        ..Config::default()
+    };
+    Trainer::new(Model::init(spec(), 0).unwrap(), data, config).device(device)
+}
+
+/// The error `fit` gives on `data`; a run that trains is a failure.
+fn fit_error(data: Dataset, device: Device) -> Error {
+    let mut t = trainer(data, 2, device);
+    match t.fit(|_| Ok(())) {
+        Err(e) => e,
+        Ok(f) => panic!("trained {} epochs on an invalid dataset", f.reports.len()),
+    }
+}
+
+/// `e` is an `InvalidData` on dataset "blobs" at `row`, `column`, its message containing `says`.
+fn assert_invalid_data(e: &Error, row: Option<usize>, column: Option<usize>, says: &str) {
+    match e {
+        Error::InvalidData {
+            dataset,
+            row: r,
+            column: c,
+            ..
+        } => {
+            assert_eq!((dataset.as_str(), *r, *c), ("blobs", row, column), "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+        other => panic!("expected InvalidData, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_label_beyond_the_classes_is_an_error_naming_its_row() {
+    let mut d = raw();
+    if let Targets::Classes { labels, .. } = &mut d.targets {
+        labels[37] = 9;
+    }
+    let e = fit_error(d.clone(), Device::cpu());
+    assert_invalid_data(
+        &e,
+        Some(37),
+        None,
+        "row 37 (0-based) is 9, not below n_classes = 3",
+    );
+    // evaluate, too, checks what it is given.
+    let e = Model::init(spec(), 0).unwrap().evaluate(&d).unwrap_err();
+    assert_invalid_data(&e, Some(37), None, "is 9");
+}
+
+#[test]
+fn a_short_x_is_an_error_naming_the_lengths() {
+    let mut d = raw();
+    if let Inputs::F32(x) = &mut d.x {
+        x.truncate(N * DIM - 3);
+    }
+    let e = fit_error(d, Device::cpu());
+    assert_invalid_data(
+        &e,
+        None,
+        None,
+        "x has 253 values, expected n * dim = 64 * 4",
+    );
+}
+
+#[test]
+fn a_short_label_list_is_an_error_not_a_panic() {
+    let mut d = raw();
+    if let Targets::Classes { labels, .. } = &mut d.targets {
+        labels.pop();
+    }
+    let e = fit_error(d, Device::cpu());
+    assert_invalid_data(&e, None, None, "63 labels for 64 rows");
+}
+
+#[test]
+fn nan_in_x_is_an_error_naming_the_row_and_column() {
+    let mut d = raw();
+    if let Inputs::F32(x) = &mut d.x {
+        x[21 * DIM + 2] = f32::NAN;
+    }
+    let e = fit_error(d, Device::cpu());
+    assert_invalid_data(
+        &e,
+        Some(21),
+        Some(2),
+        "row 21, column 2 (0-based) of x is NaN",
+    );
+}
+
+#[test]
+fn bytes_that_overflow_after_their_scale_are_an_error_naming_the_row_and_column() {
+    let mut d = raw();
+    let mut data = vec![1u8; N * DIM];
+    data[5 * DIM + 1] = 255;
+    d.x = Inputs::U8 { data, scale: 1e37 };
+    let e = fit_error(d, Device::cpu());
+    assert_invalid_data(
+        &e,
+        Some(5),
+        Some(1),
+        "row 5, column 1 (0-based) of x is inf",
+    );
+}
+
+#[test]
+fn an_infinite_validation_input_is_an_error_naming_the_validation_set() {
+    let mut v = raw();
+    v.name = "held".into();
+    if let Inputs::F32(x) = &mut v.x {
+        x[3] = f32::INFINITY;
+    }
+    let mut t = trainer(raw(), 1, Device::cpu()).validation(v);
+    match t.fit(|_| Ok(())) {
+        Err(Error::InvalidData {
+            dataset,
+            row: Some(0),
+            column: Some(3),
+            ..
+        }) => assert_eq!(dataset, "held"),
+        other => panic!("{:?}", other.map(|f| f.reports.len())),
+    }
+}
+
+#[test]
+fn an_empty_test_set_is_an_error_not_a_nan_loss() {
+    let mut empty = raw();
+    (empty.n, empty.x) = (0, Inputs::F32(vec![]));
+    empty.targets = Targets::Classes {
+        labels: vec![],
+        n_classes: CLASSES,
+    };
+    let mut t = trainer(raw(), 1, Device::cpu()).test(empty);
+    let e = t.fit(|_| Ok(())).unwrap_err();
+    assert_invalid_data(&e, None, None, "has no rows");
+}
+
+#[test]
+fn nan_in_x_on_the_gpu_path_is_an_error_before_anything_trains() {
+    let Some(_) = common::gpu("nan_in_x_on_the_gpu_path_is_an_error_before_anything_trains") else {
+        return;
+    };
+    let mut d = raw();
+    if let Inputs::F32(x) = &mut d.x {
+        x[63 * DIM] = f32::NAN;
+    }
+    let mut t = trainer(d, 2, Device::gpu());
+    let token = t.stop_token();
+    let e = t.fit(|_| Ok(())).unwrap_err();
+    assert_invalid_data(
+        &e,
+        Some(63),
+        Some(0),
+        "row 63, column 0 (0-based) of x is NaN",
+    );
+    assert_eq!(token.steps(), 0);
+}
+
+#[test]
+fn a_model_whose_public_fields_disagree_is_an_error_not_a_panic() {
+    let good = Model::init(spec(), 0).unwrap();
+    // Parameters of another network.
+    let mut other = good.clone();
+    other.params = Model::init(Spec::classifier(DIM, &[9], CLASSES).unwrap(), 0)
+        .unwrap()
+        .params;
+    // A spec with no layers at all.
+    let mut empty = good.clone();
+    empty.spec.sizes.clear();
+    // A hidden layer without an activation.
+    let mut unmatched = good.clone();
+    unmatched.spec.hidden.clear();
+    // Input statistics for another input count.
+    let mut stats = good.clone();
+    stats.input.standardize = Some(wgtrain::data::standardize::Standardize {
+        mean: vec![0.0; DIM + 1],
+        std: vec![1.0; DIM + 1],
+    });
+    for (what, m) in [
+        ("parameters", other),
+        ("sizes", empty),
+        ("hidden", unmatched),
+        ("standardize", stats),
+    ] {
+        assert!(m.check().is_err(), "{what}");
+        let row = vec![0.5; DIM];
+        assert!(m.predict_f32(&row).is_err(), "{what}: predict");
+        assert!(m.evaluate(&raw()).is_err(), "{what}: evaluate");
+        let config = Config {
+            epochs: 1,
+            batch: BATCH,
+            ..Config::default()
+        };
+        let mut t = Trainer::new(m, raw(), config).device(Device::cpu());
+        let token = t.stop_token();
+        assert!(t.fit(|_| Ok(())).is_err(), "{what}: fit");
+        assert_eq!(token.steps(), 0, "{what}: trained");
+    }
+}
+
+#[test]
+fn a_model_with_non_finite_parameters_is_refused_before_training() {
+    let mut m = Model::init(spec(), 0).unwrap();
+    m.params.layers[1].b[2] = f32::NAN;
+    let config = Config {
+        epochs: 1,
+        batch: BATCH,
+        ..Config::default()
+    };
+    let mut t = Trainer::new(m, raw(), config).device(Device::cpu());
+    let e = t.fit(|_| Ok(())).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("layer 1 bias 2 (0-based) is not finite"),
+        "{e}"
+    );
+    assert_eq!(t.stop_token().steps(), 0);
+}
+
+#[test]
+fn predict_on_a_non_finite_input_is_an_error_naming_the_row_and_column() {
+    for hidden in [Activation::Relu, Activation::Tanh] {
+        let spec = Spec::new(
+            vec![DIM, 8, CLASSES],
+            vec![hidden],
+            Output::Softmax,
+            Loss::CrossEntropy,
+        )
+        .unwrap();
+        let m = Model::init(spec, 0).unwrap();
+        let mut x = vec![0.25; 3 * DIM];
+        x[DIM + 3] = f32::NAN;
+        match m.predict_f32(&x) {
+            Err(
+                e @ Error::InvalidData {
+                    row: Some(1),
+                    column: Some(3),
+                    ..
+                },
+            ) => assert!(e.to_string().contains("row 1, column 3"), "{e}"),
+            other => panic!("{hidden}: {other:?}"),
+        }
+        // The free function, too.
+        let e = wgtrain::evaluate::predict(&m.spec, &m.params, &Inputs::F32(x), 3).unwrap_err();
+        assert!(matches!(e, Error::InvalidData { row: Some(1), .. }), "{e}");
+    }
+}
+
+#[test]
+fn fit_with_a_stopped_token_returns_at_once_without_a_step() {
+    let mut t = trainer(raw(), 3, Device::cpu());
+    let token = t.stop_token();
+    token.stop();
+    let fit = t.fit(|_| panic!("no epoch may end")).unwrap();
+    assert!(fit.interrupted);
+    assert!(fit.reports.is_empty());
+    assert_eq!(token.steps(), 0);
+    assert_eq!(t.progress(), Progress::default());
+}
+
+#[test]
+fn a_stop_from_the_callback_ends_at_that_epoch_without_a_partial_one() {
+    let mut t = trainer(raw(), 5, Device::cpu());
+    let token = t.stop_token();
+    let fit = t
+        .fit(|r| {
+            if r.epoch == 2 {
+                token.stop();
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(fit.interrupted);
+    let epochs: Vec<(usize, usize, bool)> = fit
+        .reports
+        .iter()
+        .map(|r| (r.epoch, r.batches, r.interrupted))
+        .collect();
+    assert_eq!(epochs, [(1, PER_EPOCH, false), (2, PER_EPOCH, false)]);
+    assert_eq!(token.steps(), 2 * PER_EPOCH);
+    assert_eq!(t.progress(), Progress { epoch: 2, batch: 0 });
+}
+
+#[test]
+fn a_stop_from_the_callback_on_the_gpu_path_ends_at_that_epoch() {
+    let Some(_) = common::gpu("a_stop_from_the_callback_on_the_gpu_path_ends_at_that_epoch") else {
+        return;
+    };
+    let mut t = trainer(raw(), 5, Device::gpu());
+    let token = t.stop_token();
+    let fit = t
+        .fit(|r| {
+            if r.epoch == 1 {
+                token.stop();
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(fit.interrupted);
+    assert_eq!(fit.reports.len(), 1);
+    assert_eq!(token.steps(), PER_EPOCH);
+    assert_eq!(t.progress(), Progress { epoch: 1, batch: 0 });
+}
+
+#[test]
+fn a_stopped_token_stays_stopped_until_reset_and_the_run_then_goes_on() {
+    let mut t = trainer(raw(), 2, Device::cpu());
+    let token = t.stop_token();
+    let first = t
+        .fit(|_| {
+            token.stop();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((first.reports.len(), first.interrupted), (1, true));
+    // Still stopped: the next fit trains nothing.
+    let again = t.fit(|_| Ok(())).unwrap();
+    assert!(again.interrupted && again.reports.is_empty());
+    assert_eq!(token.steps(), PER_EPOCH);
+    token.reset();
+    assert!(!token.is_stopped() && !t.stop_token().is_stopped());
+    let rest = t.fit(|_| Ok(())).unwrap();
+    assert!(!rest.interrupted);
+    let epochs: Vec<usize> = rest.reports.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, [2, 3], "2 more epochs after the first");
+    assert_eq!(token.steps(), 3 * PER_EPOCH, "the step count is kept");
+    assert_eq!(t.progress(), Progress { epoch: 3, batch: 0 });
+}
+
+/// A caller's own error type, as an embedding program would have.
+#[derive(Debug, PartialEq)]
+struct LogFull {
+    epoch: usize,
+}
+
+impl std::fmt::Display for LogFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the log is full at epoch {}", self.epoch)
+    }
+}
+
+impl std::error::Error for LogFull {}
+
+#[test]
+fn a_callback_error_leaves_progress_at_the_epoch_it_came_in() {
+    let mut t = trainer(raw(), 5, Device::cpu());
+    let e = t
+        .fit(|r| {
+            if r.epoch == 3 {
+                return Err(Error::callback(LogFull { epoch: r.epoch }));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::Callback(_)), "{e:?}");
+    assert_eq!(t.progress(), Progress { epoch: 3, batch: 0 });
+    assert_eq!(t.stop_token().steps(), 3 * PER_EPOCH);
+}
+
+#[test]
+fn a_callback_error_travels_back_in_its_own_variant() {
+    let mut t = trainer(raw(), 5, Device::cpu());
+    let e = t
+        .fit(|r| {
+            if r.epoch == 2 {
+                return Err(Error::callback(LogFull { epoch: 2 }));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "the log is full at epoch 2");
+    match e {
+        Error::Callback(b) => assert_eq!(b.downcast_ref::<LogFull>(), Some(&LogFull { epoch: 2 })),
+        other => panic!("{other:?}"),
+    }
+    // An io::Error through `map_err(Error::callback)`, and a plain message.
+    let mut t = trainer(raw(), 1, Device::cpu());
+    let e = t
+        .fit(|_| {
+            let missing = std::env::temp_dir().join("wgtrain-boundary-no-such-folder/log");
+            std::fs::write(missing, "epoch").map_err(Error::callback)
+        })
+        .unwrap_err();
+    let Error::Callback(b) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        b.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    let mut t = trainer(raw(), 1, Device::cpu());
+    let e = t.fit(|_| Err(Error::callback("enough"))).unwrap_err();
+    assert!(matches!(&e, Error::Callback(_)) && e.to_string() == "enough");
+}
