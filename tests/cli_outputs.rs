@@ -120,3 +120,40 @@ fn results_to_a_full_device_are_an_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn a_save_folder_removed_mid_run_rescues_the_model_and_fails() {
+    let s = Scratch::new("removed_folder");
+    let folder = s.path("out");
+    std::fs::create_dir(&folder).unwrap();
+    let save = s.arg("out/m.safetensors");
+    let mut child = s
+        .command(&[
+            "train", "--device", "cpu", "--epochs", "2000", "--save", &save,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::io::Read::read_to_string(&mut out, &mut String::new()).unwrap();
+    let run = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    let rescued: Vec<String> = s
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with("wgtrain-rescued-"))
+        .collect();
+    assert_eq!(rescued.len(), 1, "{:?}\n{err}", s.files());
+    assert!(
+        err.contains("the checkpoint could not be saved") && err.contains(&rescued[0]),
+        "{err}"
+    );
+    // The rescued model is a whole run: eval reads it.
+    s.run(&["eval", "--model", &rescued[0], "--data", "digits"])
+        .assert_success();
+}

@@ -237,3 +237,53 @@ fn the_same_session_on_the_gpu_ends_at_the_cpu_losses() {
     let gpu = losses(Device::gpu());
     common::assert_close("train loss", &gpu, &cpu, PATHS_AGREE);
 }
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_mid_run_ends_the_run_and_the_model_is_rescued() {
+    let (train, _) = digits();
+    let s = Scratch::new("session_rescue");
+    let folder = s.path("gone");
+    std::fs::create_dir(&folder).unwrap();
+    let path = folder.join("m.safetensors");
+    let spec = Spec::classifier(64, &[16], 10).unwrap();
+    let mut t = Trainer::new(Model::init(spec, 0).unwrap(), train, config(10))
+        .device(Device::cpu())
+        .checkpoints(Checkpoints {
+            path: path.clone(),
+            every: Some(2),
+            keep_best: false,
+        });
+    // The folder is removed after the first epoch: the save after the second fails.
+    let fit = t
+        .fit(|r| {
+            if r.epoch == 1 {
+                std::fs::remove_dir_all(&folder).unwrap();
+            }
+            Ok(())
+        })
+        .unwrap();
+    let rescued = fit.rescued.clone().expect("a rescue file");
+    let error = fit.save_error.clone().expect("the save's error");
+    assert_eq!(
+        fit.reports.len(),
+        2,
+        "the run ends at the epoch whose save failed"
+    );
+    assert!(fit.saved.is_none());
+    assert!(error.contains("m.safetensors"), "{error}");
+    let loaded = Model::load(&rescued);
+    std::fs::remove_file(&rescued).ok();
+    let loaded = loaded.unwrap();
+    assert_eq!(
+        loaded.params,
+        t.model().unwrap().params,
+        "the rescue holds the model as it ended"
+    );
+    assert!(
+        rescued
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(wgtrain::session::RESCUE_FILE)
+    );
+}

@@ -58,7 +58,20 @@ pub struct Fit {
     pub stopped_early: Option<usize>,
     /// The checkpoint written, if any.
     pub saved: Option<PathBuf>,
+    /// A save to `Checkpoints::path` failed (its folder removed, the disk full, permissions
+    /// changed while it trained): why. The run stopped at the end of the epoch whose save
+    /// failed, and the model as it ended was written to `rescued` instead, when it could be.
+    /// `fit` still returns `Ok`, so the reports are not lost with the file; a caller that must
+    /// not go on as if saved checks this.
+    pub save_error: Option<String>,
+    /// Where the model went when its checkpoint could not be written: `RESCUE_FILE` (with the
+    /// process id) in the working folder, else in the temporary folder.
+    pub rescued: Option<PathBuf>,
 }
+
+/// The file name (before `-{pid}.safetensors`) a model goes to when its checkpoint cannot be
+/// written.
+pub const RESCUE_FILE: &str = "wgtrain-rescued";
 
 /// A session's data as given, before `open` holds out, standardises and uploads it.
 struct Given {
@@ -547,6 +560,8 @@ impl Trainer {
                 best: None,
                 stopped_early: None,
                 saved: None,
+                save_error: None,
+                rescued: None,
             });
         }
         self.open()?;
@@ -566,6 +581,7 @@ impl Trainer {
         let mut best_epoch = None;
         let mut kept = None;
         let mut stopped_early = None;
+        let mut save_error = None;
         let Running {
             backend,
             template,
@@ -622,15 +638,29 @@ impl Trainer {
                 let Some(c) = checkpoints else {
                     return Ok(flow);
                 };
-                if c.keep_best {
-                    if improved {
-                        kept = Some(r.epoch);
-                        save_state(&c.path, spec, backend, template, r.progress)?;
-                    }
-                } else if c.every.is_some_and(|n| n > 0 && r.epoch % n == 0) && !r.interrupted {
-                    save_state(&c.path, spec, backend, template, r.progress)?;
+                let due = if c.keep_best {
+                    improved
+                } else {
+                    c.every.is_some_and(|n| n > 0 && r.epoch % n == 0) && !r.interrupted
+                };
+                if !due {
+                    return Ok(flow);
                 }
-                Ok(flow)
+                match save_state(&c.path, spec, backend, template, r.progress) {
+                    Ok(()) => {
+                        if c.keep_best {
+                            kept = Some(r.epoch);
+                        }
+                        Ok(flow)
+                    }
+                    // Training on with nowhere to save would only lose more: the run ends here
+                    // and `fit` rescues the model.
+                    Err(e) if rescuable(&e) => {
+                        save_error = Some(e.to_string());
+                        Ok(Flow::Stop)
+                    }
+                    Err(e) => Err(e),
+                }
             },
         );
         // The backends count each step they complete on the token: what the run has trained,
@@ -643,12 +673,20 @@ impl Trainer {
                 .advanced(per_epoch, self.stop.steps().wrapping_sub(steps_before)),
         };
         let reports = reports?;
-        let mut saved = None;
+        let (mut saved, mut rescued) = (None, None);
         if let Some(c) = self.checkpoints.clone() {
-            if !(c.keep_best && kept.is_some()) {
-                self.save(&c.path)?;
+            let final_save = save_error.is_none() && !(c.keep_best && kept.is_some());
+            match final_save.then(|| self.save(&c.path)) {
+                Some(Err(e)) if rescuable(&e) => save_error = Some(e.to_string()),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(())) | None => {}
             }
-            saved = Some(c.path);
+            if save_error.is_some() {
+                kept = None;
+                rescued = Some(self.rescue()?);
+            } else {
+                saved = Some(c.path);
+            }
         }
         Ok(Fit {
             interrupted: self.stop.is_stopped(),
@@ -657,7 +695,34 @@ impl Trainer {
             best: best_epoch,
             stopped_early,
             saved,
+            save_error,
+            rescued,
         })
+    }
+
+    /// Writes the model, as `save` does, to a new `RESCUE_FILE-{pid}[-n].safetensors` in the
+    /// working folder or else the temporary folder; its path. The error, when neither can be
+    /// written, names both.
+    fn rescue(&mut self) -> Result<PathBuf> {
+        let mut tried = Vec::new();
+        for dir in [PathBuf::from("."), std::env::temp_dir()] {
+            let pid = std::process::id();
+            let free = (0..100)
+                .map(|n| match n {
+                    0 => dir.join(format!("{RESCUE_FILE}-{pid}.safetensors")),
+                    n => dir.join(format!("{RESCUE_FILE}-{pid}-{n}.safetensors")),
+                })
+                .find(|p| std::fs::symlink_metadata(p).is_err());
+            let Some(path) = free else { continue };
+            match self.save(&path) {
+                Ok(()) => return Ok(path),
+                Err(e) => tried.push(e.to_string()),
+            }
+        }
+        Err(Error::usage(format!(
+            "the checkpoint could not be written, nor a rescue copy: {}",
+            tried.join("; ")
+        )))
     }
 
     /// Saves the current parameters with the optimiser state and everything `resume` needs to
@@ -681,6 +746,12 @@ impl Trainer {
         self.open()?;
         Ok(self.run.as_mut().expect("opened above").backend.as_mut())
     }
+}
+
+/// A save that failed for where it writes (a file system error, a folder gone), not for what
+/// it writes (non-finite parameters, which no other file would take either).
+fn rescuable(e: &Error) -> bool {
+    !matches!(e, Error::Diverged(_))
 }
 
 /// A resumed run's setting `arg` must equal this session's: `ours` against the run's `theirs`.

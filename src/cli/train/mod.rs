@@ -582,6 +582,20 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
         let _ = writeln!(std::io::stderr(), "{line}");
     };
     let last = fit.reports.last();
+    if let Some(e) = &fit.save_error {
+        // The model is in the rescue file (fit wrote it, or failed saying so): say where first,
+        // then the plot, then fail.
+        let at = fit.rescued.as_ref().map_or(String::new(), |p| {
+            format!(
+                "; the model as it ended is in {} (--resume {} continues from there)",
+                p.display(),
+                p.display()
+            )
+        });
+        say(format!("error: the checkpoint could not be saved: {e}{at}"));
+        draw(a, fit)?;
+        std::process::exit(1);
+    }
     // The token stopped the run: within an epoch, at an epoch's end (a stop that came while it
     // was evaluated or printed), or before the first step.
     if fit.interrupted {
@@ -652,18 +666,24 @@ fn finish(a: &TrainArgs, epochs: usize, t: &mut Trainer, fit: &Fit, ended: Ended
             }
         }
     }
-    if let Some(path) = &a.plot
-        && !fit.reports.is_empty()
-    {
-        let points: Vec<wgtrain::plot::Point> = fit.reports.iter().map(Into::into).collect();
-        wgtrain::plot::draw(&points, path, super::font().as_deref())?;
-        say(format!("plotted {}", path.display()));
-    }
+    draw(a, fit)?;
     if let Some(e) = ended.metrics {
         return Err(e.into());
     }
     if fit.interrupted {
         std::process::exit(ended.watch.as_ref().map_or(130, Watch::exit_code));
+    }
+    Ok(())
+}
+
+/// --plot's picture of the run, when it has epochs.
+fn draw(a: &TrainArgs, fit: &Fit) -> Result<()> {
+    if let Some(path) = &a.plot
+        && !fit.reports.is_empty()
+    {
+        let points: Vec<wgtrain::plot::Point> = fit.reports.iter().map(Into::into).collect();
+        wgtrain::plot::draw(&points, path, super::font().as_deref())?;
+        note!("plotted {}", path.display());
     }
     Ok(())
 }
