@@ -725,20 +725,36 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
             .map(|json| table_of(json, &spec))
             .transpose()
             .map_err(bad)?,
-        standardize: match st.tensor("input.mean") {
-            Err(_) => None,
-            Ok(_) => {
+        standardize: match (
+            st.tensor("input.mean").is_ok(),
+            st.tensor("input.std").is_ok(),
+        ) {
+            (false, false) => None,
+            (true, false) | (false, true) => {
+                return Err(bad(
+                    "holds only one of input.mean and input.std: a standardisation needs both"
+                        .into(),
+                ));
+            }
+            (true, true) => {
                 let n = spec.inputs();
-                let std = read("input.std".into(), &[n])?;
-                if std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                    return Err(bad(
-                        "input.std holds a value that is not positive and finite".into(),
-                    ));
-                }
-                Some(Standardize {
+                let z = Standardize {
                     mean: read("input.mean".into(), &[n])?,
-                    std,
-                })
+                    std: read("input.std".into(), &[n])?,
+                };
+                if let Some(j) = z.mean.iter().position(|m| !m.is_finite()) {
+                    return Err(bad(format!(
+                        "input.mean holds {} for input {j}: not a finite number",
+                        z.mean[j]
+                    )));
+                }
+                if let Some(j) = z.std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+                    return Err(bad(format!(
+                        "input.std holds {} for input {j}: not positive and finite",
+                        z.std[j]
+                    )));
+                }
+                Some(z)
             }
         },
         target_standardize: if st.tensor("target.mean").is_ok() || st.tensor("target.std").is_ok() {

@@ -272,7 +272,8 @@ impl Model {
     /// applied here, and every figure is in the units of `data`'s targets).
     /// The targets are named after the model's table's target columns, when it has them.
     /// Checked first: the model (`check`) and the dataset (`Dataset::check`: lengths, labels
-    /// below the class count, finite inputs and targets).
+    /// below the class count, finite inputs and targets); outputs that overflow f32 are an
+    /// `Error::Diverged` naming the row, as in `predict`, never a loss of infinity.
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
         self.check()?;
         data.check()?;
@@ -283,6 +284,14 @@ impl Model {
             }
             None => evaluate::evaluate_scaled(&self.spec, &self.params, data, z),
         }?;
+        if !e.loss.is_finite() {
+            // What predict says of the same rows (the row whose output overflows), or else this.
+            self.predict(&data.x, data.n)?;
+            return Err(Error::Diverged(format!(
+                "the model's loss on {} is {}: its outputs overflow f32",
+                data.name, e.loss
+            )));
+        }
         if let Some(t) = &self.input.table {
             let names = t.target_names();
             if names.len() == e.per_target.len() {
