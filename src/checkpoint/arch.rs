@@ -237,9 +237,9 @@ pub(super) struct Found {
     pub sizes: Vec<usize>,
 }
 
-/// `{prefix}{N}.weight` or `.bias`: the prefix (empty or ending in '.'), N, and whether it is
-/// the weight.
-fn layer_name(name: &str) -> Option<(&str, usize, bool)> {
+/// `{prefix}{N}.weight` or `.bias`: the prefix (empty or ending in '.'), N as written (`02`
+/// stays `02`), and whether it is the weight.
+fn layer_name(name: &str) -> Option<(&str, &str, bool)> {
     let (stem, weight) = match name.strip_suffix(".weight") {
         Some(s) => (s, true),
         None => (name.strip_suffix(".bias")?, false),
@@ -248,8 +248,7 @@ fn layer_name(name: &str) -> Option<(&str, usize, bool)> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n = digits.parse().ok()?;
-    Some((&stem[..stem.len() - digits.len()], n, weight))
+    Some((&stem[..stem.len() - digits.len()], digits, weight))
 }
 
 /// wgtrain's own tensors that are not layers: the input standardisation and the optimiser
@@ -278,13 +277,32 @@ fn list(names: &[&str]) -> String {
 /// without metadata, where an unknown tensor may be a layer wgtrain would drop). The error
 /// lists every problem at once and how the file's names were read.
 pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Result<Found, String> {
-    let mut groups: BTreeMap<&str, BTreeMap<usize, [Option<&Entry>; 2]>> = BTreeMap::new();
+    // Per prefix, per layer number: its index as written, its weight and bias. Names are kept
+    // as written: `02.weight` is layer 2 spelt `02`, and `2.*` beside `02.*` is an error.
+    type Layer<'a> = (&'a str, [Option<&'a Entry<'a>>; 2]);
+    let mut groups: BTreeMap<&str, BTreeMap<usize, Layer>> = BTreeMap::new();
     let mut others: Vec<&str> = Vec::new();
+    let mut spellings = Vec::new();
     for e in entries {
         match layer_name(e.name) {
-            Some((prefix, n, weight)) => {
-                groups.entry(prefix).or_default().entry(n).or_default()[usize::from(!weight)] =
-                    Some(e);
+            Some((prefix, digits, weight)) => {
+                let Ok(n) = digits.parse::<usize>() else {
+                    others.push(e.name);
+                    continue;
+                };
+                let layer = groups
+                    .entry(prefix)
+                    .or_default()
+                    .entry(n)
+                    .or_insert((digits, [None, None]));
+                if layer.0 != digits {
+                    spellings.push(format!(
+                        "{prefix}{}.* and {prefix}{digits}.* are both layer {n}",
+                        layer.0
+                    ));
+                    continue;
+                }
+                layer.1[usize::from(!weight)] = Some(e);
             }
             None if is_wgtrain_extra(e.name) => {}
             None => others.push(e.name),
@@ -308,7 +326,7 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
             let each: Vec<String> = groups
                 .iter()
                 .map(|(p, l)| {
-                    let idx: Vec<String> = l.keys().map(|n| n.to_string()).collect();
+                    let idx: Vec<String> = l.values().map(|(d, _)| d.to_string()).collect();
                     format!("'{p}' ({})", idx.join(", "))
                 })
                 .collect();
@@ -318,7 +336,7 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
             ));
         }
     };
-    let mut problems = Vec::new();
+    let mut problems = spellings;
     if strict && !others.is_empty() {
         problems.push(format!(
             "tensors that are not Linear layers: {} (wgtrain reads Linear layers only, and input.mean and input.std)",
@@ -352,8 +370,11 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
     let mut sizes: Vec<usize> = Vec::new();
     // The previous layer's weight name and outputs, for the chain.
     let mut before: Option<(&str, usize)> = None;
-    for (l, (&n, [w, b])) in layers.iter().enumerate() {
-        let (wname, bname) = (format!("{prefix}{n}.weight"), format!("{prefix}{n}.bias"));
+    for (l, (_, (digits, [w, b]))) in layers.iter().enumerate() {
+        let (wname, bname) = (
+            format!("{prefix}{digits}.weight"),
+            format!("{prefix}{digits}.bias"),
+        );
         match (w, b) {
             (None, _) => problems.push(format!("{wname} is missing")),
             (_, None) => problems.push(format!(
@@ -420,17 +441,17 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
     if !problems.is_empty() {
         let mut found: Vec<&str> = layers
             .values()
-            .flat_map(|[w, b]| [w, b].into_iter().flatten().map(|e| e.name))
+            .flat_map(|(_, [w, b])| [w, b].into_iter().flatten().map(|e| e.name))
             .collect();
         found.extend(others.iter().copied());
         let mapping: Vec<String> = layers
-            .keys()
+            .iter()
             .enumerate()
-            .map(|(l, n)| {
-                if prefix == "layers." && l == *n {
+            .map(|(l, (n, (digits, _)))| {
+                if prefix == "layers." && l == *n && *digits == l.to_string() {
                     l.to_string()
                 } else {
-                    format!("{l} ({prefix}{n}.*)")
+                    format!("{l} ({prefix}{digits}.*)")
                 }
             })
             .collect();

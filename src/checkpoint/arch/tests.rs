@@ -14,17 +14,56 @@ fn entries<'a>(t: &'a [(&'a str, Vec<usize>)]) -> Vec<Entry<'a>> {
 
 #[test]
 fn layer_names_split_into_prefix_index_and_kind() {
-    assert_eq!(layer_name("0.weight"), Some(("", 0, true)));
-    assert_eq!(layer_name("layers.12.bias"), Some(("layers.", 12, false)));
+    assert_eq!(layer_name("0.weight"), Some(("", "0", true)));
+    assert_eq!(layer_name("layers.12.bias"), Some(("layers.", "12", false)));
     assert_eq!(
         layer_name("net.layers.3.weight"),
-        Some(("net.layers.", 3, true))
+        Some(("net.layers.", "3", true))
     );
+    assert_eq!(layer_name("02.weight"), Some(("", "02", true)));
     assert_eq!(layer_name("fc1.weight"), None);
     assert_eq!(layer_name("weight"), None);
     assert_eq!(layer_name(".weight"), None);
     assert_eq!(layer_name("1.running_mean"), None);
-    assert_eq!(layer_name("99999999999999999999999.weight"), None);
+}
+
+#[test]
+fn an_index_too_large_for_a_layer_number_is_not_a_layer() {
+    let t = [
+        ("0.weight", vec![2, 2]),
+        ("0.bias", vec![2]),
+        ("99999999999999999999999.weight", vec![2, 2]),
+    ];
+    let e = find(&entries(&t), None, true).err().unwrap();
+    assert!(
+        e.contains("not Linear layers: 99999999999999999999999.weight"),
+        "{e}"
+    );
+}
+
+#[test]
+fn names_are_matched_as_written_and_two_spellings_of_one_layer_are_an_error() {
+    // `02.*` alone: layer 2, its tensors named as the file names them.
+    let t = [
+        ("0.weight", vec![8, 4]),
+        ("0.bias", vec![8]),
+        ("02.weight", vec![3, 8]),
+        ("02.bias", vec![3]),
+    ];
+    let found = find(&entries(&t), None, true).unwrap();
+    let w: Vec<&str> = found.layers.iter().map(|l| l.weight.as_str()).collect();
+    assert_eq!(w, ["0.weight", "02.weight"]);
+    // `2.*` and `02.*` together: neither is dropped silently.
+    let t = [
+        ("0.weight", vec![8, 4]),
+        ("0.bias", vec![8]),
+        ("2.weight", vec![3, 8]),
+        ("2.bias", vec![3]),
+        ("02.weight", vec![5, 8]),
+        ("02.bias", vec![5]),
+    ];
+    let e = find(&entries(&t), None, true).err().unwrap();
+    assert!(e.contains("2.* and 02.* are both layer 2"), "{e}");
 }
 
 #[test]
