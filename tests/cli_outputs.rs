@@ -157,3 +157,83 @@ fn a_save_folder_removed_mid_run_rescues_the_model_and_fails() {
     s.run(&["eval", "--model", &rescued[0], "--data", "digits"])
         .assert_success();
 }
+
+#[test]
+fn a_runs_data_is_found_from_any_folder_and_a_missing_file_is_said_to_be_missing() {
+    let s = Scratch::new("data_paths");
+    std::fs::create_dir(s.path("a")).unwrap();
+    std::fs::create_dir(s.path("b")).unwrap();
+    let csv = "x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n0.1,0.2,0\n0.9,0.1,1\n0.2,0.8,1\n0.8,0.9,0\n";
+    std::fs::write(s.path("a/xor.csv"), csv).unwrap();
+    // Trained from inside a/ with a relative path.
+    let run = s.run_with(
+        &[
+            "train",
+            "--device",
+            "cpu",
+            "--data",
+            "xor.csv",
+            "--epochs",
+            "1",
+            "--hidden",
+            "4",
+            "--save",
+            "m.safetensors",
+        ],
+        |c| {
+            c.current_dir(s.path("a"));
+        },
+    );
+    run.assert_success();
+    // --init from b/, without --data: the run's own file, not b/xor.csv (which does not exist).
+    let run = s.run_with(
+        &[
+            "train",
+            "--device",
+            "cpu",
+            "--init",
+            "../a/m.safetensors",
+            "--epochs",
+            "1",
+        ],
+        |c| {
+            c.current_dir(s.path("b"));
+        },
+    );
+    run.assert_success();
+    assert!(run.stderr.contains("xor.csv"), "{}", run.stderr);
+    // A stored path that is gone is said to be missing.
+    std::fs::remove_file(s.path("a/xor.csv")).unwrap();
+    s.run_with(
+        &[
+            "train",
+            "--device",
+            "cpu",
+            "--init",
+            "../a/m.safetensors",
+            "--epochs",
+            "1",
+        ],
+        |c| {
+            c.current_dir(s.path("b"));
+        },
+    )
+    .assert_clean_failure(&["xor.csv", "No such file"]);
+    // So is an input named like a file that does not exist, whatever the command.
+    s.run(&[
+        "predict",
+        "--model",
+        "a/m.safetensors",
+        "--input",
+        "images-idx3-ubyte.gz",
+    ])
+    .assert_clean_failure(&["images-idx3-ubyte.gz: no such file or folder"]);
+    s.run(&[
+        "eval",
+        "--model",
+        "a/m.safetensors",
+        "--data",
+        "nowhere/test",
+    ])
+    .assert_clean_failure(&["nowhere/test: no such file or folder"]);
+}

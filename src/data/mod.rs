@@ -489,6 +489,46 @@ pub fn load_from(
     load_source(source, &o, roots)
 }
 
+/// The built-in and named datasets: what a source names when it is not a path.
+const NAMED: [&str; 5] = ["xor", "digits", "mnist", "fashion-mnist", "kmnist"];
+
+/// A source that names a file or folder rather than a dataset: it has a folder separator or an
+/// extension (`images-idx3-ubyte.gz`, `data/train`).
+fn looks_like_a_path(source: &str) -> bool {
+    !NAMED.contains(&source)
+        && (source.contains(['/', std::path::MAIN_SEPARATOR])
+            || Path::new(source).extension().is_some())
+}
+
+/// A training source as a checkpoint stores it: an existing file or folder by its absolute
+/// path, so a run continued from another folder (`--init`, `--resume`) reads the same file;
+/// a dataset's name as it is.
+pub fn source_to_store(source: &str) -> String {
+    if NAMED.contains(&source) {
+        return source.to_string();
+    }
+    std::fs::canonicalize(source)
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| source.to_string())
+}
+
+/// The training source a checkpoint at `checkpoint` stored, resolved the same from any folder:
+/// a name or an absolute path as it is; a relative path (a checkpoint from before paths were
+/// stored absolute) relative to the checkpoint's own folder when it is there, else as given
+/// (relative to the working folder), which a missing file then reports.
+pub fn stored_source(stored: &str, checkpoint: &Path) -> String {
+    let path = Path::new(stored);
+    if NAMED.contains(&stored) || path.is_absolute() {
+        return stored.to_string();
+    }
+    let beside = checkpoint.parent().map(|d| d.join(path));
+    match beside {
+        Some(b) if std::fs::symlink_metadata(&b).is_ok() => b.to_string_lossy().into_owned(),
+        _ => stored.to_string(),
+    }
+}
+
 /// Reads `source` (as `load_from`); a CSV file as the options `csv` say, the others refusing
 /// any option but `targets` (k last columns, for xor and digits).
 pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf]) -> Result<Split> {
@@ -537,6 +577,9 @@ pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf])
         "digits" => builtin::digits(targets),
         "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source, roots)),
         _ if Path::new(source).is_dir() => idx_only(idx::load_dir(Path::new(source))),
+        _ if looks_like_a_path(source) && std::fs::symlink_metadata(source).is_err() => {
+            Err(Error::data(source, "no such file or folder"))
+        }
         _ => Err(Error::usage(format!(
             "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .csv.gz file"
         ))),

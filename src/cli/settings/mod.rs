@@ -159,7 +159,7 @@ impl Settings {
         let data = a
             .data
             .clone()
-            .or_else(|| resume.map(|(st, _)| st.data.clone()))
+            .or_else(|| resume.map(|(st, p)| wgtrain::data::stored_source(&st.data, p)))
             .unwrap_or_else(|| "digits".into());
         hp.validate()?;
         optimizer.validate()?;

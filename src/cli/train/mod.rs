@@ -377,7 +377,7 @@ fn session(
         )
     });
     let mut t = Trainer::new(model, train, config)
-        .source(st.data.clone())
+        .source(wgtrain::data::source_to_store(&st.data))
         .device(device(a)?);
     if a.standardize || a.no_standardize {
         t = t.standardize(a.standardize);
@@ -703,6 +703,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let (Some(h), None, Some(path)) = (&init, &a.data, &a.init)
         && let Some(d) = &h.data
     {
+        let d = &wgtrain::data::stored_source(d, path);
         note!(
             "note: training on {d}, the data {}'s run trained on (--data to change)",
             path.display()
