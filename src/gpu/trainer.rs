@@ -25,6 +25,21 @@ const SUBMIT_SECONDS: f64 = 0.5;
 /// default target needs at most 2·256 of the 128 variant's tiles, 8.4 M floats.
 const MAX_PARTIALS: usize = 1 << 24;
 
+/// What a trainer has asked of the device since it was made. Tests compare runs by these (the
+/// same pass with and without a tail batch must do the same work), never by time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuCounters {
+    /// Submissions of steps (a read-back's own submission is counted in `read_backs`).
+    pub submissions: u64,
+    /// Copies to the host, each a submission and a wait.
+    pub read_backs: u64,
+    /// Step plans built: a bind group and a uniform buffer per dispatch.
+    pub plans_built: u64,
+    /// Steps run, and the dispatches that ran them.
+    pub steps: u64,
+    pub dispatches: u64,
+}
+
 pub struct GpuTrainer {
     ctx: GpuContext,
     kernels: Kernels,
@@ -48,6 +63,7 @@ pub struct GpuTrainer {
     plans: HashMap<(usize, Mode), Plan>,
     /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
     chunk_rows: usize,
+    counters: GpuCounters,
 }
 
 impl GpuTrainer {
@@ -208,6 +224,7 @@ impl GpuTrainer {
             batch,
             layout,
             plans: HashMap::new(),
+            counters: GpuCounters::default(),
             ctx,
         };
         if let Some(e) = pollster::block_on(oom.pop()) {
@@ -227,6 +244,17 @@ impl GpuTrainer {
         &self.matmul
     }
 
+    /// What this trainer has asked of the device so far.
+    pub fn counters(&self) -> GpuCounters {
+        self.counters
+    }
+
+    /// Copies `floats` floats of `buffer` to the host.
+    fn read_floats(&mut self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
+        self.counters.read_backs += 1;
+        read_back(&self.ctx, buffer, 0, floats as u64 * 4)
+    }
+
     fn ensure_plan(&mut self, m: usize, mode: Mode) -> Result<()> {
         if !self.plans.contains_key(&(m, mode)) {
             let plan = Planner {
@@ -244,6 +272,7 @@ impl GpuTrainer {
             }
             .build(m, mode)?;
             self.plans.insert((m, mode), plan);
+            self.counters.plans_built += 1;
         }
         Ok(())
     }
@@ -318,9 +347,12 @@ impl GpuTrainer {
                     let m = if s + 1 == steps { tail } else { full };
                     let plan = &self.plans[&(m, mode)];
                     self.kernels.record(&mut pass, &plan.dispatches, s as u32);
+                    self.counters.dispatches += plan.dispatches.len() as u64;
                 }
             }
             let index = self.ctx.queue.submit([enc.finish()]);
+            self.counters.submissions += 1;
+            self.counters.steps += (end - done) as u64;
             if let Some((previous, n)) = in_flight.replace((index, end - done)) {
                 self.ctx.wait_for(previous)?;
                 if train {
@@ -342,7 +374,8 @@ impl GpuTrainer {
         if done == 0 {
             return Ok(vec![]);
         }
-        let raw = read_back(&self.ctx, &self.bufs.stats, 0, done as u64 * 8)?;
+        let stats = self.bufs.stats.clone();
+        let raw = self.read_floats(&stats, done * 2)?;
         if let (true, Some((_, n))) = (train, in_flight) {
             stop.note_steps(n);
         }
@@ -368,7 +401,8 @@ impl GpuTrainer {
             .queue
             .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(rows));
         let stats = self.run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())?;
-        let flat = read_back(&self.ctx, &self.bufs.grads, 0, self.layout.total as u64 * 4)?;
+        let grads = self.bufs.grads.clone();
+        let flat = self.read_floats(&grads, self.layout.total)?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
 
@@ -449,12 +483,8 @@ impl Backend for GpuTrainer {
     }
 
     fn params(&mut self) -> Result<Params> {
-        let flat = read_back(
-            &self.ctx,
-            &self.bufs.params,
-            0,
-            self.layout.total as u64 * 4,
-        )?;
+        let params = self.bufs.params.clone();
+        let flat = self.read_floats(&params, self.layout.total)?;
         Ok(self.layout.unpack(&flat))
     }
 
@@ -488,9 +518,10 @@ impl Backend for GpuTrainer {
         let slots = self
             .bufs
             .state
+            .clone()
             .iter()
             .map(|b| {
-                read_back(&self.ctx, b, 0, self.layout.total as u64 * 4)
+                self.read_floats(b, self.layout.total)
                     .map(|flat| self.layout.unpack(&flat))
             })
             .collect::<Result<Vec<_>>>()?;
