@@ -2,7 +2,7 @@
 //! run; a step is a fixed list of dispatches (`plan`), an epoch is recorded at once and its losses
 //! are read back once at its end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::buffer::{read_back, storage_init, storage_zeroed};
 use super::context::GpuContext;
@@ -38,6 +38,8 @@ pub struct GpuCounters {
     /// Steps run, and the dispatches that ran them.
     pub steps: u64,
     pub dispatches: u64,
+    /// Dispatches bound with no workgroups to prime a pass's kernels (see `prime_rows`).
+    pub primes: u64,
 }
 
 pub struct GpuTrainer {
@@ -61,6 +63,8 @@ pub struct GpuTrainer {
     optimizer: Optimizer,
     t: u64,
     plans: HashMap<(usize, Mode), Plan>,
+    /// The (full batch, mode) passes whose kernels have been primed (see `prime_rows`).
+    primed: HashSet<(usize, Mode)>,
     /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
     chunk_rows: usize,
     counters: GpuCounters,
@@ -224,6 +228,7 @@ impl GpuTrainer {
             batch,
             layout,
             plans: HashMap::new(),
+            primed: HashSet::new(),
             counters: GpuCounters::default(),
             ctx,
         };
@@ -277,6 +282,27 @@ impl GpuTrainer {
         Ok(())
     }
 
+    /// The rows of the plan that primes a pass of `full`-row steps (and a `tail`-row last step)
+    /// before its first step, the first time such a pass runs: the tail's, or with no tail one of
+    /// a row fewer (built here); None when already primed or `full` is 1.
+    ///
+    /// Why: Mesa's lavapipe (22.3) specialises a compute pipeline on the uniform values it is
+    /// bound with; while that shrinks the shader enough it recompiles it (NIR and LLVM) at every
+    /// dispatch, and the first bind whose values do not stops that for good. A pass with a tail
+    /// binds its kernels with the tail's sizes and soon runs each compiled once; without a tail
+    /// (1,408 digits rows, batch 32) matmul_backward_input was recompiled at every step, 3x
+    /// slower per sample. Bound once with another shape and no workgroups (Kernels::prime), both
+    /// compile each kernel once, from the first step; nothing runs, so no number changes.
+    fn prime_rows(&mut self, full: usize, tail: usize, mode: Mode) -> Result<Option<usize>> {
+        if full < 2 || self.primed.contains(&(full, mode)) {
+            return Ok(None);
+        }
+        let rows = if tail < full { tail } else { full - 1 };
+        self.ensure_plan(rows, mode)?;
+        self.primed.insert((full, mode));
+        Ok(Some(rows))
+    }
+
     /// Writes the step uniforms for batches over `n` rows (training step s with learning rate
     /// `lrs[s]` and the optimiser's next update count), runs each step's plan, and reads the
     /// (loss sum, correct) pairs back: one host round trip for the whole pass.
@@ -326,6 +352,7 @@ impl GpuTrainer {
         let tail = n - (steps - 1) * self.batch;
         self.ensure_plan(full, mode)?;
         self.ensure_plan(tail, mode)?;
+        let mut prime = self.prime_rows(full, tail, mode)?;
         // Steps go in submissions of `chunk` steps, at most two in flight: the device always
         // has the next one queued, and the host knows within two submissions how far it got
         // (progress counts executed steps; a stop request ends the pass within two). `chunk`
@@ -343,6 +370,11 @@ impl GpuTrainer {
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
+                if let Some(rows) = prime.take() {
+                    let plan = &self.plans[&(rows, mode)];
+                    self.kernels.prime(&mut pass, &plan.dispatches, 0);
+                    self.counters.primes += plan.dispatches.len() as u64;
+                }
                 for s in done..end {
                     let m = if s + 1 == steps { tail } else { full };
                     let plan = &self.plans[&(m, mode)];
@@ -406,10 +438,11 @@ impl GpuTrainer {
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
 
-    /// Drops the train plans: the update's uniform carries λ and the optimiser, and binds the
-    /// state buffers.
+    /// Drops the train plans (and their primes): the update's uniform carries λ and the
+    /// optimiser, and binds the state buffers.
     fn forget_train_plans(&mut self) {
         self.plans.retain(|(_, mode), _| *mode != Mode::Train);
+        self.primed.retain(|(_, mode)| *mode != Mode::Train);
     }
 }
 
