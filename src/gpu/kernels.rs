@@ -427,15 +427,32 @@ impl Kernels {
 
     /// Records `dispatches` into one compute pass; `slot` picks the step uniform's slot.
     pub fn record(&self, pass: &mut wgpu::ComputePass, dispatches: &[Dispatch], slot: u32) {
-        let offset = [(slot as u64 * self.step_stride) as u32];
         for d in dispatches {
-            let variant = if d.kernel.is_matmul() { self.active } else { 0 };
-            pass.set_pipeline(&self.pipelines[Self::index(d.kernel)][variant]);
-            let dynamic: &[u32] = if d.kernel.uses_step() { &offset } else { &[] };
-            pass.set_bind_group(0, &d.bind_group, dynamic);
+            self.set_dispatch(pass, d, slot);
             let (x, y, z) = d.groups;
             pass.dispatch_workgroups(x, y, z);
         }
+    }
+
+    /// As `record`, but every dispatch has no workgroups: the pipelines are bound with these
+    /// dispatches' uniforms and nothing runs. Mesa's lavapipe (22.3) specialises a compute
+    /// pipeline on the uniform values bound with it and, while that pays, recompiles it at every
+    /// dispatch; the first bind whose values do not pay ends that for good. A pass primed with a
+    /// second batch shape's plan (GpuTrainer::run_steps) compiles each kernel once.
+    pub fn prime(&self, pass: &mut wgpu::ComputePass, dispatches: &[Dispatch], slot: u32) {
+        for d in dispatches {
+            self.set_dispatch(pass, d, slot);
+            pass.dispatch_workgroups(0, 0, 0);
+        }
+    }
+
+    /// Sets `d`'s pipeline and bind group (the step uniform at `slot`).
+    fn set_dispatch(&self, pass: &mut wgpu::ComputePass, d: &Dispatch, slot: u32) {
+        let offset = [(slot as u64 * self.step_stride) as u32];
+        let variant = if d.kernel.is_matmul() { self.active } else { 0 };
+        pass.set_pipeline(&self.pipelines[Self::index(d.kernel)][variant]);
+        let dynamic: &[u32] = if d.kernel.uses_step() { &offset } else { &[] };
+        pass.set_bind_group(0, &d.bind_group, dynamic);
     }
 }
 

@@ -2,7 +2,7 @@
 //! run; a step is a fixed list of dispatches (`plan`), an epoch is recorded at once and its losses
 //! are read back once at its end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::buffer::{read_back, storage_init, storage_zeroed};
 use super::context::GpuContext;
@@ -25,6 +25,23 @@ const SUBMIT_SECONDS: f64 = 0.5;
 /// default target needs at most 2·256 of the 128 variant's tiles, 8.4 M floats.
 const MAX_PARTIALS: usize = 1 << 24;
 
+/// What a trainer has asked of the device since it was made. Tests compare runs by these (the
+/// same pass with and without a tail batch must do the same work), never by time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuCounters {
+    /// Submissions of steps (a read-back's own submission is counted in `read_backs`).
+    pub submissions: u64,
+    /// Copies to the host, each a submission and a wait.
+    pub read_backs: u64,
+    /// Step plans built: a bind group and a uniform buffer per dispatch.
+    pub plans_built: u64,
+    /// Steps run, and the dispatches that ran them.
+    pub steps: u64,
+    pub dispatches: u64,
+    /// Dispatches bound with no workgroups to prime a pass's kernels (see `prime_rows`).
+    pub primes: u64,
+}
+
 pub struct GpuTrainer {
     ctx: GpuContext,
     kernels: Kernels,
@@ -46,8 +63,11 @@ pub struct GpuTrainer {
     optimizer: Optimizer,
     t: u64,
     plans: HashMap<(usize, Mode), Plan>,
+    /// The (full batch, mode) passes whose kernels have been primed (see `prime_rows`).
+    primed: HashSet<(usize, Mode)>,
     /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
     chunk_rows: usize,
+    counters: GpuCounters,
 }
 
 impl GpuTrainer {
@@ -208,6 +228,8 @@ impl GpuTrainer {
             batch,
             layout,
             plans: HashMap::new(),
+            primed: HashSet::new(),
+            counters: GpuCounters::default(),
             ctx,
         };
         if let Some(e) = pollster::block_on(oom.pop()) {
@@ -227,6 +249,17 @@ impl GpuTrainer {
         &self.matmul
     }
 
+    /// What this trainer has asked of the device so far.
+    pub fn counters(&self) -> GpuCounters {
+        self.counters
+    }
+
+    /// Copies `floats` floats of `buffer` to the host.
+    fn read_floats(&mut self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
+        self.counters.read_backs += 1;
+        read_back(&self.ctx, buffer, 0, floats as u64 * 4)
+    }
+
     fn ensure_plan(&mut self, m: usize, mode: Mode) -> Result<()> {
         if !self.plans.contains_key(&(m, mode)) {
             let plan = Planner {
@@ -244,8 +277,30 @@ impl GpuTrainer {
             }
             .build(m, mode)?;
             self.plans.insert((m, mode), plan);
+            self.counters.plans_built += 1;
         }
         Ok(())
+    }
+
+    /// The rows of the plan that primes a pass of `full`-row steps (and a `tail`-row last step)
+    /// before its first step, the first time such a pass runs: the tail's, or with no tail one of
+    /// a row fewer (built here); None when already primed or `full` is 1.
+    ///
+    /// Why: Mesa's lavapipe (22.3) specialises a compute pipeline on the uniform values it is
+    /// bound with; while that shrinks the shader enough it recompiles it (NIR and LLVM) at every
+    /// dispatch, and the first bind whose values do not stops that for good. A pass with a tail
+    /// binds its kernels with the tail's sizes and soon runs each compiled once; without a tail
+    /// (1,408 digits rows, batch 32) matmul_backward_input was recompiled at every step, 3x
+    /// slower per sample. Bound once with another shape and no workgroups (Kernels::prime), both
+    /// compile each kernel once, from the first step; nothing runs, so no number changes.
+    fn prime_rows(&mut self, full: usize, tail: usize, mode: Mode) -> Result<Option<usize>> {
+        if full < 2 || self.primed.contains(&(full, mode)) {
+            return Ok(None);
+        }
+        let rows = if tail < full { tail } else { full - 1 };
+        self.ensure_plan(rows, mode)?;
+        self.primed.insert((full, mode));
+        Ok(Some(rows))
     }
 
     /// Writes the step uniforms for batches over `n` rows (training step s with learning rate
@@ -297,6 +352,7 @@ impl GpuTrainer {
         let tail = n - (steps - 1) * self.batch;
         self.ensure_plan(full, mode)?;
         self.ensure_plan(tail, mode)?;
+        let mut prime = self.prime_rows(full, tail, mode)?;
         // Steps go in submissions of `chunk` steps, at most two in flight: the device always
         // has the next one queued, and the host knows within two submissions how far it got
         // (progress counts executed steps; a stop request ends the pass within two). `chunk`
@@ -314,13 +370,21 @@ impl GpuTrainer {
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
+                if let Some(rows) = prime.take() {
+                    let plan = &self.plans[&(rows, mode)];
+                    self.kernels.prime(&mut pass, &plan.dispatches, 0);
+                    self.counters.primes += plan.dispatches.len() as u64;
+                }
                 for s in done..end {
                     let m = if s + 1 == steps { tail } else { full };
                     let plan = &self.plans[&(m, mode)];
                     self.kernels.record(&mut pass, &plan.dispatches, s as u32);
+                    self.counters.dispatches += plan.dispatches.len() as u64;
                 }
             }
             let index = self.ctx.queue.submit([enc.finish()]);
+            self.counters.submissions += 1;
+            self.counters.steps += (end - done) as u64;
             if let Some((previous, n)) = in_flight.replace((index, end - done)) {
                 self.ctx.wait_for(previous)?;
                 if train {
@@ -342,7 +406,8 @@ impl GpuTrainer {
         if done == 0 {
             return Ok(vec![]);
         }
-        let raw = read_back(&self.ctx, &self.bufs.stats, 0, done as u64 * 8)?;
+        let stats = self.bufs.stats.clone();
+        let raw = self.read_floats(&stats, done * 2)?;
         if let (true, Some((_, n))) = (train, in_flight) {
             stop.note_steps(n);
         }
@@ -368,14 +433,16 @@ impl GpuTrainer {
             .queue
             .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(rows));
         let stats = self.run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())?;
-        let flat = read_back(&self.ctx, &self.bufs.grads, 0, self.layout.total as u64 * 4)?;
+        let grads = self.bufs.grads.clone();
+        let flat = self.read_floats(&grads, self.layout.total)?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
 
-    /// Drops the train plans: the update's uniform carries λ and the optimiser, and binds the
-    /// state buffers.
+    /// Drops the train plans (and their primes): the update's uniform carries λ and the
+    /// optimiser, and binds the state buffers.
     fn forget_train_plans(&mut self) {
         self.plans.retain(|(_, mode), _| *mode != Mode::Train);
+        self.primed.retain(|(_, mode)| *mode != Mode::Train);
     }
 }
 
@@ -449,12 +516,8 @@ impl Backend for GpuTrainer {
     }
 
     fn params(&mut self) -> Result<Params> {
-        let flat = read_back(
-            &self.ctx,
-            &self.bufs.params,
-            0,
-            self.layout.total as u64 * 4,
-        )?;
+        let params = self.bufs.params.clone();
+        let flat = self.read_floats(&params, self.layout.total)?;
         Ok(self.layout.unpack(&flat))
     }
 
@@ -488,9 +551,10 @@ impl Backend for GpuTrainer {
         let slots = self
             .bufs
             .state
+            .clone()
             .iter()
             .map(|b| {
-                read_back(&self.ctx, b, 0, self.layout.total as u64 * 4)
+                self.read_floats(b, self.layout.total)
                     .map(|flat| self.layout.unpack(&flat))
             })
             .collect::<Result<Vec<_>>>()?;
