@@ -11,7 +11,7 @@
 # itself. $WGTRAIN_BENCH_TASKS picks fewer tasks (default "T1 T2 T3 T4 T5"). Without a GPU
 # adapter the GPU steps fail fast and the CPU figures are still recorded. Exits 1 when any step
 # failed, timed out or was skipped, after running the rest.
-# What lands in $OUT (7 files, within the device tool's 8):
+# What lands in $OUT (8 files, the device tool's limit):
 #   log.txt        every step: command, exit status, seconds, and its stderr (progress lines)
 #   env.txt        nvidia-smi's line and `wgtrain devices`
 #   selftest.txt   `wgtrain selftest --device gpu`: a line per check
@@ -19,6 +19,7 @@
 #                  then T1 and T3 on the gpu with split K off)
 #   gemm.jsonl     `wgtrain bench --gemm --json` with WGTRAIN_MATMUL=64, then =128
 #   torch.jsonl    reference_mlp.py --device cuda per task, or one line saying why it did not run
+#   sweep.jsonl    `wgtrain bench --sweep batch --json` on T1, cpu and gpu: samples/s per batch
 #   tests.txt      the GPU test binaries' summaries (`--test-threads 1`)
 set -uo pipefail
 
@@ -132,6 +133,10 @@ done
 for t in $tasks; do
     step "bench $t cpu" 90 "$out/bench.jsonl" "$wgtrain" bench --task "$t" --device cpu --json
 done
+
+# Where the GPU overtakes the CPU: T1 at batch 16..8192 on both paths, 40 s per path at most.
+step "sweep T1" 100 "$out/sweep.jsonl" "$wgtrain" bench --sweep batch --task T1 --device cpu,gpu \
+    --seconds 40 --json
 
 # Split K off on the small tasks, where it splits (the GPU lines above say "k split below 256
 # workgroups" in their device field; these do not): its gain on this GPU.
