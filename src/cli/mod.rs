@@ -71,6 +71,7 @@ pub fn flag(arg: &str) -> String {
         "matmul" => "WGTRAIN_MATMUL".into(),
         "split_k" => "WGTRAIN_SPLIT_K".into(),
         "table" => "the model's CSV table:".into(),
+        "features" => "--feature".into(),
         "shader_checks" => "WGTRAIN_SHADER_CHECKS".into(),
         _ => format!("--{}", arg.replace('_', "-")),
     }

@@ -6,7 +6,7 @@ pub mod idx;
 pub mod standardize;
 pub mod table;
 
-pub use table::{Column, Counts, CsvOptions, Missing, Need, Table, TargetColumns};
+pub use table::{Column, Counts, CsvOptions, LeftOut, Missing, Need, Table, TargetColumns};
 
 use crate::error::{Error, Result};
 use std::path::Path;

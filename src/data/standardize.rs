@@ -4,8 +4,14 @@
 use super::{Dataset, Inputs};
 use crate::error::{Error, Result};
 
-/// The statistics of each input feature. A feature that never varies keeps std 1, so it maps to
-/// zero rather than dividing by zero.
+/// A feature whose standard deviation is at most this fraction of its mean's magnitude is
+/// constant: two passes in f64 give exactly 0 for equal values, and anything this far below
+/// f32's resolution (2^-24, about 6e-8) is the arithmetic's residue, not the data's.
+pub const CONSTANT_RELATIVE: f64 = 1e-9;
+
+/// The statistics of each input feature. A feature that never varies (relative to its
+/// magnitude, `CONSTANT_RELATIVE`) keeps std 1, so it maps to zero rather than dividing by
+/// zero; a tiny-scale one (std 1e-13 about 0) is scaled like any other.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardize {
     /// Per-feature mean of the training rows, `dim` values.
@@ -16,27 +22,35 @@ pub struct Standardize {
 }
 
 impl Standardize {
-    /// Mean and (population) standard deviation of every feature of `d`, accumulated in f64.
+    /// Mean and (population) standard deviation of every feature of `d`, in f64 and in two
+    /// passes (the mean, then the squared deviations from it), so that values far from zero
+    /// keep their spread.
     pub fn fit(d: &Dataset) -> Standardize {
         let mut sum = vec![0f64; d.dim];
-        let mut sq = vec![0f64; d.dim];
         let mut row = vec![0f32; d.dim];
         for i in 0..d.n {
             d.x.copy_row(i, &mut row);
-            for (j, &v) in row.iter().enumerate() {
-                sum[j] += v as f64;
-                sq[j] += v as f64 * v as f64;
+            for (s, &v) in sum.iter_mut().zip(&row) {
+                *s += v as f64;
             }
         }
         let n = d.n.max(1) as f64;
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let mut sq = vec![0f64; d.dim];
+        for i in 0..d.n {
+            d.x.copy_row(i, &mut row);
+            for ((q, &v), m) in sq.iter_mut().zip(&row).zip(&mean) {
+                let dev = v as f64 - m;
+                *q += dev * dev;
+            }
+        }
         let std = sq
             .iter()
             .zip(&mean)
             .map(|(q, m)| {
-                let var = (q / n - m * m).max(0.0);
-                let s = var.sqrt();
-                if s > 1e-12 { s as f32 } else { 1.0 }
+                let s = (q / n).sqrt();
+                let constant = s <= CONSTANT_RELATIVE * m.abs() || !(s as f32).is_normal();
+                if constant { 1.0 } else { s as f32 }
             })
             .collect();
         Standardize {
@@ -122,5 +136,32 @@ mod tests {
         let var: f32 = col0.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / 4.0;
         assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5, "{col0:?}");
         assert!(out.iter().skip(1).step_by(2).all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn constant_is_relative_to_the_magnitude_so_tiny_scales_are_scaled() {
+        // Column 0: 1e-13 apart (constant under an absolute 1e-12 rule); column 1: 1e6 always.
+        let x = vec![1e-13, 1e6, 2e-13, 1e6, 3e-13, 1e6, 4e-13, 1e6];
+        let d = Dataset::new(
+            "t",
+            x,
+            4,
+            2,
+            Targets::Values {
+                values: vec![0.0; 4],
+                width: 1,
+            },
+        )
+        .unwrap();
+        let s = Standardize::fit(&d);
+        let want = (1.25f64).sqrt() * 1e-13;
+        assert!(
+            ((s.std[0] as f64 - want) / want).abs() < 1e-6,
+            "{:?}",
+            s.std
+        );
+        assert_eq!((s.mean[1], s.std[1]), (1e6, 1.0));
+        let out = s.apply_to(d).unwrap().x.to_f32();
+        assert!((out[0] + 1.3416).abs() < 1e-4, "{out:?}");
     }
 }

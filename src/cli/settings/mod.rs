@@ -64,8 +64,9 @@ fn resumed_csv(
     file: &Path,
 ) -> Result<(CsvOptions, Option<Table>)> {
     let contradicts = |what: &str, msg: String| -> Result<(CsvOptions, Option<Table>)> {
+        let what = super::flag(what);
         bad(format!(
-            "--{what} {msg} ({}): --resume reads the data as its run did; leave --{what} out",
+            "{what} {msg} ({}): --resume reads the data as its run did; leave {what} out",
             file.display()
         ))
     };

@@ -57,6 +57,16 @@ pub struct TrainArgs {
     /// separated names or numbers.
     #[arg(long, value_name = "NAME,...")]
     pub(super) ignore: Option<String>,
+    /// CSV: columns read as inputs even when they look like a row index or an identifier
+    /// (an empty first header cell, the row numbers, or all-different whole numbers named like
+    /// an id: otherwise left out with a note), comma separated names or numbers.
+    #[arg(long, value_name = "NAME,...")]
+    pub(super) feature: Option<String>,
+    /// CSV: read a numeric --label as classes even when it looks like a regression target
+    /// (100 or more different integers, half of them in fewer than 5 rows; or more values than
+    /// half the rows).
+    #[arg(long)]
+    pub(super) many_classes: bool,
     /// CSV: the delimiter: ',', ';', tab (or \t) or space (runs of spaces). [default: the one
     /// that splits the first lines most consistently]
     #[arg(long, value_name = "C")]

@@ -76,6 +76,8 @@ fn csv_options(a: &TrainArgs) -> Result<CsvOptions> {
         targets: a.targets.as_deref().map(str::parse).transpose()?,
         ignore: list(&a.ignore)?,
         missing: a.missing.as_deref().unwrap_or("mean").parse()?,
+        features: list(&a.feature)?,
+        many_classes: a.many_classes,
     })
 }
 
@@ -460,6 +462,16 @@ fn open(a: &TrainArgs, st: &Settings, t: &mut Trainer, split: &Split) -> Result<
                 ""
             }
         );
+        for (i, name, why) in table.left_out() {
+            let named = match why {
+                data::LeftOut::Index => String::new(),
+                _ => format!(" ({name:?})"),
+            };
+            note!(
+                "note: column {i}{named} left out: {}; --feature {i} reads it as an input",
+                why.reason()
+            );
+        }
     }
     note!("device: {}", opened.description);
     let hp = &st.hp;

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::read::Records;
 use super::{
     CHECK_EVERY, ColumnInfo, Counts, Format, Kind, MAX_LEVELS, Missing, Need, Rows, SPACES, Table,
-    at_column, file_name, is_missing, number,
+    at_column, file_name, header_names, is_missing, number,
 };
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
@@ -26,9 +26,15 @@ impl Table {
         let column = |kind| ColumnInfo {
             name: String::new(),
             kind,
+            left_out: None,
         };
         let mut columns: Vec<ColumnInfo> = (0..inputs)
-            .map(|_| column(Kind::Numeric { mean: 0.0 }))
+            .map(|_| {
+                column(Kind::Numeric {
+                    mean: 0.0,
+                    offset: 0.0,
+                })
+            })
             .collect();
         let classes = match targets {
             Some(k) => {
@@ -96,8 +102,11 @@ impl Table {
         }
         for c in &self.columns {
             match &c.kind {
-                Kind::Numeric { mean } if !mean.is_finite() => {
-                    return bad(format!("column {:?} has the mean {mean}", c.name));
+                Kind::Numeric { mean, offset } if !mean.is_finite() || !offset.is_finite() => {
+                    return bad(format!(
+                        "column {:?} has the mean {mean} and the offset {offset}",
+                        c.name
+                    ));
                 }
                 Kind::Categorical { levels }
                     if levels.is_empty() || levels.len() > MAX_LEVELS + 1 =>
@@ -195,10 +204,13 @@ impl Table {
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
         let any_number = first.iter().any(|c| number(c, self.decimal).is_some());
-        // The file's columns by name (the first of each): lookups, not scans, for wide files.
-        let mut file_columns: HashMap<&str, usize> = HashMap::with_capacity(first.len());
-        for (i, c) in first.iter().enumerate().rev() {
-            file_columns.insert(c.as_str(), i);
+        // The file's columns by name, an empty header cell as `column N` the way the fit names
+        // it (pandas' index), each name's positions in order: lookups, not scans, for wide
+        // files.
+        let file_names = header_names(&first, true);
+        let mut file_columns: HashMap<&str, Vec<usize>> = HashMap::with_capacity(first.len());
+        for (i, c) in file_names.iter().enumerate() {
+            file_columns.entry(c.as_str()).or_default().push(i);
         }
         let names_match = self
             .columns
@@ -206,22 +218,23 @@ impl Table {
             .any(|t| file_columns.contains_key(t.name.as_str()));
         let has_numeric = self.count(|k| matches!(k, Kind::Numeric { .. })) > 0;
         let header = !any_number && (self.header || names_match || has_numeric);
-        fn unique<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
-            let mut seen = BTreeSet::new();
-            names.all(|n| seen.insert(n))
-        }
-        let by_name = header
-            && self.header
-            && unique(self.columns.iter().map(|c| c.name.as_str()))
-            && unique(first.iter().map(String::as_str));
+        let by_name = header && self.header;
         // src[j]: the file's column for table column j, None when absent.
         let outputs_kind = |k: &Kind| matches!(k, Kind::Label | Kind::Target);
         let w = self.columns.len();
         let without = w - self.count(outputs_kind);
         let src: Vec<Option<usize>> = if by_name {
             let mut src = Vec::with_capacity(w);
+            // A name the table has more than once (a checkpoint from before duplicates were
+            // refused, or ones ignored by number) takes the file's same occurrence of it.
+            let mut occurrence: HashMap<&str, usize> = HashMap::new();
             for (j, c) in self.columns.iter().enumerate() {
-                let found = file_columns.get(c.name.as_str()).copied();
+                let k = occurrence.entry(c.name.as_str()).or_insert(0);
+                let found = file_columns
+                    .get(c.name.as_str())
+                    .and_then(|at| at.get(*k))
+                    .copied();
+                *k += 1;
                 let optional = c.kind == Kind::Ignored
                     || (outputs_kind(&c.kind) && matches!(need, Need::Features { .. }));
                 if found.is_none() && !optional {
@@ -355,7 +368,7 @@ impl Table {
                 };
                 match &c.kind {
                     Kind::Ignored => {}
-                    Kind::Numeric { mean } => {
+                    Kind::Numeric { mean, offset } => {
                         if is_missing(cell) {
                             if self.missing == Missing::Error {
                                 return Err(refuse_missing());
@@ -365,7 +378,9 @@ impl Table {
                             continue;
                         }
                         match number(cell, self.decimal) {
-                            Some(v) if v.is_finite() && (v as f32).is_finite() => x.push(v as f32),
+                            Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                                x.push((v - offset) as f32)
+                            }
                             Some(_) => {
                                 return Err(err(
                                     line,

@@ -2,14 +2,14 @@
 //! what the rows say of each feature (numeric or categorical, means and levels), the class
 //! names; and checking options given again against a fitted table (`Table::check_options`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use super::read::{Records, sniff};
 use super::{
-    CHECK_EVERY, Column, ColumnInfo, CsvOptions, Kind, LEVEL_BYTES, MAX_CLASSES, MAX_LEVELS,
-    MIN_ROWS_FOR_DISTINCT_GUARD, Missing, Need, Rows, Table, TargetColumns, at_column, is_missing,
-    number,
+    CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, FEW_ROWS_PER_CLASS,
+    Kind, LEVEL_BYTES, LeftOut, MAX_CLASSES, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Missing,
+    Need, OFFSET_RATIO, Rows, Table, TargetColumns, at_column, header_names, is_missing, number,
 };
 use crate::error::{Error, Result};
 
@@ -21,8 +21,147 @@ struct Stat {
     first_text: Option<(usize, String)>,
     first_number: Option<(usize, String)>,
     sum: f64,
+    /// Welford's running mean and sum of squared deviations of the numbers, in f64 (the cells'
+    /// values, before any cast to f32).
+    running_mean: f64,
+    m2: f64,
     values: BTreeSet<String>,
     overflow: bool,
+    /// Rows whose cell is the row's number, counted from 0 and from 1.
+    row_numbers: [usize; 2],
+    /// A column named like an id: its whole numbers while every cell is one (else None).
+    ids: Option<Vec<i64>>,
+    /// The label's rows per value.
+    label_rows: BTreeMap<String, usize>,
+}
+
+impl Stat {
+    /// Counts the number `v` of row `row` (0-based).
+    fn number(&mut self, v: f64, row: usize) {
+        self.numbers += 1;
+        self.sum += v;
+        let d = v - self.running_mean;
+        self.running_mean += d / self.numbers as f64;
+        self.m2 += d * (v - self.running_mean);
+        for (k, n) in self.row_numbers.iter_mut().enumerate() {
+            if v == (row + k) as f64 {
+                *n += 1;
+            }
+        }
+        if let Some(ids) = &mut self.ids {
+            if v.fract() == 0.0 && v.abs() < 9e15 {
+                ids.push(v as i64);
+            } else {
+                self.ids = None;
+            }
+        }
+    }
+
+    /// The (population) standard deviation of the numbers.
+    fn std(&self) -> f64 {
+        (self.m2 / self.numbers.max(1) as f64).max(0.0).sqrt()
+    }
+
+    /// The numeric feature: its mean (from the f64 values), read less that mean when the
+    /// values sit `OFFSET_RATIO` standard deviations or more from zero.
+    fn numeric(&self) -> Kind {
+        if self.numbers == 0 {
+            return Kind::Numeric {
+                mean: 0.0,
+                offset: 0.0,
+            };
+        }
+        let mean = self.sum / self.numbers as f64;
+        let std = self.std();
+        let offset = if std > 0.0 && mean.abs() > OFFSET_RATIO * std {
+            mean
+        } else {
+            0.0
+        };
+        Kind::Numeric {
+            mean: (mean - offset) as f32,
+            offset,
+        }
+    }
+
+    /// Why a feature column that no option named is left out, if it is: the row numbers
+    /// (from `MIN_ROWS_FOR_DISTINCT_GUARD` rows), or all-different whole numbers under an id's
+    /// name (`ids` is only kept for those).
+    fn left_out(&self, rows: usize) -> Option<LeftOut> {
+        if self.numbers != rows || self.texts > 0 {
+            return None;
+        }
+        if rows >= MIN_ROWS_FOR_DISTINCT_GUARD && self.row_numbers.contains(&rows) {
+            return Some(LeftOut::RowNumbers);
+        }
+        let ids = self.ids.as_ref().filter(|ids| ids.len() == rows)?;
+        let distinct: BTreeSet<i64> = ids.iter().copied().collect();
+        (distinct.len() == rows).then_some(LeftOut::Identifier)
+    }
+}
+
+/// Whether `name` reads like an identifier's: `id`, `ID`, `Id`, `idx`, `index`, `*_id`,
+/// `*-id`, `*.id`, `* id`, `customerId`/`PassengerID`, `rownames`, `row_id`, `Unnamed: 0`
+/// (pandas reading back a file written with its index).
+pub(crate) fn id_like(name: &str) -> bool {
+    let name = name.trim();
+    let lower = name.to_ascii_lowercase();
+    const NAMES: [&str; 9] = [
+        "id",
+        "idx",
+        "index",
+        "row",
+        "rowid",
+        "rownames",
+        "row.names",
+        "row_names",
+        "rowname",
+    ];
+    if NAMES.contains(&lower.as_str()) || lower.starts_with("unnamed:") {
+        return true;
+    }
+    if ["_id", "-id", ".id", " id"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+    {
+        return true;
+    }
+    // camelCase: PassengerId, customerID.
+    let before = name.len().saturating_sub(2);
+    (name.ends_with("Id") || name.ends_with("ID"))
+        && name[..before]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_lowercase())
+}
+
+/// Header names must differ, but for columns ignored by number: the first pair that does not
+/// is an error naming both positions.
+fn duplicates(path: &Path, line: usize, names: &[String], o: &CsvOptions) -> Result<()> {
+    let by_number: BTreeSet<usize> = o
+        .ignore
+        .iter()
+        .filter_map(|c| match c {
+            Column::Number(n) => Some(*n),
+            Column::Name(_) => None,
+        })
+        .collect();
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        if by_number.contains(&(i + 1)) {
+            continue;
+        }
+        if let Some(j) = seen.insert(n.as_str(), i + 1) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "line {line}: columns {j} and {} are both named {n:?}: rename one, or leave one out by its number with the setting `ignore`",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The 0-based index `c` names among `names` (`header`: they are the file's).
@@ -118,6 +257,19 @@ fn roles(names: &[String], header: bool, o: &CsvOptions) -> Result<Vec<Option<Ki
         }
         roles[i] = Some(Kind::Ignored);
     }
+    for c in &o.features {
+        let i = resolve(c, names, header, "features")?;
+        if roles[i].is_some() {
+            return Err(Error::invalid(
+                "features",
+                format!(
+                    "column {} ({:?}) is the label, a target or ignored",
+                    i + 1,
+                    names[i]
+                ),
+            ));
+        }
+    }
     if roles.iter().all(Option::is_some) {
         return Err(Error::usage(
             "no input column is left: the file's columns are all labels, targets or ignored",
@@ -147,14 +299,28 @@ impl Table {
             ));
         }
         let header = first.iter().all(|c| number(c, format.decimal).is_none());
-        let names: Vec<String> = (0..width)
-            .map(|i| match first.get(i).filter(|n| header && !n.is_empty()) {
-                Some(n) => n.clone(),
-                None => format!("column {}", i + 1),
+        let names = header_names(&first, header);
+        if header {
+            duplicates(path, first_line, &names, o)?;
+        }
+        let mut roles = roles(&names, header, o)?;
+        let kept: BTreeSet<usize> = o
+            .features
+            .iter()
+            .map(|c| resolve(c, &names, header, "features"))
+            .collect::<Result<_>>()?;
+        let mut left_out: Vec<Option<LeftOut>> = vec![None; width];
+        if header && first[0].is_empty() && roles[0].is_none() && !kept.contains(&0) {
+            roles[0] = Some(Kind::Ignored);
+            left_out[0] = Some(LeftOut::Index);
+        }
+        let mut stats: Vec<Stat> = (0..width)
+            .map(|c| Stat {
+                ids: (roles[c].is_none() && !kept.contains(&c) && id_like(&names[c]))
+                    .then(Vec::new),
+                ..Stat::default()
             })
             .collect();
-        let roles = roles(&names, header, o)?;
-        let mut stats: Vec<Stat> = (0..width).map(|_| Stat::default()).collect();
         let mut rows = 0usize;
         let mut level_bytes = 0usize;
         let data_width = roles.iter().filter(|r| r.is_none()).count() + 1;
@@ -201,16 +367,17 @@ impl Table {
                         if is_missing(cell) {
                             return Err(err(line, format!("{}: the label is missing", at())));
                         }
-                        if !s.overflow && !s.values.contains(cell) {
-                            if s.values.len() >= MAX_CLASSES {
-                                s.overflow = true;
-                            } else {
-                                s.values.insert(cell.to_string());
-                            }
+                        if let Some(n) = s.label_rows.get_mut(cell) {
+                            *n += 1;
+                        } else if s.label_rows.len() >= MAX_CLASSES {
+                            s.overflow = true;
+                        } else {
+                            s.label_rows.insert(cell.to_string(), 1);
                         }
                     }
                     _ => {
                         if is_missing(cell) {
+                            s.ids = None;
                             if o.missing == Missing::Error {
                                 return Err(err(
                                     line,
@@ -224,8 +391,7 @@ impl Table {
                         }
                         match number(cell, format.decimal) {
                             Some(v) if v.is_finite() && (v as f32).is_finite() => {
-                                s.numbers += 1;
-                                s.sum += v;
+                                s.number(v, rows);
                                 if s.first_number.is_none() {
                                     s.first_number = Some((line, cell.to_string()));
                                 }
@@ -241,6 +407,7 @@ impl Table {
                             }
                             None => {
                                 s.texts += 1;
+                                s.ids = None;
                                 if s.first_text.is_none() {
                                     s.first_text = Some((line, cell.to_string()));
                                 }
@@ -280,6 +447,27 @@ impl Table {
             return Err(Error::data(path, "no data rows"));
         }
         let mut columns = Vec::with_capacity(width);
+        for (c, s) in stats.iter().enumerate() {
+            if roles[c].is_none()
+                && !kept.contains(&c)
+                && let Some(why) = s.left_out(rows)
+            {
+                roles[c] = Some(Kind::Ignored);
+                left_out[c] = Some(why);
+            }
+        }
+        if roles.iter().all(Option::is_some)
+            && let Some(c) = left_out.iter().position(Option::is_some)
+        {
+            return Err(Error::data(
+                path,
+                format!(
+                    "no input column is left: {} is left out because {}; read it as an input with the setting `features`",
+                    at_column(c, &names[c], header),
+                    left_out[c].map_or("", LeftOut::reason)
+                ),
+            ));
+        }
         let mut classes = None;
         let mut numeric_classes = false;
         for (c, (role, s)) in roles.into_iter().zip(stats).enumerate() {
@@ -287,7 +475,17 @@ impl Table {
             let at = at_column(c, &name, header);
             let kind = match role {
                 Some(Kind::Label) => {
-                    let (names, numeric) = class_names(path, &at, s, rows, format.decimal)?;
+                    let plain = header && !name.contains([' ', ',', '"', '\'']);
+                    let col = if plain {
+                        name.clone()
+                    } else {
+                        (c + 1).to_string()
+                    };
+                    let hint = format!(
+                        "load it as real-valued targets (the setting `targets` {col} with the setting `loss` mse)"
+                    );
+                    let (names, numeric) =
+                        class_names(path, &at, &hint, s, rows, format.decimal, o.many_classes)?;
                     classes = Some(names);
                     numeric_classes = numeric;
                     Kind::Label
@@ -323,15 +521,13 @@ impl Table {
                         levels: s.values.into_iter().collect(),
                     }
                 }
-                None => Kind::Numeric {
-                    mean: if s.numbers > 0 {
-                        (s.sum / s.numbers as f64) as f32
-                    } else {
-                        0.0
-                    },
-                },
+                None => s.numeric(),
             };
-            columns.push(ColumnInfo { name, kind });
+            columns.push(ColumnInfo {
+                name,
+                kind,
+                left_out: left_out[c],
+            });
         }
         let table = Table {
             delimiter: format.delimiter,
@@ -435,49 +631,82 @@ impl Table {
                 );
             }
         }
+        for c in &o.features {
+            if index(c, "features").ok().is_none_or(|i| {
+                !matches!(
+                    self.columns[i].kind,
+                    Kind::Numeric { .. } | Kind::Categorical { .. }
+                )
+            }) {
+                return contradicts("features", c.to_string(), "it as no input".into());
+            }
+        }
         Ok(())
     }
 }
 
 /// The class names of the label column `at` of `path`, sorted, and whether they are integers;
-/// an error when the column looks like a regression target.
+/// an error when the column looks like a regression target (unless `many_classes`): numbers
+/// that are not integers, more values than half the rows, or `CONTINUOUS_LABEL_CLASSES`
+/// integers or more, half of them in fewer than `FEW_ROWS_PER_CLASS` rows. `regression` says
+/// how to load it as targets instead.
 fn class_names(
     path: &Path,
     at: &str,
+    regression: &str,
     s: Stat,
     rows: usize,
     decimal: char,
+    many_classes: bool,
 ) -> Result<(Vec<String>, bool)> {
-    let hint = "load it as real-valued targets (the setting `targets`), with the mse loss";
-    let nums: Option<Vec<f64>> = s.values.iter().map(|v| number(v, decimal)).collect();
-    let (names, numeric) = match nums {
-        Some(mut nums) => {
-            if let Some(v) = nums.iter().find(|v| v.fract() != 0.0 || v.abs() >= 1e15) {
+    let hint = format!("{regression}, or keep it as classes with the setting `many_classes`");
+    let nums: Option<Vec<(f64, usize)>> = s
+        .label_rows
+        .iter()
+        .map(|(v, &n)| number(v, decimal).map(|v| (v, n)))
+        .collect();
+    let (names, counts, numeric) = match nums {
+        Some(nums) => {
+            if let Some((v, _)) = nums
+                .iter()
+                .find(|(v, _)| v.fract() != 0.0 || v.abs() >= 1e15)
+            {
                 return Err(Error::data(
                     path,
                     format!(
-                        "the label, {at}, holds numbers that are not integers (like {v}): more like a regression target than class labels; {hint}"
+                        "the label, {at}, holds numbers that are not integers (like {v}): more like a regression target than class labels; {regression}"
                     ),
                 ));
             }
-            nums.sort_by(f64::total_cmp);
-            nums.dedup();
-            (
-                nums.iter()
-                    .map(|&v| format!("{}", v as i64))
-                    .collect::<Vec<_>>(),
-                true,
-            )
+            let mut by_class: BTreeMap<i64, usize> = BTreeMap::new();
+            for (v, n) in nums {
+                *by_class.entry(v as i64).or_insert(0) += n;
+            }
+            let names = by_class.keys().map(|v| v.to_string()).collect::<Vec<_>>();
+            (names, by_class.into_values().collect::<Vec<_>>(), true)
         }
-        None => (s.values.into_iter().collect::<Vec<_>>(), false),
+        None => {
+            let (names, counts) = s.label_rows.into_iter().unzip();
+            (names, counts, false)
+        }
     };
     let distinct = names.len();
-    if s.overflow || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && distinct > rows / 2) {
+    if s.overflow || (!many_classes && rows >= MIN_ROWS_FOR_DISTINCT_GUARD && distinct > rows / 2) {
         return Err(Error::data(
             path,
             format!(
-                "the label column holds {}{distinct} different values in {rows} rows: more like a regression target than class labels; {hint}",
-                if s.overflow { "more than " } else { "" }
+                "the label column holds {}{distinct} different values in {rows} rows: more like a regression target than class labels; {}",
+                if s.overflow { "more than " } else { "" },
+                if s.overflow { regression } else { &hint }
+            ),
+        ));
+    }
+    let few = counts.iter().filter(|&&n| n < FEW_ROWS_PER_CLASS).count();
+    if numeric && !many_classes && distinct >= CONTINUOUS_LABEL_CLASSES && 2 * few >= distinct {
+        return Err(Error::data(
+            path,
+            format!(
+                "the label, {at}, holds {distinct} different integers in {rows} rows, {few} of them in fewer than {FEW_ROWS_PER_CLASS} rows: more like a regression target than class labels; {hint}"
             ),
         ));
     }

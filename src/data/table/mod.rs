@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use read::header_names;
 pub use read::{Format, SPACES, is_missing, number};
 
 use super::Dataset;
@@ -24,6 +25,15 @@ pub const MAX_LEVELS: usize = 1000;
 /// Rows from which a column with more distinct values than half its rows is taken for an
 /// identifier (a categorical feature) or a regression target (a class column).
 pub const MIN_ROWS_FOR_DISTINCT_GUARD: usize = 20;
+/// A numeric label with at least this many distinct integers, half of them in fewer than
+/// `FEW_ROWS_PER_CLASS` rows, is taken for a regression target (diamonds' price), not classes.
+pub const CONTINUOUS_LABEL_CLASSES: usize = 100;
+/// See `CONTINUOUS_LABEL_CLASSES`.
+pub const FEW_ROWS_PER_CLASS: usize = 5;
+/// A numeric column whose mean is this many standard deviations from zero is read less its
+/// mean (`Kind::Numeric::offset`): f32 keeps about 7 digits, so 1.7e12 + k (timestamps in
+/// milliseconds) would otherwise lose k.
+pub const OFFSET_RATIO: f64 = 1e4;
 /// Bytes of distinct text values the fit keeps while it reads (beyond: too many levels).
 const LEVEL_BYTES: usize = 64 << 20;
 /// Rows between two checks of the matrix being built against the memory left.
@@ -137,16 +147,27 @@ pub struct CsvOptions {
     pub ignore: Vec<Column>,
     /// Missing feature values: imputed (default) or an error.
     pub missing: Missing,
+    /// Columns read as inputs even when they look like a row index or an identifier (which
+    /// are otherwise left out, `LeftOut`).
+    pub features: Vec<Column>,
+    /// A numeric label with many distinct values, most in few rows, is read as classes
+    /// anyway (otherwise refused as a regression target).
+    pub many_classes: bool,
 }
 
 /// What a column is to the network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Kind {
-    /// A numeric input; a missing value is the training mean.
+    /// A numeric input, read as `value - offset`; a missing value is the training mean.
     Numeric {
-        /// The training rows' mean, the value of a missing cell.
+        /// The training rows' mean less `offset`, the value of a missing cell.
         mean: f32,
+        /// Subtracted (in f64) from every value before it becomes an f32: the column's mean
+        /// when its values differ from each other in digits an f32 would lose (see
+        /// `OFFSET_RATIO`), else 0.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        offset: f64,
     },
     /// A categorical input, one-hot over `levels` (sorted); a missing or unseen value is all
     /// zeros.
@@ -162,13 +183,50 @@ pub enum Kind {
     Ignored,
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// Why the fit left out a column that no option named (its kind is then `Kind::Ignored`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftOut {
+    /// The first header cell is empty: pandas' index (`to_csv()`) or R's row names
+    /// (`write.csv`).
+    Index,
+    /// Whole numbers equal to the row numbers, 0..n-1 or 1..n (from
+    /// `MIN_ROWS_FOR_DISTINCT_GUARD` rows).
+    RowNumbers,
+    /// Whole numbers, all different, under a name like an id (`id`, `ID`, `user_id`,
+    /// `PassengerId`, `index`, `rownames`, `Unnamed: 0`).
+    Identifier,
+}
+
+impl LeftOut {
+    /// Why, in words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            LeftOut::Index => {
+                "its header cell is empty, as in pandas' index or R's row names: a row index"
+            }
+            LeftOut::RowNumbers => "it holds the row numbers: a row index",
+            LeftOut::Identifier => {
+                "it holds whole numbers, all different, under an identifier's name"
+            }
+        }
+    }
+}
+
 /// One column of the file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColumnInfo {
-    /// The header's name, or `column N` without a header.
+    /// The header's name, or `column N` without a header (or under an empty header cell).
     pub name: String,
     /// What it is.
     pub kind: Kind,
+    /// Why the fit left it out (`Kind::Ignored`) when no option named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<LeftOut>,
 }
 
 /// The schema fitted to a training file. Inputs are the feature columns in file order, a
@@ -286,6 +344,15 @@ impl Table {
             .iter()
             .filter(|c| c.kind == Kind::Target)
             .map(|c| c.name.clone())
+            .collect()
+    }
+
+    /// The columns the fit left out on its own: 1-based position, name, why.
+    pub fn left_out(&self) -> Vec<(usize, &str, LeftOut)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.left_out.map(|w| (i + 1, c.name.as_str(), w)))
             .collect()
     }
 

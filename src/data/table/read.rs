@@ -49,6 +49,22 @@ pub fn number(cell: &str, decimal: char) -> Option<f64> {
     cell.parse().ok()
 }
 
+/// The columns' names from a file's first record: its cells when it is a `header`, with
+/// `column N` for an empty one (pandas' index, R's row names); `column N` for all without.
+pub(crate) fn header_names(first: &[String], header: bool) -> Vec<String> {
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if header && !n.is_empty() {
+                n.clone()
+            } else {
+                format!("column {}", i + 1)
+            }
+        })
+        .collect()
+}
+
 /// The file's bytes, decoded: gunzipped when its name ends in .gz.
 fn open(path: &Path) -> Result<Box<dyn Read>> {
     let meta =

@@ -158,7 +158,13 @@ fn a_typo_in_a_numeric_column_is_an_error_naming_line_and_column() {
 fn missing_values_are_imputed_and_counted_or_refused() {
     let text = "a,c,y\n1,red,p\nNA,,q\n3,blue,p\n?,red,q\n";
     let (t, r) = fit_with("na.csv", text, &CsvOptions::default()).unwrap();
-    assert_eq!(t.columns[0].kind, Kind::Numeric { mean: 2.0 });
+    assert_eq!(
+        t.columns[0].kind,
+        Kind::Numeric {
+            mean: 2.0,
+            offset: 0.0
+        }
+    );
     assert_eq!(r.counts.imputed, 3);
     // a, blue, red
     assert_eq!(
@@ -226,7 +232,8 @@ fn labels_one_to_k_give_k_classes_sorted_as_numbers() {
 fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
     let mut text = String::from("id,species,x,y\n");
     for i in 0..30 {
-        text += &format!("row{i},{},{i},{}\n", ["cat", "dog"][i % 2], i * 2);
+        // x from 10: the row numbers (0..29) would be left out as an index.
+        text += &format!("row{i},{},{},{}\n", ["cat", "dog"][i % 2], i + 10, i * 2);
     }
     let refused = fails(
         "ids.csv",
@@ -383,7 +390,6 @@ fn blank_lines_garbage_and_empty_files() {
 #[test]
 fn a_file_read_again_with_its_own_table_gives_the_same_rows() {
     for (name, text) in [
-        ("dup.csv", "a,a,y\n1,2,p\n3,4,q\n"),
         ("empty-names.csv", ",,\nx,y,p\nz,y,q\n"),
         ("quoted-label.csv", "v,y\n1,\"1,0\"\n2,2\n"),
         ("cats.csv", "c,y\nred,p\nblue,q\n"),
@@ -457,4 +463,263 @@ fn a_categorical_column_holds_at_most_max_levels() {
         &CsvOptions::default(),
         &[&format!("more than {MAX_LEVELS} different text values")],
     );
+}
+
+/// `(label, name)` rows of `n` lines under `header`, from `row(i)`.
+fn rows(header: &str, n: usize, row: impl Fn(usize) -> String) -> String {
+    let mut text = format!("{header}\n");
+    for i in 0..n {
+        text += &row(i);
+        text += "\n";
+    }
+    text
+}
+
+#[test]
+fn a_pandas_index_or_r_row_names_are_left_out_and_later_files_leave_them_out_too() {
+    // pandas' to_csv(): an empty first header cell over the index 0..n-1.
+    let pandas = ",a,b,label\n0,1.5,x,p\n1,2.5,y,q\n2,0.5,x,p\n3,3.5,y,q\n";
+    let (t, d) = fit("pandas.csv", pandas);
+    assert_eq!(t.columns[0].kind, Kind::Ignored);
+    assert_eq!(t.left_out(), [(1, "column 1", LeftOut::Index)]);
+    assert_eq!(d.dim, 3);
+    assert_eq!(&d.x.to_f32()[..3], [1.5, 1.0, 0.0]);
+    // A test file with its own index (a split keeps the original row labels), one without it,
+    // and one for predict without the label: each reads the same inputs.
+    for (name, text, need) in [
+        (
+            "pandas-test.csv",
+            ",a,b,label\n17,1.5,y,q\n4,2.5,x,p\n",
+            Need::Targets,
+        ),
+        (
+            "no-index.csv",
+            "a,b,label\n1.5,y,q\n2.5,x,p\n",
+            Need::Targets,
+        ),
+        (
+            "predict.csv",
+            ",b,a\n17,y,1.5\n4,x,2.5\n",
+            Need::Features { strict: true },
+        ),
+    ] {
+        let p = temp(name, text.as_bytes());
+        let r = t.read(&p, need, None).unwrap();
+        assert_eq!(r.data.x.to_f32(), [1.5, 0.0, 1.0, 2.5, 1.0, 0.0], "{name}");
+        std::fs::remove_file(&p).unwrap();
+    }
+    // R's write.csv: a quoted empty first cell, quoted row names (here car names, which would
+    // otherwise be refused as an identifier), quoted strings, NA.
+    let r = rows("\"\",\"mpg\",\"am\",\"cyl\"", 24, |i| {
+        let mpg = if i == 3 {
+            "NA".to_string()
+        } else {
+            format!("{}", 15 + i)
+        };
+        let am = ["\"manual\"", "\"auto\""][i % 2];
+        format!("\"car {i}\",{mpg},{am},{}", [4, 6, 8][i % 3])
+    });
+    let (t, rr) = fit_with("r.csv", &r, &CsvOptions::default()).unwrap();
+    assert_eq!(t.left_out(), [(1, "column 1", LeftOut::Index)]);
+    assert_eq!((rr.data.dim, rr.counts.imputed), (3, 1));
+    assert_eq!(t.classes.as_deref().unwrap(), ["4", "6", "8"]);
+    // Named as an input, the column is read.
+    let o = CsvOptions {
+        features: vec![Column::Number(1)],
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("pandas.csv", pandas, &o).unwrap();
+    assert_eq!((t.left_out().len(), r.data.dim), (0, 4));
+    // An empty header cell that is not the first is an input as before.
+    let (t, _) = fit("inner.csv", "a,,label\n1,2,p\n3,4,q\n");
+    assert!(t.left_out().is_empty());
+}
+
+#[test]
+fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
+    // The row numbers, from 1, under any name.
+    let text = rows("n,w,y", 30, |i| {
+        format!("{},{},{}", i + 1, (i * 7) % 11, i % 2)
+    });
+    let (t, d) = fit("rownumbers.csv", &text);
+    assert_eq!(t.left_out(), [(1, "n", LeftOut::RowNumbers)]);
+    assert_eq!(d.dim, 1);
+    // Under twenty rows they may be a feature.
+    let short = rows("n,w,y", 10, |i| format!("{i},{},{}", (i * 7) % 11, i % 2));
+    assert!(fit("short.csv", &short).0.left_out().is_empty());
+    // All-different whole numbers named like an id, in any order; each name in turn.
+    for name in [
+        "id",
+        "ID",
+        "PassengerId",
+        "customer_id",
+        "Unnamed: 0",
+        "index",
+    ] {
+        let text = rows(&format!("w,{name},y"), 8, |i| {
+            format!("{},{},{}", i % 3, 1000 + (i * 5) % 8, i % 2)
+        });
+        let (t, d) = fit("id.csv", &text);
+        assert_eq!(t.left_out(), [(2, name, LeftOut::Identifier)], "{name}");
+        assert_eq!(d.dim, 1, "{name}");
+    }
+    // Not every id-like name holds ids: repeated values, or a fraction, keep the column.
+    for (name, cell) in [("store_id", "1"), ("id", "2.5")] {
+        let text = rows(&format!("w,{name},y"), 8, |i| {
+            let v = if i == 4 {
+                cell.to_string()
+            } else {
+                i.to_string()
+            };
+            format!("{},{v},{}", i % 3, i % 2)
+        });
+        assert!(fit("notid.csv", &text).0.left_out().is_empty(), "{name}");
+    }
+    for name in ["Paid", "valid", "width", "UUID"] {
+        assert!(!fit::id_like(name), "{name}");
+    }
+    // When the id is all there is, the error says so, and how to keep it.
+    fails(
+        "only-id.csv",
+        &rows("id,y", 8, |i| format!("{},{}", 100 + i, i % 2)),
+        &CsvOptions::default(),
+        &[
+            "no input column is left",
+            "column 1 (\"id\")",
+            "the setting `features`",
+        ],
+    );
+    // The stored table reads the id-less predict file, and the fit's options resume.
+    let text = rows("id,w,y", 8, |i| format!("{},{},{}", 100 + i, i % 3, i % 2));
+    let (t, _) = fit("ids.csv", &text);
+    let p = temp("ids-predict.csv", b"w\n1\n2\n");
+    let r = t.read(&p, Need::Features { strict: true }, None).unwrap();
+    assert_eq!(r.data.x.to_f32(), [1.0, 2.0]);
+    std::fs::remove_file(&p).unwrap();
+    let o = CsvOptions {
+        features: vec![Column::Name("id".into())],
+        ..CsvOptions::default()
+    };
+    let e = t.check_options(&o).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidArgument {
+                arg: Some("features"),
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_numeric_label_that_looks_continuous_is_refused_unless_many_classes() {
+    // 300 prices, each in two of 600 rows: not more than half the rows, but a regression.
+    let text = rows("carat,price", 600, |i| {
+        format!("{}.{},{}", i % 5, i % 10, 326 + 17 * (i % 300))
+    });
+    fails(
+        "price.csv",
+        &text,
+        &CsvOptions::default(),
+        &[
+            "column 2 (\"price\")",
+            "300 different integers in 600 rows",
+            "the setting `targets`",
+            "mse",
+            "the setting `many_classes`",
+        ],
+    );
+    let o = CsvOptions {
+        many_classes: true,
+        ..CsvOptions::default()
+    };
+    let (t, _) = fit_with("price.csv", &text, &o).unwrap();
+    assert_eq!(t.outputs(), 300);
+    // Many classes with rows enough each, or few classes, are classes.
+    let text = rows("x,class", 1500, |i| format!("{},{}", i % 7, i % 150));
+    assert_eq!(fit("classes.csv", &text).0.outputs(), 150);
+    // More values than half the rows: insisting keeps them too.
+    let text = rows("x,y", 40, |i| format!("{},{}", i % 4, 100 + i));
+    fails(
+        "distinct.csv",
+        &text,
+        &CsvOptions::default(),
+        &["40 different values in 40 rows", "many_classes"],
+    );
+    assert_eq!(fit_with("distinct.csv", &text, &o).unwrap().0.outputs(), 40);
+}
+
+#[test]
+fn duplicate_header_names_are_refused_naming_both_positions_unless_ignored_by_number() {
+    let text = "a,b,a,y\n1,2,3,p\n4,5,6,q\n7,8,9,p\n";
+    let msg = fails(
+        "dup.csv",
+        text,
+        &CsvOptions::default(),
+        &[
+            "line 1:",
+            "columns 1 and 3 are both named \"a\"",
+            "the setting `ignore`",
+        ],
+    );
+    assert!(msg.contains("dup.csv"), "{msg}");
+    // By name the first is meant no more than the second.
+    let by_name = CsvOptions {
+        ignore: vec![Column::Name("a".into())],
+        ..CsvOptions::default()
+    };
+    fails("dup.csv", text, &by_name, &["columns 1 and 3"]);
+    let o = CsvOptions {
+        ignore: vec![Column::Number(3)],
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("dup.csv", text, &o).unwrap();
+    assert_eq!(r.data.x.to_f32(), [1.0, 2.0, 4.0, 5.0, 7.0, 8.0]);
+    // Later files: the same layout, or another order, read by name.
+    for (name, text) in [
+        ("dup-same.csv", "a,b,a,y\n1,2,3,p\n"),
+        ("dup-order.csv", "y,b,a,a\np,2,1,3\n"),
+    ] {
+        let p = temp(name, text.as_bytes());
+        let r = t.read(&p, Need::Targets, None).unwrap();
+        assert_eq!(r.data.x.to_f32(), [1.0, 2.0], "{name}");
+        std::fs::remove_file(&p).unwrap();
+    }
+}
+
+#[test]
+fn statistics_are_taken_in_f64_so_timestamps_and_tiny_scales_stay_informative() {
+    // Milliseconds since 1970: 1.7e12 + k, where an f32 step is 131072.
+    let text = rows("ts,y", 40, |k| {
+        format!("{},{}", 1_700_000_000_000u64 + k as u64, k / 20)
+    });
+    let (t, d) = fit("ts.csv", &text);
+    let Kind::Numeric { mean, offset } = t.columns[0].kind else {
+        panic!("{:?}", t.columns[0].kind)
+    };
+    assert_eq!((mean, offset), (0.0, 1_700_000_000_019.5));
+    let x = d.x.to_f32();
+    let want: Vec<f32> = (0..40).map(|k| k as f32 - 19.5).collect();
+    assert_eq!(x, want);
+    let s = crate::data::standardize::Standardize::fit(&d);
+    assert!((s.std[0] - 11.543).abs() < 1e-3, "{:?}", s.std);
+    // A missing timestamp takes the mean: 0 after the offset; the table travels with it.
+    let p = temp("ts-test.csv", b"ts,y\n1700000000000,0\nNA,1\n");
+    let r = t.read(&p, Need::Targets, None).unwrap();
+    assert_eq!(r.data.x.to_f32(), [-19.5, 0.0]);
+    std::fs::remove_file(&p).unwrap();
+    let json = serde_json::to_string(&t).unwrap();
+    assert_eq!(serde_json::from_str::<Table>(&json).unwrap(), t);
+    // A column of ordinary numbers keeps no offset, and its JSON no field for one.
+    let (t, _) = fit("plain.csv", "a,y\n1,p\n2,q\n");
+    assert_eq!(
+        t.columns[0].kind,
+        Kind::Numeric {
+            mean: 1.5,
+            offset: 0.0
+        }
+    );
+    assert!(!serde_json::to_string(&t).unwrap().contains("offset"));
 }
