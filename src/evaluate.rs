@@ -1,6 +1,9 @@
 //! Inference with a trained model: outputs, loss, accuracy, confusion matrix and per-class
 //! precision / recall / F1 for class targets; MSE, RMSE, MAE and R² for value targets. Runs the
 //! fast CPU path's forward pass, in chunks of rows.
+//!
+//! One file past 600 lines because every figure `Evaluation` reports is computed here from
+//! the same pass over the outputs; its last 135 lines are its tests.
 
 use crate::cpu::fast::{argmax, matmul_forward};
 use crate::cpu::reference::loss_forward_backward;

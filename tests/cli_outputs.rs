@@ -55,25 +55,34 @@ fn names_that_cannot_be_written_fail_before_training() {
     rejects(&s, &["--plot", &folder], &["names a folder, not a file"]);
 }
 
-#[test]
-fn train_piped_into_head_keeps_training_and_saves() {
-    let s = Scratch::new("closed_stdout");
-    let save = s.arg("run.safetensors");
-    // Long enough (seconds) that the pipe closes while it trains, not after.
+/// A CPU run of 2000 epochs (seconds: long enough that what the test does next happens while it
+/// trains, not after) saving to `save`, spawned, and its stdout after the first epoch's line.
+fn started_run(
+    s: &Scratch,
+    save: &str,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut child = s
         .command(&[
-            "train", "--device", "cpu", "--epochs", "2000", "--save", &save,
+            "train", "--device", "cpu", "--epochs", "2000", "--save", save,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // `| head -1`: read the first line, then close the pipe while the run goes on.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    out.read_line(&mut first).unwrap();
     assert!(first.starts_with("epoch"), "{first}");
+    (child, out)
+}
+
+#[test]
+fn train_piped_into_head_keeps_training_and_saves() {
+    let s = Scratch::new("closed_stdout");
+    let save = s.arg("run.safetensors");
+    // `| head -1`: the first line read, then the pipe closed while the run goes on.
+    let (child, out) = started_run(&s, &save);
+    drop(out);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -127,17 +136,7 @@ fn a_save_folder_removed_mid_run_rescues_the_model_and_fails() {
     let folder = s.path("out");
     std::fs::create_dir(&folder).unwrap();
     let save = s.arg("out/m.safetensors");
-    let mut child = s
-        .command(&[
-            "train", "--device", "cpu", "--epochs", "2000", "--save", &save,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    let (child, mut out) = started_run(&s, &save);
     std::fs::remove_dir_all(&folder).unwrap();
     std::io::Read::read_to_string(&mut out, &mut String::new()).unwrap();
     let run = child.wait_with_output().unwrap();

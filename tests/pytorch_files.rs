@@ -3,7 +3,7 @@
 //! metadata), read with the architecture from the caller (the library's `Model::load_with`, the
 //! CLI's --activation/--output/--loss) and checked against an independent f64 forward pass;
 //! errors that list every missing key; flags that contradict a file's metadata; `--init` taking
-//! the architecture (and the data) from a wgtrain file, as the README's example runs it.
+//! the architecture (and the data, found by its stored path) from a wgtrain file.
 //! `scripts/torch-interop.py` checks the same against PyTorch itself.
 
 mod common;
@@ -443,7 +443,7 @@ fn init_from_a_plain_file_needs_the_activation_and_starts_from_its_weights() {
 }
 
 #[test]
-fn the_readmes_init_example_runs_as_written() {
+fn init_without_data_trains_on_the_file_its_run_trained_on() {
     let s = Scratch::new("readme_init");
     let x = uniform(61, 40 * IN, -1.0, 1.0);
     let text = csv(
@@ -452,7 +452,7 @@ fn the_readmes_init_example_runs_as_written() {
         Some(&|i| usize::from(x[i * IN] > 0.0)),
     );
     s.write("my.csv", text);
-    // The README's lines, verbatim.
+    // A run on a CSV file, then --init from its checkpoint without --data.
     let first = s.run(&[
         "train",
         "--data",
@@ -475,12 +475,17 @@ fn the_readmes_init_example_runs_as_written() {
         "run.jsonl",
     ]);
     second.assert_success();
+    // The run's file by its absolute path, as the checkpoint stores it (found from any folder).
+    let stored = std::fs::canonicalize(s.path("my.csv")).unwrap();
     for needle in [
-        "note: training on my.csv, the data model.safetensors's run trained on",
-        "network: 4-128(relu)-64(tanh)-2 softmax/cross-entropy",
+        format!(
+            "note: training on {}, the data model.safetensors's run trained on",
+            stored.display()
+        ),
+        "network: 4-128(relu)-64(tanh)-2 softmax/cross-entropy".into(),
     ] {
         assert!(
-            second.stderr.contains(needle),
+            second.stderr.contains(&needle),
             "{needle:?}:\n{}",
             second.show()
         );

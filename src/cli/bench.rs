@@ -49,12 +49,9 @@ pub struct BenchArgs {
     threads: Option<usize>,
 }
 
-pub fn run(a: BenchArgs) -> Result<()> {
-    use wgtrain::bench;
-    super::set_threads(a.threads)?;
-    if a.sweep.is_none() && a.plot.is_some() {
-        bail!("--plot draws a sweep: add --sweep batch");
-    }
+/// The paths to run: `--device`'s, else cpu and, with a hardware adapter, gpu (saying why not
+/// when there is none).
+fn paths(a: &BenchArgs) -> Result<Vec<String>> {
     let devices: Vec<String> = match &a.device {
         Some(d) => parse_list(d, "device")?,
         None => {
@@ -77,6 +74,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(bad) = devices.iter().find(|d| *d != "cpu" && *d != "gpu") {
         bail!("--device: unknown path '{bad}': expected cpu or gpu");
     }
+    Ok(devices)
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    use wgtrain::bench;
+    super::set_threads(a.threads)?;
+    if a.sweep.is_none() && a.plot.is_some() {
+        bail!("--plot draws a sweep: add --sweep batch");
+    }
+    let devices = paths(&a)?;
     // The adapter: WGPU_ADAPTER_NAME's, else the best ranked (a hardware one when there is one,
     // which is when the default list has gpu).
     let gpu = super::gpu_options(a.backend)?;
@@ -219,58 +226,63 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let results = task_results;
     if a.json {
-        for r in &results {
+        for r in &task_results {
             let mut j: serde_json::Value = serde_json::from_str(&r.to_json())?;
             j["peak_gflops"] = serde_json::json!(peak_of(&r.device));
             println!("{j}");
         }
-    }
-    if !a.json {
-        println!(
-            "{:<4} {:>11} {:>9} {:>9} {:>6} {:>8}  device",
-            "task", "samples/s", "s/epoch", "GFLOP/s", "peak", "test acc"
-        );
-        for r in &results {
-            println!(
-                "{:<4} {:>11.0} {:>9.3} {:>9.1} {:>6} {:>8.4}  {}",
-                r.task,
-                r.samples_per_sec,
-                r.seconds_per_epoch,
-                r.gflops,
-                share(&r.device, r.gflops),
-                r.test_accuracy,
-                r.device
-            );
-        }
-        for r in &results {
-            if let Some((first, last)) = r.first_last {
-                println!(
-                    "{} {}: first {span} epochs {first:.0} samples/s, last {span} {last:.0} ({:.2}x)",
-                    r.task,
-                    r.device,
-                    last / first,
-                    span = bench::SPAN
-                );
-            }
-        }
-        for task in bench::TASKS.iter() {
-            let find = |p: &str| {
-                results
-                    .iter()
-                    .find(|r| r.task == task.name && r.device.starts_with(p))
-            };
-            if let (Some(g), Some(c)) = (find("gpu"), find("cpu")) {
-                println!(
-                    "{}: {}",
-                    task.name,
-                    compare(g.samples_per_sec, c.samples_per_sec)
-                );
-            }
-        }
+    } else {
+        print_tasks(&task_results, &share);
     }
     Ok(())
+}
+
+/// The task results as a table, each path's share of its peak (`share`), the first and last
+/// ten epochs where a task has them, and each task's paths compared in words.
+fn print_tasks(results: &[wgtrain::bench::BenchResult], share: &dyn Fn(&str, f64) -> String) {
+    use wgtrain::bench;
+    println!(
+        "{:<4} {:>11} {:>9} {:>9} {:>6} {:>8}  device",
+        "task", "samples/s", "s/epoch", "GFLOP/s", "peak", "test acc"
+    );
+    for r in results {
+        println!(
+            "{:<4} {:>11.0} {:>9.3} {:>9.1} {:>6} {:>8.4}  {}",
+            r.task,
+            r.samples_per_sec,
+            r.seconds_per_epoch,
+            r.gflops,
+            share(&r.device, r.gflops),
+            r.test_accuracy,
+            r.device
+        );
+    }
+    for r in results {
+        if let Some((first, last)) = r.first_last {
+            println!(
+                "{} {}: first {span} epochs {first:.0} samples/s, last {span} {last:.0} ({:.2}x)",
+                r.task,
+                r.device,
+                last / first,
+                span = bench::SPAN
+            );
+        }
+    }
+    for task in bench::TASKS.iter() {
+        let find = |p: &str| {
+            results
+                .iter()
+                .find(|r| r.task == task.name && r.device.starts_with(p))
+        };
+        if let (Some(g), Some(c)) = (find("gpu"), find("cpu")) {
+            println!(
+                "{}: {}",
+                task.name,
+                compare(g.samples_per_sec, c.samples_per_sec)
+            );
+        }
+    }
 }
 
 /// One `--gemm --json` line: the shape, its GFLOP/s, the path's peak and the device.

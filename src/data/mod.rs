@@ -1,5 +1,8 @@
 //! Datasets: built-in sets (xor, digits), IDX (MNIST family) and CSV files, one input matrix
 //! each, kept as bytes where that is the data's form.
+//!
+//! One file past 600 lines: `Dataset` and its checks (what every path trusts), the source
+//! dispatcher `load_source`, and their tests; each format's reader is its own module.
 
 mod builtin;
 pub mod idx;

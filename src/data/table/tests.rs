@@ -1,3 +1,5 @@
+// The table's unit tests: one file, as the table's modules share their fixtures (past 600 lines
+// because each CSV export the reader must take is a case here).
 use super::*;
 use crate::data::Targets;
 use flate2::{Compression, write::GzEncoder};
