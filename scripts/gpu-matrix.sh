@@ -25,7 +25,8 @@ trap 'rm -rf "$work"' EXIT
 # The test binaries that open the GPU: kernel and network parity, training, the CLI's GPU
 # cases, the limits, and the rest that compare the GPU path with the CPU one.
 gpu_tests=(kernels_gather kernels_loss kernels_matmul kernels_optim kernels_sgd matmul_variants split_k
-  network_parity optim_parity training worked_example big_batch limits session cli_gpu)
+  network_parity optim_parity training worked_example big_batch limits session cli_gpu tail_batch
+  boundary)
 
 # Build once; map each test target to its executable.
 declare -A exe
