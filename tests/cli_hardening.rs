@@ -21,19 +21,9 @@ fn trained(s: &Scratch, name: &str, extra: &[&str]) -> String {
 
 /// Sends `signal` to a long CPU run once it has printed its first epoch, then waits for it.
 fn signalled_run(s: &Scratch, signal: i32, args: &[&str]) -> std::process::Output {
-    use std::io::{BufRead, BufReader};
     let mut all = vec!["train", "--device", "cpu", "--epochs", "100000"];
     all.extend_from_slice(args);
-    let mut child = s
-        .command(&all)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("epoch"), "{first}");
+    let (child, mut out) = s.started(&all);
     // SAFETY: kill only sends a signal to our own child.
     unsafe { libc::kill(child.id() as i32, signal) };
     let mut rest = String::new();

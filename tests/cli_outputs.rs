@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use common::cli::rejects;
 use common::scratch::Scratch;
 
@@ -56,24 +53,17 @@ fn names_that_cannot_be_written_fail_before_training() {
 }
 
 /// A CPU run of 2000 epochs (seconds: long enough that what the test does next happens while it
-/// trains, not after) saving to `save`, spawned, and its stdout after the first epoch's line.
+/// trains, not after) saving to `save`, started, and its stdout after the first epoch's line.
 fn started_run(
     s: &Scratch,
     save: &str,
-) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut child = s
-        .command(&[
-            "train", "--device", "cpu", "--epochs", "2000", "--save", save,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("epoch"), "{first}");
-    (child, out)
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    s.started(&[
+        "train", "--device", "cpu", "--epochs", "2000", "--save", save,
+    ])
 }
 
 #[test]
@@ -185,8 +175,8 @@ fn a_runs_data_is_found_from_any_folder_and_a_missing_file_is_said_to_be_missing
     );
     run.assert_success();
     // --init from b/, without --data: the run's own file, not b/xor.csv (which does not exist).
-    let run = s.run_with(
-        &[
+    let init_from_b = || {
+        let args = [
             "train",
             "--device",
             "cpu",
@@ -194,30 +184,17 @@ fn a_runs_data_is_found_from_any_folder_and_a_missing_file_is_said_to_be_missing
             "../a/m.safetensors",
             "--epochs",
             "1",
-        ],
-        |c| {
+        ];
+        s.run_with(&args, |c| {
             c.current_dir(s.path("b"));
-        },
-    );
+        })
+    };
+    let run = init_from_b();
     run.assert_success();
     assert!(run.stderr.contains("xor.csv"), "{}", run.stderr);
     // A stored path that is gone is said to be missing.
     std::fs::remove_file(s.path("a/xor.csv")).unwrap();
-    s.run_with(
-        &[
-            "train",
-            "--device",
-            "cpu",
-            "--init",
-            "../a/m.safetensors",
-            "--epochs",
-            "1",
-        ],
-        |c| {
-            c.current_dir(s.path("b"));
-        },
-    )
-    .assert_clean_failure(&["xor.csv", "No such file"]);
+    init_from_b().assert_clean_failure(&["xor.csv", "No such file"]);
     // So is an input named like a file that does not exist, whatever the command.
     s.run(&[
         "predict",

@@ -39,6 +39,29 @@ impl Scratch {
         cmd
     }
 
+    /// `wgtrain ARGS` started with its stdout and stderr piped, and its stdout after the first
+    /// line, which must be an epoch's: for runs that a test acts on while they train.
+    pub fn started(
+        &self,
+        args: &[&str],
+    ) -> (
+        std::process::Child,
+        std::io::BufReader<std::process::ChildStdout>,
+    ) {
+        use std::io::BufRead;
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert!(first.starts_with("epoch"), "{first}");
+        (child, out)
+    }
+
     /// Runs `wgtrain ARGS` to the end.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, |_| {})
