@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::BackendChoice;
+pub use crate::gpu::context::INSTALL_HINT;
 use crate::gpu::tuning::MatmulConfig;
 use crate::optim::{Optimizer, Schedule};
 use crate::train::Hyper;

@@ -172,6 +172,18 @@ impl Error {
         }
     }
 
+    /// The message with every setting named as `name` spells it: the blamed `arg` first, and
+    /// each "the setting `NAME`" (or "no setting `NAME`") in the text. A command line passes
+    /// its flags (`lr` as `--lr`); `to_string()` is `show(|n| n.to_string())` with the phrases
+    /// kept.
+    pub fn show(&self, name: impl Fn(&str) -> String) -> String {
+        let text = match self {
+            Error::InvalidArgument { arg: Some(a), msg } => format!("{} {msg}", name(a)),
+            e => e.to_string(),
+        };
+        name_settings(&text, name)
+    }
+
     /// A checkpoint `path` that cannot be read or does not fit, `msg` saying why.
     pub fn checkpoint(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
         Error::Checkpoint {
@@ -179,6 +191,29 @@ impl Error {
             msg: msg.into(),
         }
     }
+}
+
+/// `msg` with each "the setting `NAME`" as `name(NAME)` and each "no setting `NAME`" as
+/// "no " and `name(NAME)`.
+pub fn name_settings(msg: &str, name: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    loop {
+        let next = ["the setting `", "no setting `"]
+            .iter()
+            .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+            .min();
+        let Some((at, phrase)) = next else { break };
+        let after = &rest[at + phrase.len()..];
+        let Some(end) = after.find('`') else { break };
+        out += &rest[..at];
+        if phrase.starts_with("no") {
+            out += "no ";
+        }
+        out += &name(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    out + rest
 }
 
 /// The library's result: `Error` unless said otherwise.

@@ -58,6 +58,7 @@ pub mod optim;
 pub mod plot;
 #[doc(hidden)]
 pub mod rng;
+pub mod run;
 pub mod selftest;
 pub mod session;
 pub mod train;
@@ -68,6 +69,7 @@ pub use data::Dataset;
 pub use error::{Error, Result};
 pub use model::{Activation, Loss, Output, Spec};
 pub use optim::{Method, Optimizer, Schedule};
+pub use run::{Run, RunPlan};
 pub use session::{Checkpoints, Fit, Trainer};
 pub use train::{EpochReport, StopToken};
 pub use trained::Model;

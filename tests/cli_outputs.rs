@@ -213,3 +213,73 @@ fn a_runs_data_is_found_from_any_folder_and_a_missing_file_is_said_to_be_missing
     ])
     .assert_clean_failure(&["nowhere/test: no such file or folder"]);
 }
+
+/// The bytes of `s`'s file `name`.
+fn bytes(s: &Scratch, name: &str) -> Vec<u8> {
+    std::fs::read(s.path(name)).unwrap()
+}
+
+#[test]
+fn no_output_may_replace_a_file_the_run_reads() {
+    let s = Scratch::new("outputs_onto_inputs");
+    let csv = "a,b,y\n0.1,0.2,x\n0.3,0.1,z\n0.5,0.9,x\n0.7,0.4,z\n";
+    for f in ["train.csv", "valid.csv", "test.csv"] {
+        s.write(f, csv);
+    }
+    // A tiny IDX folder: 1 image of 1x1 and its label, for train and test.
+    let images = [0u8, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7];
+    let labels = [0u8, 0, 8, 1, 0, 0, 0, 1, 0];
+    std::fs::create_dir(s.path("idx")).unwrap();
+    for (f, b) in [
+        ("idx/train-images-idx3-ubyte", &images[..]),
+        ("idx/train-labels-idx1-ubyte", &labels[..]),
+        ("idx/t10k-images-idx3-ubyte", &images[..]),
+        ("idx/t10k-labels-idx1-ubyte", &labels[..]),
+    ] {
+        s.write(f, b);
+    }
+    let (train, valid, test) = (s.arg("train.csv"), s.arg("valid.csv"), s.arg("test.csv"));
+    let (idx, labels_file) = (s.arg("idx"), s.arg("idx/train-labels-idx1-ubyte"));
+    let base = ["train", "--device", "cpu", "--epochs", "1"];
+    let cases: [(Vec<&str>, [&str; 2]); 4] = [
+        (
+            vec!["--data", &train, "--valid", &valid, "--save", &valid],
+            ["--save", "is the same file as --valid"],
+        ),
+        (
+            vec!["--data", &train, "--test", &test, "--metrics", &test],
+            ["--metrics", "is the same file as --test"],
+        ),
+        (
+            vec!["--data", &idx, "--metrics", &labels_file],
+            ["--metrics", "is the same file as --data"],
+        ),
+        (
+            vec!["--data", &idx, "--save", &labels_file],
+            ["--save", "is the same file as --data"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let before: Vec<Vec<u8>> = ["valid.csv", "test.csv", "idx/train-labels-idx1-ubyte"]
+            .iter()
+            .map(|f| bytes(&s, f))
+            .collect();
+        let mut all = base.to_vec();
+        all.extend(args);
+        s.run(&all).assert_error(&needles);
+        let after: Vec<Vec<u8>> = ["valid.csv", "test.csv", "idx/train-labels-idx1-ubyte"]
+            .iter()
+            .map(|f| bytes(&s, f))
+            .collect();
+        assert_eq!(before, after, "an input changed");
+    }
+    // --init and --resume without --data read the data their run trained on: it is an input.
+    let model = s.arg("m.safetensors");
+    s.run(&[&base[..], &["--data", &train, "--save", &model]].concat())
+        .assert_success();
+    for start in ["--init", "--resume"] {
+        s.run(&[&base[..], &[start, &model, "--metrics", &train]].concat())
+            .assert_error(&["--metrics", "is the same file as --data"]);
+        assert_eq!(bytes(&s, "train.csv"), csv.as_bytes());
+    }
+}

@@ -330,6 +330,6 @@ fn a_resumed_regression_keeps_its_target_statistics() {
     ])
     .assert_error(&[
         "run.safetensors",
-        "--no-standardize-targets cannot be given on --resume",
+        "its run standardised its targets; --standardize-targets off cannot take that away on --resume",
     ]);
 }

@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::settings::parse_list;
+use super::parse_list;
 use wgtrain::Device;
 use wgtrain::gpu::{BackendChoice, context};
 

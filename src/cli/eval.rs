@@ -13,8 +13,6 @@ use wgtrain::data::{self, Dataset, Inputs, Need, Table, idx};
 use wgtrain::evaluate::Evaluation;
 use wgtrain::model::{Loss, Output, Spec};
 
-use super::settings::ArchFlags;
-
 /// The architecture of a model file without wgtrain's metadata, such as PyTorch's
 /// `save_file(model.state_dict())`; with the metadata, only checked against it.
 #[derive(Args)]
@@ -41,34 +39,12 @@ pub struct ArchArgs {
 /// The model in `path`: the architecture from its metadata (the flags that are given must
 /// agree), or without metadata from its tensors' shapes and the flags.
 fn load(path: &Path, a: &ArchArgs) -> Result<Model> {
-    let flags = ArchFlags {
-        hidden: a.hidden.clone(),
-        activation: a.activation.clone(),
-        output: a.output,
-        loss: a.loss,
-    };
-    let bytes = wgtrain::memory::read_file(path)?;
-    let header = checkpoint::inspect_bytes(path, &bytes)?;
-    match &header.spec {
-        Some(spec) => flags.check(spec, path, "its metadata gives the architecture")?,
-        None => flags.check_plain(&header.sizes, path, true)?,
+    let arch = super::arch(&a.hidden, &a.activation, a.output, a.loss)?;
+    let (model, note) = wgtrain::run::load_model(path, &arch)?;
+    if let Some(n) = note {
+        eprintln!("note: {n}");
     }
-    let arch = flags.arch(header.sizes.len().saturating_sub(2))?;
-    let (spec, params, input) = checkpoint::load_model_bytes_with(path, &bytes, &arch)?;
-    if header.spec.is_none() {
-        let layers: Vec<String> = header.layers.iter().map(|l| l.join("/")).collect();
-        eprintln!(
-            "note: {} has no wgtrain metadata: read {} as a {} network",
-            path.display(),
-            layers.join(", "),
-            spec.describe()
-        );
-    }
-    Ok(Model {
-        spec,
-        params,
-        input,
-    })
+    Ok(model)
 }
 
 #[derive(Args)]

@@ -5,7 +5,6 @@ pub mod devices;
 pub mod eval;
 pub mod plot;
 pub mod selftest;
-pub mod settings;
 pub mod signals;
 pub mod train;
 
@@ -18,49 +17,65 @@ use anyhow::{Context, Result, bail};
 pub fn message(e: &anyhow::Error) -> String {
     e.chain()
         .map(|cause| match cause.downcast_ref::<wgtrain::Error>() {
-            Some(wgtrain::Error::InvalidArgument {
-                arg: Some(arg),
-                msg,
-            }) => {
-                format!("{} {msg}", flag(arg))
-            }
             Some(
                 e @ (wgtrain::Error::Limit { .. }
                 | wgtrain::Error::OutOfMemory(_)
                 | wgtrain::Error::Shape(_)
                 | wgtrain::Error::Diverged(_)),
             ) => e
-                .to_string()
+                .show(flag)
                 .replace("a smaller batch", "a smaller --batch")
                 .replace("a larger batch", "a larger --batch")
                 .replace("or the CPU path", "or --device cpu")
                 .replace("a lower learning rate", "a lower --lr"),
-            Some(e @ wgtrain::Error::Data { .. }) => settings_as_flags(&e.to_string()),
+            Some(e) => e.show(flag),
             _ => cause.to_string(),
         })
         .collect::<Vec<_>>()
         .join(": ")
 }
 
-/// `msg` with each "the setting `NAME`" that a data error names turned into the flag.
-fn settings_as_flags(msg: &str) -> String {
-    let mut out = String::new();
-    let mut rest = msg;
-    while let Some(at) = rest.find("the setting `") {
-        out += &rest[..at];
-        let after = &rest[at + "the setting `".len()..];
-        match after.find('`') {
-            Some(end) => {
-                out += &flag(&after[..end]);
-                rest = &after[end + 1..];
-            }
-            None => {
-                out += &rest[at..];
-                rest = "";
-            }
-        }
+/// A library note with its settings spelled as flags.
+pub fn in_flags(note: &str) -> String {
+    wgtrain::error::name_settings(note, flag)
+}
+
+/// The items of a comma list (none for an empty string), each error naming `--{what}`.
+pub fn parse_list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    if s.trim().is_empty() {
+        return Ok(vec![]);
     }
-    out + rest
+    s.split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<T>()
+                .map_err(|e| anyhow::anyhow!("--{what}: '{}': {e}", p.trim()))
+        })
+        .collect()
+}
+
+/// The architecture flags, as given (`None` where not given).
+pub fn arch(
+    hidden: &Option<String>,
+    activation: &Option<String>,
+    output: Option<wgtrain::Output>,
+    loss: Option<wgtrain::Loss>,
+) -> Result<wgtrain::checkpoint::Arch> {
+    Ok(wgtrain::checkpoint::Arch {
+        hidden: hidden
+            .as_deref()
+            .map(|h| parse_list(h, "hidden"))
+            .transpose()?,
+        activations: activation
+            .as_deref()
+            .map(|a| parse_list(a, "activation"))
+            .transpose()?,
+        output,
+        loss,
+    })
 }
 
 /// The flag (or environment variable) that sets the library's setting `arg`: `label_column`
@@ -211,52 +226,13 @@ pub fn write_stdout(text: &str) -> Result<()> {
 }
 
 /// Fails early, before any work, when `path` cannot be the command's output
-/// (`checkpoint::check_output`: its folder, its kind, its name, the temporary name a save uses).
+/// (`run::check_output`: its folder, its kind, its name, the temporary name a save uses).
 pub fn check_writable(path: &Path) -> Result<()> {
-    Ok(wgtrain::checkpoint::check_output(path)?)
+    Ok(wgtrain::run::check_output(path)?)
 }
 
-/// What identifies a file: its device and inode when it exists, else its canonical path.
-#[derive(PartialEq)]
-enum FileId {
-    #[cfg(unix)]
-    Inode(u64, u64),
-    Path(std::path::PathBuf),
-}
-
-fn file_id(path: &Path) -> Option<FileId> {
-    #[cfg(unix)]
-    if let Ok(m) = std::fs::metadata(path) {
-        use std::os::unix::fs::MetadataExt;
-        return Some(FileId::Inode(m.dev(), m.ino()));
-    }
-    if let Ok(p) = path.canonicalize() {
-        return Some(FileId::Path(p));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    Some(FileId::Path(
-        dir.canonicalize().ok()?.join(path.file_name()?),
-    ))
-}
-
-/// Fails when an output is the same file as an input or as another output (`--metrics m.st`
-/// with `--init m.st` would turn the checkpoint into JSON). Each is `(flag, path)`.
+/// Fails when an output is the same file as an input or as another output. Each is
+/// `(flag, path)`.
 pub fn check_distinct(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
-    for (i, (flag, out)) in outputs.iter().enumerate() {
-        let Some(id) = file_id(out) else { continue };
-        let earlier = outputs[..i].iter();
-        for (other, path) in inputs.iter().chain(earlier) {
-            if file_id(path).is_some_and(|o| o == id) {
-                bail!(
-                    "{flag} {} is the same file as {other} {}: choose another file name",
-                    out.display(),
-                    path.display()
-                );
-            }
-        }
-    }
-    Ok(())
+    Ok(wgtrain::run::check_distinct(inputs, outputs)?)
 }

@@ -1,9 +1,14 @@
-//! The settings of new and resumed runs: defaults, flags, and every contradiction named.
+//! The settings of new and resumed runs: defaults, given values, and every contradiction
+//! named (shown here with settings spelled as a command line's flags).
 
+use std::path::Path;
+
+use super::settings::{Reconciled, resumed_csv};
 use super::*;
-use wgtrain::data::{Column, CsvOptions, TargetColumns};
-use wgtrain::optim::OptimState;
-use wgtrain::train::Progress;
+use crate::data::{Column, TargetColumns};
+use crate::model::{Activation, Output, Spec};
+use crate::optim::{Decay, Method, OptimState, Optimizer, Schedule};
+use crate::train::Progress;
 
 const FILE: &str = "run.safetensors";
 
@@ -17,10 +22,10 @@ fn spec() -> Spec {
     .unwrap()
 }
 
-fn new_run() -> Flags {
-    Flags {
+fn new_run() -> Settings {
+    Settings {
         epochs: 3,
-        ..Flags::default()
+        ..Settings::default()
     }
 }
 
@@ -58,160 +63,154 @@ fn stored() -> TrainingState {
     }
 }
 
-fn resume(flags: &Flags) -> Result<Settings> {
-    Settings::from_flags(flags, Some((&stored(), Path::new(FILE))))
+fn resume(s: &Settings) -> Result<Reconciled> {
+    s.reconcile(Some((&stored(), Path::new(FILE))))
 }
 
-fn message<T: std::fmt::Debug>(r: Result<T>) -> String {
-    crate::cli::message(&r.unwrap_err().into())
+fn new(s: &Settings) -> Result<Reconciled> {
+    s.reconcile(None)
 }
 
-#[test]
-fn a_new_run_without_flags_gets_the_defaults() {
-    let s = Settings::from_flags(&new_run(), None).unwrap();
-    assert_eq!(s.optimizer, Optimizer::default());
-    assert_eq!(s.schedule, Schedule::default());
-    assert_eq!(
-        (s.hp.lr, s.hp.l2, s.hp.batch, s.hp.epochs, s.hp.seed),
-        (0.1, 0.0, 32, 3, 0)
-    );
-    assert_eq!(s.data, "digits");
-    assert_eq!(
-        (s.valid_split, s.csv.clone(), s.table),
-        (None, CsvOptions::default(), None)
-    );
+/// The error as a command line shows it: `lr` as `--lr`.
+fn message<T>(r: Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.show(|n| format!("--{}", n.replace('_', "-"))),
+    }
 }
 
 #[test]
-fn a_new_run_takes_its_flags() {
-    let flags = Flags {
+fn a_new_run_without_settings_gets_the_defaults() {
+    let s = new(&new_run()).unwrap();
+    let d = crate::config::Config::default();
+    assert_eq!(s.config.optimizer, Optimizer::default());
+    assert_eq!(s.config.schedule, Schedule::default());
+    assert_eq!(
+        (
+            s.config.lr,
+            s.config.l2,
+            s.config.batch,
+            s.config.epochs,
+            s.config.seed
+        ),
+        (d.lr, d.l2, d.batch, 3, d.seed)
+    );
+    assert_eq!(s.valid_split, None);
+}
+
+#[test]
+fn a_new_run_takes_its_settings() {
+    let flags = Settings {
         optimizer: Some(Method::Nesterov),
         momentum: Some(0.5),
-        schedule: Some("step".into()),
+        schedule: Some(ScheduleName::Step),
         lr_step: Some(3),
         lr: Some(0.02),
         batch: Some(8),
         valid_split: Some(0.2),
-        csv: CsvOptions {
-            targets: Some(TargetColumns::Last(2)),
-            ..CsvOptions::default()
-        },
         ..new_run()
     };
-    let s = Settings::from_flags(&flags, None).unwrap();
-    assert_eq!(s.optimizer.method, Method::Nesterov);
-    assert_eq!(s.optimizer.momentum, 0.5);
+    let s = new(&flags).unwrap();
+    assert_eq!(s.config.optimizer.method, Method::Nesterov);
+    assert_eq!(s.config.optimizer.momentum, 0.5);
     assert_eq!(
-        s.schedule.decay,
+        s.config.schedule.decay,
         Decay::Step {
             every: 3,
             gamma: 0.1
         }
     );
-    assert_eq!((s.hp.lr, s.hp.batch), (0.02, 8));
-    assert_eq!(
-        (s.valid_split, s.csv.targets),
-        (Some(0.2), Some(TargetColumns::Last(2)))
-    );
+    assert_eq!((s.config.lr, s.config.batch), (0.02, 8));
+    assert_eq!(s.valid_split, Some(0.2));
 }
 
 #[test]
-fn a_resumed_run_without_flags_gets_the_checkpoints_settings() {
+fn a_resumed_run_without_settings_gets_the_checkpoints() {
     let st = stored();
     let s = resume(&new_run()).unwrap();
-    assert_eq!(s.optimizer, st.optim.optimizer);
-    assert_eq!(s.schedule, st.schedule);
+    assert_eq!(s.config.optimizer, st.optim.optimizer);
+    assert_eq!(s.config.schedule, st.schedule);
     assert_eq!(
-        (s.hp.lr, s.hp.l2, s.hp.batch, s.hp.seed),
+        (s.config.lr, s.config.l2, s.config.batch, s.config.seed),
         (st.lr, st.l2, st.batch, st.seed)
     );
     assert_eq!(
-        s.hp.epochs, 3,
-        "--epochs counts the epochs after the file's"
+        s.config.epochs, 3,
+        "epochs counts the epochs after the file's"
     );
-    assert_eq!(s.data, "my.csv");
+    assert_eq!(s.valid_split, Some(0.1));
+    let (csv, table) = resumed_csv(&CsvOptions::default(), &st, Path::new(FILE)).unwrap();
     assert_eq!(
-        (s.valid_split, s.csv.label, s.csv.targets),
-        (Some(0.1), Some(Column::Number(1)), None)
+        (csv.label, csv.targets, table),
+        (Some(Column::Number(1)), None, None)
     );
 }
 
 #[test]
-fn a_resumed_run_accepts_flags_equal_to_the_checkpoints() {
-    let flags = Flags {
+fn a_resumed_run_accepts_settings_equal_to_the_checkpoints() {
+    let flags = Settings {
         optimizer: Some(Method::Adam),
         beta2: Some(0.99),
         lr: Some(0.001),
         batch: Some(16),
-        schedule: Some("step".into()),
+        schedule: Some(ScheduleName::Step),
         lr_gamma: Some(0.5),
         valid_split: Some(0.1),
-        csv: CsvOptions {
-            label: Some(Column::Number(1)),
-            ..CsvOptions::default()
-        },
-        data: Some("moved.csv".into()),
         ..new_run()
     };
     let s = resume(&flags).unwrap();
-    assert_eq!(s.optimizer, stored().optim.optimizer);
-    assert_eq!(s.data, "moved.csv", "the data may have moved");
+    assert_eq!(s.config.optimizer, stored().optim.optimizer);
+    let label = CsvOptions {
+        label: Some(Column::Number(1)),
+        ..CsvOptions::default()
+    };
+    resumed_csv(&label, &stored(), Path::new(FILE)).unwrap();
 }
 
 #[test]
 fn a_flag_that_contradicts_the_checkpoint_is_an_error_naming_the_flag_and_the_file() {
-    let cases: [(Flags, &str); 7] = [
+    let cases: [(Settings, &str); 6] = [
         (
-            Flags {
+            Settings {
                 lr: Some(0.5),
                 ..new_run()
             },
             "--lr 0.5 contradicts run.safetensors, whose run has --lr 0.001",
         ),
         (
-            Flags {
+            Settings {
                 optimizer: Some(Method::Sgd),
                 ..new_run()
             },
             "--optimizer sgd contradicts run.safetensors, whose run has --optimizer adam",
         ),
         (
-            Flags {
+            Settings {
                 beta2: Some(0.999),
                 ..new_run()
             },
             "--beta2 0.999 contradicts run.safetensors, whose run has --beta2 0.99",
         ),
         (
-            Flags {
-                schedule: Some("cosine".into()),
+            Settings {
+                schedule: Some(ScheduleName::Cosine),
                 ..new_run()
             },
             "--schedule cosine contradicts run.safetensors, whose run has --schedule step",
         ),
         (
-            Flags {
+            Settings {
                 seed: Some(0),
                 ..new_run()
             },
             "--seed 0 contradicts run.safetensors, whose run has --seed 7",
         ),
         (
-            Flags {
+            Settings {
                 valid_split: Some(0.2),
                 ..new_run()
             },
-            "--valid-split contradicts run.safetensors, whose run has --valid-split 0.1",
-        ),
-        (
-            Flags {
-                csv: CsvOptions {
-                    targets: Some(TargetColumns::Last(2)),
-                    ..CsvOptions::default()
-                },
-                ..new_run()
-            },
-            "--targets 2 contradicts run.safetensors, whose run has no --targets",
+            "--valid-split 0.2 contradicts run.safetensors, whose run has --valid-split 0.1",
         ),
     ];
     for (flags, want) in cases {
@@ -219,11 +218,20 @@ fn a_flag_that_contradicts_the_checkpoint_is_an_error_naming_the_flag_and_the_fi
         assert!(got.starts_with(want), "got: {got}\nwant: {want}...");
         assert!(got.ends_with("out"), "{got}");
     }
+    let targets = CsvOptions {
+        targets: Some(TargetColumns::Last(2)),
+        ..CsvOptions::default()
+    };
+    let got = message(resumed_csv(&targets, &stored(), Path::new(FILE)));
+    assert!(
+        got.starts_with("--targets 2 contradicts run.safetensors, whose run has no --targets"),
+        "{got}"
+    );
 }
 
 #[test]
 fn a_hyper_parameter_of_another_optimizer_is_an_error() {
-    let flags = Flags {
+    let flags = Settings {
         momentum: Some(0.5),
         ..new_run()
     };
@@ -231,60 +239,49 @@ fn a_hyper_parameter_of_another_optimizer_is_an_error() {
         message(resume(&flags)),
         "--momentum applies to --optimizer momentum and nesterov, but the optimizer is adam"
     );
-    let flags = Flags {
+    let flags = Settings {
         weight_decay: Some(0.1),
         optimizer: Some(Method::Adam),
         ..new_run()
     };
-    assert!(message(Settings::from_flags(&flags, None)).starts_with("--weight-decay applies"));
+    assert!(message(new(&flags)).starts_with("--weight-decay applies"));
 }
 
 #[test]
 fn an_unknown_schedule_name_is_an_error() {
-    let e = Settings::from_flags(
-        &Flags {
-            schedule: Some("linear".into()),
-            ..new_run()
-        },
-        None,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("--schedule linear: expected constant, step or cosine"),
-        "{e}"
-    );
+    let e = message("linear".parse::<ScheduleName>());
+    assert_eq!(e, "--schedule linear: expected constant, step or cosine");
 }
 
 #[test]
 fn a_step_schedule_needs_lr_step_on_a_new_run_only() {
-    let flags = Flags {
-        schedule: Some("step".into()),
+    let flags = Settings {
+        schedule: Some(ScheduleName::Step),
         ..new_run()
     };
     assert_eq!(
-        message(Settings::from_flags(&flags, None)),
+        message(new(&flags)),
         "--schedule step needs --lr-step N, the epochs between two decays"
     );
     assert!(resume(&flags).is_ok());
-    let flags = Flags {
+    let flags = Settings {
         lr_gamma: Some(0.5),
         ..new_run()
     };
     assert_eq!(
-        message(Settings::from_flags(&flags, None)),
+        message(new(&flags)),
         "--lr-gamma applies to --schedule step, but the schedule is constant"
     );
 }
 
 #[test]
 fn out_of_range_values_are_errors() {
-    let flags = Flags {
+    let flags = Settings {
         lr: Some(0.0),
         ..new_run()
     };
-    assert!(message(Settings::from_flags(&flags, None)).starts_with("--lr must be"));
-    let flags = Flags {
+    assert!(message(new(&flags)).starts_with("--lr must be"));
+    let flags = Settings {
         epochs: 0,
         ..new_run()
     };
@@ -293,71 +290,71 @@ fn out_of_range_values_are_errors() {
 
 #[test]
 fn a_new_network_gets_64_relu_units_and_the_loss_that_fits_the_targets() {
-    let s = ArchFlags::default().build(4, 3, true).unwrap();
+    let s = build(&Arch::default(), 4, 3, true).unwrap();
     assert_eq!(s.sizes, [4, 64, 3]);
     assert_eq!(s.hidden, [Activation::Relu]);
     assert_eq!((s.output, s.loss), (Output::Softmax, Loss::CrossEntropy));
-    let s = ArchFlags::default().build(4, 3, false).unwrap();
+    let s = build(&Arch::default(), 4, 3, false).unwrap();
     assert_eq!(s.loss, Loss::Mse);
-    let flags = ArchFlags {
-        hidden: Some("8, 0".into()),
-        ..ArchFlags::default()
+    let zero = Arch {
+        hidden: Some(vec![8, 0]),
+        ..Arch::default()
     };
-    assert!(message(flags.build(4, 3, true)).starts_with("--hidden 8, 0: a hidden layer of zero"));
+    assert!(message(build(&zero, 4, 3, true)).starts_with("--hidden 8,0: a hidden layer of zero"));
 }
 
 #[test]
-fn an_architecture_flag_that_contradicts_the_checkpoint_is_an_error() {
+fn an_architecture_that_contradicts_the_checkpoint_is_an_error() {
     let file = Path::new(FILE);
-    let same = ArchFlags {
-        hidden: Some("3".into()),
-        activation: Some("relu".into()),
+    let same = Arch {
+        hidden: Some(vec![3]),
+        activations: Some(vec![Activation::Relu]),
         loss: Some(Loss::CrossEntropy),
         output: None,
     };
-    let why = "--resume takes the architecture from the file";
-    same.check(&spec(), file, why).unwrap();
-    let other = ArchFlags {
-        hidden: Some("4".into()),
-        ..ArchFlags::default()
+    let why = "the setting `resume` takes the architecture from the file";
+    check(&same, &spec(), file, why).unwrap();
+    let other = Arch {
+        hidden: Some(vec![4]),
+        ..Arch::default()
     };
     assert!(
-        message(other.check(&spec(), file, why))
+        message(check(&other, &spec(), file, why))
             .starts_with("--hidden 4 contradicts run.safetensors, which holds a 2-3(relu)-2")
     );
-    let several = ArchFlags {
-        hidden: Some("4".into()),
-        activation: Some("tanh".into()),
+    let several = Arch {
+        hidden: Some(vec![4]),
+        activations: Some(vec![Activation::Tanh]),
         output: Some(Output::Sigmoid),
         loss: Some(Loss::CrossEntropy),
     };
     assert_eq!(
-        message(several.check(&spec(), file, why)),
+        message(check(&several, &spec(), file, why)),
         "--hidden 4, --activation tanh, --output sigmoid contradict run.safetensors, which holds a 2-3(relu)-2 softmax/cross-entropy network: --resume takes the architecture from the file; leave them out"
     );
 }
 
 #[test]
-fn a_file_without_metadata_needs_every_missing_flag_named_at_once() {
+fn a_file_without_metadata_needs_every_missing_piece_named_at_once() {
     let file = Path::new("torch.safetensors");
     let sizes = [4, 8, 5, 3];
-    let none = ArchFlags::default();
+    let none = Arch::default();
     assert_eq!(
-        message(none.check_plain(&sizes, file, true)),
-        "torch.safetensors has no wgtrain metadata (a PyTorch state_dict?), so its layer sizes come from the tensors' shapes (4-8-5-3) and the rest from the flags: give --activation (one for its 2 hidden layers, or one each) and --output or --loss"
+        message(check_plain(&none, &sizes, file, true)),
+        "torch.safetensors has no wgtrain metadata (a PyTorch state_dict?), so its layer sizes come from the tensors' shapes (4-8-5-3) and the rest from the settings: give --activation (one for its 2 hidden layers, or one each) and --output or --loss"
     );
-    // train chooses the loss from the data, so only --activation is missing there.
+    // train chooses the loss from the data, so only the activations are missing there.
     assert!(
-        message(none.check_plain(&sizes, file, false))
+        message(check_plain(&none, &sizes, file, false))
             .ends_with("give --activation (one for its 2 hidden layers, or one each)")
     );
-    let wrong = ArchFlags {
-        hidden: Some("8,6".into()),
-        activation: Some("relu,tanh,relu".into()),
+    let wrong = Arch {
+        hidden: Some(vec![8, 6]),
+        activations: Some(vec![Activation::Relu, Activation::Tanh, Activation::Relu]),
         output: Some(Output::Sigmoid),
         loss: None,
     };
-    let m = message(wrong.check_plain(&sizes, file, true));
+    let m = message(check_plain(&wrong, &sizes, file, true));
     for needle in [
         "give --loss (output sigmoid fits bce and mse)",
         "--hidden 8,6 contradicts the tensors' hidden sizes 8,5",
@@ -365,20 +362,20 @@ fn a_file_without_metadata_needs_every_missing_flag_named_at_once() {
     ] {
         assert!(m.contains(needle), "{needle:?} not in {m}");
     }
-    let enough = ArchFlags {
-        activation: Some("relu".into()),
+    let enough = Arch {
+        activations: Some(vec![Activation::Relu]),
         loss: Some(Loss::CrossEntropy),
-        ..ArchFlags::default()
+        ..Arch::default()
     };
-    enough.check_plain(&sizes, file, true).unwrap();
+    check_plain(&enough, &sizes, file, true).unwrap();
     // No hidden layer: no activation to give.
-    let linear = ArchFlags {
+    let linear = Arch {
         output: Some(Output::Linear),
-        ..ArchFlags::default()
+        ..Arch::default()
     };
-    linear.check_plain(&[4, 2], file, true).unwrap();
+    check_plain(&linear, &[4, 2], file, true).unwrap();
     assert_eq!(
-        enough.arch(2).unwrap().activations,
+        expand(&enough, 2).unwrap().activations,
         Some(vec![Activation::Relu; 2])
     );
 }

@@ -1,0 +1,756 @@
+//! A training run as one record, checked whole before anything trains: where the model comes
+//! from (a new network, an init file, a resumed run), the data (sources by name or path, or
+//! rows in memory), the settings, the device and the outputs (checkpoint, metrics, plot).
+//!
+//! `RunPlan::open` does every check a run can have before it trains, for every caller alike:
+//! each output creatable under the very name a save uses and distinct from every input the
+//! run reads (the validation and test files, each file of an IDX folder, the data an init or
+//! resume file points to) and from every other output; the settings reconciled with a resumed
+//! checkpoint (each contradiction named); the architecture checked against an init or resume
+//! file; the data loaded and checked against the network; the device opened. It gives a `Run`:
+//! the `Trainer`, the notes a caller should show, and `fit`, which also writes the metrics.
+//!
+//! ```no_run
+//! use wgtrain::run::{Data, Outputs, RunPlan, Start};
+//! # fn main() -> wgtrain::Result<()> {
+//! let mut plan = RunPlan::default();
+//! plan.data = Some(Data::Source("data/digits.csv.gz".into()));
+//! plan.settings.epochs = 5;
+//! plan.outputs.metrics = Some("metrics.jsonl".into());
+//! let mut run = plan.open()?;
+//! for note in run.notes() {
+//!     eprintln!("note: {note}");
+//! }
+//! let end = run.fit(|r| Ok(println!("epoch {} loss {:.4}", r.epoch, r.train_loss)))?;
+//! assert!(end.metrics_error.is_none());
+//! // Resume it later, its settings from the file:
+//! let again = RunPlan { start: Start::Resume("run.safetensors".into()), ..RunPlan::default() };
+//! # let _ = again; Ok(()) }
+//! ```
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+mod arch;
+mod outputs;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+pub use crate::checkpoint::check_output;
+pub use arch::{build, check, check_plain, expand, load_model};
+pub use outputs::{Named, check_distinct};
+pub use settings::{ScheduleName, Settings};
+
+use crate::checkpoint::{self, Arch, Header, InputInfo, TrainingState};
+use crate::config::Device;
+use crate::data::{self, Counts, CsvOptions, Dataset, Need, Split, Table, Targets};
+use crate::error::{Error, Result};
+use crate::model::Loss;
+use crate::session::{Checkpoints, Fit, Trainer};
+use crate::train::EpochReport;
+use crate::trained::Model;
+
+/// Where an interrupted run without a checkpoint path saves.
+pub const INTERRUPTED_FILE: &str = "wgtrain-interrupted.safetensors";
+
+/// Where a run's model comes from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Start {
+    /// A new network, from the architecture given and the data's shape, seeded parameters.
+    #[default]
+    New,
+    /// A new run from the parameters of this file: a wgtrain checkpoint (its architecture,
+    /// input standardisation and, without data given, its run's data) or a file without
+    /// wgtrain's metadata (a PyTorch `state_dict`: layer sizes from the shapes, the rest given).
+    Init(PathBuf),
+    /// The run saved in this checkpoint, continued exactly where it stopped, with its settings.
+    Resume(PathBuf),
+}
+
+/// A run's data.
+#[derive(Clone, Debug)]
+pub enum Data {
+    /// Read by name or path: `digits`, `xor`, `mnist`, `fashion-mnist`, `kmnist`, a folder of
+    /// IDX files, or a CSV file (a validation or test file is read with the training file's
+    /// table).
+    Source(String),
+    /// Rows in memory.
+    Rows(Dataset),
+}
+
+/// What a run writes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outputs {
+    /// Where and when the session saves its checkpoint.
+    pub checkpoint: Option<Checkpoints>,
+    /// One JSON line per epoch, appended as each ends (a resumed run appends to its file).
+    pub metrics: Option<PathBuf>,
+    /// Loss and accuracy per epoch as a picture (.svg or .png), drawn by `Run::draw`.
+    pub plot: Option<PathBuf>,
+    /// The plot's TrueType font (default: DejaVu Sans where installed).
+    pub font: Option<PathBuf>,
+}
+
+/// A training run, described whole. `Default`: a new 64-relu network on the built-in digits,
+/// `Config::default()`'s settings, `Device::Auto`, no outputs.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    /// Where the model comes from.
+    pub start: Start,
+    /// The training data; None: an init or resume file's run's data, else `digits`.
+    pub data: Option<Data>,
+    /// A validation set, evaluated every epoch (instead of `Settings::valid_split`).
+    pub valid: Option<Data>,
+    /// A test set, evaluated after the last epoch (every epoch without a validation set).
+    pub test: Option<Data>,
+    /// How to read a CSV training file (a resumed run's given options must agree with it).
+    pub csv: CsvOptions,
+    /// The architecture: a new network's (64 relu units by default, the loss and output that
+    /// fit the targets); an init or resume file's when it has wgtrain's metadata, which what
+    /// is given must agree with.
+    pub arch: Arch,
+    /// The training settings.
+    pub settings: Settings,
+    /// Standardise the inputs (None: tabular data yes, images no; an init file's choice; a
+    /// resumed run's).
+    pub standardize: Option<bool>,
+    /// Standardise a regression's targets (None: yes for tabular data in a new run).
+    pub standardize_targets: Option<bool>,
+    /// Where to train.
+    pub device: Device,
+    /// What the run writes.
+    pub outputs: Outputs,
+    /// Where named IDX sets (mnist, ...) are looked for: `ROOT/NAME` for each.
+    pub data_roots: Vec<PathBuf>,
+}
+
+impl Default for RunPlan {
+    fn default() -> RunPlan {
+        RunPlan {
+            start: Start::New,
+            data: None,
+            valid: None,
+            test: None,
+            csv: CsvOptions::default(),
+            arch: Arch::default(),
+            settings: Settings::default(),
+            standardize: None,
+            standardize_targets: None,
+            device: Device::default(),
+            outputs: Outputs::default(),
+            data_roots: data::idx::default_roots(),
+        }
+    }
+}
+
+/// A checkpoint to continue: its file, model and run state.
+struct Resumed {
+    path: PathBuf,
+    model: Model,
+    state: TrainingState,
+}
+
+/// What `RunPlan::check` settles before any data is read.
+struct Checked {
+    resumed: Option<Resumed>,
+    init: Option<(PathBuf, Header)>,
+    /// The training source to read (None: rows in memory).
+    source: Option<String>,
+    csv: CsvOptions,
+    /// The table a resumed run's or an init file's data is read with.
+    table: Option<Table>,
+    config: crate::config::Config,
+    valid_split: Option<f64>,
+    notes: Vec<String>,
+}
+
+/// The setting `name`, as errors and notes name it.
+fn setting(name: &str) -> String {
+    format!("the setting `{name}`")
+}
+
+impl RunPlan {
+    /// Every check that needs no data read: the init or resume file, the settings against it,
+    /// the outputs. `open` does this first.
+    pub fn check(&self) -> Result<()> {
+        self.checked().map(drop)
+    }
+
+    fn checked(&self) -> Result<Checked> {
+        if let Some(c) = &self.outputs.checkpoint
+            && c.every == Some(0)
+        {
+            return Err(Error::invalid("checkpoint_every", "must be at least 1"));
+        }
+        let resumed = match &self.start {
+            Start::Resume(p) => Some(load_resumed(p)?),
+            _ => None,
+        };
+        let init = match &self.start {
+            Start::Init(p) => Some((p.clone(), checkpoint::inspect(p)?)),
+            _ => None,
+        };
+        let mut notes = Vec::new();
+        let mut csv = self.csv.clone();
+        let mut table = None;
+        let mut source = match &self.data {
+            Some(Data::Source(s)) => Some(s.clone()),
+            Some(Data::Rows(_)) => None,
+            None => Some("digits".to_string()),
+        };
+        // Without data, an init file trains on its run's data, read as that run read it.
+        if let (Some((path, h)), None) = (&init, &self.data)
+            && let Some(d) = &h.data
+        {
+            let d = data::stored_source(d, path);
+            notes.push(format!(
+                "training on {d}, the data {}'s run trained on ({} to change)",
+                path.display(),
+                setting("data")
+            ));
+            source = Some(d);
+            if h.table.is_some() {
+                if csv != CsvOptions::default() {
+                    return Err(Error::usage(format!(
+                        "{}: its run's data is read with the CSV table stored in it; the CSV settings apply to data given with {}",
+                        path.display(),
+                        setting("data")
+                    )));
+                }
+                table = h.table.clone();
+            } else {
+                // A file from before tables: its stored layout.
+                csv.label = csv.label.or(h.label_column.map(data::Column::Number));
+                csv.targets = csv.targets.or(h.targets.map(data::TargetColumns::Last));
+            }
+        }
+        let stored = resumed.as_ref().map(|r| (&r.state, r.path.as_path()));
+        let r = self.settings.reconcile(stored)?;
+        if let Some((st, p)) = stored {
+            if self.data.is_none() {
+                source = Some(data::stored_source(&st.data, p));
+            }
+            let (c, t) = settings::resumed_csv(&csv, st, p)?;
+            csv = c;
+            table = t;
+        }
+        if let (Some(p), None, None) = (r.config.patience, r.valid_split, &self.valid) {
+            return Err(Error::invalid(
+                "patience",
+                format!(
+                    "{p} stops on the validation loss, and this run has no validation set: add {} F or {} FILE",
+                    setting("valid_split"),
+                    setting("valid")
+                ),
+            ));
+        }
+        self.check_outputs(source.as_deref(), &init, &resumed)?;
+        Ok(Checked {
+            resumed,
+            init,
+            source,
+            csv,
+            table,
+            config: r.config,
+            valid_split: r.valid_split,
+            notes,
+        })
+    }
+
+    /// Each output creatable (the temporary name a save uses too), of a kind it can be, and
+    /// distinct from every input and every other output. The checkpoint may update the file a
+    /// run starts from (it is written atomically, only with finite parameters).
+    fn check_outputs(
+        &self,
+        source: Option<&str>,
+        init: &Option<(PathBuf, Header)>,
+        resumed: &Option<Resumed>,
+    ) -> Result<()> {
+        let o = &self.outputs;
+        let save = o.checkpoint.as_ref().map(|c| c.path.as_path());
+        for path in save
+            .iter()
+            .chain(&o.metrics.as_deref())
+            .chain(&o.plot.as_deref())
+        {
+            checkpoint::check_output(path)?;
+        }
+        let names = ["data", "valid", "test"].map(setting);
+        let mut data_files: Vec<(usize, PathBuf)> = Vec::new();
+        let (valid, test) = (source_of(&self.valid), source_of(&self.test));
+        let given = [source, valid.as_deref(), test.as_deref()];
+        for (i, s) in given.into_iter().enumerate() {
+            for f in s
+                .map(|s| outputs::source_files(s, &self.data_roots))
+                .unwrap_or_default()
+            {
+                data_files.push((i, f));
+            }
+        }
+        let data: Vec<Named> = data_files
+            .iter()
+            .map(|(i, f)| (names[*i].as_str(), f.as_path()))
+            .collect();
+        let (save_name, init_name, resume_name) =
+            (setting("save"), setting("init"), setting("resume"));
+        let saves: Vec<Named> = save.map(|p| (save_name.as_str(), p)).into_iter().collect();
+        check_distinct(&data, &saves)?;
+        let starts: Vec<Named> = init
+            .iter()
+            .map(|(p, _)| (init_name.as_str(), p.as_path()))
+            .chain(
+                resumed
+                    .iter()
+                    .map(|r| (resume_name.as_str(), r.path.as_path())),
+            )
+            .collect();
+        let inputs: Vec<Named> = data.iter().chain(&saves).chain(&starts).copied().collect();
+        let (metrics_name, plot_name) = (setting("metrics"), setting("plot"));
+        let others: Vec<Named> = o
+            .metrics
+            .iter()
+            .map(|p| (metrics_name.as_str(), p.as_path()))
+            .chain(o.plot.iter().map(|p| (plot_name.as_str(), p.as_path())))
+            .collect();
+        check_distinct(&inputs, &others)?;
+        if let Some(p) = &o.plot {
+            check_plot(p, o.font.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Checks the whole plan, reads the data, builds or loads the model, opens the device: the
+    /// run, ready to `fit`. Nothing is written yet.
+    pub fn open(self) -> Result<Run> {
+        let mut c = self.checked()?;
+        let (split, source) = self.load(&c)?;
+        let Split {
+            train,
+            mut test,
+            table,
+            counts,
+        } = split;
+        let model = self.model(&c, &train, table.as_ref())?;
+        let from_file = matches!(self.start, Start::Init(_)).then(|| {
+            (
+                model.input.standardize.is_some(),
+                model.input.target_standardize.is_some(),
+            )
+        });
+        let config = c.config.clone();
+        let mut t = Trainer::new(model, train, config).device(self.device.clone());
+        if let Some(s) = &source {
+            t = t.source(data::source_to_store(s));
+        }
+        // An init file's parameters were trained on inputs (and targets) as its file says:
+        // standardised with its statistics, or raw when it has none, unless set otherwise.
+        if let Some(yes) = self.standardize.or(from_file.map(|f| f.0)) {
+            t = t.standardize(yes);
+        }
+        if let Some(yes) = self.standardize_targets.or(from_file.map(|f| f.1)) {
+            t = t.standardize_targets(yes);
+        }
+        if let Some(d) = &self.test {
+            test = Some(extra(d, "test", table.as_ref(), &mut c.notes)?);
+        }
+        if let Some(test) = test {
+            t = t.test(test);
+        }
+        if let Some(d) = &self.valid {
+            t = t.validation(extra(d, "valid", table.as_ref(), &mut c.notes)?);
+        }
+        if let Some(f) = c.valid_split {
+            t = t.hold_out(f);
+        }
+        if let Some(cp) = &self.outputs.checkpoint {
+            t = t.checkpoints(cp.clone());
+        }
+        let resumed = c.resumed.is_some();
+        if let Some(r) = c.resumed {
+            t = t.resume(r.state);
+        }
+        t.open()?;
+        let done = t.progress().epoch;
+        let Some(last_epoch) = done.checked_add(c.config.epochs) else {
+            return Err(Error::invalid(
+                "epochs",
+                format!(
+                    "{}: with the {done} epochs already trained, the count overflows",
+                    c.config.epochs
+                ),
+            ));
+        };
+        Ok(Run {
+            trainer: t,
+            notes: c.notes,
+            data: source.unwrap_or_else(|| "rows in memory".into()),
+            table,
+            counts,
+            outputs: self.outputs,
+            resumed,
+            last_epoch,
+        })
+    }
+
+    /// The training rows: a resumed run's or an init file's CSV data read with its table, else
+    /// the source read as the CSV options say, or the rows given.
+    fn load(&self, c: &Checked) -> Result<(Split, Option<String>)> {
+        if let Some(Data::Rows(d)) = &self.data {
+            return Ok((Split::new(d.clone(), None), None));
+        }
+        let source = c.source.clone().unwrap_or_else(|| "digits".into());
+        if let Some(t) = &c.table {
+            let rows = t.read(Path::new(&source), Need::Targets, None)?;
+            let split = Split {
+                train: rows.data,
+                test: None,
+                table: Some(t.clone()),
+                counts: rows.counts,
+            };
+            return Ok((split, Some(source)));
+        }
+        let split = data::load_source(&source, &c.csv, &self.data_roots)?;
+        Ok((split, Some(source)))
+    }
+
+    /// The model to train: the checkpoint's when resuming (what is given must describe it),
+    /// else the init file's, else a new network for the data with seeded parameters.
+    fn model(&self, c: &Checked, train: &Dataset, table: Option<&Table>) -> Result<Model> {
+        if let Some(r) = &c.resumed {
+            let why = format!("{} takes the architecture from the file", setting("resume"));
+            check(&self.arch, &r.model.spec, &r.path, &why)?;
+            let file = r.path.display();
+            let refuse = |what: String| {
+                Err(Error::usage(format!(
+                    "{file}: {what} on {}",
+                    setting("resume")
+                )))
+            };
+            match (self.standardize, r.state.standardize.is_some()) {
+                (Some(true), false) => {
+                    return refuse(format!(
+                        "its run did not standardise its inputs; {} cannot be added",
+                        setting("standardize")
+                    ));
+                }
+                (Some(false), true) => {
+                    return refuse(format!(
+                        "its run standardised its inputs; {} off cannot take that away",
+                        setting("standardize")
+                    ));
+                }
+                _ => {}
+            }
+            if self.standardize_targets == Some(false) && r.state.target_standardize.is_some() {
+                return refuse(format!(
+                    "its run standardised its targets; {} off cannot take that away",
+                    setting("standardize_targets")
+                ));
+            }
+            return Ok(r.model.clone());
+        }
+        let classes = matches!(train.targets, Targets::Classes { .. });
+        let mut model = match &c.init {
+            Some((path, header)) => self.init_model(path, header, train, c.source.as_deref())?,
+            None => Model::init(
+                build(&self.arch, train.dim, train.target_width(), classes)?,
+                c.config.seed,
+            )?,
+        };
+        model.input.table = table.cloned();
+        if table.is_none() {
+            // A legacy layout for sources without a table (built-in sets with targets).
+            model.input.targets = match &c.csv.targets {
+                Some(data::TargetColumns::Last(k)) => Some(*k),
+                _ => None,
+            };
+        }
+        Ok(model)
+    }
+
+    /// The model of an init file: its parameters and input standardisation, with the
+    /// architecture of its metadata (what is given must agree), or for a file without metadata
+    /// of the tensors' shapes and what is given (the loss and output as for a new network).
+    fn init_model(
+        &self,
+        path: &Path,
+        header: &Header,
+        train: &Dataset,
+        source: Option<&str>,
+    ) -> Result<Model> {
+        let hidden_layers = header.sizes.len().saturating_sub(2);
+        let classes = matches!(train.targets, Targets::Classes { .. });
+        let arch = match &header.spec {
+            Some(spec) => {
+                let why = format!("{} takes the architecture from the file", setting("init"));
+                check(&self.arch, spec, path, &why)?;
+                expand(&self.arch, hidden_layers)?
+            }
+            None => {
+                check_plain(&self.arch, &header.sizes, path, false)?;
+                let mut arch = expand(&self.arch, hidden_layers)?;
+                let loss = arch.loss.unwrap_or(if classes {
+                    Loss::CrossEntropy
+                } else {
+                    Loss::Mse
+                });
+                arch.output = arch.output.or(Some(loss.default_output()));
+                arch.loss = Some(loss);
+                arch
+            }
+        };
+        let model = Model::load_with(path, &arch)?;
+        let spec = &model.spec;
+        if spec.inputs() != train.dim || spec.outputs() != train.target_width() {
+            return Err(Error::usage(format!(
+                "{} holds a {} network ({} inputs, {} outputs), but {} has {} inputs and {} {}: give {} of its shape",
+                path.display(),
+                spec.describe(),
+                spec.inputs(),
+                spec.outputs(),
+                source.unwrap_or("the rows given"),
+                train.dim,
+                train.target_width(),
+                if classes { "classes" } else { "targets" },
+                setting("data"),
+            )));
+        }
+        Ok(model)
+    }
+}
+
+/// The name or path a `Data` reads, if it reads one.
+fn source_of(d: &Option<Data>) -> Option<String> {
+    match d {
+        Some(Data::Source(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A plot's name must end in .svg or .png, and a PNG needs its font now, not after the run.
+fn check_plot(path: &Path, font: Option<&Path>) -> Result<()> {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg") || e.eq_ignore_ascii_case("png"))
+    {
+        return Err(Error::invalid(
+            "plot",
+            format!("{}: the file name must end in .svg or .png", path.display()),
+        ));
+    }
+    #[cfg(feature = "plot")]
+    crate::plot::prepare_font(font)?;
+    #[cfg(not(feature = "plot"))]
+    {
+        let _ = font;
+        return Err(Error::invalid(
+            "plot",
+            "drawing needs wgtrain built with the feature `plot`",
+        ));
+    }
+    #[cfg(feature = "plot")]
+    Ok(())
+}
+
+/// The checkpoint of a resumed run, which must hold a run's state, not only parameters.
+fn load_resumed(path: &Path) -> Result<Resumed> {
+    let (spec, params, state) = checkpoint::load_training(path)?;
+    let Some(state) = state else {
+        return Err(Error::invalid(
+            "resume",
+            format!(
+                "{}: holds parameters but no optimizer state or run settings (written by an older wgtrain), so it cannot be resumed: use {} {} to start a new run from its parameters",
+                path.display(),
+                setting("init"),
+                path.display()
+            ),
+        ));
+    };
+    let model = Model {
+        spec,
+        params,
+        input: InputInfo {
+            standardize: state.standardize.clone(),
+            target_standardize: state.target_standardize.clone(),
+            label_column: state.label_column,
+            targets: state.targets,
+            table: state.table.clone(),
+        },
+    };
+    Ok(Resumed {
+        path: path.to_path_buf(),
+        model,
+        state,
+    })
+}
+
+/// A validation or test set: rows as given, or a file read with the training file's table.
+fn extra(d: &Data, what: &str, table: Option<&Table>, notes: &mut Vec<String>) -> Result<Dataset> {
+    let path = match d {
+        Data::Rows(rows) => return Ok(rows.clone()),
+        Data::Source(s) => Path::new(s),
+    };
+    let Some(t) = table else {
+        return Err(Error::usage(format!(
+            "{} {}: applies when the training data is a CSV file",
+            setting(what),
+            path.display()
+        )));
+    };
+    let rows = t.read(path, Need::Targets, None)?;
+    if rows.counts.unseen > 0 {
+        notes.push(format!(
+            "{}: {} categorical cells hold values the training file does not have; read as none of its levels",
+            path.display(),
+            rows.counts.unseen
+        ));
+    }
+    Ok(rows.data)
+}
+
+/// An opened run: its `Trainer`, what to tell its user, and the outputs it writes.
+pub struct Run {
+    trainer: Trainer,
+    notes: Vec<String>,
+    data: String,
+    table: Option<Table>,
+    counts: Counts,
+    outputs: Outputs,
+    resumed: bool,
+    last_epoch: usize,
+}
+
+/// What `Run::fit` did: the session's `Fit`, and a metrics file that could not be written
+/// (which stopped the run at that epoch, as a stop token does, and saved it).
+#[derive(Debug)]
+pub struct Finished {
+    /// The session's account of the run.
+    pub fit: Fit,
+    /// Why the metrics file could not be written, when it could not.
+    pub metrics_error: Option<Error>,
+}
+
+impl Run {
+    /// The session.
+    pub fn trainer(&mut self) -> &mut Trainer {
+        &mut self.trainer
+    }
+
+    /// What the plan settled that its user should know (the data an init file chose, unseen
+    /// categories in a validation file), in the library's words: settings are named as "the
+    /// setting `NAME`".
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The training source as read ("rows in memory" for rows given).
+    pub fn data_name(&self) -> &str {
+        &self.data
+    }
+
+    /// The CSV table the training file was read with.
+    pub fn table(&self) -> Option<&Table> {
+        self.table.as_ref()
+    }
+
+    /// Missing cells imputed and unseen categories in the training rows.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// The epoch the run ends at: those already trained (a resumed run's) and this run's.
+    pub fn last_epoch(&self) -> usize {
+        self.last_epoch
+    }
+
+    /// The plan's outputs.
+    pub fn outputs(&self) -> &Outputs {
+        &self.outputs
+    }
+
+    /// Trains (`Trainer::fit`), appending each epoch's report to the metrics file after
+    /// `on_epoch` has seen it: created at the first epoch's end (a resumed run appends to its
+    /// file), one line flushed per epoch. A metrics file that cannot be written stops the run
+    /// at that epoch (the checkpoint is saved as at any stop) and is returned in `Finished`.
+    pub fn fit(
+        &mut self,
+        mut on_epoch: impl FnMut(&EpochReport) -> Result<()>,
+    ) -> Result<Finished> {
+        let token = self.trainer.stop_token();
+        let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
+        let mut metrics_error = None;
+        let (path, append) = (self.outputs.metrics.clone(), self.resumed);
+        let fit = self.trainer.fit(|r| {
+            on_epoch(r)?;
+            if let Some(path) = &path
+                && metrics_error.is_none()
+                && let Err(e) = append_metrics(&mut file, path, &r.to_json(), append)
+            {
+                metrics_error = Some(e);
+                token.stop();
+            }
+            Ok(())
+        })?;
+        Ok(Finished { fit, metrics_error })
+    }
+
+    /// Saves a stopped run that `fit` did not save (no checkpoint path: `INTERRUPTED_FILE`);
+    /// where the model is.
+    pub fn save_stopped(&mut self, fit: &Fit) -> Result<PathBuf> {
+        if let Some(p) = &fit.saved {
+            return Ok(p.clone());
+        }
+        let p = self
+            .outputs
+            .checkpoint
+            .as_ref()
+            .map_or_else(|| PathBuf::from(INTERRUPTED_FILE), |c| c.path.clone());
+        self.trainer.save(&p)?;
+        Ok(p)
+    }
+
+    /// Draws the plan's plot of the run's epochs; the picture's path, or None without a plot
+    /// or epochs.
+    #[cfg(feature = "plot")]
+    pub fn draw(&self, fit: &Fit) -> Result<Option<PathBuf>> {
+        let Some(path) = &self.outputs.plot else {
+            return Ok(None);
+        };
+        if fit.reports.is_empty() {
+            return Ok(None);
+        }
+        let points: Vec<crate::plot::Point> = fit.reports.iter().map(Into::into).collect();
+        crate::plot::draw(&points, path, self.outputs.font.as_deref())?;
+        Ok(Some(path.clone()))
+    }
+}
+
+/// Appends `line` to the metrics file, opened on the first call: created afresh, or with
+/// `append` (a resumed run) added to.
+fn append_metrics(
+    file: &mut Option<std::io::BufWriter<std::fs::File>>,
+    path: &Path,
+    line: &str,
+    append: bool,
+) -> Result<()> {
+    let io = |err| Error::Io {
+        path: path.to_path_buf(),
+        err,
+    };
+    if file.is_none() {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(io)?;
+        *file = Some(std::io::BufWriter::new(f));
+    }
+    if let Some(f) = file.as_mut() {
+        writeln!(f, "{line}").map_err(io)?;
+        f.flush().map_err(io)?;
+    }
+    Ok(())
+}
