@@ -2,9 +2,9 @@
 //! (`Device`).
 
 use crate::error::{Error, Result};
-use crate::gpu::BackendChoice;
+pub use crate::gpu::BackendChoice;
 pub use crate::gpu::context::INSTALL_HINT;
-use crate::gpu::tuning::MatmulConfig;
+use crate::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use crate::optim::{Optimizer, Schedule};
 use crate::train::Hyper;
 
@@ -104,6 +104,54 @@ impl GpuOptions {
         Ok(self.with_checks(crate::gpu::GpuContext::from_adapter(adapter)?))
     }
 
+    /// The options for `backend` as the environment sets them: the adapter `WGPU_ADAPTER_NAME`
+    /// names, the matmul choice of `WGTRAIN_MATMUL` (auto when unset: timed per network on a
+    /// hardware adapter, cached in `$XDG_CACHE_HOME/wgtrain`, else `$HOME/.cache/wgtrain`) and
+    /// `WGTRAIN_SPLIT_K` (auto, off or a workgroup count), and `WGTRAIN_SHADER_CHECKS=1`
+    /// (naga's runtime checks in every shader; `0` or unset: none). A value that names nothing
+    /// is an error naming the variable.
+    pub fn from_env(backend: BackendChoice) -> Result<GpuOptions> {
+        let var = |k: &str| std::env::var(k).ok();
+        let shader_checks = match var("WGTRAIN_SHADER_CHECKS").as_deref() {
+            None | Some("") | Some("0") => false,
+            Some("1") => true,
+            Some(v) => return Err(env_error("WGTRAIN_SHADER_CHECKS", v, "0 or 1")),
+        };
+        let setting = match var("WGTRAIN_MATMUL") {
+            None => Setting::Auto,
+            Some(v) => Setting::parse(&v)
+                .map_err(|_| env_error("WGTRAIN_MATMUL", &v, "auto, rule, tune, 64 or 128"))?,
+        };
+        let nonempty = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        };
+        let cache_dir = nonempty("XDG_CACHE_HOME")
+            .map(|d| d.join("wgtrain"))
+            .or_else(|| nonempty("HOME").map(|h| h.join(".cache").join("wgtrain")));
+        let split_k = match var("WGTRAIN_SPLIT_K") {
+            None => SplitK::Auto,
+            Some(v) => SplitK::parse(&v).map_err(|_| {
+                env_error(
+                    "WGTRAIN_SPLIT_K",
+                    &v,
+                    "auto, off or a number of workgroups from 1 to 65535",
+                )
+            })?,
+        };
+        Ok(GpuOptions {
+            backend,
+            adapter: var("WGPU_ADAPTER_NAME").filter(|n| !n.is_empty()),
+            matmul: MatmulConfig {
+                setting,
+                cache_dir,
+                split_k,
+            },
+            shader_checks,
+        })
+    }
+
     /// `ctx` with these options' `shader_checks`.
     pub fn with_checks(&self, mut ctx: crate::gpu::GpuContext) -> crate::gpu::GpuContext {
         ctx.shader_checks = self.shader_checks;
@@ -166,4 +214,65 @@ impl Device {
             t => Ok(t),
         }
     }
+}
+
+/// `NAME=value: expected ...`.
+fn env_error(name: &str, value: &str, expected: &str) -> Error {
+    Error::usage(format!("{name}={value}: expected {expected}"))
+}
+
+/// Refuses a `WGPU_BACKEND` that names no backend (wgpu would silently search none).
+pub fn check_backend_env() -> Result<()> {
+    const NAMES: [&str; 10] = [
+        "vulkan", "vk", "dx12", "d3d12", "metal", "mtl", "opengl", "gles", "gl", "webgpu",
+    ];
+    if let Ok(v) = std::env::var("WGPU_BACKEND") {
+        for name in v.split(',') {
+            if !NAMES.contains(&name.trim().to_lowercase().as_str()) {
+                return Err(Error::usage(format!(
+                    "WGPU_BACKEND={v}: '{}' is not a backend name (vulkan, metal, dx12, gl, webgpu)",
+                    name.trim()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sizes the process's CPU thread pool, which the CPU path, loading and evaluation share:
+/// `threads`, else `RAYON_NUM_THREADS` (0: one per core), else one per core; either is
+/// bounded by `MAX_THREADS`. Must run before anything uses the pool; a session's
+/// `Device::Cpu { threads }` then need not size its own.
+pub fn set_threads(threads: Option<usize>) -> Result<()> {
+    let threads = match (threads, std::env::var("RAYON_NUM_THREADS")) {
+        (Some(0), _) => return Err(Error::invalid("threads", "must be at least 1")),
+        (Some(n), _) if n > MAX_THREADS => {
+            return Err(Error::invalid(
+                "threads",
+                format!("{n} is over the limit of {MAX_THREADS}"),
+            ));
+        }
+        (Some(n), _) => Some(n),
+        (None, Ok(v)) => match v.trim().parse::<usize>() {
+            // Rayon's own meaning of 0: one per core.
+            Ok(n) if n <= MAX_THREADS => None,
+            _ => {
+                return Err(env_error(
+                    "RAYON_NUM_THREADS",
+                    &v,
+                    &format!("a whole number of threads up to {MAX_THREADS}"),
+                ));
+            }
+        },
+        (None, Err(_)) => None,
+    };
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| {
+                Error::invalid("threads", format!("{n}: cannot start the thread pool: {e}"))
+            })?;
+    }
+    Ok(())
 }

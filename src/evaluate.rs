@@ -211,6 +211,76 @@ impl Evaluation {
         }
     }
 
+    /// `to_json` with the class names: `classes` (a list) and `name` in each
+    /// `per_class` entry.
+    pub fn to_json_named(&self, names: Option<&[String]>) -> String {
+        let json = self.to_json();
+        let Some(names) = names else {
+            return json;
+        };
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&json) else {
+            return json;
+        };
+        if let Some(per) = v.get_mut("per_class").and_then(|p| p.as_array_mut()) {
+            for (c, m) in per.iter_mut().enumerate() {
+                if let (Some(m), Some(n)) = (m.as_object_mut(), names.get(c)) {
+                    m.insert("name".into(), n.clone().into());
+                }
+            }
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.insert("classes".into(), names.to_vec().into());
+        }
+        v.to_string()
+    }
+
+    /// `to_table` with class names in place of class numbers (cut to 24 characters).
+    pub fn to_table_named(&self, names: Option<&[String]>) -> String {
+        let table = self.to_table();
+        let (Some(names), Some(at)) = (names, table.find("\n\nclass  precision")) else {
+            return table;
+        };
+        let w = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(5, 24);
+        let name = |c: usize| -> String {
+            let n = names.get(c).map_or(c.to_string(), Clone::clone);
+            n.chars().take(24).collect()
+        };
+        let mut s = table[..at].to_string();
+        s += &format!("\n\n{:>w$}  precision  recall      f1  support\n", "class");
+        for (c, m) in self.per_class.iter().enumerate() {
+            s += &format!(
+                "{:>w$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}\n",
+                name(c),
+                m.precision,
+                m.recall,
+                m.f1,
+                m.support
+            );
+        }
+        let cw = w.max(6);
+        s += &format!(
+            "\nconfusion matrix (rows: true class, columns: predicted)\n{:>w$} ",
+            ""
+        );
+        for c in 0..self.confusion.len() {
+            s += &format!(" {:>cw$}", name(c));
+        }
+        s.push('\n');
+        for (t, row) in self.confusion.iter().enumerate() {
+            s += &format!("{:>w$} ", name(t));
+            for v in row {
+                s += &format!(" {v:>cw$}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
     /// Accuracy, the per-class table and the confusion matrix for class targets; MSE, RMSE, MAE
     /// and R² (and a table of them per target when there are several) for value targets. An
     /// undefined R² prints as `n/a`.

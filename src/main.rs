@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use wgtrain::gpu::BackendChoice;
+use wgtrain::config::BackendChoice;
 
 /// `eprintln!` that never panics: a closed or full stderr loses the line, never the run.
 macro_rules! note {
@@ -98,7 +98,7 @@ fn main() {
         cli.command,
         Command::Train(_) | Command::Bench(_) | Command::Selftest(_) | Command::Devices { .. }
     );
-    let result = match cli::check_backend_env() {
+    let result = match wgtrain::config::check_backend_env().map_err(anyhow::Error::from) {
         Err(e) if uses_gpu => Err(e),
         _ => Ok(()),
     }

@@ -114,7 +114,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let gpu = if want_gpu {
             let ctx = open()?;
             // WGTRAIN_MATMUL=64 or =128 sweeps that variant; otherwise the adapter's rule.
-            let variant = match super::matmul_config()?.setting {
+            let variant = match super::gpu_options(a.backend)?.matmul.setting {
                 wgtrain::gpu::tuning::Setting::Force(v) => v,
                 _ => wgtrain::gpu::tuning::rule(&ctx.info),
             };

@@ -10,7 +10,7 @@ pub mod train;
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 /// An error as the command line says it: each cause in turn, `a: b`, with the library's
 /// setting names turned into the flags that set them (`lr must be...` becomes `--lr must be...`).
@@ -63,8 +63,8 @@ pub fn arch(
     activation: &Option<String>,
     output: Option<wgtrain::Output>,
     loss: Option<wgtrain::Loss>,
-) -> Result<wgtrain::checkpoint::Arch> {
-    Ok(wgtrain::checkpoint::Arch {
+) -> Result<wgtrain::run::Arch> {
+    Ok(wgtrain::run::Arch {
         hidden: hidden
             .as_deref()
             .map(|h| parse_list(h, "hidden"))
@@ -92,23 +92,9 @@ pub fn flag(arg: &str) -> String {
     }
 }
 
-/// The GPU options of `--backend`, with the adapter `WGPU_ADAPTER_NAME` names and the matmul
-/// choice of `WGTRAIN_MATMUL`; `WGTRAIN_SHADER_CHECKS=1` compiles every shader with naga's
-/// runtime checks (`0` or unset: the guarded modules without them).
-pub fn gpu_options(backend: wgtrain::gpu::BackendChoice) -> Result<wgtrain::GpuOptions> {
-    let shader_checks = match std::env::var("WGTRAIN_SHADER_CHECKS").as_deref() {
-        Err(_) | Ok("") | Ok("0") => false,
-        Ok("1") => true,
-        Ok(v) => bail!("WGTRAIN_SHADER_CHECKS={v}: expected 0 or 1"),
-    };
-    Ok(wgtrain::GpuOptions {
-        backend,
-        adapter: std::env::var("WGPU_ADAPTER_NAME")
-            .ok()
-            .filter(|n| !n.is_empty()),
-        matmul: matmul_config()?,
-        shader_checks,
-    })
+/// The GPU options of `--backend` and the environment (`GpuOptions::from_env`).
+pub fn gpu_options(backend: wgtrain::config::BackendChoice) -> Result<wgtrain::GpuOptions> {
+    Ok(wgtrain::GpuOptions::from_env(backend)?)
 }
 
 /// Where named IDX datasets are looked for: `$WGTRAIN_DATA`, `./data`, `~/.cache/wgtrain`,
@@ -134,85 +120,10 @@ pub fn font() -> Option<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
 }
 
-/// Sizes the CPU path's thread pool (`--threads`): None keeps one thread per core, or
-/// `RAYON_NUM_THREADS`. Both are bounded by `MAX_THREADS`. Must run before anything uses the
-/// pool.
+/// Sizes the CPU path's thread pool (`--threads`, else `RAYON_NUM_THREADS`) for the whole
+/// process (`config::set_threads`). Must run before anything uses the pool.
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
-    use wgtrain::config::MAX_THREADS;
-    let threads = match (threads, std::env::var("RAYON_NUM_THREADS")) {
-        (Some(0), _) => bail!("--threads must be at least 1"),
-        (Some(n), _) if n > MAX_THREADS => {
-            bail!("--threads {n} is over the limit of {MAX_THREADS}")
-        }
-        (Some(n), _) => Some(n),
-        (None, Ok(v)) => match v.trim().parse::<usize>() {
-            // Rayon's own meaning of 0: one per core.
-            Ok(n) if n <= MAX_THREADS => None,
-            _ => bail!(
-                "RAYON_NUM_THREADS={v}: expected a whole number of threads up to {MAX_THREADS}"
-            ),
-        },
-        (None, Err(_)) => None,
-    };
-    if let Some(n) = threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .map_err(|e| anyhow::anyhow!("--threads {n}: cannot start the thread pool: {e}"))?;
-    }
-    Ok(())
-}
-
-/// Refuses a `WGPU_BACKEND` that names no backend (wgpu would silently search none).
-pub fn check_backend_env() -> Result<()> {
-    const NAMES: [&str; 10] = [
-        "vulkan", "vk", "dx12", "d3d12", "metal", "mtl", "opengl", "gles", "gl", "webgpu",
-    ];
-    if let Ok(v) = std::env::var("WGPU_BACKEND") {
-        for name in v.split(',') {
-            if !NAMES.contains(&name.trim().to_lowercase().as_str()) {
-                bail!(
-                    "WGPU_BACKEND={v}: '{}' is not a backend name (vulkan, metal, dx12, gl, webgpu)",
-                    name.trim()
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The GPU matmul choice: `WGTRAIN_MATMUL` (auto when unset), tuning results cached in
-/// `$XDG_CACHE_HOME/wgtrain`, else `$HOME/.cache/wgtrain` (not cached when neither is set), and
-/// split K as `WGTRAIN_SPLIT_K` says (`auto` when unset, `off`, or a workgroup count).
-pub fn matmul_config() -> Result<wgtrain::gpu::tuning::MatmulConfig> {
-    use wgtrain::gpu::tuning::{MatmulConfig, Setting, SplitK};
-    let setting = match std::env::var("WGTRAIN_MATMUL") {
-        Err(_) => Setting::Auto,
-        Ok(v) => Setting::parse(&v).map_err(|_| {
-            anyhow::anyhow!("WGTRAIN_MATMUL={v}: expected auto, rule, tune, 64 or 128")
-        })?,
-    };
-    let nonempty = |k| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-    };
-    let cache_dir = nonempty("XDG_CACHE_HOME")
-        .map(|d| d.join("wgtrain"))
-        .or_else(|| nonempty("HOME").map(|h| h.join(".cache").join("wgtrain")));
-    let split_k = match std::env::var("WGTRAIN_SPLIT_K") {
-        Err(_) => SplitK::Auto,
-        Ok(v) => SplitK::parse(&v).map_err(|_| {
-            anyhow::anyhow!(
-                "WGTRAIN_SPLIT_K={v}: expected auto, off or a number of workgroups from 1 to 65535"
-            )
-        })?,
-    };
-    Ok(MatmulConfig {
-        setting,
-        cache_dir,
-        split_k,
-    })
+    Ok(wgtrain::config::set_threads(threads)?)
 }
 
 /// Writes a command's result to stdout, flushed: a full device (`> /dev/full`) or another write

@@ -31,18 +31,21 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+mod apply;
 mod arch;
 mod outputs;
 mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use crate::checkpoint::check_output;
+pub use crate::checkpoint::write_atomic;
+pub use crate::checkpoint::{Arch, check_output};
+pub use apply::{EvalRows, Part, eval_rows, predict_rows, predictions_csv};
 pub use arch::{build, check, check_plain, expand, load_model};
 pub use outputs::{Named, check_distinct};
 pub use settings::{ScheduleName, Settings};
 
-use crate::checkpoint::{self, Arch, Header, InputInfo, TrainingState};
+use crate::checkpoint::{self, Header, InputInfo, TrainingState};
 use crate::config::Device;
 use crate::data::{self, Counts, CsvOptions, Dataset, Need, Split, Table, Targets};
 use crate::error::{Error, Result};

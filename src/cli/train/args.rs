@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use wgtrain::gpu::BackendChoice;
+use wgtrain::config::BackendChoice;
 use wgtrain::model::{Loss, Output};
 use wgtrain::optim::Method;
 

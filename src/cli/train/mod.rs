@@ -20,17 +20,15 @@ mod args;
 
 pub use args::TrainArgs;
 
-/// The device `--device`, `--threads` and `--backend` ask for, with the adapter that
-/// `WGPU_ADAPTER_NAME` names and the matmul choice of `WGTRAIN_MATMUL`.
+/// The device `--device` and `--backend` ask for, with the adapter that `WGPU_ADAPTER_NAME`
+/// names and the matmul choice of `WGTRAIN_MATMUL`. `--threads` sized the process's pool
+/// (`set_threads`), which the CPU path then uses: no second pool.
 fn device(a: &TrainArgs) -> Result<Device> {
     let gpu = super::gpu_options(a.backend)?;
     Ok(match a.device.as_str() {
-        "cpu" => Device::Cpu { threads: a.threads },
+        "cpu" => Device::cpu(),
         "gpu" => Device::Gpu(gpu),
-        _ => Device::Auto {
-            gpu,
-            threads: a.threads,
-        },
+        _ => Device::Auto { gpu, threads: None },
     })
 }
 
