@@ -7,6 +7,7 @@ pub mod plot;
 pub mod selftest;
 pub mod settings;
 pub mod signals;
+pub mod trace;
 pub mod train;
 
 use std::path::Path;
