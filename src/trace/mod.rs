@@ -32,7 +32,7 @@ use crate::optim::Optimizer;
 pub use case::{Network, Source, Start, build_case};
 pub use compare::{PathChoice, PathLayer, PathSlot, PathStep};
 pub use matrix::Matrix;
-pub use render::{Format, NOTATION, render};
+pub use render::{Format, NOTATION, number, render};
 
 /// Most parameters `trace` computes in full: a central difference costs two forward passes per
 /// parameter, so the work grows with the square of the network.
@@ -375,11 +375,13 @@ fn activation_name(spec: &Spec, l: usize) -> String {
     }
 }
 
-/// a^[L] from z^[L] as the output defines it (softmax and the bce sigmoid are fused into the
-/// loss on every path, so the reference's forward stops at the logits).
+/// a^[L] from the reference's last output `z`: softmax and the bce sigmoid are fused into the
+/// loss on every path, so there the reference's forward stops at the logits and g_L is applied
+/// here; mse's sigmoid and a linear output are applied already.
 fn output_activation(spec: &Spec, z: &[f64], m: usize) -> Vec<f64> {
     let n = spec.outputs();
     match spec.output {
+        _ if spec.layer_activation(spec.n_layers() - 1) != Activation::Linear => z.to_vec(),
         Output::Linear => z.to_vec(),
         Output::Sigmoid => z
             .iter()
