@@ -53,6 +53,7 @@ pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod gpu;
+pub mod gradcheck;
 pub mod memory;
 pub mod model;
 pub mod optim;

@@ -62,6 +62,10 @@ enum Command {
     /// (each gradient beside its central finite difference), the update, and the same step on
     /// the fast CPU and GPU paths. Text, --markdown or --json; docs/TRACE.md has the keys.
     Trace(Box<cli::trace::TraceArgs>),
+    /// Check the analytic gradients of the f64 reference, the fast CPU path and the GPU path
+    /// against central finite differences on your network and rows: the worst relative error
+    /// per layer and path, pass or fail at a stated tolerance; exits non-zero on a failure.
+    Gradcheck(Box<cli::gradcheck::GradcheckArgs>),
     /// List every adapter wgpu finds, with the limits that matter for training.
     Devices {
         /// Which backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
@@ -104,6 +108,7 @@ fn main() {
             | Command::Bench(_)
             | Command::Selftest(_)
             | Command::Trace(_)
+            | Command::Gradcheck(_)
             | Command::Devices { .. }
     );
     let result = match cli::check_backend_env() {
@@ -118,6 +123,7 @@ fn main() {
         Command::Plot(a) => cli::plot::run(a),
         Command::Selftest(a) => cli::selftest::run(a),
         Command::Trace(a) => cli::trace::run(*a),
+        Command::Gradcheck(a) => cli::gradcheck::run(*a),
         Command::Devices { backend } => cli::devices::run(backend),
     });
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR")

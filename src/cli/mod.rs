@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod devices;
 pub mod eval;
+pub mod gradcheck;
 pub mod plot;
 pub mod selftest;
 pub mod settings;

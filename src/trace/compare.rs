@@ -118,7 +118,7 @@ pub(super) fn open(
 }
 
 /// The case's rows as the paths read them: f32 inputs, dense f32 targets.
-fn dataset(case: &Case) -> Result<Dataset> {
+pub(crate) fn dataset(case: &Case) -> Result<Dataset> {
     let x = case.x.iter().map(|&v| v as f32).collect();
     let values = case.y.iter().map(|&v| v as f32).collect();
     let width = case.spec.outputs();

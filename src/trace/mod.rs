@@ -30,6 +30,7 @@ use crate::model::{Activation, Loss, Output, Spec};
 use crate::optim::Optimizer;
 
 pub use case::{Network, Source, Start, build_case};
+pub(crate) use compare::dataset;
 pub use compare::{PathChoice, PathLayer, PathSlot, PathStep};
 pub use matrix::Matrix;
 pub use render::{Format, NOTATION, number, render};
