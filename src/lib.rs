@@ -38,7 +38,9 @@
 //! `EpochReport` to a callback; a `StopToken` ends it early; `Model` predicts, evaluates, saves
 //! and loads, applying its own input standardisation. `data` loads datasets (IDX, CSV, the
 //! built-in digits and xor), `checkpoint` reads and writes safetensors, `evaluate` measures a
-//! model, `bench` runs the benchmark tasks, `plot` (feature `plot`) draws a run's metrics.
+//! model, `bench` runs the benchmark tasks, `plot` (feature `plot`) draws a run's metrics,
+//! `trace` shows every number of a few steps of a small network beside its finite difference,
+//! and `gradcheck` checks every path's gradients on a user's network against them.
 //! Below them, `cpu::reference` computes each op in f64 and proves the two training paths right:
 //! the fast CPU path and the GPU path, whose kernels, buffers and trainer are public only for
 //! the parity tests (hidden from these docs). Errors are one `Error` a caller can match on.
@@ -51,6 +53,7 @@ pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod gpu;
+pub mod gradcheck;
 pub mod memory;
 pub mod model;
 pub mod optim;
@@ -61,6 +64,7 @@ pub mod rng;
 pub mod run;
 pub mod selftest;
 pub mod session;
+pub mod trace;
 pub mod train;
 pub mod trained;
 

@@ -58,6 +58,14 @@ enum Command {
     /// training runs (SGD, momentum, Adam) against the CPU path. One line per check; exits
     /// non-zero when any fails.
     Selftest(cli::selftest::SelftestArgs),
+    /// Show every number of a few training steps of a small network: forward, loss, backward
+    /// (each gradient beside its central finite difference), the update, and the same step on
+    /// the fast CPU and GPU paths. Text, --markdown or --json; docs/TRACE.md has the keys.
+    Trace(Box<cli::trace::TraceArgs>),
+    /// Check the analytic gradients of the f64 reference, the fast CPU path and the GPU path
+    /// against central finite differences on your network and rows: the worst relative error
+    /// per layer and path, pass or fail at a stated tolerance; exits non-zero on a failure.
+    Gradcheck(Box<cli::gradcheck::GradcheckArgs>),
     /// List every adapter wgpu finds, with the limits that matter for training.
     Devices {
         /// Which backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
@@ -96,7 +104,12 @@ fn main() {
     prepare_environment(!matches!(cli.command, Command::Train(_)));
     let uses_gpu = matches!(
         cli.command,
-        Command::Train(_) | Command::Bench(_) | Command::Selftest(_) | Command::Devices { .. }
+        Command::Train(_)
+            | Command::Bench(_)
+            | Command::Selftest(_)
+            | Command::Trace(_)
+            | Command::Gradcheck(_)
+            | Command::Devices { .. }
     );
     let result = match wgtrain::config::check_backend_env().map_err(anyhow::Error::from) {
         Err(e) if uses_gpu => Err(e),
@@ -109,6 +122,8 @@ fn main() {
         Command::Predict(a) => cli::eval::predict(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Selftest(a) => cli::selftest::run(a),
+        Command::Trace(a) => cli::trace::run(*a),
+        Command::Gradcheck(a) => cli::gradcheck::run(*a),
         Command::Devices { backend } => cli::devices::run(backend),
     });
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR")

@@ -3,9 +3,11 @@
 pub mod bench;
 pub mod devices;
 pub mod eval;
+pub mod gradcheck;
 pub mod plot;
 pub mod selftest;
 pub mod signals;
+pub mod trace;
 pub mod train;
 
 use std::path::Path;

@@ -1,0 +1,126 @@
+//! `gradcheck` passes on the built-in datasets' default networks on every path, and fails,
+//! naming the layer and the path, when one path's gradient is deliberately broken (the
+//! test-only `Fault` hook, a stand-in for a broken kernel); the CLI exits non-zero then.
+
+mod common;
+
+use std::process::Command;
+
+use wgtrain::config::GpuOptions;
+use wgtrain::gradcheck::{Fault, Options, gradcheck};
+use wgtrain::trace::{Network, PathChoice, Source, Start, build_case};
+
+fn gpu_options() -> GpuOptions {
+    GpuOptions {
+        adapter: std::env::var("WGPU_ADAPTER_NAME")
+            .ok()
+            .filter(|n| !n.is_empty()),
+        ..GpuOptions::default()
+    }
+}
+
+/// The CPU path, and the GPU path unless WGTRAIN_SKIP_GPU=1 asks to skip it (and no adapter).
+fn paths(test: &str) -> Vec<PathChoice> {
+    let mut p = vec![PathChoice::Cpu];
+    if common::adapter(test).is_some() {
+        p.push(PathChoice::Gpu(gpu_options()));
+    }
+    p
+}
+
+fn default_case(data: &str, rows: usize) -> wgtrain::trace::Case {
+    let source = Source::Data {
+        source: data.into(),
+        targets: None,
+        rows,
+    };
+    build_case(&source, &Start::Seed(0), &Network::default(), &[64]).unwrap()
+}
+
+#[test]
+fn the_built_in_datasets_default_networks_pass_on_every_path() {
+    let paths = paths("gradcheck built-in datasets");
+    for (data, l2) in [("xor", 0.0), ("digits", 0.0), ("digits", 1e-3)] {
+        let case = default_case(data, 32);
+        let opts = Options {
+            l2,
+            ..Options::default()
+        };
+        let r = gradcheck(&case, &opts, &paths).unwrap();
+        assert!(r.passed(), "{data}, λ {l2}:\n{}", r.table());
+        assert_eq!(r.checks.len(), (paths.len() + 1) * case.spec.n_layers());
+        assert!(r.checks.iter().all(|c| c.values > 0));
+    }
+}
+
+#[test]
+fn a_broken_gradient_fails_naming_its_layer_and_path() {
+    let paths = paths("gradcheck broken gradient");
+    let case = default_case("digits", 16);
+    for path in paths.iter().map(|p| match p {
+        PathChoice::Cpu => "cpu",
+        PathChoice::Gpu(_) => "gpu",
+    }) {
+        for layer in [1, 2] {
+            let opts = Options {
+                fault: Some(Fault {
+                    path: path.into(),
+                    layer,
+                    factor: 1.01,
+                }),
+                ..Options::default()
+            };
+            let r = gradcheck(&case, &opts, &paths).unwrap();
+            assert!(!r.passed(), "{path} layer {layer}:\n{}", r.table());
+            let failures = r.failures();
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            let want = format!("layer {layer} on the {path} path");
+            assert!(failures[0].starts_with(&want), "{failures:?}");
+            assert!(r.table().contains("FAIL"), "{}", r.table());
+        }
+    }
+}
+
+fn wgtrain(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgtrain"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn the_cli_exits_non_zero_on_a_failure_and_zero_on_a_pass() {
+    let base = [
+        "gradcheck",
+        "--data",
+        "xor",
+        "--hidden",
+        "5",
+        "--device",
+        "cpu",
+    ];
+    let (rc, out, err) = wgtrain(&base);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.contains("gradcheck passed") && out.contains("tolerance 1e-5"),
+        "{out}"
+    );
+    let mut broken = base.to_vec();
+    broken.extend(["--break-gradient", "cpu:2"]);
+    let (rc, out, err) = wgtrain(&broken);
+    assert_eq!(rc, 1, "{out}{err}");
+    assert!(
+        err.contains("gradcheck failed: layer 2 on the cpu path"),
+        "{err}"
+    );
+    assert!(out.contains("FAIL"), "{out}");
+    let (rc, _, err) = wgtrain(&["gradcheck", "--data", "xor", "--per-layer", "0"]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("--per-layer must be at least 1"), "{err}");
+}
