@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use clap::Args;
 
-use wgtrain::gpu::BackendChoice;
+use wgtrain::config::BackendChoice;
 use wgtrain::gradcheck::{Fault, Options};
 
 use super::trace::{CaseArgs, Paths, paths};

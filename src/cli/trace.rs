@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use wgtrain::gpu::BackendChoice;
+use wgtrain::config::BackendChoice;
 use wgtrain::optim::{Method, Optimizer};
 use wgtrain::trace::{Format, Network, PathChoice, Settings, Source, Start};
 use wgtrain::{Activation, Loss, Output};
