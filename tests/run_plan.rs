@@ -165,3 +165,60 @@ fn a_run_from_files_refuses_an_output_onto_an_input_before_training() {
     };
     assert_eq!(blamed(&no_valid.open().err().unwrap()), Some("patience"));
 }
+
+#[test]
+fn a_run_resumed_from_its_best_epoch_replaces_the_later_epochs_in_its_metrics() {
+    let s = Scratch::new("keep_best");
+    let (save, metrics) = (s.path("best.safetensors"), s.path("best.jsonl"));
+    // A learning rate far too high: the first epoch is the best, the later ones worse.
+    let plan = RunPlan {
+        data: Some(Data::Rows(xor_rows("xor train", 128, 3))),
+        valid: Some(Data::Rows(xor_rows("xor valid", 64, 4))),
+        settings: Settings {
+            epochs: 6,
+            lr: Some(40.0),
+            ..Settings::default()
+        },
+        device: Device::cpu(),
+        outputs: Outputs {
+            checkpoint: Some(Checkpoints {
+                path: save.clone(),
+                every: None,
+                keep_best: true,
+            }),
+            metrics: Some(metrics.clone()),
+            ..Outputs::default()
+        },
+        ..RunPlan::default()
+    };
+    let mut run = plan.clone().open().unwrap();
+    let kept = run.fit(|_| Ok(())).unwrap().fit.kept.unwrap();
+    assert!(
+        kept < 6,
+        "the test needs a best epoch before the last: {kept}"
+    );
+    let again = RunPlan {
+        start: Start::Resume(save),
+        settings: Settings {
+            epochs: 2,
+            ..Settings::default()
+        },
+        ..plan
+    };
+    let mut run = again.open().unwrap();
+    assert!(
+        run.notes().iter().any(|n| n.contains(&format!(
+            "holds epochs {}-6, trained after the epoch {kept}",
+            kept + 1
+        ))),
+        "{:?}",
+        run.notes()
+    );
+    run.fit(|_| Ok(())).unwrap();
+    let epochs: Vec<usize> = lines(&metrics)
+        .iter()
+        .map(|l| l["epoch"].as_u64().unwrap() as usize)
+        .collect();
+    let want: Vec<usize> = (1..=kept + 2).collect();
+    assert_eq!(epochs, want, "each epoch once, in order");
+}

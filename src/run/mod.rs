@@ -384,6 +384,15 @@ impl RunPlan {
                 ),
             ));
         };
+        if resumed && let Some(m) = &self.outputs.metrics {
+            let later = epochs_after(m, done);
+            if let (Some(first), Some(last)) = (later.first(), later.last()) {
+                c.notes.push(format!(
+                    "{} holds epochs {first}-{last}, trained after the epoch {done} the checkpoint holds (it kept its best epoch): this run's epochs replace them",
+                    m.display()
+                ));
+            }
+        }
         Ok(Run {
             trainer: t,
             notes: c.notes,
@@ -683,12 +692,14 @@ impl Run {
         let token = self.trainer.stop_token();
         let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
         let mut metrics_error = None;
-        let (path, append) = (self.outputs.metrics.clone(), self.resumed);
+        // A resumed run appends after the epochs up to its start.
+        let start = self.resumed.then(|| self.trainer.progress().epoch);
+        let path = self.outputs.metrics.clone();
         let fit = self.trainer.fit(|r| {
             on_epoch(r)?;
             if let Some(path) = &path
                 && metrics_error.is_none()
-                && let Err(e) = append_metrics(&mut file, path, &r.to_json(), append)
+                && let Err(e) = append_metrics(&mut file, path, &r.to_json(), start)
             {
                 metrics_error = Some(e);
                 token.stop();
@@ -729,24 +740,36 @@ impl Run {
     }
 }
 
-/// Appends `line` to the metrics file, opened on the first call: created afresh, or with
-/// `append` (a resumed run) added to.
+/// Appends `line` to the metrics file, opened on the first call: created afresh, or for a run
+/// resumed after epoch `start` added to, once the lines of any later epochs (a run resumed from
+/// its best epoch trained past it) are taken out, atomically.
 fn append_metrics(
     file: &mut Option<std::io::BufWriter<std::fs::File>>,
     path: &Path,
     line: &str,
-    append: bool,
+    start: Option<usize>,
 ) -> Result<()> {
     let io = |err| Error::Io {
         path: path.to_path_buf(),
         err,
     };
     if file.is_none() {
+        if let Some(done) = start
+            && !epochs_after(path, done).is_empty()
+        {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            let kept: String = text
+                .lines()
+                .filter(|l| epoch_of(l).is_none_or(|e| e <= done))
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            checkpoint::write_atomic(path, kept.as_bytes())?;
+        }
         let f = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
-            .append(append)
-            .truncate(!append)
+            .append(start.is_some())
+            .truncate(start.is_none())
             .open(path)
             .map_err(io)?;
         *file = Some(std::io::BufWriter::new(f));
@@ -756,4 +779,23 @@ fn append_metrics(
         f.flush().map_err(io)?;
     }
     Ok(())
+}
+
+/// The epoch a metrics line reports, if it is one.
+fn epoch_of(line: &str) -> Option<usize> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get("epoch")?.as_u64().map(|e| e as usize)
+}
+
+/// The epochs after `done` that the metrics file at `path` reports (none when it cannot be
+/// read).
+fn epochs_after(path: &Path, done: usize) -> Vec<usize> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .filter_map(epoch_of)
+                .filter(|&e| e > done)
+                .collect()
+        })
+        .unwrap_or_default()
 }
