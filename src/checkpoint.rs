@@ -610,6 +610,16 @@ struct Decoded {
 fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<Decoded> {
     let bad = |msg: String| Error::checkpoint(path, msg);
     let (info, st) = parse(path, bytes)?;
+    // The decoded tensors (as f32) come on top of the file's bytes, held until they are done:
+    // refused now, with both figures, rather than an abort halfway.
+    let decoded: u64 = st
+        .iter()
+        .map(|(_, t)| t.shape().iter().product::<usize>() as u64 * 4)
+        .sum();
+    crate::memory::check(
+        &format!("decoding the tensors of {}", path.display()),
+        decoded,
+    )?;
     let get = |k: &str| {
         info.get(k).ok_or_else(|| {
             bad(format!(
@@ -672,17 +682,31 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
     };
-    // Layer l's tensors `weight` ([out, in] on disk) and `bias`.
+    // Layer l's tensors `weight` ([out, in] on disk, transposed straight from the bytes: no
+    // second copy of the largest tensor) and `bias`.
     let read_layer = |l: usize, weight: String, bias: String| -> Result<Layer> {
         let (fi, fo) = spec.layer_shape(l);
-        let wt = read(weight, &[fo, fi])?;
-        let b = read(bias, &[fo])?;
+        let t = st
+            .tensor(&weight)
+            .map_err(|_| bad(format!("tensor {weight} is missing")))?;
+        if t.dtype() != Dtype::F32 || t.shape() != [fo, fi] {
+            return Err(bad(format!(
+                "tensor {weight}: expected F32 {:?}, got {:?} {:?}",
+                [fo, fi],
+                t.dtype(),
+                t.shape()
+            )));
+        }
+        let data = t.data();
         let mut w = vec![0f32; fi * fo];
         for o in 0..fo {
             for i in 0..fi {
-                w[i * fo + o] = wt[o * fi + i];
+                let at = 4 * (o * fi + i);
+                w[i * fo + o] =
+                    f32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
             }
         }
+        let b = read(bias, &[fo])?;
         Ok(Layer { w, b })
     };
     // The optimiser's slots: `optim.layers.{l}.weight{suffix}` and `.bias{suffix}`.

@@ -244,6 +244,7 @@ pub fn check_backend_env() -> Result<()> {
 /// bounded by `MAX_THREADS`. Must run before anything uses the pool; a session's
 /// `Device::Cpu { threads }` then need not size its own.
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
+    let given = threads;
     let threads = match (threads, std::env::var("RAYON_NUM_THREADS")) {
         (Some(0), _) => return Err(Error::invalid("threads", "must be at least 1")),
         (Some(n), _) if n > MAX_THREADS => {
@@ -255,7 +256,9 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
         (Some(n), _) => Some(n),
         (None, Ok(v)) => match v.trim().parse::<usize>() {
             // Rayon's own meaning of 0: one per core.
-            Ok(n) if n <= MAX_THREADS => None,
+            Ok(0) => None,
+            // Started here, budgeted like `threads`, rather than by rayon on first use.
+            Ok(n) if n <= MAX_THREADS => Some(n),
             _ => {
                 return Err(env_error(
                     "RAYON_NUM_THREADS",
@@ -267,6 +270,13 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
         (None, Err(_)) => None,
     };
     if let Some(n) = threads {
+        check_threads(n).map_err(|e| match (&e, given) {
+            (Error::OutOfMemory(msg), None) => {
+                Error::OutOfMemory(format!("RAYON_NUM_THREADS={n}: {msg}"))
+            }
+            (Error::OutOfMemory(msg), Some(_)) => Error::invalid("threads", msg.clone()),
+            _ => e,
+        })?;
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
@@ -275,4 +285,19 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
             })?;
     }
     Ok(())
+}
+
+/// Refuses `n` worker threads whose address space the process cannot spare: each reserves its
+/// stack (2 MiB, Rust's default) and, up to the C library's limit of 8 per core, a 64 MiB
+/// malloc arena. Without this, a pool of 1024 threads under an address-space limit aborts when
+/// a thread first allocates.
+pub(crate) fn check_threads(n: usize) -> Result<()> {
+    const STACK: u64 = 2 << 20;
+    const ARENA: u64 = 64 << 20;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as u64;
+    let n = n as u64;
+    crate::memory::check(
+        &format!("{n} CPU threads (their stacks and malloc arenas)"),
+        n * STACK + n.min(8 * cores) * ARENA,
+    )
 }

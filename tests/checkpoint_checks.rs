@@ -95,3 +95,30 @@ fn evaluation_whose_outputs_overflow_names_the_row_as_predict_does() {
             .assert_clean_failure(&["output for row 1", "overflow"]);
     }
 }
+
+#[test]
+fn a_checkpoint_whose_tensors_cannot_fit_beside_its_bytes_is_refused_not_aborted() {
+    let s = Scratch::new("big_checkpoint");
+    // 64-7700-7700-10: 59.9 million parameters, a 240 MB file. Under 400 MiB of address space
+    // (wgtrain eval itself takes under 100 MB) the bytes fit and the decoded tensors beside them
+    // do not: before, the decoding allocation aborted the process (SIGABRT).
+    let spec = wgtrain::Spec::classifier(64, &[7700, 7700], 10).unwrap();
+    let path = s.path("big.safetensors");
+    wgtrain::Model::init(spec, 0).unwrap().save(&path).unwrap();
+    let small = s.path("small.safetensors");
+    let small_spec = wgtrain::Spec::classifier(64, &[16], 10).unwrap();
+    wgtrain::Model::init(small_spec, 0)
+        .unwrap()
+        .save(&small)
+        .unwrap();
+    let limit = 400 << 20;
+    let ok = s.limited(&["eval", "--model", small.to_str().unwrap()], limit, &[]);
+    assert!(ok.status.success(), "{ok:?}");
+    let out = s.limited(&["eval", "--model", path.to_str().unwrap()], limit, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("decoding the tensors of") && err.contains("may allocate only"),
+        "{err}"
+    );
+}

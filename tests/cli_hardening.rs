@@ -374,10 +374,9 @@ fn a_save_removes_the_temporary_files_of_saves_killed_before_and_only_those() {
 
 #[test]
 fn a_network_that_fits_the_parameter_cap_but_not_memory_is_refused_with_both_figures() {
-    use std::os::unix::process::CommandExt;
     let s = Scratch::new("memory");
     for device in ["cpu", "gpu"] {
-        let mut cmd = s.command(&[
+        let args = [
             "train",
             "--device",
             device,
@@ -385,22 +384,8 @@ fn a_network_that_fits_the_parameter_cap_but_not_memory_is_refused_with_both_fig
             "30000,30000",
             "--epochs",
             "1",
-        ]);
-        // 4 GiB of address space for the child only, never for the test runner.
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let lim = libc::rlimit {
-                    rlim_cur: 4 << 30,
-                    rlim_max: 4 << 30,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let out = cmd.output().unwrap();
+        ];
+        let out = s.limited(&args, 4 << 30, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{device}: {err}");
         assert!(
@@ -408,4 +393,52 @@ fn a_network_that_fits_the_parameter_cap_but_not_memory_is_refused_with_both_fig
             "{device}: {err}"
         );
     }
+}
+
+#[test]
+fn class_targets_too_large_as_a_dense_matrix_are_refused_with_both_figures() {
+    let s = Scratch::new("many_classes");
+    // 60,000 rows of 30,000 classes: one-hot targets of 6.7 GiB, under 4 GiB of address space.
+    let mut csv = String::from("x,label\n");
+    for i in 0..60_000 {
+        csv += &format!("{},{}\n", (i * 7) % 13, i % 30_000);
+    }
+    let data = s.write("many.csv", csv);
+    let args = [
+        "train",
+        "--data",
+        &data,
+        "--many-classes",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+    ];
+    let out = s.limited(&args, 4 << 30, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("as a 60000 x 30000 matrix needs") && err.contains("may allocate only"),
+        "{err}"
+    );
+}
+
+#[test]
+fn more_threads_than_memory_allows_are_refused_from_the_flag_and_the_environment() {
+    let s = Scratch::new("threads");
+    let run = ["train", "--epochs", "1", "--device", "cpu"];
+    // 1024 threads reserve about 3 GiB of stacks and malloc arenas; 1 GiB of address space.
+    let env = s.limited(&run, 1 << 30, &[("RAYON_NUM_THREADS", "1024")]);
+    let flag = s.limited(&[&run[..], &["--threads", "1024"]].concat(), 1 << 30, &[]);
+    for (out, needle) in [(env, "RAYON_NUM_THREADS=1024: "), (flag, "--threads 1024")] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(needle) && err.contains("may allocate only"),
+            "{err}"
+        );
+    }
+    // Two threads from the environment train as before under the same limit.
+    let two = s.limited(&run, 1 << 30, &[("RAYON_NUM_THREADS", "2")]);
+    assert!(two.status.success(), "{two:?}");
 }

@@ -150,7 +150,8 @@ impl Default for RunPlan {
 /// A checkpoint to continue: its file, model and run state.
 struct Resumed {
     path: PathBuf,
-    model: Model,
+    /// Taken when the run is built (never cloned: it may be most of memory).
+    model: Option<Model>,
     state: TrainingState,
 }
 
@@ -334,7 +335,7 @@ impl RunPlan {
             table,
             counts,
         } = split;
-        let model = self.model(&c, &train, table.as_ref())?;
+        let model = self.model(&mut c, &train, table.as_ref())?;
         let from_file = matches!(self.start, Start::Init(_)).then(|| {
             (
                 model.input.standardize.is_some(),
@@ -428,10 +429,13 @@ impl RunPlan {
 
     /// The model to train: the checkpoint's when resuming (what is given must describe it),
     /// else the init file's, else a new network for the data with seeded parameters.
-    fn model(&self, c: &Checked, train: &Dataset, table: Option<&Table>) -> Result<Model> {
-        if let Some(r) = &c.resumed {
+    fn model(&self, c: &mut Checked, train: &Dataset, table: Option<&Table>) -> Result<Model> {
+        if let Some(r) = &mut c.resumed {
+            let Some(model) = r.model.take() else {
+                return Err(Error::usage("the resumed model was taken before"));
+            };
             let why = format!("{} takes the architecture from the file", setting("resume"));
-            check(&self.arch, &r.model.spec, &r.path, &why)?;
+            check(&self.arch, &model.spec, &r.path, &why)?;
             let file = r.path.display();
             let refuse = |what: String| {
                 Err(Error::usage(format!(
@@ -460,7 +464,7 @@ impl RunPlan {
                     setting("standardize_targets")
                 ));
             }
-            return Ok(r.model.clone());
+            return Ok(model);
         }
         let classes = matches!(train.targets, Targets::Classes { .. });
         let mut model = match &c.init {
@@ -592,7 +596,7 @@ fn load_resumed(path: &Path) -> Result<Resumed> {
     };
     Ok(Resumed {
         path: path.to_path_buf(),
-        model,
+        model: Some(model),
         state,
     })
 }

@@ -417,6 +417,21 @@ impl Trainer {
             }
         }
         let train = self.model.prepare(train)?;
+        // Both paths take each set's targets as a dense (rows, outputs) matrix (one-hot for
+        // classes): 30,000 classes of 60,000 rows would be 7.2 GB.
+        for d in std::iter::once(&train).chain(&eval) {
+            crate::memory::check(
+                &format!(
+                    "the targets of {} as a {} x {} matrix",
+                    d.name,
+                    d.n,
+                    d.target_width()
+                ),
+                (d.n as u64)
+                    .saturating_mul(d.target_width() as u64)
+                    .saturating_mul(4),
+            )?;
+        }
         self.check_memory(sizes[0].min(self.config.batch))?;
         let (mut backend, opened) =
             open::open_backend(&self.device, &self.model, train, eval, &self.config)?;

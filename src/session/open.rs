@@ -101,10 +101,12 @@ fn open_cpu(
     let build = || CpuTrainer::from_datasets(&model.spec, model.params.clone(), train, eval, batch);
     match threads {
         None => build(),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| Error::invalid("threads", format!("{n}: cannot start them: {e}")))?
-            .install(build),
+        Some(n) => crate::config::check_threads(n).and_then(|()| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| Error::invalid("threads", format!("{n}: cannot start them: {e}")))?
+                .install(build)
+        }),
     }
 }

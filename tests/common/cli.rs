@@ -29,6 +29,30 @@ pub fn wgtrain_bin() -> PathBuf {
 }
 
 impl Scratch {
+    /// `wgtrain ARGS` with `env` run to its end with at most `bytes` of address space
+    /// (RLIMIT_AS, for the child only, never the test runner).
+    #[cfg(unix)]
+    #[allow(dead_code)]
+    pub fn limited(&self, args: &[&str], bytes: u64, env: &[(&str, &str)]) -> std::process::Output {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.output().unwrap()
+    }
+
     /// `wgtrain ARGS` in this directory, not yet started: for runs that are spawned and killed.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(wgtrain_bin());
