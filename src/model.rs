@@ -332,17 +332,17 @@ impl Spec {
 
     /// Number of weight layers, `sizes.len() - 1`.
     pub fn n_layers(&self) -> usize {
-        self.sizes.len() - 1
+        self.sizes.len().saturating_sub(1)
     }
 
     /// Input features per sample, `sizes[0]`.
     pub fn inputs(&self) -> usize {
-        self.sizes[0]
+        self.sizes.first().copied().unwrap_or(0)
     }
 
     /// Outputs per sample, the last entry of `sizes`.
     pub fn outputs(&self) -> usize {
-        self.sizes[self.sizes.len() - 1]
+        self.sizes.last().copied().unwrap_or(0)
     }
 
     /// `(fan_in, fan_out)` of layer `l`.
@@ -368,9 +368,9 @@ impl Spec {
         (0..self.n_layers())
             .map(|l| {
                 let (i, o) = self.layer_shape(l);
-                i * o + o
+                i.saturating_mul(o).saturating_add(o)
             })
-            .sum()
+            .fold(0usize, usize::saturating_add)
     }
 
     /// Floating-point operations of one training sample: 2·fan_in·fan_out each for the forward
@@ -386,14 +386,18 @@ impl Spec {
             .sum()
     }
 
-    /// A one-line description, e.g. `64-32(relu)-10 softmax/cross-entropy`.
+    /// A one-line description, e.g. `64-32(relu)-10 softmax/cross-entropy` (a hidden layer
+    /// without its activation shows `?`, as a spec built by hand may have).
     pub fn describe(&self) -> String {
-        let mut s = self.sizes[0].to_string();
+        let mut s = self.inputs().to_string();
         for l in 0..self.n_layers() {
             s.push('-');
             s.push_str(&self.sizes[l + 1].to_string());
             if l + 1 < self.n_layers() {
-                s.push_str(&format!("({})", self.hidden[l]));
+                match self.hidden.get(l) {
+                    Some(a) => s.push_str(&format!("({a})")),
+                    None => s.push_str("(?)"),
+                }
             }
         }
         format!("{s} {}/{}", self.output, self.loss)
