@@ -112,22 +112,7 @@ pub struct ClassMetrics {
     pub support: usize,
 }
 
-/// How well outputs match value targets, over one target column or all of them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RegressionMetrics {
-    /// Mean squared error, `Σ (a - y)² / n` (overall: the mean over targets, which is the mean
-    /// over every output value).
-    pub mse: f64,
-    /// `sqrt(mse)` (overall: the root of the overall mse).
-    pub rmse: f64,
-    /// Mean absolute error, `Σ |a - y| / n` (overall: the mean over targets).
-    pub mae: f64,
-    /// Coefficient of determination, `1 - SS_res / SS_tot` with `SS_res = Σ (a - y)²` and
-    /// `SS_tot = Σ (y - ȳ)²` over the set's rows; None when the target does not vary in the set
-    /// (SS_tot = 0, where R² is undefined). Overall: the mean over the targets whose R² is
-    /// defined (scikit-learn's `uniform_average`), None when none is.
-    pub r2: Option<f64>,
-}
+pub use crate::train::RegressionMetrics;
 
 impl RegressionMetrics {
     fn to_json(&self) -> serde_json::Value {

@@ -14,7 +14,7 @@ use crate::cpu::reference::{self, Net64, widen};
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::Result;
 use crate::gpu::buffer::{run_once, run_split_once};
-use crate::gpu::kernels::{Kernel, Kernels, MatmulVariant, SLICE_ALIGN, Split, loss_groups};
+use crate::gpu::kernels::{KSplit, Kernel, Kernels, MatmulVariant, SLICE_ALIGN, loss_groups};
 use crate::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use crate::gpu::uniforms::{LossParams, MatmulParams};
 use crate::gpu::{GpuContext, GpuTrainer};
@@ -298,21 +298,21 @@ fn matmul_checks(
     let mut weight = Check::new(format!("matmul_backward_weight + bias, matmul {v}"), MATMUL);
     let mut input = Check::new(format!("matmul_backward_input, matmul {v}"), MATMUL);
     let bytes = |v: &[f32]| bytemuck::cast_slice::<f32, u8>(v).to_vec();
-    let cases: Vec<((usize, usize, usize), Split)> = if split {
+    let cases: Vec<((usize, usize, usize), KSplit)> = if split {
         SPLIT_SHAPES
             .iter()
             .flat_map(|&(m, k, n)| {
-                [2, 3, k.div_ceil(SLICE_ALIGN)].map(|s| ((m, k, n), Split::slices(k, s)))
+                [2, 3, k.div_ceil(SLICE_ALIGN)].map(|s| ((m, k, n), KSplit::slices(k, s)))
             })
             .collect()
     } else {
-        SHAPES.iter().map(|&shape| (shape, Split::NONE)).collect()
+        SHAPES.iter().map(|&shape| (shape, KSplit::NONE)).collect()
     };
     for (i, &((m, k, n), split)) in cases.iter().enumerate() {
         let groups = kernels.matmul_groups(m, n)?;
         // One kernel run, split as `split` says.
         let run = |kernel, inputs: &[&[u8]], outputs: &[&[f32]], p: &MatmulParams| {
-            if split == Split::NONE {
+            if split == KSplit::NONE {
                 run_once(ctx, kernels, kernel, inputs, outputs, p, None, groups)
             } else {
                 run_split_once(ctx, kernels, kernel, inputs, outputs, p, split, groups)

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::evaluate::RegressionMetrics;
 use crate::model::Params;
 use crate::optim::{OptimState, Schedule};
 use crate::rng::Rng;
@@ -45,6 +44,23 @@ impl Hyper {
         }
         Ok(())
     }
+}
+
+/// How well outputs match value targets, over one target column or all of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegressionMetrics {
+    /// Mean squared error, `Σ (a - y)² / n` (overall: the mean over targets, which is the mean
+    /// over every output value).
+    pub mse: f64,
+    /// `sqrt(mse)` (overall: the root of the overall mse).
+    pub rmse: f64,
+    /// Mean absolute error, `Σ |a - y| / n` (overall: the mean over targets).
+    pub mae: f64,
+    /// Coefficient of determination, `1 - SS_res / SS_tot` with `SS_res = Σ (a - y)²` and
+    /// `SS_tot = Σ (y - ȳ)²` over the set's rows; None when the target does not vary in the set
+    /// (SS_tot = 0, where R² is undefined). Overall: the mean over the targets whose R² is
+    /// defined (scikit-learn's `uniform_average`), None when none is.
+    pub r2: Option<f64>,
 }
 
 #[doc(hidden)]
@@ -195,7 +211,7 @@ impl Progress {
 /// How a run goes beyond `Hyper`: the learning-rate schedule, and where it starts (a resumed
 /// run: the epochs before are replayed in the shuffle, the schedule and the epoch numbers).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Plan {
+pub struct Course {
     pub schedule: Schedule,
     pub start: Progress,
 }
@@ -310,7 +326,7 @@ pub fn run(
         backend,
         n_train,
         hp,
-        &Plan::default(),
+        &Course::default(),
         classes,
         roles,
         &StopToken::new(),
@@ -334,7 +350,7 @@ pub fn run_planned(
     backend: &mut dyn Backend,
     n_train: usize,
     hp: &Hyper,
-    plan: &Plan,
+    plan: &Course,
     classes: bool,
     roles: &[Role],
     stop: &StopToken,
@@ -349,7 +365,7 @@ pub fn run_planned(
         return Ok(Vec::new());
     }
     let per_epoch = n_train.div_ceil(hp.batch);
-    let Plan { schedule, start } = *plan;
+    let Course { schedule, start } = *plan;
     if start.batch >= per_epoch {
         return Err(Error::usage(format!(
             "cannot start at batch {} of an epoch of {per_epoch} batches",

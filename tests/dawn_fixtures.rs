@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::Kernel;
-use wgtrain::gpu::kernels::{MatmulVariant, Split, WG_1D, grid_1d, loss_groups};
+use wgtrain::gpu::kernels::{KSplit, MatmulVariant, WG_1D, grid_1d, loss_groups};
 use wgtrain::gpu::uniforms::{
     GatherParams, LossParams, MatmulParams, OptimParams, ReduceParams, SgdParams, StepInfo,
 };
@@ -269,7 +269,7 @@ fn matmul_cases() -> Vec<Case> {
     cases
 }
 
-/// Split-K shapes (M, K, N, slices asked of `Split::slices`), k >= 48: one element over a long
+/// Split-K shapes (M, K, N, slices asked of `KSplit::slices`), k >= 48: one element over a long
 /// sum in four equal slices, below a tile with a short last slice (48 + 48 + 4), spilling into
 /// further tiles (48 + 17; 64·3 + 8), long and thin both ways (272·2 + 233; 16·3).
 const SPLIT_SHAPES: [(usize, usize, usize, usize); 6] = [
@@ -290,7 +290,7 @@ fn slice_partials(
     a: &[f32],
     b: &[f32],
     (m, k, n): (usize, usize, usize),
-    split: Split,
+    split: KSplit,
 ) -> (Vec<f64>, Vec<f64>) {
     let lhs = |i: usize, p: usize| match kernel {
         Kernel::MatmulBackwardWeight => a[p * m + i] as f64,
@@ -345,7 +345,7 @@ fn split_matmul_cases() -> Vec<Case> {
     let mut cases = vec![];
     for variant in MatmulVariant::ALL {
         for (i, &(m, k, n, slices)) in SPLIT_SHAPES.iter().enumerate() {
-            let split = Split::slices(k, slices);
+            let split = KSplit::slices(k, slices);
             let s = split.splits as usize;
             assert!(s > 1, "{m}x{k}x{n} in {slices}: {split:?}");
             let act = ACTIVATIONS[i % ACTIVATIONS.len()];

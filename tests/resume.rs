@@ -14,7 +14,7 @@ use wgtrain::data::{self, Dataset};
 use wgtrain::gpu::GpuTrainer;
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::optim::{Decay, Method, OptimState, Optimizer, Schedule};
-use wgtrain::train::{self, Backend, Hyper, Plan, Progress, epoch_rng};
+use wgtrain::train::{self, Backend, Course, Hyper, Progress, epoch_rng};
 
 fn spec() -> Spec {
     Spec::new(
@@ -28,7 +28,7 @@ fn spec() -> Spec {
 
 /// Adam with λ, a per-epoch step decay and a warm-up across the first epoch boundary: every
 /// piece of state a resume must restore changes each step.
-fn setup() -> (Dataset, Hyper, OptimState, Plan) {
+fn setup() -> (Dataset, Hyper, OptimState, Course) {
     let split = data::load("digits", None).unwrap();
     let hp = Hyper {
         lr: 0.002,
@@ -41,7 +41,7 @@ fn setup() -> (Dataset, Hyper, OptimState, Plan) {
         beta1: 0.85,
         ..Optimizer::new(Method::Adam)
     };
-    let plan = Plan {
+    let plan = Course {
         schedule: Schedule {
             decay: Decay::Step {
                 every: 1,
@@ -67,7 +67,7 @@ fn state_bits(s: &OptimState) -> (u64, Vec<Vec<u32>>) {
 }
 
 /// Runs the plan quietly, returning the per-epoch train losses.
-fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, plan: &Plan) -> Vec<f64> {
+fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, plan: &Course) -> Vec<f64> {
     train::run_planned(
         backend,
         n,
@@ -156,7 +156,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
     assert_eq!(loaded, state, "{name}: training state read back");
     let mut resumed = make(&params, &data);
     resumed.set_optimizer(&loaded.optim).unwrap();
-    let plan2 = Plan {
+    let plan2 = Course {
         start: loaded.progress,
         ..plan
     };
@@ -347,7 +347,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
         weight_decay: 0.05,
         ..Optimizer::new(Method::AdamW)
     };
-    let plan = Plan {
+    let plan = Course {
         schedule: Schedule {
             decay: Decay::Cosine,
             warmup: 10,
@@ -404,7 +404,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
     let loaded = loaded.unwrap();
     assert_eq!(loaded.progress, Progress { epoch: 2, batch: 0 });
     let mut resumed = make(&params, &loaded.optim);
-    let plan2 = Plan {
+    let plan2 = Course {
         start: loaded.progress,
         ..plan
     };

@@ -17,7 +17,7 @@ use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Targets};
 use wgtrain::gpu::GpuTrainer;
 use wgtrain::gpu::kernels::{
-    Kernel, MatmulVariant, SLICE_ALIGN, SPLIT_TARGET, Split, WG_1D, grid_1d,
+    KSplit, Kernel, MatmulVariant, SLICE_ALIGN, SPLIT_TARGET, WG_1D, grid_1d,
 };
 use wgtrain::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use wgtrain::gpu::uniforms::{MatmulParams, ReduceParams};
@@ -35,7 +35,7 @@ const SHAPES: [(usize, usize, usize); 6] = [
     (3, 48, 200),
 ];
 
-/// The slice counts asked of `Split::slices` per shape (each shape's k gives at least 2): two,
+/// The slice counts asked of `KSplit::slices` per shape (each shape's k gives at least 2): two,
 /// three, seven, and one slice per 16-term step (what the rule never exceeds; the last slice may
 /// then be short).
 const SLICES: [usize; 4] = [2, 3, 7, usize::MAX];
@@ -45,30 +45,30 @@ fn the_split_rule_covers_k_in_whole_steps_and_only_splits_small_grids() {
     let v = MatmulVariant::Tile64;
     // T1's first forward product: 64x128 over 784 terms is 2 workgroups of 64-tiles.
     // 17 slices of 48 terms (docs/GPU-KERNELS.md says so); its weight gradient 2 of 32.
-    let t1 = Split::plan(v, 64, 128, 784, SPLIT_TARGET, usize::MAX);
+    let t1 = KSplit::plan(v, 64, 128, 784, SPLIT_TARGET, usize::MAX);
     assert_eq!((t1.splits, t1.kslice), (17, 48), "{t1:?}");
-    let t1w = Split::plan(v, 784, 128, 64, SPLIT_TARGET, usize::MAX);
+    let t1w = KSplit::plan(v, 784, 128, 64, SPLIT_TARGET, usize::MAX);
     assert_eq!((t1w.splits, t1w.kslice), (2, 32), "{t1w:?}");
     // A grid that already has the target's workgroups is not split.
-    let big = Split::plan(v, 64 * 16, 64 * 16, 4096, SPLIT_TARGET, usize::MAX);
-    assert_eq!(big, Split::NONE);
+    let big = KSplit::plan(v, 64 * 16, 64 * 16, 4096, SPLIT_TARGET, usize::MAX);
+    assert_eq!(big, KSplit::NONE);
     // Fewer than 32 terms a slice is never asked for; too few terms is never split.
     assert_eq!(
-        Split::plan(v, 1, 1, 63, SPLIT_TARGET, usize::MAX),
-        Split::NONE
+        KSplit::plan(v, 1, 1, 63, SPLIT_TARGET, usize::MAX),
+        KSplit::NONE
     );
-    assert_eq!(Split::slices(16, 4), Split::NONE);
+    assert_eq!(KSplit::slices(16, 4), KSplit::NONE);
     // What the partials buffers hold bounds the slices.
-    assert_eq!(Split::plan(v, 1, 1, 4096, SPLIT_TARGET, 1), Split::NONE);
-    assert!(Split::plan(v, 1, 1, 4096, SPLIT_TARGET, 3).splits <= 3);
+    assert_eq!(KSplit::plan(v, 1, 1, 4096, SPLIT_TARGET, 1), KSplit::NONE);
+    assert!(KSplit::plan(v, 1, 1, 4096, SPLIT_TARGET, 3).splits <= 3);
     let mut rng = Rng::new(5);
     for _ in 0..2000 {
         let (m, n, k) = (1 + rng.below(300), 1 + rng.below(300), 1 + rng.below(5000));
         let target = 1 + rng.below(1000) as u32;
         let most = 1 + rng.below(100);
         for v in MatmulVariant::ALL {
-            let s = Split::plan(v, m, n, k, target, most);
-            if s == Split::NONE {
+            let s = KSplit::plan(v, m, n, k, target, most);
+            if s == KSplit::NONE {
                 continue;
             }
             let (splits, kslice) = (s.splits as usize, s.kslice as usize);
@@ -126,27 +126,27 @@ fn split_kernels_write_nothing_when_the_partials_do_not_fit() {
     let x = uniform(1, m * k, -1.0, 1.0);
     let w = uniform(2, k * n, -1.0, 1.0);
     let b = uniform(3, n, -1.0, 1.0);
-    let good = Split::slices(k, 3);
+    let good = KSplit::slices(k, 3);
     let bad_splits = [
         (good, good.splits as usize * m * n - 1),
         (
-            Split {
+            KSplit {
                 kslice: good.kslice + 1,
                 ..good
             },
             good.splits as usize * m * n,
         ),
-        (Split { kslice: 0, ..good }, good.splits as usize * m * n),
+        (KSplit { kslice: 0, ..good }, good.splits as usize * m * n),
         // Slices that stop short of k: 2 of 16 terms over 100 would leave 68 out.
         (
-            Split {
+            KSplit {
                 splits: 2,
                 kslice: 16,
             },
             2 * m * n,
         ),
         (
-            Split {
+            KSplit {
                 splits: good.splits + 2,
                 ..good
             },

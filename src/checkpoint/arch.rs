@@ -195,7 +195,7 @@ pub(super) fn metadata_spec(info: &HashMap<String, String>) -> Result<Option<Spe
         } else {
             s.split(',')
                 .map(|p| p.parse::<Activation>())
-                .collect::<crate::Result<Vec<_>>>()
+                .collect::<crate::error::Result<Vec<_>>>()
         };
         v.map_err(|e| problems.push(format!("metadata 'hidden': {e}")))
             .ok()

@@ -163,7 +163,7 @@ pub fn run_split_once(
     inputs: &[&[u8]],
     outputs: &[&[f32]],
     params: &super::uniforms::MatmulParams,
-    split: super::kernels::Split,
+    split: super::kernels::KSplit,
     (gx, gy, _): (u32, u32, u32),
 ) -> Result<Vec<Vec<f32>>> {
     let reduce = kernel

@@ -36,7 +36,7 @@ pub enum Kernel {
 
 mod grid;
 
-pub use grid::{MatmulVariant, SLICE_ALIGN, SPLIT_TARGET, Split};
+pub use grid::{KSplit, MatmulVariant, SLICE_ALIGN, SPLIT_TARGET};
 
 /// A binding's kind, in binding order.
 #[derive(Clone, Copy, PartialEq)]

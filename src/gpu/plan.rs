@@ -4,7 +4,7 @@
 
 use super::buffer::{storage_init, uniform};
 use super::context::GpuContext;
-use super::kernels::{Dispatch, Kernel, Kernels, Range, Split, WG_1D, grid_1d, loss_groups};
+use super::kernels::{Dispatch, KSplit, Kernel, Kernels, Range, WG_1D, grid_1d, loss_groups};
 use super::layout::ParamLayout;
 use super::uniforms::{
     GatherParams, LossParams, MatmulParams, OptimParams, ReduceParams, SgdParams,
@@ -25,7 +25,7 @@ pub(super) enum Mode {
 }
 
 /// The dispatches of one step for a batch of `m` rows, with the uniforms they bind.
-pub(super) struct Plan {
+pub(super) struct StepPlan {
     pub(super) dispatches: Vec<Dispatch>,
     _uniforms: Vec<wgpu::Buffer>,
 }
@@ -156,8 +156,8 @@ impl Planner<'_> {
     /// The dispatch list of one step of `m` rows. A batch wider than one storage binding allows
     /// runs as row chunks: each chunk's gradients are added to the earlier ones' (and its loss to
     /// the step's stats), then one update follows, so the step is the whole batch's.
-    pub(super) fn build(&self, m: usize, mode: Mode) -> Result<Plan> {
-        let mut plan = Plan {
+    pub(super) fn build(&self, m: usize, mode: Mode) -> Result<StepPlan> {
+        let mut plan = StepPlan {
             dispatches: Vec::new(),
             _uniforms: Vec::new(),
         };
@@ -184,7 +184,7 @@ impl Planner<'_> {
     /// step uniform if the kernel reads it.
     fn add(
         &self,
-        plan: &mut Plan,
+        plan: &mut StepPlan,
         kernel: Kernel,
         ranges: Vec<Range>,
         params_buf: wgpu::Buffer,
@@ -205,7 +205,7 @@ impl Planner<'_> {
 
     /// The chunk's input rows and dense targets, from the training set (through the
     /// permutation) or, in order, from an evaluation set.
-    fn gather(&self, plan: &mut Plan, c: Chunk, mode: Mode) {
+    fn gather(&self, plan: &mut StepPlan, c: Chunk, mode: Mode) {
         let data = match mode {
             Mode::Eval(i) => &self.eval[i],
             _ => self.train,
@@ -242,7 +242,7 @@ impl Planner<'_> {
     }
 
     /// Each layer's matmul_forward, bias and activation fused: acts[l+1] = act(acts[l]·W + b).
-    fn forward(&self, plan: &mut Plan, c: Chunk) -> Result<()> {
+    fn forward(&self, plan: &mut StepPlan, c: Chunk) -> Result<()> {
         let (spec, b, m) = (self.spec, self.bufs, c.m);
         for l in 0..spec.n_layers() {
             let (fi, fo) = spec.layer_shape(l);
@@ -264,7 +264,7 @@ impl Planner<'_> {
 
     /// The loss and its gradient on the last layer's output (loss_forward_backward), then the
     /// chunk's loss and correct count summed into the step's stats slot (loss_stats).
-    fn loss(&self, plan: &mut Plan, c: Chunk) -> Result<()> {
+    fn loss(&self, plan: &mut StepPlan, c: Chunk) -> Result<()> {
         let (spec, b, m) = (self.spec, self.bufs, c.m);
         let n_layers = spec.n_layers();
         let ydim = spec.outputs();
@@ -317,7 +317,7 @@ impl Planner<'_> {
     /// From the last layer down: the input gradient dz[l-1] = (dz[l]·Wᵀ) ∘ act'(acts[l])
     /// (matmul_backward_input, above the first layer), then dW = acts[l]ᵀ·dz[l] and db
     /// (matmul_backward_weight), overwriting in the first chunk and adding in later ones.
-    fn backward(&self, plan: &mut Plan, c: Chunk) -> Result<()> {
+    fn backward(&self, plan: &mut StepPlan, c: Chunk) -> Result<()> {
         let (spec, b, m) = (self.spec, self.bufs, c.m);
         for l in (0..spec.n_layers()).rev() {
             let (fi, fo) = spec.layer_shape(l);
@@ -350,7 +350,7 @@ impl Planner<'_> {
 
     /// The optimiser's update of every parameter from the gradient buffer, λ and the
     /// optimiser's settings baked into its uniform.
-    fn update(&self, plan: &mut Plan) {
+    fn update(&self, plan: &mut StepPlan) {
         let device = &self.ctx.device;
         let b = self.bufs;
         let (len, decay_end) = (self.layout.total as u32, self.layout.decay_end as u32);
@@ -443,7 +443,7 @@ impl Planner<'_> {
     #[allow(clippy::too_many_arguments)]
     fn matmul(
         &self,
-        plan: &mut Plan,
+        plan: &mut StepPlan,
         kernel: Kernel,
         [a, b]: [Range; 2],
         aux: Option<Range>,
@@ -507,16 +507,16 @@ impl Planner<'_> {
     }
 
     /// How an (m, n) matmul over k terms is split: not at all without `split_below`, else as
-    /// `Split::plan` says within what the partials buffers hold (`bias`: its bias partials too).
-    fn split(&self, m: usize, n: usize, k: usize, bias: bool) -> Split {
+    /// `KSplit::plan` says within what the partials buffers hold (`bias`: its bias partials too).
+    fn split(&self, m: usize, n: usize, k: usize, bias: bool) -> KSplit {
         let Some(target) = self.split_below else {
-            return Split::NONE;
+            return KSplit::NONE;
         };
         let floats = |b: &wgpu::Buffer| (b.size() / 4) as usize;
         let mut most = floats(&self.bufs.partials) / (m * n).max(1);
         if bias {
             most = most.min(floats(&self.bufs.bias_partials) / n.max(1));
         }
-        Split::plan(self.kernels.matmul_variant(), m, n, k, target, most)
+        KSplit::plan(self.kernels.matmul_variant(), m, n, k, target, most)
     }
 }

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::buffer::{read_back, storage_init, storage_zeroed};
 use super::context::GpuContext;
-use super::kernels::{Kernel, Kernels, Split};
+use super::kernels::{KSplit, Kernel, Kernels};
 use super::layout::ParamLayout;
-use super::plan::{DataBufs, Mode, Plan, Planner, StepBuffers};
+use super::plan::{DataBufs, Mode, Planner, StepBuffers, StepPlan};
 use super::tuning::{self, MatmulChoice, MatmulConfig};
 use super::uniforms::StepInfo;
 use crate::data::Dataset;
@@ -62,7 +62,7 @@ pub struct GpuTrainer {
     /// The optimiser (baked into the update's uniform) and its update count.
     optimizer: Optimizer,
     t: u64,
-    plans: HashMap<(usize, Mode), Plan>,
+    plans: HashMap<(usize, Mode), StepPlan>,
     /// The (full batch, mode) passes whose kernels have been primed (see `prime_rows`).
     primed: HashSet<(usize, Mode)>,
     /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
@@ -154,7 +154,7 @@ impl GpuTrainer {
             for s in &shapes {
                 let v = kernels.matmul_variant();
                 let most = MAX_PARTIALS / (s.m * s.n).max(1);
-                let split = Split::plan(v, s.m, s.n, s.k, target, most);
+                let split = KSplit::plan(v, s.m, s.n, s.k, target, most);
                 let slices = split.splits as usize;
                 if slices > 1 {
                     parts = parts.max(slices * s.m * s.n);

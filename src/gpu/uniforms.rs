@@ -17,7 +17,7 @@ pub struct MatmulParams {
     /// matmul_backward_weight only: 1 adds the product to c and the column sums to db (the
     /// later row chunks of a batch split across bindings), 0 overwrites both.
     pub accumulate: u32,
-    /// Split K (`kernels::Split`): slices of k, the dispatch's z dimension (0 or 1: not split;
+    /// Split K (`KSplit`): slices of k, the dispatch's z dimension (0 or 1: not split;
     /// c and db then receive each slice's raw partial sums for `ReduceParams`' kernels).
     pub splits: u32,
     /// k terms per slice, a multiple of 16.
@@ -41,13 +41,23 @@ impl MatmulParams {
     }
 
     /// These params with k split as `split` says.
-    pub fn split(self, split: super::kernels::Split) -> MatmulParams {
+    pub fn split(self, split: KSplit) -> MatmulParams {
         MatmulParams {
             splits: split.splits,
             kslice: split.kslice,
             ..self
         }
     }
+}
+
+/// How a matmul's sum over k is split across workgroups (matmul.wgsl, "Split K"); chosen by
+/// `KSplit::plan` and `KSplit::slices` (kernels' grid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KSplit {
+    /// Slices, the dispatch's z dimension; 1: not split.
+    pub splits: u32,
+    /// k terms per slice (a multiple of 16), the last slice takes what is left; 0 when not split.
+    pub kslice: u32,
 }
 
 /// `Params` of reduce.wgsl: the second dispatch of a matmul whose k was split.

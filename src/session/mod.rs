@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::evaluate::{self, Evaluation};
 use crate::model::{Loss, Output, Spec};
 use crate::optim::OptimState;
-use crate::train::{self, Backend, EpochReport, Flow, Plan, Progress, Role, StopToken};
+use crate::train::{self, Backend, Course, EpochReport, Flow, Progress, Role, StopToken};
 use crate::trained::Model;
 
 /// Where a session saves while it trains.
@@ -583,7 +583,7 @@ impl Trainer {
         let steps_before = self.stop.steps();
         let run = self.run.as_mut().expect("opened above");
         let hp = self.config.hyper();
-        let plan = Plan {
+        let plan = Course {
             schedule: self.config.schedule,
             start: run.progress,
         };

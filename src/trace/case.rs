@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::Case;
-use super::input::{self, Rows};
+use super::input::{self, TraceRows};
 use crate::cpu::reference::{Net64, widen};
 use crate::data::Targets;
 use crate::error::{Error, Result};
@@ -112,7 +112,7 @@ impl Network {
 }
 
 /// The rows of `source`, and whether their targets are class labels.
-fn rows(source: &Source, model: Option<&Model>) -> Result<(Rows, bool)> {
+fn rows(source: &Source, model: Option<&Model>) -> Result<(TraceRows, bool)> {
     match source {
         Source::Inline(text) => Ok((input::parse_rows(text)?, false)),
         Source::Csv { path, targets } => Ok((input::read_rows_csv(path, *targets)?, false)),
@@ -132,7 +132,7 @@ fn rows(source: &Source, model: Option<&Model>) -> Result<(Rows, bool)> {
             }
             let classes = matches!(d.targets, Targets::Classes { .. });
             Ok((
-                Rows {
+                TraceRows {
                     x: widen(&d.x.to_f32()),
                     y: widen(&d.dense_targets()),
                     n: d.n,

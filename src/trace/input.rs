@@ -11,7 +11,7 @@ type Row = Vec<f64>;
 
 /// Rows read in f64: inputs (n, inputs) and targets (n, width), row-major.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Rows {
+pub struct TraceRows {
     /// Inputs, (n, inputs).
     pub x: Vec<f64>,
     /// Targets, (n, width): values, or one-hot rows for classes.
@@ -40,8 +40,8 @@ fn numbers(cells: &str, at: &dyn Fn() -> String) -> Result<Vec<f64>, String> {
 
 /// Rows written inline: rows separated by `;` (or new lines), each `inputs : targets` with
 /// values separated by commas, e.g. `0.85, 0.5 : 0.01, 0.99`. Every row the same widths.
-pub fn parse_rows(text: &str) -> Result<Rows> {
-    let mut rows = Rows {
+pub fn parse_rows(text: &str) -> Result<TraceRows> {
+    let mut rows = TraceRows {
         x: Vec::new(),
         y: Vec::new(),
         n: 0,
@@ -71,7 +71,7 @@ pub fn parse_rows(text: &str) -> Result<Rows> {
     Ok(rows)
 }
 
-fn push(rows: &mut Rows, x: Vec<f64>, y: Vec<f64>, at: &dyn Fn() -> String) -> Result<()> {
+fn push(rows: &mut TraceRows, x: Vec<f64>, y: Vec<f64>, at: &dyn Fn() -> String) -> Result<()> {
     if rows.n == 0 {
         (rows.inputs, rows.width) = (x.len(), y.len());
     } else if (x.len(), y.len()) != (rows.inputs, rows.width) {
@@ -95,12 +95,12 @@ fn push(rows: &mut Rows, x: Vec<f64>, y: Vec<f64>, at: &dyn Fn() -> String) -> R
 
 /// Rows from a CSV file: an optional header line, `#` comment lines, then one row per line,
 /// the last `targets` columns the targets (values, or one-hot class columns).
-pub fn read_rows_csv(path: &Path, targets: usize) -> Result<Rows> {
+pub fn read_rows_csv(path: &Path, targets: usize) -> Result<TraceRows> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
         path: path.into(),
         err,
     })?;
-    let mut rows = Rows {
+    let mut rows = TraceRows {
         x: Vec::new(),
         y: Vec::new(),
         n: 0,

@@ -29,7 +29,7 @@ Notation (layers l = 1..L, m rows per step; matrices have one row per sample, W^
   δ^[l] = ∂E/∂z^[l]                δ^[l] = (δ^[l+1]·W^[l+1]) ∘ g_l'(z^[l])
   ∂E/∂W^[l] = δ^[l]ᵀ·a^[l-1] + 2λW^[l],  ∂E/∂b^[l] = Σ_i δ^[l]_i
   fd: the central difference (E(θ+h) - E(θ-h)) / 2h in f64, h = fd_step·max(1, |θ|);
-  rel diff: |analytic - fd| / max(|analytic|, |fd|). Rows are the data's rows, 0-based; units 1-based.
+  rel diff: |analytic - fd| / max(|analytic|, |fd|). TraceRows are the data's rows, 0-based; units 1-based.
 
 The seed notebooks' names for the same numbers:
   here          000 (numpy net)  001 (softmax + L2)     002 (German, by hand)               003 (2-2-1 sigmoid)

@@ -5,7 +5,7 @@
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
 use wgtrain::gpu::buffer::run_split_once;
-use wgtrain::gpu::kernels::{Kernel, Kernels, Split};
+use wgtrain::gpu::kernels::{KSplit, Kernel, Kernels};
 use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::model::Activation;
 
@@ -13,7 +13,7 @@ use super::kernels::{Grid, UNWRITTEN, activation_outputs, bytes, launch, seed_of
 use super::{MATMUL, assert_close, uniform};
 
 /// How a check runs each matmul: one dispatch on a grid, or split into at most this many
-/// slices of k (`Split::slices`; `usize::MAX`: one per 16-term step) and reduced.
+/// slices of k (`KSplit::slices`; `usize::MAX`: one per 16-term step) and reduced.
 #[derive(Clone, Copy)]
 pub enum How {
     Grid(Grid),
@@ -49,7 +49,7 @@ impl How {
             ),
             How::Split(slices) => {
                 let (ctx, kernels) = gpu;
-                let split = Split::slices(k, slices);
+                let split = KSplit::slices(k, slices);
                 let groups = kernels.matmul_groups(m, n).unwrap();
                 run_split_once(ctx, kernels, kernel, inputs, outputs, params, split, groups)
                     .unwrap_or_else(|e| panic!("{kernel:?} split {split:?}: {e}"))
@@ -62,7 +62,7 @@ impl How {
         match self {
             How::Grid(_) => String::new(),
             How::Split(slices) => {
-                let s = Split::slices(k, slices);
+                let s = KSplit::slices(k, slices);
                 format!(" split {} x {}", s.splits, s.kslice)
             }
         }

@@ -107,7 +107,7 @@ impl Raw {
 
 /// Where a step's rows come from.
 #[derive(Clone, Copy)]
-pub(super) enum Rows<'a> {
+pub(super) enum BatchRows<'a> {
     /// Training rows by index (a batch of the epoch's permutation).
     Train(&'a [u32]),
     /// Evaluation set `.0` from row `.1` on.
@@ -134,7 +134,7 @@ pub(super) enum Update {
 /// One step: m rows from `rows`, the next batch's rows to prefetch, and what to update.
 pub(super) struct Step<'a> {
     pub(super) m: usize,
-    pub(super) rows: Rows<'a>,
+    pub(super) rows: BatchRows<'a>,
     pub(super) next: &'a [u32],
     pub(super) update: Update,
 }
@@ -221,7 +221,7 @@ impl Job<'_> {
             )
         };
         match s.rows {
-            Rows::Train(rows) => {
+            BatchRows::Train(rows) => {
                 let (x, y) = self.train;
                 for ((&r, xr), yr) in rows[lo..hi]
                     .iter()
@@ -233,7 +233,7 @@ impl Job<'_> {
                     yr.copy_from_slice(&y[r * w..(r + 1) * w]);
                 }
             }
-            Rows::Eval(set, start) => {
+            BatchRows::Eval(set, start) => {
                 let (x, y, _) = &self.eval[set];
                 for (i, xr) in xs.chunks_exact_mut(d).enumerate() {
                     x.copy_row(start + lo + i, xr);

@@ -279,7 +279,7 @@ impl Drop for Team {
 /// if it beats the time alone. Both ways compute exactly the same thing, so the choice changes
 /// speed only.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub struct Pacing {
     /// The fastest team step since the team was last chosen.
     best_team: f64,
     /// Which of the last 16 team steps were slow (a bit each, newest lowest).
@@ -292,20 +292,20 @@ pub struct Schedule {
     trial: Vec<f64>,
 }
 
-impl Default for Schedule {
-    fn default() -> Schedule {
-        Schedule {
+impl Default for Pacing {
+    fn default() -> Pacing {
+        Pacing {
             best_team: f64::INFINITY,
             slow: 0,
             alone_left: 0,
-            period: Schedule::FIRST_PERIOD,
+            period: Pacing::FIRST_PERIOD,
             alone: Vec::new(),
             trial: Vec::new(),
         }
     }
 }
 
-impl Schedule {
+impl Pacing {
     /// A team step slower than this multiple of the best one counts as slow (a team of two
     /// is at most twice as fast as one thread, so such a step was slower than one thread).
     const SLOW: f64 = 2.0;
@@ -337,25 +337,25 @@ impl Schedule {
         if !self.alone.is_empty() && self.slow == 0 && self.best_team.is_infinite() {
             // On trial after a span alone: keep the team if it beats one thread.
             self.trial.push(seconds);
-            if self.trial.len() < Schedule::TRIAL {
+            if self.trial.len() < Pacing::TRIAL {
                 return;
             }
             let (team, alone) = (median(&mut self.trial), median(&mut self.alone.clone()));
             self.trial.clear();
             if team < alone {
-                self.period = Schedule::FIRST_PERIOD;
+                self.period = Pacing::FIRST_PERIOD;
                 self.alone.clear();
                 self.best_team = team;
             } else {
-                self.period = (self.period * 2).min(Schedule::LAST_PERIOD);
+                self.period = (self.period * 2).min(Pacing::LAST_PERIOD);
                 self.alone_left = self.period;
             }
             return;
         }
         self.best_team = self.best_team.min(seconds);
-        let slow = seconds > Schedule::SLOW * self.best_team;
+        let slow = seconds > Pacing::SLOW * self.best_team;
         self.slow = (self.slow << 1) | slow as u16;
-        if self.slow.count_ones() >= Schedule::SLOW_STEPS {
+        if self.slow.count_ones() >= Pacing::SLOW_STEPS {
             self.slow = 0;
             self.best_team = f64::INFINITY;
             self.alone_left = self.period;
@@ -461,7 +461,7 @@ mod tests {
 
     /// Feeds `n` steps taking `team` seconds on the team and `alone` seconds alone; returns
     /// how many ran on the team.
-    fn feed(s: &mut Schedule, n: usize, team: f64, alone: f64) -> usize {
+    fn feed(s: &mut Pacing, n: usize, team: f64, alone: f64) -> usize {
         let mut on_team = 0;
         for _ in 0..n {
             let t = s.use_team();
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn the_schedule_keeps_the_team_while_it_is_fast_and_noise_is_rare() {
-        let mut s = Schedule::default();
+        let mut s = Pacing::default();
         assert_eq!(feed(&mut s, 1000, 1.0, 1.8), 1000);
         // Three slow steps in sixteen are noise, not contention.
         for _ in 0..3 {
@@ -486,7 +486,7 @@ mod tests {
 
     #[test]
     fn the_schedule_runs_alone_while_the_team_is_slower_and_returns_when_it_is_not() {
-        let mut s = Schedule::default();
+        let mut s = Pacing::default();
         feed(&mut s, 50, 1.0, 1.8);
         // Contention: team steps take 10, one thread 2.
         let on_team = feed(&mut s, 5000, 10.0, 2.0);
@@ -496,7 +496,7 @@ mod tests {
         // The contention ends: within the longest span plus a trial the team is back.
         feed(
             &mut s,
-            (Schedule::LAST_PERIOD as usize) + Schedule::TRIAL,
+            (Pacing::LAST_PERIOD as usize) + Pacing::TRIAL,
             1.0,
             1.8,
         );

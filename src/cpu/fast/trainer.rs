@@ -7,8 +7,8 @@ use std::time::Instant;
 use super::flush::Flush;
 use super::gemm::PARALLEL_MIN_MACS;
 use super::ops::transpose_rows;
-use super::step::{Job, Phase, Raw, Rows, Step, Update, by_rows, phases};
-use super::team::{Member, Schedule, Team};
+use super::step::{BatchRows, Job, Phase, Raw, Step, Update, by_rows, phases};
+use super::team::{Member, Pacing, Team};
 use crate::data::{Dataset, Inputs};
 use crate::error::Result;
 use crate::model::{Params, Spec};
@@ -46,7 +46,7 @@ pub struct CpuTrainer {
     /// Whether a step's work is large enough to share among the team's threads.
     shared: bool,
     /// When to run a shared step on the team, and when all its parts on this thread.
-    schedule: Schedule,
+    schedule: Pacing,
     /// The phases of a step (`phases`), by [by_rows][backward].
     phases: [[Vec<Phase>; 2]; 2],
 }
@@ -101,7 +101,7 @@ impl CpuTrainer {
     ) -> Result<CpuTrainer> {
         params.check_shapes(spec)?;
         if batch == 0 {
-            return Err(crate::Error::invalid("batch", "must be at least 1"));
+            return Err(crate::error::Error::invalid("batch", "must be at least 1"));
         }
         // Step buffers hold at most the rows a step can have, however large --batch is.
         let largest = eval.iter().map(|e| e.2).fold(train.2, usize::max);
@@ -143,10 +143,11 @@ impl CpuTrainer {
             t: 0,
             state: Vec::new(),
             grad: Params { layers: Vec::new() },
-            team: Team::new(rayon::current_num_threads())
-                .map_err(|e| crate::Error::usage(format!("cannot start CPU threads: {e}")))?,
+            team: Team::new(rayon::current_num_threads()).map_err(|e| {
+                crate::error::Error::usage(format!("cannot start CPU threads: {e}"))
+            })?,
             shared: rows * macs >= PARALLEL_MIN_MACS,
-            schedule: Schedule::default(),
+            schedule: Pacing::default(),
             phases: [false, true].map(|r| [false, true].map(|b| phases(spec.n_layers(), r, b))),
         })
     }
@@ -156,7 +157,7 @@ impl CpuTrainer {
     /// `RAYON_NUM_THREADS`, and only for networks large enough to gain from it.
     pub fn with_threads(mut self, threads: usize) -> Result<CpuTrainer> {
         self.team = Team::new(threads)
-            .map_err(|e| crate::Error::usage(format!("cannot start CPU threads: {e}")))?;
+            .map_err(|e| crate::error::Error::usage(format!("cannot start CPU threads: {e}")))?;
         self.shared = threads > 1;
         Ok(self)
     }
@@ -193,7 +194,7 @@ impl CpuTrainer {
                 };
                 Some(Step {
                     m: rows.len(),
-                    rows: Rows::Train(rows),
+                    rows: BatchRows::Train(rows),
                     next: batches.get(i + 1).copied().unwrap_or(&[]),
                     update,
                 })
@@ -304,7 +305,7 @@ impl CpuTrainer {
         let mut loss = 0.0;
         let step = Step {
             m: rows.len(),
-            rows: Rows::Train(rows),
+            rows: BatchRows::Train(rows),
             next: &[],
             update: Update::Grads,
         };
@@ -329,14 +330,14 @@ impl Backend for CpuTrainer {
         stop: &StopToken,
     ) -> Result<Vec<f32>> {
         if hp.batch != self.batch {
-            return Err(crate::Error::usage(format!(
+            return Err(crate::error::Error::usage(format!(
                 "trainer built for batch {}, asked for {}",
                 self.batch, hp.batch
             )));
         }
         let steps = perm.len().div_ceil(self.batch);
         if lrs.len() != steps {
-            return Err(crate::Error::usage(format!(
+            return Err(crate::error::Error::usage(format!(
                 "{} learning rates for {steps} steps",
                 lrs.len()
             )));
@@ -374,7 +375,9 @@ impl Backend for CpuTrainer {
 
     fn evaluate(&mut self, set: usize) -> Result<EvalStats> {
         if set >= self.eval.len() {
-            return Err(crate::Error::usage(format!("no evaluation set {set}")));
+            return Err(crate::error::Error::usage(format!(
+                "no evaluation set {set}"
+            )));
         }
         let (n, batch) = (self.eval[set].2, self.batch);
         let mut stats = EvalStats::default();
@@ -382,7 +385,7 @@ impl Backend for CpuTrainer {
             let start = i * batch;
             (start < n).then(|| Step {
                 m: batch.min(n - start),
-                rows: Rows::Eval(set, start),
+                rows: BatchRows::Eval(set, start),
                 next: &[],
                 update: Update::None,
             })
@@ -401,7 +404,7 @@ impl Backend for CpuTrainer {
 
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
         if rows.is_empty() || rows.len() > self.batch {
-            return Err(crate::Error::usage(format!(
+            return Err(crate::error::Error::usage(format!(
                 "gradients of {} rows with batch {}",
                 rows.len(),
                 self.batch

@@ -1,5 +1,5 @@
 //! How a matmul maps onto workgroups: the tile variants of matmul.wgsl (their entry points,
-//! grids and loop counts) and split K (`Split`: slices of the k sum in the grid's z).
+//! grids and loop counts) and split K (`KSplit`: slices of the k sum in the grid's z).
 
 use super::{Kernel, MAX_GROUPS};
 use crate::error::{Error, Result};
@@ -88,17 +88,11 @@ const MIN_SLICE: usize = 32;
 /// Slices are whole k steps of both variants: matmul.wgsl's `TILE_K` (its `fits_split`).
 pub const SLICE_ALIGN: usize = 16;
 
-/// How a matmul's sum over k is split across workgroups (matmul.wgsl, "Split K").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Split {
-    /// Slices, the dispatch's z dimension; 1: not split.
-    pub splits: u32,
-    /// k terms per slice (a multiple of 16), the last slice takes what is left; 0 when not split.
-    pub kslice: u32,
-}
+/// The split itself is a uniform's data (`uniforms::KSplit`); how to choose it is here.
+pub use crate::gpu::uniforms::KSplit;
 
-impl Split {
-    pub const NONE: Split = Split {
+impl KSplit {
+    pub const NONE: KSplit = KSplit {
         splits: 1,
         kslice: 0,
     };
@@ -113,25 +107,25 @@ impl Split {
         k: usize,
         target: u32,
         most: usize,
-    ) -> Split {
+    ) -> KSplit {
         let t = variant.tile() as usize;
         let groups = (m.div_ceil(t) * n.div_ceil(t)).max(1);
         let want = (target as usize)
             .div_ceil(groups)
             .min(k / MIN_SLICE)
             .min(most);
-        Split::slices(k, want)
+        KSplit::slices(k, want)
     }
 
     /// At most `slices` slices of whole 16-term steps covering k terms.
-    pub fn slices(k: usize, slices: usize) -> Split {
+    pub fn slices(k: usize, slices: usize) -> KSplit {
         if slices <= 1 || k <= SLICE_ALIGN {
-            return Split::NONE;
+            return KSplit::NONE;
         }
         let kslice = k.div_ceil(slices).next_multiple_of(SLICE_ALIGN);
         match k.div_ceil(kslice) {
-            0 | 1 => Split::NONE,
-            s => Split {
+            0 | 1 => KSplit::NONE,
+            s => KSplit {
                 splits: s as u32,
                 kslice: kslice as u32,
             },
