@@ -315,51 +315,7 @@ impl Trainer {
                 "stops on the validation loss, and this run has no validation set: give one, or hold out part of the training rows",
             ));
         }
-        let standardize = self
-            .standardize
-            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
-        if standardize && self.model.input.standardize.is_none() {
-            if self.resume.is_some() {
-                return Err(Error::invalid(
-                    "standardize",
-                    "cannot be added to a resumed run that did not standardise its inputs",
-                ));
-            }
-            let mut z = Standardize::fit(&train);
-            if let Some(t) = &self.model.input.table {
-                for (j, one_hot) in t.one_hot().into_iter().enumerate() {
-                    if one_hot && j < z.mean.len() {
-                        (z.mean[j], z.std[j]) = (0.0, 1.0);
-                    }
-                }
-            }
-            self.model.set_standardize(Some(z))?;
-        } else if self.standardize == Some(false) && self.model.input.standardize.is_some() {
-            return Err(Error::invalid(
-                "standardize",
-                "is off, but the model already standardises its inputs (a resumed run, or a model that carries statistics)",
-            ));
-        }
-        let regression =
-            self.model.spec.loss == Loss::Mse && matches!(train.targets, Targets::Values { .. });
-        // Unset: on for tabular data (a model with a CSV table) in a new run.
-        let standardize_targets = self
-            .standardize_targets
-            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
-        if standardize_targets
-            && regression
-            && self.model.spec.output == Output::Linear
-            && self.model.input.target_standardize.is_none()
-        {
-            if self.resume.is_some() {
-                return Err(Error::invalid(
-                    "standardize_targets",
-                    "cannot be added to a resumed run that did not standardise its targets",
-                ));
-            }
-            self.model
-                .set_target_standardize(Some(fit_targets(&train)))?;
-        }
+        let regression = self.fit_standardisations(&train)?;
         let spec = self.model.spec.clone();
         let source = self.source.clone().unwrap_or_else(|| train.name.clone());
         if let Some(state) = &self.resume {
@@ -446,6 +402,59 @@ impl Trainer {
             sizes,
             host,
         })
+    }
+
+    /// Fits the input standardisation (and a regression's target standardisation) to the
+    /// training rows where the session asks for one the model does not carry yet; refuses one
+    /// a resumed run did not have, or turning off one the model carries. Whether the targets
+    /// are a regression's values (mse on value targets).
+    fn fit_standardisations(&mut self, train: &Dataset) -> Result<bool> {
+        let standardize = self
+            .standardize
+            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
+        if standardize && self.model.input.standardize.is_none() {
+            if self.resume.is_some() {
+                return Err(Error::invalid(
+                    "standardize",
+                    "cannot be added to a resumed run that did not standardise its inputs",
+                ));
+            }
+            let mut z = Standardize::fit(&train);
+            if let Some(t) = &self.model.input.table {
+                for (j, one_hot) in t.one_hot().into_iter().enumerate() {
+                    if one_hot && j < z.mean.len() {
+                        (z.mean[j], z.std[j]) = (0.0, 1.0);
+                    }
+                }
+            }
+            self.model.set_standardize(Some(z))?;
+        } else if self.standardize == Some(false) && self.model.input.standardize.is_some() {
+            return Err(Error::invalid(
+                "standardize",
+                "is off, but the model already standardises its inputs (a resumed run, or a model that carries statistics)",
+            ));
+        }
+        let regression =
+            self.model.spec.loss == Loss::Mse && matches!(train.targets, Targets::Values { .. });
+        // Unset: on for tabular data (a model with a CSV table) in a new run.
+        let standardize_targets = self
+            .standardize_targets
+            .unwrap_or(self.model.input.table.is_some() && self.resume.is_none());
+        if standardize_targets
+            && regression
+            && self.model.spec.output == Output::Linear
+            && self.model.input.target_standardize.is_none()
+        {
+            if self.resume.is_some() {
+                return Err(Error::invalid(
+                    "standardize_targets",
+                    "cannot be added to a resumed run that did not standardise its targets",
+                ));
+            }
+            self.model
+                .set_target_standardize(Some(fit_targets(&train)))?;
+        }
+        Ok(regression)
     }
 
     /// The session's boundary, before anything uses what it was given: the model's parts fit
