@@ -107,3 +107,38 @@ fn an_unclosed_quote_is_named_with_the_line_it_opens_on() {
         &["a quote (\") opened on line 1 is never closed"],
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_backend_this_platform_lacks_is_named_not_a_missing_driver() {
+    let s = Scratch::new("msg_backend");
+    let train = s.write("train.csv", table(20, ","));
+    let args = [
+        "train", "--device", "gpu", "--data", &train, "--epochs", "1",
+    ];
+    let run = s.run_with(&args, |c| {
+        c.env("WGPU_BACKEND", "dx12");
+    });
+    run.assert_error(&[
+        "WGPU_BACKEND=\"dx12\" asks for dx12, which is not available on linux",
+        "the backends here are vulkan and gl",
+    ]);
+    assert!(!run.stderr.contains("lavapipe"), "{}", run.show());
+    let mut flag = args.to_vec();
+    flag.extend(["--backend", "metal"]);
+    s.run(&flag).assert_error(&[
+        "--backend asks for metal, which is not available on linux",
+        "vulkan and gl",
+    ]);
+    // --device auto says so in its note as it falls back to the CPU path.
+    let auto = s.run_with(&["train", "--data", &train, "--epochs", "1"], |c| {
+        c.env("WGPU_BACKEND", "dx12");
+    });
+    auto.assert_success();
+    assert!(
+        auto.stderr
+            .contains("dx12, which is not available on linux"),
+        "{}",
+        auto.show()
+    );
+}

@@ -128,7 +128,8 @@ fn plan(a: &TrainArgs) -> Result<RunPlan> {
 
 /// The lines that open a run: the plan's notes, why the CPU, data and network, device,
 /// optimizer, and where a resumed run continues.
-fn opening(run: &mut Run, resumed: Option<&std::path::Path>) -> Result<()> {
+fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
+    let resumed = a.resume.as_deref();
     for n in run.notes() {
         note!("note: {}", super::in_flags(n));
     }
@@ -145,7 +146,7 @@ fn opening(run: &mut Run, resumed: Option<&std::path::Path>) -> Result<()> {
         ),
         Some(Fallback::NoAdapter) => note!(
             "note: no GPU adapter found; training on the CPU path ({})",
-            wgtrain::config::INSTALL_HINT
+            super::in_flags(&wgtrain::config::no_adapter_hint(a.backend))
         ),
         None => {}
     }
@@ -398,7 +399,7 @@ fn draw(run: &Run, fit: &Fit) -> Result<()> {
 pub fn run(a: TrainArgs) -> Result<()> {
     super::set_threads(a.threads)?;
     let mut run = plan(&a)?.open()?;
-    opening(&mut run, a.resume.as_deref())?;
+    opening(&mut run, &a)?;
     let mut watch = None;
     let end = fit(&a, &mut run, &mut watch)?;
     finish(&a, &mut run, end, watch)
