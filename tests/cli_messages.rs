@@ -142,3 +142,64 @@ fn a_backend_this_platform_lacks_is_named_not_a_missing_driver() {
         auto.show()
     );
 }
+
+#[test]
+fn a_divergence_caused_by_l2_names_l2_not_the_learning_rate() {
+    let s = Scratch::new("msg_l2");
+    let train = s.write("train.csv", table(40, ","));
+    let run = s.run(&[
+        "train", "--device", "cpu", "--data", &train, "--l2", "1e6", "--epochs", "5",
+    ]);
+    run.assert_error(&[
+        "training diverged",
+        "the weight decay is too strong for the learning rate: with --l2 at 1000000 and lr 0.1",
+        "use an l2 below 1/lr = 10",
+    ]);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: epoch"))
+        .unwrap_or_else(|| panic!("no climbing warning:\n{}", run.show()));
+    assert!(
+        warning.contains("the weight decay is too strong") && !warning.contains("--standardize"),
+        "{}",
+        run.show()
+    );
+}
+
+#[test]
+fn bce_targets_outside_0_1_are_refused_before_training_naming_column_and_row() {
+    let s = Scratch::new("msg_bce");
+    let mut text = String::from("a,b,p\n");
+    for i in 0..30 {
+        let (a, b) = ((i % 7) as f64 / 7.0, (i % 5) as f64 / 5.0);
+        // Row 3 holds a percentage where a probability belongs.
+        let p = if i == 3 { 85.0 } else { (a + b) / 2.0 };
+        text += &format!("{a},{b},{p}\n");
+    }
+    let file = s.write("probs.csv", text);
+    rejects(
+        &s,
+        &["--data", &file, "--targets", "p", "--loss", "bce"],
+        &[
+            "probs.csv: target \"p\" is 85 on row 3 (0-based)",
+            "bce takes targets in [0, 1]",
+            "--loss mse",
+        ],
+    );
+    // The same rows under mse train.
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        &file,
+        "--targets",
+        "p",
+        "--loss",
+        "mse",
+        "--epochs",
+        "1",
+    ])
+    .assert_success();
+}

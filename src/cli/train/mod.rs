@@ -249,7 +249,7 @@ fn fit(a: &TrainArgs, run: &mut Run, watch: &mut Option<Watch>) -> Result<Finish
     *watch = Some(Watch::start(token.clone())?);
     let start = t.progress();
     let n_train = t.sizes().unwrap_or_default()[0];
-    let (lr, batch) = (t.config().lr, t.config().batch);
+    let (lr, batch, l2) = (t.config().lr, t.config().batch, t.config().l2);
     let bar = BatchBar::new(
         a.quiet,
         n_train.div_ceil(batch),
@@ -261,11 +261,17 @@ fn fit(a: &TrainArgs, run: &mut Run, watch: &mut Option<Watch>) -> Result<Finish
     let standardized = t.input().standardize.is_some();
     let end = run.fit(|r| {
         let warning = r.loss_rise.map(|ratio| {
+            let advice = if lr * l2 > 1.0 {
+                super::in_flags(&train::divergence_advice(lr, l2))
+                    .replace("a lower learning rate", "a lower --lr")
+            } else {
+                format!("try a lower --lr (now {lr})")
+            };
             format!(
-                "warning: epoch {}'s training loss ({:.4}) is {ratio:.0} times the first batch's: the run is climbing, not learning; try a lower --lr (now {lr}){}",
+                "warning: epoch {}'s training loss ({:.4}) is {ratio:.0} times the first batch's: the run is climbing, not learning; {advice}{}",
                 r.epoch,
                 r.train_loss,
-                if standardized {
+                if standardized || lr * l2 > 1.0 {
                     ""
                 } else {
                     ", or --standardize the inputs"
