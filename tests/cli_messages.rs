@@ -203,3 +203,49 @@ fn bce_targets_outside_0_1_are_refused_before_training_naming_column_and_row() {
     ])
     .assert_success();
 }
+
+/// A trained checkpoint of a small table network, and the table's path.
+fn trained(s: &Scratch) -> (String, String) {
+    let train = s.write("train.csv", table(40, ","));
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--data", &train, "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    (model, train)
+}
+
+#[test]
+fn a_truncated_checkpoint_is_called_cut_short_not_another_format() {
+    let s = Scratch::new("msg_truncated");
+    let (model, train) = trained(&s);
+    let bytes = std::fs::read(&model).unwrap();
+    let header = s.write("header.safetensors", &bytes[..300]);
+    let tensors = s.write("tensors.safetensors", &bytes[..bytes.len() - 10]);
+    for cut in [&header, &tensors] {
+        s.run(&["eval", "--model", cut, "--data", &train])
+            .assert_error(&["cut short: its header says the file holds", "truncated"]);
+    }
+    let want = format!(
+        "the file holds {} bytes, but it has {}",
+        bytes.len(),
+        bytes.len() - 10
+    );
+    s.run(&[
+        "train", "--device", "cpu", "--resume", &tensors, "--epochs", "1",
+    ])
+    .assert_error(&[&want]);
+}
+
+#[test]
+fn a_csv_given_as_the_model_is_called_a_text_file() {
+    let s = Scratch::new("msg_csv_model");
+    let (_, train) = trained(&s);
+    s.run(&["eval", "--model", &train, "--data", &train])
+        .assert_error(&["train.csv: a text file (a table of data?), not a checkpoint"]);
+    s.run(&["predict", "--model", &train, "--input", &train])
+        .assert_error(&["a text file (a table of data?), not a checkpoint"]);
+    let empty = s.write("empty.safetensors", "");
+    s.run(&["eval", "--model", &empty, "--data", &train])
+        .assert_error(&["an empty file, not a checkpoint"]);
+}
