@@ -249,3 +249,87 @@ fn a_csv_given_as_the_model_is_called_a_text_file() {
     s.run(&["eval", "--model", &empty, "--data", &train])
         .assert_error(&["an empty file, not a checkpoint"]);
 }
+
+#[test]
+fn numbers_written_for_people_are_named_not_called_identifiers() {
+    let s = Scratch::new("msg_formatted");
+    type Cell = fn(usize) -> String;
+    let cases: [(&str, Cell, &str); 3] = [
+        (
+            "thousands",
+            |i| format!("\"{},{:03}.5\"", i + 1, i * 7),
+            "thousands separators",
+        ),
+        ("percent", |i| format!("{i}.5%"), "a percent sign"),
+        ("currency", |i| format!("${i}.50"), "a currency sign"),
+    ];
+    for (name, cell, what) in cases {
+        let mut text = String::from("amount,b,label\n");
+        // Each row its own value, as amounts are: before, "an identifier".
+        for i in 0..30 {
+            let y = if i % 2 == 0 { "x" } else { "y" };
+            text += &format!("{},{},{y}\n", cell(i), i % 3);
+        }
+        let file = s.write(&format!("{name}.csv"), text);
+        rejects(
+            &s,
+            &["--data", &file],
+            &[
+                &format!("is a number written with {what}"),
+                "write the column as plain numbers",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_trailing_delimiter_is_named_not_a_missing_label() {
+    let s = Scratch::new("msg_trailing");
+    let text: String = table(30, ",").lines().map(|l| format!("{l},\n")).collect();
+    let file = s.write("trailing.csv", text);
+    rejects(
+        &s,
+        &["--data", &file],
+        &["the line ends with ',', a trailing delimiter", "--label"],
+    );
+}
+
+#[test]
+fn a_utf16_file_is_named_as_utf16() {
+    let s = Scratch::new("msg_utf16");
+    let mut bytes = vec![0xff, 0xfe];
+    for u in table(20, ",").encode_utf16() {
+        bytes.extend(u.to_le_bytes());
+    }
+    let file = s.write("excel.csv", bytes);
+    rejects(
+        &s,
+        &["--data", &file],
+        &["excel.csv: encoded as UTF-16", "save it as UTF-8"],
+    );
+}
+
+#[test]
+fn a_given_delimiter_that_splits_nothing_names_the_one_that_does() {
+    let s = Scratch::new("msg_given_delimiter");
+    let file = s.write("train.csv", table(20, ","));
+    rejects(
+        &s,
+        &["--data", &file, "--delimiter", ";"],
+        &[
+            "--delimiter is ';', which does not split line 1",
+            "looks ','-separated",
+        ],
+    );
+}
+
+#[test]
+fn a_column_name_in_another_case_is_pointed_at() {
+    let s = Scratch::new("msg_label_case");
+    let file = s.write("train.csv", table(20, ","));
+    rejects(
+        &s,
+        &["--data", &file, "--label", "LABEL"],
+        &["--label \"LABEL\"", "\"label\" differs only in case"],
+    );
+}

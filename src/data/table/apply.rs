@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use super::read::{Records, delimiter_name};
+use super::read::{Records, delimiter_name, formatted_number};
 use super::{
     CHECK_EVERY, ColumnInfo, Counts, Format, Kind, MAX_LEVELS, Missing, Need, Rows, SPACES, Table,
     at_column, file_name, header_names, is_missing, number,
@@ -403,9 +403,17 @@ impl Table {
                                 ));
                             }
                             None => {
+                                let why = formatted_number(cell, self.decimal).map_or(
+                                    String::new(),
+                                    |what| {
+                                        format!(
+                                            " (a number written with {what}: write the column as plain numbers)"
+                                        )
+                                    },
+                                );
                                 return Err(err(
                                     line,
-                                    format!("{}: {cell:?} is not a number", at()),
+                                    format!("{}: {cell:?} is not a number{why}", at()),
                                 ));
                             }
                         }

@@ -49,6 +49,34 @@ pub fn number(cell: &str, decimal: char) -> Option<f64> {
     cell.parse().ok()
 }
 
+/// What keeps `cell` from reading as a number, when it is one written for people: a percent
+/// sign (`45%`), a currency sign (`$12.50`), or thousands separators (`1,234.5`, or `1.234,5`
+/// with a decimal comma). None otherwise.
+pub(crate) fn formatted_number(cell: &str, decimal: char) -> Option<&'static str> {
+    let plain = |c: &str| number(c.trim(), decimal).is_some();
+    if let Some(rest) = cell.strip_suffix('%')
+        && plain(rest)
+    {
+        return Some("a percent sign");
+    }
+    let currency = ['$', '€', '£', '¥'];
+    if let Some(rest) = cell
+        .strip_prefix(currency)
+        .or_else(|| cell.strip_suffix(currency))
+        && (plain(rest) || formatted_number(rest.trim(), decimal).is_some())
+    {
+        return Some("a currency sign");
+    }
+    let sep = if decimal == ',' { '.' } else { ',' };
+    let (whole, _) = cell.split_once(decimal).unwrap_or((cell, ""));
+    let groups: Vec<&str> = whole.trim_start_matches(['-', '+']).split(sep).collect();
+    let grouped = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+    (grouped && plain(&cell.replace(sep, ""))).then_some("thousands separators")
+}
+
 /// The columns' names from a file's first record: its cells when it is a `header`, with
 /// `column N` for an empty one (pandas' index, R's row names); `column N` for all without.
 pub(crate) fn header_names(first: &[String], header: bool) -> Vec<String> {
@@ -333,6 +361,12 @@ fn open_text(path: &Path) -> Result<Box<dyn Read>> {
             },
         )
     })?;
+    if b.starts_with(b"\xff\xfe") || b.starts_with(b"\xfe\xff") {
+        return Err(Error::data(
+            path,
+            "encoded as UTF-16 (it starts with UTF-16's byte-order mark): save it as UTF-8 (Excel: \"CSV UTF-8\")",
+        ));
+    }
     if b.starts_with(b"\xef\xbb\xbf") {
         r.consume(3);
     }
