@@ -333,3 +333,22 @@ fn a_column_name_in_another_case_is_pointed_at() {
         &["--label \"LABEL\"", "\"label\" differs only in case"],
     );
 }
+
+#[test]
+fn a_file_of_a_header_alone_says_so() {
+    let s = Scratch::new("msg_header_only");
+    let train = s.write("train.csv", table(30, ","));
+    let header = s.write("header.csv", "a,b,c,label\n");
+    let empty = s.write("empty.csv", "\n\n");
+    rejects(
+        &s,
+        &["--data", &header],
+        &["line 1 is a header line, and no line follows it"],
+    );
+    rejects(
+        &s,
+        &["--data", &train, "--test", &header],
+        &["header.csv: no data rows: line 1 is a header line"],
+    );
+    rejects(&s, &["--data", &empty], &["the file is empty"]);
+}

@@ -200,7 +200,10 @@ impl Table {
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
         let Some(first_line) = rec.next()? else {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                "no data rows: the file is empty, or holds only blank lines",
+            ));
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
         // The first line does not fit the table: a comment or an unclosed quote there, or a
@@ -506,7 +509,16 @@ impl Table {
             row(line, &cells)?;
         }
         if n == 0 {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                if header {
+                    format!(
+                        "no data rows: line {first_line} is a header line, and no line follows it"
+                    )
+                } else {
+                    "no data rows".to_string()
+                },
+            ));
         }
         let targets = match &self.classes {
             Some(c) if labelled => Targets::Classes {

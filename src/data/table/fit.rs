@@ -294,7 +294,10 @@ impl Table {
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
         let Some(first_line) = rec.next()? else {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                "no data rows: the file is empty, or holds only blank lines",
+            ));
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
         let width = first.len();
@@ -497,7 +500,16 @@ impl Table {
         }
         drop(rec);
         if rows == 0 {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                if header {
+                    format!(
+                        "no data rows: line {first_line} is a header line, and no line follows it"
+                    )
+                } else {
+                    "no data rows".to_string()
+                },
+            ));
         }
         let mut columns = Vec::with_capacity(width);
         for (c, s) in stats.iter().enumerate() {
