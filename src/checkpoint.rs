@@ -578,12 +578,51 @@ fn table_of(json: &str, spec: &Spec) -> std::result::Result<Table, String> {
 
 /// The metadata and the tensors of a safetensors file.
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(HashMap<String, String>, SafeTensors<'a>)> {
-    let bad = |msg: String| Error::checkpoint(path, msg);
-    let (_, meta) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let bad = |e: safetensors::SafeTensorError| {
+        Error::checkpoint(
+            path,
+            not_safetensors(bytes).unwrap_or_else(|| format!("not a safetensors file ({e})")),
+        )
+    };
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
     Ok((meta.metadata().clone().unwrap_or_default(), st))
+}
+
+/// Why `bytes`, which the safetensors reader refused, are not a checkpoint, when they say: a
+/// text file (a CSV given as the model), or a safetensors file cut short (its header, or the
+/// tensors its header lists, run past the end). None when neither fits.
+fn not_safetensors(bytes: &[u8]) -> Option<String> {
+    let len = bytes.len();
+    let head = &bytes[..len.min(512)];
+    let text = !head.is_empty()
+        && std::str::from_utf8(head)
+            .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()));
+    if len == 0 {
+        return Some("an empty file, not a checkpoint".into());
+    }
+    if len < 8 || !bytes[8..].starts_with(b"{") {
+        return text.then(|| {
+            "a text file (a table of data?), not a checkpoint: a model is the safetensors file a training run saves".to_string()
+        });
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+    let cut = |least: &str, needed: u64| {
+        format!(
+            "cut short: its header says the file holds {least}{needed} bytes, but it has {len}; it was truncated (an interrupted copy, download or save): copy or save it again"
+        )
+    };
+    if n.saturating_add(8) > len as u64 {
+        return Some(cut("at least ", n.saturating_add(8)));
+    }
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n as usize]).ok()?;
+    let end = header
+        .as_object()?
+        .values()
+        .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
+        .max()?;
+    let needed = end.saturating_add(8 + n);
+    (needed > len as u64).then(|| cut("", needed))
 }
 
 /// The name, dtype and shape of every tensor in `st`.

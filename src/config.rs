@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 pub use crate::gpu::BackendChoice;
-pub use crate::gpu::context::INSTALL_HINT;
+pub use crate::gpu::context::{INSTALL_HINT, no_adapter_hint};
 use crate::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use crate::optim::{Optimizer, Schedule};
 use crate::train::Hyper;
@@ -96,9 +96,8 @@ impl GpuOptions {
         let adapter = context::pick_named(self.backend, true, self.adapter.as_deref())?
             .ok_or_else(|| {
                 Error::NoAdapter(format!(
-                    "no GPU adapter found (backend {:?}); {}",
-                    self.backend,
-                    context::INSTALL_HINT
+                    "no GPU adapter found; {}",
+                    context::no_adapter_hint(self.backend)
                 ))
             })?;
         Ok(self.with_checks(crate::gpu::GpuContext::from_adapter(adapter)?))

@@ -15,6 +15,42 @@ use crate::model::{Loss, Output, Params, Spec};
 /// Rows per forward chunk: bounds the working memory for large sets.
 const CHUNK: usize = 1024;
 
+/// The characters a class name takes in eval's tables before it is cut (`to_table_named`).
+pub const NAME_WIDTH: usize = 24;
+
+/// `name` in at most `width` characters (at least 3): whole when it fits, else its start, `…`
+/// and its end, the end one character longer for an even width.
+fn cut(name: &str, width: usize) -> String {
+    let n = name.chars().count();
+    if n <= width {
+        return name.to_string();
+    }
+    let head = (width - 1) / 2;
+    let tail = width - 1 - head;
+    let start: String = name.chars().take(head).collect();
+    let end: String = name.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// `names` each cut to the narrowest width from `width` up at which the cut names are all as
+/// different from each other as the names are (none made equal to another by the cut).
+fn distinct_cuts(names: &[String], width: usize) -> Vec<String> {
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let mut w = width.max(3);
+    loop {
+        let cut: Vec<String> = names.iter().map(|n| cut(n, w)).collect();
+        let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        let clash = cut
+            .iter()
+            .zip(names)
+            .any(|(c, n)| seen.insert(c, n).is_some_and(|other| other != n));
+        if !clash || w >= longest {
+            return cut;
+        }
+        w += 1;
+    }
+}
+
 /// The network's outputs for `n` rows of `x` (n, inputs): probabilities for softmax and sigmoid
 /// outputs, values for linear ones. (n, outputs) row-major. A non-finite input is an
 /// `Error::InvalidData` naming its row and column.
@@ -219,22 +255,25 @@ impl Evaluation {
         v.to_string()
     }
 
-    /// `to_table` with class names in place of class numbers (cut to 24 characters).
+    /// `to_table` with class names in place of class numbers: a name over `NAME_WIDTH`
+    /// characters is cut in its middle (`…`), its start and its end kept, at the narrowest width
+    /// from `NAME_WIDTH` up at which the cut names are all different.
     pub fn to_table_named(&self, names: Option<&[String]>) -> String {
         let table = self.to_table();
         let (Some(names), Some(at)) = (names, table.find("\n\nclass  precision")) else {
             return table;
         };
-        let w = names
+        let full: Vec<String> = (0..self.per_class.len())
+            .map(|c| names.get(c).map_or(c.to_string(), Clone::clone))
+            .collect();
+        let shown = distinct_cuts(&full, NAME_WIDTH);
+        let w = shown
             .iter()
             .map(|n| n.chars().count())
             .max()
             .unwrap_or(0)
-            .clamp(5, 24);
-        let name = |c: usize| -> String {
-            let n = names.get(c).map_or(c.to_string(), Clone::clone);
-            n.chars().take(24).collect()
-        };
+            .max(5);
+        let name = |c: usize| -> &str { shown.get(c).map_or("", String::as_str) };
         let mut s = table[..at].to_string();
         s += &format!("\n\n{:>w$}  precision  recall      f1  support\n", "class");
         for (c, m) in self.per_class.iter().enumerate() {
@@ -567,6 +606,52 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    /// The named table of a 3-class evaluation, classes named `names`.
+    fn named_table(names: &[&str]) -> String {
+        let spec = Spec::classifier(1, &[], 3).unwrap();
+        let params = Params {
+            layers: vec![Layer {
+                w: vec![0.0; 3],
+                b: vec![0.0; 3],
+            }],
+        };
+        let data = Dataset::new(
+            "t",
+            vec![0.0; 3],
+            3,
+            1,
+            Targets::Classes {
+                labels: vec![0, 1, 2],
+                n_classes: 3,
+            },
+        )
+        .unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        evaluate(&spec, &params, &data)
+            .unwrap()
+            .to_table_named(Some(&names))
+    }
+
+    #[test]
+    fn long_class_names_that_share_their_first_24_characters_stay_distinguishable() {
+        let table = named_table(&[
+            "customer_segment_premium_north_america",
+            "customer_segment_premium_south_america",
+            "other",
+        ]);
+        for shown in ["customer_se…orth_america", "customer_se…outh_america"] {
+            assert!(table.contains(shown), "{shown:?} not in\n{table}");
+        }
+        assert!(!table.contains("customer_segment_premium"), "{table}");
+        // Names that differ only in their middle widen the column until they differ.
+        let (a, b) = (
+            format!("{0}X{0}", "a".repeat(20)),
+            format!("{0}Y{0}", "a".repeat(20)),
+        );
+        let table = named_table(&[&a, &b, "c"]);
+        assert!(table.contains(&a) && table.contains(&b), "{table}");
     }
 
     #[test]

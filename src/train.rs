@@ -216,6 +216,68 @@ pub struct Course {
     pub start: Progress,
 }
 
+/// What to change when training diverged (or its loss climbed far) at learning rate `lr`
+/// with L2 coefficient `l2`. With lr·l2 over 1, the L2 term alone
+/// (its gradient 2·l2·w) multiplies the weights by 1 − 2·lr·l2 < −1 at every plain SGD step,
+/// which grows them without bound whatever the data: the l2 is named, with the largest that
+/// is stable. Otherwise a lower learning rate, and a lower l2 when there is one.
+pub fn divergence_advice(lr: f32, l2: f32) -> String {
+    let (lr_f32, l2_f32) = (lr, l2);
+    let (lr, l2) = (lr as f64, l2 as f64);
+    if lr * l2 > 1.0 {
+        return format!(
+            "the weight decay is too strong for the learning rate: with the setting `l2` at {} and lr {}, each step multiplies the weights by 1 - 2·lr·l2 = {}, which grows them without bound; use an l2 below 1/lr = {}, or a lower learning rate",
+            l2_f32,
+            lr_f32,
+            figure(1.0 - 2.0 * lr * l2),
+            figure(1.0 / lr)
+        );
+    }
+    let mut s = format!("try a lower learning rate (now {lr_f32:e})");
+    if l2 > 0.0 {
+        s += &format!(", or lower the setting `l2` (now {l2_f32})");
+    }
+    s
+}
+
+/// `v` in 4 significant digits.
+fn figure(v: f64) -> String {
+    format!("{}", format!("{v:.4e}").parse::<f64>().unwrap_or(v))
+}
+
+/// bce's targets are probabilities: a value target of `data` outside [0, 1] under `spec`'s bce
+/// loss is an `Error::InvalidData` naming its row and column (`names`: the target columns'
+/// names, when known), before any training or evaluation takes it for a divergence.
+pub(crate) fn check_target_range(
+    spec: &crate::model::Spec,
+    data: &crate::data::Dataset,
+    names: &[String],
+) -> Result<()> {
+    let crate::data::Targets::Values { values, width } = &data.targets else {
+        return Ok(());
+    };
+    if spec.loss != crate::model::Loss::Bce || *width == 0 {
+        return Ok(());
+    }
+    let Some(i) = values.iter().position(|v| !(0.0..=1.0).contains(v)) else {
+        return Ok(());
+    };
+    let (row, column) = (i / width, i % width);
+    let target = match names.get(column) {
+        Some(n) if names.len() == *width => format!("target {n:?}"),
+        _ => format!("target column {column} (0-based)"),
+    };
+    Err(Error::invalid_data(
+        data.name.as_str(),
+        Some(row),
+        Some(column),
+        format!(
+            "{target} is {} on row {row} (0-based), but bce takes targets in [0, 1] (probabilities): scale the column into [0, 1], or use the setting `loss` mse for values of any size",
+            values[i]
+        ),
+    ))
+}
+
 /// A training loss this many times the run's first batch loss is worth a warning: the run is
 /// climbing, not descending (a learning rate too high for the scale of the inputs or targets).
 pub const LOSS_RISE_WARNING: f64 = 100.0;
@@ -416,11 +478,11 @@ pub fn run_planned(
         let seconds = t0.elapsed().as_secs_f64();
         if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
             return Err(Error::Diverged(format!(
-                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; try a lower learning rate (now {:e})",
+                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; {}",
                 losses[b],
                 skip + b + 1,
                 per_epoch,
-                hp.lr
+                divergence_advice(hp.lr, hp.l2)
             )));
         }
         let interrupted = stop.is_stopped();

@@ -277,6 +277,8 @@ impl Model {
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
         self.check()?;
         data.check()?;
+        let names = self.input.table.as_ref().map(|t| t.target_names());
+        crate::train::check_target_range(&self.spec, data, names.as_deref().unwrap_or(&[]))?;
         let z = self.input.target_standardize.as_ref();
         let mut e = match &self.input.standardize {
             Some(s) => {

@@ -158,16 +158,16 @@ fn init_from_a_truncated_checkpoint_is_rejected() {
     let s = Scratch::new("init_truncated");
     let ckpt = checkpoint(&s, "full.safetensors", "64");
     let bytes = std::fs::read(&ckpt).unwrap();
-    for (name, len) in [
-        ("half", bytes.len() / 2),
-        ("short", bytes.len() - 4),
-        ("tiny", 5),
+    for (name, len, why) in [
+        ("half", bytes.len() / 2, "cut short"),
+        ("short", bytes.len() - 4, "cut short"),
+        ("tiny", 5, "not a safetensors file"),
     ] {
         let cut = s.write(&format!("{name}.safetensors"), &bytes[..len]);
         rejects(
             &s,
             &["--init", &cut],
-            &[&format!("{name}.safetensors"), "not a safetensors file"],
+            &[&format!("{name}.safetensors"), why],
         );
     }
 }

@@ -368,7 +368,10 @@ fn csv_flags_choose_columns_and_resume_keeps_the_table() {
         "--device",
         "cpu",
     ])
-    .assert_error(&["1 column"]);
+    .assert_error(&[
+        "--delimiter is ';', which does not split line 1",
+        "looks tab-separated",
+    ]);
     let holes = s.write("h.csv", "a;b;y\n1,5;;p\n2;3;q\n");
     s.run(&[
         "train",

@@ -64,7 +64,10 @@ fn paths(a: &BenchArgs) -> Result<Vec<String>> {
                         "the only adapter is the software one '{}' (CPU emulation; --device cpu,gpu uses it)",
                         s.get_info().name
                     ),
-                    None => format!("no adapter; {}", context::INSTALL_HINT),
+                    None => format!(
+                        "no adapter; {}",
+                        super::in_flags(&context::no_adapter_hint(a.backend))
+                    ),
                 };
                 eprintln!("gpu: skipped: {why}");
             }

@@ -7,7 +7,10 @@ use wgtrain::gpu::{BackendChoice, context, tuning};
 pub fn run(backend: BackendChoice) -> Result<()> {
     let all = context::adapters(backend);
     if all.is_empty() {
-        println!("no adapters found; {}", context::INSTALL_HINT);
+        println!(
+            "no adapters found; {}",
+            super::in_flags(&context::no_adapter_hint(backend))
+        );
         return Ok(());
     }
     // What `--device auto` would take: WGPU_ADAPTER_NAME's adapter, else the best hardware one.

@@ -38,15 +38,72 @@ impl std::str::FromStr for BackendChoice {
 /// How to install a software adapter, for every "no adapter" message.
 pub const INSTALL_HINT: &str = "on Debian/Ubuntu, `apt-get install -y mesa-vulkan-drivers libvulkan1` installs Mesa's lavapipe, a software Vulkan adapter";
 
-fn instance(backend: BackendChoice) -> wgpu::Instance {
-    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-    desc.backends = match backend {
+/// The backends `backend` searches: `Auto` all, or those `WGPU_BACKEND` names.
+fn backends(backend: BackendChoice) -> wgpu::Backends {
+    match backend {
         BackendChoice::Auto => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
         BackendChoice::Vulkan => wgpu::Backends::VULKAN,
         BackendChoice::Metal => wgpu::Backends::METAL,
         BackendChoice::Dx12 => wgpu::Backends::DX12,
         BackendChoice::Gl => wgpu::Backends::GL,
-    };
+    }
+}
+
+/// The names of `b`'s backends as `--backend` spells them, joined with "and".
+fn backend_names(b: wgpu::Backends) -> String {
+    let names: Vec<&str> = [
+        (wgpu::Backends::VULKAN, "vulkan"),
+        (wgpu::Backends::METAL, "metal"),
+        (wgpu::Backends::DX12, "dx12"),
+        (wgpu::Backends::GL, "gl"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| b.contains(*f))
+    .map(|(_, n)| n)
+    .collect();
+    match names.split_last() {
+        None => "none".into(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// What to do when no adapter was found on `backend`: when it (or, under `Auto`,
+/// `WGPU_BACKEND`) asks only for backends this build does not have on this platform (dx12 on
+/// Linux), that, with the backends it has; else how to install a software adapter.
+pub fn no_adapter_hint(backend: BackendChoice) -> String {
+    let here = wgpu::Instance::enabled_backend_features()
+        & (wgpu::Backends::VULKAN
+            | wgpu::Backends::METAL
+            | wgpu::Backends::DX12
+            | wgpu::Backends::GL);
+    let wanted = backends(backend);
+    if !(wanted & here).is_empty() {
+        return INSTALL_HINT.to_string();
+    }
+    let os = std::env::consts::OS;
+    let env = std::env::var("WGPU_BACKEND").unwrap_or_default();
+    match backend {
+        BackendChoice::Auto if wanted.is_empty() => format!(
+            "WGPU_BACKEND={env:?} names no backend wgpu knows; set it to one of {} (the backends on {os}), or unset it",
+            backend_names(here)
+        ),
+        BackendChoice::Auto => format!(
+            "WGPU_BACKEND={env:?} asks for {}, which is not available on {os}: the backends here are {}; set WGPU_BACKEND to one of them, or unset it",
+            backend_names(wanted),
+            backend_names(here)
+        ),
+        _ => format!(
+            "the setting `backend` asks for {}, which is not available on {os}: the backends here are {} (auto searches them all)",
+            backend_names(wanted),
+            backend_names(here)
+        ),
+    }
+}
+
+fn instance(backend: BackendChoice) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends(backend);
     wgpu::Instance::new(desc)
 }
 
@@ -212,7 +269,8 @@ impl GpuContext {
         match pick_adapter(backend, true)? {
             Some(a) => GpuContext::from_adapter(a),
             None => Err(Error::NoAdapter(format!(
-                "no GPU adapter found (backend {backend:?}); {INSTALL_HINT}"
+                "no GPU adapter found; {}",
+                no_adapter_hint(backend)
             ))),
         }
     }

@@ -306,22 +306,28 @@ impl OptimState {
         for (slot, name) in self.slots.iter().zip(want) {
             slot.check_shapes(spec)
                 .map_err(|e| Error::Shape(format!("optimizer state '{name}': {e}")))?;
-            if !slot.all_finite() {
-                return Err(Error::Shape(format!(
-                    "optimizer state '{name}' holds non-finite values"
-                )));
-            }
-            // Adam's v is a running mean of squares: a negative one would make sqrt(v̂) NaN.
-            if *name == "v"
-                && let Some(x) = slot
-                    .layers
-                    .iter()
-                    .flat_map(|l| l.w.iter().chain(&l.b))
-                    .find(|&&x| x < 0.0)
-            {
-                return Err(Error::Shape(format!(
-                    "optimizer state 'v' holds {x}, but Adam's second moment is never negative"
-                )));
+            for (l, layer) in slot.layers.iter().enumerate() {
+                for (part, values) in [("weight", &layer.w), ("bias", &layer.b)] {
+                    let tensor = || format!("optim.layers.{l}.{part}.{name}");
+                    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                        return Err(Error::usage(format!(
+                            "the optimizer state holds a non-finite value: {}[{i}] is {}",
+                            tensor(),
+                            values[i]
+                        )));
+                    }
+                    // Adam's v is a running mean of squares: a negative one would make
+                    // sqrt(v̂) NaN.
+                    if *name == "v"
+                        && let Some(i) = values.iter().position(|&v| v < 0.0)
+                    {
+                        return Err(Error::usage(format!(
+                            "the optimizer state holds a negative second moment: {}[{i}] is {}, but Adam's v is a running mean of squared gradients, never negative",
+                            tensor(),
+                            values[i]
+                        )));
+                    }
+                }
             }
         }
         Ok(())

@@ -176,3 +176,24 @@ fn bias_corrections_match_the_closed_form() {
     assert_eq!(b1, (1.0 - (0.9f32 as f64).powi(10)) as f32);
     assert_eq!(b2, (1.0 - (0.999f32 as f64).powi(10)) as f32);
 }
+
+#[test]
+fn a_negative_second_moment_is_named_with_its_tensor_not_as_a_shape_mismatch() {
+    let spec = crate::model::Spec::classifier(3, &[4], 2).unwrap();
+    let mut state = OptimState::new(Optimizer::new(Method::Adam), &spec);
+    state.slots[1].layers[1].w[5] = -0.25;
+    let e = state.check(&spec).unwrap_err().to_string();
+    assert!(
+        e.contains("a negative second moment: optim.layers.1.weight.v[5] is -0.25"),
+        "{e}"
+    );
+    assert!(!e.contains("shape mismatch"), "{e}");
+    state.slots[1].layers[1].w[5] = 0.0;
+    state.slots[0].layers[0].b[2] = f32::NAN;
+    let e = state.check(&spec).unwrap_err().to_string();
+    assert!(
+        e.contains("a non-finite value: optim.layers.0.bias.m[2] is NaN"),
+        "{e}"
+    );
+    assert!(!e.contains("shape mismatch"), "{e}");
+}

@@ -321,11 +321,13 @@ impl Trainer {
         if let Some(state) = &self.resume {
             self.check_resumed(state, &source, &train)?;
         }
+        let target_names = self.model.input.table.as_ref().map(|t| t.target_names());
         for d in [Some(&train), valid.as_ref(), test.as_ref()]
             .into_iter()
             .flatten()
         {
             check_fits(&spec, d)?;
+            crate::train::check_target_range(&spec, d, target_names.as_deref().unwrap_or(&[]))?;
         }
         let (optim, progress) = match &self.resume {
             Some(state) => (state.optim.clone(), state.progress),

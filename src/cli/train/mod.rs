@@ -128,7 +128,8 @@ fn plan(a: &TrainArgs) -> Result<RunPlan> {
 
 /// The lines that open a run: the plan's notes, why the CPU, data and network, device,
 /// optimizer, and where a resumed run continues.
-fn opening(run: &mut Run, resumed: Option<&std::path::Path>) -> Result<()> {
+fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
+    let resumed = a.resume.as_deref();
     for n in run.notes() {
         note!("note: {}", super::in_flags(n));
     }
@@ -145,7 +146,7 @@ fn opening(run: &mut Run, resumed: Option<&std::path::Path>) -> Result<()> {
         ),
         Some(Fallback::NoAdapter) => note!(
             "note: no GPU adapter found; training on the CPU path ({})",
-            wgtrain::config::INSTALL_HINT
+            super::in_flags(&wgtrain::config::no_adapter_hint(a.backend))
         ),
         None => {}
     }
@@ -248,7 +249,7 @@ fn fit(a: &TrainArgs, run: &mut Run, watch: &mut Option<Watch>) -> Result<Finish
     *watch = Some(Watch::start(token.clone())?);
     let start = t.progress();
     let n_train = t.sizes().unwrap_or_default()[0];
-    let (lr, batch) = (t.config().lr, t.config().batch);
+    let (lr, batch, l2) = (t.config().lr, t.config().batch, t.config().l2);
     let bar = BatchBar::new(
         a.quiet,
         n_train.div_ceil(batch),
@@ -260,11 +261,17 @@ fn fit(a: &TrainArgs, run: &mut Run, watch: &mut Option<Watch>) -> Result<Finish
     let standardized = t.input().standardize.is_some();
     let end = run.fit(|r| {
         let warning = r.loss_rise.map(|ratio| {
+            let advice = if lr * l2 > 1.0 {
+                super::in_flags(&train::divergence_advice(lr, l2))
+                    .replace("a lower learning rate", "a lower --lr")
+            } else {
+                format!("try a lower --lr (now {lr})")
+            };
             format!(
-                "warning: epoch {}'s training loss ({:.4}) is {ratio:.0} times the first batch's: the run is climbing, not learning; try a lower --lr (now {lr}){}",
+                "warning: epoch {}'s training loss ({:.4}) is {ratio:.0} times the first batch's: the run is climbing, not learning; {advice}{}",
                 r.epoch,
                 r.train_loss,
-                if standardized {
+                if standardized || lr * l2 > 1.0 {
                     ""
                 } else {
                     ", or --standardize the inputs"
@@ -398,7 +405,7 @@ fn draw(run: &Run, fit: &Fit) -> Result<()> {
 pub fn run(a: TrainArgs) -> Result<()> {
     super::set_threads(a.threads)?;
     let mut run = plan(&a)?.open()?;
-    opening(&mut run, a.resume.as_deref())?;
+    opening(&mut run, &a)?;
     let mut watch = None;
     let end = fit(&a, &mut run, &mut watch)?;
     finish(&a, &mut run, end, watch)

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use super::read::Records;
+use super::read::{Records, delimiter_name, formatted_number};
 use super::{
     CHECK_EVERY, ColumnInfo, Counts, Format, Kind, MAX_LEVELS, Missing, Need, Rows, SPACES, Table,
     at_column, file_name, header_names, is_missing, number,
@@ -200,9 +200,30 @@ impl Table {
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
         let Some(first_line) = rec.next()? else {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                "no data rows: the file is empty, or holds only blank lines",
+            ));
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
+        // The first line does not fit the table: a comment or an unclosed quote there, or a
+        // file written with another delimiter, before the columns it lacks.
+        let first_cause = rec.width_cause(first_line);
+        let misfit = |msg: String| match &first_cause {
+            Some(why) => Error::data(path, why.clone()),
+            None => match self.other_delimiter(path) {
+                Some(d) => Error::data(
+                    path,
+                    format!(
+                        "its delimiter is {}, but the training file's is {}: every file is read as the training file was, so write this one with {} too (read so, line {first_line}: {msg})",
+                        delimiter_name(d),
+                        delimiter_name(self.delimiter),
+                        delimiter_name(self.delimiter),
+                    ),
+                ),
+                None => err(first_line, msg),
+            },
+        };
         let any_number = first.iter().any(|c| number(c, self.decimal).is_some());
         // The file's columns by name, an empty header cell as `column N` the way the fit names
         // it (pandas' index), each name's positions in order: lookups, not scans, for wide
@@ -238,19 +259,16 @@ impl Table {
                 let optional = c.kind == Kind::Ignored
                     || (outputs_kind(&c.kind) && matches!(need, Need::Features { .. }));
                 if found.is_none() && !optional {
-                    return Err(err(
-                        first_line,
-                        format!(
-                            "no column is named {:?}, column {} of the training file ({})",
-                            c.name,
-                            j + 1,
-                            match c.kind {
-                                Kind::Label => "the label",
-                                Kind::Target => "a target",
-                                _ => "an input",
-                            }
-                        ),
-                    ));
+                    return Err(misfit(format!(
+                        "no column is named {:?}, column {} of the training file ({})",
+                        c.name,
+                        j + 1,
+                        match c.kind {
+                            Kind::Label => "the label",
+                            Kind::Target => "a target",
+                            _ => "an input",
+                        }
+                    )));
                 }
                 src.push(found);
             }
@@ -264,17 +282,14 @@ impl Table {
                     Some(_) => "the label".to_string(),
                     None => format!("{} target columns", w - without),
                 };
-                return Err(err(
-                    first_line,
-                    match need {
-                        Need::Targets => format!(
-                            "{found} columns, but the model takes {features} inputs: give {w} columns, with {what} where the training file had it"
-                        ),
-                        Need::Features { .. } => format!(
-                            "{found} columns, but the model takes {features} inputs: give {without} columns, or {w} with {what} where the training file had it"
-                        ),
-                    },
-                ));
+                return Err(misfit(match need {
+                    Need::Targets => format!(
+                        "{found} columns, but the model takes {features} inputs: give {w} columns, with {what} where the training file had it"
+                    ),
+                    Need::Features { .. } => format!(
+                        "{found} columns, but the model takes {features} inputs: give {without} columns, or {w} with {what} where the training file had it"
+                    ),
+                }));
             }
             let mut k = 0;
             self.columns
@@ -391,9 +406,17 @@ impl Table {
                                 ));
                             }
                             None => {
+                                let why = formatted_number(cell, self.decimal).map_or(
+                                    String::new(),
+                                    |what| {
+                                        format!(
+                                            " (a number written with {what}: write the column as plain numbers)"
+                                        )
+                                    },
+                                );
                                 return Err(err(
                                     line,
-                                    format!("{}: {cell:?} is not a number", at()),
+                                    format!("{}: {cell:?} is not a number{why}", at()),
                                 ));
                             }
                         }
@@ -477,11 +500,25 @@ impl Table {
             row(first_line, &cells)?;
         }
         while let Some(line) = rec.next()? {
+            if rec.record.len() != width
+                && let Some(why) = rec.width_cause(line)
+            {
+                return Err(Error::data(path, why));
+            }
             let cells: Vec<&str> = rec.record.iter().collect();
             row(line, &cells)?;
         }
         if n == 0 {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                if header {
+                    format!(
+                        "no data rows: line {first_line} is a header line, and no line follows it"
+                    )
+                } else {
+                    "no data rows".to_string()
+                },
+            ));
         }
         let targets = match &self.classes {
             Some(c) if labelled => Targets::Classes {
@@ -504,6 +541,16 @@ impl Table {
         };
         let data = Dataset::new(file_name(path), x, n, dim, targets)?;
         Ok(Rows { data, counts })
+    }
+
+    /// The delimiter `path` is written with when it is not this table's: the one guessed from
+    /// its first lines, when that one splits its first line into more cells than this table's.
+    fn other_delimiter(&self, path: &Path) -> Option<char> {
+        let theirs = super::read::sniff(path, None, None).ok()?.delimiter;
+        (theirs != self.delimiter
+            && super::read::first_width(path, theirs)
+                > super::read::first_width(path, self.delimiter))
+        .then_some(theirs)
     }
 
     /// The class name a label cell stands for: the integer it holds when the classes are

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use super::read::{Records, sniff};
+use super::read::{Records, delimiter_name, formatted_number, sniff};
 use super::{
     CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, FEW_ROWS_PER_CLASS,
     Kind, LEVEL_BYTES, LeftOut, MAX_CLASSES, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Missing,
@@ -180,6 +180,14 @@ fn resolve(c: &Column, names: &[String], header: bool, what: &'static str) -> Re
             ),
         )),
         Column::Name(s) => names.iter().position(|n| n == s).ok_or_else(|| {
+            if let Some(n) = names.iter().find(|n| n.eq_ignore_ascii_case(s)) {
+                return Error::invalid(
+                    what,
+                    format!(
+                        "{s:?}: no column has that name, but {n:?} differs only in case (names are matched exactly)"
+                    ),
+                );
+            }
             let shown: Vec<&str> = names.iter().take(20).map(String::as_str).collect();
             Error::invalid(
                 what,
@@ -286,10 +294,35 @@ impl Table {
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
         let Some(first_line) = rec.next()? else {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                "no data rows: the file is empty, or holds only blank lines",
+            ));
         };
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
         let width = first.len();
+        let first_cause = rec.width_cause(first_line);
+        if width < 2
+            && let Some(why) = first_cause
+        {
+            return Err(Error::data(path, why));
+        }
+        if width < 2
+            && let Some(given) = o.delimiter
+            && let Ok(guess) = sniff(path, None, o.decimal)
+            && guess.delimiter != given
+            && super::read::first_width(path, guess.delimiter) >= 2
+        {
+            return Err(Error::invalid(
+                "delimiter",
+                format!(
+                    "is {}, which does not split line {first_line} of {} into columns; the file looks {}-separated: give that, or leave the setting out to have it guessed",
+                    delimiter_name(given),
+                    path.display(),
+                    delimiter_name(guess.delimiter)
+                ),
+            ));
+        }
         if width < 2 {
             return Err(err(
                 first_line,
@@ -330,12 +363,15 @@ impl Table {
          -> Result<()> {
             if found != width {
                 return Err(if header && rows == 0 {
-                    err(
-                        first_line,
-                        format!(
-                            "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
+                    match &first_cause {
+                        Some(why) => Error::data(path, why.clone()),
+                        None => err(
+                            first_line,
+                            format!(
+                                "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
+                            ),
                         ),
-                    )
+                    }
                 } else {
                     err(line, format!("{found} columns, expected {width}"))
                 });
@@ -365,7 +401,22 @@ impl Table {
                     },
                     Some(Kind::Label) => {
                         if is_missing(cell) {
-                            return Err(err(line, format!("{}: the label is missing", at())));
+                            let trailing = cell.is_empty()
+                                && c + 1 == width
+                                && o.label.is_none()
+                                && format.delimiter != super::SPACES;
+                            return Err(err(
+                                line,
+                                if trailing {
+                                    format!(
+                                        "{}, the last, is empty, and the label is taken from the last column: the line ends with {}, a trailing delimiter; remove it from the lines, or name the label column with the setting `label`",
+                                        at(),
+                                        delimiter_name(format.delimiter)
+                                    )
+                                } else {
+                                    format!("{}: the label is missing", at())
+                                },
+                            ));
                         }
                         if let Some(n) = s.label_rows.get_mut(cell) {
                             *n += 1;
@@ -440,11 +491,25 @@ impl Table {
         }
         while let Some(line) = rec.next()? {
             let found = rec.record.len();
+            if found != width
+                && let Some(why) = rec.width_cause(line)
+            {
+                return Err(Error::data(path, why));
+            }
             row(line, &mut rec.record.iter(), found)?;
         }
         drop(rec);
         if rows == 0 {
-            return Err(Error::data(path, "no data rows"));
+            return Err(Error::data(
+                path,
+                if header {
+                    format!(
+                        "no data rows: line {first_line} is a header line, and no line follows it"
+                    )
+                } else {
+                    "no data rows".to_string()
+                },
+            ));
         }
         let mut columns = Vec::with_capacity(width);
         for (c, s) in stats.iter().enumerate() {
@@ -491,6 +556,25 @@ impl Table {
                     Kind::Label
                 }
                 Some(k) => k,
+                None if s.texts > 0
+                    && let Some(what) = s
+                        .first_text
+                        .as_ref()
+                        .and_then(|(_, cell)| formatted_number(cell, format.decimal))
+                    && !s.overflow
+                    && s.values.iter().all(|v| {
+                        number(v, format.decimal).is_some()
+                            || formatted_number(v, format.decimal).is_some()
+                    }) =>
+                {
+                    let (line, cell) = s.first_text.unwrap_or_default();
+                    return Err(err(
+                        line,
+                        format!(
+                            "{at}: {cell:?} is a number written with {what}, which a table of values does not read as one: write the column as plain numbers (in Excel, a Number format without them)"
+                        ),
+                    ));
+                }
                 None if s.texts > 0 && s.numbers >= s.texts => {
                     let (line, cell) = s.first_text.unwrap_or_default();
                     let (nline, ncell) = s.first_number.unwrap_or_default();

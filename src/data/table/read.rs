@@ -49,6 +49,34 @@ pub fn number(cell: &str, decimal: char) -> Option<f64> {
     cell.parse().ok()
 }
 
+/// What keeps `cell` from reading as a number, when it is one written for people: a percent
+/// sign (`45%`), a currency sign (`$12.50`), or thousands separators (`1,234.5`, or `1.234,5`
+/// with a decimal comma). None otherwise.
+pub(crate) fn formatted_number(cell: &str, decimal: char) -> Option<&'static str> {
+    let plain = |c: &str| number(c.trim(), decimal).is_some();
+    if let Some(rest) = cell.strip_suffix('%')
+        && plain(rest)
+    {
+        return Some("a percent sign");
+    }
+    let currency = ['$', '€', '£', '¥'];
+    if let Some(rest) = cell
+        .strip_prefix(currency)
+        .or_else(|| cell.strip_suffix(currency))
+        && (plain(rest) || formatted_number(rest.trim(), decimal).is_some())
+    {
+        return Some("a currency sign");
+    }
+    let sep = if decimal == ',' { '.' } else { ',' };
+    let (whole, _) = cell.split_once(decimal).unwrap_or((cell, ""));
+    let groups: Vec<&str> = whole.trim_start_matches(['-', '+']).split(sep).collect();
+    let grouped = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
+    (grouped && plain(&cell.replace(sep, ""))).then_some("thousands separators")
+}
+
 /// The columns' names from a file's first record: its cells when it is a `header`, with
 /// `column N` for an empty one (pandas' index, R's row names); `column N` for all without.
 pub(crate) fn header_names(first: &[String], header: bool) -> Vec<String> {
@@ -92,6 +120,10 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
 struct Guard<R> {
     inner: R,
     quotes: bool,
+    /// The delimiter (for messages about a quote left open).
+    delimiter: u8,
+    /// The end of the input was reached.
+    eof: bool,
     in_quotes: bool,
     since: usize,
     tripped: bool,
@@ -105,6 +137,7 @@ impl<R: Read> Read for Guard<R> {
             .inner
             .read(buf)
             .inspect_err(|e| self.failed = Some(e.kind()))?;
+        self.eof |= n == 0 && !buf.is_empty();
         for &b in &buf[..n] {
             if self.quotes && b == b'"' {
                 self.in_quotes = !self.in_quotes;
@@ -154,6 +187,8 @@ impl Records {
         let guard = Guard {
             inner: open_text(path)?,
             quotes: format.delimiter != SPACES,
+            delimiter: format.delimiter as u8,
+            eof: false,
             in_quotes: false,
             since: 0,
             tripped: false,
@@ -229,6 +264,63 @@ impl Records {
     }
 }
 
+/// How a delimiter reads in messages: `','`, `';'`, tab, runs of spaces.
+pub(crate) fn delimiter_name(d: char) -> String {
+    match d {
+        '\t' => "tab".to_string(),
+        SPACES => "spaces".to_string(),
+        d => format!("'{d}'"),
+    }
+}
+
+impl Records {
+    /// Why the current record, which starts on line `line`, does not have the cells the file's
+    /// other lines have, when the record itself says: a comment line (its first cell starts
+    /// with '#'), or a quote opened on its line and never closed (the parser then reads the
+    /// rest of the file, delimiters and line ends included, as one cell). None otherwise.
+    pub fn width_cause(&self, line: usize) -> Option<String> {
+        let first = self.record.get(0).unwrap_or("");
+        if first.starts_with('#') {
+            return Some(format!(
+                "line {line} starts with '#': a comment line, which a table of values cannot have; remove the comment lines (`grep -v '^#' FILE`)"
+            ));
+        }
+        let Inner::Csv(r) = &self.inner else {
+            return None;
+        };
+        let guard = r.get_ref();
+        let delimiter = guard.delimiter;
+        let open = guard.eof
+            && guard.in_quotes
+            && self
+                .record
+                .iter()
+                .any(|c| c.contains('\n') || c.contains(delimiter as char));
+        open.then(|| {
+            let last = line + self.record.iter().map(|c| c.matches('\n').count()).sum::<usize>();
+            format!(
+                "a quote (\") opened on line {line} is never closed, so the rest of the file (lines {line} to {last}) reads as one cell; close the quote, or remove it"
+            )
+        })
+    }
+}
+
+/// The cells of the first record of `path` that is not blank, split at `d`; 0 when it cannot
+/// be read.
+pub(crate) fn first_width(path: &Path, d: char) -> usize {
+    let format = Format {
+        delimiter: d,
+        decimal: '.',
+    };
+    let Ok(mut r) = Records::open(path, format) else {
+        return 0;
+    };
+    match r.next() {
+        Ok(Some(_)) => r.record.len(),
+        _ => 0,
+    }
+}
+
 /// A read error after line `line` of `path`, in words: a record too long, bad gzip data, bad
 /// UTF-8 or the parser's own message.
 fn error(path: &Path, line: usize, msg: String, guard: &Guard<Box<dyn Read>>) -> Error {
@@ -269,6 +361,12 @@ fn open_text(path: &Path) -> Result<Box<dyn Read>> {
             },
         )
     })?;
+    if b.starts_with(b"\xff\xfe") || b.starts_with(b"\xfe\xff") {
+        return Err(Error::data(
+            path,
+            "encoded as UTF-16 (it starts with UTF-16's byte-order mark): save it as UTF-8 (Excel: \"CSV UTF-8\")",
+        ));
+    }
     if b.starts_with(b"\xef\xbb\xbf") {
         r.consume(3);
     }
@@ -309,6 +407,8 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
     let mut r = Guard {
         inner: open_text(path)?,
         quotes: false,
+        delimiter: b',',
+        eof: false,
         in_quotes: false,
         since: 0,
         tripped: false,

@@ -1,0 +1,354 @@
+//! Errors that name their real cause, as a stranger meets them: a file written with another
+//! delimiter, a comment line, an unclosed quote, a divergence caused by l2 or by bce targets
+//! outside [0, 1], a backend this platform lacks, a damaged checkpoint, class names that only
+//! differ after 24 characters. Each test asserts the words that name the cause, which the
+//! messages before this file's fixes did not have.
+
+mod common;
+
+use common::cli::rejects;
+use common::scratch::Scratch;
+
+/// A header and `n` rows of three inputs and a class `x` or `y`, cells joined by `d`.
+fn table(n: usize, d: &str) -> String {
+    let mut s = ["a", "b", "c", "label"].join(d) + "\n";
+    for i in 0..n {
+        let (a, b, c) = (
+            (i * 37 % 101) as f64 / 101.0,
+            (i * 53 % 89) as f64 / 89.0,
+            (i * 17 % 23) as f64 / 23.0,
+        );
+        let y = if a + b > 1.0 { "x" } else { "y" };
+        s += &[a.to_string(), b.to_string(), c.to_string(), y.into()].join(d);
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn a_test_file_with_another_delimiter_names_both_delimiters() {
+    let s = Scratch::new("msg_delimiter");
+    let train = s.write("train.csv", table(40, ","));
+    let test = s.write("test.csv", table(10, ";"));
+    for flag in ["--test", "--valid"] {
+        rejects(
+            &s,
+            &["--data", &train, flag, &test, "--epochs", "1"],
+            &[
+                "test.csv: its delimiter is ';', but the training file's is ','",
+                "write this one with ','",
+            ],
+        );
+    }
+}
+
+#[test]
+fn eval_and_predict_of_a_file_with_another_delimiter_name_both_delimiters() {
+    let s = Scratch::new("msg_delimiter_eval");
+    let train = s.write("train.csv", table(40, ","));
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--data", &train, "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    let other = s.write("other.csv", table(10, "\t"));
+    s.run(&["eval", "--model", &model, "--data", &other])
+        .assert_error(&["its delimiter is tab, but the training file's is ','"]);
+    s.run(&["predict", "--model", &model, "--input", &other])
+        .assert_error(&["its delimiter is tab, but the training file's is ','"]);
+}
+
+#[test]
+fn a_comment_line_is_named_with_its_line_and_what_to_do() {
+    let s = Scratch::new("msg_comment");
+    let top = s.write(
+        "top.csv",
+        format!("# exported by a tool\n{}", table(40, ",")),
+    );
+    rejects(
+        &s,
+        &["--data", &top],
+        &[
+            "line 1 starts with '#': a comment line",
+            "remove the comment lines",
+        ],
+    );
+    let mut lines: Vec<String> = table(40, ",").lines().map(String::from).collect();
+    lines.insert(11, "# a note".into());
+    let middle = s.write("middle.csv", lines.join("\n") + "\n");
+    rejects(
+        &s,
+        &["--data", &middle],
+        &["line 12 starts with '#': a comment line"],
+    );
+}
+
+#[test]
+fn an_unclosed_quote_is_named_with_the_line_it_opens_on() {
+    let s = Scratch::new("msg_quote");
+    let mut lines: Vec<String> = table(40, ",").lines().map(String::from).collect();
+    lines[5].insert(0, '"');
+    let file = s.write("quote.csv", lines.join("\n") + "\n");
+    rejects(
+        &s,
+        &["--data", &file],
+        &[
+            "a quote (\") opened on line 6 is never closed",
+            "lines 6 to 41",
+        ],
+    );
+    // On the header line too, where it left one column.
+    lines[5].remove(0);
+    lines[0].insert(0, '"');
+    let header = s.write("header.csv", lines.join("\n") + "\n");
+    rejects(
+        &s,
+        &["--data", &header],
+        &["a quote (\") opened on line 1 is never closed"],
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_backend_this_platform_lacks_is_named_not_a_missing_driver() {
+    let s = Scratch::new("msg_backend");
+    let train = s.write("train.csv", table(20, ","));
+    let args = [
+        "train", "--device", "gpu", "--data", &train, "--epochs", "1",
+    ];
+    let run = s.run_with(&args, |c| {
+        c.env("WGPU_BACKEND", "dx12");
+    });
+    run.assert_error(&[
+        "WGPU_BACKEND=\"dx12\" asks for dx12, which is not available on linux",
+        "the backends here are vulkan and gl",
+    ]);
+    assert!(!run.stderr.contains("lavapipe"), "{}", run.show());
+    let mut flag = args.to_vec();
+    flag.extend(["--backend", "metal"]);
+    s.run(&flag).assert_error(&[
+        "--backend asks for metal, which is not available on linux",
+        "vulkan and gl",
+    ]);
+    // --device auto says so in its note as it falls back to the CPU path.
+    let auto = s.run_with(&["train", "--data", &train, "--epochs", "1"], |c| {
+        c.env("WGPU_BACKEND", "dx12");
+    });
+    auto.assert_success();
+    assert!(
+        auto.stderr
+            .contains("dx12, which is not available on linux"),
+        "{}",
+        auto.show()
+    );
+}
+
+#[test]
+fn a_divergence_caused_by_l2_names_l2_not_the_learning_rate() {
+    let s = Scratch::new("msg_l2");
+    let train = s.write("train.csv", table(40, ","));
+    let run = s.run(&[
+        "train", "--device", "cpu", "--data", &train, "--l2", "1e6", "--epochs", "5",
+    ]);
+    run.assert_error(&[
+        "training diverged",
+        "the weight decay is too strong for the learning rate: with --l2 at 1000000 and lr 0.1",
+        "use an l2 below 1/lr = 10",
+    ]);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: epoch"))
+        .unwrap_or_else(|| panic!("no climbing warning:\n{}", run.show()));
+    assert!(
+        warning.contains("the weight decay is too strong") && !warning.contains("--standardize"),
+        "{}",
+        run.show()
+    );
+}
+
+#[test]
+fn bce_targets_outside_0_1_are_refused_before_training_naming_column_and_row() {
+    let s = Scratch::new("msg_bce");
+    let mut text = String::from("a,b,p\n");
+    for i in 0..30 {
+        let (a, b) = ((i % 7) as f64 / 7.0, (i % 5) as f64 / 5.0);
+        // Row 3 holds a percentage where a probability belongs.
+        let p = if i == 3 { 85.0 } else { (a + b) / 2.0 };
+        text += &format!("{a},{b},{p}\n");
+    }
+    let file = s.write("probs.csv", text);
+    rejects(
+        &s,
+        &["--data", &file, "--targets", "p", "--loss", "bce"],
+        &[
+            "probs.csv: target \"p\" is 85 on row 3 (0-based)",
+            "bce takes targets in [0, 1]",
+            "--loss mse",
+        ],
+    );
+    // The same rows under mse train.
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        &file,
+        "--targets",
+        "p",
+        "--loss",
+        "mse",
+        "--epochs",
+        "1",
+    ])
+    .assert_success();
+}
+
+/// A trained checkpoint of a small table network, and the table's path.
+fn trained(s: &Scratch) -> (String, String) {
+    let train = s.write("train.csv", table(40, ","));
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--data", &train, "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    (model, train)
+}
+
+#[test]
+fn a_truncated_checkpoint_is_called_cut_short_not_another_format() {
+    let s = Scratch::new("msg_truncated");
+    let (model, train) = trained(&s);
+    let bytes = std::fs::read(&model).unwrap();
+    let header = s.write("header.safetensors", &bytes[..300]);
+    let tensors = s.write("tensors.safetensors", &bytes[..bytes.len() - 10]);
+    for cut in [&header, &tensors] {
+        s.run(&["eval", "--model", cut, "--data", &train])
+            .assert_error(&["cut short: its header says the file holds", "truncated"]);
+    }
+    let want = format!(
+        "the file holds {} bytes, but it has {}",
+        bytes.len(),
+        bytes.len() - 10
+    );
+    s.run(&[
+        "train", "--device", "cpu", "--resume", &tensors, "--epochs", "1",
+    ])
+    .assert_error(&[&want]);
+}
+
+#[test]
+fn a_csv_given_as_the_model_is_called_a_text_file() {
+    let s = Scratch::new("msg_csv_model");
+    let (_, train) = trained(&s);
+    s.run(&["eval", "--model", &train, "--data", &train])
+        .assert_error(&["train.csv: a text file (a table of data?), not a checkpoint"]);
+    s.run(&["predict", "--model", &train, "--input", &train])
+        .assert_error(&["a text file (a table of data?), not a checkpoint"]);
+    let empty = s.write("empty.safetensors", "");
+    s.run(&["eval", "--model", &empty, "--data", &train])
+        .assert_error(&["an empty file, not a checkpoint"]);
+}
+
+#[test]
+fn numbers_written_for_people_are_named_not_called_identifiers() {
+    let s = Scratch::new("msg_formatted");
+    type Cell = fn(usize) -> String;
+    let cases: [(&str, Cell, &str); 3] = [
+        (
+            "thousands",
+            |i| format!("\"{},{:03}.5\"", i + 1, i * 7),
+            "thousands separators",
+        ),
+        ("percent", |i| format!("{i}.5%"), "a percent sign"),
+        ("currency", |i| format!("${i}.50"), "a currency sign"),
+    ];
+    for (name, cell, what) in cases {
+        let mut text = String::from("amount,b,label\n");
+        // Each row its own value, as amounts are: before, "an identifier".
+        for i in 0..30 {
+            let y = if i % 2 == 0 { "x" } else { "y" };
+            text += &format!("{},{},{y}\n", cell(i), i % 3);
+        }
+        let file = s.write(&format!("{name}.csv"), text);
+        rejects(
+            &s,
+            &["--data", &file],
+            &[
+                &format!("is a number written with {what}"),
+                "write the column as plain numbers",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_trailing_delimiter_is_named_not_a_missing_label() {
+    let s = Scratch::new("msg_trailing");
+    let text: String = table(30, ",").lines().map(|l| format!("{l},\n")).collect();
+    let file = s.write("trailing.csv", text);
+    rejects(
+        &s,
+        &["--data", &file],
+        &["the line ends with ',', a trailing delimiter", "--label"],
+    );
+}
+
+#[test]
+fn a_utf16_file_is_named_as_utf16() {
+    let s = Scratch::new("msg_utf16");
+    let mut bytes = vec![0xff, 0xfe];
+    for u in table(20, ",").encode_utf16() {
+        bytes.extend(u.to_le_bytes());
+    }
+    let file = s.write("excel.csv", bytes);
+    rejects(
+        &s,
+        &["--data", &file],
+        &["excel.csv: encoded as UTF-16", "save it as UTF-8"],
+    );
+}
+
+#[test]
+fn a_given_delimiter_that_splits_nothing_names_the_one_that_does() {
+    let s = Scratch::new("msg_given_delimiter");
+    let file = s.write("train.csv", table(20, ","));
+    rejects(
+        &s,
+        &["--data", &file, "--delimiter", ";"],
+        &[
+            "--delimiter is ';', which does not split line 1",
+            "looks ','-separated",
+        ],
+    );
+}
+
+#[test]
+fn a_column_name_in_another_case_is_pointed_at() {
+    let s = Scratch::new("msg_label_case");
+    let file = s.write("train.csv", table(20, ","));
+    rejects(
+        &s,
+        &["--data", &file, "--label", "LABEL"],
+        &["--label \"LABEL\"", "\"label\" differs only in case"],
+    );
+}
+
+#[test]
+fn a_file_of_a_header_alone_says_so() {
+    let s = Scratch::new("msg_header_only");
+    let train = s.write("train.csv", table(30, ","));
+    let header = s.write("header.csv", "a,b,c,label\n");
+    let empty = s.write("empty.csv", "\n\n");
+    rejects(
+        &s,
+        &["--data", &header],
+        &["line 1 is a header line, and no line follows it"],
+    );
+    rejects(
+        &s,
+        &["--data", &train, "--test", &header],
+        &["header.csv: no data rows: line 1 is a header line"],
+    );
+    rejects(&s, &["--data", &empty], &["the file is empty"]);
+}
