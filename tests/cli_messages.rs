@@ -352,3 +352,16 @@ fn a_file_of_a_header_alone_says_so() {
     );
     rejects(&s, &["--data", &empty], &["the file is empty"]);
 }
+
+#[test]
+fn a_folder_of_csv_files_as_the_data_is_named_not_called_missing_idx_files() {
+    let s = Scratch::new("csv_folder");
+    std::fs::create_dir(s.path("tables")).unwrap();
+    s.write("tables/train.csv", table(20, ","));
+    s.write("tables/test.csv", table(10, ","));
+    rejects(
+        &s,
+        &["--data", &s.arg("tables")],
+        &["a folder of CSV files (2 of them, test.csv first), not of IDX files"],
+    );
+}

@@ -198,6 +198,24 @@ pub fn load_dir(dir: &Path) -> Result<Split> {
         .map(|(f, _)| *f)
         .collect();
     if !missing.is_empty() {
+        let csv: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| super::is_csv(n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(first) = csv.iter().min() {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "a folder of CSV files ({} of them, {first} first), not of IDX files: give one CSV file as the data (its own path), and others as the validation or test set",
+                    csv.len()
+                ),
+            ));
+        }
         return Err(Error::data(
             dir,
             format!(

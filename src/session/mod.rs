@@ -421,7 +421,7 @@ impl Trainer {
                     "cannot be added to a resumed run that did not standardise its inputs",
                 ));
             }
-            let mut z = Standardize::fit(&train);
+            let mut z = Standardize::fit(train);
             if let Some(t) = &self.model.input.table {
                 for (j, one_hot) in t.one_hot().into_iter().enumerate() {
                     if one_hot && j < z.mean.len() {
@@ -454,7 +454,7 @@ impl Trainer {
                 ));
             }
             self.model
-                .set_target_standardize(Some(fit_targets(&train)))?;
+                .set_target_standardize(Some(fit_targets(train)))?;
         }
         Ok(regression)
     }
