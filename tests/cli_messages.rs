@@ -365,3 +365,42 @@ fn a_folder_of_csv_files_as_the_data_is_named_not_called_missing_idx_files() {
         &["a folder of CSV files (2 of them, test.csv first), not of IDX files"],
     );
 }
+
+#[test]
+fn a_decimal_comma_on_a_file_that_splits_at_commas_is_refused_before_training() {
+    let s = Scratch::new("decimal_comma");
+    let data = s.write("c.csv", table(12, ","));
+    // Before, this trained and saved a model that eval, predict, --init and --resume refused.
+    rejects(
+        &s,
+        &["--data", &data, "--decimal", ","],
+        &["--decimal is ',', but the file is ','-separated"],
+    );
+}
+
+#[test]
+fn init_on_data_whose_columns_or_classes_differ_is_refused_naming_both() {
+    let s = Scratch::new("init_columns");
+    let train = s.write("a.csv", table(20, ","));
+    let model = s.arg("m.safetensors");
+    let mut run = vec!["train", "--device", "cpu", "--epochs", "1", "-q"];
+    s.run(&[&run[..], &["--data", &train, "--save", &model]].concat())
+        .assert_success();
+    // The same numbers, the columns a and b swapped: before, it trained on them with a's
+    // weights and standardisation applied to b.
+    let swapped = table(20, ",").replacen("a,b,c", "b,a,c", 1);
+    let swapped = s.write("swapped.csv", swapped);
+    let other_classes = table(20, ",").replace(",x\n", ",z\n");
+    let other_classes = s.write("classes.csv", other_classes);
+    run.extend(["--init", &model]);
+    s.run(&[&run[..], &["--data", &swapped]].concat())
+        .assert_error(&[
+            "trained on the inputs a, b, c in this order",
+            "gives b, a, c",
+        ]);
+    s.run(&[&run[..], &["--data", &other_classes]].concat())
+        .assert_error(&["trained on the classes x, y", "has y, z"]);
+    // The same columns and classes: trains.
+    s.run(&[&run[..], &["--data", &train]].concat())
+        .assert_success();
+}

@@ -468,7 +468,11 @@ impl RunPlan {
         }
         let classes = matches!(train.targets, Targets::Classes { .. });
         let mut model = match &c.init {
-            Some((path, header)) => self.init_model(path, header, train, c.source.as_deref())?,
+            Some((path, header)) => {
+                let model = self.init_model(path, header, train, c.source.as_deref())?;
+                same_inputs(path, &model, table, c.source.as_deref())?;
+                model
+            }
             None => Model::init(
                 build(&self.arch, train.dim, train.target_width(), classes)?,
                 c.config.seed,
@@ -534,6 +538,53 @@ impl RunPlan {
         }
         Ok(model)
     }
+}
+
+/// An init file trained on a table must meet the same inputs and classes in the new data: the
+/// same feature columns (by name, with the same categories) in the same order, the same class
+/// names. Its weights and input standardisation belong to those columns; on others (a file whose
+/// columns are in another order) they would train on, silently wrong.
+fn same_inputs(
+    path: &Path,
+    model: &Model,
+    table: Option<&Table>,
+    source: Option<&str>,
+) -> Result<()> {
+    let (Some(old), Some(new)) = (&model.input.table, table) else {
+        return Ok(());
+    };
+    let inputs = |t: &Table| -> Vec<String> {
+        t.columns
+            .iter()
+            .filter_map(|c| match &c.kind {
+                data::table::Kind::Numeric { .. } => Some(c.name.clone()),
+                data::table::Kind::Categorical { levels } => {
+                    Some(format!("{} ({})", c.name, levels.join("|")))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let data = source.unwrap_or("the data");
+    let (a, b) = (inputs(old), inputs(new));
+    if a != b {
+        return Err(Error::usage(format!(
+            "{} was trained on the inputs {} in this order, but {data} gives {}: its weights and input standardisation belong to its own columns; give data with those columns in that order, or start a new run (without the setting `init`)",
+            path.display(),
+            a.join(", "),
+            b.join(", ")
+        )));
+    }
+    if old.classes != new.classes {
+        let show = |c: &Option<Vec<String>>| c.as_ref().map_or("none".into(), |c| c.join(", "));
+        return Err(Error::usage(format!(
+            "{} was trained on the classes {}, but {data} has {}: its outputs mean those classes; give data of the same classes, or start a new run (without the setting `init`)",
+            path.display(),
+            show(&old.classes),
+            show(&new.classes)
+        )));
+    }
+    Ok(())
 }
 
 /// The name or path a `Data` reads, if it reads one.

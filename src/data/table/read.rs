@@ -474,6 +474,14 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
                 .any(|c| c.contains(',') && number(c, '.').is_none() && number(c, ',').is_some());
         if comma { ',' } else { '.' }
     });
+    if delimiter == ',' && decimal == ',' {
+        // Given a decimal comma, the file still splits best at ',': reading it so would train
+        // on numbers cut in two and save a table no command can read back.
+        return Err(Error::data(
+            path,
+            "the setting `decimal` is ',', but the file is ','-separated (its lines split best at ','), and a ','-separated file cannot write numbers with a decimal comma: leave the setting `decimal` out, or give the setting `delimiter` if the file is ';'- or tab-separated",
+        ));
+    }
     Ok(Format { delimiter, decimal })
 }
 
