@@ -10,6 +10,10 @@
 //! file; the data loaded and checked against the network; the device opened. It gives a `Run`:
 //! the `Trainer`, the notes a caller should show, and `fit`, which also writes the metrics.
 //!
+//! One file past 600 lines because the plan's checking and opening (`checked`, `open`,
+//! `model`, `init_model`) are one flow, read top to bottom; the settings, the architecture, the
+//! outputs' checks, the opened run and eval/predict's helpers are modules of their own.
+//!
 //! ```no_run
 //! use wgtrain::run::{Data, Outputs, RunPlan, Start};
 //! # fn main() -> wgtrain::Result<()> {
@@ -28,12 +32,12 @@
 //! # let _ = again; Ok(()) }
 //! ```
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 mod apply;
 mod arch;
 mod outputs;
+mod running;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -43,15 +47,15 @@ pub use crate::checkpoint::{Arch, check_output};
 pub use apply::{EvalRows, Part, eval_rows, predict_rows, predictions_csv};
 pub use arch::{build, check, check_plain, expand, load_model};
 pub use outputs::{Named, check_distinct};
+pub use running::{Finished, Run};
 pub use settings::{ScheduleName, Settings};
 
 use crate::checkpoint::{self, Header, InputInfo, TrainingState};
 use crate::config::Device;
-use crate::data::{self, Counts, CsvOptions, Dataset, Need, Split, Table, Targets};
+use crate::data::{self, CsvOptions, Dataset, Need, Split, Table, Targets};
 use crate::error::{Error, Result};
 use crate::model::Loss;
-use crate::session::{Checkpoints, Fit, Trainer};
-use crate::train::EpochReport;
+use crate::session::{Checkpoints, Trainer};
 use crate::trained::Model;
 
 /// Where an interrupted run without a checkpoint path saves.
@@ -386,7 +390,7 @@ impl RunPlan {
             ));
         };
         if resumed && let Some(m) = &self.outputs.metrics {
-            let later = epochs_after(m, done);
+            let later = running::epochs_after(m, done);
             if let (Some(first), Some(last)) = (later.first(), later.last()) {
                 c.notes.push(format!(
                     "{} holds epochs {first}-{last}, trained after the epoch {done} the checkpoint holds (it kept its best epoch): this run's epochs replace them",
@@ -674,183 +678,4 @@ fn extra(d: &Data, what: &str, table: Option<&Table>, notes: &mut Vec<String>) -
         ));
     }
     Ok(rows.data)
-}
-
-/// An opened run: its `Trainer`, what to tell its user, and the outputs it writes.
-pub struct Run {
-    trainer: Trainer,
-    notes: Vec<String>,
-    data: String,
-    table: Option<Table>,
-    counts: Counts,
-    outputs: Outputs,
-    resumed: bool,
-    last_epoch: usize,
-}
-
-/// What `Run::fit` did: the session's `Fit`, and a metrics file that could not be written
-/// (which stopped the run at that epoch, as a stop token does, and saved it).
-#[derive(Debug)]
-pub struct Finished {
-    /// The session's account of the run.
-    pub fit: Fit,
-    /// Why the metrics file could not be written, when it could not.
-    pub metrics_error: Option<Error>,
-}
-
-impl Run {
-    /// The session.
-    pub fn trainer(&mut self) -> &mut Trainer {
-        &mut self.trainer
-    }
-
-    /// What the plan settled that its user should know (the data an init file chose, unseen
-    /// categories in a validation file), in the library's words: settings are named as "the
-    /// setting `NAME`".
-    pub fn notes(&self) -> &[String] {
-        &self.notes
-    }
-
-    /// The training source as read ("rows in memory" for rows given).
-    pub fn data_name(&self) -> &str {
-        &self.data
-    }
-
-    /// The CSV table the training file was read with.
-    pub fn table(&self) -> Option<&Table> {
-        self.table.as_ref()
-    }
-
-    /// Missing cells imputed and unseen categories in the training rows.
-    pub fn counts(&self) -> Counts {
-        self.counts
-    }
-
-    /// The epoch the run ends at: those already trained (a resumed run's) and this run's.
-    pub fn last_epoch(&self) -> usize {
-        self.last_epoch
-    }
-
-    /// The plan's outputs.
-    pub fn outputs(&self) -> &Outputs {
-        &self.outputs
-    }
-
-    /// Trains (`Trainer::fit`), appending each epoch's report to the metrics file after
-    /// `on_epoch` has seen it: created at the first epoch's end (a resumed run appends to its
-    /// file), one line flushed per epoch. A metrics file that cannot be written stops the run
-    /// at that epoch (the checkpoint is saved as at any stop) and is returned in `Finished`.
-    pub fn fit(
-        &mut self,
-        mut on_epoch: impl FnMut(&EpochReport) -> Result<()>,
-    ) -> Result<Finished> {
-        let token = self.trainer.stop_token();
-        let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
-        let mut metrics_error = None;
-        // A resumed run appends after the epochs up to its start.
-        let start = self.resumed.then(|| self.trainer.progress().epoch);
-        let path = self.outputs.metrics.clone();
-        let fit = self.trainer.fit(|r| {
-            on_epoch(r)?;
-            if let Some(path) = &path
-                && metrics_error.is_none()
-                && let Err(e) = append_metrics(&mut file, path, &r.to_json(), start)
-            {
-                metrics_error = Some(e);
-                token.stop();
-            }
-            Ok(())
-        })?;
-        Ok(Finished { fit, metrics_error })
-    }
-
-    /// Saves a stopped run that `fit` did not save (no checkpoint path: `INTERRUPTED_FILE`);
-    /// where the model is.
-    pub fn save_stopped(&mut self, fit: &Fit) -> Result<PathBuf> {
-        if let Some(p) = &fit.saved {
-            return Ok(p.clone());
-        }
-        let p = self
-            .outputs
-            .checkpoint
-            .as_ref()
-            .map_or_else(|| PathBuf::from(INTERRUPTED_FILE), |c| c.path.clone());
-        self.trainer.save(&p)?;
-        Ok(p)
-    }
-
-    /// Draws the plan's plot of the run's epochs; the picture's path, or None without a plot
-    /// or epochs.
-    #[cfg(feature = "plot")]
-    pub fn draw(&self, fit: &Fit) -> Result<Option<PathBuf>> {
-        let Some(path) = &self.outputs.plot else {
-            return Ok(None);
-        };
-        if fit.reports.is_empty() {
-            return Ok(None);
-        }
-        let points: Vec<crate::plot::Point> = fit.reports.iter().map(Into::into).collect();
-        crate::plot::draw(&points, path, self.outputs.font.as_deref())?;
-        Ok(Some(path.clone()))
-    }
-}
-
-/// Appends `line` to the metrics file, opened on the first call: created afresh, or for a run
-/// resumed after epoch `start` added to, once the lines of any later epochs (a run resumed from
-/// its best epoch trained past it) are taken out, atomically.
-fn append_metrics(
-    file: &mut Option<std::io::BufWriter<std::fs::File>>,
-    path: &Path,
-    line: &str,
-    start: Option<usize>,
-) -> Result<()> {
-    let io = |err| Error::Io {
-        path: path.to_path_buf(),
-        err,
-    };
-    if file.is_none() {
-        if let Some(done) = start
-            && !epochs_after(path, done).is_empty()
-        {
-            let text = std::fs::read_to_string(path).map_err(io)?;
-            let kept: String = text
-                .lines()
-                .filter(|l| epoch_of(l).is_none_or(|e| e <= done))
-                .flat_map(|l| [l, "\n"])
-                .collect();
-            checkpoint::write_atomic(path, kept.as_bytes())?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(start.is_some())
-            .truncate(start.is_none())
-            .open(path)
-            .map_err(io)?;
-        *file = Some(std::io::BufWriter::new(f));
-    }
-    if let Some(f) = file.as_mut() {
-        writeln!(f, "{line}").map_err(io)?;
-        f.flush().map_err(io)?;
-    }
-    Ok(())
-}
-
-/// The epoch a metrics line reports, if it is one.
-fn epoch_of(line: &str) -> Option<usize> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    v.get("epoch")?.as_u64().map(|e| e as usize)
-}
-
-/// The epochs after `done` that the metrics file at `path` reports (none when it cannot be
-/// read).
-fn epochs_after(path: &Path, done: usize) -> Vec<usize> {
-    std::fs::read_to_string(path)
-        .map(|t| {
-            t.lines()
-                .filter_map(epoch_of)
-                .filter(|&e| e > done)
-                .collect()
-        })
-        .unwrap_or_default()
 }
