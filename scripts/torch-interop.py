@@ -6,7 +6,7 @@
    metadata); `wgtrain predict --activation relu --output softmax` on a CSV of inputs against
    torch.softmax(model(x)).
 2. wgtrain -> PyTorch: a network `wgtrain train --standardize` saved, rebuilt in PyTorch from
-   the file's metadata and tensors as the README shows (layers.{i} -> Sequential index 2i,
+   the file's metadata and tensors as docs/FORMATS.md shows (layers.{i} -> Sequential index 2i,
    (x - input.mean) / input.std first), against `wgtrain predict` on the same rows.
 
 Prints the versions and the largest absolute difference of each; exits 1 when one is over 1e-5.

@@ -77,3 +77,35 @@ pub use run::{Run, RunPlan};
 pub use session::{Checkpoints, Fit, Trainer};
 pub use train::{EpochReport, StopToken};
 pub use trained::Model;
+
+/// The README and the guides in docs/ as doctests: each Rust block in them compiles and runs
+/// under `cargo test --doc` (their shell examples run in `tests/readme.rs`).
+#[cfg(doctest)]
+mod readme_doctests {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/BENCHMARKS.md")]
+    struct Benchmarks;
+    #[doc = include_str!("../docs/CLI.md")]
+    struct Cli;
+    #[doc = include_str!("../docs/DATASETS.md")]
+    struct Datasets;
+    #[doc = include_str!("../docs/FORMATS.md")]
+    struct Formats;
+    #[doc = include_str!("../docs/GPU-KERNELS.md")]
+    struct GpuKernels;
+    #[doc = include_str!("../docs/HOW-IT-WORKS.md")]
+    struct HowItWorks;
+    #[doc = include_str!("../docs/INTEROP.md")]
+    struct Interop;
+    #[doc = include_str!("../docs/LIBRARY.md")]
+    struct Library;
+    #[doc = include_str!("../docs/MATH.md")]
+    struct Math;
+    #[doc = include_str!("../docs/RELIABILITY.md")]
+    struct Reliability;
+    #[doc = include_str!("../docs/TESTING.md")]
+    struct Testing;
+    #[doc = include_str!("../docs/TRACE.md")]
+    struct Trace;
+}

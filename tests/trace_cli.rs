@@ -1,4 +1,4 @@
-//! `wgtrain trace` end to end: the seed 002 example as README shows it, --json parsed back
+//! `wgtrain trace` end to end: the seed 002 example as docs/CLI.md shows it, --json parsed back
 //! with the documented keys, --markdown, and errors naming the flag to change.
 
 use std::process::Command;
