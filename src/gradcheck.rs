@@ -5,7 +5,7 @@
 //!
 //! Every path sees the same numbers: the case's rows and parameters rounded to f32 once (what
 //! the f32 paths hold), widened exactly for the reference and the finite differences. The
-//! objective is E = (1/m) Σ_i loss_i + λ Σ_l ‖W^[l]‖², as `trace` states it.
+//! objective is E = (1/m) Σ_i loss_i + λ Σ_l ‖W^\[l\]‖², as `trace` states it.
 
 use serde::{Deserialize, Serialize};
 

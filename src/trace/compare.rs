@@ -27,9 +27,9 @@ pub enum PathChoice {
 pub struct PathSlot {
     /// `momentum`, `m` or `v`.
     pub name: String,
-    /// For W^[l], (n_l, n_{l-1}).
+    /// For W^\[l\], (n_l, n_{l-1}).
     pub w: Matrix,
-    /// For b^[l], (1, n_l).
+    /// For b^\[l\], (1, n_l).
     pub b: Matrix,
 }
 
@@ -38,13 +38,13 @@ pub struct PathSlot {
 pub struct PathLayer {
     /// l, 1-based.
     pub layer: usize,
-    /// ∂E/∂W^[l] from the path (its data gradient, plus 2λW^[l] of its own weights in f64).
+    /// ∂E/∂W^\[l\] from the path (its data gradient, plus 2λW^\[l\] of its own weights in f64).
     pub dw: Matrix,
-    /// ∂E/∂b^[l].
+    /// ∂E/∂b^\[l\].
     pub db: Matrix,
-    /// W^[l] after the path's update.
+    /// W^\[l\] after the path's update.
     pub new_w: Matrix,
-    /// b^[l] after the path's update.
+    /// b^\[l\] after the path's update.
     pub new_b: Matrix,
     /// The path's optimiser state after the update.
     pub state: Vec<PathSlot>,

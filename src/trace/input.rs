@@ -1,5 +1,5 @@
 //! What a trace reads in f64, exactly as written: rows given inline or in a CSV file, and
-//! starting weights in a small CSV file (one line per row of W^[l], one per b^[l]).
+//! starting weights in a small CSV file (one line per row of W^\[l\], one per b^\[l\]).
 
 use std::path::Path;
 
@@ -141,7 +141,7 @@ pub fn read_rows_csv(path: &Path, targets: usize) -> Result<TraceRows> {
 }
 
 /// Starting weights from a CSV file, exactly as written: lines `W<l>, v1, v2, ...` give the
-/// rows of W^[l] in order (one per unit of layer l, n_{l-1} values each), one line
+/// rows of W^\[l\] in order (one per unit of layer l, n_{l-1} values each), one line
 /// `b<l>, ...` its biases (n_l values); layers 1, 2, ... in order, `#` comments allowed.
 /// Returns the layer sizes and the parameters (stored (fan_in, fan_out) as `Net64` holds them).
 pub fn read_weights_csv(path: &Path) -> Result<(Vec<usize>, Net64)> {

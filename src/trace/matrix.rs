@@ -26,7 +26,7 @@ impl Matrix {
     }
 
     /// The transpose of a (k, n) row-major `w`: (n, k), so a weight stored (fan_in, fan_out)
-    /// reads as W^[l], one row per unit.
+    /// reads as W^\[l\], one row per unit.
     pub fn transposed(k: usize, n: usize, w: &[f64]) -> Matrix {
         let mut t = vec![0.0; k * n];
         for i in 0..k {

@@ -2,16 +2,16 @@
 //! each gradient beside its central finite difference, and the same quantities from the paths
 //! that train (the fast CPU path, the GPU path) with their largest difference to the reference.
 //!
-//! The notation (layers l = 1..L, m rows per step, W^[l] stored (n_l, n_{l-1}) as the
+//! The notation (layers l = 1..L, m rows per step, W^\[l\] stored (n_l, n_{l-1}) as the
 //! notebooks write it):
 //! ```text
-//! a^[0] = X                                   (m, n_0)   the step's input rows
-//! z^[l] = a^[l-1]·W^[l]ᵀ + b^[l]              (m, n_l)
-//! a^[l] = g_l(z^[l])                          (m, n_l)   g_L: the output (softmax, sigmoid, linear)
-//! E     = (1/m) Σ_i loss(a^[L]_i, y_i) + λ Σ_l ‖W^[l]‖²   data term + L2 term
-//! δ^[l] = ∂E/∂z^[l]                           (m, n_l)   δ^[L] from the loss (p - y fused)
-//! δ^[l] = (δ^[l+1]·W^[l+1]) ∘ g_l'(z^[l])
-//! ∂E/∂W^[l] = δ^[l]ᵀ·a^[l-1] + 2λW^[l],  ∂E/∂b^[l] = Σ_i δ^[l]_i
+//! a^\[0\] = X                                   (m, n_0)   the step's input rows
+//! z^\[l\] = a^\[l-1\]·W^\[l\]ᵀ + b^\[l\]              (m, n_l)
+//! a^\[l\] = g_l(z^\[l\])                          (m, n_l)   g_L: the output (softmax, sigmoid, linear)
+//! E     = (1/m) Σ_i loss(a^\[L\]_i, y_i) + λ Σ_l ‖W^\[l\]‖²   data term + L2 term
+//! δ^\[l\] = ∂E/∂z^\[l\]                           (m, n_l)   δ^\[L\] from the loss (p - y fused)
+//! δ^\[l\] = (δ^\[l+1\]·W^\[l+1\]) ∘ g_l'(z^\[l\])
+//! ∂E/∂W^\[l\] = δ^\[l\]ᵀ·a^\[l-1\] + 2λW^\[l\],  ∂E/∂b^\[l\] = Σ_i δ^\[l\]_i
 //! ```
 //! The numbers come from `cpu::reference` (its forward, loss, backward and update functions);
 //! the finite differences perturb one value at a time and evaluate E afresh in f64.
@@ -49,7 +49,7 @@ pub const MAX_ROWS: usize = 1024;
 pub struct Case {
     /// The architecture.
     pub spec: Spec,
-    /// The starting parameters (`Net64` stores W as (fan_in, fan_out), the transpose of W^[l]).
+    /// The starting parameters (`Net64` stores W as (fan_in, fan_out), the transpose of W^\[l\]).
     pub net: Net64,
     /// Input rows, (n, inputs) row-major.
     pub x: Vec<f64>,
@@ -214,9 +214,9 @@ pub fn rel_diff(a: f64, b: f64) -> f64 {
 pub struct Slot {
     /// The checkpoint name: `momentum`, `m` or `v`.
     pub name: String,
-    /// Its value for W^[l], (n_l, n_{l-1}).
+    /// Its value for W^\[l\], (n_l, n_{l-1}).
     pub w: Matrix,
-    /// Its value for b^[l], (1, n_l).
+    /// Its value for b^\[l\], (1, n_l).
     pub b: Matrix,
 }
 
@@ -227,40 +227,40 @@ pub struct LayerStep {
     pub layer: usize,
     /// g_l: the hidden activation, or the output (`softmax`, `sigmoid`, `linear`).
     pub activation: String,
-    /// W^[l] before the update, (n_l, n_{l-1}).
+    /// W^\[l\] before the update, (n_l, n_{l-1}).
     pub w: Matrix,
-    /// b^[l] before the update, (1, n_l).
+    /// b^\[l\] before the update, (1, n_l).
     pub b: Matrix,
-    /// a^[l-1], the layer's input, (m, n_{l-1}).
+    /// a^\[l-1\], the layer's input, (m, n_{l-1}).
     pub a_prev: Matrix,
-    /// z^[l] = a^[l-1]·W^[l]ᵀ + b^[l], (m, n_l).
+    /// z^\[l\] = a^\[l-1\]·W^\[l\]ᵀ + b^\[l\], (m, n_l).
     pub z: Matrix,
-    /// a^[l] = g_l(z^[l]), (m, n_l).
+    /// a^\[l\] = g_l(z^\[l\]), (m, n_l).
     pub a: Matrix,
-    /// δ^[l] = ∂E/∂z^[l], (m, n_l), beside its finite difference (z^[l] perturbed).
+    /// δ^\[l\] = ∂E/∂z^\[l\], (m, n_l), beside its finite difference (z^\[l\] perturbed).
     pub delta: Checked,
-    /// ∂E/∂W^[l], (n_l, n_{l-1}), the L2 term 2λW^[l] included.
+    /// ∂E/∂W^\[l\], (n_l, n_{l-1}), the L2 term 2λW^\[l\] included.
     pub dw: Checked,
-    /// ∂E/∂b^[l], (1, n_l).
+    /// ∂E/∂b^\[l\], (1, n_l).
     pub db: Checked,
     /// The optimiser's state after the update (empty for SGD).
     pub state: Vec<Slot>,
-    /// W^[l] after minus before the update.
+    /// W^\[l\] after minus before the update.
     pub step_w: Matrix,
-    /// b^[l] after minus before the update.
+    /// b^\[l\] after minus before the update.
     pub step_b: Matrix,
-    /// W^[l] after the update.
+    /// W^\[l\] after the update.
     pub new_w: Matrix,
-    /// b^[l] after the update.
+    /// b^\[l\] after the update.
     pub new_b: Matrix,
 }
 
 /// The objective E of a step, in parts.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LossParts {
-    /// (1/m) Σ_i loss(a^[L]_i, y_i).
+    /// (1/m) Σ_i loss(a^\[L\]_i, y_i).
     pub data: f64,
-    /// λ Σ_l ‖W^[l]‖².
+    /// λ Σ_l ‖W^\[l\]‖².
     pub l2: f64,
     /// data + l2.
     pub total: f64,
@@ -277,7 +277,7 @@ pub struct Step {
     pub y: Matrix,
     /// E before the update.
     pub loss: LossParts,
-    /// How δ^[L] follows from the loss, e.g. `δ^[L] = (p - y)/m (softmax and cross-entropy fused)`.
+    /// How δ^\[L\] follows from the loss, e.g. `δ^[L] = (p - y)/m (softmax and cross-entropy fused)`.
     pub output_delta: String,
     /// Adam's update count t and bias corrections (1 - β1^t, 1 - β2^t); None for other rules.
     pub bias_corrections: Option<(u64, f64, f64)>,
@@ -379,7 +379,7 @@ fn activation_name(spec: &Spec, l: usize) -> String {
     }
 }
 
-/// a^[L] from the reference's last output `z`: softmax and the bce sigmoid are fused into the
+/// a^\[L\] from the reference's last output `z`: softmax and the bce sigmoid are fused into the
 /// loss on every path, so there the reference's forward stops at the logits and g_L is applied
 /// here; mse's sigmoid and a linear output are applied already.
 fn output_activation(spec: &Spec, z: &[f64], m: usize) -> Vec<f64> {
@@ -405,7 +405,7 @@ fn output_activation(spec: &Spec, z: &[f64], m: usize) -> Vec<f64> {
     }
 }
 
-/// How δ^[L] follows from the loss and output.
+/// How δ^\[L\] follows from the loss and output.
 fn output_delta_formula(spec: &Spec) -> String {
     match (spec.loss, spec.output) {
         (Loss::CrossEntropy, _) => {
@@ -419,8 +419,8 @@ fn output_delta_formula(spec: &Spec) -> String {
     }
 }
 
-/// z^[l] for every layer, and the outputs of every layer as the reference's forward gives them
-/// (`acts[l]` is a^[l], with the logits for a fused last layer).
+/// z^\[l\] for every layer, and the outputs of every layer as the reference's forward gives them
+/// (`acts[l]` is a^\[l\], with the logits for a fused last layer).
 fn forward_z(spec: &Spec, net: &Net64, x: &[f64], m: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let acts = reference::forward(spec, net, x, m);
     let zs = (0..spec.n_layers())
@@ -436,7 +436,7 @@ fn forward_z(spec: &Spec, net: &Net64, x: &[f64], m: usize) -> (Vec<Vec<f64>>, V
 }
 
 /// E from layer l's pre-activation z on (layers l.. of the network), for the finite
-/// differences of δ^[l].
+/// differences of δ^\[l\].
 fn objective_from_z(
     spec: &Spec,
     net: &Net64,
@@ -477,7 +477,7 @@ fn central(v: &mut [f64], i: usize, rel_h: f64, mut f: impl FnMut(&[f64]) -> f64
     (up - down) / (2.0 * h)
 }
 
-/// Every δ^[l] of the batch: `deltas[l]` is (m, n_l), the gradient of E on z^[l].
+/// Every δ^\[l\] of the batch: `deltas[l]` is (m, n_l), the gradient of E on z^\[l\].
 fn backward(spec: &Spec, net: &Net64, acts: &[Vec<f64>], y: &[f64], m: usize) -> Vec<Vec<f64>> {
     let last = spec.n_layers() - 1;
     let n_out = spec.outputs();
