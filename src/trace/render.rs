@@ -174,7 +174,7 @@ impl Writer {
             let (lo, hi) = m.min_max();
             let d = self.digits;
             self.line(&format!(
-                "  (showing {} of {} rows, {} of {} columns; norm {}, min {}, max {}; --json has every value)",
+                "  (showing {} of {} rows, {} of {} columns; norm {}, min {}, max {}; the JSON output has every value)",
                 m.rows.min(MAX_SHOWN),
                 m.rows,
                 m.cols.min(MAX_SHOWN),
