@@ -5,13 +5,13 @@
 //! The notation (layers l = 1..L, m rows per step, W^\[l\] stored (n_l, n_{l-1}) as the
 //! notebooks write it):
 //! ```text
-//! a^\[0\] = X                                   (m, n_0)   the step's input rows
-//! z^\[l\] = a^\[l-1\]·W^\[l\]ᵀ + b^\[l\]              (m, n_l)
-//! a^\[l\] = g_l(z^\[l\])                          (m, n_l)   g_L: the output (softmax, sigmoid, linear)
-//! E     = (1/m) Σ_i loss(a^\[L\]_i, y_i) + λ Σ_l ‖W^\[l\]‖²   data term + L2 term
-//! δ^\[l\] = ∂E/∂z^\[l\]                           (m, n_l)   δ^\[L\] from the loss (p - y fused)
-//! δ^\[l\] = (δ^\[l+1\]·W^\[l+1\]) ∘ g_l'(z^\[l\])
-//! ∂E/∂W^\[l\] = δ^\[l\]ᵀ·a^\[l-1\] + 2λW^\[l\],  ∂E/∂b^\[l\] = Σ_i δ^\[l\]_i
+//! a^[0] = X                                   (m, n_0)   the step's input rows
+//! z^[l] = a^[l-1]·W^[l]ᵀ + b^[l]              (m, n_l)
+//! a^[l] = g_l(z^[l])                          (m, n_l)   g_L: the output (softmax, sigmoid, linear)
+//! E     = (1/m) Σ_i loss(a^[L]_i, y_i) + λ Σ_l ‖W^[l]‖²   data term + L2 term
+//! δ^[l] = ∂E/∂z^[l]                           (m, n_l)   δ^[L] from the loss (p - y fused)
+//! δ^[l] = (δ^[l+1]·W^[l+1]) ∘ g_l'(z^[l])
+//! ∂E/∂W^[l] = δ^[l]ᵀ·a^[l-1] + 2λW^[l],  ∂E/∂b^[l] = Σ_i δ^[l]_i
 //! ```
 //! The numbers come from `cpu::reference` (its forward, loss, backward and update functions);
 //! the finite differences perturb one value at a time and evaluate E afresh in f64.

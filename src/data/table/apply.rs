@@ -509,16 +509,7 @@ impl Table {
             row(line, &cells)?;
         }
         if n == 0 {
-            return Err(Error::data(
-                path,
-                if header {
-                    format!(
-                        "no data rows: line {first_line} is a header line, and no line follows it"
-                    )
-                } else {
-                    "no data rows".to_string()
-                },
-            ));
+            return Err(super::no_data_rows(path, header, first_line));
         }
         let targets = match &self.classes {
             Some(c) if labelled => Targets::Classes {

@@ -500,16 +500,7 @@ impl Table {
         }
         drop(rec);
         if rows == 0 {
-            return Err(Error::data(
-                path,
-                if header {
-                    format!(
-                        "no data rows: line {first_line} is a header line, and no line follows it"
-                    )
-                } else {
-                    "no data rows".to_string()
-                },
-            ));
+            return Err(super::no_data_rows(path, header, first_line));
         }
         let mut columns = Vec::with_capacity(width);
         for (c, s) in stats.iter().enumerate() {

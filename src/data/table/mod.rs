@@ -367,3 +367,16 @@ impl Table {
 
 #[cfg(test)]
 mod tests;
+
+/// A file of `path` with no data rows: after a header line (`header`, at `first_line`) or at
+/// all.
+pub(super) fn no_data_rows(path: &Path, header: bool, first_line: usize) -> Error {
+    Error::data(
+        path,
+        if header {
+            format!("no data rows: line {first_line} is a header line, and no line follows it")
+        } else {
+            "no data rows".to_string()
+        },
+    )
+}
