@@ -91,16 +91,23 @@ pub struct GpuOptions {
 impl GpuOptions {
     /// Opens the adapter these options name: the one whose name contains `adapter`, else the
     /// best ranked on `backend`, software adapters included; `Error::NoAdapter` when none.
+    /// Blocking: `open_async`.
     pub fn open(&self) -> Result<crate::gpu::GpuContext> {
+        crate::blocking::block("GpuOptions::open_async", self.open_async())
+    }
+
+    /// `open`, awaited.
+    pub async fn open_async(&self) -> Result<crate::gpu::GpuContext> {
         use crate::gpu::context;
-        let adapter = context::pick_named(self.backend, true, self.adapter.as_deref())?
+        let adapter = context::pick_named_async(self.backend, true, self.adapter.as_deref())
+            .await?
             .ok_or_else(|| {
                 Error::NoAdapter(format!(
                     "no GPU adapter found; {}",
                     context::no_adapter_hint(self.backend)
                 ))
             })?;
-        Ok(self.with_checks(crate::gpu::GpuContext::from_adapter(adapter)?))
+        Ok(self.with_checks(crate::gpu::GpuContext::from_adapter_async(adapter).await?))
     }
 
     /// The options for `backend` as the environment sets them: the adapter `WGPU_ADAPTER_NAME`

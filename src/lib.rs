@@ -46,6 +46,8 @@
 //! the parity tests (hidden from these docs). Errors are one `Error` a caller can match on.
 
 pub mod bench;
+#[doc(hidden)]
+pub mod blocking;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;

@@ -8,12 +8,13 @@
 //! One file because it is one list of checks with the shapes, tolerances and reporting they
 //! share; each check is a function of a few dozen lines.
 
+use crate::blocking::block;
 use crate::config::GpuOptions;
 use crate::cpu::fast::CpuTrainer;
 use crate::cpu::reference::{self, Net64, widen};
 use crate::data::{Dataset, Inputs, Targets};
 use crate::error::Result;
-use crate::gpu::buffer::{run_once, run_split_once};
+use crate::gpu::buffer::{run_once_async, run_split_once_async};
 use crate::gpu::kernels::{KSplit, Kernel, Kernels, MatmulVariant, SLICE_ALIGN, loss_groups};
 use crate::gpu::tuning::{MatmulConfig, Setting, SplitK};
 use crate::gpu::uniforms::{LossParams, MatmulParams};
@@ -173,14 +174,7 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
         } else {
             "trusted shaders"
         };
-        let mut kernels = Kernels::with_matmul(&ctx, &MatmulVariant::ALL)?;
-        let mut kernel_checks = Vec::new();
-        for variant in MatmulVariant::ALL {
-            kernels.set_matmul_variant(variant)?;
-            kernel_checks.extend(matmul_checks(&ctx, &kernels, variant, false)?);
-            kernel_checks.extend(matmul_checks(&ctx, &kernels, variant, true)?);
-        }
-        kernel_checks.extend(loss_checks(&ctx, &kernels)?);
+        let kernel_checks = block("selftest::kernel_checks", kernel_checks(&ctx))?;
         for mut c in kernel_checks {
             c.name = format!("{}, {how}", c.name);
             done(c, &mut checks);
@@ -232,6 +226,22 @@ pub fn run_gpu(opts: &GpuOptions, report: &mut dyn FnMut(&Check)) -> Result<Vec<
         c.compare(&flat(&gpu.params()?), &flat(&cpu.params()?));
         done(c, &mut checks);
     }
+    Ok(checks)
+}
+
+/// The kernels on `ctx` against the f64 reference: the three matmul forms in every variant,
+/// unsplit and split in K, and the loss on every loss and both row paths. What `run_gpu`
+/// runs first (twice: with and without naga's runtime checks), and what the browser tests run
+/// on WebGPU.
+pub async fn kernel_checks(ctx: &GpuContext) -> Result<Vec<Check>> {
+    let mut kernels = Kernels::with_matmul_async(ctx, &MatmulVariant::ALL).await?;
+    let mut checks = Vec::new();
+    for variant in MatmulVariant::ALL {
+        kernels.set_matmul_variant(variant)?;
+        checks.extend(matmul_checks(ctx, &kernels, variant, false).await?);
+        checks.extend(matmul_checks(ctx, &kernels, variant, true).await?);
+    }
+    checks.extend(loss_checks(ctx, &kernels).await?);
     Ok(checks)
 }
 
@@ -287,7 +297,7 @@ pub fn run_cpu(report: &mut dyn FnMut(&Check)) -> Result<Vec<Check>> {
 /// The three matmul kernels of `variant` on every shape (and every activation where the kernel
 /// applies one) against the f64 reference, one check per kernel; or with `split`, each split
 /// into 2, 3 and one slice per 16 terms and reduced (reduce.wgsl), one check for all three.
-fn matmul_checks(
+async fn matmul_checks(
     ctx: &GpuContext,
     kernels: &Kernels,
     variant: MatmulVariant,
@@ -311,11 +321,11 @@ fn matmul_checks(
     for (i, &((m, k, n), split)) in cases.iter().enumerate() {
         let groups = kernels.matmul_groups(m, n)?;
         // One kernel run, split as `split` says.
-        let run = |kernel, inputs: &[&[u8]], outputs: &[&[f32]], p: &MatmulParams| {
+        let run = async |kernel, inputs: &[&[u8]], outputs: &[&[f32]], p: &MatmulParams| {
             if split == KSplit::NONE {
-                run_once(ctx, kernels, kernel, inputs, outputs, p, None, groups)
+                run_once_async(ctx, kernels, kernel, inputs, outputs, p, None, groups).await
             } else {
-                run_split_once(ctx, kernels, kernel, inputs, outputs, p, split, groups)
+                run_split_once_async(ctx, kernels, kernel, inputs, outputs, p, split, groups).await
             }
         };
         let s = (3.0 / k as f64).sqrt();
@@ -330,7 +340,8 @@ fn matmul_checks(
                 &[&bytes(&x), &bytes(&w), &bytes(&b)],
                 &[&vec![f32::NAN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
-            )?;
+            )
+            .await?;
             let mut want = vec![0.0; m * n];
             reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
             forward.compare(&got[0], &want);
@@ -346,7 +357,8 @@ fn matmul_checks(
                 &[&bytes(&dz), &bytes(&wt), &bytes(&a)],
                 &[&vec![f32::NAN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
-            )?;
+            )
+            .await?;
             let mut want = vec![0.0; m * n];
             let (dz, wt, a) = (widen(&dz), widen(&wt), widen(&a));
             reference::matmul_backward_input(&mut want, &dz, &wt, &a, m, n, k, act);
@@ -374,7 +386,8 @@ fn matmul_checks(
                     accumulate: accumulate as u32,
                     ..MatmulParams::new(m, n, k, 0)
                 },
-            )?;
+            )
+            .await?;
             let mut want = vec![0.0; m * n];
             reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
             let mut want_db = vec![0.0; n];
@@ -413,7 +426,7 @@ fn matmul_checks(
 /// loss_forward_backward on every loss (mse after a linear and after a sigmoid output), rows
 /// of 1 to 1000 outputs, one check per path (one thread per row, one workgroup per row): dz and
 /// each row's loss against the f64 reference, and the argmax flag against the CPU's.
-fn loss_checks(ctx: &GpuContext, kernels: &Kernels) -> Result<Vec<Check>> {
+async fn loss_checks(ctx: &GpuContext, kernels: &Kernels) -> Result<Vec<Check>> {
     let cases = [
         (Loss::CrossEntropy, false),
         (Loss::Bce, false),
@@ -438,7 +451,7 @@ fn loss_checks(ctx: &GpuContext, kernels: &Kernels) -> Result<Vec<Check>> {
                     ..LossParams::new(m, n, loss.code(), sigmoid_out)
                 };
                 let bytes = |v: &[f32]| bytemuck::cast_slice::<f32, u8>(v).to_vec();
-                let got = run_once(
+                let got = run_once_async(
                     ctx,
                     kernels,
                     Kernel::LossForwardBackward,
@@ -447,7 +460,8 @@ fn loss_checks(ctx: &GpuContext, kernels: &Kernels) -> Result<Vec<Check>> {
                     &params,
                     None,
                     loss_groups(m, wide),
-                )?;
+                )
+                .await?;
                 let (out, y) = (widen(&out), widen(&y));
                 let mut want_dz = vec![0.0; m * n];
                 reference::loss_forward_backward(&mut want_dz, &out, &y, m, n, loss, sigmoid_out);

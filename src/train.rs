@@ -2,8 +2,9 @@
 //! learning rate of every step, metrics, resuming where a run stopped.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use web_time::Instant;
 
+use crate::blocking::{Pending, block, yield_now};
 use crate::error::{Error, Result};
 use crate::model::Params;
 use crate::optim::{OptimState, Schedule};
@@ -106,6 +107,33 @@ pub trait Backend {
     /// The mean data loss and its gradients (no L2 term) on the training rows `rows` (at most
     /// one batch), without an update: what the benchmark checks against the reference.
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)>;
+
+    // The async forms, which the training loop awaits. A path that never waits (the CPU)
+    // keeps these defaults, futures ready at once; the GPU path's await the device, and its
+    // blocking methods above wrap them.
+
+    /// `train_steps`, awaited.
+    fn train_steps_async<'a>(
+        &'a mut self,
+        perm: &'a [u32],
+        hp: &'a Hyper,
+        lrs: &'a [f32],
+        stop: &'a StopToken,
+    ) -> Pending<'a, Vec<f32>> {
+        Box::pin(std::future::ready(self.train_steps(perm, hp, lrs, stop)))
+    }
+    /// `evaluate`, awaited.
+    fn evaluate_async(&mut self, set: usize) -> Pending<'_, EvalStats> {
+        Box::pin(std::future::ready(self.evaluate(set)))
+    }
+    /// `params`, awaited.
+    fn params_async(&mut self) -> Pending<'_, Params> {
+        Box::pin(std::future::ready(self.params()))
+    }
+    /// `optimizer_state`, awaited.
+    fn optimizer_state_async(&mut self) -> Pending<'_, OptimState> {
+        Box::pin(std::future::ready(self.optimizer_state()))
+    }
 }
 
 /// A run's stop switch and step counter, shared by clones: whoever holds a clone (a signal
@@ -406,7 +434,7 @@ pub fn run(
 /// stops training with an error naming the epoch and batch. `stop`: stopped on entry, no step
 /// is trained (no reports); stopped during an epoch's steps, the run ends after the current
 /// step with a report of the partial epoch (`interrupted`); stopped after them (during the
-/// evaluation or `on_epoch`), the run ends with that epoch.
+/// evaluation or `on_epoch`), the run ends with that epoch. Blocking: `run_planned_async`.
 #[allow(clippy::too_many_arguments)]
 pub fn run_planned(
     backend: &mut dyn Backend,
@@ -417,6 +445,35 @@ pub fn run_planned(
     roles: &[Role],
     stop: &StopToken,
     on_epoch: &mut dyn FnMut(&mut EpochReport, &mut dyn Backend) -> Result<Flow>,
+) -> Result<Vec<EpochReport>> {
+    block(
+        "wgtrain::train::run_planned_async",
+        run_planned_async(
+            backend,
+            n_train,
+            hp,
+            plan,
+            classes,
+            roles,
+            stop,
+            async |r: &mut EpochReport, b: &mut dyn Backend| on_epoch(r, b),
+        ),
+    )
+}
+
+#[doc(hidden)]
+/// `run_planned`, awaited, with an async `on_epoch`. Between epochs it lets a browser's event
+/// loop run (`yield_now`), so a page stays responsive on any path.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_planned_async(
+    backend: &mut dyn Backend,
+    n_train: usize,
+    hp: &Hyper,
+    plan: &Course,
+    classes: bool,
+    roles: &[Role],
+    stop: &StopToken,
+    mut on_epoch: impl AsyncFnMut(&mut EpochReport, &mut dyn Backend) -> Result<Flow>,
 ) -> Result<Vec<EpochReport>> {
     hp.validate()?;
     plan.schedule.validate()?;
@@ -474,7 +531,9 @@ pub fn run_planned(
         let lrs: Vec<f32> = (first + skip..first + per_epoch)
             .map(|s| schedule.lr(hp.lr, s, epoch - 1, total_steps))
             .collect();
-        let losses = backend.train_steps(&perm[skip * hp.batch..], hp, &lrs, stop)?;
+        let losses = backend
+            .train_steps_async(&perm[skip * hp.batch..], hp, &lrs, stop)
+            .await?;
         let seconds = t0.elapsed().as_secs_f64();
         if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
             return Err(Error::Diverged(format!(
@@ -505,19 +564,10 @@ pub fn run_planned(
             (!warned && start_loss > 0.0 && train_loss > LOSS_RISE_WARNING * start_loss)
                 .then(|| train_loss / start_loss);
         warned |= loss_rise.is_some();
-        let mut eval = |set: Option<usize>| -> Result<(Option<f64>, Option<f64>)> {
-            let Some(i) = set else {
-                return Ok((None, None));
-            };
-            let s = backend.evaluate(i)?;
-            Ok((
-                Some(s.loss_sum / s.n as f64),
-                classes.then_some(s.correct as f64 / s.n as f64),
-            ))
-        };
-        let (valid_loss, valid_accuracy) = eval(valid)?;
+        let (valid_loss, valid_accuracy) = measured(backend, valid, classes).await?;
         let last = epoch == last_epoch || interrupted;
-        let (test_loss, test_accuracy) = eval(test.filter(|_| valid.is_none() || last))?;
+        let (test_loss, test_accuracy) =
+            measured(backend, test.filter(|_| valid.is_none() || last), classes).await?;
         let mut report = EpochReport {
             epoch,
             train_loss,
@@ -536,13 +586,30 @@ pub fn run_planned(
             interrupted,
             progress,
         };
-        let flow = on_epoch(&mut report, backend)?;
+        let flow = on_epoch(&mut report, backend).await?;
         reports.push(report);
         // A stop that came after the epoch's steps (in its evaluation or callback) ends the run
         // here, rather than after one step of the next epoch.
         if interrupted || flow == Flow::Stop || stop.is_stopped() {
             break;
         }
+        yield_now().await;
     }
     Ok(reports)
+}
+
+/// The mean loss and (with `classes`) the accuracy on evaluation set `set`; None without one.
+async fn measured(
+    backend: &mut dyn Backend,
+    set: Option<usize>,
+    classes: bool,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let Some(i) = set else {
+        return Ok((None, None));
+    };
+    let s = backend.evaluate_async(i).await?;
+    Ok((
+        Some(s.loss_sum / s.n as f64),
+        classes.then_some(s.correct as f64 / s.n as f64),
+    ))
 }

@@ -2,7 +2,7 @@
 //! validated (first-step gradients against the f64 reference, final accuracy) before its time is
 //! trusted, a GEMM sweep, and a batch-size sweep (`sweep`).
 
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::config::{Config, Device};
 use crate::cpu::fast::sgemm;

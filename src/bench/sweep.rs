@@ -2,7 +2,7 @@
 //! CPU path on this machine? One point per device and power-of-two batch, each a short run of a
 //! task's network on a prefix of its training rows, validated once per device first.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::config::{Config, Device};
 use crate::data::Split;

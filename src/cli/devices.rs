@@ -5,7 +5,7 @@ use anyhow::Result;
 use wgtrain::gpu::{BackendChoice, context, tuning};
 
 pub fn run(backend: BackendChoice) -> Result<()> {
-    let all = context::adapters(backend);
+    let all = context::adapters(backend)?;
     if all.is_empty() {
         println!(
             "no adapters found; {}",

@@ -3,7 +3,7 @@
 //! reported as a fraction of it, so a figure reads the same on any CPU.
 
 use std::hint::black_box;
-use std::time::Instant;
+use web_time::Instant;
 
 /// A measured peak.
 #[derive(Clone, Copy, Debug)]

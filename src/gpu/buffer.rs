@@ -7,6 +7,7 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use super::kernels::{Dispatch, Kernel, Kernels, Range, Slot, scoped};
 use super::uniforms::StepInfo;
+use crate::blocking::block;
 use crate::error::{Error, Result};
 
 /// A storage buffer holding `data`.
@@ -41,8 +42,23 @@ pub fn uniform(device: &wgpu::Device, label: &str, value: &impl Pod) -> wgpu::Bu
     })
 }
 
-/// Copies `size` bytes at `offset` of `buffer` back to the host (submit, map, wait).
+/// Copies `size` bytes at `offset` of `buffer` back to the host (submit, map, wait; blocking:
+/// `read_back_async`).
 pub fn read_back(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> Result<Vec<f32>> {
+    block(
+        "wgtrain::gpu::buffer::read_back_async",
+        read_back_async(ctx, buffer, offset, size),
+    )
+}
+
+/// `read_back`, awaited: natively the device is polled until the copy is mapped, in a browser
+/// (which polls it itself) the mapping is awaited.
+pub async fn read_back_async(
     ctx: &GpuContext,
     buffer: &wgpu::Buffer,
     offset: u64,
@@ -62,10 +78,12 @@ pub fn read_back(
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
+    #[cfg(not(target_arch = "wasm32"))]
     ctx.wait()?;
+    let mapped = rx.receive().await;
     // Work after an out-of-memory or validation error, or a lost device, cannot be trusted.
     ctx.check_fault("running the GPU work")?;
-    match pollster::block_on(rx.receive()) {
+    match mapped {
         Some(Ok(())) => {}
         Some(Err(e)) => {
             ctx.check_fault("reading results back")?;
@@ -88,8 +106,28 @@ pub fn read_back(
 
 /// Runs one kernel once on host data, for the parity tests: `inputs` fill the read bindings,
 /// `outputs` gives each read_write binding's initial contents, `params` the uniform, `step` the
-/// per-step uniform (slot 0). Returns the read_write bindings' contents afterwards.
+/// per-step uniform (slot 0). Returns the read_write bindings' contents afterwards (blocking:
+/// `run_once_async`).
+#[allow(clippy::too_many_arguments)]
 pub fn run_once(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    outputs: &[&[f32]],
+    params: &impl Pod,
+    step: Option<StepInfo>,
+    groups: (u32, u32, u32),
+) -> Result<Vec<Vec<f32>>> {
+    block(
+        "wgtrain::gpu::buffer::run_once_async",
+        run_once_async(ctx, kernels, kernel, inputs, outputs, params, step, groups),
+    )
+}
+
+/// `run_once`, awaited.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_once_async(
     ctx: &GpuContext,
     kernels: &Kernels,
     kernel: Kernel,
@@ -125,7 +163,7 @@ pub fn run_once(
     if kernel.uses_step() {
         ranges.push(Range::whole(&step_buf));
     }
-    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
+    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges)).await?;
     let mut enc = device.create_command_encoder(&Default::default());
     {
         let mut pass = enc.begin_compute_pass(&Default::default());
@@ -140,15 +178,13 @@ pub fn run_once(
         );
     }
     ctx.queue.submit([enc.finish()]);
-    outs.iter()
-        .zip(outputs)
-        .map(|(b, o)| {
-            read_back(ctx, b, 0, (o.len().max(1) * 4) as u64).map(|mut v| {
-                v.truncate(o.len());
-                v
-            })
-        })
-        .collect()
+    let mut got = Vec::with_capacity(outs.len());
+    for (b, o) in outs.iter().zip(outputs) {
+        let mut v = read_back_async(ctx, b, 0, (o.len().max(1) * 4) as u64).await?;
+        v.truncate(o.len());
+        got.push(v);
+    }
+    Ok(got)
 }
 
 /// Runs a matmul kernel with its k split (`split`, at least 2 slices) on host data, as the
@@ -156,7 +192,26 @@ pub fn run_once(
 /// writes nothing shows), then its reduction into `outputs` (c, and db for the weight gradient,
 /// with their initial contents). `inputs` are the unsplit kernel's read bindings (a, b, and aux
 /// for the forward and input-gradient forms); `groups` its (x, y) grid. Returns c (and db).
+#[allow(clippy::too_many_arguments)]
 pub fn run_split_once(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[&[u8]],
+    outputs: &[&[f32]],
+    params: &super::uniforms::MatmulParams,
+    split: super::kernels::KSplit,
+    groups: (u32, u32, u32),
+) -> Result<Vec<Vec<f32>>> {
+    block(
+        "wgtrain::gpu::buffer::run_split_once_async",
+        run_split_once_async(ctx, kernels, kernel, inputs, outputs, params, split, groups),
+    )
+}
+
+/// `run_split_once`, awaited.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_split_once_async(
     ctx: &GpuContext,
     kernels: &Kernels,
     kernel: Kernel,
@@ -178,7 +233,7 @@ pub fn run_split_once(
     } else {
         &[&parts]
     };
-    let got = run_once(
+    let got = run_once_async(
         ctx,
         kernels,
         kernel,
@@ -187,13 +242,14 @@ pub fn run_split_once(
         &p,
         None,
         (gx, gy, split.splits),
-    )?;
+    )
+    .await?;
     let mut reads: Vec<&[u8]> = vec![bytemuck::cast_slice(&got[0])];
     match got.get(1) {
         Some(b) => reads.push(bytemuck::cast_slice(b)),
         None => reads.push(inputs.get(2).copied().unwrap_or_default()),
     }
-    run_once(
+    run_once_async(
         ctx,
         kernels,
         reduce,
@@ -203,14 +259,34 @@ pub fn run_split_once(
         None,
         super::kernels::grid_1d(m * n, super::kernels::WG_1D),
     )
+    .await
 }
 
 /// Times `reps` back-to-back dispatches of a kernel in the matmul layout, in one submission:
 /// `inputs` gives the float count of each of its three operands (a, b, and aux or db) in the
 /// forms' order, `output` that of c; matmul_backward_weight binds its third operand as db. Buffers
 /// and the bind group are made, and one dispatch run, before the clock starts; the device is
-/// waited for before it stops. Returns seconds.
+/// waited for before it stops. Returns seconds (blocking: `run_timed_async`).
+#[allow(clippy::too_many_arguments)]
 pub fn run_timed(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    kernel: Kernel,
+    inputs: &[usize],
+    output: usize,
+    params: &impl Pod,
+    groups: (u32, u32, u32),
+    reps: usize,
+) -> Result<f64> {
+    block(
+        "wgtrain::gpu::buffer::run_timed_async",
+        run_timed_async(ctx, kernels, kernel, inputs, output, params, groups, reps),
+    )
+}
+
+/// `run_timed`, awaited.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_timed_async(
     ctx: &GpuContext,
     kernels: &Kernels,
     kernel: Kernel,
@@ -245,7 +321,7 @@ pub fn run_timed(
         })
         .collect::<Option<_>>()
         .ok_or_else(|| Error::Gpu(format!("{kernel:?}: too few operands to time it")))?;
-    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges))?;
+    let bind_group = scoped(device, "binding", || kernels.bind(device, kernel, &ranges)).await?;
     let dispatch = [Dispatch {
         kernel,
         bind_group,
@@ -259,11 +335,10 @@ pub fn run_timed(
                 kernels.record(&mut pass, &dispatch, 0);
             }
         }
-        ctx.queue.submit([enc.finish()]);
-        ctx.wait()
+        ctx.submit(enc.finish())
     };
-    submit(1)?;
-    let t = std::time::Instant::now();
-    submit(reps)?;
+    ctx.finished(submit(1)).await?;
+    let t = web_time::Instant::now();
+    ctx.finished(submit(reps)).await?;
     Ok(t.elapsed().as_secs_f64())
 }

@@ -1,6 +1,15 @@
 //! The wgpu context: instance, adapter choice, device and the limits training depends on.
 
+use crate::blocking::block;
 use crate::error::{Error, Result};
+
+/// Work given to the queue (`GpuContext::submit`), to wait for with `GpuContext::finished`.
+pub struct Submitted {
+    index: wgpu::SubmissionIndex,
+    /// In a browser: told when the queue has done this submission.
+    #[cfg(target_arch = "wasm32")]
+    done: futures_intrusive::channel::shared::OneshotReceiver<()>,
+}
 
 /// Which wgpu backend to search; `Auto` searches all of them, or those wgpu's own
 /// `WGPU_BACKEND` names.
@@ -107,20 +116,36 @@ fn instance(backend: BackendChoice) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
-/// Every adapter wgpu finds on the chosen backends.
-pub fn adapters(backend: BackendChoice) -> Vec<wgpu::Adapter> {
-    let inst = instance(backend);
-    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+/// Every adapter wgpu finds on the chosen backends (blocking: `adapters_async`).
+pub fn adapters(backend: BackendChoice) -> Result<Vec<wgpu::Adapter>> {
+    block("wgtrain::gpu::context::adapters_async", async {
+        Ok(adapters_async(backend).await)
+    })
 }
 
-/// Whether an adapter is real hardware (or a virtual GPU), as opposed to a CPU emulation.
+/// Every adapter wgpu finds on the chosen backends; in a browser, the one WebGPU offers.
+pub async fn adapters_async(backend: BackendChoice) -> Vec<wgpu::Adapter> {
+    let inst = instance(backend);
+    inst.enumerate_adapters(wgpu::Backends::all()).await
+}
+
+/// Whether the adapter is one a browser's WebGPU gives: browsers hide the device type and
+/// name (wgpu reports `Other` or `Cpu` and an empty name), so there it counts as a GPU.
+pub fn is_browser(info: &wgpu::AdapterInfo) -> bool {
+    info.backend == wgpu::Backend::BrowserWebGpu
+}
+
+/// Whether an adapter is real hardware (or a virtual GPU), as opposed to a CPU emulation. A
+/// browser's WebGPU adapter counts as hardware: the browser does not say what it runs on, and
+/// it is the GPU a page can use (`is_browser`).
 pub fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
-    matches!(
-        info.device_type,
-        wgpu::DeviceType::DiscreteGpu
-            | wgpu::DeviceType::IntegratedGpu
-            | wgpu::DeviceType::VirtualGpu
-    )
+    is_browser(info)
+        || matches!(
+            info.device_type,
+            wgpu::DeviceType::DiscreteGpu
+                | wgpu::DeviceType::IntegratedGpu
+                | wgpu::DeviceType::VirtualGpu
+        )
 }
 
 fn rank(info: &wgpu::AdapterInfo) -> u32 {
@@ -142,13 +167,25 @@ pub fn pick_adapter(backend: BackendChoice, allow_software: bool) -> Result<Opti
 }
 
 /// As `pick_adapter`; with `name`, the first adapter whose name contains it (case-insensitive),
-/// software or not, and an error when none does.
+/// software or not, and an error when none does (blocking: `pick_named_async`).
 pub fn pick_named(
     backend: BackendChoice,
     allow_software: bool,
     name: Option<&str>,
 ) -> Result<Option<wgpu::Adapter>> {
-    let all = adapters(backend);
+    block(
+        "wgtrain::gpu::context::pick_named_async",
+        pick_named_async(backend, allow_software, name),
+    )
+}
+
+/// `pick_named`, awaited.
+pub async fn pick_named_async(
+    backend: BackendChoice,
+    allow_software: bool,
+    name: Option<&str>,
+) -> Result<Option<wgpu::Adapter>> {
+    let all = adapters_async(backend).await;
     if let Some(want) = name {
         let want_lc = want.to_lowercase();
         let found = all
@@ -218,14 +255,34 @@ pub fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
 
 impl GpuContext {
     /// Opens `adapter` with `required_limits`: the adapter's buffer sizes, WebGPU's defaults
-    /// for everything else.
+    /// for everything else (blocking: `from_adapter_async`).
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
-        let limits = required_limits(&adapter.limits());
-        GpuContext::with_limits(adapter, limits)
+        block(
+            "GpuContext::from_adapter_async",
+            GpuContext::from_adapter_async(adapter),
+        )
     }
 
-    /// Opens `adapter` with exactly `limits` (each within what the adapter offers).
+    /// `from_adapter`, awaited.
+    pub async fn from_adapter_async(adapter: wgpu::Adapter) -> Result<GpuContext> {
+        let limits = required_limits(&adapter.limits());
+        GpuContext::with_limits_async(adapter, limits).await
+    }
+
+    /// Opens `adapter` with exactly `limits` (each within what the adapter offers; blocking:
+    /// `with_limits_async`).
     pub fn with_limits(adapter: wgpu::Adapter, limits: wgpu::Limits) -> Result<GpuContext> {
+        block(
+            "GpuContext::with_limits_async",
+            GpuContext::with_limits_async(adapter, limits),
+        )
+    }
+
+    /// `with_limits`, awaited.
+    pub async fn with_limits_async(
+        adapter: wgpu::Adapter,
+        limits: wgpu::Limits,
+    ) -> Result<GpuContext> {
         let info = adapter.get_info();
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgtrain"),
@@ -233,7 +290,9 @@ impl GpuContext {
             required_limits: limits,
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+        let (device, queue) = adapter
+            .request_device(&desc)
+            .await
             .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
         let limits = device.limits();
         let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<Fault>));
@@ -264,10 +323,16 @@ impl GpuContext {
         })
     }
 
-    /// The best adapter on `backend`, software ones included (`--device gpu`).
+    /// The best adapter on `backend`, software ones included (`--device gpu`; blocking:
+    /// `new_async`).
     pub fn new(backend: BackendChoice) -> Result<GpuContext> {
-        match pick_adapter(backend, true)? {
-            Some(a) => GpuContext::from_adapter(a),
+        block("GpuContext::new_async", GpuContext::new_async(backend))
+    }
+
+    /// `new`, awaited.
+    pub async fn new_async(backend: BackendChoice) -> Result<GpuContext> {
+        match pick_named_async(backend, true, None).await? {
+            Some(a) => GpuContext::from_adapter_async(a).await,
             None => Err(Error::NoAdapter(format!(
                 "no GPU adapter found; {}",
                 no_adapter_hint(backend)
@@ -331,6 +396,40 @@ impl GpuContext {
             Some(Fault::Other(msg)) => Err(Error::Gpu(format!("{doing}: {msg}"))),
             None => Ok(()),
         }
+    }
+
+    /// Submits `commands`; `finished` then waits for them.
+    pub fn submit(&self, commands: wgpu::CommandBuffer) -> Submitted {
+        let index = self.queue.submit([commands]);
+        #[cfg(target_arch = "wasm32")]
+        {
+            // Registered now, the queue's callback fires when this submission (and those
+            // before it) is done, not also the later ones.
+            let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            Submitted { index, done: rx }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        Submitted { index }
+    }
+
+    /// Until `work` has finished on the device: natively a blocking wait (`wait_for`), in a
+    /// browser (which polls the device itself) an await of the queue's callback. Then any
+    /// recorded fault, as an error.
+    pub async fn finished(&self, work: Submitted) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.wait_for(work.index)?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = work.index;
+            if work.done.receive().await.is_none() {
+                self.check_fault("running the GPU work")?;
+                return Err(Error::DeviceLost("the GPU work never finished".into()));
+            }
+        }
+        Ok(())
     }
 
     /// Blocks until the submission `index` has finished on the device.

@@ -6,6 +6,7 @@ use std::num::NonZeroU64;
 
 use super::context::GpuContext;
 use super::uniforms::{STEP_SLOT, StepInfo};
+use crate::blocking::block;
 use crate::error::{Error, Result};
 
 /// Matches `TILE` in matmul.wgsl: the smaller variant's tile, whose grid covers every variant.
@@ -232,10 +233,17 @@ pub struct Kernels {
     pub step_stride: u64,
 }
 
-pub(super) fn scoped<T>(device: &wgpu::Device, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+/// `f()` inside a validation error scope: its value, or the error the scope caught, naming
+/// `what` was being done. Awaited, so a browser reports the error too (it only answers
+/// asynchronously).
+pub(super) async fn scoped<T>(
+    device: &wgpu::Device,
+    what: &str,
+    f: impl FnOnce() -> T,
+) -> Result<T> {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let value = f();
-    match pollster::block_on(scope.pop()) {
+    match scope.pop().await {
         None => Ok(value),
         Some(e) => Err(Error::Gpu(format!("{what}: {e}"))),
     }
@@ -248,8 +256,20 @@ impl Kernels {
         Kernels::with_matmul(ctx, &[variant])
     }
 
-    /// Every kernel, the matmul ones in each of `variants` (at least one); the first is active.
+    /// Every kernel, the matmul ones in each of `variants` (at least one); the first is active
+    /// (blocking: `with_matmul_async`).
     pub fn with_matmul(ctx: &GpuContext, variants: &[MatmulVariant]) -> Result<Kernels> {
+        block(
+            "Kernels::with_matmul_async",
+            Kernels::with_matmul_async(ctx, variants),
+        )
+    }
+
+    /// `with_matmul`, awaited.
+    pub async fn with_matmul_async(
+        ctx: &GpuContext,
+        variants: &[MatmulVariant],
+    ) -> Result<Kernels> {
         if variants.is_empty() {
             return Err(Error::usage("no matmul variant to compile"));
         }
@@ -284,7 +304,8 @@ impl Kernels {
                             )
                         }
                     }
-                })?;
+                })
+                .await?;
                 modules.push((file, module));
             }
             let module = &modules.iter().find(|(f, _)| *f == file).unwrap().1;
@@ -315,7 +336,8 @@ impl Kernels {
                     label: Some(kernel.entry()),
                     entries: &entries,
                 })
-            })?;
+            })
+            .await?;
             let entry_points: Vec<String> = if kernel.is_matmul() {
                 variants.iter().map(|v| v.entry(kernel)).collect()
             } else {
@@ -323,26 +345,29 @@ impl Kernels {
             };
             let mut built = Vec::new();
             for entry in &entry_points {
-                built.push(scoped(device, &format!("building {entry}"), || {
-                    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                        label: Some(entry),
-                        bind_group_layouts: &[Some(&layout)],
-                        immediate_size: 0,
-                    });
-                    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(entry),
-                        layout: Some(&pl),
-                        module,
-                        entry_point: Some(entry),
-                        compilation_options: wgpu::PipelineCompilationOptions {
-                            // Every kernel writes its workgroup memory before reading it; zeroing
-                            // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
-                            zero_initialize_workgroup_memory: false,
-                            ..Default::default()
-                        },
-                        cache: None,
+                built.push(
+                    scoped(device, &format!("building {entry}"), || {
+                        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                            label: Some(entry),
+                            bind_group_layouts: &[Some(&layout)],
+                            immediate_size: 0,
+                        });
+                        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                            label: Some(entry),
+                            layout: Some(&pl),
+                            module,
+                            entry_point: Some(entry),
+                            compilation_options: wgpu::PipelineCompilationOptions {
+                                // Every kernel writes its workgroup memory before reading it; zeroing
+                                // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
+                                zero_initialize_workgroup_memory: false,
+                                ..Default::default()
+                            },
+                            cache: None,
+                        })
                     })
-                })?);
+                    .await?,
+                );
             }
             layouts.push(layout);
             pipelines.push(built);

@@ -52,7 +52,7 @@ pub fn measure(ctx: &GpuContext) -> Result<f64> {
                 pass.dispatch_workgroups(grid, 1, 1);
             }
         }
-        let t = std::time::Instant::now();
+        let t = web_time::Instant::now();
         ctx.queue.submit([enc.finish()]);
         ctx.wait()?;
         Ok(t.elapsed().as_secs_f64())

@@ -4,13 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::buffer::{read_back, storage_init, storage_zeroed};
-use super::context::GpuContext;
+use super::buffer::{read_back_async, storage_init, storage_zeroed};
+use super::context::{GpuContext, Submitted};
 use super::kernels::{KSplit, Kernel, Kernels};
 use super::layout::ParamLayout;
 use super::plan::{DataBufs, Mode, Planner, StepBuffers, StepPlan};
 use super::tuning::{self, MatmulChoice, MatmulConfig};
 use super::uniforms::StepInfo;
+use crate::blocking::{Pending, block};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Params, Spec};
@@ -93,7 +94,7 @@ impl GpuTrainer {
     }
 
     /// As `new` (which chooses with `Setting::Auto` and caches nothing), with the matmul variant
-    /// chosen and cached as `matmul` says.
+    /// chosen and cached as `matmul` says (blocking: `with_matmul_async`).
     pub fn with_matmul<'a>(
         ctx: GpuContext,
         spec: &Spec,
@@ -103,7 +104,23 @@ impl GpuTrainer {
         batch: usize,
         matmul: impl Into<MatmulConfig>,
     ) -> Result<GpuTrainer> {
-        let matmul = matmul.into();
+        let eval: Vec<&Dataset> = eval.into_iter().collect();
+        block(
+            "GpuTrainer::with_matmul_async",
+            GpuTrainer::with_matmul_async(ctx, spec, params, train, &eval, batch, matmul.into()),
+        )
+    }
+
+    /// `with_matmul`, awaited.
+    pub async fn with_matmul_async(
+        ctx: GpuContext,
+        spec: &Spec,
+        params: &Params,
+        train: &Dataset,
+        eval: &[&Dataset],
+        batch: usize,
+        matmul: MatmulConfig,
+    ) -> Result<GpuTrainer> {
         params.check_shapes(spec)?;
         if batch == 0 {
             return Err(Error::invalid("batch", "must be at least 1"));
@@ -116,7 +133,6 @@ impl GpuTrainer {
             "use narrower layers, or the CPU path",
         )?;
         // Batch buffers hold at most the rows a step can have.
-        let eval: Vec<&Dataset> = eval.into_iter().collect();
         let largest = eval.iter().map(|d| d.n).fold(train.n, usize::max);
         let rows = batch.min(largest).max(1);
         // Rows of one chunk: what fits one storage binding for the widest layer. A batch with
@@ -144,7 +160,8 @@ impl GpuTrainer {
         // After the checks above: tuning allocates operands of the step's matmuls.
         let shapes = tuning::step_shapes(&spec.sizes, rows);
         let (kernels, mut choice) =
-            tuning::choose_inner(&ctx, &shapes, matmul.setting, matmul.cache_dir.as_deref())?;
+            tuning::choose_inner_async(&ctx, &shapes, matmul.setting, matmul.cache_dir.as_deref())
+                .await?;
         choice.split_below = matmul.split_k.target(&ctx.info);
         let matmul = choice;
         // Split K's partials: what the step's largest split needs, within MAX_PARTIALS (a
@@ -232,7 +249,7 @@ impl GpuTrainer {
             counters: GpuCounters::default(),
             ctx,
         };
-        if let Some(e) = pollster::block_on(oom.pop()) {
+        if let Some(e) = oom.pop().await {
             return Err(Error::OutOfMemory(format!(
                 "out of GPU memory allocating the buffers for this network, batch and data ({e}): use a smaller batch or narrower layers, or the CPU path"
             )));
@@ -255,9 +272,9 @@ impl GpuTrainer {
     }
 
     /// Copies `floats` floats of `buffer` to the host.
-    fn read_floats(&mut self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
+    async fn read_floats(&mut self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
         self.counters.read_backs += 1;
-        read_back(&self.ctx, buffer, 0, floats as u64 * 4)
+        read_back_async(&self.ctx, buffer, 0, floats as u64 * 4).await
     }
 
     fn ensure_plan(&mut self, m: usize, mode: Mode) -> Result<()> {
@@ -306,7 +323,7 @@ impl GpuTrainer {
     /// Writes the step uniforms for batches over `n` rows (training step s with learning rate
     /// `lrs[s]` and the optimiser's next update count), runs each step's plan, and reads the
     /// (loss sum, correct) pairs back: one host round trip for the whole pass.
-    fn run_steps(
+    async fn run_steps(
         &mut self,
         n: usize,
         mode: Mode,
@@ -360,8 +377,8 @@ impl GpuTrainer {
         // STEPS_PER_SUBMIT, and halves when one takes over SUBMIT_SECONDS.
         let mut done = 0;
         let mut chunk = 1;
-        let mut in_flight: Option<(wgpu::SubmissionIndex, usize)> = None;
-        let mut since = std::time::Instant::now();
+        let mut in_flight: Option<(Submitted, usize)> = None;
+        let mut since = web_time::Instant::now();
         while done < steps {
             if train && done > 0 && stop.is_stopped() {
                 break;
@@ -382,16 +399,16 @@ impl GpuTrainer {
                     self.counters.dispatches += plan.dispatches.len() as u64;
                 }
             }
-            let index = self.ctx.queue.submit([enc.finish()]);
+            let submitted = self.ctx.submit(enc.finish());
             self.counters.submissions += 1;
             self.counters.steps += (end - done) as u64;
-            if let Some((previous, n)) = in_flight.replace((index, end - done)) {
-                self.ctx.wait_for(previous)?;
+            if let Some((previous, n)) = in_flight.replace((submitted, end - done)) {
+                self.ctx.finished(previous).await?;
                 if train {
                     stop.note_steps(n);
                 }
                 let took = since.elapsed().as_secs_f64();
-                since = std::time::Instant::now();
+                since = web_time::Instant::now();
                 if took < SUBMIT_SECONDS / 4.0 {
                     chunk = (chunk * 2).min(STEPS_PER_SUBMIT);
                 } else if took > SUBMIT_SECONDS {
@@ -407,7 +424,7 @@ impl GpuTrainer {
             return Ok(vec![]);
         }
         let stats = self.bufs.stats.clone();
-        let raw = self.read_floats(&stats, done * 2)?;
+        let raw = self.read_floats(&stats, done * 2).await?;
         if let (true, Some((_, n))) = (train, in_flight) {
             stop.note_steps(n);
         }
@@ -420,8 +437,13 @@ impl GpuTrainer {
     }
 
     /// The mean loss and the gradients of the data loss (no L2 term) on the training rows
-    /// `rows` (at most one batch), without an update.
+    /// `rows` (at most one batch), without an update (blocking: `gradients_async`).
     pub fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
+        block("GpuTrainer::gradients_async", self.gradients_async(rows))
+    }
+
+    /// `gradients`, awaited.
+    pub async fn gradients_async(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
         if rows.is_empty() || rows.len() > self.batch {
             return Err(Error::usage(format!(
                 "gradients of {} rows with batch {}",
@@ -432,9 +454,11 @@ impl GpuTrainer {
         self.ctx
             .queue
             .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(rows));
-        let stats = self.run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())?;
+        let stats = self
+            .run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())
+            .await?;
         let grads = self.bufs.grads.clone();
-        let flat = self.read_floats(&grads, self.layout.total)?;
+        let flat = self.read_floats(&grads, self.layout.total).await?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
     }
 
@@ -469,56 +493,47 @@ impl Backend for GpuTrainer {
         lrs: &[f32],
         stop: &StopToken,
     ) -> Result<Vec<f32>> {
-        if hp.batch != self.batch {
-            return Err(Error::usage(format!(
-                "trainer built for batch {}, asked for {}",
-                self.batch, hp.batch
-            )));
-        }
-        if perm.len() > self.train.n {
-            return Err(Error::Shape(format!(
-                "permutation of {} rows for {} training rows",
-                perm.len(),
-                self.train.n
-            )));
-        }
-        if hp.l2 != self.l2 {
-            self.forget_train_plans();
-            self.l2 = hp.l2;
-        }
-        if perm.is_empty() {
-            return Ok(vec![]);
-        }
-        self.ctx
-            .queue
-            .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(perm));
-        let stats = self.run_steps(perm.len(), Mode::Train, lrs, stop)?;
-        Ok(stats
-            .iter()
-            .map(|&(sum, _, m)| (sum / m as f64) as f32)
-            .collect())
+        block(
+            "Backend::train_steps_async",
+            self.steps(perm, hp, lrs, stop),
+        )
+    }
+
+    fn train_steps_async<'a>(
+        &'a mut self,
+        perm: &'a [u32],
+        hp: &'a Hyper,
+        lrs: &'a [f32],
+        stop: &'a StopToken,
+    ) -> Pending<'a, Vec<f32>> {
+        Box::pin(self.steps(perm, hp, lrs, stop))
     }
 
     fn evaluate(&mut self, set: usize) -> Result<EvalStats> {
-        let n = self
-            .eval
-            .get(set)
-            .ok_or_else(|| Error::usage(format!("no evaluation set {set}")))?
-            .n;
-        let stats = self.run_steps(n, Mode::Eval(set), &[], &StopToken::new())?;
-        let mut e = EvalStats::default();
-        for (sum, correct, m) in stats {
-            e.loss_sum += sum;
-            e.correct += correct;
-            e.n += m;
-        }
-        Ok(e)
+        block("Backend::evaluate_async", self.eval_set(set))
+    }
+
+    fn evaluate_async(&mut self, set: usize) -> Pending<'_, EvalStats> {
+        Box::pin(self.eval_set(set))
     }
 
     fn params(&mut self) -> Result<Params> {
-        let params = self.bufs.params.clone();
-        let flat = self.read_floats(&params, self.layout.total)?;
-        Ok(self.layout.unpack(&flat))
+        block("Backend::params_async", self.read_params())
+    }
+
+    fn params_async(&mut self) -> Pending<'_, Params> {
+        Box::pin(self.read_params())
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimState> {
+        block(
+            "Backend::optimizer_state_async",
+            self.read_optimizer_state(),
+        )
+    }
+
+    fn optimizer_state_async(&mut self) -> Pending<'_, OptimState> {
+        Box::pin(self.read_optimizer_state())
     }
 
     fn set_optimizer(&mut self, state: &OptimState) -> Result<()> {
@@ -547,25 +562,84 @@ impl Backend for GpuTrainer {
         Ok(())
     }
 
-    fn optimizer_state(&mut self) -> Result<OptimState> {
-        let slots = self
-            .bufs
-            .state
-            .clone()
+    fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
+        GpuTrainer::gradients(self, rows)
+    }
+}
+
+/// The bodies of the `Backend` methods that wait for the device, awaited.
+impl GpuTrainer {
+    async fn steps(
+        &mut self,
+        perm: &[u32],
+        hp: &Hyper,
+        lrs: &[f32],
+        stop: &StopToken,
+    ) -> Result<Vec<f32>> {
+        if hp.batch != self.batch {
+            return Err(Error::usage(format!(
+                "trainer built for batch {}, asked for {}",
+                self.batch, hp.batch
+            )));
+        }
+        if perm.len() > self.train.n {
+            return Err(Error::Shape(format!(
+                "permutation of {} rows for {} training rows",
+                perm.len(),
+                self.train.n
+            )));
+        }
+        if hp.l2 != self.l2 {
+            self.forget_train_plans();
+            self.l2 = hp.l2;
+        }
+        if perm.is_empty() {
+            return Ok(vec![]);
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.bufs.perm, 0, bytemuck::cast_slice(perm));
+        let stats = self.run_steps(perm.len(), Mode::Train, lrs, stop).await?;
+        Ok(stats
             .iter()
-            .map(|b| {
-                self.read_floats(b, self.layout.total)
-                    .map(|flat| self.layout.unpack(&flat))
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|&(sum, _, m)| (sum / m as f64) as f32)
+            .collect())
+    }
+
+    async fn eval_set(&mut self, set: usize) -> Result<EvalStats> {
+        let n = self
+            .eval
+            .get(set)
+            .ok_or_else(|| Error::usage(format!("no evaluation set {set}")))?
+            .n;
+        let stats = self
+            .run_steps(n, Mode::Eval(set), &[], &StopToken::new())
+            .await?;
+        let mut e = EvalStats::default();
+        for (sum, correct, m) in stats {
+            e.loss_sum += sum;
+            e.correct += correct;
+            e.n += m;
+        }
+        Ok(e)
+    }
+
+    async fn read_params(&mut self) -> Result<Params> {
+        let params = self.bufs.params.clone();
+        let flat = self.read_floats(&params, self.layout.total).await?;
+        Ok(self.layout.unpack(&flat))
+    }
+
+    async fn read_optimizer_state(&mut self) -> Result<OptimState> {
+        let mut slots = Vec::with_capacity(self.bufs.state.len());
+        for b in self.bufs.state.clone() {
+            let flat = self.read_floats(&b, self.layout.total).await?;
+            slots.push(self.layout.unpack(&flat));
+        }
         Ok(OptimState {
             optimizer: self.optimizer,
             step: self.t,
             slots,
         })
-    }
-
-    fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
-        GpuTrainer::gradients(self, rows)
     }
 }

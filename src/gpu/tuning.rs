@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::buffer::{run_once, run_timed};
+use super::buffer::{run_once_async, run_timed_async};
 use super::context::{GpuContext, is_hardware};
 use super::kernels::{Kernel, Kernels, MatmulVariant};
 use super::uniforms::MatmulParams;
+use crate::blocking::block;
 use crate::error::{Error, Result};
 
 /// The cache file's name in the cache directory (one `key<TAB>variant` line per entry).
@@ -187,35 +188,48 @@ pub fn choose_inner(
     setting: Setting,
     cache_dir: Option<&Path>,
 ) -> Result<(Kernels, MatmulChoice)> {
-    let fixed = |variant, reason: &str| -> Result<(Kernels, MatmulChoice)> {
-        let choice = MatmulChoice {
-            variant,
-            reason: reason.to_string(),
-            split_below: None,
-        };
-        Ok((Kernels::with_matmul(ctx, &[variant])?, choice))
-    };
-    match setting {
-        Setting::Force(v) => return fixed(v, "forced"),
-        Setting::Rule => return fixed(rule(&ctx.info), "rule, not tuned"),
-        Setting::Auto if !is_hardware(&ctx.info) => {
-            return fixed(rule(&ctx.info), "software adapter, not tuned");
-        }
-        Setting::Auto | Setting::Tune => {}
-    }
+    block(
+        "wgtrain::gpu::tuning::choose_inner_async",
+        choose_inner_async(ctx, shapes, setting, cache_dir),
+    )
+}
+
+/// `choose_inner`, awaited.
+pub async fn choose_inner_async(
+    ctx: &GpuContext,
+    shapes: &[MatmulShape],
+    setting: Setting,
+    cache_dir: Option<&Path>,
+) -> Result<(Kernels, MatmulChoice)> {
     let key = cache_key(&ctx.info, shapes);
     let file = cache_dir.map(|d| d.join(CACHE_FILE));
-    if let Some(file) = &file {
-        let (entries, note) = read_cache(file);
-        if let Some(note) = note {
-            eprintln!("note: {note}");
+    let fixed = match setting {
+        Setting::Force(v) => Some((v, "forced".to_string())),
+        Setting::Rule => Some((rule(&ctx.info), "rule, not tuned".into())),
+        Setting::Auto if !is_hardware(&ctx.info) => {
+            Some((rule(&ctx.info), "software adapter, not tuned".into()))
         }
-        if let Some(&(_, v)) = entries.iter().find(|(k, _)| *k == key) {
-            return fixed(v, &format!("tuned earlier, cached in {}", file.display()));
-        }
+        Setting::Auto | Setting::Tune => file.as_ref().and_then(|file| {
+            let (entries, note) = read_cache(file);
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            entries
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|&(_, v)| (v, format!("tuned earlier, cached in {}", file.display())))
+        }),
+    };
+    if let Some((variant, reason)) = fixed {
+        let choice = MatmulChoice {
+            variant,
+            reason,
+            split_below: None,
+        };
+        return Ok((Kernels::with_matmul_async(ctx, &[variant]).await?, choice));
     }
-    let mut kernels = Kernels::with_matmul(ctx, &MatmulVariant::ALL)?;
-    let (variant, times) = tune(ctx, &mut kernels, shapes)?;
+    let mut kernels = Kernels::with_matmul_async(ctx, &MatmulVariant::ALL).await?;
+    let (variant, times) = tune_async(ctx, &mut kernels, shapes).await?;
     let timing = times
         .iter()
         .map(|(v, t)| match t {
@@ -246,8 +260,20 @@ pub type Timing = (MatmulVariant, Option<f64>);
 
 /// Validates every compiled variant on one small exact case, then times a step's matmuls
 /// (`shapes`) with each and leaves the fastest active. Returns it and, per variant, the seconds
-/// per step (None: it failed validation and is never chosen).
+/// per step (None: it failed validation and is never chosen). Blocking: `tune_async`.
 pub fn tune(
+    ctx: &GpuContext,
+    kernels: &mut Kernels,
+    shapes: &[MatmulShape],
+) -> Result<(MatmulVariant, Vec<Timing>)> {
+    block(
+        "wgtrain::gpu::tuning::tune_async",
+        tune_async(ctx, kernels, shapes),
+    )
+}
+
+/// `tune`, awaited.
+pub async fn tune_async(
     ctx: &GpuContext,
     kernels: &mut Kernels,
     shapes: &[MatmulShape],
@@ -256,20 +282,14 @@ pub fn tune(
     let mut times = Vec::new();
     for &v in &variants {
         kernels.set_matmul_variant(v)?;
-        if !validate(ctx, kernels)? {
+        if !validate(ctx, kernels).await? {
             times.push((v, None));
             continue;
         }
-        let step = |reps: usize| -> Result<f64> {
-            let mut total = 0.0;
-            for s in shapes {
-                total += time_shape(ctx, kernels, *s, reps)?;
-            }
-            Ok(total)
-        };
-        let once = step(1)?;
+        let once = time_step(ctx, kernels, shapes, 1).await?;
         let reps = ((TUNE_SECONDS / once.max(1e-9)) as usize).clamp(1, MAX_REPS);
-        times.push((v, Some(step(reps)? / reps as f64)));
+        let total = time_step(ctx, kernels, shapes, reps).await?;
+        times.push((v, Some(total / reps as f64)));
     }
     let best = times
         .iter()
@@ -286,14 +306,33 @@ pub fn tune(
     Ok((best, times))
 }
 
+/// Seconds for `reps` dispatches of each of a step's matmul `shapes`, with the active variant.
+async fn time_step(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    shapes: &[MatmulShape],
+    reps: usize,
+) -> Result<f64> {
+    let mut total = 0.0;
+    for s in shapes {
+        total += time_shape(ctx, kernels, *s, reps).await?;
+    }
+    Ok(total)
+}
+
 /// Seconds for `reps` dispatches of one matmul shape with the active variant.
-fn time_shape(ctx: &GpuContext, kernels: &Kernels, s: MatmulShape, reps: usize) -> Result<f64> {
+async fn time_shape(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    s: MatmulShape,
+    reps: usize,
+) -> Result<f64> {
     let third = if s.kernel == Kernel::MatmulBackwardInput {
         s.m * s.n
     } else {
         s.n
     };
-    run_timed(
+    run_timed_async(
         ctx,
         kernels,
         s.kernel,
@@ -303,12 +342,13 @@ fn time_shape(ctx: &GpuContext, kernels: &Kernels, s: MatmulShape, reps: usize) 
         kernels.matmul_groups(s.m, s.n)?,
         reps,
     )
+    .await
 }
 
 /// The active variant's forward product on small integers, which f32 holds exactly, against
 /// the same product on the host: over two tiles of the larger variant in m and n, K not a
 /// multiple of a k step.
-fn validate(ctx: &GpuContext, kernels: &Kernels) -> Result<bool> {
+async fn validate(ctx: &GpuContext, kernels: &Kernels) -> Result<bool> {
     let (m, k, n) = (130, 19, 129);
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 - 2.0).collect();
@@ -319,7 +359,7 @@ fn validate(ctx: &GpuContext, kernels: &Kernels) -> Result<bool> {
             want[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>() + bias[j];
         }
     }
-    let got = run_once(
+    let got = run_once_async(
         ctx,
         kernels,
         Kernel::MatmulForward,
@@ -332,7 +372,8 @@ fn validate(ctx: &GpuContext, kernels: &Kernels) -> Result<bool> {
         &MatmulParams::new(m, n, k, 0),
         None,
         kernels.matmul_groups(m, n)?,
-    )?;
+    )
+    .await?;
     Ok(got[0] == want)
 }
 

@@ -13,6 +13,7 @@ mod resume;
 
 pub use open::{Fallback, Opened};
 
+use crate::blocking::block;
 use crate::checkpoint::{self, InputInfo, TrainingState};
 use crate::config::{Config, Device};
 use crate::data::standardize::Standardize;
@@ -234,10 +235,15 @@ impl Trainer {
         self.stop.clone()
     }
 
-    /// The model being trained, with its current parameters.
+    /// The model being trained, with its current parameters (blocking: `model_async`).
     pub fn model(&mut self) -> Result<Model> {
+        block("Trainer::model_async", self.model_async())
+    }
+
+    /// `model`, awaited.
+    pub async fn model_async(&mut self) -> Result<Model> {
         if let Some(run) = &mut self.run {
-            self.model.params = run.backend.params()?;
+            self.model.params = run.backend.params_async().await?;
         }
         Ok(self.model.clone())
     }
@@ -281,15 +287,22 @@ impl Trainer {
 
     /// Prepares the data (hold-out, standardisation), checks it against the model and the
     /// resumed run, opens the device and moves the model and the data onto it. `fit` does this
-    /// when it has not been done; calling it first tells which device was opened.
+    /// when it has not been done; calling it first tells which device was opened (blocking:
+    /// `open_async`).
     pub fn open(&mut self) -> Result<&Opened> {
+        block("Trainer::open_async", self.open_async())?;
+        Ok(&self.run.as_ref().expect("opened above").opened)
+    }
+
+    /// `open`, awaited.
+    pub async fn open_async(&mut self) -> Result<&Opened> {
         if self.run.is_none() {
-            self.run = Some(self.start()?);
+            self.run = Some(self.start().await?);
         }
         Ok(&self.run.as_ref().expect("opened above").opened)
     }
 
-    fn start(&mut self) -> Result<Running> {
+    async fn start(&mut self) -> Result<Running> {
         self.config.validate()?;
         let given = self
             .given
@@ -392,7 +405,7 @@ impl Trainer {
         }
         self.check_memory(sizes[0].min(self.config.batch))?;
         let (mut backend, opened) =
-            open::open_backend(&self.device, &self.model, train, eval, &self.config)?;
+            open::open_backend(&self.device, &self.model, train, eval, &self.config).await?;
         backend.set_optimizer(&optim)?;
         Ok(Running {
             backend,
@@ -577,7 +590,21 @@ impl Trainer {
     ///
     /// With `Config::patience` it ends after the epoch where the validation loss has not
     /// improved for that many epochs (the test set, if any, is evaluated then); `Fit` says where.
-    pub fn fit(&mut self, mut on_epoch: impl FnMut(&EpochReport) -> Result<()>) -> Result<Fit> {
+    ///
+    /// Blocking: `fit_async` is the same run, awaited.
+    pub fn fit(&mut self, on_epoch: impl FnMut(&EpochReport) -> Result<()>) -> Result<Fit> {
+        block("Trainer::fit_async", self.fit_async(on_epoch))
+    }
+
+    /// `fit`, awaited: in a browser, the run on WebGPU that never blocks the page (it awaits
+    /// the device, and lets the event loop run between epochs); natively, the same steps and
+    /// numbers as `fit`, which waits for the device on the calling thread. `on_epoch` is called
+    /// as each epoch ends; the stop token (`stop_token`) ends the run from anywhere, a
+    /// JavaScript handler included.
+    pub async fn fit_async(
+        &mut self,
+        mut on_epoch: impl FnMut(&EpochReport) -> Result<()>,
+    ) -> Result<Fit> {
         if self.stop.is_stopped() {
             return Ok(Fit {
                 reports: Vec::new(),
@@ -590,7 +617,7 @@ impl Trainer {
                 rescued: None,
             });
         }
-        self.open()?;
+        self.open_async().await?;
         let steps_before = self.stop.steps();
         let run = self.run.as_mut().expect("opened above");
         let hp = self.config.hyper();
@@ -619,7 +646,7 @@ impl Trainer {
         } = run;
         let valid = roles.iter().position(|&r| r == Role::Valid);
         let test = roles.iter().position(|&r| r == Role::Test);
-        let reports = train::run_planned(
+        let reports = train::run_planned_async(
             backend.as_mut(),
             sizes[0],
             &hp,
@@ -627,10 +654,10 @@ impl Trainer {
             *classes,
             roles,
             &self.stop,
-            &mut |r, backend| {
+            async |r: &mut EpochReport, backend: &mut dyn Backend| {
                 in_target_units(r, target_z);
                 if let Some(i) = valid.filter(|_| !host.is_empty()) {
-                    let e = measure(spec, backend, &host[i], target_z)?;
+                    let e = measure(spec, backend, &host[i], target_z).await?;
                     r.valid_loss = Some(e.loss);
                     r.valid_regression = e.regression;
                 }
@@ -647,12 +674,12 @@ impl Trainer {
                 });
                 if let Some(i) = test.filter(|_| stop && r.test_loss.is_none()) {
                     // The run ends here, so the test set gets its final evaluation now.
-                    let s = backend.evaluate(i)?;
+                    let s = backend.evaluate_async(i).await?;
                     r.test_loss = Some(s.loss_sum / s.n.max(1) as f64);
                     r.test_accuracy = classes.then_some(s.correct as f64 / s.n.max(1) as f64);
                 }
                 if let Some(i) = test.filter(|_| !host.is_empty() && r.test_loss.is_some()) {
-                    let e = measure(spec, backend, &host[i], target_z)?;
+                    let e = measure(spec, backend, &host[i], target_z).await?;
                     r.test_loss = Some(e.loss);
                     r.test_regression = e.regression;
                 }
@@ -667,12 +694,12 @@ impl Trainer {
                 let due = if c.keep_best {
                     improved
                 } else {
-                    c.every.is_some_and(|n| n > 0 && r.epoch % n == 0) && !r.interrupted
+                    c.every.is_some_and(|n| n > 0 && r.epoch.is_multiple_of(n)) && !r.interrupted
                 };
                 if !due {
                     return Ok(flow);
                 }
-                match save_state(&c.path, spec, backend, template, r.progress) {
+                match save_state(&c.path, spec, backend, template, r.progress).await {
                     Ok(()) => {
                         if c.keep_best {
                             kept = Some(r.epoch);
@@ -688,7 +715,8 @@ impl Trainer {
                     Err(e) => Err(e),
                 }
             },
-        );
+        )
+        .await;
         // The backends count each step they complete on the token: what the run has trained,
         // whether or not it ended in an error.
         let per_epoch = sizes[0].div_ceil(hp.batch.max(1));
@@ -702,14 +730,19 @@ impl Trainer {
         let (mut saved, mut rescued) = (None, None);
         if let Some(c) = self.checkpoints.clone() {
             let final_save = save_error.is_none() && !(c.keep_best && kept.is_some());
-            match final_save.then(|| self.save(&c.path)) {
+            let saving = if final_save {
+                Some(self.save_async(&c.path).await)
+            } else {
+                None
+            };
+            match saving {
                 Some(Err(e)) if rescuable(&e) => save_error = Some(e.to_string()),
                 Some(Err(e)) => return Err(e),
                 Some(Ok(())) | None => {}
             }
             if save_error.is_some() {
                 kept = None;
-                rescued = Some(self.rescue()?);
+                rescued = Some(self.rescue().await?);
             } else {
                 saved = Some(c.path);
             }
@@ -729,7 +762,7 @@ impl Trainer {
     /// Writes the model, as `save` does, to a new `RESCUE_FILE-{pid}[-n].safetensors` in the
     /// working folder or else the temporary folder; its path. The error, when neither can be
     /// written, names both.
-    fn rescue(&mut self) -> Result<PathBuf> {
+    async fn rescue(&mut self) -> Result<PathBuf> {
         let mut tried = Vec::new();
         for dir in [PathBuf::from("."), std::env::temp_dir()] {
             let pid = std::process::id();
@@ -740,7 +773,7 @@ impl Trainer {
                 })
                 .find(|p| std::fs::symlink_metadata(p).is_err());
             let Some(path) = free else { continue };
-            match self.save(&path) {
+            match self.save_async(&path).await {
                 Ok(()) => return Ok(path),
                 Err(e) => tried.push(e.to_string()),
             }
@@ -753,8 +786,15 @@ impl Trainer {
 
     /// Saves the current parameters with the optimiser state and everything `resume` needs to
     /// continue from here. Non-finite parameters are refused (the last good file stays).
+    /// Blocking: `save_async`.
     pub fn save(&mut self, path: &Path) -> Result<()> {
-        self.open()?;
+        block("Trainer::save_async", self.save_async(path))
+    }
+
+    /// `save`, awaited (the parameters are read back from the device before the file is
+    /// written).
+    pub async fn save_async(&mut self, path: &Path) -> Result<()> {
+        self.open_async().await?;
         let run = self.run.as_mut().expect("opened above");
         save_state(
             path,
@@ -763,6 +803,7 @@ impl Trainer {
             &run.template,
             run.progress,
         )
+        .await
     }
 
     /// The training path, for checks that reach below the session (the benchmark's gradient
@@ -813,14 +854,14 @@ fn check_fits(spec: &Spec, data: &Dataset) -> Result<()> {
 
 /// Saves `backend`'s parameters and optimiser state with `template`'s settings at `progress`,
 /// refusing non-finite parameters.
-fn save_state(
+async fn save_state(
     path: &Path,
     spec: &Spec,
     backend: &mut dyn Backend,
     template: &TrainingState,
     progress: Progress,
 ) -> Result<()> {
-    let p = backend.params()?;
+    let p = backend.params_async().await?;
     if !p.all_finite() {
         return Err(Error::Diverged(format!(
             "the parameters are not finite; not saving {}",
@@ -828,7 +869,7 @@ fn save_state(
         )));
     }
     let state = TrainingState {
-        optim: backend.optimizer_state()?,
+        optim: backend.optimizer_state_async().await?,
         progress,
         ..template.clone()
     };
@@ -847,13 +888,13 @@ fn in_target_units(r: &mut EpochReport, z: Option<&Standardize>) {
 
 /// The backend's current parameters on `data` (inputs as the network sees them, targets as
 /// given), in the targets' units.
-fn measure(
+async fn measure(
     spec: &Spec,
     backend: &mut dyn Backend,
     data: &Dataset,
     target_z: Option<&Standardize>,
 ) -> Result<Evaluation> {
-    evaluate::evaluate_scaled(spec, &backend.params()?, data, target_z)
+    evaluate::evaluate_scaled(spec, &backend.params_async().await?, data, target_z)
 }
 
 /// Mean and (population) standard deviation of each target column of `d`'s value targets,

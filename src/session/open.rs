@@ -29,7 +29,9 @@ pub struct Opened {
 
 /// The backend for `device` holding `model` and the (prepared) data: the GPU one uploads the
 /// data and drops the host copy, the CPU one takes it over.
-pub(super) fn open_backend(
+/// In a browser, WebGPU's adapter counts as hardware (`context::is_hardware`), so `Auto`
+/// prefers it to the CPU path there.
+pub(super) async fn open_backend(
     device: &Device,
     model: &Model,
     train: Dataset,
@@ -39,17 +41,21 @@ pub(super) fn open_backend(
     let threads = device.threads()?;
     let (gpu, fallback) = match device {
         Device::Cpu { .. } => (None, None),
-        Device::Gpu(opts) => (Some((opts.open()?, opts)), None),
+        Device::Gpu(opts) => (Some((opts.open_async().await?, opts)), None),
         Device::Auto { gpu, .. } => {
-            match context::pick_named(gpu.backend, false, gpu.adapter.as_deref())?
+            match context::pick_named_async(gpu.backend, false, gpu.adapter.as_deref())
+                .await?
                 .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
             {
                 Some(a) => (
-                    Some((gpu.with_checks(GpuContext::from_adapter(a)?), gpu)),
+                    Some((
+                        gpu.with_checks(GpuContext::from_adapter_async(a).await?),
+                        gpu,
+                    )),
                     None,
                 ),
                 None => {
-                    let software = context::pick_adapter(gpu.backend, true)?;
+                    let software = context::pick_named_async(gpu.backend, true, None).await?;
                     let why = match software {
                         Some(a) => Fallback::SoftwareAdapter(a.get_info().name),
                         None => Fallback::NoAdapter,
@@ -60,7 +66,7 @@ pub(super) fn open_backend(
         }
     };
     let backend: Box<dyn Backend> = match gpu {
-        Some((ctx, opts)) => Box::new(open_gpu(ctx, opts, model, &train, &eval, config)?),
+        Some((ctx, opts)) => Box::new(open_gpu(ctx, opts, model, &train, &eval, config).await?),
         None => Box::new(open_cpu(threads, model, train, eval, config.batch)?),
     };
     let opened = Opened {
@@ -70,7 +76,7 @@ pub(super) fn open_backend(
     Ok((backend, opened))
 }
 
-fn open_gpu(
+async fn open_gpu(
     ctx: GpuContext,
     opts: &GpuOptions,
     model: &Model,
@@ -78,15 +84,17 @@ fn open_gpu(
     eval: &[Dataset],
     config: &Config,
 ) -> Result<GpuTrainer> {
-    GpuTrainer::with_matmul(
+    let eval: Vec<&Dataset> = eval.iter().collect();
+    GpuTrainer::with_matmul_async(
         ctx,
         &model.spec,
         &model.params,
         train,
-        eval,
+        &eval,
         config.batch,
         opts.matmul.clone(),
     )
+    .await
 }
 
 /// The CPU path; with `threads`, its thread team sized in a pool of that many threads instead

@@ -2,7 +2,7 @@
 //! runs steps on the thread team, and its `train::Backend` implementation.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use web_time::Instant;
 
 use super::flush::Flush;
 use super::gemm::PARALLEL_MIN_MACS;
