@@ -300,3 +300,219 @@ fn millisecond_timestamps_stay_informative() {
     let acc = accuracy(&s, &model, &data);
     assert!(acc >= 0.9, "accuracy {acc}: the timestamps collapsed");
 }
+
+/// Rows `rows` of the example, its columns in `order` (names x1, x2, color, label), cells
+/// joined by `d`, numbers with `decimal` as their decimal mark.
+fn written(rows: std::ops::Range<usize>, order: [&str; 4], d: &str, decimal: char) -> String {
+    let mut text = order.join(d) + "\n";
+    for i in rows {
+        let (x1, x2, color, y) = example(i);
+        let cells: Vec<String> = order
+            .iter()
+            .map(|c| match *c {
+                "x1" => x1.to_string().replace('.', &decimal.to_string()),
+                "x2" => x2.to_string().replace('.', &decimal.to_string()),
+                "color" => color.to_string(),
+                _ => y.to_string(),
+            })
+            .collect();
+        text += &(cells.join(d) + "\n");
+    }
+    text
+}
+
+#[test]
+fn test_files_in_another_column_order_and_delimiter_score_as_the_original() {
+    // Before, a ';' or tab test file was refused ("its delimiter is ';'", or "no column is
+    // named x1"), and files were read as the training file's delimiter says.
+    let s = Scratch::new("other_delimiter");
+    let plain = ["x1", "x2", "color", "label"];
+    let train = s.write("train.csv", written(0..90, plain, ",", '.'));
+    let test = s.write("test.csv", written(90..130, plain, ",", '.'));
+    let moved = ["label", "color", "x2", "x1"];
+    let semi = s.write("test-semi.csv", written(90..130, moved, ";", ','));
+    let tab = s.write("test-tab.csv", written(90..130, moved, "\t", '.'));
+    let model = s.arg("model.safetensors");
+    let metrics = s.arg("metrics.jsonl");
+    s.run(&[
+        "train",
+        "--data",
+        &train,
+        "--test",
+        &semi,
+        "--device",
+        "cpu",
+        "--epochs",
+        "30",
+        "--save",
+        &model,
+        "--metrics",
+        &metrics,
+    ])
+    .assert_success();
+    let want = accuracy(&s, &model, &test);
+    assert!(want >= 0.8, "accuracy {want}");
+    for other in [&semi, &tab] {
+        assert_eq!(accuracy(&s, &model, other), want, "{other}");
+    }
+    let last: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(last["test_accuracy"].as_f64().unwrap(), want);
+    let predict = |input: &str| {
+        s.run(&["predict", "--model", &model, "--input", input])
+            .success_stdout()
+    };
+    assert_eq!(predict(&tab), predict(&test));
+    // A test file with a needed column twice: named, with the file.
+    let twice = s.write("twice.csv", "x1,x2,color,label,x2\n0.5,0.1,red,yes,0.2\n");
+    s.run(&["eval", "--model", &model, "--data", &twice])
+        .assert_error(&["twice.csv", "columns 2 and 5 are both named \"x2\""]);
+}
+
+/// A header and 40 rows of `amount` (written by `cell` from its value), `b` and a label that
+/// `amount` decides (above 5,000 or not), cells joined by `d`.
+fn amounts(d: &str, cell: impl Fn(f64) -> String) -> (String, Vec<f64>) {
+    let mut text = ["amount", "b", "label"].join(d) + "\n";
+    let mut values = Vec::new();
+    for i in 0..40 {
+        let v = 1000.0 + ((i * 37) % 40) as f64 * 250.5;
+        values.push(v);
+        let y = if v > 5000.0 { "high" } else { "low" };
+        text += &[cell(v), (i % 3).to_string(), y.into()].join(d);
+        text.push('\n');
+    }
+    (text, values)
+}
+
+/// `v` with ',' between thousands and '.' before two decimals: 12,345.50.
+fn grouped(v: f64) -> String {
+    let whole = v.trunc() as u64;
+    let frac = format!("{:.2}", v.fract());
+    format!("{},{:03}{}", whole / 1000, whole % 1000, &frac[1..])
+}
+
+#[test]
+fn thousands_separators_are_read_at_their_scale() {
+    let s = Scratch::new("thousands");
+    // German Excel: ';', decimal comma, '.' between thousands (16.231 was read as 16.231).
+    let (german, _) = amounts(";", |v| {
+        grouped(v)
+            .replace(',', " ")
+            .replace('.', ",")
+            .replace(' ', ".")
+    });
+    // pandas/Excel in English: quoted "1,234.5" in a ','-file (was refused, or a category).
+    let (quoted, _) = amounts(",", |v| format!("\"{}\"", grouped(v)));
+    // A tab file whose other numbers show '.' as the decimal mark.
+    let (tab, _) = amounts("\t", |v| {
+        if v > 5000.0 {
+            grouped(v)
+        } else {
+            format!("{v:.2}")
+        }
+    });
+    for (name, text, mark) in [
+        (
+            "german.csv",
+            german,
+            "decimal comma, thousands separator '.'",
+        ),
+        ("quoted.csv", quoted, "thousands separator ','"),
+        ("tab.csv", tab, "thousands separator ','"),
+    ] {
+        let file = s.write(name, &text);
+        let model = s.arg(&format!("{name}.safetensors"));
+        let run = s.run(&[
+            "train", "--data", &file, "--device", "cpu", "--epochs", "60", "--save", &model,
+        ]);
+        run.assert_success();
+        assert!(
+            run.stderr
+                .contains(&format!("{mark}, header, 2 numeric feature columns")),
+            "{name}: {}",
+            run.show()
+        );
+        // The label is amount > 5000: read 1000 times too small, or as text, it is not
+        // learnt from one numeric column.
+        assert!(accuracy(&s, &model, &file) >= 0.9, "{name}");
+    }
+    // Tab-separated whole numbers and one 12,345: it could be either; the flags are named.
+    let file = s.write("ambiguous.csv", "a\tb\ty\n1\t12,345\tp\n2\t7\tq\n3\t8\tp\n");
+    rejects(
+        &s,
+        &["--data", &file],
+        &[
+            "line 2: column 2 (\"b\"): \"12,345\" reads as 12345",
+            "or as 12.345",
+            "--thousands ','",
+            "--decimal ','",
+        ],
+    );
+}
+
+#[test]
+fn na_values_and_rows_with_a_missing_label_are_read_as_asked() {
+    let s = Scratch::new("na_values");
+    let mut text = String::from("x1,x2,color,label\n");
+    for i in 0..60 {
+        let (x1, x2, color, y) = example(i);
+        let x2 = if i % 10 == 3 {
+            "#N/A".into()
+        } else {
+            x2.to_string()
+        };
+        let color = if i % 15 == 4 { "-" } else { color };
+        let y = if i % 20 == 7 { "NA" } else { y };
+        text += &format!("{x1},{x2},{color},{y}\n");
+    }
+    let file = s.write("na.csv", &text);
+    rejects(
+        &s,
+        &["--data", &file],
+        &["line 9", "the label is missing", "--drop-missing-target"],
+    );
+    rejects(
+        &s,
+        &["--data", &file, "--drop-missing-target"],
+        &["\"#N/A\" is not a number, but most of the column is"],
+    );
+    let model = s.arg("model.safetensors");
+    let run = s.run(&[
+        "train",
+        "--data",
+        &file,
+        "--na-values",
+        "#N/A,-",
+        "--drop-missing-target",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--save",
+        &model,
+    ]);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("(57 train; 10 missing values imputed)")
+            && run.stderr.contains(
+                "na.csv: 3 rows left out: the label or target is missing (--drop-missing-target)"
+            )
+            && run
+                .stderr
+                .contains("2 numeric and 1 categorical (3 levels)"),
+        "{}",
+        run.show()
+    );
+    // eval reads the file as training did: the same cells missing, the same rows left out.
+    let out = s
+        .run(&["eval", "--model", &model, "--data", &file, "--json"])
+        .success_stdout();
+    let e: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(e["n"].as_u64(), Some(57), "{out}");
+}

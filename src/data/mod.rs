@@ -9,7 +9,9 @@ pub mod idx;
 pub mod standardize;
 pub mod table;
 
-pub use table::{Column, Counts, CsvOptions, LeftOut, Missing, Need, Table, TargetColumns};
+pub use table::{
+    Column, Counts, CsvOptions, LeftOut, Missing, Need, Table, TargetColumns, Thousands,
+};
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -556,6 +558,9 @@ pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf])
     only_csv("delimiter", csv.delimiter.is_some())?;
     only_csv("decimal", csv.decimal.is_some())?;
     only_csv("missing", csv.missing != Missing::Mean)?;
+    only_csv("thousands", csv.thousands != table::Thousands::Detect)?;
+    only_csv("na_values", !csv.na_values.is_empty())?;
+    only_csv("drop_missing_target", csv.drop_missing_target)?;
     let targets = match &csv.targets {
         None => None,
         Some(TargetColumns::Last(k)) => Some(*k),

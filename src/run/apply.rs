@@ -132,6 +132,9 @@ pub fn eval_rows(
             ));
         }
         let rows = table.read(Path::new(source), Need::Targets, None)?;
+        if rows.counts.dropped > 0 {
+            notes.push(super::dropped_note(source, rows.counts.dropped));
+        }
         if rows.counts.unseen > 0 {
             notes.push(format!(
                 "{source}: {} categorical cells hold values the training file does not have; read as none of its levels",

@@ -173,6 +173,15 @@ struct Checked {
     notes: Vec<String>,
 }
 
+/// The note for `n` rows of `file` left out because their label or target is missing.
+pub(crate) fn dropped_note(file: &str, n: usize) -> String {
+    format!(
+        "{file}: {n} row{} left out: the label or target is missing ({})",
+        if n == 1 { "" } else { "s" },
+        setting("drop_missing_target")
+    )
+}
+
 /// The setting `name`, as errors and notes name it.
 fn setting(name: &str) -> String {
     format!("the setting `{name}`")
@@ -339,6 +348,12 @@ impl RunPlan {
             table,
             counts,
         } = split;
+        if counts.dropped > 0 {
+            c.notes.push(dropped_note(
+                source.as_deref().unwrap_or("the data"),
+                counts.dropped,
+            ));
+        }
         let model = self.model(&mut c, &train, table.as_ref())?;
         let from_file = matches!(self.start, Start::Init(_)).then(|| {
             (
@@ -670,6 +685,12 @@ fn extra(d: &Data, what: &str, table: Option<&Table>, notes: &mut Vec<String>) -
         )));
     };
     let rows = t.read(path, Need::Targets, None)?;
+    if rows.counts.dropped > 0 {
+        notes.push(dropped_note(
+            &path.display().to_string(),
+            rows.counts.dropped,
+        ));
+    }
     if rows.counts.unseen > 0 {
         notes.push(format!(
             "{}: {} categorical cells hold values the training file does not have; read as none of its levels",

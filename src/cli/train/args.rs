@@ -75,11 +75,27 @@ pub struct TrainArgs {
     /// writes its numbers so]
     #[arg(long, value_name = "C")]
     pub(super) decimal: Option<String>,
+    /// CSV: the thousands separator: ',', '.', an apostrophe (') or space, or none.
+    /// [default: per column, the mark that is not the decimal mark where a column groups its digits in threes with it
+    /// (1.234,5 and 16.231 in a decimal-comma file; "1,234.5" in a ','-file; 12,345 where
+    /// other numbers show '.' as the decimal mark); a reading that could go either way is
+    /// refused, naming the column, the line and both readings]
+    #[arg(long, value_name = "C")]
+    pub(super) thousands: Option<String>,
     /// CSV: missing cells (empty, NA, N/A, NaN, ?, null) in feature columns: mean (a number
     /// takes the training mean, a category none of its levels; counted on the data line) or
-    /// error. A missing label or target is always an error. [default: mean]
+    /// error. A missing label or target is an error unless --drop-missing-target. [default:
+    /// mean]
     #[arg(long, value_name = "HOW", value_parser = ["mean", "error"])]
     pub(super) missing: Option<String>,
+    /// CSV: more cells that mean a missing value, comma separated (e.g. '#N/A,-'), compared
+    /// exactly; stored with the model, so eval and predict read them so too.
+    #[arg(long, value_name = "LIST")]
+    pub(super) na_values: Option<String>,
+    /// CSV: leave out the rows whose label or target is missing (in the training, validation
+    /// and test files, and in eval's), with a note saying how many, instead of refusing them.
+    #[arg(long)]
+    pub(super) drop_missing_target: bool,
     /// CSV: a validation file, read with the training file's columns and categories, reported
     /// every epoch (instead of --valid-split).
     #[arg(long, value_name = "FILE", conflicts_with = "valid_split")]

@@ -68,6 +68,18 @@ fn csv_options(a: &TrainArgs) -> Result<CsvOptions> {
         missing: a.missing.as_deref().unwrap_or("mean").parse()?,
         features: list(&a.feature)?,
         many_classes: a.many_classes,
+        thousands: match a.thousands.as_deref() {
+            None => data::Thousands::Detect,
+            Some(t) => t.parse()?,
+        },
+        na_values: a
+            .na_values
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        drop_missing_target: a.drop_missing_target,
     })
 }
 

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::read::{Records, delimiter_name, formatted_number};
 use super::{
-    CHECK_EVERY, ColumnInfo, Counts, Format, Kind, MAX_LEVELS, Missing, Need, Rows, SPACES, Table,
-    at_column, file_name, header_names, is_missing, number,
+    CHECK_EVERY, ColumnInfo, Counts, DROP_HINT, Format, Kind, MAX_LEVELS, Missing, Need, Rows,
+    SPACES, Table, at_column, file_name, header_names, number, number_in,
 };
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
@@ -59,6 +59,9 @@ impl Table {
         Ok(Table {
             delimiter: ',',
             decimal: '.',
+            thousands: None,
+            na_values: Vec::new(),
+            drop_missing_target: false,
             header: false,
             columns,
             classes,
@@ -140,11 +143,16 @@ impl Table {
             d => format!("'{d}'"),
         };
         let mut s = format!(
-            "{delimiter}-separated{}{}, {numeric} numeric",
+            "{delimiter}-separated{}{}{}, {numeric} numeric",
             if self.decimal == ',' {
                 ", decimal comma"
             } else {
                 ""
+            },
+            match self.thousands {
+                Some(' ') => ", thousands separated by spaces".to_string(),
+                Some(t) => format!(", thousands separator '{t}'"),
+                None => String::new(),
             },
             if self.header {
                 ", header"
@@ -189,14 +197,39 @@ impl Table {
         s
     }
 
-    /// Reads `path` with this schema: columns matched by header name when the table and the
-    /// file both have names, else by position. `rows`: how many rows to expect (to allocate
-    /// once), when known.
-    pub fn read(&self, path: &Path, need: Need, rows: Option<usize>) -> Result<Rows> {
-        let format = Format {
+    /// How `path` writes its cells: as the training file did, unless its own delimiter (guessed
+    /// from its first lines) splits its first line into more cells; then its own delimiter and
+    /// decimal mark, and the thousands separator that is not that decimal mark when the
+    /// training file had one.
+    fn format_of(&self, path: &Path) -> (Format, Option<char>) {
+        let own = Format {
             delimiter: self.delimiter,
             decimal: self.decimal,
         };
+        match self.other_delimiter(path) {
+            Some(d) => {
+                let decimal = super::read::sniff(path, Some(d), None).map_or('.', |f| f.decimal);
+                let thousands = self
+                    .thousands
+                    .map(|_| if decimal == ',' { '.' } else { ',' });
+                (
+                    Format {
+                        delimiter: d,
+                        decimal,
+                    },
+                    thousands,
+                )
+            }
+            None => (own, self.thousands),
+        }
+    }
+
+    /// Reads `path` with this schema: columns matched by header name when the table and the
+    /// file both have names, else by position; the file's own delimiter (`format_of`).
+    /// `rows`: how many rows to expect (to allocate once), when known.
+    pub fn read(&self, path: &Path, need: Need, rows: Option<usize>) -> Result<Rows> {
+        let (format, thousands) = self.format_of(path);
+        let num = |cell: &str| number_in(cell, format.decimal, thousands);
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
         let Some(first_line) = rec.next()? else {
@@ -211,20 +244,19 @@ impl Table {
         let first_cause = rec.width_cause(first_line);
         let misfit = |msg: String| match &first_cause {
             Some(why) => Error::data(path, why.clone()),
-            None => match self.other_delimiter(path) {
-                Some(d) => Error::data(
-                    path,
+            None => err(
+                first_line,
+                if format.delimiter == self.delimiter {
+                    msg
+                } else {
                     format!(
-                        "its delimiter is {}, but the training file's is {}: every file is read as the training file was, so write this one with {} too (read so, line {first_line}: {msg})",
-                        delimiter_name(d),
-                        delimiter_name(self.delimiter),
-                        delimiter_name(self.delimiter),
-                    ),
-                ),
-                None => err(first_line, msg),
-            },
+                        "{msg} (the file read as {}-separated)",
+                        delimiter_name(format.delimiter)
+                    )
+                },
+            ),
         };
-        let any_number = first.iter().any(|c| number(c, self.decimal).is_some());
+        let any_number = first.iter().any(|c| num(c).is_some());
         // The file's columns by name, an empty header cell as `column N` the way the fit names
         // it (pandas' index), each name's positions in order: lookups, not scans, for wide
         // files.
@@ -249,15 +281,32 @@ impl Table {
             // A name the table has more than once (a checkpoint from before duplicates were
             // refused, or ones ignored by number) takes the file's same occurrence of it.
             let mut occurrence: HashMap<&str, usize> = HashMap::new();
+            let mut table_names: HashMap<&str, usize> = HashMap::new();
+            for c in &self.columns {
+                *table_names.entry(c.name.as_str()).or_insert(0) += 1;
+            }
             for (j, c) in self.columns.iter().enumerate() {
                 let k = occurrence.entry(c.name.as_str()).or_insert(0);
-                let found = file_columns
-                    .get(c.name.as_str())
-                    .and_then(|at| at.get(*k))
-                    .copied();
+                let at = file_columns.get(c.name.as_str());
+                let found = at.and_then(|at| at.get(*k)).copied();
                 *k += 1;
                 let optional = c.kind == Kind::Ignored
                     || (outputs_kind(&c.kind) && matches!(need, Need::Features { .. }));
+                let twice = at.filter(|at| at.len() > table_names[c.name.as_str()]);
+                if let Some(at) = twice
+                    && !optional
+                {
+                    return Err(err(
+                        first_line,
+                        format!(
+                            "columns {} and {} are both named {:?}, column {} of the training file: rename or remove one, so that the column is known",
+                            at[0] + 1,
+                            at[1] + 1,
+                            c.name,
+                            j + 1
+                        ),
+                    ));
+                }
                 if found.is_none() && !optional {
                     return Err(misfit(format!(
                         "no column is named {:?}, column {} of the training file ({})",
@@ -325,7 +374,9 @@ impl Table {
                 _ => HashMap::new(),
             })
             .collect();
-        let labelled = self.classes.is_some()
+        // Features only: the label and target cells are read past.
+        let labelled = need == Need::Targets
+            && self.classes.is_some()
             && src
                 .iter()
                 .zip(&self.columns)
@@ -368,6 +419,15 @@ impl Table {
                     n + 1
                 )));
             }
+            if need == Need::Targets
+                && self.drop_missing_target
+                && self.columns.iter().zip(&src).any(|(c, s)| {
+                    outputs_kind(&c.kind) && s.is_some_and(|s| self.is_missing(cells[s]))
+                })
+            {
+                counts.dropped += 1;
+                return Ok(());
+            }
             for (j, c) in self.columns.iter().enumerate() {
                 let Some(s) = src[j] else { continue };
                 let cell = cells[s];
@@ -384,7 +444,7 @@ impl Table {
                 match &c.kind {
                     Kind::Ignored => {}
                     Kind::Numeric { mean, offset } => {
-                        if is_missing(cell) {
+                        if self.is_missing(cell) {
                             if self.missing == Missing::Error {
                                 return Err(refuse_missing());
                             }
@@ -392,7 +452,7 @@ impl Table {
                             x.push(*mean);
                             continue;
                         }
-                        match number(cell, self.decimal) {
+                        match num(cell) {
                             Some(v) if v.is_finite() && (v as f32).is_finite() => {
                                 x.push((v - offset) as f32)
                             }
@@ -406,7 +466,7 @@ impl Table {
                                 ));
                             }
                             None => {
-                                let why = formatted_number(cell, self.decimal).map_or(
+                                let why = formatted_number(cell, format.decimal).map_or(
                                     String::new(),
                                     |what| {
                                         format!(
@@ -424,7 +484,7 @@ impl Table {
                     Kind::Categorical { levels } => {
                         let start = x.len();
                         x.extend(std::iter::repeat_n(0.0, levels.len()));
-                        if is_missing(cell) {
+                        if self.is_missing(cell) {
                             if self.missing == Missing::Error {
                                 return Err(refuse_missing());
                             }
@@ -448,8 +508,11 @@ impl Table {
                         if !labelled {
                             continue;
                         }
-                        if is_missing(cell) {
-                            return Err(err(line, format!("{}: the label is missing", at())));
+                        if self.is_missing(cell) {
+                            return Err(err(
+                                line,
+                                format!("{}: the label is missing{DROP_HINT}", at()),
+                            ));
                         }
                         let name = self.class_name(cell);
                         match class_index.get(name.as_str()) {
@@ -466,10 +529,14 @@ impl Table {
                             }
                         }
                     }
-                    Kind::Target => match number(cell, self.decimal) {
+                    Kind::Target if need != Need::Targets => {}
+                    Kind::Target => match num(cell) {
                         Some(v) if v.is_finite() && (v as f32).is_finite() => values.push(v as f32),
-                        _ if is_missing(cell) => {
-                            return Err(err(line, format!("{}: the target is missing", at())));
+                        _ if self.is_missing(cell) => {
+                            return Err(err(
+                                line,
+                                format!("{}: the target is missing{DROP_HINT}", at()),
+                            ));
                         }
                         _ => {
                             return Err(err(

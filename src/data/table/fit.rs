@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use super::read::{Records, delimiter_name, formatted_number, sniff};
+use super::read::{Records, delimiter_name, formatted_number, sniff, ungrouped};
 use super::{
-    CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, FEW_ROWS_PER_CLASS,
-    Kind, LEVEL_BYTES, LeftOut, MAX_CLASSES, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Missing,
-    Need, OFFSET_RATIO, Rows, Table, TargetColumns, at_column, header_names, is_missing, number,
+    CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, DROP_HINT,
+    FEW_ROWS_PER_CLASS, Kind, LEVEL_BYTES, LeftOut, MAX_CLASSES, MAX_LEVELS,
+    MIN_ROWS_FOR_DISTINCT_GUARD, Missing, Need, OFFSET_RATIO, Rows, Table, TargetColumns,
+    Thousands, at_column, header_names, is_missing, number, number_in,
 };
 use crate::error::{Error, Result};
 
@@ -33,6 +34,38 @@ struct Stat {
     ids: Option<Vec<i64>>,
     /// The label's rows per value.
     label_rows: BTreeMap<String, usize>,
+    /// The first cell that groups its digits with the thousands candidate (`1.234`, `12,345`).
+    grouped: Option<(usize, String)>,
+    /// A grouped cell could not be read another way (`1,234,567`, `1,234.5`, `1.234,5`).
+    grouped_sure: bool,
+    /// The first number that uses the thousands candidate otherwise: as a decimal point (`3.5`
+    /// in a decimal-comma file).
+    candidate_other: Option<(usize, String)>,
+}
+
+/// How the fit reads numbers: the decimal mark, and the thousands separator it tries (the one
+/// given, or with `detect` the mark that is not the decimal mark; None with `Thousands::Off`).
+#[derive(Clone, Copy)]
+struct Numbers {
+    decimal: char,
+    thousands: Option<char>,
+    detect: bool,
+}
+
+impl Numbers {
+    fn read(&self, cell: &str) -> Option<f64> {
+        number_in(cell, self.decimal, self.thousands)
+    }
+
+    /// Whether `cell` shows the decimal mark in use beyond doubt (`3.5`, `1,234.5`; a
+    /// decimal comma is only ever guessed from such a cell).
+    fn shows_decimal(&self, cell: &str) -> bool {
+        cell.contains(self.decimal)
+            && (number(cell, self.decimal).is_some()
+                || self
+                    .thousands
+                    .is_some_and(|t| ungrouped(cell, self.decimal, t).is_some()))
+    }
 }
 
 impl Stat {
@@ -54,6 +87,30 @@ impl Stat {
             } else {
                 self.ids = None;
             }
+        }
+    }
+
+    /// Notes how the number `cell` (on `line`) uses the thousands candidate `t`.
+    fn thousands(&mut self, line: usize, cell: &str, n: Numbers) {
+        let Some(t) = n.thousands.filter(|_| n.detect) else {
+            return;
+        };
+        if !cell.contains(t) {
+            return;
+        }
+        if ungrouped(cell, n.decimal, t).is_some() {
+            // Another reading: t as the decimal mark, with one group and no decimal part.
+            let other = if cell.contains(n.decimal) {
+                None
+            } else {
+                number(&cell.replace(t, "."), '.').filter(|_| cell.matches(t).count() == 1)
+            };
+            self.grouped_sure |= other.is_none();
+            if self.grouped.is_none() {
+                self.grouped = Some((line, cell.to_string()));
+            }
+        } else if self.candidate_other.is_none() {
+            self.candidate_other = Some((line, cell.to_string()));
         }
     }
 
@@ -98,6 +155,85 @@ impl Stat {
         let distinct: BTreeSet<i64> = ids.iter().copied().collect();
         (distinct.len() == rows).then_some(LeftOut::Identifier)
     }
+}
+
+/// How the fit reads the numbers of a file of `format` given the setting `thousands`: a mark
+/// given must differ from the decimal mark and the delimiter (',' in a ','-file is in quotes).
+fn numbers(thousands: Thousands, format: super::Format) -> Result<Numbers> {
+    let other = if format.decimal == ',' { '.' } else { ',' };
+    let (thousands, detect) = match thousands {
+        Thousands::Detect => (Some(other), true),
+        Thousands::Off => (None, false),
+        Thousands::Mark(t) if t == format.decimal => {
+            return Err(Error::invalid(
+                "thousands",
+                format!("{t:?} is the decimal mark too: give the setting `decimal` {other:?}"),
+            ));
+        }
+        Thousands::Mark(' ') if format.delimiter == super::SPACES => {
+            return Err(Error::invalid(
+                "thousands",
+                "' ' cannot group digits in a file whose columns are separated by spaces",
+            ));
+        }
+        Thousands::Mark(t) => (Some(t), false),
+    };
+    Ok(Numbers {
+        decimal: format.decimal,
+        thousands,
+        detect,
+    })
+}
+
+/// The thousands separator the training file's numbers are read with: the one given, or (to
+/// detect) the candidate when a numeric column groups digits with it and nothing makes that
+/// ambiguous. A column that also uses the candidate as a decimal point, or whose grouped cells
+/// could each be a decimal number in a file whose decimal mark nothing shows (`12,345` among
+/// whole numbers), is refused naming the column, a line, both readings and the settings.
+fn settle_thousands(
+    path: &Path,
+    stats: &[Stat],
+    names: &[String],
+    header: bool,
+    n: Numbers,
+    decimal_shown: bool,
+) -> Result<Option<char>> {
+    let Some(t) = n.thousands else {
+        return Ok(None);
+    };
+    if !n.detect {
+        return Ok(Some(t));
+    }
+    let mut used = false;
+    for (c, s) in stats.iter().enumerate() {
+        let Some((line, cell)) = &s.grouped else {
+            continue;
+        };
+        if s.texts > 0 {
+            continue;
+        }
+        let at = at_column(c, &names[c], header);
+        let grouped = ungrouped(cell, n.decimal, t).unwrap_or_default();
+        if let Some((other_line, other)) = &s.candidate_other {
+            return Err(Error::data(
+                path,
+                format!(
+                    "line {line}: {at}: {cell:?} reads as {grouped} with {t:?} as a thousands separator, but line {other_line} has {other:?}, which uses {t:?} as a decimal point: give the setting `thousands` {t:?} to read {t:?} as a thousands separator throughout, or the setting `thousands` none to read it as a decimal point"
+                ),
+            ));
+        }
+        if !s.grouped_sure && !decimal_shown {
+            let decimal = number(&cell.replace(t, "."), '.').unwrap_or_default();
+            return Err(Error::data(
+                path,
+                format!(
+                    "line {line}: {at}: {cell:?} reads as {grouped} with {t:?} as a thousands separator or as {decimal} with {t:?} as the decimal mark, and no number of the file shows which: give the setting `thousands` {t:?} or the setting `decimal` {t:?}"
+                ),
+            ));
+        }
+        used = true;
+    }
+    Ok(used.then_some(t))
 }
 
 /// Whether `name` reads like an identifier's: `id`, `ID`, `Id`, `idx`, `index`, `*_id`,
@@ -290,7 +426,13 @@ impl Table {
     /// Reads a training file as `o` says, fits the schema to it and returns both.
     /// Reads the file twice (the schema, then the rows), holding little more than the matrix.
     pub fn fit(path: &Path, o: &CsvOptions) -> Result<(Table, Rows)> {
-        let format = sniff(path, o.delimiter, o.decimal)?;
+        let hint = match o.thousands {
+            Thousands::Mark(',') => Some('.'),
+            Thousands::Mark('.') => Some(','),
+            _ => None,
+        };
+        let format = sniff(path, o.delimiter, o.decimal.or(hint))?;
+        let numbers = numbers(o.thousands, format)?;
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
         let Some(first_line) = rec.next()? else {
@@ -331,7 +473,7 @@ impl Table {
                 ),
             ));
         }
-        let header = first.iter().all(|c| number(c, format.decimal).is_none());
+        let header = first.iter().all(|c| numbers.read(c).is_none());
         let names = header_names(&first, header);
         if header {
             duplicates(path, first_line, &names, o)?;
@@ -355,12 +497,15 @@ impl Table {
             })
             .collect();
         let mut rows = 0usize;
+        let mut dropped = 0usize;
+        // The decimal mark is given, or in use beyond doubt (a ',' file's '.', a decimal comma).
+        let mut decimal_shown =
+            o.decimal.is_some() || format.delimiter == ',' || format.decimal == ',';
+        let missing = |cell: &str| is_missing(cell) || o.na_values.iter().any(|m| m == cell);
         let mut level_bytes = 0usize;
         let data_width = roles.iter().filter(|r| r.is_none()).count() + 1;
-        let mut row = |line: usize,
-                       cells: &mut dyn Iterator<Item = &str>,
-                       found: usize|
-         -> Result<()> {
+        let mut row = |line: usize, cells: &[&str]| -> Result<()> {
+            let found = cells.len();
             if found != width {
                 return Err(if header && rows == 0 {
                     match &first_cause {
@@ -376,15 +521,32 @@ impl Table {
                     err(line, format!("{found} columns, expected {width}"))
                 });
             }
-            for (c, cell) in cells.enumerate() {
+            if o.drop_missing_target
+                && roles
+                    .iter()
+                    .zip(cells)
+                    .any(|(r, cell)| matches!(r, Some(Kind::Label | Kind::Target)) && missing(cell))
+            {
+                dropped += 1;
+                return Ok(());
+            }
+            for (c, &cell) in cells.iter().enumerate() {
                 let at = || at_column(c, &names[c], header);
                 let s = &mut stats[c];
+                if !decimal_shown && roles[c] != Some(Kind::Ignored) {
+                    decimal_shown = numbers.shows_decimal(cell);
+                }
                 match &roles[c] {
                     Some(Kind::Ignored) => {}
-                    Some(Kind::Target) => match number(cell, format.decimal) {
-                        Some(v) if v.is_finite() && (v as f32).is_finite() => {}
-                        _ if is_missing(cell) => {
-                            return Err(err(line, format!("{}: the target is missing", at())));
+                    Some(Kind::Target) => match numbers.read(cell) {
+                        Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                            s.thousands(line, cell, numbers);
+                        }
+                        _ if missing(cell) => {
+                            return Err(err(
+                                line,
+                                format!("{}: the target is missing{DROP_HINT}", at()),
+                            ));
                         }
                         Some(_) => {
                             return Err(err(
@@ -400,7 +562,7 @@ impl Table {
                         }
                     },
                     Some(Kind::Label) => {
-                        if is_missing(cell) {
+                        if missing(cell) {
                             let trailing = cell.is_empty()
                                 && c + 1 == width
                                 && o.label.is_none()
@@ -414,7 +576,7 @@ impl Table {
                                         delimiter_name(format.delimiter)
                                     )
                                 } else {
-                                    format!("{}: the label is missing", at())
+                                    format!("{}: the label is missing{DROP_HINT}", at())
                                 },
                             ));
                         }
@@ -427,7 +589,7 @@ impl Table {
                         }
                     }
                     _ => {
-                        if is_missing(cell) {
+                        if missing(cell) {
                             s.ids = None;
                             if o.missing == Missing::Error {
                                 return Err(err(
@@ -440,9 +602,10 @@ impl Table {
                             }
                             continue;
                         }
-                        match number(cell, format.decimal) {
+                        match numbers.read(cell) {
                             Some(v) if v.is_finite() && (v as f32).is_finite() => {
                                 s.number(v, rows);
+                                s.thousands(line, cell, numbers);
                                 if s.first_number.is_none() {
                                     s.first_number = Some((line, cell.to_string()));
                                 }
@@ -487,7 +650,8 @@ impl Table {
             Ok(())
         };
         if !header {
-            row(first_line, &mut first.iter().map(String::as_str), width)?;
+            let cells: Vec<&str> = first.iter().map(String::as_str).collect();
+            row(first_line, &cells)?;
         }
         while let Some(line) = rec.next()? {
             let found = rec.record.len();
@@ -496,12 +660,22 @@ impl Table {
             {
                 return Err(Error::data(path, why));
             }
-            row(line, &mut rec.record.iter(), found)?;
+            let cells: Vec<&str> = rec.record.iter().collect();
+            row(line, &cells)?;
         }
         drop(rec);
+        if rows == 0 && dropped > 0 {
+            return Err(Error::data(
+                path,
+                format!(
+                    "no data rows: the label or target is missing on all {dropped} rows, which the setting `drop_missing_target` leaves out"
+                ),
+            ));
+        }
         if rows == 0 {
             return Err(super::no_data_rows(path, header, first_line));
         }
+        let thousands = settle_thousands(path, &stats, &names, header, numbers, decimal_shown)?;
         let mut columns = Vec::with_capacity(width);
         for (c, s) in stats.iter().enumerate() {
             if roles[c].is_none()
@@ -562,7 +736,12 @@ impl Table {
                     return Err(err(
                         line,
                         format!(
-                            "{at}: {cell:?} is a number written with {what}, which a table of values does not read as one: write the column as plain numbers (in Excel, a Number format without them)"
+                            "{at}: {cell:?} is a number written with {what}, which a table of values does not read as one: write the column as plain numbers (in Excel, a Number format without them){}",
+                            if what == "thousands separators" {
+                                ", or give the setting `thousands`"
+                            } else {
+                                ""
+                            }
                         ),
                     ));
                 }
@@ -607,6 +786,9 @@ impl Table {
         let table = Table {
             delimiter: format.delimiter,
             decimal: format.decimal,
+            thousands,
+            na_values: o.na_values.clone(),
+            drop_missing_target: o.drop_missing_target,
             header,
             columns,
             classes,
@@ -646,6 +828,29 @@ impl Table {
         }
         if let Some(d) = o.decimal.filter(|&d| d != self.decimal) {
             return contradicts("decimal", format!("{d:?}"), format!("{:?}", self.decimal));
+        }
+        let given = match o.thousands {
+            Thousands::Detect => None,
+            Thousands::Off => Some(None),
+            Thousands::Mark(t) => Some(Some(t)),
+        };
+        if let Some(t) = given.filter(|&t| t != self.thousands) {
+            let show = |t: Option<char>| t.map_or("none".to_string(), |t| format!("{t:?}"));
+            return contradicts("thousands", show(t), show(self.thousands));
+        }
+        if !o.na_values.is_empty() && o.na_values != self.na_values {
+            return contradicts(
+                "na_values",
+                format!("{:?}", o.na_values),
+                format!("{:?}", self.na_values),
+            );
+        }
+        if o.drop_missing_target && !self.drop_missing_target {
+            return contradicts(
+                "drop_missing_target",
+                "true".into(),
+                "rows with a missing label or target refused".into(),
+            );
         }
         if o.missing != self.missing {
             return contradicts(

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use read::header_names;
-pub use read::{Format, SPACES, is_missing, number};
+pub use read::{Format, SPACES, is_missing, number, number_in};
 
 use super::Dataset;
 use crate::error::{Error, Result};
@@ -34,6 +34,9 @@ pub const FEW_ROWS_PER_CLASS: usize = 5;
 /// mean (`Kind::Numeric::offset`): f32 keeps about 7 digits, so 1.7e12 + k (timestamps in
 /// milliseconds) would otherwise lose k.
 pub const OFFSET_RATIO: f64 = 1e4;
+/// What a message about a missing label or target adds.
+const DROP_HINT: &str =
+    " (the setting `drop_missing_target` leaves such rows out, with a note saying how many)";
 /// Bytes of distinct text values the fit keeps while it reads (beyond: too many levels).
 const LEVEL_BYTES: usize = 64 << 20;
 /// Rows between two checks of the matrix being built against the memory left.
@@ -131,6 +134,42 @@ impl std::str::FromStr for Missing {
     }
 }
 
+/// The thousands separator of a file's numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Thousands {
+    /// Found per column: the mark that is not the decimal mark ('.' with a decimal comma, else
+    /// ','), read where a column's cells group their digits in threes with it and nothing makes
+    /// that ambiguous (else the file is refused, naming the column, a line and both readings).
+    #[default]
+    Detect,
+    /// None: a cell with one is not a number (with a decimal comma, '.' stays a decimal point).
+    Off,
+    /// This mark: ',', '.', '\'' or ' '.
+    Mark(char),
+}
+
+impl std::str::FromStr for Thousands {
+    type Err = Error;
+    /// `none`, `detect`, `space`, or the one character.
+    fn from_str(s: &str) -> Result<Thousands> {
+        match s {
+            "none" => Ok(Thousands::Off),
+            "detect" => Ok(Thousands::Detect),
+            "space" => Ok(Thousands::Mark(' ')),
+            _ => {
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c @ (',' | '.' | '\'' | ' ')), None) => Ok(Thousands::Mark(c)),
+                    _ => Err(Error::invalid(
+                        "thousands",
+                        format!("{s:?}: expected ',', '.', '\'', space or none"),
+                    )),
+                }
+            }
+        }
+    }
+}
+
 /// How to read a training file: all None/empty reads it as found (delimiter and decimal mark
 /// guessed, the class label in the last column, missing values imputed).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -139,6 +178,13 @@ pub struct CsvOptions {
     pub delimiter: Option<char>,
     /// '.' or ','; None: ',' when the first lines hold numbers written so (never for ','-files).
     pub decimal: Option<char>,
+    /// The thousands separator: found per column (default), none, or this mark.
+    pub thousands: Thousands,
+    /// Cells that stand for a missing value besides the usual ones (empty, NA, N/A, NaN, ?,
+    /// null): `#N/A`, `-`, ... (compared exactly, after the cell's spaces are trimmed).
+    pub na_values: Vec<String>,
+    /// Rows whose label or target is missing are left out (and counted) instead of refused.
+    pub drop_missing_target: bool,
     /// The class column; None: the last (unless `targets`).
     pub label: Option<Column>,
     /// Real-valued target columns instead of a class column.
@@ -238,6 +284,16 @@ pub struct Table {
     pub delimiter: char,
     /// '.' or ','.
     pub decimal: char,
+    /// The thousands separator the training file's numbers were read with, if any (a file
+    /// written with another delimiter uses the mark that is not its decimal mark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thousands: Option<char>,
+    /// Cells read as missing besides the usual ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub na_values: Vec<String>,
+    /// Rows whose label or target is missing are left out instead of refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_missing_target: bool,
     /// Whether the training file had a header line (then other files' columns are matched by
     /// name when they have one too).
     pub header: bool,
@@ -258,6 +314,8 @@ pub struct Counts {
     pub imputed: usize,
     /// Categorical cells whose value the training file never had (all-zero inputs).
     pub unseen: usize,
+    /// Rows left out because their label or target is missing (`drop_missing_target`).
+    pub dropped: usize,
 }
 
 /// The rows of a file read with a table.
@@ -300,6 +358,16 @@ fn at_column(c: usize, name: &str, header: bool) -> String {
 }
 
 impl Table {
+    /// Whether `cell` (trimmed) is missing: a usual marker or one of `na_values`.
+    pub fn is_missing(&self, cell: &str) -> bool {
+        is_missing(cell) || self.na_values.iter().any(|m| m == cell)
+    }
+
+    /// `cell` as a number, as this table reads the training file's numbers.
+    pub fn number(&self, cell: &str) -> Option<f64> {
+        number_in(cell, self.decimal, self.thousands)
+    }
+
     /// Network inputs: one per numeric feature, one per level of a categorical one.
     pub fn inputs(&self) -> usize {
         self.columns

@@ -49,6 +49,75 @@ pub fn number(cell: &str, decimal: char) -> Option<f64> {
     cell.parse().ok()
 }
 
+/// `cell` as a number with the decimal mark `decimal` and the thousands separator `thousands`:
+/// a cell that groups its whole part's digits in threes with it (`1.234,5`, `16.231`, `1,234`,
+/// `-12,345,678.9`) loses the separators; any other is read as `number` reads it.
+pub fn number_in(cell: &str, decimal: char, thousands: Option<char>) -> Option<f64> {
+    if let Some(t) = thousands
+        && let Some(plain) = ungrouped(cell, decimal, t)
+    {
+        return plain.parse().ok();
+    }
+    number(cell, decimal)
+}
+
+/// `cell` without its thousands separators `t` and with '.' for its decimal mark, when it
+/// writes a number so: an optional sign, 1 to 3 digits (not a leading 0), one or more groups of
+/// `t` and 3 digits, then optionally `decimal` and digits. None otherwise.
+pub(crate) fn ungrouped(cell: &str, decimal: char, t: char) -> Option<String> {
+    if t == decimal {
+        return None;
+    }
+    let (sign, rest) = match cell.strip_prefix(['-', '+']) {
+        Some(r) => (&cell[..1], r),
+        None => ("", cell),
+    };
+    let (whole, frac) = match rest.split_once(decimal) {
+        Some((w, f)) => (w, Some(f)),
+        None => (rest, None),
+    };
+    let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+    let mut groups = whole.split(t);
+    let first = groups.next()?;
+    let mut out = String::with_capacity(cell.len());
+    out += sign;
+    out += first;
+    if !digits(first) || first.len() > 3 || (first.starts_with('0')) {
+        return None;
+    }
+    let mut n = 0;
+    for g in groups {
+        if g.len() != 3 || !digits(g) {
+            return None;
+        }
+        out += g;
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    if let Some(f) = frac {
+        if !digits(f) {
+            return None;
+        }
+        out.push('.');
+        out += f;
+    }
+    Some(out)
+}
+
+/// Whether `cell` uses ',' as a decimal mark beyond doubt: `3,5`, `0,125`, `1.234,5` (a cell
+/// like `12,345` could be a thousands separator instead, and says nothing).
+pub(crate) fn decimal_comma(cell: &str) -> bool {
+    if ungrouped(cell, ',', '.').is_some() && cell.contains(',') {
+        return true;
+    }
+    cell.contains(',')
+        && number(cell, '.').is_none()
+        && number(cell, ',').is_some()
+        && ungrouped(cell, '.', ',').is_none()
+}
+
 /// What keeps `cell` from reading as a number, when it is one written for people: a percent
 /// sign (`45%`), a currency sign (`$12.50`), or thousands separators (`1,234.5`, or `1.234,5`
 /// with a decimal comma). None otherwise.
@@ -376,7 +445,9 @@ fn open_text(path: &Path) -> Result<Box<dyn Read>> {
 /// The delimiter and decimal mark of `path`, those given kept: the delimiter among ',', ';',
 /// tab and runs of spaces that splits the first lines most consistently into 2 or more cells
 /// (then into the most cells that are numbers; ties go to ';', then ',', tab, spaces), and a
-/// decimal comma when a cell of the first lines is a number written with one (never for ',').
+/// decimal comma when a cell of the first lines is a number written with one beyond doubt
+/// (`decimal_comma`; never for ','): one `12,345` may be a thousands separator, and does not
+/// turn the file's other numbers into decimal-comma ones.
 pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Result<Format> {
     if let Some(d) = delimiter
         && ![',', ';', '\t', SPACES].contains(&d)
@@ -467,11 +538,7 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
     }
     let (delimiter, rows) = best.map_or((',', vec![]), |(d, _, rows)| (d, rows));
     let decimal = decimal.unwrap_or_else(|| {
-        let comma = delimiter != ','
-            && rows
-                .iter()
-                .flatten()
-                .any(|c| c.contains(',') && number(c, '.').is_none() && number(c, ',').is_some());
+        let comma = delimiter != ',' && rows.iter().flatten().any(|c| decimal_comma(c));
         if comma { ',' } else { '.' }
     });
     if delimiter == ',' && decimal == ',' {

@@ -290,7 +290,8 @@ fn other_files_are_read_with_the_training_schema() {
         r.counts,
         Counts {
             imputed: 1,
-            unseen: 1
+            unseen: 1,
+            dropped: 0
         }
     );
     let strict = t
@@ -724,4 +725,247 @@ fn statistics_are_taken_in_f64_so_timestamps_and_tiny_scales_stay_informative() 
         }
     );
     assert!(!serde_json::to_string(&t).unwrap().contains("offset"));
+}
+
+/// The first column of `d`'s inputs (each row `dim` wide).
+fn first_inputs(d: &Dataset) -> Vec<f32> {
+    d.x.to_f32().chunks(d.dim).map(|r| r[0]).collect()
+}
+
+#[test]
+fn german_thousands_separators_are_read_at_their_scale() {
+    // A German Excel export: ';', decimal comma, '.' grouping thousands in prices and in the
+    // target. Before, 16.231 was read as 16.231, 1000 times too small.
+    let text = "preis;gewicht;wert\n16.231;0,5;1.234,5\n850;1,25;12,5\n1.000.000;2;3\n";
+    let o = CsvOptions {
+        targets: Some(TargetColumns::Last(1)),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("german.csv", text, &o).unwrap();
+    assert_eq!((t.delimiter, t.decimal, t.thousands), (';', ',', Some('.')));
+    assert_eq!(first_inputs(&r.data), [16231.0, 850.0, 1e6]);
+    let Targets::Values { values, .. } = &r.data.targets else {
+        panic!("expected values")
+    };
+    assert_eq!(values, &[1234.5, 12.5, 3.0]);
+    // Later files are read so too, and the table says it.
+    assert!(
+        t.describe().contains("thousands separator '.'"),
+        "{}",
+        t.describe()
+    );
+    let p = temp("german-test.csv", b"preis;gewicht;wert\n2.500;1;1.000,5\n");
+    let again = t.read(&p, Need::Targets, None).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(first_inputs(&again.data), [2500.0]);
+    // '.' as a thousands separator in one cell and as a decimal point in another of the
+    // column: refused, naming both lines and the settings.
+    fails(
+        "german-mixed.csv",
+        "preis;gewicht;y\n16.231;0,5;a\n3.5;1,25;b\n",
+        &CsvOptions::default(),
+        &[
+            "line 2:",
+            "column 1 (\"preis\")",
+            "\"16.231\" reads as 16231",
+            "line 3 has \"3.5\"",
+            "the setting `thousands` '.'",
+            "the setting `thousands` none",
+        ],
+    );
+    // With none, '.' stays a decimal point, as before.
+    let o = CsvOptions {
+        thousands: Thousands::Off,
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("german-none.csv", "p;g;y\n16.231;0,5;a\n3.5;1,25;b\n", &o).unwrap();
+    assert_eq!(t.thousands, None);
+    assert_eq!(first_inputs(&r.data), [16.231, 3.5]);
+}
+
+#[test]
+fn quoted_thousands_in_a_comma_file_are_numbers_not_categories() {
+    let text = "amount,b,y\n\"1,234.5\",1,p\n\"12,000\",2,q\n7.25,3,p\n";
+    let (t, d) = fit("quoted.csv", text);
+    assert_eq!(t.thousands, Some(','));
+    assert!(
+        matches!(t.columns[0].kind, Kind::Numeric { .. }),
+        "{:?}",
+        t.columns[0]
+    );
+    assert_eq!(first_inputs(&d), [1234.5, 12000.0, 7.25]);
+    // Told there are none: the grouped cells are not numbers, and the message names the
+    // setting.
+    let o = CsvOptions {
+        thousands: Thousands::Off,
+        ..CsvOptions::default()
+    };
+    let rows: String = (0..30)
+        .map(|i| format!("\"{},{:03}.5\",{},{}\n", i + 1, i * 7, i % 3, i % 2))
+        .collect();
+    fails(
+        "quoted-none.csv",
+        &format!("amount,b,y\n{rows}"),
+        &o,
+        &["thousands separators", "the setting `thousands`"],
+    );
+}
+
+#[test]
+fn one_grouped_cell_in_a_tab_file_never_flips_its_decimal_mark() {
+    // Before, the one "12,345" made the whole file decimal-comma: 123.5 read as 123.5 still,
+    // but 12,345 as 12.345.
+    let text = "a\tb\ty\n123.5\t12,345\tp\n2.25\t7\tq\n3\t8\tp\n";
+    let (t, d) = fit("tab-grouped.csv", text);
+    assert_eq!(
+        (t.delimiter, t.decimal, t.thousands),
+        ('\t', '.', Some(','))
+    );
+    assert_eq!(d.x.to_f32(), [123.5, 12345.0, 2.25, 7.0, 3.0, 8.0]);
+    // Nothing in the file shows the decimal mark: both readings named, and both settings.
+    let text = "a\tb\ty\n1\t12,345\tp\n2\t7\tq\n3\t8\tp\n";
+    fails(
+        "tab-ambiguous.csv",
+        text,
+        &CsvOptions::default(),
+        &[
+            "line 2:",
+            "column 2 (\"b\")",
+            "reads as 12345 with ',' as a thousands separator or as 12.345 with ',' as the decimal mark",
+            "the setting `thousands` ','",
+            "the setting `decimal` ','",
+        ],
+    );
+    // Either setting settles it.
+    let o = CsvOptions {
+        thousands: Thousands::Mark(','),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("tab-thousands.csv", text, &o).unwrap();
+    assert_eq!((t.decimal, t.thousands), ('.', Some(',')));
+    assert_eq!(r.data.x.to_f32()[1], 12345.0);
+    let o = CsvOptions {
+        decimal: Some(','),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("tab-decimal.csv", text, &o).unwrap();
+    assert_eq!((t.decimal, t.thousands), (',', None));
+    assert_eq!(r.data.x.to_f32()[1], 12.345);
+    // Several groups cannot be a decimal comma: read without a setting; so in ';' and
+    // space-separated files.
+    for (name, text) in [
+        ("tab-millions.csv", "a\tb\ty\n1\t1,234,567\tp\n2\t7\tq\n"),
+        ("semi-millions.csv", "a;b;y\n1;1,234,567;p\n2;7;q\n"),
+        ("space-millions.csv", "a b y\n1 1,234,567 p\n2 7 q\n"),
+    ] {
+        let (t, d) = fit(name, text);
+        assert_eq!((t.decimal, t.thousands), ('.', Some(',')), "{name}");
+        assert_eq!(d.x.to_f32()[1], 1234567.0, "{name}");
+    }
+}
+
+#[test]
+fn other_files_have_their_own_delimiter_and_are_matched_by_name() {
+    let (t, _) = fit("by-name.csv", "a;b;c;y\n1,5;2;10;p\n3;4,5;20;q\n5;6;30;p\n");
+    assert_eq!((t.delimiter, t.decimal), (';', ','));
+    // Another delimiter, another decimal mark, another column order.
+    let p = temp("by-name-test.csv", b"y,c,b,a\nq,40,8.5,7\np,50,1,2.5\n");
+    let r = t.read(&p, Need::Targets, None).unwrap();
+    assert_eq!(r.data.x.to_f32(), [7.0, 8.5, 40.0, 2.5, 1.0, 50.0]);
+    assert_eq!(labels(&r.data).0, [1, 0]);
+    // A needed column twice: refused, naming the column and the file.
+    std::fs::write(&p, "y,c,b,a,b\nq,40,8.5,7,1\n").unwrap();
+    let e = t.read(&p, Need::Targets, None).unwrap_err().to_string();
+    assert!(
+        e.contains("by-name-test.csv")
+            && e.contains("columns 3 and 5 are both named \"b\", column 2 of the training file"),
+        "{e}"
+    );
+    // A needed column missing: named, with the file.
+    std::fs::write(&p, "y\tc\ta\nq\t40\t7\n").unwrap();
+    let e = t.read(&p, Need::Targets, None).unwrap_err().to_string();
+    assert!(
+        e.contains("by-name-test.csv") && e.contains("no column is named \"b\""),
+        "{e}"
+    );
+    std::fs::remove_file(&p).unwrap();
+}
+
+#[test]
+fn na_values_are_missing_and_travel_with_the_table() {
+    let text = "a,c,y\n1,red,p\n#N/A,-,q\n3,blue,p\n";
+    fails(
+        "na-values-off.csv",
+        text,
+        &CsvOptions::default(),
+        &["line 3:", "column 1 (\"a\")", "\"#N/A\" is not a number"],
+    );
+    let o = CsvOptions {
+        na_values: vec!["#N/A".into(), "-".into()],
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("na-values.csv", text, &o).unwrap();
+    assert_eq!(r.counts.imputed, 2);
+    // blue, red: '-' is no level of its own.
+    assert_eq!(
+        t.columns[1].kind,
+        Kind::Categorical {
+            levels: vec!["blue".into(), "red".into()]
+        }
+    );
+    assert_eq!(first_inputs(&r.data), [1.0, 2.0, 3.0]);
+    let json = serde_json::to_string(&t).unwrap();
+    let back: Table = serde_json::from_str(&json).unwrap();
+    let p = temp("na-values-test.csv", b"a,c,y\n#N/A,red,q\n");
+    let again = back.read(&p, Need::Targets, None).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(
+        (again.counts.imputed, first_inputs(&again.data)[0]),
+        (1, 2.0)
+    );
+}
+
+#[test]
+fn rows_with_a_missing_target_are_dropped_and_counted_when_asked() {
+    let text = "a,y\n1,p\n2,NA\n3,q\n4,\n5,p\n";
+    fails(
+        "drop-off.csv",
+        text,
+        &CsvOptions::default(),
+        &["line 3:", "the label is missing"],
+    );
+    let o = CsvOptions {
+        drop_missing_target: true,
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("drop.csv", text, &o).unwrap();
+    assert_eq!((r.data.n, r.counts.dropped), (3, 2));
+    assert_eq!(first_inputs(&r.data), [1.0, 3.0, 5.0]);
+    assert_eq!(labels(&r.data).0, [0, 1, 0]);
+    // Targets too, and later files drop theirs; predict's features keep every row.
+    let o = CsvOptions {
+        targets: Some(TargetColumns::Last(1)),
+        na_values: vec!["-".into()],
+        drop_missing_target: true,
+        ..CsvOptions::default()
+    };
+    let (t2, r) = fit_with("drop-t.csv", "a,v\n1,0.5\n2,-\n3,1.5\n", &o).unwrap();
+    assert_eq!((r.data.n, r.counts.dropped), (2, 1));
+    let p = temp("drop-test.csv", b"a,y\n1,NA\n2,q\n");
+    let again = t.read(&p, Need::Targets, None).unwrap();
+    assert_eq!((again.data.n, again.counts.dropped), (1, 1));
+    let all = t.read(&p, Need::Features { strict: false }, None).unwrap();
+    assert_eq!((all.data.n, all.counts.dropped), (2, 0));
+    std::fs::remove_file(&p).unwrap();
+    assert!(t2.drop_missing_target);
+    // Every row dropped: said so.
+    fails(
+        "drop-all.csv",
+        "a,y\n1,NA\n2,\n",
+        &CsvOptions {
+            drop_missing_target: true,
+            ..CsvOptions::default()
+        },
+        &["the label or target is missing on all 2 rows"],
+    );
 }
