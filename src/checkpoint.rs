@@ -235,6 +235,17 @@ pub fn save_training(
     params: &Params,
     state: &TrainingState,
 ) -> Result<()> {
+    write_atomic(path, &training_bytes(path, spec, params, state)?)
+}
+
+/// The bytes `save_training` writes (a browser offers them as a download); `name` is what
+/// errors name.
+pub fn training_bytes(
+    name: &Path,
+    spec: &Spec,
+    params: &Params,
+    state: &TrainingState,
+) -> Result<Vec<u8>> {
     let input = InputInfo {
         standardize: state.standardize.clone(),
         target_standardize: state.target_standardize.clone(),
@@ -242,7 +253,7 @@ pub fn save_training(
         targets: state.targets,
         table: state.table.clone(),
     };
-    encode(path, spec, params, &input, Some(state))
+    encode_bytes(name, spec, params, &input, Some(state))
 }
 
 /// (name, shape, bytes) of layer tensor `p`'s weight (transposed to `[out, in]`) and bias.
@@ -314,6 +325,17 @@ fn encode(
     input: &InputInfo,
     state: Option<&TrainingState>,
 ) -> Result<()> {
+    write_atomic(path, &encode_bytes(path, spec, params, input, state)?)
+}
+
+/// The safetensors file `encode` writes to `path` (which errors name).
+fn encode_bytes(
+    path: &Path,
+    spec: &Spec,
+    params: &Params,
+    input: &InputInfo,
+    state: Option<&TrainingState>,
+) -> Result<Vec<u8>> {
     params.check_shapes(spec)?;
     let mut bufs = layer_tensors(spec, params, "", "");
     let mut meta = metadata(spec);
@@ -403,9 +425,8 @@ fn encode(
         .collect::<Result<Vec<_>>>()?;
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
-    let bytes = sorted_header(bytes)
-        .map_err(|e| Error::checkpoint(path, format!("cannot encode the header: {e}")))?;
-    write_atomic(path, &bytes)
+    sorted_header(bytes)
+        .map_err(|e| Error::checkpoint(path, format!("cannot encode the header: {e}")))
 }
 
 /// The same file with its JSON header's keys (the metadata's and the tensors') in sorted order:

@@ -54,6 +54,7 @@ pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod evaluate;
+pub mod files;
 pub mod gpu;
 pub mod gradcheck;
 pub mod memory;

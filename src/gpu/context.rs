@@ -340,8 +340,12 @@ impl GpuContext {
         }
     }
 
-    /// `name (backend, type)`.
+    /// `name (backend, type)`; in a browser, which names no adapter, "the browser's WebGPU
+    /// adapter (type)".
     pub fn describe(&self) -> String {
+        if is_browser(&self.info) && self.info.name.is_empty() {
+            return format!("the browser's WebGPU adapter ({:?})", self.info.device_type);
+        }
         format!(
             "{} ({:?}, {:?})",
             self.info.name, self.info.backend, self.info.device_type

@@ -269,7 +269,7 @@ pub fn predict_rows(
         check_dim(dim)?;
         return Ok((data, n, notes));
     }
-    if path.is_file() && data::is_csv(input) {
+    if (path.is_file() || crate::files::is_given(path)) && data::is_csv(input) {
         let table = table_for(model, None, None, &mut notes)?;
         let rows = table.read(path, Need::Features { strict }, None)?;
         if rows.counts.unseen > 0 {

@@ -340,6 +340,11 @@ impl RunPlan {
     /// Checks the whole plan, reads the data, builds or loads the model, opens the device: the
     /// run, ready to `fit`. Nothing is written yet.
     pub fn open(self) -> Result<Run> {
+        crate::blocking::block("RunPlan::open_async", self.open_async())
+    }
+
+    /// `open`, awaited (the device is opened asynchronously: in a browser, WebGPU's adapter).
+    pub async fn open_async(self) -> Result<Run> {
         let mut c = self.checked()?;
         let (split, source) = self.load(&c)?;
         let Split {
@@ -393,7 +398,7 @@ impl RunPlan {
         if let Some(r) = c.resumed {
             t = t.resume(r.state);
         }
-        t.open()?;
+        t.open_async().await?;
         let done = t.progress().epoch;
         let Some(last_epoch) = done.checked_add(c.config.epochs) else {
             return Err(Error::invalid(
@@ -626,17 +631,15 @@ fn check_plot(path: &Path, font: Option<&Path>) -> Result<()> {
         ));
     }
     #[cfg(feature = "plot")]
-    crate::plot::prepare_font(font)?;
+    return crate::plot::prepare_font(font);
     #[cfg(not(feature = "plot"))]
     {
         let _ = font;
-        return Err(Error::invalid(
+        Err(Error::invalid(
             "plot",
             "drawing needs wgtrain built with the feature `plot`",
-        ));
+        ))
     }
-    #[cfg(feature = "plot")]
-    Ok(())
 }
 
 /// The checkpoint of a resumed run, which must hold a run's state, not only parameters.

@@ -75,7 +75,12 @@ impl Run {
     /// `on_epoch` has seen it: created at the first epoch's end (a resumed run appends to its
     /// file), one line flushed per epoch. A metrics file that cannot be written stops the run
     /// at that epoch (the checkpoint is saved as at any stop) and is returned in `Finished`.
-    pub fn fit(
+    pub fn fit(&mut self, on_epoch: impl FnMut(&EpochReport) -> Result<()>) -> Result<Finished> {
+        crate::blocking::block("Run::fit_async", self.fit_async(on_epoch))
+    }
+
+    /// `fit`, awaited (`Trainer::fit_async`).
+    pub async fn fit_async(
         &mut self,
         mut on_epoch: impl FnMut(&EpochReport) -> Result<()>,
     ) -> Result<Finished> {
@@ -85,17 +90,20 @@ impl Run {
         // A resumed run appends after the epochs up to its start.
         let start = self.resumed.then(|| self.trainer.progress().epoch);
         let path = self.outputs.metrics.clone();
-        let fit = self.trainer.fit(|r| {
-            on_epoch(r)?;
-            if let Some(path) = &path
-                && metrics_error.is_none()
-                && let Err(e) = append_metrics(&mut file, path, &r.to_json(), start)
-            {
-                metrics_error = Some(e);
-                token.stop();
-            }
-            Ok(())
-        })?;
+        let fit = self
+            .trainer
+            .fit_async(|r| {
+                on_epoch(r)?;
+                if let Some(path) = &path
+                    && metrics_error.is_none()
+                    && let Err(e) = append_metrics(&mut file, path, &r.to_json(), start)
+                {
+                    metrics_error = Some(e);
+                    token.stop();
+                }
+                Ok(())
+            })
+            .await?;
         Ok(Finished { fit, metrics_error })
     }
 

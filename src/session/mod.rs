@@ -81,6 +81,20 @@ struct Given {
     test: Option<Dataset>,
 }
 
+/// A session's data prepared for the device (`Trainer::prepare`), and the run's settings.
+struct Prepared {
+    train: Dataset,
+    /// The evaluation sets, in `roles`' order.
+    eval: Vec<Dataset>,
+    optim: OptimState,
+    template: TrainingState,
+    progress: Progress,
+    classes: bool,
+    roles: Vec<Role>,
+    sizes: [usize; 3],
+    host: Vec<Dataset>,
+}
+
 /// A session whose device holds the model and the data.
 struct Running {
     backend: Box<dyn Backend>,
@@ -122,6 +136,8 @@ pub struct Trainer {
     resume: Option<TrainingState>,
     checkpoints: Option<Checkpoints>,
     stop: StopToken,
+    /// Prepared, the device not yet opened.
+    prepared: Option<Prepared>,
     run: Option<Running>,
 }
 
@@ -145,6 +161,7 @@ impl Trainer {
             resume: None,
             checkpoints: None,
             stop: StopToken::new(),
+            prepared: None,
             run: None,
         }
     }
@@ -294,15 +311,43 @@ impl Trainer {
         Ok(&self.run.as_ref().expect("opened above").opened)
     }
 
-    /// `open`, awaited.
+    /// `open`, awaited. The data is prepared and checked first (kept in the session), then
+    /// the device opened (the adapter and device requests, where a browser waits), so a
+    /// blocking call refused in a browser, or a future dropped while the device opens, leaves
+    /// a session that opens when asked again; one dropped later, while the data is being moved
+    /// to the device, leaves a session that can only be rebuilt.
     pub async fn open_async(&mut self) -> Result<&Opened> {
         if self.run.is_none() {
-            self.run = Some(self.start().await?);
+            if self.prepared.is_none() {
+                self.prepared = Some(self.prepare()?);
+            }
+            let device = self.device.clone();
+            let chosen = open::open_device(&device).await?;
+            let p = self
+                .prepared
+                .take()
+                .ok_or_else(|| Error::usage("the session failed to open before"))?;
+            let (mut backend, opened) =
+                open::open_backend(chosen, &device, &self.model, p.train, p.eval, &self.config)
+                    .await?;
+            backend.set_optimizer(&p.optim)?;
+            self.run = Some(Running {
+                backend,
+                opened,
+                template: p.template,
+                progress: p.progress,
+                classes: p.classes,
+                roles: p.roles,
+                sizes: p.sizes,
+                host: p.host,
+            });
         }
         Ok(&self.run.as_ref().expect("opened above").opened)
     }
 
-    async fn start(&mut self) -> Result<Running> {
+    /// Checks the config, the data and the resumed run, holds out, standardises and prepares
+    /// the data for the device, and checks it fits memory: everything before the device.
+    fn prepare(&mut self) -> Result<Prepared> {
         self.config.validate()?;
         let given = self
             .given
@@ -404,12 +449,10 @@ impl Trainer {
             )?;
         }
         self.check_memory(sizes[0].min(self.config.batch))?;
-        let (mut backend, opened) =
-            open::open_backend(&self.device, &self.model, train, eval, &self.config).await?;
-        backend.set_optimizer(&optim)?;
-        Ok(Running {
-            backend,
-            opened,
+        Ok(Prepared {
+            train,
+            eval,
+            optim,
             template,
             progress,
             classes,
@@ -806,6 +849,17 @@ impl Trainer {
         .await
     }
 
+    /// The checkpoint `save_async` would write, as bytes (`name` is what errors name): the
+    /// parameters, the optimiser state and everything a resumed run needs. A browser offers
+    /// them as a download; `wgtrain eval`, `predict`, `--init` and `--resume` read the file.
+    pub async fn checkpoint_bytes_async(&mut self, name: &Path) -> Result<Vec<u8>> {
+        self.open_async().await?;
+        let run = self.run.as_mut().expect("opened above");
+        let (params, state) =
+            saved_state(name, run.backend.as_mut(), &run.template, run.progress).await?;
+        checkpoint::training_bytes(name, &self.model.spec, &params, &state)
+    }
+
     /// The training path, for checks that reach below the session (the benchmark's gradient
     /// check against the f64 reference).
     #[doc(hidden)]
@@ -861,6 +915,18 @@ async fn save_state(
     template: &TrainingState,
     progress: Progress,
 ) -> Result<()> {
+    let (p, state) = saved_state(path, backend, template, progress).await?;
+    checkpoint::save_training(path, spec, &p, &state)
+}
+
+/// `backend`'s parameters and the run's state at `progress` with `template`'s settings, as a
+/// save to `path` writes them; non-finite parameters refused.
+async fn saved_state(
+    path: &Path,
+    backend: &mut dyn Backend,
+    template: &TrainingState,
+    progress: Progress,
+) -> Result<(crate::model::Params, TrainingState)> {
     let p = backend.params_async().await?;
     if !p.all_finite() {
         return Err(Error::Diverged(format!(
@@ -873,7 +939,7 @@ async fn save_state(
         progress,
         ..template.clone()
     };
-    checkpoint::save_training(path, spec, &p, &state)
+    Ok((p, state))
 }
 
 /// A report's training loss in the targets' units: a loss on targets standardised by one std is

@@ -27,18 +27,17 @@ pub struct Opened {
     pub fallback: Option<Fallback>,
 }
 
-/// The backend for `device` holding `model` and the (prepared) data: the GPU one uploads the
-/// data and drops the host copy, the CPU one takes it over.
-/// In a browser, WebGPU's adapter counts as hardware (`context::is_hardware`), so `Auto`
-/// prefers it to the CPU path there.
-pub(super) async fn open_backend(
-    device: &Device,
-    model: &Model,
-    train: Dataset,
-    eval: Vec<Dataset>,
-    config: &Config,
-) -> Result<(Box<dyn Backend>, Opened)> {
-    let threads = device.threads()?;
+/// The device a session trains on, opened before its data is moved anywhere: a GPU context
+/// (with the options it was opened with), or the CPU path (and, under `Device::Auto`, why).
+pub(super) struct Chosen<'a> {
+    gpu: Option<(GpuContext, &'a GpuOptions)>,
+    fallback: Option<Fallback>,
+}
+
+/// Opens `device`: the adapter and the GPU device (async: in a browser these are the waits),
+/// or the CPU path. In a browser, WebGPU's adapter counts as hardware
+/// (`context::is_hardware`), so `Auto` prefers it to the CPU path there.
+pub(super) async fn open_device(device: &Device) -> Result<Chosen<'_>> {
     let (gpu, fallback) = match device {
         Device::Cpu { .. } => (None, None),
         Device::Gpu(opts) => (Some((opts.open_async().await?, opts)), None),
@@ -65,6 +64,21 @@ pub(super) async fn open_backend(
             }
         }
     };
+    Ok(Chosen { gpu, fallback })
+}
+
+/// The backend on the `chosen` device (of `device`) holding `model` and the (prepared) data:
+/// the GPU one uploads the data and drops the host copy, the CPU one takes it over.
+pub(super) async fn open_backend(
+    chosen: Chosen<'_>,
+    device: &Device,
+    model: &Model,
+    train: Dataset,
+    eval: Vec<Dataset>,
+    config: &Config,
+) -> Result<(Box<dyn Backend>, Opened)> {
+    let threads = device.threads()?;
+    let Chosen { gpu, fallback } = chosen;
     let backend: Box<dyn Backend> = match gpu {
         Some((ctx, opts)) => Box::new(open_gpu(ctx, opts, model, &train, &eval, config).await?),
         None => Box::new(open_cpu(threads, model, train, eval, config.batch)?),

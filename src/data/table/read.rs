@@ -164,6 +164,17 @@ pub(crate) fn header_names(first: &[String], header: bool) -> Vec<String> {
 
 /// The file's bytes, decoded: gunzipped when its name ends in .gz.
 fn open(path: &Path) -> Result<Box<dyn Read>> {
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if let Some(bytes) = crate::files::given(path) {
+        let bytes = std::io::Cursor::new(bytes);
+        return Ok(if gz {
+            Box::new(MultiGzDecoder::new(bytes))
+        } else {
+            Box::new(bytes)
+        });
+    }
     let meta =
         std::fs::metadata(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
     if !meta.is_file() {
@@ -173,9 +184,6 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
         ));
     }
     let f = File::open(path).map_err(|e| Error::data(path, format!("cannot read: {e}")))?;
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     Ok(if gz {
         Box::new(MultiGzDecoder::new(BufReader::new(f)))
     } else {
