@@ -89,6 +89,8 @@ mod readme_doctests {
     struct Readme;
     #[doc = include_str!("../docs/BENCHMARKS.md")]
     struct Benchmarks;
+    #[doc = include_str!("../docs/BROWSER.md")]
+    struct Browser;
     #[doc = include_str!("../docs/CLI.md")]
     struct Cli;
     #[doc = include_str!("../docs/DATASETS.md")]

@@ -27,6 +27,7 @@ const DOCS: &[&str] = &[
     "docs/MATH.md",
     "docs/HOW-IT-WORKS.md",
     "docs/TESTING.md",
+    "docs/BROWSER.md",
     "docs/RELIABILITY.md",
     "docs/BENCHMARKS.md",
     "docs/GPU-KERNELS.md",
