@@ -91,6 +91,27 @@ class Driver:
         self.s("POST", "/timeouts", {"script": TIMEOUT * 1000})
         return self.s("POST", "/execute/async", {"script": js, "args": []})
 
+    def element(self, css):
+        found = self.s("POST", "/element", {"using": "css selector", "value": css})
+        return next(iter(found.values()))
+
+    def send_file(self, css, path):
+        self.s("POST", f"/element/{self.element(css)}/value", {"text": path})
+
+    def click(self, css):
+        self.s("POST", f"/element/{self.element(css)}/click", {})
+
+    def text(self, element_id):
+        return self.script(f"return document.getElementById('{element_id}').textContent")
+
+    def wait_for(self, js, what):
+        end = time.time() + TIMEOUT
+        while time.time() < end:
+            if self.script(js):
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"{what} did not happen in {TIMEOUT} s")
+
     def finished_title(self):
         """document.title once it is "done" or "failed: ..."."""
         end = time.time() + TIMEOUT
@@ -127,6 +148,22 @@ def main():
     os.makedirs(out, exist_ok=True)
     site = tempfile.mkdtemp(prefix="wgtrain-site-")
     shutil.copytree(static, site, dirs_exist_ok=True)
+    # A table as pandas writes it (its index as an unnamed first column), with a text
+    # category and a text label that the two measurements decide; and the same rows without
+    # the label to predict on.
+    rows = []
+    for i in range(240):
+        a, b = (i * 37 % 101) / 10.0, (i * 53 % 89) / 10.0
+        island = ["Biscoe", "Dream", "Torgersen"][i % 3]
+        species = "Adelie" if a + b < 9.5 else ("Gentoo" if a > b else "Chinstrap")
+        rows.append((i, island, a, b, species))
+    with open(os.path.join(site, "penguins.csv"), "w") as f:
+        f.write(",island,bill_length,bill_depth,species\n")
+        f.writelines(f"{i},{isl},{a},{b},{sp}\n" for i, isl, a, b, sp in rows)
+    unlabelled = os.path.join(out, "penguins-new.csv")
+    with open(unlabelled, "w") as f:
+        f.write(",island,bill_length,bill_depth\n")
+        f.writelines(f"{i},{isl},{a},{b}\n" for i, isl, a, b, _ in rows[:5])
     # A file the reader must refuse: row 3 has fewer cells than the header.
     broken = os.path.join(site, "broken.csv")
     with open(broken, "w") as f:
@@ -179,10 +216,50 @@ def main():
         cli_msg = cli.stderr.strip().splitlines()[0].removeprefix("error: ").replace(broken, "broken.csv")
         assert page_msg == cli_msg, f"page: {page_msg!r}\ncli:  {cli_msg!r}"
         print("page-test: a broken CSV gives the CLI's message:", page_msg)
+
+        # 3. A pandas export: its schema shown, trained, predictions for new rows, then the
+        # downloaded checkpoint continued (resume) for two more epochs.
+        d.s("POST", "/url", {"url": f"{base}?csv=penguins.csv&label=species&epochs=30&hidden=16&lr=0.05&batch=16&device=gpu&autostart=1"})
+        title = d.finished_title()
+        assert title == "done", title
+        schema = d.text("schema")
+        assert "penguins.csv: 240 rows" in schema and "categorical (3 levels)" in schema, schema
+        notes = d.text("notes")
+        assert "index" in notes, notes
+        result = json.loads(d.text("result"))
+        acc = result["epochs"][-1]["valid_acc"]
+        assert acc >= 0.8, f"held-out accuracy {acc}"
+        print(f"page-test: penguins.csv (pandas index left out) trained: {len(result['epochs'])} epochs, "
+              f"held-out accuracy {acc}")
+        d.send_file("#predict-file", unlabelled)
+        d.wait_for("return !document.getElementById('predictions').hidden", "predictions")
+        predictions = d.text("predictions").strip().splitlines()
+        assert len(predictions) == 6 and "Adelie" in predictions[0], predictions
+        print("page-test: predictions for 5 new rows:", predictions[0], "|", predictions[1])
+        with open(os.path.join(out, "page-csv.png"), "wb") as f:
+            f.write(base64.b64decode(d.s("GET", "/screenshot")))
+        model_b64 = d.script_async(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(document.getElementById('download').href).then(r => r.arrayBuffer())"
+            ".then(b => { let s = ''; new Uint8Array(b).forEach(c => s += String.fromCharCode(c)); done(btoa(s)); })"
+        )
+        penguins_model = os.path.join(out, "penguins.safetensors")
+        with open(penguins_model, "wb") as f:
+            f.write(base64.b64decode(model_b64))
+        d.send_file("#checkpoint", penguins_model)
+        d.click("#resume")
+        d.script("document.getElementById('epochs').value = '2'; document.title = 'resuming';")
+        d.click("#train")
+        title = d.finished_title()
+        assert title == "done", title
+        resumed = json.loads(d.text("result"))
+        numbers = [e["epoch"] for e in resumed["epochs"]]
+        assert numbers == [31, 32], numbers
+        print("page-test: the downloaded checkpoint resumed at epochs", numbers)
     finally:
         d.close()
 
-    # 3. No WebGPU: said, and trained on the CPU path.
+    # 4. No WebGPU: said, and trained on the CPU path.
     d = Driver(webgpu=False)
     try:
         d.s("POST", "/url", {"url": f"{base}?dataset=digits&epochs=1&hidden=16&autostart=1"})

@@ -244,8 +244,12 @@ impl WebRun {
             (None, "digits") => Some("digits".to_string()),
             _ => None,
         };
+        let mut notes = run.notes().to_vec();
+        if let Some(t) = run.table() {
+            notes.extend(t.left_out_notes());
+        }
         Ok(WebRun {
-            notes: run.notes().to_vec(),
+            notes,
             inner: Rc::new(RefCell::new(Some(run))),
             files,
             stop,
@@ -278,7 +282,7 @@ impl WebRun {
 
     /// Trains; `on_epoch` gets each epoch's figures as JSON as the epoch ends. The run as
     /// JSON: `{"device", "epochs": [{"epoch", "train_loss", "test_loss", "test_acc",
-    /// "samples_per_sec"}, ...], "interrupted"}`.
+    /// "valid_loss", "valid_acc", "samples_per_sec"}, ...], "interrupted"}`.
     pub async fn fit(&self, on_epoch: js_sys::Function) -> Result<String, JsError> {
         let mut run = self
             .inner
@@ -292,6 +296,8 @@ impl WebRun {
             run.fit_async(|r| {
                 let mut e = epoch_json(r);
                 e["samples_per_sec"] = serde_json::json!(r.samples_per_sec);
+                e["valid_loss"] = serde_json::json!(r.valid_loss);
+                e["valid_acc"] = serde_json::json!(r.valid_accuracy);
                 let _ = on_epoch.call1(&JsValue::NULL, &JsValue::from_str(&e.to_string()));
                 epochs.push(e);
                 Ok(())

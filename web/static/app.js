@@ -42,7 +42,8 @@ async function showSchema() {
   try {
     const s = JSON.parse(schema(files.csv.name, files.csv.bytes, $("label").value || undefined, $("targets").value || undefined));
     const rows = s.table.columns.map((c) => {
-      const kind = c.kind.role === "categorical" ? `categorical (${c.kind.levels.length} levels)` : c.kind.role;
+      const kind = c.left_out ? `left out (${c.left_out.replace("_", " ")})`
+        : c.kind.role === "categorical" ? `categorical (${c.kind.levels.length} levels)` : c.kind.role;
       return `<tr><td>${escapeHtml(c.name)}</td><td>${escapeHtml(kind)}</td></tr>`;
     });
     $("schema").innerHTML = `<p>${escapeHtml(files.csv.name)}: ${s.rows} rows, ${escapeHtml(s.summary)}</p>` +
@@ -74,6 +75,7 @@ function options() {
     if ($("label").value.trim()) o.label = $("label").value.trim();
     if ($("targets").value.trim()) o.targets = $("targets").value.trim();
     if (files.test) o.test = files.test.name;
+    else if ($("valid_split").value.trim()) o.valid_split = num("valid_split");
   }
   if (files.checkpoint) {
     if ($("resume").checked) o.resume = files.checkpoint.name;
@@ -93,7 +95,7 @@ function plot() {
   if (epochs.length === 0) return;
   const n = epochs[epochs.length - 1].epoch;
   const first = epochs[0].epoch;
-  const losses = epochs.flatMap((e) => [e.train_loss, e.test_loss]).filter((v) => v != null && isFinite(v));
+  const losses = epochs.flatMap((e) => [e.train_loss, e.held_loss]).filter((v) => v != null && isFinite(v));
   const top = Math.max(...losses, 1e-9) * 1.05;
   const x = (ep) => L + (n === first ? 0.5 : (ep - first) / (n - first)) * (W - L - R);
   const yl = (v) => T + (1 - v / top) * (H - T - B);
@@ -110,8 +112,8 @@ function plot() {
     pts.forEach((e) => g.fillRect(x(e.epoch) - 2, y(e[key]) - 2, 4, 4));
   };
   line("train_loss", yl, "#1f77b4");
-  line("test_loss", yl, "#ff7f0e");
-  line("test_acc", ya, "#2ca02c");
+  line("held_loss", yl, "#ff7f0e");
+  line("held_acc", ya, "#2ca02c");
   g.fillStyle = "#333";
   g.fillText(top.toPrecision(3), 4, T + 10);
   g.fillText("0", 30, H - B);
@@ -120,9 +122,10 @@ function plot() {
   g.fillText("acc.", W - R + 4, H / 2);
   g.fillText(`epoch ${first}`, L, H - 10);
   g.fillText(`${n}`, W - R - 20, H - 10);
-  g.fillStyle = "#1f77b4"; g.fillText("train loss", L + 10, T + 14);
-  g.fillStyle = "#ff7f0e"; g.fillText("test loss", L + 90, T + 14);
-  g.fillStyle = "#2ca02c"; g.fillText("test accuracy", L + 165, T + 14);
+  // The legend under the plot, between the epoch labels.
+  g.fillStyle = "#1f77b4"; g.fillText("train loss", L + 90, H - 10);
+  g.fillStyle = "#ff7f0e"; g.fillText("test (or held-out) loss", L + 170, H - 10);
+  g.fillStyle = "#2ca02c"; g.fillText("accuracy (right axis)", L + 320, H - 10);
 }
 
 function confusion(e) {
@@ -155,9 +158,12 @@ async function train() {
     const started = performance.now();
     const result = JSON.parse(await run.fit((json) => {
       const e = JSON.parse(json);
+      // Measured on the test rows, or else on the held-out ones.
+      e.held_loss = e.test_loss ?? e.valid_loss;
+      e.held_acc = e.test_acc ?? e.valid_acc;
       epochs.push(e);
       plot();
-      const acc = e.test_acc != null ? `, test accuracy ${(100 * e.test_acc).toFixed(2)}%` : "";
+      const acc = e.held_acc != null ? `, ${e.test_acc != null ? "test" : "held-out"} accuracy ${(100 * e.held_acc).toFixed(2)}%` : "";
       $("status").textContent = `Epoch ${e.epoch}: train loss ${e.train_loss.toFixed(4)}${acc} (on ${run.device()})`;
     }));
     const seconds = (performance.now() - started) / 1000;
@@ -168,9 +174,9 @@ async function train() {
     $("download").href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
     $("download").hidden = false;
     $("predict-box").hidden = false;
-    const last = result.epochs[result.epochs.length - 1];
+    const last = epochs[epochs.length - 1];
     $("status").textContent = `${result.interrupted ? "Stopped" : "Done"} after ${result.epochs.length} epochs in ${seconds.toFixed(1)} s on ${result.device}` +
-      (last && last.test_acc != null ? `: test accuracy ${(100 * last.test_acc).toFixed(2)}%.` : ".");
+      (last && last.held_acc != null ? `: ${last.test_acc != null ? "test" : "held-out"} accuracy ${(100 * last.held_acc).toFixed(2)}%.` : ".");
     result.seconds = seconds;
     result.evaluation = evaluation;
     $("result").textContent = JSON.stringify(result);
@@ -230,7 +236,7 @@ function wire() {
 // and trains without a click (the page test uses it); ?csv=URL fetches a CSV file from the
 // same server as the dataset.
 async function fromUrl() {
-  for (const key of ["hidden", "activation", "optimizer", "lr", "batch", "epochs", "device", "label", "targets"]) {
+  for (const key of ["hidden", "activation", "optimizer", "lr", "batch", "epochs", "device", "label", "targets", "valid_split"]) {
     if (params.has(key)) $(key).value = params.get(key);
   }
   if (params.has("dataset")) $("dataset").value = params.get("dataset");

@@ -193,15 +193,8 @@ fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
                 ""
             }
         );
-        for (i, name, why) in table.left_out() {
-            let named = match why {
-                data::LeftOut::Index => String::new(),
-                _ => format!(" ({name:?})"),
-            };
-            note!(
-                "note: column {i}{named} left out: {}; --feature {i} reads it as an input",
-                why.reason()
-            );
+        for n in table.left_out_notes() {
+            note!("note: {}", super::in_flags(&n));
         }
     }
     note!("device: {}", opened.description);

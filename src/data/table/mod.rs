@@ -424,6 +424,24 @@ impl Table {
             .collect()
     }
 
+    /// One note per column the fit left out on its own, saying which, why, and the setting
+    /// that reads it as an input after all.
+    pub fn left_out_notes(&self) -> Vec<String> {
+        self.left_out()
+            .into_iter()
+            .map(|(i, name, why)| {
+                let named = match why {
+                    LeftOut::Index => String::new(),
+                    _ => format!(" ({name:?})"),
+                };
+                format!(
+                    "column {i}{named} left out: {}; the setting `features` {i} reads it as an input",
+                    why.reason()
+                )
+            })
+            .collect()
+    }
+
     /// The 1-based column of the class label, and its name.
     pub fn label(&self) -> Option<(usize, &str)> {
         self.columns
