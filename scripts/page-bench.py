@@ -40,10 +40,7 @@ def native(wgtrain, icd):
 
 
 def page(driver, base):
-    driver.s("POST", "/url", {"url": f"{base}?dataset=digits&epochs={EPOCHS}&hidden=64&lr=0.1&batch=32&device=gpu&autostart=1"})
-    title = driver.finished_title()
-    assert title == "done", title
-    result = json.loads(driver.script("return document.getElementById('result').textContent"))
+    result = driver.run_page(f"{base}?dataset=digits&epochs={EPOCHS}&hidden=64&lr=0.1&batch=32&device=gpu&autostart=1")
     return median_rate(result["epochs"]), result["device"]
 
 

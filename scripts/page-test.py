@@ -123,6 +123,26 @@ class Driver:
         status = self.script("return document.getElementById('status').textContent")
         raise AssertionError(f"the page did not finish in {TIMEOUT} s: title {title!r}, status {status!r}")
 
+    def run_page(self, url):
+        """Loads the page at `url` (which trains on its own: autostart=1), waits for it to
+        finish, and returns its result JSON; fails when it failed."""
+        self.s("POST", "/url", {"url": url})
+        title = self.finished_title()
+        assert title == "done", title
+        return json.loads(self.text("result"))
+
+    def download_model(self, path):
+        """Writes the model the page offers as its download to `path`."""
+        b64 = self.script_async(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(document.getElementById('download').href).then(r => r.arrayBuffer())"
+            ".then(b => { let s = ''; new Uint8Array(b).forEach(c => s += String.fromCharCode(c)); done(btoa(s)); })"
+            ".catch(e => done('error: ' + e));"
+        )
+        assert not b64.startswith("error"), b64
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(b64))
+
     def close(self):
         try:
             self.s("DELETE", "")
@@ -174,10 +194,7 @@ def main():
     # 1. digits on WebGPU, from the URL alone.
     d = Driver(webgpu=True)
     try:
-        d.s("POST", "/url", {"url": f"{base}?dataset=digits&epochs={EPOCHS}&hidden=64&lr=0.1&batch=32&device=gpu&autostart=1"})
-        title = d.finished_title()
-        assert title == "done", title
-        result = json.loads(d.script("return document.getElementById('result').textContent"))
+        result = d.run_page(f"{base}?dataset=digits&epochs={EPOCHS}&hidden=64&lr=0.1&batch=32&device=gpu&autostart=1")
         print("page-test: digits on", result["device"], "in", round(result["seconds"], 1), "s")
         ep = result["epochs"]
         assert len(ep) == EPOCHS, ep
@@ -187,16 +204,8 @@ def main():
         assert result["device"].startswith("gpu:"), result["device"]
         with open(os.path.join(out, "page.png"), "wb") as f:
             f.write(base64.b64decode(d.s("GET", "/screenshot")))
-        model_b64 = d.script_async(
-            "const done = arguments[arguments.length - 1];"
-            "fetch(document.getElementById('download').href).then(r => r.arrayBuffer())"
-            ".then(b => { let s = ''; new Uint8Array(b).forEach(c => s += String.fromCharCode(c)); done(btoa(s)); })"
-            ".catch(e => done('error: ' + e));"
-        )
-        assert not model_b64.startswith("error"), model_b64
         model = os.path.join(out, "page-model.safetensors")
-        with open(model, "wb") as f:
-            f.write(base64.b64decode(model_b64))
+        d.download_model(model)
         ev = subprocess.run([wgtrain, "eval", "--model", model, "--data", "digits", "--json"],
                             capture_output=True, text=True)
         assert ev.returncode == 0, ev.stderr
@@ -219,14 +228,11 @@ def main():
 
         # 3. A pandas export: its schema shown, trained, predictions for new rows, then the
         # downloaded checkpoint continued (resume) for two more epochs.
-        d.s("POST", "/url", {"url": f"{base}?csv=penguins.csv&label=species&epochs=30&hidden=16&lr=0.05&batch=16&device=gpu&autostart=1"})
-        title = d.finished_title()
-        assert title == "done", title
+        result = d.run_page(f"{base}?csv=penguins.csv&label=species&epochs=30&hidden=16&lr=0.05&batch=16&device=gpu&autostart=1")
         schema = d.text("schema")
         assert "penguins.csv: 240 rows" in schema and "categorical (3 levels)" in schema, schema
         notes = d.text("notes")
         assert "index" in notes, notes
-        result = json.loads(d.text("result"))
         acc = result["epochs"][-1]["valid_acc"]
         assert acc >= 0.8, f"held-out accuracy {acc}"
         print(f"page-test: penguins.csv (pandas index left out) trained: {len(result['epochs'])} epochs, "
@@ -238,14 +244,8 @@ def main():
         print("page-test: predictions for 5 new rows:", predictions[0], "|", predictions[1])
         with open(os.path.join(out, "page-csv.png"), "wb") as f:
             f.write(base64.b64decode(d.s("GET", "/screenshot")))
-        model_b64 = d.script_async(
-            "const done = arguments[arguments.length - 1];"
-            "fetch(document.getElementById('download').href).then(r => r.arrayBuffer())"
-            ".then(b => { let s = ''; new Uint8Array(b).forEach(c => s += String.fromCharCode(c)); done(btoa(s)); })"
-        )
         penguins_model = os.path.join(out, "penguins.safetensors")
-        with open(penguins_model, "wb") as f:
-            f.write(base64.b64decode(model_b64))
+        d.download_model(penguins_model)
         d.send_file("#checkpoint", penguins_model)
         d.click("#resume")
         d.script("document.getElementById('epochs').value = '2'; document.title = 'resuming';")
@@ -262,10 +262,7 @@ def main():
     # 4. No WebGPU: said, and trained on the CPU path.
     d = Driver(webgpu=False)
     try:
-        d.s("POST", "/url", {"url": f"{base}?dataset=digits&epochs=1&hidden=16&autostart=1"})
-        title = d.finished_title()
-        assert title == "done", title
-        result = json.loads(d.script("return document.getElementById('result').textContent"))
+        result = d.run_page(f"{base}?dataset=digits&epochs=1&hidden=16&autostart=1")
         assert result["device"].startswith("cpu"), result["device"]
         said = d.script("return document.getElementById('gpu').textContent")
         assert "CPU" in said, said

@@ -284,28 +284,23 @@ impl WebRun {
     /// JSON: `{"device", "epochs": [{"epoch", "train_loss", "test_loss", "test_acc",
     /// "valid_loss", "valid_acc", "samples_per_sec"}, ...], "interrupted"}`.
     pub async fn fit(&self, on_epoch: js_sys::Function) -> Result<String, JsError> {
-        let mut run = self
-            .inner
-            .try_borrow_mut()
-            .map_err(|_| busy())?
-            .take()
-            .ok_or_else(busy)?;
+        let files = self.files.clone();
         let mut epochs = Vec::new();
-        let result = with_files_async(
-            self.files.clone(),
-            run.fit_async(|r| {
-                let mut e = epoch_json(r);
-                e["samples_per_sec"] = serde_json::json!(r.samples_per_sec);
-                e["valid_loss"] = serde_json::json!(r.valid_loss);
-                e["valid_acc"] = serde_json::json!(r.valid_accuracy);
-                let _ = on_epoch.call1(&JsValue::NULL, &JsValue::from_str(&e.to_string()));
-                epochs.push(e);
-                Ok(())
-            }),
-        )
-        .await;
-        *self.inner.borrow_mut() = Some(run);
-        let finished = result.map_err(js_error)?;
+        let finished = self
+            .with_run(async |run: &mut Run| {
+                let fit = run.fit_async(|r| {
+                    let mut e = epoch_json(r);
+                    e["samples_per_sec"] = serde_json::json!(r.samples_per_sec);
+                    e["valid_loss"] = serde_json::json!(r.valid_loss);
+                    e["valid_acc"] = serde_json::json!(r.valid_accuracy);
+                    let _ = on_epoch.call1(&JsValue::NULL, &JsValue::from_str(&e.to_string()));
+                    epochs.push(e);
+                    Ok(())
+                });
+                with_files_async(files, fit).await
+            })
+            .await?
+            .map_err(js_error)?;
         Ok(serde_json::json!({
             "device": self.device,
             "epochs": epochs,
@@ -335,18 +330,10 @@ impl WebRun {
     /// `wgtrain eval`, `predict`, `--init` and `--resume` read it, and PyTorch loads its
     /// tensors.
     pub async fn checkpoint(&self) -> Result<Vec<u8>, JsError> {
-        let mut run = self
-            .inner
-            .try_borrow_mut()
-            .map_err(|_| busy())?
-            .take()
-            .ok_or_else(busy)?;
-        let bytes = run
-            .trainer()
-            .checkpoint_bytes_async(std::path::Path::new(CHECKPOINT_NAME))
-            .await;
-        *self.inner.borrow_mut() = Some(run);
-        bytes.map_err(js_error)
+        let name = std::path::Path::new(CHECKPOINT_NAME);
+        self.with_run(async |run: &mut Run| run.trainer().checkpoint_bytes_async(name).await)
+            .await?
+            .map_err(js_error)
     }
 
     /// Predictions of the trained model for the rows of a CSV file, as the CLI's `predict`
@@ -365,15 +352,24 @@ impl WebRun {
 
 impl WebRun {
     async fn model(&self) -> Result<wgtrain::Model, JsError> {
+        self.with_run(async |run: &mut Run| run.trainer().model_async().await)
+            .await?
+            .map_err(js_error)
+    }
+
+    /// `f` on the run, which is taken out of the page's hands while `f` runs: a call that
+    /// comes meanwhile (a second Train, a download during training) is told the run is busy,
+    /// rather than finding it half-used. `stop` needs no run and always works.
+    async fn with_run<T>(&self, f: impl AsyncFnOnce(&mut Run) -> T) -> Result<T, JsError> {
         let mut run = self
             .inner
             .try_borrow_mut()
             .map_err(|_| busy())?
             .take()
             .ok_or_else(busy)?;
-        let model = run.trainer().model_async().await;
+        let value = f(&mut run).await;
         *self.inner.borrow_mut() = Some(run);
-        model.map_err(js_error)
+        Ok(value)
     }
 }
 
