@@ -130,6 +130,15 @@ impl Report {
             .collect()
     }
 
+    /// The report as one JSON object: every field above at full precision (`checks` one
+    /// object per layer and path: `layer`, `path`, `values`, `worst_rel`, `worst_at`, `tol`,
+    /// `passed`), and `passed` for the whole.
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["passed"] = serde_json::Value::Bool(self.passed());
+        v.to_string()
+    }
+
     /// An aligned table, one line per layer and path, with the tolerances stated.
     pub fn table(&self) -> String {
         let mut out = format!(

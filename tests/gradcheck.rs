@@ -124,3 +124,61 @@ fn the_cli_exits_non_zero_on_a_failure_and_zero_on_a_pass() {
     assert_eq!(rc, 1);
     assert!(err.contains("--per-layer must be at least 1"), "{err}");
 }
+
+#[test]
+fn json_holds_every_check_at_full_precision_and_the_verdict() {
+    let base = [
+        "gradcheck",
+        "--data",
+        "xor",
+        "--hidden",
+        "5",
+        "--device",
+        "cpu",
+        "--json",
+    ];
+    let (rc, out, err) = wgtrain(&base);
+    assert_eq!(rc, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(v["passed"], true, "{out}");
+    let checks = v["checks"].as_array().unwrap();
+    // The reference and the CPU path, two layers each.
+    assert_eq!(checks.len(), 4, "{out}");
+    for c in checks {
+        let worst = c["worst_rel"].as_f64().unwrap();
+        assert!(
+            worst.is_finite() && worst <= c["tol"].as_f64().unwrap(),
+            "{c}"
+        );
+        assert!(c["values"].as_u64().unwrap() > 0, "{c}");
+    }
+    // The table shows the same figures rounded; the JSON keeps them whole.
+    let (_, table, _) = wgtrain(&base[..base.len() - 1]);
+    let cpu2 = checks
+        .iter()
+        .find(|c| c["path"] == "cpu" && c["layer"] == 2)
+        .unwrap();
+    assert!(
+        table.contains(cpu2["worst_at"].as_str().unwrap()),
+        "{table}"
+    );
+    let mut broken = base.to_vec();
+    broken.extend(["--break-gradient", "cpu:2"]);
+    let (rc, out, err) = wgtrain(&broken);
+    assert_eq!(rc, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["passed"], false);
+    let failed: Vec<_> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["layer"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(failed, vec![("cpu".to_string(), 2)], "{out}");
+}

@@ -32,6 +32,10 @@ pub struct GradcheckArgs {
     /// wgpu backend to search: auto (honours WGPU_BACKEND), vulkan, metal, dx12, gl.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
+    /// One JSON object instead of the table (every figure at full precision, `passed` for the
+    /// whole); the exit status is the same.
+    #[arg(long)]
+    json: bool,
     /// Test-only: PATH:LAYER multiplies that path's weight gradient of that layer by 1.01,
     /// to prove a broken kernel fails the check.
     #[arg(long, hide = true, value_name = "PATH:LAYER")]
@@ -57,12 +61,19 @@ pub fn run(a: GradcheckArgs) -> Result<()> {
         fault,
     };
     let report = wgtrain::gradcheck::gradcheck(&case, &opts, &paths(a.device, a.backend)?)?;
-    super::write_stdout(&report.table())?;
+    if a.json {
+        super::write_stdout(&format!("{}\n", report.to_json()))?;
+    } else {
+        super::write_stdout(&report.table())?;
+    }
     if a.device == Paths::Gpu && !report.skipped.is_empty() {
         bail!("--device gpu: {}", report.skipped.join("; "));
     }
     if !report.passed() {
         bail!("gradcheck failed: {}", report.failures().join("; "));
+    }
+    if a.json {
+        return Ok(());
     }
     super::write_stdout("gradcheck passed\n")
 }
