@@ -277,7 +277,7 @@ impl Writer {
                 .iter()
                 .map(|p| {
                     vec![
-                        p.path.clone(),
+                        p.name.clone(),
                         format!("{:.2e}", p.max_abs_diff),
                         p.worst.clone(),
                     ]
@@ -285,6 +285,11 @@ impl Writer {
                 .collect();
             let header = ["path", "max |diff|", "where"].map(String::from);
             self.table(&header, &rows);
+            // The devices under the table: a GPU's description is long, and as a column it
+            // would push the figures off the screen.
+            for p in &s.paths {
+                self.line(&format!("  {}: {}", p.name, p.path));
+            }
         }
     }
 
