@@ -317,8 +317,10 @@ impl Schema {
 /// Column `i` of `table` (`c`) described from what was counted of it (`t`) in `rows` rows.
 fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize) -> ColumnSchema {
     let distinct = t.values.len();
-    let many =
-        distinct > MAX_LEVELS || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && 2 * distinct > rows);
+    // More values than a category has (the fit's rule), or a different one in every row.
+    let many = distinct > MAX_LEVELS
+        || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && 2 * distinct > rows)
+        || (rows > 2 && distinct == rows);
     let figures = t.figures();
     let (role, why, kind, levels) = match &c.kind {
         Kind::Numeric { .. } => (Role::Input, None, ColumnKind::Numeric, None),
