@@ -49,6 +49,11 @@ enum Command {
     /// Evaluate a saved model on a dataset: loss, accuracy, per-class precision/recall/F1 and
     /// the confusion matrix.
     Eval(cli::eval::EvalArgs),
+    /// Show how `train` would read a CSV file: each column's role (input, label, target,
+    /// ignored and why), kind, levels or range, mean and std, missing cells and an example;
+    /// then the file's delimiter, decimal and thousands marks, header, encoding and rows. Takes
+    /// train's CSV flags; a file train would refuse gets train's error.
+    Schema(Box<cli::schema::SchemaArgs>),
     /// Predict with a saved model: class and probabilities (or outputs) per sample, as CSV.
     Predict(cli::eval::PredictArgs),
     /// Draw loss and accuracy per epoch from a --metrics file (SVG or PNG).
@@ -120,6 +125,7 @@ fn main() {
         Command::Bench(a) => cli::bench::run(a),
         Command::Eval(a) => cli::eval::eval(a),
         Command::Predict(a) => cli::eval::predict(a),
+        Command::Schema(a) => cli::schema::run(*a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Selftest(a) => cli::selftest::run(a),
         Command::Trace(a) => cli::trace::run(*a),

@@ -5,8 +5,10 @@ pub mod devices;
 pub mod eval;
 pub mod gradcheck;
 pub mod plot;
+pub mod schema;
 pub mod selftest;
 pub mod signals;
+pub mod table;
 pub mod trace;
 pub mod train;
 

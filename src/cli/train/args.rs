@@ -45,57 +45,8 @@ pub struct TrainArgs {
     /// [default: digits; with --resume the checkpoint's]
     #[arg(long)]
     pub(super) data: Option<String>,
-    /// CSV: the class column, by header name or 1-based number. Classes are its distinct
-    /// values (names or integers), sorted. [default: the last column]
-    #[arg(long, visible_alias = "label-column", value_name = "NAME|N")]
-    pub(super) label: Option<String>,
-    /// CSV: real-valued target columns (for mse/bce) instead of a class label: K alone is the
-    /// last K columns, else a comma list of names or numbers.
-    #[arg(long, value_name = "NAME,...|K")]
-    pub(super) targets: Option<String>,
-    /// CSV: columns that are neither inputs nor targets (identifiers, free text), comma
-    /// separated names or numbers.
-    #[arg(long, value_name = "NAME,...")]
-    pub(super) ignore: Option<String>,
-    /// CSV: columns read as inputs even when they look like a row index or an identifier
-    /// (an empty first header cell, the row numbers, or all-different whole numbers named like
-    /// an id: otherwise left out with a note), comma separated names or numbers.
-    #[arg(long, value_name = "NAME,...")]
-    pub(super) feature: Option<String>,
-    /// CSV: read a numeric --label as classes even when it looks like a regression target
-    /// (100 or more different integers, half of them in fewer than 5 rows; or more values than
-    /// half the rows).
-    #[arg(long)]
-    pub(super) many_classes: bool,
-    /// CSV: the delimiter: ',', ';', tab (or \t) or space (runs of spaces). [default: the one
-    /// that splits the first lines most consistently]
-    #[arg(long, value_name = "C")]
-    pub(super) delimiter: Option<String>,
-    /// CSV: the decimal mark, '.' or ','. [default: ',' when a ;-, tab- or space-separated file
-    /// writes its numbers so]
-    #[arg(long, value_name = "C")]
-    pub(super) decimal: Option<String>,
-    /// CSV: the thousands separator: ',', '.', an apostrophe (') or space, or none.
-    /// [default: per column, the mark that is not the decimal mark where a column groups its digits in threes with it
-    /// (1.234,5 and 16.231 in a decimal-comma file; "1,234.5" in a ','-file; 12,345 where
-    /// other numbers show '.' as the decimal mark); a reading that could go either way is
-    /// refused, naming the column, the line and both readings]
-    #[arg(long, value_name = "C")]
-    pub(super) thousands: Option<String>,
-    /// CSV: missing cells (empty, NA, N/A, NaN, ?, null) in feature columns: mean (a number
-    /// takes the training mean, a category none of its levels; counted on the data line) or
-    /// error. A missing label or target is an error unless --drop-missing-target. [default:
-    /// mean]
-    #[arg(long, value_name = "HOW", value_parser = ["mean", "error"])]
-    pub(super) missing: Option<String>,
-    /// CSV: more cells that mean a missing value, comma separated (e.g. '#N/A,-'), compared
-    /// exactly; stored with the model, so eval and predict read them so too.
-    #[arg(long, value_name = "LIST")]
-    pub(super) na_values: Option<String>,
-    /// CSV: leave out the rows whose label or target is missing (in the training, validation
-    /// and test files, and in eval's), with a note saying how many, instead of refusing them.
-    #[arg(long)]
-    pub(super) drop_missing_target: bool,
+    #[command(flatten)]
+    pub(super) csv: super::super::table::CsvArgs,
     /// CSV: a validation file, read with the training file's columns and categories, reported
     /// every epoch (instead of --valid-split).
     #[arg(long, value_name = "FILE", conflicts_with = "valid_split")]

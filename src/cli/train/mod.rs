@@ -7,11 +7,10 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::signals::Watch;
 use wgtrain::Device;
-use wgtrain::data::{self, Column, CsvOptions};
 use wgtrain::run::{Data, Finished, Outputs, Run, RunPlan, Settings, Start};
 use wgtrain::session::{Checkpoints, Fallback, Fit};
 use wgtrain::train;
@@ -32,57 +31,6 @@ fn device(a: &TrainArgs) -> Result<Device> {
     })
 }
 
-/// A one-character flag: `\t` and `tab` for a tab, `space` for ' '.
-fn one_char(flag: &str, given: &Option<String>) -> Result<Option<char>> {
-    let Some(s) = given else {
-        return Ok(None);
-    };
-    let c = match s.as_str() {
-        "\\t" | "tab" => '\t',
-        "space" | "spaces" => ' ',
-        _ => {
-            let mut chars = s.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => c,
-                _ => bail!("--{flag} {s:?}: give one character"),
-            }
-        }
-    };
-    Ok(Some(c))
-}
-
-/// How to read a CSV file, from the CSV flags.
-fn csv_options(a: &TrainArgs) -> Result<CsvOptions> {
-    let list = |s: &Option<String>| -> wgtrain::Result<Vec<Column>> {
-        s.iter()
-            .flat_map(|s| s.split(','))
-            .map(str::parse)
-            .collect()
-    };
-    Ok(CsvOptions {
-        delimiter: one_char("delimiter", &a.delimiter)?,
-        decimal: one_char("decimal", &a.decimal)?,
-        label: a.label.as_deref().map(str::parse).transpose()?,
-        targets: a.targets.as_deref().map(str::parse).transpose()?,
-        ignore: list(&a.ignore)?,
-        missing: a.missing.as_deref().unwrap_or("mean").parse()?,
-        features: list(&a.feature)?,
-        many_classes: a.many_classes,
-        thousands: match a.thousands.as_deref() {
-            None => data::Thousands::Detect,
-            Some(t) => t.parse()?,
-        },
-        na_values: a
-            .na_values
-            .iter()
-            .flat_map(|s| s.split(','))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        drop_missing_target: a.drop_missing_target,
-    })
-}
-
 /// The run the flags describe, for the library to check and open.
 fn plan(a: &TrainArgs) -> Result<RunPlan> {
     let start = match (&a.init, &a.resume) {
@@ -100,7 +48,7 @@ fn plan(a: &TrainArgs) -> Result<RunPlan> {
         data: a.data.clone().map(Data::Source),
         valid: file(&a.valid),
         test: file(&a.test),
-        csv: csv_options(a)?,
+        csv: super::table::csv_options(&a.csv)?,
         arch: super::arch(&a.hidden, &a.activation, a.output, a.loss)?,
         settings: Settings {
             epochs: a.epochs,

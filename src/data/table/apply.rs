@@ -62,6 +62,8 @@ impl Table {
             thousands: None,
             na_values: Vec::new(),
             drop_missing_target: false,
+            encoding: None,
+            comment: None,
             header: false,
             columns,
             classes,
@@ -122,6 +124,11 @@ impl Table {
         if self.inputs() == 0 {
             return bad("no input column".into());
         }
+        if let Some(e) = &self.encoding
+            && e.parse::<super::Encoding>().is_err()
+        {
+            return bad(format!("the encoding {e:?}, which is no encoding's name"));
+        }
         Ok(())
     }
 
@@ -160,6 +167,12 @@ impl Table {
                 ", no header"
             }
         );
+        if let Some(e) = &self.encoding {
+            s += &format!(", {e}");
+        }
+        if let Some(c) = self.comment {
+            s += &format!(", comment lines '{c}'");
+        }
         if !cats.is_empty() {
             let levels: Vec<String> = cats.iter().map(|l| l.to_string()).collect();
             s += &format!(
@@ -205,10 +218,12 @@ impl Table {
         let own = Format {
             delimiter: self.delimiter,
             decimal: self.decimal,
+            text: self.text(),
         };
         match self.other_delimiter(path) {
             Some(d) => {
-                let decimal = super::read::sniff(path, Some(d), None).map_or('.', |f| f.decimal);
+                let decimal =
+                    super::read::sniff(path, Some(d), None, self.text()).map_or('.', |f| f.decimal);
                 let thousands = self
                     .thousands
                     .map(|_| if decimal == ',' { '.' } else { ',' });
@@ -216,6 +231,7 @@ impl Table {
                     Format {
                         delimiter: d,
                         decimal,
+                        text: self.text(),
                     },
                     thousands,
                 )
@@ -604,10 +620,11 @@ impl Table {
     /// The delimiter `path` is written with when it is not this table's: the one guessed from
     /// its first lines, when that one splits its first line into more cells than this table's.
     fn other_delimiter(&self, path: &Path) -> Option<char> {
-        let theirs = super::read::sniff(path, None, None).ok()?.delimiter;
+        let text = self.text();
+        let theirs = super::read::sniff(path, None, None, text).ok()?.delimiter;
         (theirs != self.delimiter
-            && super::read::first_width(path, theirs)
-                > super::read::first_width(path, self.delimiter))
+            && super::read::first_width(path, theirs, text)
+                > super::read::first_width(path, self.delimiter, text))
         .then_some(theirs)
     }
 

@@ -431,7 +431,7 @@ impl Table {
             Thousands::Mark('.') => Some(','),
             _ => None,
         };
-        let format = sniff(path, o.delimiter, o.decimal.or(hint))?;
+        let format = sniff(path, o.delimiter, o.decimal.or(hint), o.text())?;
         let numbers = numbers(o.thousands, format)?;
         let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
@@ -451,9 +451,9 @@ impl Table {
         }
         if width < 2
             && let Some(given) = o.delimiter
-            && let Ok(guess) = sniff(path, None, o.decimal)
+            && let Ok(guess) = sniff(path, None, o.decimal, o.text())
             && guess.delimiter != given
-            && super::read::first_width(path, guess.delimiter) >= 2
+            && super::read::first_width(path, guess.delimiter, o.text()) >= 2
         {
             return Err(Error::invalid(
                 "delimiter",
@@ -789,6 +789,11 @@ impl Table {
             thousands,
             na_values: o.na_values.clone(),
             drop_missing_target: o.drop_missing_target,
+            encoding: o
+                .encoding
+                .filter(|&e| e != super::Encoding::UTF_8)
+                .map(|e| e.name().to_string()),
+            comment: o.comment,
             header,
             columns,
             classes,
@@ -844,6 +849,18 @@ impl Table {
                 format!("{:?}", o.na_values),
                 format!("{:?}", self.na_values),
             );
+        }
+        if let Some(e) = o.encoding {
+            let had = self.encoding.as_deref().unwrap_or("UTF-8");
+            if e.name() != had {
+                return contradicts("encoding", e.name().to_string(), had.to_string());
+            }
+        }
+        if let Some(c) = o.comment.filter(|&c| Some(c) != self.comment) {
+            let had = self
+                .comment
+                .map_or("no comment mark".to_string(), |c| format!("{c:?}"));
+            return contradicts("comment", format!("{c:?}"), had);
         }
         if o.drop_missing_target && !self.drop_missing_target {
             return contradicts(

@@ -6,6 +6,7 @@
 mod apply;
 mod fit;
 mod read;
+mod schema;
 
 use std::fmt;
 use std::path::Path;
@@ -13,7 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use read::header_names;
-pub use read::{Format, SPACES, is_missing, number, number_in};
+pub use read::{Format, SPACES, Text, is_missing, number, number_in};
+pub use schema::{ColumnKind, ColumnSchema, Figures, Role, Schema};
 
 use super::Dataset;
 use crate::error::{Error, Result};
@@ -170,6 +172,52 @@ impl std::str::FromStr for Thousands {
     }
 }
 
+/// A file's text encoding, by a name the WHATWG Encoding Standard (encoding_rs) knows: `utf-8`,
+/// `utf-16le`, `utf-16be`, `windows-1252` (`cp1252`), `latin-1` (`latin1`, `iso-8859-1`: read as
+/// windows-1252, its superset, as browsers do), `iso-8859-15`, `shift_jis`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encoding(&'static encoding_rs::Encoding);
+
+impl Encoding {
+    /// UTF-8, the default.
+    pub const UTF_8: Encoding = Encoding(encoding_rs::UTF_8);
+
+    /// Its name as the Encoding Standard writes it (`UTF-8`, `UTF-16LE`, `windows-1252`).
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Encoding> {
+        let label = s.trim().to_ascii_lowercase();
+        let label = match label.as_str() {
+            "latin-1" => "latin1",
+            "utf8" => "utf-8",
+            "utf16le" => "utf-16le",
+            "utf16be" => "utf-16be",
+            l => l,
+        };
+        encoding_rs::Encoding::for_label_no_replacement(label.as_bytes())
+            .map(Encoding)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "encoding",
+                    format!(
+                        "{s:?}: not an encoding's name; expected utf-8, utf-16le, utf-16be, windows-1252, latin-1 or another of the WHATWG Encoding Standard's names"
+                    ),
+                )
+            })
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How to read a training file: all None/empty reads it as found (delimiter and decimal mark
 /// guessed, the class label in the last column, missing values imputed).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -185,6 +233,11 @@ pub struct CsvOptions {
     pub na_values: Vec<String>,
     /// Rows whose label or target is missing are left out (and counted) instead of refused.
     pub drop_missing_target: bool,
+    /// The file's encoding; None: UTF-8, or UTF-16 by its byte-order mark (a byte-order mark
+    /// wins over a name).
+    pub encoding: Option<Encoding>,
+    /// Lines that start with this character are comments, skipped.
+    pub comment: Option<char>,
     /// The class column; None: the last (unless `targets`).
     pub label: Option<Column>,
     /// Real-valued target columns instead of a class column.
@@ -294,6 +347,13 @@ pub struct Table {
     /// Rows whose label or target is missing are left out instead of refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drop_missing_target: bool,
+    /// The encoding given for the training file (`Encoding::name`), which every file is read
+    /// in unless its byte-order mark says otherwise; None: UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Lines that start with this character are comments, skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<char>,
     /// Whether the training file had a header line (then other files' columns are matched by
     /// name when they have one too).
     pub header: bool,
@@ -357,7 +417,25 @@ fn at_column(c: usize, name: &str, header: bool) -> String {
     }
 }
 
+impl CsvOptions {
+    /// How the options read a file's bytes as lines.
+    pub fn text(&self) -> Text {
+        Text {
+            encoding: self.encoding,
+            comment: self.comment,
+        }
+    }
+}
+
 impl Table {
+    /// How this table reads a file's bytes as lines: its encoding and comment mark.
+    pub fn text(&self) -> Text {
+        Text {
+            encoding: self.encoding.as_deref().and_then(|e| e.parse().ok()),
+            comment: self.comment,
+        }
+    }
+
     /// Whether `cell` (trimmed) is missing: a usual marker or one of `na_values`.
     pub fn is_missing(&self, cell: &str) -> bool {
         is_missing(cell) || self.na_values.iter().any(|m| m == cell)

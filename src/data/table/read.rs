@@ -1,6 +1,7 @@
-//! The bytes of a tabular file as records: the file (gunzipped when named .gz) streamed through
-//! the `csv` crate (RFC 4180: quotes, embedded delimiters, CRLF) or split on runs of spaces, a
-//! byte-order mark dropped; the delimiter and decimal mark guessed from the first lines.
+//! The bytes of a tabular file as records: the file (gunzipped when named .gz) decoded to UTF-8
+//! (UTF-16 by its byte-order mark, another encoding by name), streamed through the `csv` crate
+//! (RFC 4180: quotes, embedded delimiters, CRLF) or split on runs of spaces, a byte-order mark
+//! and comment lines dropped; the delimiter and decimal mark guessed from the first lines.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
+use super::Encoding;
 use crate::error::{Error, Result};
 
 /// The delimiter that stands for runs of spaces and tabs.
@@ -206,6 +208,28 @@ struct Guard<R> {
     tripped: bool,
     gz: bool,
     failed: Option<std::io::ErrorKind>,
+    /// The byte that starts a comment line, whose quotes open nothing.
+    comment: Option<u8>,
+    in_comment: bool,
+}
+
+impl<R> Guard<R> {
+    /// A guard over `inner`, counting quotes with `quotes`.
+    fn new(inner: R, quotes: bool, delimiter: char, gz: bool, comment: Option<char>) -> Guard<R> {
+        Guard {
+            inner,
+            quotes,
+            delimiter: delimiter as u8,
+            eof: false,
+            in_quotes: false,
+            since: 0,
+            tripped: false,
+            gz,
+            failed: None,
+            comment: comment.map(|c| c as u8),
+            in_comment: false,
+        }
+    }
 }
 
 impl<R: Read> Read for Guard<R> {
@@ -216,11 +240,16 @@ impl<R: Read> Read for Guard<R> {
             .inspect_err(|e| self.failed = Some(e.kind()))?;
         self.eof |= n == 0 && !buf.is_empty();
         for &b in &buf[..n] {
-            if self.quotes && b == b'"' {
-                self.in_quotes = !self.in_quotes;
-            } else if b == b'\n' && !self.in_quotes {
+            if b == b'\n' && !self.in_quotes {
                 self.since = 0;
+                self.in_comment = false;
                 continue;
+            }
+            if self.since == 0 && !self.in_quotes && self.comment == Some(b) {
+                self.in_comment = true;
+            }
+            if self.quotes && b == b'"' && !self.in_comment {
+                self.in_quotes = !self.in_quotes;
             }
             self.since += 1;
         }
@@ -232,6 +261,15 @@ impl<R: Read> Read for Guard<R> {
     }
 }
 
+/// How a file's bytes become lines: their encoding and the mark of a comment line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Text {
+    /// The encoding; None: UTF-8 (a byte-order mark, UTF-8's or UTF-16's, says otherwise).
+    pub encoding: Option<Encoding>,
+    /// Lines that start with this character are skipped.
+    pub comment: Option<char>,
+}
+
 /// How a file's lines split into cells.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Format {
@@ -239,12 +277,15 @@ pub struct Format {
     pub delimiter: char,
     /// '.' or ','.
     pub decimal: char,
+    /// The encoding and the comment mark.
+    pub text: Text,
 }
 
 /// A file's records, one at a time: `next` fills `record` and returns the line it starts on.
 pub struct Records {
     path: PathBuf,
     inner: Inner,
+    comment: Option<char>,
     /// The current record's cells.
     pub record: csv::StringRecord,
     line: usize,
@@ -261,17 +302,14 @@ impl Records {
         let gz = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let guard = Guard {
-            inner: open_text(path)?,
-            quotes: format.delimiter != SPACES,
-            delimiter: format.delimiter as u8,
-            eof: false,
-            in_quotes: false,
-            since: 0,
-            tripped: false,
+        let comment = format.text.comment;
+        let guard = Guard::new(
+            open_text(path, format.text.encoding)?.0,
+            format.delimiter != SPACES,
+            format.delimiter,
             gz,
-            failed: None,
-        };
+            comment,
+        );
         let inner = if format.delimiter == SPACES {
             Inner::Spaces(BufReader::new(guard), String::new())
         } else {
@@ -281,12 +319,14 @@ impl Records {
                     .has_headers(false)
                     .flexible(true)
                     .trim(csv::Trim::All)
+                    .comment(comment.map(|c| c as u8))
                     .from_reader(guard),
             )
         };
         Ok(Records {
             path: path.to_path_buf(),
             inner,
+            comment,
             record: csv::StringRecord::new(),
             line: 0,
         })
@@ -308,7 +348,13 @@ impl Records {
                             Ok(true)
                         }
                         Ok(false) => Ok(false),
-                        Err(e) => Err(error(&self.path, self.line, e.to_string(), r.get_ref())),
+                        Err(e) => {
+                            // The record's own line where the parser knows it (bad UTF-8).
+                            let line = e
+                                .position()
+                                .map_or(self.line, |p| (p.line() as usize).saturating_sub(1));
+                            Err(error(&self.path, line, e.to_string(), r.get_ref()))
+                        }
                     }
                 }
                 Inner::Spaces(r, buf) => {
@@ -318,6 +364,9 @@ impl Records {
                         Ok(_) => {
                             self.line += 1;
                             self.record.clear();
+                            if self.comment.is_some_and(|c| buf.starts_with(c)) {
+                                continue;
+                            }
                             for cell in buf.split_ascii_whitespace() {
                                 self.record.push_field(cell);
                             }
@@ -357,9 +406,9 @@ impl Records {
     /// rest of the file, delimiters and line ends included, as one cell). None otherwise.
     pub fn width_cause(&self, line: usize) -> Option<String> {
         let first = self.record.get(0).unwrap_or("");
-        if first.starts_with('#') {
+        if first.starts_with('#') && self.comment != Some('#') {
             return Some(format!(
-                "line {line} starts with '#': a comment line, which a table of values cannot have; remove the comment lines (`grep -v '^#' FILE`)"
+                "line {line} starts with '#': a comment line; the setting `comment` '#' skips the lines that start with it"
             ));
         }
         let Inner::Csv(r) = &self.inner else {
@@ -384,10 +433,11 @@ impl Records {
 
 /// The cells of the first record of `path` that is not blank, split at `d`; 0 when it cannot
 /// be read.
-pub(crate) fn first_width(path: &Path, d: char) -> usize {
+pub(crate) fn first_width(path: &Path, d: char, text: Text) -> usize {
     let format = Format {
         delimiter: d,
         decimal: '.',
+        text,
     };
     let Ok(mut r) = Records::open(path, format) else {
         return 0;
@@ -416,14 +466,23 @@ fn error(path: &Path, line: usize, msg: String, guard: &Guard<Box<dyn Read>>) ->
             return Error::data(path, format!("bad gzip data: {msg}"));
         }
         if msg.contains("UTF-8") || msg.contains("utf-8") {
-            return Error::data(path, format!("line {at}: not valid UTF-8"));
+            return Error::data(
+                path,
+                format!(
+                    "line {at}: not valid UTF-8: a file saved in another encoding? the setting `encoding` windows-1252 reads Excel's \"CSV\" of Western Windows (and latin-1); give another by its name, or save the file as UTF-8"
+                ),
+            );
         }
         Error::data(path, format!("line {at}: {msg}"))
     }
 }
 
-/// `path`'s decoded bytes without a leading UTF-8 byte-order mark.
-fn open_text(path: &Path) -> Result<Box<dyn Read>> {
+/// `path`'s decoded bytes as UTF-8, and the encoding they were read in: a byte-order mark's
+/// (UTF-8, UTF-16LE or UTF-16BE; dropped), else `encoding`, else UTF-8.
+pub(crate) fn open_text(
+    path: &Path,
+    encoding: Option<Encoding>,
+) -> Result<(Box<dyn Read>, Encoding)> {
     let mut r = BufReader::new(open(path)?);
     let b = r.fill_buf().map_err(|e| {
         let gz = path
@@ -438,16 +497,74 @@ fn open_text(path: &Path) -> Result<Box<dyn Read>> {
             },
         )
     })?;
-    if b.starts_with(b"\xff\xfe") || b.starts_with(b"\xfe\xff") {
-        return Err(Error::data(
-            path,
-            "encoded as UTF-16 (it starts with UTF-16's byte-order mark): save it as UTF-8 (Excel: \"CSV UTF-8\")",
-        ));
+    let bom = encoding_rs::Encoding::for_bom(b);
+    let used = match (bom, encoding) {
+        (Some((e, _)), _) => e,
+        (None, Some(e)) => e.0,
+        (None, None) => encoding_rs::UTF_8,
+    };
+    if used == encoding_rs::UTF_8 {
+        if let Some((_, n)) = bom {
+            r.consume(n);
+        }
+        return Ok((Box::new(r), Encoding(used)));
     }
-    if b.starts_with(b"\xef\xbb\xbf") {
-        r.consume(3);
+    let decode = Decode {
+        inner: r,
+        decoder: used.new_decoder_with_bom_removal(),
+        raw: vec![0; 1 << 15],
+        out: Vec::new(),
+        at: 0,
+        done: false,
+    };
+    Ok((Box::new(decode), Encoding(used)))
+}
+
+/// `inner`'s bytes in another encoding than UTF-8, read as UTF-8; malformed input (an unpaired
+/// UTF-16 surrogate) is an error naming the encoding.
+struct Decode<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    raw: Vec<u8>,
+    /// Decoded bytes not yet read, from `at`.
+    out: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl<R: Read> Read for Decode<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let n = self.inner.read(&mut self.raw)?;
+            let last = n == 0;
+            let room = self
+                .decoder
+                .max_utf8_buffer_length_without_replacement(n)
+                .ok_or_else(|| std::io::Error::other("a decoded chunk too long"))?;
+            self.out.resize(room, 0);
+            let (result, _, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.raw[..n],
+                &mut self.out,
+                last,
+            );
+            if let encoding_rs::DecoderResult::Malformed(..) = result {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("not valid {}", self.decoder.encoding().name()),
+                ));
+            }
+            self.out.truncate(written);
+            self.at = 0;
+            self.done = last;
+        }
+        let k = buf.len().min(self.out.len() - self.at);
+        buf[..k].copy_from_slice(&self.out[self.at..self.at + k]);
+        self.at += k;
+        Ok(k)
     }
-    Ok(Box::new(r))
 }
 
 /// The delimiter and decimal mark of `path`, those given kept: the delimiter among ',', ';',
@@ -456,7 +573,12 @@ fn open_text(path: &Path) -> Result<Box<dyn Read>> {
 /// decimal comma when a cell of the first lines is a number written with one beyond doubt
 /// (`decimal_comma`; never for ','): one `12,345` may be a thousands separator, and does not
 /// turn the file's other numbers into decimal-comma ones.
-pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Result<Format> {
+pub fn sniff(
+    path: &Path,
+    delimiter: Option<char>,
+    decimal: Option<char>,
+    text: Text,
+) -> Result<Format> {
     if let Some(d) = delimiter
         && ![',', ';', '\t', SPACES].contains(&d)
     {
@@ -479,21 +601,42 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
             "',' cannot be the decimal mark of a ','-separated file",
         ));
     }
+    if let Some(c) = text.comment
+        && (!c.is_ascii_graphic() || c.is_ascii_alphanumeric() || c == '"' || delimiter == Some(c))
+    {
+        return Err(Error::invalid(
+            "comment",
+            format!(
+                "{c:?}: expected one ASCII mark that is not a letter, a digit, a quote or the delimiter ('#', '%', ...)"
+            ),
+        ));
+    }
+    let done = |delimiter: char, decimal: char| {
+        if text.comment == Some(delimiter) {
+            return Err(Error::invalid(
+                "comment",
+                format!(
+                    "{delimiter:?} is the file's delimiter too: give the setting `delimiter`, or another comment mark"
+                ),
+            ));
+        }
+        Ok(Format {
+            delimiter,
+            decimal,
+            text,
+        })
+    };
     if let (Some(delimiter), Some(decimal)) = (delimiter, decimal) {
-        return Ok(Format { delimiter, decimal });
+        return done(delimiter, decimal);
     }
     let mut sample = Vec::new();
-    let mut r = Guard {
-        inner: open_text(path)?,
-        quotes: false,
-        delimiter: b',',
-        eof: false,
-        in_quotes: false,
-        since: 0,
-        tripped: false,
-        gz: false,
-        failed: None,
-    };
+    let mut r = Guard::new(
+        open_text(path, text.encoding)?.0,
+        false,
+        ',',
+        false,
+        text.comment,
+    );
     let read = (&mut r).take(SNIFF_BYTES as u64).read_to_end(&mut sample);
     if let Err(e) = read
         && !r.tripped
@@ -515,7 +658,7 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
     {
         sample.truncate(end + 1);
     }
-    let text = String::from_utf8_lossy(&sample);
+    let sample_text = String::from_utf8_lossy(&sample);
     let candidates: Vec<char> = match delimiter {
         Some(d) => vec![d],
         None => vec![';', ',', '\t', SPACES],
@@ -525,7 +668,7 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
     let mut best: Option<Candidate> = None;
     for &d in &candidates {
         let dec = decimal.unwrap_or(if d == ',' { '.' } else { ',' });
-        let rows = split(&text, d);
+        let rows = split(&sample_text, d, text.comment);
         let Some(width) = mode(rows.iter().map(Vec::len)) else {
             continue;
         };
@@ -557,16 +700,17 @@ pub fn sniff(path: &Path, delimiter: Option<char>, decimal: Option<char>) -> Res
             "the setting `decimal` is ',', but the file is ','-separated (its lines split best at ','), and a ','-separated file cannot write numbers with a decimal comma: leave the setting `decimal` out, or give the setting `delimiter` if the file is ';'- or tab-separated",
         ));
     }
-    Ok(Format { delimiter, decimal })
+    done(delimiter, decimal)
 }
 
-/// The cells of the first `SNIFF_LINES` records of `text` that are not blank, split at `d`
-/// (quotes honoured) or at runs of spaces; one parser for them all (building one costs more
-/// than splitting a line).
-fn split(text: &str, d: char) -> Vec<Vec<String>> {
+/// The cells of the first `SNIFF_LINES` records of `text` that are not blank or comment lines
+/// (starting with `comment`), split at `d` (quotes honoured) or at runs of spaces; one parser
+/// for them all (building one costs more than splitting a line).
+fn split(text: &str, d: char, comment: Option<char>) -> Vec<Vec<String>> {
     if d == SPACES {
         return text
             .lines()
+            .filter(|l| !comment.is_some_and(|c| l.starts_with(c)))
             .map(|l| {
                 l.split_ascii_whitespace()
                     .map(String::from)
@@ -581,6 +725,7 @@ fn split(text: &str, d: char) -> Vec<Vec<String>> {
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
+        .comment(comment.map(|c| c as u8))
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();

@@ -969,3 +969,234 @@ fn rows_with_a_missing_target_are_dropped_and_counted_when_asked() {
         &["the label or target is missing on all 2 rows"],
     );
 }
+
+/// Rows of a city (text with non-ASCII letters), a number and a yes/no label.
+fn cities(rows: usize) -> String {
+    let mut text = String::from("ville,x,y\n");
+    for i in 0..rows {
+        let city = ["Zürich", "Genève", "Köln"][i % 3];
+        text += &format!("{city},{},{}\n", i % 7, ["oui", "non"][i % 2]);
+    }
+    text
+}
+
+/// `text` in windows-1252 (every character of `cities` is in it).
+fn windows_1252(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_windows_1252_file_is_refused_naming_the_line_and_read_with_its_encoding() {
+    let bytes = windows_1252(&cities(12));
+    let p = temp("cp1252.csv", &bytes);
+    let msg = Table::fit(&p, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "line 2: not valid UTF-8",
+        "the setting `encoding` windows-1252",
+    ] {
+        assert!(msg.contains(want), "want {want:?} in: {msg}");
+    }
+    let (utf8, want) = fit("cities-utf8.csv", &cities(12));
+    for name in ["windows-1252", "latin-1", "ISO-8859-1", "cp1252"] {
+        let o = CsvOptions {
+            encoding: Some(name.parse().unwrap()),
+            ..CsvOptions::default()
+        };
+        let (t, r) = Table::fit(&p, &o).unwrap();
+        assert_eq!(t.columns, utf8.columns, "{name}");
+        assert_eq!(r.data.x.to_f32(), want.x.to_f32(), "{name}");
+        assert_eq!(t.encoding.as_deref(), Some("windows-1252"), "{name}");
+        // Stored: a later file is read in it (eval, predict).
+        let again = t.read(&p, Need::Targets, None).unwrap();
+        assert_eq!(again.data.x.to_f32(), want.x.to_f32());
+        // Given again, it must agree.
+        t.check_options(&o).unwrap();
+        let utf = CsvOptions {
+            encoding: Some(Encoding::UTF_8),
+            ..CsvOptions::default()
+        };
+        assert!(t.check_options(&utf).is_err());
+    }
+    assert!("klingon".parse::<Encoding>().is_err());
+    std::fs::remove_file(&p).unwrap();
+}
+
+#[test]
+fn a_utf16_file_is_read_by_its_byte_order_mark() {
+    let text = cities(12);
+    let (utf8, want) = fit("cities-utf8b.csv", &text);
+    let le: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = [0xfe, 0xff]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    for (name, bytes) in [("utf16le.csv", le), ("utf16be.csv", be)] {
+        let p = temp(name, &bytes);
+        let (t, r) = Table::fit(&p, &CsvOptions::default()).unwrap();
+        assert_eq!(t.columns, utf8.columns, "{name}");
+        assert_eq!(r.data.x.to_f32(), want.x.to_f32(), "{name}");
+        // The mark is the file's, not the table's: nothing stored.
+        assert_eq!(t.encoding, None);
+        let s = Schema::of(&p, &CsvOptions::default()).unwrap();
+        assert!(s.encoding.starts_with("UTF-16"), "{name}: {}", s.encoding);
+        std::fs::remove_file(&p).unwrap();
+    }
+}
+
+#[test]
+fn comment_lines_are_skipped_when_asked_and_the_mark_travels_with_the_table() {
+    let text = "# exported by hand\na,b,y\n1,2,p\n# a \"quoted note\n3,4,q\n5,6,p\n";
+    let msg = fails(
+        "comment-refused.csv",
+        text,
+        &CsvOptions::default(),
+        &["line 1 starts with '#'", "the setting `comment` '#'"],
+    );
+    assert!(!msg.contains("grep"), "{msg}");
+    let o = CsvOptions {
+        comment: Some('#'),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("comment.csv", text, &o).unwrap();
+    assert_eq!(t.comment, Some('#'));
+    assert!(t.header);
+    assert_eq!(r.data.x.to_f32(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    // A later file's comment lines are skipped too, and its errors name its own lines.
+    let p = temp("comment-test.csv", b"a,b,y\n# note\n7,8,q\n9,10\n");
+    let msg = t.read(&p, Need::Targets, None).unwrap_err().to_string();
+    assert!(msg.contains("line 4: 2 columns, expected 3"), "{msg}");
+    std::fs::remove_file(&p).unwrap();
+    // Space-separated files too.
+    let (t, r) = fit_with(
+        "comment.txt.csv",
+        "a b y\n% note\n1 2 p\n3 4 q\n",
+        &CsvOptions {
+            comment: Some('%'),
+            ..CsvOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((t.delimiter, r.data.n), (SPACES, 2));
+    // Not the delimiter, not a letter.
+    fails(
+        "comment-delim.csv",
+        "a;b;y\n1;2;p\n",
+        &CsvOptions {
+            comment: Some(';'),
+            ..CsvOptions::default()
+        },
+        &["comment ';'", "the file's delimiter too"],
+    );
+    fails(
+        "comment-letter.csv",
+        "a,b,y\n1,2,p\n",
+        &CsvOptions {
+            comment: Some('c'),
+            ..CsvOptions::default()
+        },
+        &["comment 'c'", "not a letter"],
+    );
+}
+
+#[test]
+fn the_schema_gives_each_column_its_role_kind_figures_missing_and_an_example() {
+    let mut text = String::from("id,n,age,color,note,label\n");
+    let ages: Vec<f64> = (0..30)
+        .map(|i| 20.0 + ((i * 7) % 23) as f64 + 0.5)
+        .collect();
+    for (i, age) in ages.iter().enumerate() {
+        let color = if i % 5 == 3 {
+            "NA"
+        } else {
+            ["red", "blue"][i % 2]
+        };
+        text += &format!(
+            "u{i},{i},{age},{color},free text {i},{}\n",
+            ["yes", "no"][(i / 2) % 2]
+        );
+    }
+    let o = CsvOptions {
+        ignore: vec![Column::Name("id".into()), Column::Name("note".into())],
+        ..CsvOptions::default()
+    };
+    let p = temp("schema.csv", text.as_bytes());
+    let s = Schema::of(&p, &o).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    let role_kind: Vec<(usize, &str, Role, ColumnKind)> = s
+        .columns
+        .iter()
+        .map(|c| (c.position, c.name.as_str(), c.role, c.kind))
+        .collect();
+    assert_eq!(
+        role_kind,
+        [
+            (1, "id", Role::Ignored, ColumnKind::Identifier),
+            (2, "n", Role::Ignored, ColumnKind::Identifier),
+            (3, "age", Role::Input, ColumnKind::Numeric),
+            (4, "color", Role::Input, ColumnKind::Categorical),
+            (5, "note", Role::Ignored, ColumnKind::Text),
+            (6, "label", Role::Label, ColumnKind::Categorical),
+        ]
+    );
+    assert_eq!(s.columns[0].why.as_deref(), Some("the setting `ignore`"));
+    assert_eq!(
+        s.columns[1].why.as_deref(),
+        Some(LeftOut::RowNumbers.reason())
+    );
+    // The figures against a two-pass f64 reference.
+    let n = ages.len() as f64;
+    let mean = ages.iter().sum::<f64>() / n;
+    let std = (ages.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let f = s.columns[2].figures.unwrap();
+    assert_eq!((f.min, f.max), (20.5, 42.5));
+    assert!(
+        (f.mean - mean).abs() <= 1e-12 * mean,
+        "{} vs {mean}",
+        f.mean
+    );
+    assert!((f.std - std).abs() <= 1e-12 * std, "{} vs {std}", f.std);
+    assert_eq!(s.columns[2].example.as_deref(), Some("20.5"));
+    let color = &s.columns[3];
+    assert_eq!(color.missing, 6);
+    assert_eq!(color.levels.as_deref().unwrap(), ["blue", "red"]);
+    assert_eq!(color.inputs, 2);
+    assert_eq!(s.columns[5].levels.as_deref().unwrap(), ["no", "yes"]);
+    assert_eq!(
+        (s.delimiter, s.decimal, s.thousands, s.header, s.rows),
+        (',', '.', None, true, 30)
+    );
+    assert_eq!((s.encoding.as_str(), s.inputs, s.outputs), ("UTF-8", 3, 2));
+    assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+    // Lines: one heading, one per column, the file, the network, the note.
+    let lines = s.lines(|n| format!("--{n}"));
+    assert_eq!(lines.len(), 1 + 6 + 2 + 1, "{lines:#?}");
+    assert!(lines[1].contains("ignored (--ignore)"), "{}", lines[1]);
+    assert!(lines[2].contains("left out (row numbers)"), "{}", lines[2]);
+    assert!(
+        lines[7].contains("','-separated") && lines[7].contains("30 rows"),
+        "{}",
+        lines[7]
+    );
+}
+
+#[test]
+fn the_schema_of_a_refused_file_is_the_training_runs_error() {
+    let text = "a,b\n1,x\n2,y\n3,\n";
+    let p = temp("schema-refused.csv", text.as_bytes());
+    let fit = Table::fit(&p, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    let schema = Schema::of(&p, &CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(schema, fit);
+    assert!(fit.contains("line 4"), "{fit}");
+}

@@ -1,0 +1,34 @@
+//! `wgtrain schema FILE`: how a training run would read a CSV file, column by column.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::table::{CsvArgs, csv_options};
+
+#[derive(Args)]
+pub struct SchemaArgs {
+    /// The CSV file (.csv or .csv.gz).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[command(flatten)]
+    csv: CsvArgs,
+    /// One JSON object instead of the lines: the file's `delimiter`, `decimal`, `thousands`,
+    /// `header`, `encoding`, `comment`, `rows`, `dropped`, `inputs`, `outputs`, `notes`, and
+    /// `columns`, each with `position`, `name`, `role`, `why`, `kind`, `inputs`, `levels`,
+    /// `distinct`, `figures` (`min`, `max`, `mean`, `std`), `missing`, `example`.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the schema the library describes, or its refusal (as `train` would print it).
+pub fn run(a: SchemaArgs) -> Result<()> {
+    let schema = wgtrain::data::Schema::of(&a.file, &csv_options(&a.csv)?)?;
+    let text = if a.json {
+        serde_json::to_string_pretty(&schema)? + "\n"
+    } else {
+        schema.lines(super::flag).join("\n") + "\n"
+    };
+    super::write_stdout(&text)
+}

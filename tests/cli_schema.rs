@@ -1,0 +1,223 @@
+//! `wgtrain schema` and the CSV reader's encodings and comment lines, through the binary: a line
+//! per column and the file's format (or JSON), train's refusal for a file train refuses; a
+//! windows-1252 file refused naming the line and `--encoding`, then read with it, and eval and
+//! predict reading their files so from the model; a UTF-16 file read by its byte-order mark;
+//! comment lines refused naming `--comment`, then skipped everywhere.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::cli::rejects;
+use common::scratch::Scratch;
+use common::tabular;
+
+/// Rows of a city (text with non-ASCII letters), a number and a label they decide.
+fn cities(rows: usize) -> String {
+    let mut text = String::from("ville,x,y\n");
+    for i in 0..rows {
+        let city = ["Zürich", "Genève", "Köln"][i % 3];
+        let x = (i * 7) % 11;
+        text += &format!("{city},{x},{}\n", if x > 5 { "oui" } else { "non" });
+    }
+    text
+}
+
+/// `text` in windows-1252 (every character of `cities` is in it).
+fn windows_1252(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect()
+}
+
+#[test]
+fn schema_shows_a_line_per_column_then_the_file() {
+    let s = Scratch::new("schema_lines");
+    let churn = tabular::churn();
+    let file = s.write(churn.train.0, &churn.train.1);
+    let rows = churn.train.1.lines().count() - 1;
+    let out = s.run(&["schema", &file, "--ignore", "id"]).success_stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    let header: Vec<&str> = churn.train.1.lines().next().unwrap().split(',').collect();
+    assert_eq!(lines.len(), 1 + header.len() + 2, "{out}");
+    assert!(lines[0].starts_with("column  name"), "{out}");
+    for (k, name) in header.iter().enumerate() {
+        let words: Vec<&str> = lines[1 + k].split_whitespace().collect();
+        assert_eq!(words[..2], [(k + 1).to_string().as_str(), name], "{out}");
+    }
+    assert!(lines[1].contains("ignored (--ignore)"), "{out}");
+    let label = lines[header.len()];
+    assert!(
+        label.contains("label") && label.contains("2 classes: no, yes"),
+        "{out}"
+    );
+    let file_line = lines[1 + header.len()];
+    for want in [
+        "','-separated",
+        "decimal mark '.'",
+        "a header line",
+        "UTF-8",
+        &format!("{rows} rows"),
+    ] {
+        assert!(file_line.contains(want), "{want:?} not in:\n{out}");
+    }
+    // The JSON: the same reading, every column's role and kind.
+    let json = s
+        .run(&["schema", &file, "--ignore", "id", "--json"])
+        .success_stdout();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["rows"].as_u64(), Some(rows as u64));
+    let roles: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["role"].as_str().unwrap())
+        .collect();
+    let mut want = vec!["ignored"];
+    want.extend(std::iter::repeat_n("input", header.len() - 2));
+    want.push("label");
+    assert_eq!(roles, want);
+    assert_eq!(v["columns"][0]["why"], "the setting `ignore`");
+}
+
+#[test]
+fn schema_refuses_a_file_as_train_does() {
+    let s = Scratch::new("schema_refused");
+    let churn = tabular::churn();
+    let file = s.write(churn.train.0, &churn.train.1);
+    let schema = s.run(&["schema", &file]);
+    schema.assert_error(&["an identifier rather than a category", "--ignore"]);
+    let train = s.run(&["train", "--data", &file, "--device", "cpu"]);
+    assert_eq!(schema.error_line(), train.error_line());
+    assert!(schema.stdout.is_empty(), "{}", schema.show());
+}
+
+#[test]
+fn a_windows_1252_file_is_refused_naming_the_encoding_then_read_with_it_everywhere() {
+    let s = Scratch::new("encoding_1252");
+    let file = s.write("villes.csv", windows_1252(&cities(60)));
+    rejects(
+        &s,
+        &["--data", &file],
+        &[
+            "villes.csv: line 2: not valid UTF-8",
+            "--encoding windows-1252",
+        ],
+    );
+    let model = s.arg("model.safetensors");
+    let run = s.run(&[
+        "train",
+        "--data",
+        &file,
+        "--encoding",
+        "windows-1252",
+        "--device",
+        "cpu",
+        "--epochs",
+        "40",
+        "--save",
+        &model,
+    ]);
+    run.assert_success();
+    assert!(run.stderr.contains(", windows-1252"), "{}", run.show());
+    // The same rows in UTF-8 train to the same losses.
+    let utf8 = s.write("villes-utf8.csv", cities(60));
+    let same = s.run(&[
+        "train", "--data", &utf8, "--device", "cpu", "--epochs", "40",
+    ]);
+    same.assert_success();
+    // The last epoch's line without its speed and time.
+    let last = |out: &str| -> Vec<String> {
+        let line = out.lines().last().unwrap_or_default();
+        line.split("  ")
+            .take_while(|w| !w.contains("samples/s"))
+            .map(String::from)
+            .collect()
+    };
+    assert!(last(&run.stdout).len() >= 3, "{}", run.show());
+    assert_eq!(last(&run.stdout), last(&same.stdout));
+    // eval and predict read the file in the stored encoding, no flag given.
+    let eval = s
+        .run(&["eval", "--model", &model, "--data", &file, "--json"])
+        .success_stdout();
+    let e: serde_json::Value = serde_json::from_str(eval.trim()).unwrap();
+    assert!(e["accuracy"].as_f64().unwrap() > 0.9, "{eval}");
+    let predict = s
+        .run(&["predict", "--model", &model, "--input", &file])
+        .success_stdout();
+    assert_eq!(predict.lines().count(), 61, "{predict}");
+    // schema names it.
+    let out = s
+        .run(&["schema", &file, "--encoding", "latin-1"])
+        .success_stdout();
+    assert!(
+        out.contains("Zürich") && out.contains("windows-1252"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_utf16_file_is_read_by_its_byte_order_mark() {
+    let s = Scratch::new("encoding_utf16");
+    let mut bytes = vec![0xff, 0xfe];
+    for u in cities(30).encode_utf16() {
+        bytes.extend(u.to_le_bytes());
+    }
+    let file = s.write("excel.csv", bytes);
+    let out = s.run(&["schema", &file]).success_stdout();
+    assert!(out.contains("UTF-16LE") && out.contains("Genève"), "{out}");
+    s.run(&["train", "--data", &file, "--device", "cpu", "--epochs", "2"])
+        .assert_success();
+}
+
+#[test]
+fn comment_lines_are_refused_naming_the_flag_then_skipped_everywhere() {
+    let s = Scratch::new("comment_lines");
+    let text = format!("# exported 2024-01-01\n{}# end\n", cities(60));
+    let file = s.write("villes.csv", &text);
+    rejects(
+        &s,
+        &["--data", &file],
+        &["line 1 starts with '#'", "--comment '#'"],
+    );
+    let model = s.arg("model.safetensors");
+    s.run(&[
+        "train",
+        "--data",
+        &file,
+        "--comment",
+        "#",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--save",
+        &model,
+    ])
+    .assert_success();
+    let new = s.write(
+        "new.csv",
+        "# to predict\nville,x\nKöln,3\n# more\nZürich,9\n",
+    );
+    let predict = s
+        .run(&["predict", "--model", &model, "--input", &new])
+        .success_stdout();
+    assert_eq!(predict.lines().count(), 3, "{predict}");
+    let out = s.run(&["schema", &file, "--comment", "#"]).success_stdout();
+    assert!(
+        out.contains("comment lines '#'") && out.contains("60 rows"),
+        "{out}"
+    );
+}
+
+#[test]
+fn train_help_names_the_encoding_and_comment_flags() {
+    let s = Scratch::new("encoding_help");
+    let help = s.run(&["train", "--help"]).success_stdout();
+    for want in ["--encoding <NAME>", "windows-1252", "--comment <C>"] {
+        assert!(help.contains(want), "{want:?} not in train --help");
+    }
+    let help = s.run(&["schema", "--help"]).success_stdout();
+    for want in ["--encoding <NAME>", "--label", "--json"] {
+        assert!(help.contains(want), "{want:?} not in schema --help");
+    }
+}
