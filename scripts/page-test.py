@@ -230,7 +230,8 @@ def main():
         # downloaded checkpoint continued (resume) for two more epochs.
         result = d.run_page(f"{base}?csv=penguins.csv&label=species&epochs=30&hidden=16&lr=0.05&batch=16&device=gpu&autostart=1")
         schema = d.text("schema")
-        assert "penguins.csv: 240 rows" in schema and "categorical (3 levels)" in schema, schema
+        assert "240 rows" in schema and "3 levels: Biscoe, Dream, Torgersen" in schema, schema
+        assert "left out (row index)" in schema, schema
         notes = d.text("notes")
         assert "index" in notes, notes
         acc = result["epochs"][-1]["valid_acc"]

@@ -161,8 +161,9 @@ fn given(name: String, bytes: Vec<u8>) -> GivenFile {
     (PathBuf::from(name), Arc::from(bytes))
 }
 
-/// The schema a CSV file would be read with (the table reader's, as for `wgtrain train`):
-/// JSON `{"summary": "...", "table": {...}, "rows": n}`, or the reader's error.
+/// The schema a CSV file would be read with (the table reader's, as `wgtrain schema` prints
+/// it): JSON `{"lines": [...], "schema": {...}}`, the lines in the library's words (settings
+/// named "the setting `label`"), or the reader's error.
 #[wasm_bindgen]
 pub fn schema(
     name: String,
@@ -178,14 +179,13 @@ pub fn schema(
     };
     let csv = options.plan().map_err(js_error)?.csv;
     let file = given(name, bytes);
-    let (table, rows) = with_files(std::slice::from_ref(&file), || {
-        wgtrain::data::Table::fit(&file.0, &csv)
+    let schema = with_files(std::slice::from_ref(&file), || {
+        wgtrain::data::Schema::of(&file.0, &csv)
     })
     .map_err(js_error)?;
     Ok(serde_json::json!({
-        "summary": table.describe(),
-        "table": table,
-        "rows": rows.data.n,
+        "lines": schema.lines(|s| format!("the setting `{s}`")),
+        "schema": schema,
     })
     .to_string())
 }

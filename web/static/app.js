@@ -41,13 +41,7 @@ async function showSchema() {
   if (!files.csv) return;
   try {
     const s = JSON.parse(schema(files.csv.name, files.csv.bytes, $("label").value || undefined, $("targets").value || undefined));
-    const rows = s.table.columns.map((c) => {
-      const kind = c.left_out ? `left out (${c.left_out.replace("_", " ")})`
-        : c.kind.role === "categorical" ? `categorical (${c.kind.levels.length} levels)` : c.kind.role;
-      return `<tr><td>${escapeHtml(c.name)}</td><td>${escapeHtml(kind)}</td></tr>`;
-    });
-    $("schema").innerHTML = `<p>${escapeHtml(files.csv.name)}: ${s.rows} rows, ${escapeHtml(s.summary)}</p>` +
-      `<table><tr><th>column</th><th>read as</th></tr>${rows.join("")}</table>`;
+    $("schema").innerHTML = `<pre>${escapeHtml(s.lines.join("\n"))}</pre>`;
     clearError();
   } catch (e) {
     showError(e);
