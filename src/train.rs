@@ -107,6 +107,13 @@ pub trait Backend {
     /// The mean data loss and its gradients (no L2 term) on the training rows `rows` (at most
     /// one batch), without an update: what the benchmark checks against the reference.
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)>;
+    /// Each layer's output from the forward pass of the last `gradients` call, 1 to L, each
+    /// (rows, n_l) row-major in the rows' order: a^\[l\] = act(z^\[l\]), except that where the
+    /// output activation is fused into the loss (softmax; sigmoid under bce) the last is
+    /// z^\[L\], the logits. What `trace` shows beside the reference's forward pass.
+    fn activations(&mut self) -> Result<Vec<Vec<f32>>> {
+        Err(Error::usage("this path does not keep its activations"))
+    }
 
     // The async forms, which the training loop awaits. A path that never waits (the CPU)
     // keeps these defaults, futures ready at once; the GPU path's await the device, and its

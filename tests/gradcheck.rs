@@ -94,17 +94,20 @@ fn wgtrain(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A 2-5-2 network on xor, the CPU path beside the reference: a second's check.
+const XOR_CPU: [&str; 7] = [
+    "gradcheck",
+    "--data",
+    "xor",
+    "--hidden",
+    "5",
+    "--device",
+    "cpu",
+];
+
 #[test]
 fn the_cli_exits_non_zero_on_a_failure_and_zero_on_a_pass() {
-    let base = [
-        "gradcheck",
-        "--data",
-        "xor",
-        "--hidden",
-        "5",
-        "--device",
-        "cpu",
-    ];
+    let base = XOR_CPU;
     let (rc, out, err) = wgtrain(&base);
     assert_eq!(rc, 0, "{out}{err}");
     assert!(
@@ -127,16 +130,8 @@ fn the_cli_exits_non_zero_on_a_failure_and_zero_on_a_pass() {
 
 #[test]
 fn json_holds_every_check_at_full_precision_and_the_verdict() {
-    let base = [
-        "gradcheck",
-        "--data",
-        "xor",
-        "--hidden",
-        "5",
-        "--device",
-        "cpu",
-        "--json",
-    ];
+    let mut base = XOR_CPU.to_vec();
+    base.push("--json");
     let (rc, out, err) = wgtrain(&base);
     assert_eq!(rc, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");

@@ -65,6 +65,19 @@ fn check(t: &Trace, what: &str) {
             }
         }
         for p in &s.paths {
+            // The path's own forward pass is part of the comparison (its max_abs_diff): each
+            // layer's output for every row, z where the path fuses the output activation.
+            for (pl, l) in p.layers.iter().zip(&s.layers) {
+                assert_eq!((pl.a.rows, pl.a.cols), (l.a.rows, l.a.cols), "{what}");
+                let fused = l.layer == s.layers.len()
+                    && (l.activation == "softmax"
+                        || (l.activation == "sigmoid" && t.loss == "bce"));
+                assert_eq!(
+                    pl.a_is_z, fused,
+                    "{what}: layer {} ({})",
+                    l.layer, l.activation
+                );
+            }
             assert!(
                 p.max_abs_diff <= PATH_ABS,
                 "{what}: step {} {} differs by {:e} at {}",

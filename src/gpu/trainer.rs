@@ -68,6 +68,9 @@ pub struct GpuTrainer {
     primed: HashSet<(usize, Mode)>,
     /// Rows per chunk of a step: the batch, or fewer when its buffers would exceed a binding.
     chunk_rows: usize,
+    /// Rows of the last `gradients` call, whose forward pass the activation buffers hold
+    /// (until a later pass overwrites them: then None).
+    last_rows: Option<usize>,
     counters: GpuCounters,
 }
 
@@ -234,6 +237,7 @@ impl GpuTrainer {
             },
             slots,
             chunk_rows,
+            last_rows: None,
             l2: 0.0,
             optimizer: Optimizer::default(),
             t: 0,
@@ -330,6 +334,7 @@ impl GpuTrainer {
         lrs: &[f32],
         stop: &StopToken,
     ) -> Result<Vec<(f64, usize, usize)>> {
+        self.last_rows = None;
         let steps = n.div_ceil(self.batch);
         if steps == 0 {
             return Ok(vec![]);
@@ -457,9 +462,30 @@ impl GpuTrainer {
         let stats = self
             .run_steps(rows.len(), Mode::Gradients, &[], &StopToken::new())
             .await?;
+        self.last_rows = Some(rows.len());
         let grads = self.bufs.grads.clone();
         let flat = self.read_floats(&grads, self.layout.total).await?;
         Ok((stats[0].0 / rows.len() as f64, self.layout.unpack(&flat)))
+    }
+
+    /// Each layer's output of the last `gradients` call's forward pass (`Backend::activations`).
+    pub async fn activations_async(&mut self) -> Result<Vec<Vec<f32>>> {
+        let rows = self
+            .last_rows
+            .ok_or_else(|| Error::usage("no gradients were taken, so there are no activations"))?;
+        if rows > self.chunk_rows {
+            return Err(Error::usage(format!(
+                "the last gradients' {rows} rows ran in chunks of {}: only the last chunk's activations are kept",
+                self.chunk_rows
+            )));
+        }
+        let mut out = Vec::with_capacity(self.spec.n_layers());
+        let sizes = self.spec.sizes.clone();
+        for (l, &n) in sizes.iter().enumerate().skip(1) {
+            let buffer = self.bufs.acts[l].clone();
+            out.push(self.read_floats(&buffer, rows * n).await?);
+        }
+        Ok(out)
     }
 
     /// Drops the train plans (and their primes): the update's uniform carries λ and the
@@ -564,6 +590,10 @@ impl Backend for GpuTrainer {
 
     fn gradients(&mut self, rows: &[u32]) -> Result<(f64, Params)> {
         GpuTrainer::gradients(self, rows)
+    }
+
+    fn activations(&mut self) -> Result<Vec<Vec<f32>>> {
+        block("GpuTrainer::activations_async", self.activations_async())
     }
 }
 

@@ -38,6 +38,12 @@ pub struct PathSlot {
 pub struct PathLayer {
     /// l, 1-based.
     pub layer: usize,
+    /// The layer's output from the path's forward pass, (rows, n_l): a^\[l\], or for an output
+    /// layer whose activation the paths fuse into the loss (softmax; sigmoid under bce)
+    /// z^\[L\], compared with the reference's z^\[L\] then.
+    pub a: Matrix,
+    /// `a` holds z^\[l\]: the path fuses this layer's activation into the loss.
+    pub a_is_z: bool,
     /// ∂E/∂W^\[l\] from the path (its data gradient, plus 2λW^\[l\] of its own weights in f64).
     pub dw: Matrix,
     /// ∂E/∂b^\[l\].
@@ -166,6 +172,7 @@ impl Runner {
         let rows32: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
         let before = self.backend.params()?;
         let (loss, grads) = self.backend.gradients(&rows32)?;
+        let acts = self.backend.activations()?;
         let hp = Hyper {
             lr: st.lr as f32,
             l2: st.l2 as f32,
@@ -191,8 +198,15 @@ impl Runner {
                 .zip(&before.layers[l].w)
                 .map(|(&g, &w)| g as f64 + 2.0 * st.l2 * w as f64)
                 .collect();
+            // The paths apply the output layer's activation in the loss where they fuse it
+            // (softmax; sigmoid under bce): that layer's kernel then writes z.
+            let logits = l + 1 == spec.n_layers()
+                && spec.output != crate::model::Output::Linear
+                && spec.layer_activation(l) == crate::model::Activation::Linear;
             let mut layer = PathLayer {
                 layer: l + 1,
+                a: Matrix::new(rows.len(), n, widen(&acts[l])),
+                a_is_z: logits,
                 dw: Matrix::transposed(k, n, &dw_data),
                 db: Matrix::row(&widen(&grads.layers[l].b)),
                 new_w: t(&after.layers[l].w),
@@ -201,7 +215,13 @@ impl Runner {
                 max_abs_diff: 0.0,
             };
             let name = |q: &str| format!("layer {} {q}", l + 1);
-            let mut d = worst.see(&layer.dw, &want.dw.analytic, &name("∂E/∂W"));
+            let (want_a, a_name) = if logits {
+                (&want.z, "z")
+            } else {
+                (&want.a, "a")
+            };
+            let mut d = worst.see(&layer.a, want_a, &name(a_name));
+            d = d.max(worst.see(&layer.dw, &want.dw.analytic, &name("∂E/∂W")));
             d = d.max(worst.see(&layer.db, &want.db.analytic, &name("∂E/∂b")));
             d = d.max(worst.see(&layer.new_w, &want.new_w, &name("new W")));
             d = d.max(worst.see(&layer.new_b, &want.new_b, &name("new b")));

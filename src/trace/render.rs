@@ -251,6 +251,22 @@ impl Writer {
         self.heading(2, "forward");
         for l in &s.layers {
             self.forward_layer(l, &row_label);
+            // The paths' own forward pass: where a path fuses the output activation into the
+            // loss, its last layer's output is z (see PathLayer::a).
+            for p in &s.paths {
+                let pl = &p.layers[l.layer - 1];
+                let got = &pl.a;
+                let (want, q) = if pl.a_is_z { (&l.z, "z") } else { (&l.a, "a") };
+                let diff = got
+                    .data
+                    .iter()
+                    .zip(&want.data)
+                    .fold(0.0f64, |m, (g, w)| m.max((g - w).abs()));
+                self.line(&format!(
+                    "  {} path: {q}^[{}] max |diff| to the reference {diff:.2e}",
+                    p.name, l.layer
+                ));
+            }
         }
         self.matrix("y (targets)", &s.y, &row_label, "k");
         self.heading(2, "loss");

@@ -26,6 +26,9 @@ pub struct CpuTrainer {
     batch: usize,
     /// acts[0] is the gathered input batch, acts[l+1] layer l's output; each (batch, width).
     acts: Vec<Vec<f32>>,
+    /// Rows of the last `Backend::gradients` call, whose forward pass `acts` holds (until a
+    /// training step overwrites it: then None).
+    last_rows: Option<usize>,
     /// Each layer's output gradient, (batch, width), and bias gradient.
     dz: Vec<Vec<f32>>,
     db: Vec<Vec<f32>>,
@@ -132,6 +135,7 @@ impl CpuTrainer {
             eval,
             batch,
             acts: spec.sizes.iter().map(|&s| vec![0.0; rows * s]).collect(),
+            last_rows: None,
             dz: spec.sizes[1..]
                 .iter()
                 .map(|&s| vec![0.0; rows * s])
@@ -335,6 +339,7 @@ impl Backend for CpuTrainer {
                 self.batch, hp.batch
             )));
         }
+        self.last_rows = None;
         let steps = perm.len().div_ceil(self.batch);
         if lrs.len() != steps {
             return Err(crate::error::Error::usage(format!(
@@ -410,6 +415,19 @@ impl Backend for CpuTrainer {
                 self.batch
             )));
         }
-        Ok(CpuTrainer::gradients(self, rows, 0.0))
+        let got = CpuTrainer::gradients(self, rows, 0.0);
+        self.last_rows = Some(rows.len());
+        Ok(got)
+    }
+
+    fn activations(&mut self) -> Result<Vec<Vec<f32>>> {
+        let rows = self.last_rows.ok_or_else(|| {
+            crate::error::Error::usage("no gradients were taken, so there are no activations")
+        })?;
+        Ok(self.spec.sizes[1..]
+            .iter()
+            .zip(&self.acts[1..])
+            .map(|(&n, a)| a[..rows * n].to_vec())
+            .collect())
     }
 }
