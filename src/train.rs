@@ -1,5 +1,10 @@
 //! The backend-independent training loop: hyper-parameters, per-epoch shuffling, the
 //! learning rate of every step, metrics, resuming where a run stopped.
+//!
+//! One file past 600 lines: the `Backend` trait (blocking and async forms), the loop that
+//! drives it (`run_planned_async`, with `run_planned` its blocking wrapper) and the records it
+//! passes (reports, progress, the stop token) are one contract; splitting them would only
+//! scatter it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use web_time::Instant;
