@@ -184,6 +184,11 @@ def main():
     with open(unlabelled, "w") as f:
         f.write(",island,bill_length,bill_depth\n")
         f.writelines(f"{i},{isl},{a},{b}\n" for i, isl, a, b, _ in rows[:5])
+    # A German Excel export with a comment line: ';', decimal comma, '#N/A' for missing.
+    with open(os.path.join(site, "excel.csv"), "w") as f:
+        f.write("# exported 2026-12-07\nlaenge;breite;art\n")
+        f.writelines(f"{str(a).replace('.', ',')};{'#N/A' if i % 17 == 0 else str(b).replace('.', ',')};{sp}\n"
+                     for i, _, a, b, sp in rows)
     # A file the reader must refuse: row 3 has fewer cells than the header.
     broken = os.path.join(site, "broken.csv")
     with open(broken, "w") as f:
@@ -257,10 +262,20 @@ def main():
         numbers = [e["epoch"] for e in resumed["epochs"]]
         assert numbers == [31, 32], numbers
         print("page-test: the downloaded checkpoint resumed at epochs", numbers)
+
+        # 4. The reading settings: the comment line refused until the page is told of it.
+        d.s("POST", "/url", {"url": f"{base}?csv=excel.csv&label=art&epochs=2&autostart=1"})
+        title = d.finished_title()
+        assert title.startswith("failed: ") and "the setting `comment`" in title, title
+        result = d.run_page(f"{base}?csv=excel.csv&label=art&comment=%23&na_values=%23N/A&epochs=2&autostart=1")
+        schema = d.text("schema")
+        assert "';'-separated, decimal mark ','" in schema and "comment" in schema, schema
+        print("page-test: a German Excel export with a comment line: refused naming the setting, then read with it:",
+              len(result["epochs"]), "epochs")
     finally:
         d.close()
 
-    # 4. No WebGPU: said, and trained on the CPU path.
+    # 5. No WebGPU: said, and trained on the CPU path.
     d = Driver(webgpu=False)
     try:
         result = d.run_page(f"{base}?dataset=digits&epochs=1&hidden=16&autostart=1")

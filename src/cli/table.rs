@@ -1,10 +1,10 @@
 //! How to read a CSV file: the flags `train` and `schema` share, and the library's options they
 //! become.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 
-use wgtrain::data::{Column, CsvOptions, Thousands};
+use wgtrain::data::{CsvOptions, CsvText};
 
 /// The CSV flags.
 #[derive(Args, Default)]
@@ -74,54 +74,22 @@ pub struct CsvArgs {
 }
 
 /// A one-character flag: `\t` and `tab` for a tab, `space` for ' '.
-fn one_char(flag: &str, given: &Option<String>) -> Result<Option<char>> {
-    let Some(s) = given else {
-        return Ok(None);
-    };
-    let c = match s.as_str() {
-        "\\t" | "tab" => '\t',
-        "space" | "spaces" => ' ',
-        _ => {
-            let mut chars = s.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => c,
-                _ => bail!("--{flag} {s:?}: give one character"),
-            }
-        }
-    };
-    Ok(Some(c))
-}
-
-/// How to read a CSV file, from the CSV flags.
+/// The library's options for these flags (`CsvText`, which every face shares).
 pub fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
-    let list = |s: &Option<String>| -> wgtrain::Result<Vec<Column>> {
-        s.iter()
-            .flat_map(|s| s.split(','))
-            .map(str::parse)
-            .collect()
-    };
-    Ok(CsvOptions {
-        delimiter: one_char("delimiter", &a.delimiter)?,
-        decimal: one_char("decimal", &a.decimal)?,
-        label: a.label.as_deref().map(str::parse).transpose()?,
-        targets: a.targets.as_deref().map(str::parse).transpose()?,
-        ignore: list(&a.ignore)?,
-        missing: a.missing.as_deref().unwrap_or("mean").parse()?,
-        features: list(&a.feature)?,
+    Ok(CsvText {
+        label: a.label.clone(),
+        targets: a.targets.clone(),
+        ignore: a.ignore.clone(),
+        features: a.feature.clone(),
         many_classes: a.many_classes,
-        thousands: match a.thousands.as_deref() {
-            None => Thousands::Detect,
-            Some(t) => t.parse()?,
-        },
-        na_values: a
-            .na_values
-            .iter()
-            .flat_map(|s| s.split(','))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        delimiter: a.delimiter.clone(),
+        decimal: a.decimal.clone(),
+        thousands: a.thousands.clone(),
+        missing: a.missing.clone(),
+        na_values: a.na_values.clone(),
         drop_missing_target: a.drop_missing_target,
-        encoding: a.encoding.as_deref().map(str::parse).transpose()?,
-        comment: one_char("comment", &a.comment)?,
-    })
+        encoding: a.encoding.clone(),
+        comment: a.comment.clone(),
+    }
+    .options()?)
 }

@@ -10,8 +10,8 @@ pub mod standardize;
 pub mod table;
 
 pub use table::{
-    Column, Counts, CsvOptions, Encoding, LeftOut, Missing, Need, Schema, Table, TargetColumns,
-    Thousands,
+    Column, Counts, CsvOptions, CsvText, Encoding, LeftOut, Missing, Need, Schema, Table,
+    TargetColumns, Thousands,
 };
 
 use crate::error::{Error, Result};

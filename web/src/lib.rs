@@ -47,7 +47,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
-use wgtrain::data::{Column, CsvOptions, TargetColumns};
+use wgtrain::data::{CsvOptions, CsvText};
 use wgtrain::files::{GivenFile, with_files, with_files_async};
 use wgtrain::run::{Arch, Data, Run, RunPlan, Settings, Start};
 use wgtrain::session::Fallback;
@@ -74,6 +74,15 @@ pub struct Options {
     pub label: Option<String>,
     /// Value target columns of a CSV file (names or numbers, comma separated): a regression.
     pub targets: Option<String>,
+    /// How to read a CSV file where the reader's detection is not what the file means (each as
+    /// `wgtrain train`'s flag of the same name takes it).
+    pub delimiter: Option<String>,
+    pub decimal: Option<String>,
+    pub thousands: Option<String>,
+    pub encoding: Option<String>,
+    pub comment: Option<String>,
+    pub na_values: Option<String>,
+    pub drop_missing_target: bool,
     pub hidden: Option<Vec<usize>>,
     pub activation: Option<String>,
     pub optimizer: Option<String>,
@@ -108,16 +117,22 @@ impl Options {
             (None, None) => Start::New,
         };
         let csv = wgtrain::data::is_csv(&self.data);
-        plan.csv = CsvOptions {
-            label: match self.label.as_deref().filter(|_| csv) {
-                Some(l) if !l.trim().is_empty() => Some(l.trim().parse::<Column>()?),
-                _ => None,
-            },
-            targets: match self.targets.as_deref().filter(|_| csv) {
-                Some(t) if !t.trim().is_empty() => Some(t.trim().parse::<TargetColumns>()?),
-                _ => None,
-            },
-            ..CsvOptions::default()
+        plan.csv = if csv {
+            CsvText {
+                label: self.label.clone(),
+                targets: self.targets.clone(),
+                delimiter: self.delimiter.clone(),
+                decimal: self.decimal.clone(),
+                thousands: self.thousands.clone(),
+                encoding: self.encoding.clone(),
+                comment: self.comment.clone(),
+                na_values: self.na_values.clone(),
+                drop_missing_target: self.drop_missing_target,
+                ..CsvText::default()
+            }
+            .options()?
+        } else {
+            CsvOptions::default()
         };
         let activations = match &self.activation {
             Some(a) => Some(vec![a.parse()?]),
@@ -161,22 +176,15 @@ fn given(name: String, bytes: Vec<u8>) -> GivenFile {
     (PathBuf::from(name), Arc::from(bytes))
 }
 
-/// The schema a CSV file would be read with (the table reader's, as `wgtrain schema` prints
-/// it): JSON `{"lines": [...], "schema": {...}}`, the lines in the library's words (settings
+/// The schema a CSV file would be read with under `options` (JSON, as `WebRun::open` takes
+/// them; their CSV settings apply), as `wgtrain schema` prints it: JSON `{"lines": [...],
+/// "schema": {...}}`, the lines in the library's words (settings
 /// named "the setting `label`"), or the reader's error.
 #[wasm_bindgen]
-pub fn schema(
-    name: String,
-    bytes: Vec<u8>,
-    label: Option<String>,
-    targets: Option<String>,
-) -> Result<String, JsError> {
-    let options = Options {
-        data: name.clone(),
-        label,
-        targets,
-        ..Options::default()
-    };
+pub fn schema(name: String, bytes: Vec<u8>, options: String) -> Result<String, JsError> {
+    let mut options: Options = serde_json::from_str(&options)
+        .map_err(|e| JsError::new(&format!("the page's options: {e}")))?;
+    options.data = name.clone();
     let csv = options.plan().map_err(js_error)?.csv;
     let file = given(name, bytes);
     let schema = with_files(std::slice::from_ref(&file), || {

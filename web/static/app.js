@@ -40,7 +40,7 @@ async function showSchema() {
   $("schema").textContent = "";
   if (!files.csv) return;
   try {
-    const s = JSON.parse(schema(files.csv.name, files.csv.bytes, $("label").value || undefined, $("targets").value || undefined));
+    const s = JSON.parse(schema(files.csv.name, files.csv.bytes, JSON.stringify(csvOptions({ data: files.csv.name }))));
     $("schema").innerHTML = `<pre>${escapeHtml(s.lines.join("\n"))}</pre>`;
     clearError();
   } catch (e) {
@@ -50,6 +50,19 @@ async function showSchema() {
 
 function escapeHtml(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+}
+
+// The CSV reading settings the person filled in, added to `o` (blank fields left out: the
+// reader then detects them).
+const CSV_FIELDS = ["label", "targets", "delimiter", "decimal", "thousands", "encoding", "comment", "na_values"];
+
+function csvOptions(o) {
+  for (const key of CSV_FIELDS) {
+    const v = $(key).value.trim();
+    if (v !== "") o[key] = v;
+  }
+  if ($("drop_missing_target").checked) o.drop_missing_target = true;
+  return o;
 }
 
 function options() {
@@ -66,8 +79,7 @@ function options() {
   };
   if ($("dataset").value === "csv") {
     if (!files.csv) throw new Error("choose or drop a CSV file first");
-    if ($("label").value.trim()) o.label = $("label").value.trim();
-    if ($("targets").value.trim()) o.targets = $("targets").value.trim();
+    csvOptions(o);
     if (files.test) o.test = files.test.name;
     else if ($("valid_split").value.trim()) o.valid_split = num("valid_split");
   }
@@ -210,8 +222,8 @@ function wire() {
   $("checkpoint").addEventListener("change", async (ev) => {
     files.checkpoint = ev.target.files[0] ? await readFile(ev.target.files[0]) : null;
   });
-  $("label").addEventListener("change", showSchema);
-  $("targets").addEventListener("change", showSchema);
+  for (const key of CSV_FIELDS) $(key).addEventListener("change", showSchema);
+  $("drop_missing_target").addEventListener("change", showSchema);
   const drop = $("drop");
   drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -230,7 +242,7 @@ function wire() {
 // and trains without a click (the page test uses it); ?csv=URL fetches a CSV file from the
 // same server as the dataset.
 async function fromUrl() {
-  for (const key of ["hidden", "activation", "optimizer", "lr", "batch", "epochs", "device", "label", "targets", "valid_split"]) {
+  for (const key of ["hidden", "activation", "optimizer", "lr", "batch", "epochs", "device", "valid_split", ...CSV_FIELDS]) {
     if (params.has(key)) $(key).value = params.get(key);
   }
   if (params.has("dataset")) $("dataset").value = params.get("dataset");

@@ -7,6 +7,7 @@ mod apply;
 mod fit;
 mod read;
 mod schema;
+mod text;
 
 use std::fmt;
 use std::path::Path;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use read::header_names;
 pub use read::{Format, SPACES, Text, is_missing, number, number_in};
 pub use schema::{ColumnKind, ColumnSchema, Figures, Role, Schema};
+pub use text::CsvText;
 
 use super::Dataset;
 use crate::error::{Error, Result};
