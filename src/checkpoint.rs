@@ -207,6 +207,9 @@ pub struct TrainingState {
     pub train_rows: usize,
     /// The fraction of rows held out for validation, in (0, 1); None: no validation set.
     pub valid_split: Option<f64>,
+    /// The hold-out was drawn per class (`Dataset::hold_out`); false in checkpoints from before
+    /// it was, which resume with the plain shuffle they trained with.
+    pub stratified: bool,
     /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
     /// their inputs too (tensors `input.mean` and `input.std`).
     pub standardize: Option<Standardize>,
@@ -413,6 +416,9 @@ fn encode_bytes(
         put("train_rows", st.train_rows.to_string());
         if let Some(f) = st.valid_split {
             put("valid_split", f.to_string());
+            if st.stratified {
+                put("valid_split_by", "class".to_string());
+            }
         }
     }
     let views = bufs
@@ -896,6 +902,7 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
                 .contains_key("valid_split")
                 .then(|| number(&info, "valid_split"))
                 .transpose()?,
+            stratified: info.get("valid_split_by").is_some_and(|b| b == "class"),
             label_column: input.label_column,
             targets: input.targets,
             table: input.table.clone(),

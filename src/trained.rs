@@ -275,6 +275,17 @@ impl Model {
     /// below the class count, finite inputs and targets); outputs that overflow f32 are an
     /// `Error::Diverged` naming the row, as in `predict`, never a loss of infinity.
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        self.evaluate_with(data, evaluate::Decision::Argmax)
+    }
+
+    /// `evaluate` with a classifier's classes decided by `decision`: for a model of two
+    /// classes, `Decision::Threshold(t)` predicts the second class from a probability of `t`
+    /// (an `Error::Invalid` naming the setting `threshold` for other models).
+    pub fn evaluate_with(
+        &self,
+        data: &Dataset,
+        decision: evaluate::Decision,
+    ) -> Result<Evaluation> {
         self.check()?;
         data.check()?;
         let names = self.input.table.as_ref().map(|t| t.target_names());
@@ -282,9 +293,10 @@ impl Model {
         let z = self.input.target_standardize.as_ref();
         let mut e = match &self.input.standardize {
             Some(s) => {
-                evaluate::evaluate_scaled(&self.spec, &self.params, &s.apply_to(data.clone())?, z)
+                let data = s.apply_to(data.clone())?;
+                evaluate::evaluate_with(&self.spec, &self.params, &data, z, decision)
             }
-            None => evaluate::evaluate_scaled(&self.spec, &self.params, data, z),
+            None => evaluate::evaluate_with(&self.spec, &self.params, data, z, decision),
         }?;
         if !e.loss.is_finite() {
             // What predict says of the same rows (the row whose output overflows), or else this.

@@ -133,6 +133,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         data: "digits".into(),
         train_rows: data.n,
         valid_split: None,
+        stratified: false,
         standardize: None,
         target_standardize: None,
         // Not this run's layout (digits is no CSV file): here only to be read back.
@@ -389,6 +390,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
                 data: "digits".into(),
                 train_rows: data.n,
                 valid_split: None,
+                stratified: false,
                 standardize: None,
                 target_standardize: None,
                 label_column: None,

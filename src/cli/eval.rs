@@ -67,9 +67,15 @@ pub struct EvalArgs {
     /// Which part: test (the default when the data has a test split), train, or all.
     #[arg(long, value_parser = ["test", "train", "all"])]
     split: Option<String>,
-    /// One JSON object (loss, accuracy, confusion matrix, per-class metrics) instead of tables.
+    /// One JSON object (loss, accuracy, balanced accuracy, ROC AUC, log-loss, confusion
+    /// matrix, per-class metrics) instead of tables; numbers at full precision.
     #[arg(long)]
     json: bool,
+    /// For a classifier of two classes: predict the second class (the positive one, class 1)
+    /// when its probability is at least P, instead of the more probable class. The accuracy,
+    /// confusion matrix and per-class figures follow it; ROC AUC and log-loss do not.
+    #[arg(long, value_name = "P")]
+    threshold: Option<f64>,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
@@ -86,7 +92,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     for n in &rows.notes {
         eprintln!("note: {}", super::in_flags(n));
     }
-    let e = model.evaluate(&rows.set)?;
+    let e = model.evaluate_with(&rows.set, decision(a.threshold))?;
     let names = model.input.table.as_ref().and_then(|t| t.classes.clone());
     let text = if a.json {
         format!("{}\n", e.to_json_named(names.as_deref()))
@@ -125,6 +131,22 @@ pub struct PredictArgs {
     /// of the column's levels, all-zero inputs, with a count on stderr).
     #[arg(long)]
     strict: bool,
+    /// For a classifier of two classes: predict the second class (class 1) when its
+    /// probability is at least P, instead of the more probable class.
+    #[arg(long, value_name = "P")]
+    threshold: Option<f64>,
+    /// Columns of the input CSV (by header name, comma separated or repeated) written first in
+    /// each output row as the file has them, such as an id: the rows stay matched to their
+    /// predictions.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    keep: Vec<String>,
+}
+
+/// The class decision `--threshold` asks for.
+fn decision(threshold: Option<f64>) -> wgtrain::evaluate::Decision {
+    threshold.map_or(wgtrain::evaluate::Decision::Argmax, |t| {
+        wgtrain::evaluate::Decision::Threshold(t)
+    })
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
@@ -137,11 +159,19 @@ pub fn predict(a: PredictArgs) -> Result<()> {
             &[("--out", out)],
         )?;
     }
-    let (x, n, notes) = run::predict_rows(&model, &a.input, a.strict, &super::data_roots())?;
-    for note in &notes {
+    let decision = decision(a.threshold);
+    if model.spec.output == Output::Softmax {
+        decision.check(model.spec.outputs())?;
+    } else if a.threshold.is_some() {
+        decision.check(1)?;
+    }
+    let rows = run::predict_rows(&model, &a.input, a.strict, &a.keep, &super::data_roots())?;
+    for note in &rows.notes {
         eprintln!("note: {}", super::in_flags(note));
     }
-    let csv = run::predictions_csv(&model, &model.predict(&x, n)?);
+    let n = rows.n;
+    let probs = model.predict(&rows.x, n)?;
+    let csv = run::predictions_csv_with(&model, &probs, decision, &rows.kept);
     match &a.out {
         Some(path) => {
             run::write_atomic(path, csv.as_bytes())?;

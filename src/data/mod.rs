@@ -10,7 +10,7 @@ pub mod standardize;
 pub mod table;
 
 pub use table::{
-    Column, Counts, CsvOptions, CsvText, Encoding, LeftOut, Missing, Need, Schema, Table,
+    Column, Counts, CsvOptions, CsvText, Encoding, Kept, LeftOut, Missing, Need, Schema, Table,
     TargetColumns, Thousands,
 };
 
@@ -394,9 +394,22 @@ impl Dataset {
 }
 
 impl Dataset {
-    /// Holds out `fraction` of the rows (at least one, at most n - 1), chosen by a seeded shuffle:
-    /// returns (the rest, the held-out rows).
+    /// Holds out `fraction` of the rows (at least one, at most n - 1), chosen by a seeded shuffle
+    /// and, for class targets, per class (`stratified`): each class gives its share of the
+    /// held-out rows (largest remainders round), and a class of one row stays in training.
+    /// Returns (the rest, the held-out rows).
     pub fn hold_out(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        self.hold_out_as(fraction, seed, true)
+    }
+
+    /// `hold_out`, per class only when `stratify` (runs saved before hold-outs were drawn per
+    /// class resume with the plain shuffle they trained with).
+    pub fn hold_out_as(
+        &self,
+        fraction: f64,
+        seed: u64,
+        stratify: bool,
+    ) -> Result<(Dataset, Dataset)> {
         if !(fraction > 0.0 && fraction < 1.0) {
             return Err(Error::invalid(
                 "valid_split",
@@ -412,11 +425,67 @@ impl Dataset {
         let k = ((self.n as f64 * fraction).round() as usize).clamp(1, self.n - 1);
         let mut idx: Vec<usize> = (0..self.n).collect();
         crate::rng::Rng::new(seed ^ 0x7a11d).shuffle(&mut idx);
-        let (held, rest) = idx.split_at(k);
-        let mut valid = self.subset(held);
+        let held = match (&self.targets, stratify) {
+            (Targets::Classes { labels, n_classes }, true) => {
+                per_class(&idx, labels, *n_classes, k)
+            }
+            _ => None,
+        };
+        let (held, rest): (Vec<usize>, Vec<usize>) = match held {
+            Some(take) => idx.iter().copied().partition(|&i| take[i]),
+            None => (idx[..k].to_vec(), idx[k..].to_vec()),
+        };
+        let mut valid = self.subset(&held);
         valid.name = format!("{} (validation)", self.name);
-        Ok((self.subset(rest), valid))
+        Ok((self.subset(&rest), valid))
     }
+}
+
+/// Which rows to hold out, `k` in all, drawn per class: class c gives `k·n_c/n` rows rounded by
+/// largest remainder (ties: the lower class), at most `n_c - 1`, its first ones in the shuffled
+/// order `idx`. None when no class can give a row (every class a single row).
+fn per_class(idx: &[usize], labels: &[u32], classes: usize, k: usize) -> Option<Vec<bool>> {
+    let n = labels.len();
+    let mut count = vec![0usize; classes];
+    for &l in labels {
+        count[l as usize] += 1;
+    }
+    let cap = |c: usize| count[c].saturating_sub(1);
+    let exact: Vec<f64> = count.iter().map(|&c| (k * c) as f64 / n as f64).collect();
+    let mut quota: Vec<usize> = (0..classes)
+        .map(|c| (exact[c] as usize).min(cap(c)))
+        .collect();
+    let mut order: Vec<usize> = (0..classes).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - quota[a] as f64, exact[b] - quota[b] as f64);
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    let mut left = k.saturating_sub(quota.iter().sum());
+    // Hand out what rounding down left, one row per class in turn, while any class has room.
+    while left > 0 {
+        let before = left;
+        for &c in &order {
+            if left > 0 && quota[c] < cap(c) {
+                quota[c] += 1;
+                left -= 1;
+            }
+        }
+        if left == before {
+            break;
+        }
+    }
+    if quota.iter().sum::<usize>() == 0 {
+        return None;
+    }
+    let mut take = vec![false; n];
+    for &i in idx {
+        let c = labels[i] as usize;
+        if quota[c] > 0 {
+            quota[c] -= 1;
+            take[i] = true;
+        }
+    }
+    Some(take)
 }
 
 /// What `load` reads from a source: the training set and, where the source has one (the IDX
@@ -597,6 +666,77 @@ pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf])
 
 #[cfg(test)]
 mod tests {
+    use super::{Dataset, Targets};
+
+    /// 300 rows: 200 of class 0, 81 of class 1, 18 of class 2 and one of class 3.
+    fn unbalanced() -> Dataset {
+        let labels: Vec<u32> = (0..300u32)
+            .map(|i| match i % 100 {
+                _ if i == 299 => 3,
+                0..=5 if i < 285 => 2,
+                r if r < 33 => 1,
+                _ => 0,
+            })
+            .collect();
+        let x: Vec<f32> = (0..300).map(|i| i as f32).collect();
+        let targets = Targets::Classes {
+            labels,
+            n_classes: 4,
+        };
+        Dataset::new("unbalanced", x, 300, 1, targets).unwrap()
+    }
+
+    fn counts(d: &Dataset) -> Vec<usize> {
+        let Targets::Classes { labels, .. } = &d.targets else {
+            panic!("class targets")
+        };
+        (0..4)
+            .map(|c| labels.iter().filter(|&&l| l == c).count())
+            .collect()
+    }
+
+    #[test]
+    fn a_hold_out_draws_each_class_its_share_and_leaves_a_single_row_in_training() {
+        let d = unbalanced();
+        let all = counts(&d);
+        assert_eq!(all, [200, 81, 18, 1]);
+        for (fraction, seed) in [(0.2, 1), (0.1, 7), (0.5, 3), (0.01, 9)] {
+            let (train, valid) = d.hold_out(fraction, seed).unwrap();
+            let k = (300.0 * fraction).round() as usize;
+            let (t, v) = (counts(&train), counts(&valid));
+            assert_eq!(valid.n, k, "fraction {fraction}");
+            for c in 0..4 {
+                assert_eq!(t[c] + v[c], all[c]);
+                let share = k as f64 * all[c] as f64 / 300.0;
+                if all[c] > 1 {
+                    // Largest remainders: within one row of the exact share.
+                    assert!(
+                        (v[c] as f64 - share).abs() < 1.0,
+                        "class {c}: {v:?} for {share}"
+                    );
+                }
+            }
+            assert_eq!(v[3], 0, "the single row of class 3 stays in training");
+            // Every row once.
+            let mut xs: Vec<f32> = train.x.to_f32();
+            xs.extend(valid.x.to_f32());
+            xs.sort_by(f32::total_cmp);
+            assert_eq!(xs, (0..300).map(|i| i as f32).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_plain_hold_out_is_the_seeded_shuffles_first_rows_as_before() {
+        let d = unbalanced();
+        let (_, valid) = d.hold_out_as(0.2, 5, false).unwrap();
+        let mut idx: Vec<usize> = (0..300).collect();
+        crate::rng::Rng::new(5 ^ 0x7a11d).shuffle(&mut idx);
+        let want: Vec<f32> = idx[..60].iter().map(|&i| i as f32).collect();
+        assert_eq!(valid.x.to_f32(), want);
+        // Stratified draws differ from it on this set: some class is off its share there.
+        let (_, strat) = d.hold_out(0.2, 5).unwrap();
+        assert_ne!(strat.x.to_f32(), want);
+    }
 
     #[test]
     fn label_column_moves_the_label_and_rejects_columns_out_of_range() {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{self, Dataset, Inputs, Need, Table, Targets};
 use crate::error::{Error, Result};
+use crate::evaluate::Decision;
 use crate::model::{Output, Spec};
 use crate::trained::Model;
 
@@ -243,15 +244,31 @@ fn check_width(spec: &Spec, dim: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// What `predict_rows` read.
+#[derive(Clone, Debug)]
+pub struct PredictRows {
+    /// The inputs, `n` rows of the model's width.
+    pub x: Inputs,
+    /// How many rows.
+    pub n: usize,
+    /// The columns asked to be carried through, their cells row for row (empty when none
+    /// were asked for).
+    pub kept: data::Kept,
+    /// What the reading settled that a user should know.
+    pub notes: Vec<String>,
+}
+
 /// Rows to predict on for `model`: a CSV file (read with the model's table; `strict`: a
-/// category the training file did not have is an error), an IDX image file, or a dataset
-/// name or folder (its test split when it has one). The inputs, their row count, and notes.
+/// category the training file did not have is an error; `keep`: columns of the file, by
+/// header name, carried through as written), an IDX image file, or a dataset name or folder
+/// (its test split when it has one).
 pub fn predict_rows(
     model: &Model,
     input: &str,
     strict: bool,
+    keep: &[String],
     roots: &[PathBuf],
-) -> Result<(Inputs, usize, Vec<String>)> {
+) -> Result<PredictRows> {
     let inputs = model.spec.inputs();
     let path = Path::new(input);
     let lower = input.to_ascii_lowercase();
@@ -264,27 +281,47 @@ pub fn predict_rows(
         }
         Ok(())
     };
+    let csv = (path.is_file() || crate::files::is_given(path)) && data::is_csv(input);
+    if !keep.is_empty() && !csv {
+        return Err(Error::invalid(
+            "keep",
+            format!(
+                "{input}: columns are carried through from a CSV file with a header; this is not one"
+            ),
+        ));
+    }
+    let rows = |x: Inputs, n: usize, kept: data::Kept, notes: Vec<String>| PredictRows {
+        x,
+        n,
+        kept,
+        notes,
+    };
     if path.is_file() && (lower.contains("idx3-ubyte") || lower.ends_with(".idx")) {
         let (data, n, dim) = data::idx::load_images(path)?;
         check_dim(dim)?;
-        return Ok((data, n, notes));
+        return Ok(rows(data, n, data::Kept::default(), notes));
     }
-    if (path.is_file() || crate::files::is_given(path)) && data::is_csv(input) {
+    if csv {
         let table = table_for(model, None, None, &mut notes)?;
-        let rows = table.read(path, Need::Features { strict }, None)?;
-        if rows.counts.unseen > 0 {
+        let read = table.read(path, Need::Features { strict }, None)?;
+        if read.counts.unseen > 0 {
             notes.push(format!(
                 "{input}: {} categorical cells hold values the training file does not have; read as none of their column's levels (the setting `strict` refuses them)",
-                rows.counts.unseen
+                read.counts.unseen
             ));
         }
-        check_dim(rows.data.dim)?;
-        return Ok((rows.data.x, rows.data.n, notes));
+        check_dim(read.data.dim)?;
+        let kept = if keep.is_empty() {
+            data::Kept::default()
+        } else {
+            table.kept(path, keep, read.data.n)?
+        };
+        return Ok(rows(read.data.x, read.data.n, kept, notes));
     }
     let split = data::load_from(input, None, None, roots)?;
     let set = split.test.unwrap_or(split.train);
     check_dim(set.dim)?;
-    Ok((set.x, set.n, notes))
+    Ok(rows(set.x, set.n, data::Kept::default(), notes))
 }
 
 /// A CSV cell: quoted (with its quotes doubled) when it holds a comma, a quote or a line end.
@@ -298,8 +335,20 @@ fn quote(s: &str) -> String {
 
 /// `model`'s outputs `probs` (from `Model::predict`, one row per sample) as CSV with a header:
 /// for a classifier the class (by name when the model's table has them) then each class's
-/// probability; otherwise each output, named after its target column when known.
+/// probability; otherwise each output, named after its target column when known. Numbers in
+/// their shortest form that reads back as the same f32.
 pub fn predictions_csv(model: &Model, probs: &[f32]) -> String {
+    predictions_csv_with(model, probs, Decision::Argmax, &data::Kept::default())
+}
+
+/// `predictions_csv` with the class decided by `decision` (a threshold for a classifier of two
+/// classes: see `Decision::check`) and the `kept` columns first, as the input file wrote them.
+pub fn predictions_csv_with(
+    model: &Model,
+    probs: &[f32],
+    decision: Decision,
+    kept: &data::Kept,
+) -> String {
     let spec = &model.spec;
     let w = spec.outputs();
     let classify = spec.output == Output::Softmax;
@@ -310,31 +359,44 @@ pub fn predictions_csv(model: &Model, probs: &[f32]) -> String {
     // A regression table's target columns, by name.
     let target_names: Option<Vec<String>> =
         table.map(|t| t.target_names()).filter(|n| n.len() == w);
-    let names: Vec<String> = (0..w)
-        .map(|j| match (&class_names, &target_names) {
-            (Some(c), _) => quote(&format!("p_{}", c[j])),
-            (None, Some(t)) if !classify => quote(&t[j]),
-            _ if classify || spec.output == Output::Sigmoid => format!("p{j}"),
-            _ => format!("y{j}"),
-        })
-        .collect();
-    let mut csv = if classify {
-        format!("class,{}\n", names.join(","))
-    } else {
-        format!("{}\n", names.join(","))
-    };
-    for row in probs.chunks_exact(w.max(1)) {
-        let values: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
+    let mut names: Vec<String> = kept.names.iter().map(|n| quote(n)).collect();
+    if classify {
+        names.push("class".into());
+    }
+    names.extend((0..w).map(|j| match (&class_names, &target_names) {
+        (Some(c), _) => quote(&format!("p_{}", c[j])),
+        (None, Some(t)) if !classify => quote(&t[j]),
+        _ if classify || spec.output == Output::Sigmoid => format!("p{j}"),
+        _ => format!("y{j}"),
+    }));
+    let mut csv = names.join(",") + "\n";
+    let mut cells: Vec<String> = Vec::with_capacity(names.len());
+    for (i, row) in probs.chunks_exact(w.max(1)).enumerate() {
+        cells.clear();
+        if !kept.names.is_empty() {
+            cells.extend(kept.row(i).iter().map(|c| quote(c)));
+        }
         if classify {
-            let class = crate::cpu::fast::argmax(row);
-            let class = match &class_names {
+            let class = decision.class(row);
+            cells.push(match &class_names {
                 Some(c) => quote(&c[class]),
                 None => class.to_string(),
-            };
-            csv += &format!("{class},{}\n", values.join(","));
-        } else {
-            csv += &format!("{}\n", values.join(","));
+            });
         }
+        cells.extend(row.iter().map(|&v| shortest(v)));
+        csv += &cells.join(",");
+        csv.push('\n');
     }
     csv
+}
+
+/// `v` in the fewest digits that read back as the same f32 (Rust's `Display` and `LowerExp`
+/// both give those): plain between 1e-5 and 1e16, in exponent form outside, so a probability of
+/// 1e-30 is not thirty zeros long.
+pub(crate) fn shortest(v: f32) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-5..1e16).contains(&v.abs()) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
 }

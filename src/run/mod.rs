@@ -44,7 +44,9 @@ mod tests;
 
 pub use crate::checkpoint::write_atomic;
 pub use crate::checkpoint::{Arch, check_output};
-pub use apply::{EvalRows, Part, eval_rows, predict_rows, predictions_csv};
+pub use apply::{
+    EvalRows, Part, PredictRows, eval_rows, predict_rows, predictions_csv, predictions_csv_with,
+};
 pub use arch::{build, check, check_plain, expand, load_model};
 pub use outputs::{Named, check_distinct};
 pub use running::{Finished, Run};
@@ -382,6 +384,14 @@ impl RunPlan {
         if let Some(d) = &self.test {
             test = Some(extra(d, "test", table.as_ref(), &mut c.notes)?);
         }
+        // A run that keeps its best epoch reports that epoch's model on the test rows at the
+        // end, so it keeps them as given.
+        let keep_best = self
+            .outputs
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.keep_best);
+        let kept_test = test.as_ref().filter(|_| keep_best).cloned();
         if let Some(test) = test {
             t = t.test(test);
         }
@@ -427,6 +437,7 @@ impl RunPlan {
             outputs: self.outputs,
             resumed,
             last_epoch,
+            kept_test,
         })
     }
 

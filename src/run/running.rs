@@ -8,6 +8,7 @@ use super::{INTERRUPTED_FILE, Outputs};
 use crate::checkpoint;
 use crate::data::{Counts, Table};
 use crate::error::{Error, Result};
+use crate::evaluate::Evaluation;
 use crate::session::{Fit, Trainer};
 use crate::train::EpochReport;
 
@@ -21,6 +22,8 @@ pub struct Run {
     pub(super) outputs: Outputs,
     pub(super) resumed: bool,
     pub(super) last_epoch: usize,
+    /// The test rows as given, for a run that keeps its best epoch.
+    pub(super) kept_test: Option<crate::data::Dataset>,
 }
 
 /// What `Run::fit` did: the session's `Fit`, and a metrics file that could not be written
@@ -31,6 +34,10 @@ pub struct Finished {
     pub fit: Fit,
     /// Why the metrics file could not be written, when it could not.
     pub metrics_error: Option<Error>,
+    /// A run that kept its best epoch (`Checkpoints::keep_best`) and has a test set: the saved
+    /// model, read back from its file, evaluated on the test rows; its figures, not the last
+    /// epoch's, are what the file gives. None otherwise, or when the run was interrupted.
+    pub kept_test: Option<Evaluation>,
 }
 
 impl Run {
@@ -104,7 +111,26 @@ impl Run {
                 Ok(())
             })
             .await?;
-        Ok(Finished { fit, metrics_error })
+        let kept_test = self.evaluate_kept(&fit)?;
+        Ok(Finished {
+            fit,
+            metrics_error,
+            kept_test,
+        })
+    }
+
+    /// The kept model (the checkpoint file `fit` saved its best epoch to) on the test rows.
+    fn evaluate_kept(&self, fit: &Fit) -> Result<Option<Evaluation>> {
+        let (Some(test), Some(_), Some(path), false) =
+            (&self.kept_test, fit.kept, &fit.saved, fit.interrupted)
+        else {
+            return Ok(None);
+        };
+        if fit.save_error.is_some() {
+            return Ok(None);
+        }
+        let model = crate::trained::Model::load(path)?;
+        model.evaluate(test).map(Some)
     }
 
     /// Saves a stopped run that `fit` did not save (no checkpoint path: `INTERRUPTED_FILE`);

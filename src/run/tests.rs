@@ -55,6 +55,7 @@ fn stored() -> TrainingState {
         data: "my.csv".into(),
         train_rows: 4,
         valid_split: Some(0.1),
+        stratified: true,
         standardize: None,
         target_standardize: None,
         label_column: Some(1),

@@ -355,6 +355,8 @@ impl Trainer {
             .ok_or_else(|| Error::usage("the session failed to open before"))?;
         let Given { train, valid, test } = given;
         self.check_given(&train, valid.as_ref(), test.as_ref())?;
+        // A resumed run holds out what it trained without; new runs draw per class.
+        let stratified = self.resume.as_ref().is_none_or(|r| r.stratified);
         let (train, valid) = match (self.hold_out, valid) {
             (Some(_), Some(_)) => {
                 return Err(Error::usage(
@@ -362,7 +364,7 @@ impl Trainer {
                 ));
             }
             (Some(f), None) => {
-                let (t, v) = train.hold_out(f, self.config.seed)?;
+                let (t, v) = train.hold_out_as(f, self.config.seed, stratified)?;
                 (t, Some(v))
             }
             (None, v) => (train, v),
@@ -406,6 +408,7 @@ impl Trainer {
             data: source,
             train_rows: train.n,
             valid_split: self.hold_out,
+            stratified,
             standardize: self.model.input.standardize.clone(),
             target_standardize: self.model.input.target_standardize.clone(),
             label_column: self.model.input.label_column,

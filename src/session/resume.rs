@@ -80,6 +80,7 @@ mod tests {
             data: "xor".into(),
             train_rows: 4,
             valid_split: None,
+            stratified: false,
             standardize: None,
             target_standardize: None,
             label_column: None,

@@ -349,11 +349,11 @@ impl WebRun {
     pub async fn predict(&self, name: String, bytes: Vec<u8>) -> Result<String, JsError> {
         let model = self.model().await?;
         let file = given(name.clone(), bytes);
-        let (x, n, _) = with_files(std::slice::from_ref(&file), || {
-            wgtrain::run::predict_rows(&model, &name, false, &[])
+        let rows = with_files(std::slice::from_ref(&file), || {
+            wgtrain::run::predict_rows(&model, &name, false, &[], &[])
         })
         .map_err(js_error)?;
-        let probs = model.predict(&x, n).map_err(js_error)?;
+        let probs = model.predict(&rows.x, rows.n).map_err(js_error)?;
         Ok(wgtrain::run::predictions_csv(&model, &probs))
     }
 }

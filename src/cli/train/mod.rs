@@ -258,7 +258,11 @@ fn finish(a: &TrainArgs, run: &mut Run, end: Finished, watch: Option<Watch>) -> 
     let say = |line: String| {
         let _ = writeln!(std::io::stderr(), "{line}");
     };
-    let Finished { fit, metrics_error } = end;
+    let Finished {
+        fit,
+        metrics_error,
+        kept_test,
+    } = end;
     let epochs = run.last_epoch();
     if let Some(e) = &fit.save_error {
         // The model is in the rescue file (fit wrote it, or failed saying so): say where first,
@@ -305,6 +309,9 @@ fn finish(a: &TrainArgs, run: &mut Run, end: Finished, watch: Option<Watch>) -> 
         if let Some(path) = &fit.saved {
             say(saved_line(path, &fit));
         }
+        if let (Some(e), Some(k)) = (&kept_test, fit.kept) {
+            let _ = writeln!(std::io::stdout(), "{}", kept_line(e, k));
+        }
     }
     draw(run, &fit)?;
     if let Some(e) = metrics_error {
@@ -344,6 +351,26 @@ fn saved_line(path: &std::path::Path, fit: &Fit) -> String {
             m.r2.map_or("n/a".into(), |v| format!("{v:.4}"))
         ))
     )
+}
+
+/// The result of a --keep-best run with a test set: the saved model's figures on it (the
+/// epochs' lines above end with the last epoch's).
+fn kept_line(e: &wgtrain::evaluate::Evaluation, epoch: usize) -> String {
+    let mut s = format!("test, the saved model (epoch {epoch}): loss {:.4}", e.loss);
+    if let Some(a) = e.accuracy {
+        s += &format!("  accuracy {:.2}%", a * 100.0);
+    }
+    if let Some(b) = e.balanced_accuracy {
+        s += &format!("  balanced accuracy {:.2}%", b * 100.0);
+    }
+    if let Some(m) = &e.regression {
+        s += &format!(
+            "  rmse {}  r2 {}",
+            wgtrain::evaluate::figure(m.rmse),
+            m.r2.map_or("n/a".into(), |v| format!("{v:.4}"))
+        );
+    }
+    s
 }
 
 /// --plot's picture of the run, when it has epochs.

@@ -214,7 +214,7 @@ impl Table {
     /// from its first lines) splits its first line into more cells; then its own delimiter and
     /// decimal mark, and the thousands separator that is not that decimal mark when the
     /// training file had one.
-    fn format_of(&self, path: &Path) -> (Format, Option<char>) {
+    pub(super) fn format_of(&self, path: &Path) -> (Format, Option<char>) {
         let own = Format {
             delimiter: self.delimiter,
             decimal: self.decimal,

@@ -5,6 +5,7 @@
 
 mod apply;
 mod fit;
+mod keep;
 mod read;
 mod schema;
 mod text;
@@ -14,6 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use keep::Kept;
 pub(crate) use read::header_names;
 pub use read::{Format, SPACES, Text, is_missing, number, number_in};
 pub use schema::{ColumnKind, ColumnSchema, Figures, Role, Schema};

@@ -12,6 +12,9 @@ use crate::data::{Dataset, Inputs, Targets};
 use crate::error::{Error, Result};
 use crate::model::{Loss, Output, Params, Spec};
 
+mod classes;
+pub use classes::Decision;
+
 /// Rows per forward chunk: bounds the working memory for large sets.
 const CHUNK: usize = 1024;
 
@@ -173,6 +176,17 @@ pub struct Evaluation {
     pub confusion: Vec<Vec<usize>>,
     /// Metrics of each class, indexed by class (one per model output); empty for value targets.
     pub per_class: Vec<ClassMetrics>,
+    /// The mean recall over the classes the set holds; None for value targets.
+    pub balanced_accuracy: Option<f64>,
+    /// ROC AUC: for two classes the second class's probability scored against its rows; for
+    /// more, the mean of each class against the rest over the classes with rows on both sides.
+    /// None for value targets or when no class has both.
+    pub roc_auc: Option<f64>,
+    /// The mean `-ln p(true class)` (in nats); None for value targets.
+    pub log_loss: Option<f64>,
+    /// The decision threshold the class figures were counted with (None: the most probable
+    /// class).
+    pub threshold: Option<f64>,
     /// MSE, RMSE, MAE and R² over all target columns, for value targets; None for classes.
     pub regression: Option<RegressionMetrics>,
     /// The same for each target column, in order; empty for class targets.
@@ -184,8 +198,10 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// One JSON object: `n`, `loss` (the training loss: ½·MSE for mse with one target),
-    /// `accuracy` (null for value targets), `confusion` and `per_class` (`class`, `precision`,
-    /// `recall`, `f1`, `support`); for value targets `mse`, `rmse`, `mae`, `r2` over all targets
+    /// `accuracy`, `balanced_accuracy`, `roc_auc`, `log_loss` (each null for value targets;
+    /// `roc_auc` also when no class has rows on both sides), `threshold` (null: the most
+    /// probable class), `confusion` and `per_class` (`class`, `precision`, `recall`, `f1`,
+    /// `support`); for value targets `mse`, `rmse`, `mae`, `r2` over all targets
     /// (null for class targets; `r2` null where it is undefined) and `per_target` (`target`,
     /// `name` when `target_names` has it, and the same four, one per target column; empty for
     /// class targets).
@@ -203,6 +219,10 @@ impl Evaluation {
             "per_class": self.per_class.iter().enumerate().map(|(c, m)| serde_json::json!({
                 "class": c, "precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support,
             })).collect::<Vec<_>>(),
+            "balanced_accuracy": self.balanced_accuracy,
+            "roc_auc": self.roc_auc,
+            "log_loss": self.log_loss,
+            "threshold": self.threshold,
             "mse": overall("mse"),
             "rmse": overall("rmse"),
             "mae": overall("mae"),
@@ -267,6 +287,11 @@ impl Evaluation {
             .map(|c| names.get(c).map_or(c.to_string(), Clone::clone))
             .collect();
         let shown = distinct_cuts(&full, NAME_WIDTH);
+        // The figures' lines name the positive class of two.
+        let head = match full.get(1).filter(|_| full.len() == 2) {
+            Some(second) => table[..at].replace("the second class", &format!("{second:?}")),
+            None => table[..at].to_string(),
+        };
         let w = shown
             .iter()
             .map(|n| n.chars().count())
@@ -274,7 +299,7 @@ impl Evaluation {
             .unwrap_or(0)
             .max(5);
         let name = |c: usize| -> &str { shown.get(c).map_or("", String::as_str) };
-        let mut s = table[..at].to_string();
+        let mut s = head;
         s += &format!("\n\n{:>w$}  precision  recall      f1  support\n", "class");
         for (c, m) in self.per_class.iter().enumerate() {
             s += &format!(
@@ -355,10 +380,28 @@ impl Evaluation {
         let Some(acc) = self.accuracy else {
             return s;
         };
-        s += &format!(
-            "accuracy {:.2}%\n\nclass  precision  recall      f1  support\n",
-            acc * 100.0
-        );
+        s += &format!("accuracy {:.2}%", acc * 100.0);
+        if let Some(t) = self.threshold {
+            s += &format!(" (the second class when its probability is at least {t})");
+        }
+        if let Some(b) = self.balanced_accuracy {
+            s += &format!(
+                "\nbalanced accuracy {:.2}% (the mean of the classes' recalls)",
+                b * 100.0
+            );
+        }
+        if let Some(a) = self.roc_auc {
+            let how = if self.per_class.len() == 2 {
+                "scored by the probability of the second class"
+            } else {
+                "each class against the rest, averaged"
+            };
+            s += &format!("\nroc auc {a:.4} ({how})");
+        }
+        if let Some(l) = self.log_loss {
+            s += &format!("\nlog-loss {}", figure(l));
+        }
+        s += "\n\nclass  precision  recall      f1  support\n";
         for (c, m) in self.per_class.iter().enumerate() {
             s += &format!(
                 "{c:>5}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}\n",
@@ -397,7 +440,23 @@ pub fn evaluate_scaled(
     data: &Dataset,
     targets: Option<&Standardize>,
 ) -> Result<Evaluation> {
+    evaluate_with(spec, params, data, targets, Decision::Argmax)
+}
+
+/// `evaluate_scaled` with the classes decided by `decision` (a threshold for a model of two
+/// classes, checked by `Decision::check`): the accuracy, confusion matrix, per-class and
+/// balanced figures follow it; ROC AUC and log-loss do not depend on it.
+pub fn evaluate_with(
+    spec: &Spec,
+    params: &Params,
+    data: &Dataset,
+    targets: Option<&Standardize>,
+    decision: Decision,
+) -> Result<Evaluation> {
     spec.check()?;
+    if matches!(data.targets, Targets::Classes { .. }) {
+        decision.check(spec.outputs())?;
+    }
     data.check()?;
     if data.dim != spec.inputs() {
         return Err(Error::Shape(format!(
@@ -453,6 +512,10 @@ pub fn evaluate_scaled(
         accuracy: None,
         confusion: vec![],
         per_class: vec![],
+        balanced_accuracy: None,
+        roc_auc: None,
+        log_loss: None,
+        threshold: None,
         regression: None,
         per_target: vec![],
         target_names: vec![],
@@ -464,35 +527,61 @@ pub fn evaluate_scaled(
         e.regression = Some(overall(&e.per_target));
     }
     if let Targets::Classes { labels, .. } = &data.targets {
-        let mut confusion = vec![vec![0usize; w]; w];
-        for (i, &l) in labels.iter().enumerate() {
-            confusion[l as usize][argmax(&out[i * w..(i + 1) * w])] += 1;
-        }
-        let correct: usize = (0..w).map(|c| confusion[c][c]).sum();
-        e.accuracy = Some(correct as f64 / data.n as f64);
-        e.per_class = (0..w)
-            .map(|c| {
-                let tp = confusion[c][c] as f64;
-                let predicted: usize = (0..w).map(|t| confusion[t][c]).sum();
-                let support: usize = confusion[c].iter().sum();
-                let ratio = |a: f64, b: usize| if b == 0 { 0.0 } else { a / b as f64 };
-                let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
-                let f1 = if precision + recall == 0.0 {
-                    0.0
-                } else {
-                    2.0 * precision * recall / (precision + recall)
-                };
-                ClassMetrics {
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                }
-            })
-            .collect();
-        e.confusion = confusion;
+        class_figures(&mut e, spec, &out, labels, decision);
     }
     Ok(e)
+}
+
+/// The class figures of `e` from the logits `z` (n, w) of a softmax classifier and the true
+/// `labels`: confusion matrix (classes by `decision`), accuracy, per-class and balanced figures,
+/// ROC AUC and log-loss.
+fn class_figures(e: &mut Evaluation, spec: &Spec, z: &[f32], labels: &[u32], decision: Decision) {
+    let w = spec.outputs();
+    let mut probs = z.to_vec();
+    for row in probs.chunks_exact_mut(w) {
+        apply_output(spec, row);
+    }
+    let mut confusion = vec![vec![0usize; w]; w];
+    for (i, &l) in labels.iter().enumerate() {
+        // The most probable class from the logits, as before thresholds existed (a softmax in
+        // f32 can round two close logits to one probability).
+        let class = match decision {
+            Decision::Argmax => argmax(&z[i * w..(i + 1) * w]),
+            Decision::Threshold(_) => decision.class(&probs[i * w..(i + 1) * w]),
+        };
+        confusion[l as usize][class] += 1;
+    }
+    let correct: usize = (0..w).map(|c| confusion[c][c]).sum();
+    e.accuracy = Some(correct as f64 / labels.len().max(1) as f64);
+    e.per_class = (0..w)
+        .map(|c| {
+            let tp = confusion[c][c] as f64;
+            let predicted: usize = (0..w).map(|t| confusion[t][c]).sum();
+            let support: usize = confusion[c].iter().sum();
+            let ratio = |a: f64, b: usize| if b == 0 { 0.0 } else { a / b as f64 };
+            let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            ClassMetrics {
+                precision,
+                recall,
+                f1,
+                support,
+            }
+        })
+        .collect();
+    e.confusion = confusion;
+    e.balanced_accuracy =
+        classes::balanced_accuracy(e.per_class.iter().map(|m| (m.recall, m.support)));
+    e.roc_auc = classes::roc_auc(&probs, w, labels);
+    e.log_loss = Some(classes::log_loss(z, w, labels));
+    e.threshold = match decision {
+        Decision::Threshold(t) => Some(t),
+        Decision::Argmax => None,
+    };
 }
 
 /// An error figure in the targets' units for people: 4 decimals, or 4 significant digits in
