@@ -9,7 +9,7 @@ use super::table::{CsvArgs, csv_options};
 
 #[derive(Args)]
 pub struct SchemaArgs {
-    /// The CSV file (.csv or .csv.gz).
+    /// The CSV file (.csv, .tsv, or gzipped .csv.gz, .tsv.gz).
     #[arg(value_name = "FILE")]
     file: PathBuf,
     #[command(flatten)]

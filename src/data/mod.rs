@@ -515,10 +515,14 @@ impl Split {
     }
 }
 
-/// Whether `source` names a CSV file (.csv or .csv.gz, any case).
+/// Whether `source` names a CSV file (.csv, .tsv, or either gzipped as .csv.gz, .tsv.gz; any
+/// case): a tab-separated export (R's `write.table(sep = "\t")`, pandas' `sep="\t"`) is read as
+/// a CSV file is, its delimiter found the same way.
 pub fn is_csv(source: &str) -> bool {
     let lower = source.to_ascii_lowercase();
-    lower.ends_with(".csv") || lower.ends_with(".csv.gz")
+    [".csv", ".csv.gz", ".tsv", ".tsv.gz"]
+        .iter()
+        .any(|e| lower.ends_with(e))
 }
 
 /// Reads a CSV file (gunzipped when the name ends in .gz) as found: `targets` None = the last
@@ -659,7 +663,7 @@ pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf])
             Err(Error::data(source, "no such file or folder"))
         }
         _ => Err(Error::usage(format!(
-            "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .csv.gz file"
+            "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .tsv file (or .csv.gz, .tsv.gz)"
         ))),
     }
 }
@@ -736,6 +740,16 @@ mod tests {
         // Stratified draws differ from it on this set: some class is off its share there.
         let (_, strat) = d.hold_out(0.2, 5).unwrap();
         assert_ne!(strat.x.to_f32(), want);
+    }
+
+    #[test]
+    fn tab_separated_exports_are_csv_files_and_other_names_are_not() {
+        for name in ["a.csv", "A.CSV", "b.csv.gz", "mpg-train.tsv", "c.TSV.gz"] {
+            assert!(super::is_csv(name), "{name}");
+        }
+        for name in ["a.txt", "b.tsvx", "c.gz", "digits", "csv"] {
+            assert!(!super::is_csv(name), "{name}");
+        }
     }
 
     #[test]

@@ -596,6 +596,12 @@ fn same_inputs(
                 data::table::Kind::Categorical { levels } => {
                     Some(format!("{} ({})", c.name, levels.join("|")))
                 }
+                data::table::Kind::Date { form, time, .. } => Some(format!(
+                    "{} (dates {}{})",
+                    c.name,
+                    form.pattern(),
+                    if *time { " with times" } else { "" }
+                )),
                 _ => None,
             })
             .collect()

@@ -254,7 +254,7 @@ impl WebRun {
         };
         let mut notes = run.notes().to_vec();
         if let Some(t) = run.table() {
-            notes.extend(t.left_out_notes());
+            notes.extend(t.notes());
         }
         Ok(WebRun {
             notes,

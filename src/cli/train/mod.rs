@@ -141,7 +141,7 @@ fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
                 ""
             }
         );
-        for n in table.left_out_notes() {
+        for n in table.notes() {
             note!("note: {}", super::in_flags(&n));
         }
     }

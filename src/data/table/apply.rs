@@ -118,6 +118,18 @@ impl Table {
                 {
                     return bad(format!("column {:?} has {} levels", c.name, levels.len()));
                 }
+                Kind::Date { offset, means, .. }
+                    if means.len() != c.kind.inputs()
+                        || !offset.is_finite()
+                        || means.iter().any(|m| !m.is_finite()) =>
+                {
+                    return bad(format!(
+                        "date column {:?} has the offset {offset} and {} means ({} inputs)",
+                        c.name,
+                        means.len(),
+                        c.kind.inputs()
+                    ));
+                }
                 _ => {}
             }
         }
@@ -135,6 +147,7 @@ impl Table {
     /// One line for people: the columns and what they are.
     pub fn describe(&self) -> String {
         let numeric = self.count(|k| matches!(k, Kind::Numeric { .. }));
+        let dates = self.count(|k| matches!(k, Kind::Date { .. }));
         let cats: Vec<usize> = self
             .columns
             .iter()
@@ -172,6 +185,12 @@ impl Table {
         }
         if let Some(c) = self.comment {
             s += &format!(", comment lines '{c}'");
+        }
+        if dates > 0 {
+            s += &format!(
+                "{} {dates} date",
+                if cats.is_empty() { " and" } else { "," }
+            );
         }
         if !cats.is_empty() {
             let levels: Vec<String> = cats.iter().map(|l| l.to_string()).collect();
@@ -496,6 +515,35 @@ impl Table {
                                 ));
                             }
                         }
+                    }
+                    Kind::Date {
+                        form,
+                        time,
+                        offset,
+                        means,
+                        ..
+                    } => {
+                        if self.is_missing(cell) {
+                            if self.missing == Missing::Error {
+                                return Err(refuse_missing());
+                            }
+                            counts.imputed += 1;
+                            x.extend_from_slice(means);
+                            continue;
+                        }
+                        let Some(m) = super::date::parse(cell, *form) else {
+                            return Err(err(
+                                line,
+                                format!(
+                                    "{}: {cell:?} is not a date written {}, as the training file wrote the column",
+                                    at(),
+                                    form.pattern()
+                                ),
+                            ));
+                        };
+                        let (v, k) = super::date::inputs(&m, *time);
+                        x.push((v[0] - offset) as f32);
+                        x.extend(v[1..k].iter().map(|&v| v as f32));
                     }
                     Kind::Categorical { levels } => {
                         let start = x.len();

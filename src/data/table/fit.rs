@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use super::date::{DateTally, Stray};
 use super::read::{Records, delimiter_name, formatted_number, sniff, ungrouped};
 use super::{
     CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, DROP_HINT,
@@ -41,6 +42,8 @@ struct Stat {
     /// The first number that uses the thousands candidate otherwise: as a decimal point (`3.5`
     /// in a decimal-comma file).
     candidate_other: Option<(usize, String)>,
+    /// The cells as dates of each form.
+    dates: DateTally,
 }
 
 /// How the fit reads numbers: the decimal mark, and the thousands separator it tries (the one
@@ -234,6 +237,21 @@ fn settle_thousands(
         used = true;
     }
     Ok(used.then_some(t))
+}
+
+/// The error for column `at` of `path`, dates but for a cell (`Stray`).
+fn stray(path: &Path, at: &str, e: Stray) -> Error {
+    Error::data(
+        path,
+        format!(
+            "line {}: {at}: {:?} is not a date written {}, but {} of the column's {} cells are: correct the cell, make it empty (a missing value), or leave the column out with the setting `ignore`",
+            e.line,
+            e.cell,
+            e.form.pattern(),
+            e.dates,
+            e.cells
+        ),
+    )
 }
 
 /// Whether `name` reads like an identifier's: `id`, `ID`, `Id`, `idx`, `index`, `*_id`,
@@ -602,6 +620,7 @@ impl Table {
                             }
                             continue;
                         }
+                        s.dates.cell(line, cell);
                         match numbers.read(cell) {
                             Some(v) if v.is_finite() && (v as f32).is_finite() => {
                                 s.number(v, rows);
@@ -703,6 +722,10 @@ impl Table {
         for (c, (role, s)) in roles.into_iter().zip(stats).enumerate() {
             let name = names[c].clone();
             let at = at_column(c, &name, header);
+            let date = match role {
+                None if s.texts > 0 => s.dates.settle().map_err(|e| stray(path, &at, e))?,
+                _ => None,
+            };
             let kind = match role {
                 Some(Kind::Label) => {
                     let plain = header && !name.contains([' ', ',', '"', '\'']);
@@ -721,6 +744,13 @@ impl Table {
                     Kind::Label
                 }
                 Some(k) => k,
+                None if let Some(d) = date => Kind::Date {
+                    form: d.form,
+                    time: d.time,
+                    offset: d.offset,
+                    means: d.means,
+                    guessed: d.guessed,
+                },
                 None if s.texts > 0
                     && let Some(what) = s
                         .first_text
@@ -929,12 +959,10 @@ impl Table {
             }
         }
         for c in &o.features {
-            if index(c, "features").ok().is_none_or(|i| {
-                !matches!(
-                    self.columns[i].kind,
-                    Kind::Numeric { .. } | Kind::Categorical { .. }
-                )
-            }) {
+            if index(c, "features")
+                .ok()
+                .is_none_or(|i| !self.columns[i].kind.is_input())
+            {
                 return contradicts("features", c.to_string(), "it as no input".into());
             }
         }

@@ -4,6 +4,7 @@
 //! test, eval, predict) the same way and travels in the checkpoint.
 
 mod apply;
+mod date;
 mod fit;
 mod keep;
 mod read;
@@ -15,10 +16,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use date::{DATE_INPUTS, DATE_SHARE, DateForm, TIME_INPUTS};
 pub use keep::Kept;
 pub(crate) use read::header_names;
 pub use read::{Format, SPACES, Text, is_missing, number, number_in};
-pub use schema::{ColumnKind, ColumnSchema, Figures, Role, Schema};
+pub use schema::{ColumnKind, ColumnSchema, DateSpan, Figures, Role, Schema};
 pub use text::CsvText;
 
 use super::Dataset;
@@ -278,12 +280,53 @@ pub enum Kind {
         /// The training rows' distinct values, sorted.
         levels: Vec<String>,
     },
+    /// A date (or datetime) input, `DATE_INPUTS` numbers (`DATE_INPUTS + TIME_INPUTS` with
+    /// `time`): the day number less `offset`, the time of year as a sine and a cosine, the
+    /// weekday (0 Monday to 6 Sunday), and with `time` the time of day as a sine and a cosine;
+    /// a missing cell gives `means`.
+    Date {
+        /// How the training file wrote the dates, which every later file must too.
+        form: DateForm,
+        /// Whether the time of day is inputs (a training cell had one other than midnight).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        time: bool,
+        /// Subtracted (in f64) from the day number, days since 1970-01-01: the training rows'
+        /// mean, rounded to a day.
+        offset: f64,
+        /// The training rows' mean of each input (the day number less `offset`).
+        means: Vec<f32>,
+        /// Slashed dates whose days were all 12 or less: read as `mm/dd/yyyy`, a guess the
+        /// training notes say.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        guessed: bool,
+    },
     /// The class label.
     Label,
     /// A real-valued target.
     Target,
     /// Read past.
     Ignored,
+}
+
+impl Kind {
+    /// The network inputs the column gives: one for a number, one per level of a category,
+    /// `DATE_INPUTS` for a date (`+ TIME_INPUTS` with a time), none for the rest.
+    pub fn inputs(&self) -> usize {
+        match self {
+            Kind::Numeric { .. } => 1,
+            Kind::Categorical { levels } => levels.len(),
+            Kind::Date { time, .. } => DATE_INPUTS + if *time { TIME_INPUTS } else { 0 },
+            _ => 0,
+        }
+    }
+
+    /// Whether the column is an input of the network.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            Kind::Numeric { .. } | Kind::Categorical { .. } | Kind::Date { .. }
+        )
+    }
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -450,16 +493,10 @@ impl Table {
         number_in(cell, self.decimal, self.thousands)
     }
 
-    /// Network inputs: one per numeric feature, one per level of a categorical one.
+    /// Network inputs: one per numeric feature, one per level of a categorical one, those of
+    /// each date (`Kind::inputs`).
     pub fn inputs(&self) -> usize {
-        self.columns
-            .iter()
-            .map(|c| match &c.kind {
-                Kind::Numeric { .. } => 1,
-                Kind::Categorical { levels } => levels.len(),
-                _ => 0,
-            })
-            .sum()
+        self.columns.iter().map(|c| c.kind.inputs()).sum()
     }
 
     /// Network outputs: the classes, or the target columns.
@@ -480,9 +517,8 @@ impl Table {
         let mut out = Vec::with_capacity(self.inputs());
         for c in &self.columns {
             match &c.kind {
-                Kind::Numeric { .. } => out.push(false),
                 Kind::Categorical { levels } => out.extend(levels.iter().map(|_| true)),
-                _ => {}
+                k => out.extend(std::iter::repeat_n(false, k.inputs())),
             }
         }
         out
@@ -504,6 +540,14 @@ impl Table {
             .enumerate()
             .filter_map(|(i, c)| c.left_out.map(|w| (i + 1, c.name.as_str(), w)))
             .collect()
+    }
+
+    /// What a run says of the table before training: a note per column the fit left out on
+    /// its own (`left_out_notes`), then one per date column (`date_notes`).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.left_out_notes();
+        notes.extend(self.date_notes());
+        notes
     }
 
     /// One note per column the fit left out on its own, saying which, why, and the setting
@@ -548,3 +592,6 @@ pub(super) fn no_data_rows(path: &Path, header: bool, first_line: usize) -> Erro
         },
     )
 }
+
+#[cfg(test)]
+mod date_tests;

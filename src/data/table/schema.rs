@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::date::{self, DateTally};
 use super::read::{Records, delimiter_name, open_text};
 use super::{
     CsvOptions, Format, Kind, LeftOut, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Table, file_name,
@@ -40,6 +41,9 @@ pub enum ColumnKind {
     Numeric,
     /// A few distinct values: one input each for a feature, the classes of a label.
     Categorical,
+    /// Dates or datetimes of one written form (`Kind::Date`): numeric inputs, never an
+    /// identifier.
+    Date,
     /// A row index or an identifier: about one value per row.
     Identifier,
     /// Free text (values with spaces), about one value per row.
@@ -57,6 +61,17 @@ pub struct Figures {
     pub mean: f64,
     /// The (population) standard deviation.
     pub std: f64,
+}
+
+/// The dates of a column.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DateSpan {
+    /// How they are written.
+    pub form: &'static str,
+    /// The earliest, as written.
+    pub first: String,
+    /// The latest, as written.
+    pub last: String,
 }
 
 /// One column of the file, as the training run would read it.
@@ -83,6 +98,10 @@ pub struct ColumnSchema {
     /// A numeric column's range, mean and standard deviation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub figures: Option<Figures>,
+    /// A date column's form (`yyyy-mm-dd`, `dd.mm.yyyy`, `mm/dd/yyyy`, `dd/mm/yyyy`), earliest
+    /// and latest cell, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dates: Option<DateSpan>,
     /// Cells that are missing (empty, NA, ..., or one of the setting `na_values`).
     pub missing: usize,
     /// The first cell that is not missing.
@@ -118,7 +137,7 @@ pub struct Schema {
     pub inputs: usize,
     /// See `inputs`.
     pub outputs: usize,
-    /// One per column the fit left out on its own (`Table::left_out_notes`).
+    /// One per column the fit left out on its own, then one per date column (`Table::notes`).
     pub notes: Vec<String>,
 }
 
@@ -135,16 +154,36 @@ struct Tally {
     values: BTreeSet<String>,
     spaces: bool,
     example: Option<String>,
+    /// The cells as dates of each form (what an ignored column holds).
+    dates: DateTally,
+    /// A date column's earliest and latest cell, with their moments.
+    span: Option<[((i64, f64), String); 2]>,
 }
 
 impl Tally {
-    fn cell(&mut self, cell: &str, table: &Table) {
+    fn cell(&mut self, cell: &str, table: &Table, kind: &Kind) {
         if table.is_missing(cell) {
             self.missing += 1;
             return;
         }
         if self.example.is_none() {
             self.example = Some(cell.to_string());
+        }
+        self.dates.cell(0, cell);
+        if let Kind::Date { form, .. } = kind
+            && let Some(m) = date::parse(cell, *form)
+        {
+            let at = ((m.days, m.seconds), cell.to_string());
+            match &mut self.span {
+                None => self.span = Some([at.clone(), at]),
+                Some([first, last]) => {
+                    if at.0 < first.0 {
+                        *first = at;
+                    } else if at.0 > last.0 {
+                        *last = at;
+                    }
+                }
+            }
         }
         if self.values.len() <= MAX_LEVELS && !self.values.contains(cell) {
             self.values.insert(cell.to_string());
@@ -204,8 +243,8 @@ impl Schema {
             if dropped {
                 continue;
             }
-            for (t, cell) in tallies.iter_mut().zip(&cells) {
-                t.cell(cell, &table);
+            for ((t, cell), c) in tallies.iter_mut().zip(&cells).zip(&table.columns) {
+                t.cell(cell, &table, &c.kind);
             }
         }
         let n = rows.data.n;
@@ -229,7 +268,7 @@ impl Schema {
             dropped: rows.counts.dropped,
             inputs: table.inputs(),
             outputs: table.outputs(),
-            notes: table.left_out_notes(),
+            notes: table.notes(),
         })
     }
 
@@ -324,6 +363,7 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
     let figures = t.figures();
     let (role, why, kind, levels) = match &c.kind {
         Kind::Numeric { .. } => (Role::Input, None, ColumnKind::Numeric, None),
+        Kind::Date { .. } => (Role::Input, None, ColumnKind::Date, None),
         Kind::Categorical { levels } => (
             Role::Input,
             None,
@@ -343,6 +383,8 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
             });
             let kind = if c.left_out.is_some() {
                 ColumnKind::Identifier
+            } else if t.dates.cells > 0 && matches!(t.dates.settle(), Ok(Some(_))) {
+                ColumnKind::Date
             } else if figures.is_some() {
                 ColumnKind::Numeric
             } else if many && t.spaces {
@@ -361,14 +403,18 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
         role,
         why,
         kind,
-        inputs: match &c.kind {
-            Kind::Numeric { .. } => 1,
-            Kind::Categorical { levels } => levels.len(),
-            _ => 0,
-        },
+        inputs: c.kind.inputs(),
         levels,
         distinct,
         figures: figures.filter(|_| kind == ColumnKind::Numeric),
+        dates: match (&c.kind, t.span) {
+            (Kind::Date { form, .. }, Some([first, last])) => Some(DateSpan {
+                form: form.pattern(),
+                first: first.1,
+                last: last.1,
+            }),
+            _ => None,
+        },
         missing: t.missing,
         example: t.example,
     }
@@ -413,6 +459,12 @@ fn values(c: &ColumnSchema) -> String {
             } else {
                 ""
             }
+        );
+    }
+    if let Some(d) = &c.dates {
+        return format!(
+            "{} to {} ({}), {} inputs",
+            d.first, d.last, d.form, c.inputs
         );
     }
     if let Some(f) = &c.figures {
