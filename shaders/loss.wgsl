@@ -3,7 +3,8 @@
 //   y (M, N): dense targets (one-hot for classes).
 //   dz (M, N) = d(mean loss)/d(pre-activation), overwritten:
 //     (M here is params.batch, the whole batch, when a batch is split into row chunks)
-//     cross-entropy  (softmax(z) - y) / M          loss -Σ y log softmax(z)
+//     cross-entropy  (softmax(z)·Σy - y) / M      loss -Σ y log softmax(z)
+//                    (Σy = 1 for a one-hot row; w for a row of class weight w: w·(p - y))
 //     bce            (σ(z) - y) / M                loss Σ max(z,0) - z y + log(1 + e^-|z|)
 //     mse            (a - y) a'(z) / M             loss Σ ½ (a - y)²   (a' = a(1-a) for sigmoid)
 //   row_stats (M, 2), overwritten: row r's loss, and 1 when its argmax matches y's (the first
@@ -52,14 +53,14 @@ var<workgroup> part_b: array<f32, 256>;
 var<workgroup> index_a: array<u32, 256>;
 var<workgroup> index_b: array<u32, 256>;
 
-// The loss of element (base + j) and its gradient into dz, given the row's log-sum-exp (used by
-// cross-entropy only).
-fn element(base: u32, j: u32, log_sum: f32, inv_m: f32) -> f32 {
+// The loss of element (base + j) and its gradient into dz, given the row's log-sum-exp and
+// target sum (both used by cross-entropy only).
+fn element(base: u32, j: u32, log_sum: f32, mass: f32, inv_m: f32) -> f32 {
     let z = out[base + j];
     let t_ = y[base + j];
     if params.loss == LOSS_CROSS_ENTROPY {
         let lp = z - log_sum;
-        dz[base + j] = (exp(lp) - t_) * inv_m;
+        dz[base + j] = (exp(lp) * mass - t_) * inv_m;
         return -t_ * lp;
     } else if params.loss == LOSS_BCE {
         dz[base + j] = (1.0 / (1.0 + exp(-z)) - t_) * inv_m;
@@ -92,6 +93,7 @@ fn narrow_rows(gid: u32, threads: u32) {
     for (var r = gid; r < params.m; r += threads) {
         let base = r * n;
         var log_sum = 0.0;
+        var mass = 0.0;
         if params.loss == LOSS_CROSS_ENTROPY {
             var mx = out[base];
             for (var j = 1u; j < n; j++) {
@@ -100,12 +102,13 @@ fn narrow_rows(gid: u32, threads: u32) {
             var sum = 0.0;
             for (var j = 0u; j < n; j++) {
                 sum += exp(out[base + j] - mx);
+                mass += y[base + j];
             }
             log_sum = log(sum) + mx;
         }
         var row = 0.0;
         for (var j = 0u; j < n; j++) {
-            row += element(base, j, log_sum, inv_m);
+            row += element(base, j, log_sum, mass, inv_m);
         }
         row_stats[2u * r] = row;
         row_stats[2u * r + 1u] = select(0.0, 1.0, argmax_row(base, false) == argmax_row(base, true));
@@ -192,20 +195,26 @@ fn wide_rows(wg: u32, groups: u32, t: u32) {
         let correct = index_a[0] == index_b[0];
         workgroupBarrier();
         var log_sum = 0.0;
+        var mass = 0.0;
         if params.loss == LOSS_CROSS_ENTROPY {
             var sum = 0.0;
+            var y_sum = 0.0;
             for (var j = t; j < n; j += WG) {
                 sum += exp(out[base + j] - row_max);
+                y_sum += y[base + j];
             }
             // Into part_b, not the part_a the row maximum was just read from: reducing in
             // part_a again left threads 8 and up with a zero sum under Dawn/Tint (issue 11).
             part_b[t] = sum;
             workgroupBarrier();
             log_sum = log(sum_b(t)) + row_max;
+            part_b[t] = y_sum;
+            workgroupBarrier();
+            mass = sum_b(t);
         }
         var row = 0.0;
         for (var j = t; j < n; j += WG) {
-            row += element(base, j, log_sum, inv_m);
+            row += element(base, j, log_sum, mass, inv_m);
         }
         part_a[t] = row;
         workgroupBarrier();

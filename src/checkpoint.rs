@@ -210,6 +210,9 @@ pub struct TrainingState {
     /// The hold-out was drawn per class (`Dataset::hold_out`); false in checkpoints from before
     /// it was, which resume with the plain shuffle they trained with.
     pub stratified: bool,
+    /// The class weights of the training loss (`Config::class_weights`, resolved), one per
+    /// class; None: unweighted.
+    pub class_weights: Option<Vec<f32>>,
     /// `--standardize`: the training rows' feature statistics, which eval and predict apply to
     /// their inputs too (tensors `input.mean` and `input.std`).
     pub standardize: Option<Standardize>,
@@ -414,6 +417,12 @@ fn encode_bytes(
         put("step", st.optim.step.to_string());
         put("data", st.data.clone());
         put("train_rows", st.train_rows.to_string());
+        if let Some(w) = &st.class_weights {
+            put(
+                "class_weights",
+                w.iter().map(f32::to_string).collect::<Vec<_>>().join(","),
+            );
+        }
         if let Some(f) = st.valid_split {
             put("valid_split", f.to_string());
             if st.stratified {
@@ -903,6 +912,10 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
                 .then(|| number(&info, "valid_split"))
                 .transpose()?,
             stratified: info.get("valid_split_by").is_some_and(|b| b == "class"),
+            class_weights: info
+                .get("class_weights")
+                .map(|w| class_weights(w))
+                .transpose()?,
             label_column: input.label_column,
             targets: input.targets,
             table: input.table.clone(),
@@ -967,4 +980,20 @@ pub fn load_for(path: &Path, want: &Spec) -> Result<Params> {
         ));
     }
     Ok(params)
+}
+
+/// A checkpoint's `class_weights`: comma-separated positive finite numbers.
+fn class_weights(text: &str) -> Result<Vec<f32>> {
+    text.split(',')
+        .map(|v| {
+            v.parse::<f32>()
+                .ok()
+                .filter(|w| w.is_finite() && *w > 0.0)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "class_weights {text:?}: {v:?} is not a positive finite number"
+                    ))
+                })
+        })
+        .collect()
 }

@@ -31,6 +31,123 @@ pub struct Config {
     /// validation set (the test set is not used to decide, so that its figures stay unbiased).
     /// A resumed run counts afresh. None: train every epoch.
     pub patience: Option<usize>,
+    /// A classifier's class weights: each training row's cross-entropy counts its class's
+    /// weight times. None: every row counts once. Validation and test losses stay unweighted.
+    pub class_weights: Option<ClassWeights>,
+}
+
+/// How much each class's rows weigh in a classifier's training loss (`Config::class_weights`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassWeights {
+    /// `n / (classes · n_c)` for a class of `n_c` of the `n` training rows (scikit-learn's
+    /// "balanced"): every class weighs as much in all, and the mean row weight is 1. A class
+    /// without training rows gets weight 1.
+    Balanced,
+    /// One weight per class, in class order: positive and finite.
+    Given(Vec<f32>),
+    /// Weights of the classes named (by class name, or by number for classes without names);
+    /// the others weigh 1.
+    Named(Vec<(String, f32)>),
+}
+
+impl std::str::FromStr for ClassWeights {
+    type Err = Error;
+    /// `balanced`, or `NAME=W,NAME=W,...`.
+    fn from_str(s: &str) -> Result<ClassWeights> {
+        if s.trim().eq_ignore_ascii_case("balanced") {
+            return Ok(ClassWeights::Balanced);
+        }
+        let pair = |p: &str| {
+            let (name, w) = p.rsplit_once('=').ok_or_else(|| {
+                Error::invalid(
+                    "class_weight",
+                    format!("{p:?}: expected balanced, or NAME=WEIGHT pairs separated by commas"),
+                )
+            })?;
+            let w: f32 = w.trim().parse().map_err(|_| {
+                Error::invalid("class_weight", format!("{p:?}: {w:?} is not a number"))
+            })?;
+            Ok((name.trim().to_string(), w))
+        };
+        s.split(',')
+            .map(pair)
+            .collect::<Result<Vec<_>>>()
+            .map(ClassWeights::Named)
+    }
+}
+
+impl ClassWeights {
+    /// The weight of each of `classes` classes for training rows with `labels`, the classes
+    /// named `names` when they have names: checked (one positive finite weight per class,
+    /// every name a class's).
+    pub fn resolve(
+        &self,
+        labels: &[u32],
+        classes: usize,
+        names: Option<&[String]>,
+    ) -> Result<Vec<f32>> {
+        match self {
+            ClassWeights::Named(pairs) => {
+                let mut w = vec![1.0; classes];
+                for (name, v) in pairs {
+                    let at = match names {
+                        Some(n) => n.iter().position(|c| c == name),
+                        None => name.parse::<usize>().ok().filter(|&c| c < classes),
+                    };
+                    let Some(c) = at else {
+                        let known = match names {
+                            Some(n) => n.join(", "),
+                            None => format!("0 to {}", classes.saturating_sub(1)),
+                        };
+                        return Err(Error::invalid(
+                            "class_weight",
+                            format!("{name:?} is not a class (the classes: {known})"),
+                        ));
+                    };
+                    w[c] = *v;
+                }
+                ClassWeights::Given(w).resolve(labels, classes, names)
+            }
+            ClassWeights::Balanced => {
+                let mut count = vec![0usize; classes];
+                for &l in labels {
+                    if let Some(c) = count.get_mut(l as usize) {
+                        *c += 1;
+                    }
+                }
+                let n = labels.len() as f64;
+                Ok(count
+                    .iter()
+                    .map(|&c| {
+                        if c == 0 {
+                            1.0
+                        } else {
+                            (n / (classes as f64 * c as f64)) as f32
+                        }
+                    })
+                    .collect())
+            }
+            ClassWeights::Given(w) => {
+                if w.len() != classes {
+                    return Err(Error::invalid(
+                        "class_weight",
+                        format!("{} weights for {classes} classes", w.len()),
+                    ));
+                }
+                if let Some((c, v)) = w
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+                {
+                    return Err(Error::invalid(
+                        "class_weight",
+                        format!("class {c}'s weight is {v}: weights are positive finite numbers"),
+                    ));
+                }
+                Ok(w.clone())
+            }
+        }
+    }
 }
 
 impl Default for Config {
@@ -44,6 +161,7 @@ impl Default for Config {
             optimizer: Optimizer::default(),
             schedule: Schedule::default(),
             patience: None,
+            class_weights: None,
         }
     }
 }

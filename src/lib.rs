@@ -71,7 +71,7 @@ pub mod trace;
 pub mod train;
 pub mod trained;
 
-pub use config::{Config, Device, GpuOptions};
+pub use config::{ClassWeights, Config, Device, GpuOptions};
 pub use data::Dataset;
 pub use error::{Error, Result};
 pub use model::{Activation, Loss, Output, Spec};

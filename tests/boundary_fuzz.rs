@@ -18,7 +18,7 @@ use wgtrain::model::{Layer, Params};
 use wgtrain::optim::{Decay, Method, Optimizer, Schedule};
 use wgtrain::rng::Rng;
 use wgtrain::run::{Data, RunPlan, Settings};
-use wgtrain::{Activation, Config, Device, Loss, Model, Output, Spec, Trainer};
+use wgtrain::{Activation, ClassWeights, Config, Device, Loss, Model, Output, Spec, Trainer};
 
 /// Draws the fuzz cases' values: ordinary ones, and in a faulty case (half of them) the edges
 /// (`fault`), so that clean cases reach training and faulty ones reach every check.
@@ -252,6 +252,14 @@ impl Draw {
                 warmup: self.below(5),
             },
             patience: self.fault(0.2).then(|| self.below(3)),
+            // Balanced, or weights of any length and value (zero, negative, NaN among them).
+            class_weights: match self.below(4) {
+                0 => Some(ClassWeights::Balanced),
+                1 => Some(ClassWeights::Given(
+                    (0..self.below(5)).map(|_| self.float()).collect(),
+                )),
+                _ => None,
+            },
         }
     }
 }

@@ -134,6 +134,37 @@ fn cross_entropy_loss_with_one_hot_targets_matches_reference() {
     }
 }
 
+/// Class-weighted rows (a one-hot row times its class's weight, as `Config::class_weights`
+/// trains them): the kernel's `p·Σy - y` gives w·(p - y), narrow and wide, as the f64 twin.
+#[test]
+fn cross_entropy_loss_with_class_weighted_rows_matches_reference() {
+    let Some(g) = setup("cross_entropy_loss_with_class_weighted_rows_matches_reference") else {
+        return;
+    };
+    for (i, &(m, n, slot)) in LOSS_CASES.iter().enumerate() {
+        let (out, mut y) = loss_inputs(Loss::CrossEntropy, false, m, n, 200 + i as u64);
+        let weights: Vec<f32> = (0..n).map(|c| 0.25 + 0.5 * c as f32).collect();
+        for row in y.chunks_exact_mut(n) {
+            let c = argmax(row);
+            row[c] = weights[c];
+        }
+        for wide in [false, true] {
+            let name = format!("weighted cross-entropy wide={wide} m {m} n {n}");
+            check_loss_on(
+                &g,
+                &name,
+                Loss::CrossEntropy,
+                false,
+                (m, n),
+                slot,
+                wide,
+                &out,
+                &y,
+            );
+        }
+    }
+}
+
 #[test]
 fn bce_loss_with_targets_in_unit_interval_matches_reference() {
     let Some(g) = setup("bce_loss_with_targets_in_unit_interval_matches_reference") else {

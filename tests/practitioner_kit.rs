@@ -278,3 +278,72 @@ fn a_keep_best_run_reports_its_saved_models_test_figures() {
         "{result:?} against the saved file's {acc}, {loss}"
     );
 }
+
+#[test]
+fn class_weights_from_the_command_line_are_said_stored_and_checked() {
+    let s = Scratch::new("kit_weights");
+    let f = tabular::churn();
+    s.write(f.train.0, &f.train.1);
+    let model = s.arg("w.safetensors");
+    let run = s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        f.train.0,
+        "--label",
+        "churned",
+        "--ignore",
+        "id",
+        "--epochs",
+        "2",
+        "--class-weight",
+        "yes=3",
+        "--save",
+        &model,
+    ]);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("class weights: no 1.0000, yes 3.0000"),
+        "{}",
+        run.show()
+    );
+    s.run(&[
+        "train",
+        "--resume",
+        &model,
+        "--epochs",
+        "1",
+        "--class-weight",
+        "balanced",
+    ])
+    .assert_error_line(&["--class-weight", "differs from the resumed run's"]);
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        f.train.0,
+        "--label",
+        "churned",
+        "--ignore",
+        "id",
+        "--class-weight",
+        "maybe=2",
+    ])
+    .assert_error_line(&["--class-weight", "\"maybe\" is not a class", "no, yes"]);
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        f.train.0,
+        "--targets",
+        "tenure",
+        "--ignore",
+        "id",
+        "--class-weight",
+        "balanced",
+    ])
+    .assert_error_line(&["--class-weight", "values"]);
+}

@@ -134,6 +134,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
         train_rows: data.n,
         valid_split: None,
         stratified: false,
+        class_weights: None,
         standardize: None,
         target_standardize: None,
         // Not this run's layout (digits is no CSV file): here only to be read back.
@@ -391,6 +392,7 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
                 train_rows: data.n,
                 valid_split: None,
                 stratified: false,
+                class_weights: None,
                 standardize: None,
                 target_standardize: None,
                 label_column: None,

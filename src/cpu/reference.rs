@@ -111,7 +111,8 @@ pub fn matmul_backward_input(
 
 /// Per-sample loss and the gradient on the last layer's pre-activation, for a batch of m rows of
 /// width n. `out` holds the last matmul's output after `Spec::layer_activation` (logits for
-/// softmax and bce, outputs for mse), `y` the dense targets. `dz` gets the gradient of the batch
+/// softmax and bce, outputs for mse), `y` the dense targets (for cross-entropy a one-hot row
+/// times the row's class weight, or any non-negative row). `dz` gets the gradient of the batch
 /// mean loss (already divided by m); returns the summed (not averaged) loss of the m samples.
 pub fn loss_forward_backward(
     dz: &mut [f64],
@@ -132,9 +133,12 @@ pub fn loss_forward_backward(
                 let max = o.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let sum: f64 = o.iter().map(|&z| (z - max).exp()).sum();
                 let log_sum = sum.ln() + max;
+                // ∂/∂z_j of -Σ_k y_k log p_k is p_j·Σ_k y_k - y_j: p - y for a one-hot row,
+                // w·(p - y) for a class-weighted one (w·one-hot).
+                let mass: f64 = t.iter().sum();
                 for j in 0..n {
                     total -= t[j] * (o[j] - log_sum);
-                    d[j] = ((o[j] - log_sum).exp() - t[j]) / m as f64;
+                    d[j] = ((o[j] - log_sum).exp() * mass - t[j]) / m as f64;
                 }
             }
             Loss::Bce => {

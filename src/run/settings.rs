@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use crate::checkpoint::TrainingState;
-use crate::config::Config;
+use crate::config::{ClassWeights, Config};
 use crate::data::{Column, CsvOptions, Table, TargetColumns};
 use crate::error::{Error, Result};
 use crate::optim::{Decay, Method, Optimizer, Schedule};
@@ -91,6 +91,8 @@ pub struct Settings {
     pub valid_split: Option<f64>,
     /// Early stopping after this many epochs without a better validation loss.
     pub patience: Option<usize>,
+    /// Class weights of a classifier's training loss (a resumed run keeps its own).
+    pub class_weight: Option<ClassWeights>,
 }
 
 impl Default for Settings {
@@ -113,6 +115,7 @@ impl Default for Settings {
             warmup: None,
             valid_split: None,
             patience: None,
+            class_weight: None,
         }
     }
 }
@@ -184,6 +187,7 @@ impl Settings {
             optimizer,
             schedule,
             patience: self.patience,
+            class_weights: self.class_weight.clone(),
         };
         let valid_split = match resume {
             None => self.valid_split,

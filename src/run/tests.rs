@@ -56,6 +56,7 @@ fn stored() -> TrainingState {
         train_rows: 4,
         valid_split: Some(0.1),
         stratified: true,
+        class_weights: None,
         standardize: None,
         target_standardize: None,
         label_column: Some(1),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 mod open;
 mod resume;
+mod weights;
 
 pub use open::{Fallback, Opened};
 
@@ -286,6 +287,12 @@ impl Trainer {
         )
     }
 
+    /// The class weights the training loss uses, once open (`Config::class_weights` resolved
+    /// on the training rows, or a resumed run's); None: unweighted.
+    pub fn class_weights(&self) -> Option<&[f32]> {
+        self.run.as_ref()?.template.class_weights.as_deref()
+    }
+
     /// Rows of the training, validation and test sets, once open.
     pub fn sizes(&self) -> Option<[usize; 3]> {
         self.run.as_ref().map(|r| r.sizes)
@@ -397,6 +404,19 @@ impl Trainer {
             ),
         };
         let classes = matches!(train.targets, Targets::Classes { .. });
+        let class_names = self
+            .model
+            .input
+            .table
+            .as_ref()
+            .and_then(|t| t.classes.clone());
+        let class_weights = weights::resolve(
+            &self.config,
+            self.resume.as_ref(),
+            &train,
+            spec.loss,
+            class_names.as_deref(),
+        )?;
         let template = TrainingState {
             optim: optim.clone(),
             schedule: self.config.schedule,
@@ -409,6 +429,7 @@ impl Trainer {
             train_rows: train.n,
             valid_split: self.hold_out,
             stratified,
+            class_weights: class_weights.clone(),
             standardize: self.model.input.standardize.clone(),
             target_standardize: self.model.input.target_standardize.clone(),
             label_column: self.model.input.label_column,
@@ -436,6 +457,10 @@ impl Trainer {
             }
         }
         let train = self.model.prepare(train)?;
+        let train = match &class_weights {
+            Some(w) => weights::weigh(train, w)?,
+            None => train,
+        };
         // Both paths take each set's targets as a dense (rows, outputs) matrix (one-hot for
         // classes): 30,000 classes of 60,000 rows would be 7.2 GB.
         for d in std::iter::once(&train).chain(&eval) {

@@ -81,6 +81,7 @@ mod tests {
             train_rows: 4,
             valid_split: None,
             stratified: false,
+            class_weights: None,
             standardize: None,
             target_standardize: None,
             label_column: None,

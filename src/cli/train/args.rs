@@ -188,6 +188,14 @@ pub struct TrainArgs {
     /// --valid-split or --valid). A resumed run counts afresh.
     #[arg(long, value_name = "N", value_parser = count)]
     pub(super) patience: Option<usize>,
+    /// Weigh a classifier's training rows by class: `balanced` (each class weighs as much in
+    /// all: n / (classes · rows of the class), scikit-learn's rule) or NAME=W pairs separated
+    /// by commas (class names, or numbers for unnamed classes; the others weigh 1). For
+    /// imbalanced data, with `eval`'s balanced accuracy and `--threshold`. The training loss
+    /// printed is the weighted one; validation and test losses are not weighted. Stored, so a
+    /// resumed run keeps it.
+    #[arg(long, value_name = "balanced|NAME=W,...")]
+    pub(super) class_weight: Option<String>,
     /// Feed CSV features to the network as they are in the file.
     #[arg(long)]
     pub(super) no_standardize: bool,

@@ -68,6 +68,7 @@ fn plan(a: &TrainArgs) -> Result<RunPlan> {
             warmup: a.warmup,
             valid_split: a.valid_split,
             patience: a.patience,
+            class_weight: a.class_weight.as_deref().map(str::parse).transpose()?,
         },
         standardize: on(a.standardize, a.no_standardize),
         standardize_targets: a.no_standardize_targets.then_some(false),
@@ -158,6 +159,21 @@ fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
         },
         c.schedule.describe()
     );
+    if let Some(w) = t.class_weights() {
+        let names = t.input().table.as_ref().and_then(|t| t.classes.clone());
+        let each: Vec<String> = w
+            .iter()
+            .enumerate()
+            .map(|(c, w)| {
+                let name = names.as_ref().and_then(|n| n.get(c)).cloned();
+                format!("{} {w:.4}", name.unwrap_or_else(|| c.to_string()))
+            })
+            .collect();
+        note!(
+            "class weights: {} (each training row's loss counts its class's weight)",
+            each.join(", ")
+        );
+    }
     if let Some(z) = &t.input().target_standardize {
         let figures = |v: &[f32]| {
             v.iter()

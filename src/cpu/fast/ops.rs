@@ -99,9 +99,12 @@ pub(super) fn loss_forward_backward(
                 let max = o.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
                 let sum: f32 = o.iter().map(|&z| (z - max).exp()).sum();
                 let log_sum = sum.ln() + max;
+                // p·Σy - y: p - y for one-hot rows (Σy is exactly 1), w·(p - y) for rows of
+                // class weight w.
+                let mass: f32 = t.iter().sum();
                 for j in 0..n {
                     row -= t[j] * (o[j] - log_sum);
-                    d[j] = ((o[j] - log_sum).exp() - t[j]) * inv_m;
+                    d[j] = ((o[j] - log_sum).exp() * mass - t[j]) * inv_m;
                 }
             }
             Loss::Bce => {
