@@ -325,7 +325,10 @@ fn finish(a: &TrainArgs, run: &mut Run, end: Finished, watch: Option<Watch>) -> 
         if let Some(path) = &fit.saved {
             say(saved_line(path, &fit));
         }
-        if let (Some(e), Some(k)) = (&kept_test, fit.kept) {
+        // The saved model's test figures, when the file holds an earlier epoch than the last
+        // line printed (for the last one, that line has them already).
+        let last = fit.reports.last().map(|r| r.epoch);
+        if let (Some(e), Some(k)) = (&kept_test, fit.kept.filter(|&k| Some(k) != last)) {
             let _ = writeln!(std::io::stdout(), "{}", kept_line(e, k));
         }
     }
