@@ -44,14 +44,11 @@ FIXTURES = {
 REGRESSION = {"diabetes"}
 
 
-def score(folder: Path, name: str, seed: int) -> float:
-    opts, label, drop = FIXTURES[name]
-    train = pd.read_csv(folder / f"{name}-train.csv", **opts)
-    test = pd.read_csv(folder / f"{name}-test.csv", **opts)
-    x, y = train.drop(columns=[label, *drop]), train[label]
-    numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c])]
-    text = [c for c in x.columns if c not in numeric]
-    prep = ColumnTransformer(
+
+def preprocessing(numeric, text):
+    """The usual pipeline: mean imputation and scaling for numbers, a constant "missing" and
+    one-hot encoding (unknown values ignored) for text."""
+    return ColumnTransformer(
         [
             ("num", make_pipeline(SimpleImputer(strategy="mean"), StandardScaler()), numeric),
             (
@@ -64,6 +61,15 @@ def score(folder: Path, name: str, seed: int) -> float:
             ),
         ]
     )
+
+def score(folder: Path, name: str, seed: int) -> float:
+    opts, label, drop = FIXTURES[name]
+    train = pd.read_csv(folder / f"{name}-train.csv", **opts)
+    test = pd.read_csv(folder / f"{name}-test.csv", **opts)
+    x, y = train.drop(columns=[label, *drop]), train[label]
+    numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c])]
+    text = [c for c in x.columns if c not in numeric]
+    prep = preprocessing(numeric, text)
     if name in REGRESSION:
         net = TransformedTargetRegressor(
             regressor=MLPRegressor(random_state=seed), transformer=StandardScaler()
@@ -124,19 +130,7 @@ def public_score(folder: Path, name: str, seed: int):
     x, y = train.drop(columns=[label]), train[label]
     numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c])]
     text = [c for c in x.columns if c not in numeric]
-    prep = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(strategy="mean"), StandardScaler()), numeric),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                text,
-            ),
-        ]
-    )
+    prep = preprocessing(numeric, text)
     if regression:
         net = TransformedTargetRegressor(
             regressor=MLPRegressor(random_state=seed), transformer=StandardScaler()

@@ -10,17 +10,23 @@ mod common;
 use common::scratch::Scratch;
 use common::tabular;
 
-/// Trains the churn fixture for 10 epochs on the CPU path; the model's path.
-fn churn_model(s: &Scratch) -> String {
+/// `wgtrain train` on the churn fixture's training file (written first) on the CPU path, its
+/// label and id named, with `extra` flags.
+fn train_churn(s: &Scratch, extra: &[&str]) -> common::cli::Run {
     let f = tabular::churn();
     s.write(f.train.0, &f.train.1);
     s.write(f.test.0, &f.test.1);
-    let model = s.arg("churn.safetensors");
-    s.run(&[
+    let mut args = vec![
         "train", "--device", "cpu", "--data", f.train.0, "--label", "churned", "--ignore", "id",
-        "--epochs", "10", "--save", &model, "--quiet",
-    ])
-    .assert_success();
+    ];
+    args.extend(extra);
+    s.run(&args)
+}
+
+/// Trains the churn fixture for 10 epochs on the CPU path; the model's path.
+fn churn_model(s: &Scratch) -> String {
+    let model = s.arg("churn.safetensors");
+    train_churn(s, &["--epochs", "10", "--save", &model, "--quiet"]).assert_success();
     model
 }
 
@@ -223,32 +229,24 @@ fn threshold_and_keep_refuse_what_they_cannot_do() {
 fn a_keep_best_run_reports_its_saved_models_test_figures() {
     let s = Scratch::new("kit_best");
     let f = tabular::churn();
-    s.write(f.train.0, &f.train.1);
-    s.write(f.test.0, &f.test.1);
     let model = s.arg("best.safetensors");
-    let run = s.run(&[
-        "train",
-        "--device",
-        "cpu",
-        "--data",
-        f.train.0,
-        "--test",
-        f.test.0,
-        "--label",
-        "churned",
-        "--ignore",
-        "id",
-        "--epochs",
-        "40",
-        "--lr",
-        "0.3",
-        "--valid-split",
-        "0.25",
-        "--keep-best",
-        "--save",
-        &model,
-        "--quiet",
-    ]);
+    let run = train_churn(
+        &s,
+        &[
+            "--test",
+            f.test.0,
+            "--epochs",
+            "40",
+            "--lr",
+            "0.3",
+            "--valid-split",
+            "0.25",
+            "--keep-best",
+            "--save",
+            &model,
+            "--quiet",
+        ],
+    );
     run.assert_success();
     let result = run.stdout.lines().last().unwrap();
     let epoch: usize = result
@@ -282,26 +280,11 @@ fn a_keep_best_run_reports_its_saved_models_test_figures() {
 #[test]
 fn class_weights_from_the_command_line_are_said_stored_and_checked() {
     let s = Scratch::new("kit_weights");
-    let f = tabular::churn();
-    s.write(f.train.0, &f.train.1);
     let model = s.arg("w.safetensors");
-    let run = s.run(&[
-        "train",
-        "--device",
-        "cpu",
-        "--data",
-        f.train.0,
-        "--label",
-        "churned",
-        "--ignore",
-        "id",
-        "--epochs",
-        "2",
-        "--class-weight",
-        "yes=3",
-        "--save",
-        &model,
-    ]);
+    let run = train_churn(
+        &s,
+        &["--epochs", "2", "--class-weight", "yes=3", "--save", &model],
+    );
     run.assert_success();
     assert!(
         run.stderr.contains("class weights: no 1.0000, yes 3.0000"),
@@ -318,20 +301,12 @@ fn class_weights_from_the_command_line_are_said_stored_and_checked() {
         "balanced",
     ])
     .assert_error_line(&["--class-weight", "differs from the resumed run's"]);
-    s.run(&[
-        "train",
-        "--device",
-        "cpu",
-        "--data",
-        f.train.0,
-        "--label",
-        "churned",
-        "--ignore",
-        "id",
+    train_churn(&s, &["--class-weight", "maybe=2"]).assert_error_line(&[
         "--class-weight",
-        "maybe=2",
-    ])
-    .assert_error_line(&["--class-weight", "\"maybe\" is not a class", "no, yes"]);
+        "\"maybe\" is not a class",
+        "no, yes",
+    ]);
+    let f = tabular::churn();
     s.run(&[
         "train",
         "--device",
