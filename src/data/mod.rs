@@ -1,8 +1,9 @@
 //! Datasets: built-in sets (xor, digits), IDX (MNIST family) and CSV files, one input matrix
 //! each, kept as bytes where that is the data's form.
 //!
-//! One file past 600 lines: `Dataset` and its checks (what every path trusts), the source
-//! dispatcher `load_source`, and their tests; each format's reader is its own module.
+//! One file past 600 lines: `Dataset` and its checks (what every path trusts), its hold-out
+//! (per class), the source dispatcher `load_source`, and their tests; each format's reader is
+//! its own module.
 
 mod builtin;
 pub mod idx;

@@ -2,8 +2,9 @@
 //! precision / recall / F1 for class targets; MSE, RMSE, MAE and R² for value targets. Runs the
 //! fast CPU path's forward pass, in chunks of rows.
 //!
-//! One file past 600 lines because every figure `Evaluation` reports is computed here from
-//! the same pass over the outputs; its last 135 lines are its tests.
+//! One file past 600 lines because every figure `Evaluation` reports is computed or printed
+//! here from the same pass over the outputs (the classifier figures that look past the argmax
+//! are in `classes`); its last 180 lines are its tests.
 
 use crate::cpu::fast::{argmax, matmul_forward};
 use crate::cpu::reference::loss_forward_backward;

@@ -4,7 +4,7 @@
 //!
 //! One file because `Trainer` is one state machine (given, opened, running, resumed) whose
 //! methods each check the state the others leave; opening the data and device is in `open`,
-//! reading a saved run back in `resume`.
+//! reading a saved run back in `resume`, class weights in `weights`.
 
 use std::path::{Path, PathBuf};
 
