@@ -26,6 +26,7 @@ trap 'rm -rf "$work"' EXIT
 # cases, the limits, and the rest that compare the GPU path with the CPU one.
 gpu_tests=(kernels_gather kernels_loss kernels_matmul kernels_optim kernels_sgd matmul_variants split_k
   network_parity optim_parity training worked_example big_batch limits session cli_gpu tail_batch
+  class_weights
   boundary)
 
 # Build once; map each test target to its executable.
