@@ -11,8 +11,9 @@ use std::time::Instant;
 use common::scratch::Scratch;
 
 #[test]
-fn gemm_json_lines_are_written_as_each_shape_is_measured() {
+fn gemm_json_lines_are_written_as_each_shape_is_measured_and_the_sweep_is_drawn() {
     let s = Scratch::new("bench_gemm_json");
+    let plot = s.arg("gemm.svg");
     let mut child = s
         .command(&[
             "bench",
@@ -22,6 +23,8 @@ fn gemm_json_lines_are_written_as_each_shape_is_measured() {
             "--json",
             "--threads",
             "1",
+            "--plot",
+            &plot,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -49,6 +52,21 @@ fn gemm_json_lines_are_written_as_each_shape_is_measured() {
         assert!(j["gflops"].as_f64().unwrap() > 0.0, "{line}");
     }
     assert!(rest.len() >= 5, "{} lines", rest.len() + 1);
+    // The picture: a bar per shape under its name, and the CPU's measured peak.
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("GFLOP/s per matmul shape"), "no title");
+    for line in std::iter::once(&first).chain(&rest) {
+        let j: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = format!(
+            "{} {}x{}x{}",
+            j["form"].as_str().unwrap(),
+            j["m"],
+            j["k"],
+            j["n"]
+        );
+        assert!(svg.contains(&name), "{name} not in the picture");
+    }
+    assert!(svg.contains("cpu: peak "), "no peak line in the legend");
 }
 
 #[test]

@@ -26,7 +26,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "WHAT", value_parser = ["batch"])]
     sweep: Option<String>,
     /// With --sweep: draw samples/s against batch size (log axes, a line per device, the
-    /// crossover marked) into this .svg or .png file.
+    /// crossover marked) into this .svg or .png file. With --gemm: GFLOP/s per shape, a bar
+    /// per device, each device's measured peak as a dashed line.
     #[arg(long, value_name = "FILE")]
     plot: Option<std::path::PathBuf>,
     /// With --sweep: seconds spent on each device at most; the larger batches are left out
@@ -83,8 +84,14 @@ fn paths(a: &BenchArgs) -> Result<Vec<String>> {
 pub fn run(a: BenchArgs) -> Result<()> {
     use wgtrain::bench;
     super::set_threads(a.threads)?;
-    if a.sweep.is_none() && a.plot.is_some() {
-        bail!("--plot draws a sweep: add --sweep batch");
+    if a.sweep.is_none() && !a.gemm && a.plot.is_some() {
+        bail!("--plot draws a sweep: add --sweep batch or --gemm");
+    }
+    if a.gemm
+        && let Some(p) = &a.plot
+    {
+        super::check_writable(p)?;
+        wgtrain::plot::prepare_font(super::font().as_deref())?;
     }
     let devices = paths(&a)?;
     // The adapter: WGPU_ADAPTER_NAME's, else the best ranked (a hardware one when there is one,
@@ -113,6 +120,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let before = measure_peaks()?;
     let mut task_results = Vec::new();
     let mut gemm_results = Vec::new();
+    let mut software_gpu = false;
     if a.gemm {
         let gpu = if want_gpu {
             let ctx = open()?;
@@ -122,6 +130,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 _ => wgtrain::gpu::tuning::rule(&ctx.info),
             };
             let kernels = wgtrain::gpu::Kernels::with_matmul(&ctx, &[variant])?;
+            software_gpu = !context::is_hardware(&ctx.info);
             Some((ctx, kernels))
         } else {
             None
@@ -208,6 +217,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         None => "-".into(),
     };
     if a.gemm {
+        if let Some(path) = &a.plot {
+            draw_gemm(&gemm_results, (peak, gpu_peak), software_gpu, path)?;
+        }
         // JSON lines went out during the sweep.
         if !a.json {
             println!(
@@ -286,6 +298,37 @@ fn print_tasks(results: &[wgtrain::bench::BenchResult], share: &dyn Fn(&str, f64
             );
         }
     }
+}
+
+/// `--gemm --plot`: the results against the peaks measured (CPU, GPU), each device's peak
+/// being its path's; a software adapter's bars are labelled as CPU emulation.
+fn draw_gemm(
+    results: &[wgtrain::bench::GemmResult],
+    (cpu, gpu): (Option<f64>, Option<f64>),
+    software: bool,
+    path: &std::path::Path,
+) -> Result<()> {
+    let mut peaks: Vec<(String, f64)> = Vec::new();
+    for r in results {
+        let peak = if r.device.starts_with("cpu") {
+            cpu
+        } else {
+            gpu
+        };
+        if let Some(p) = peak
+            && !peaks.iter().any(|(d, _)| *d == r.device)
+        {
+            peaks.push((r.device.clone(), p));
+        }
+    }
+    let note = if software {
+        "The GPU bars are a software adapter: CPU emulation, not GPU speed."
+    } else {
+        ""
+    };
+    wgtrain::plot::draw_gemm(results, &peaks, note, path, super::font().as_deref())?;
+    eprintln!("drew the GEMM sweep into {}", path.display());
+    Ok(())
 }
 
 /// One `--gemm --json` line: the shape, its GFLOP/s, the path's peak and the device.

@@ -1,6 +1,6 @@
-//! Training curves: loss and accuracy per epoch from a metrics file (or a run's reports), and a
-//! benchmark's batch-size sweep, drawn with plotters as SVG or PNG (text needs a TrueType font,
-//! such as DejaVu Sans). Written atomically.
+//! Training curves: loss and accuracy per epoch from a metrics file (or a run's reports), a
+//! benchmark's batch-size sweep and its GEMM sweep (`gemm`), drawn with plotters as SVG or PNG
+//! (text needs a TrueType font, such as DejaVu Sans). Written atomically.
 
 use std::path::Path;
 
@@ -8,6 +8,8 @@ use plotters::prelude::*;
 
 use crate::checkpoint::write_atomic;
 use crate::error::{Error, Result};
+
+mod gemm;
 
 /// One epoch's point, as `--metrics` writes it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -192,6 +194,27 @@ pub fn draw_sweep(
         &Sweep {
             points,
             crossover,
+            note,
+        },
+        path,
+        font,
+    )
+}
+
+/// Draws a GEMM sweep into `path` (`.svg` or `.png`): GFLOP/s per shape, a bar per device, on
+/// a logarithmic axis, with each device's measured peak in `peaks` (device, GFLOP/s) as a
+/// dashed line; `note` goes after the title.
+pub fn draw_gemm(
+    results: &[crate::bench::GemmResult],
+    peaks: &[(String, f64)],
+    note: &str,
+    path: &Path,
+    font: Option<&Path>,
+) -> Result<()> {
+    output(
+        &gemm::Gemm {
+            results,
+            peaks,
             note,
         },
         path,
