@@ -4,10 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use csv::StringRecord;
+
 use super::read::{Records, delimiter_name, formatted_number};
 use super::{
-    CHECK_EVERY, ColumnInfo, Counts, DROP_HINT, Format, Kind, MAX_LEVELS, Missing, Need, Rows,
-    SPACES, Table, at_column, file_name, header_names, number, number_in,
+    At, CHECK_EVERY, ColumnInfo, Counts, DROP_HINT, DateForm, Format, Kind, MAX_LEVELS, Missing,
+    Need, Rows, SPACES, Table, file_name, header_names, line_error, number, number_in,
 };
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
@@ -264,38 +266,50 @@ impl Table {
     /// `rows`: how many rows to expect (to allocate once), when known.
     pub fn read(&self, path: &Path, need: Need, rows: Option<usize>) -> Result<Rows> {
         let (format, thousands) = self.format_of(path);
-        let num = |cell: &str| number_in(cell, format.decimal, thousands);
-        let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
         let mut rec = Records::open(path, format)?;
-        let Some(first_line) = rec.next()? else {
-            return Err(Error::data(
-                path,
-                "no data rows: the file is empty, or holds only blank lines",
-            ));
-        };
+        let first_line = rec.first()?;
         let first: Vec<String> = rec.record.iter().map(String::from).collect();
-        // The first line does not fit the table: a comment or an unclosed quote there, or a
-        // file written with another delimiter, before the columns it lacks.
-        let first_cause = rec.width_cause(first_line);
-        let misfit = |msg: String| match &first_cause {
-            Some(why) => Error::data(path, why.clone()),
-            None => err(
-                first_line,
-                if format.delimiter == self.delimiter {
-                    msg
-                } else {
-                    format!(
-                        "{msg} (the file read as {}-separated)",
-                        delimiter_name(format.delimiter)
-                    )
-                },
-            ),
+        let misfit = Misfit {
+            path,
+            line: first_line,
+            cause: rec.width_cause(first_line),
+            read_as: (format.delimiter != self.delimiter).then_some(format.delimiter),
         };
-        let any_number = first.iter().any(|c| num(c).is_some());
+        let numbers = (format.decimal, thousands);
+        let layout = self.layout(&first, numbers, need, &misfit)?;
+        let header = layout.header;
+        let mut reading = Reading::new(self, path, need, rows, numbers, layout)?;
+        if !header {
+            reading.row(first_line, &rec.record)?;
+        }
+        while let Some(line) = rec.next()? {
+            if rec.record.len() != reading.width
+                && let Some(why) = rec.width_cause(line)
+            {
+                return Err(Error::data(path, why));
+            }
+            reading.row(line, &rec.record)?;
+        }
+        reading.finish(first_line)
+    }
+
+    /// Whether the file's `first` record is a header line, and the file's column for each of
+    /// the table's (None when absent): by name when both have names, else by position.
+    /// `numbers`: the file's decimal mark and thousands separator.
+    fn layout(
+        &self,
+        first: &[String],
+        (decimal, thousands): (char, Option<char>),
+        need: Need,
+        misfit: &Misfit,
+    ) -> Result<Layout> {
+        let any_number = first
+            .iter()
+            .any(|c| number_in(c, decimal, thousands).is_some());
         // The file's columns by name, an empty header cell as `column N` the way the fit names
         // it (pandas' index), each name's positions in order: lookups, not scans, for wide
         // files.
-        let file_names = header_names(&first, true);
+        let file_names = header_names(first, true);
         let mut file_columns: HashMap<&str, Vec<usize>> = HashMap::with_capacity(first.len());
         for (i, c) in file_names.iter().enumerate() {
             file_columns.entry(c.as_str()).or_default().push(i);
@@ -306,363 +320,108 @@ impl Table {
             .any(|t| file_columns.contains_key(t.name.as_str()));
         let has_numeric = self.count(|k| matches!(k, Kind::Numeric { .. })) > 0;
         let header = !any_number && (self.header || names_match || has_numeric);
-        let by_name = header && self.header;
-        // src[j]: the file's column for table column j, None when absent.
-        let outputs_kind = |k: &Kind| matches!(k, Kind::Label | Kind::Target);
-        let w = self.columns.len();
-        let without = w - self.count(outputs_kind);
-        let src: Vec<Option<usize>> = if by_name {
-            let mut src = Vec::with_capacity(w);
-            // A name the table has more than once (a checkpoint from before duplicates were
-            // refused, or ones ignored by number) takes the file's same occurrence of it.
-            let mut occurrence: HashMap<&str, usize> = HashMap::new();
-            let mut table_names: HashMap<&str, usize> = HashMap::new();
-            for c in &self.columns {
-                *table_names.entry(c.name.as_str()).or_insert(0) += 1;
-            }
-            for (j, c) in self.columns.iter().enumerate() {
-                let k = occurrence.entry(c.name.as_str()).or_insert(0);
-                let at = file_columns.get(c.name.as_str());
-                let found = at.and_then(|at| at.get(*k)).copied();
-                *k += 1;
-                let optional = c.kind == Kind::Ignored
-                    || (outputs_kind(&c.kind) && matches!(need, Need::Features { .. }));
-                let twice = at.filter(|at| at.len() > table_names[c.name.as_str()]);
-                if let Some(at) = twice
-                    && !optional
-                {
-                    return Err(err(
-                        first_line,
-                        format!(
-                            "columns {} and {} are both named {:?}, column {} of the training file: rename or remove one, so that the column is known",
-                            at[0] + 1,
-                            at[1] + 1,
-                            c.name,
-                            j + 1
-                        ),
-                    ));
-                }
-                if found.is_none() && !optional {
-                    return Err(misfit(format!(
-                        "no column is named {:?}, column {} of the training file ({})",
-                        c.name,
-                        j + 1,
-                        match c.kind {
-                            Kind::Label => "the label",
-                            Kind::Target => "a target",
-                            _ => "an input",
-                        }
-                    )));
-                }
-                src.push(found);
-            }
-            src
+        let src = if header && self.header {
+            self.by_name(&file_columns, need, misfit)?
         } else {
-            let found = first.len();
-            let with_outputs = found == w;
-            if !(with_outputs || (found == without && matches!(need, Need::Features { .. }))) {
-                let features = self.count(|k| !outputs_kind(k) && *k != Kind::Ignored);
-                let what = match &self.classes {
-                    Some(_) => "the label".to_string(),
-                    None => format!("{} target columns", w - without),
-                };
-                return Err(misfit(match need {
-                    Need::Targets => format!(
-                        "{found} columns, but the model takes {features} inputs: give {w} columns, with {what} where the training file had it"
-                    ),
-                    Need::Features { .. } => format!(
-                        "{found} columns, but the model takes {features} inputs: give {without} columns, or {w} with {what} where the training file had it"
-                    ),
-                }));
-            }
-            let mut k = 0;
-            self.columns
-                .iter()
-                .map(|c| {
-                    if !with_outputs && outputs_kind(&c.kind) {
-                        None
-                    } else {
-                        k += 1;
-                        Some(k - 1)
-                    }
-                })
-                .collect()
+            self.by_position(first.len(), need, misfit)?
         };
-        let width = first.len();
-        let dim = self.inputs();
-        let class_index: HashMap<&str, u32> = self
-            .classes
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), i as u32))
-            .collect();
-        let level_index: Vec<HashMap<&str, usize>> = self
-            .columns
-            .iter()
-            .map(|c| match &c.kind {
-                Kind::Categorical { levels } => levels
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| (l.as_str(), i))
-                    .collect(),
-                _ => HashMap::new(),
-            })
-            .collect();
-        // Features only: the label and target cells are read past.
-        let labelled = need == Need::Targets
-            && self.classes.is_some()
-            && src
-                .iter()
-                .zip(&self.columns)
-                .any(|(s, c)| s.is_some() && c.kind == Kind::Label);
-        let width_out = if self.classes.is_some() {
-            1
-        } else {
-            self.outputs()
-        };
-        let mut x: Vec<f32> = Vec::new();
-        let mut labels: Vec<u32> = Vec::new();
-        let mut values: Vec<f32> = Vec::new();
-        if let Some(r) = rows {
-            let bytes = (r as u64).saturating_mul((dim + width_out) as u64 * 4);
-            crate::memory::check(&format!("the rows of {}", path.display()), bytes)?;
-            x.try_reserve_exact(r.saturating_mul(dim)).map_err(|_| {
-                Error::OutOfMemory(format!(
-                    "the rows of {}: {r} rows of {dim} inputs",
-                    path.display()
-                ))
-            })?;
+        Ok(Layout {
+            header,
+            src,
+            width: first.len(),
+        })
+    }
+
+    /// The file's column for each of the table's, matched by the header's names (positions in
+    /// `file_columns`); an error when one the read needs is absent, or named twice.
+    fn by_name(
+        &self,
+        file_columns: &HashMap<&str, Vec<usize>>,
+        need: Need,
+        misfit: &Misfit,
+    ) -> Result<Vec<Option<usize>>> {
+        let mut src = Vec::with_capacity(self.columns.len());
+        // A name the table has more than once (a checkpoint from before duplicates were
+        // refused, or ones ignored by number) takes the file's same occurrence of it.
+        let mut occurrence: HashMap<&str, usize> = HashMap::new();
+        let mut table_names: HashMap<&str, usize> = HashMap::new();
+        for c in &self.columns {
+            *table_names.entry(c.name.as_str()).or_insert(0) += 1;
         }
-        let mut counts = Counts::default();
-        let mut n = 0usize;
-        let mut cells: Vec<&str> = Vec::with_capacity(width);
-        let mut row = |line: usize, cells: &[&str]| -> Result<()> {
-            if cells.len() != width {
-                return Err(err(
-                    line,
-                    format!("{} columns, expected {width}", cells.len()),
+        for (j, c) in self.columns.iter().enumerate() {
+            let k = occurrence.entry(c.name.as_str()).or_insert(0);
+            let at = file_columns.get(c.name.as_str());
+            let found = at.and_then(|at| at.get(*k)).copied();
+            *k += 1;
+            let optional = c.kind == Kind::Ignored
+                || (is_output(&c.kind) && matches!(need, Need::Features { .. }));
+            let twice = at.filter(|at| at.len() > table_names[c.name.as_str()]);
+            if let Some(at) = twice
+                && !optional
+            {
+                return Err(line_error(
+                    misfit.path,
+                    misfit.line,
+                    format!(
+                        "columns {} and {} are both named {:?}, column {} of the training file: rename or remove one, so that the column is known",
+                        at[0] + 1,
+                        at[1] + 1,
+                        c.name,
+                        j + 1
+                    ),
                 ));
             }
-            if x.try_reserve(dim).is_err()
-                || values.try_reserve(width_out).is_err()
-                || labels.try_reserve(1).is_err()
-            {
-                return Err(Error::OutOfMemory(format!(
-                    "the rows of {}: no memory for row {}",
-                    path.display(),
-                    n + 1
+            if found.is_none() && !optional {
+                return Err(misfit.error(format!(
+                    "no column is named {:?}, column {} of the training file ({})",
+                    c.name,
+                    j + 1,
+                    match c.kind {
+                        Kind::Label => "the label",
+                        Kind::Target => "a target",
+                        _ => "an input",
+                    }
                 )));
             }
-            if need == Need::Targets
-                && self.drop_missing_target
-                && self.columns.iter().zip(&src).any(|(c, s)| {
-                    outputs_kind(&c.kind) && s.is_some_and(|s| self.is_missing(cells[s]))
-                })
-            {
-                counts.dropped += 1;
-                return Ok(());
-            }
-            for (j, c) in self.columns.iter().enumerate() {
-                let Some(s) = src[j] else { continue };
-                let cell = cells[s];
-                let at = || at_column(s, &c.name, header);
-                let refuse_missing = || {
-                    err(
-                        line,
-                        format!(
-                            "{}: a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)",
-                            at()
-                        ),
-                    )
-                };
-                match &c.kind {
-                    Kind::Ignored => {}
-                    Kind::Numeric { mean, offset } => {
-                        if self.is_missing(cell) {
-                            if self.missing == Missing::Error {
-                                return Err(refuse_missing());
-                            }
-                            counts.imputed += 1;
-                            x.push(*mean);
-                            continue;
-                        }
-                        match num(cell) {
-                            Some(v) if v.is_finite() && (v as f32).is_finite() => {
-                                x.push((v - offset) as f32)
-                            }
-                            Some(_) => {
-                                return Err(err(
-                                    line,
-                                    format!(
-                                        "{}: {cell:?} is not finite (infinite, or beyond f32 range)",
-                                        at()
-                                    ),
-                                ));
-                            }
-                            None => {
-                                let why = formatted_number(cell, format.decimal).map_or(
-                                    String::new(),
-                                    |what| {
-                                        format!(
-                                            " (a number written with {what}: write the column as plain numbers)"
-                                        )
-                                    },
-                                );
-                                return Err(err(
-                                    line,
-                                    format!("{}: {cell:?} is not a number{why}", at()),
-                                ));
-                            }
-                        }
-                    }
-                    Kind::Date {
-                        form,
-                        time,
-                        offset,
-                        means,
-                        ..
-                    } => {
-                        if self.is_missing(cell) {
-                            if self.missing == Missing::Error {
-                                return Err(refuse_missing());
-                            }
-                            counts.imputed += 1;
-                            x.extend_from_slice(means);
-                            continue;
-                        }
-                        let Some(m) = super::date::parse(cell, *form) else {
-                            return Err(err(
-                                line,
-                                format!(
-                                    "{}: {cell:?} is not a date written {}, as the training file wrote the column",
-                                    at(),
-                                    form.pattern()
-                                ),
-                            ));
-                        };
-                        let (v, k) = super::date::inputs(&m, *time);
-                        x.push((v[0] - offset) as f32);
-                        x.extend(v[1..k].iter().map(|&v| v as f32));
-                    }
-                    Kind::Categorical { levels } => {
-                        let start = x.len();
-                        x.extend(std::iter::repeat_n(0.0, levels.len()));
-                        if self.is_missing(cell) {
-                            if self.missing == Missing::Error {
-                                return Err(refuse_missing());
-                            }
-                            counts.imputed += 1;
-                        } else if let Some(&i) = level_index[j].get(cell) {
-                            x[start + i] = 1.0;
-                        } else if need == (Need::Features { strict: true }) {
-                            return Err(err(
-                                line,
-                                format!(
-                                    "{}: {cell:?} is not one of the column's values in training ({})",
-                                    at(),
-                                    preview(levels)
-                                ),
-                            ));
-                        } else {
-                            counts.unseen += 1;
-                        }
-                    }
-                    Kind::Label => {
-                        if !labelled {
-                            continue;
-                        }
-                        if self.is_missing(cell) {
-                            return Err(err(
-                                line,
-                                format!("{}: the label is missing{DROP_HINT}", at()),
-                            ));
-                        }
-                        let name = self.class_name(cell);
-                        match class_index.get(name.as_str()) {
-                            Some(&i) => labels.push(i),
-                            None => {
-                                return Err(err(
-                                    line,
-                                    format!(
-                                        "{}: label {cell:?} was not seen in training (its classes: {})",
-                                        at(),
-                                        preview(self.classes.as_deref().unwrap_or_default())
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                    Kind::Target if need != Need::Targets => {}
-                    Kind::Target => match num(cell) {
-                        Some(v) if v.is_finite() && (v as f32).is_finite() => values.push(v as f32),
-                        _ if self.is_missing(cell) => {
-                            return Err(err(
-                                line,
-                                format!("{}: the target is missing{DROP_HINT}", at()),
-                            ));
-                        }
-                        _ => {
-                            return Err(err(
-                                line,
-                                format!("{}: {cell:?} is not a finite number", at()),
-                            ));
-                        }
-                    },
+            src.push(found);
+        }
+        Ok(src)
+    }
+
+    /// The file's column for each of the table's, by position in a file of `found` columns:
+    /// all the table's, or (reading features) all but the label or targets.
+    fn by_position(&self, found: usize, need: Need, misfit: &Misfit) -> Result<Vec<Option<usize>>> {
+        let w = self.columns.len();
+        let without = w - self.count(is_output);
+        let with_outputs = found == w;
+        if !(with_outputs || (found == without && matches!(need, Need::Features { .. }))) {
+            let features = self.count(|k| !is_output(k) && *k != Kind::Ignored);
+            let what = match &self.classes {
+                Some(_) => "the label".to_string(),
+                None => format!("{} target columns", w - without),
+            };
+            return Err(misfit.error(match need {
+                Need::Targets => format!(
+                    "{found} columns, but the model takes {features} inputs: give {w} columns, with {what} where the training file had it"
+                ),
+                Need::Features { .. } => format!(
+                    "{found} columns, but the model takes {features} inputs: give {without} columns, or {w} with {what} where the training file had it"
+                ),
+            }));
+        }
+        let mut k = 0;
+        Ok(self
+            .columns
+            .iter()
+            .map(|c| {
+                if !with_outputs && is_output(&c.kind) {
+                    None
+                } else {
+                    k += 1;
+                    Some(k - 1)
                 }
-            }
-            n += 1;
-            if rows.is_some_and(|r| n > r) {
-                return Err(Error::data(
-                    path,
-                    "changed while it was read: more rows the second time",
-                ));
-            }
-            if n.is_multiple_of(CHECK_EVERY) && rows.is_none() {
-                crate::memory::check(
-                    &format!("reading {}: {n} rows so far", path.display()),
-                    (n as u64).saturating_mul((dim + width_out) as u64 * 8),
-                )?;
-            }
-            Ok(())
-        };
-        if !header {
-            cells.extend(first.iter().map(String::as_str));
-            row(first_line, &cells)?;
-        }
-        while let Some(line) = rec.next()? {
-            if rec.record.len() != width
-                && let Some(why) = rec.width_cause(line)
-            {
-                return Err(Error::data(path, why));
-            }
-            let cells: Vec<&str> = rec.record.iter().collect();
-            row(line, &cells)?;
-        }
-        if n == 0 {
-            return Err(super::no_data_rows(path, header, first_line));
-        }
-        let targets = match &self.classes {
-            Some(c) if labelled => Targets::Classes {
-                labels,
-                n_classes: c.len(),
-            },
-            _ if !values.is_empty() => Targets::Values {
-                values,
-                width: self.outputs(),
-            },
-            // Features only: targets no one reads.
-            Some(c) => Targets::Classes {
-                labels: vec![0; n],
-                n_classes: c.len(),
-            },
-            None => Targets::Values {
-                values: vec![0.0; n * self.outputs().max(1)],
-                width: self.outputs().max(1),
-            },
-        };
-        let data = Dataset::new(file_name(path), x, n, dim, targets)?;
-        Ok(Rows { data, counts })
+            })
+            .collect())
     }
 
     /// The delimiter `path` is written with when it is not this table's: the one guessed from
@@ -687,6 +446,405 @@ impl Table {
             return format!("{}", v as i64);
         }
         cell.to_string()
+    }
+}
+
+/// Whether a column of this kind is the model's output: the label or a target.
+fn is_output(k: &Kind) -> bool {
+    matches!(k, Kind::Label | Kind::Target)
+}
+
+/// Why the file's first line does not fit the table: a comment or an unclosed quote there
+/// (`cause`), or a file written with another delimiter (`read_as`), before the columns it lacks.
+struct Misfit<'a> {
+    path: &'a Path,
+    /// The first line's number.
+    line: usize,
+    cause: Option<String>,
+    /// The file's delimiter, when not the table's.
+    read_as: Option<char>,
+}
+
+impl Misfit<'_> {
+    /// The error `msg` says of the first line, or the cause the line itself shows.
+    fn error(&self, msg: String) -> Error {
+        match (&self.cause, self.read_as) {
+            (Some(why), _) => Error::data(self.path, why.clone()),
+            (None, None) => line_error(self.path, self.line, msg),
+            (None, Some(d)) => line_error(
+                self.path,
+                self.line,
+                format!("{msg} (the file read as {}-separated)", delimiter_name(d)),
+            ),
+        }
+    }
+}
+
+/// How a file's columns meet a table's.
+struct Layout {
+    /// The file's first line is a header.
+    header: bool,
+    /// src[j]: the file's column for table column j, None when absent.
+    src: Vec<Option<usize>>,
+    /// The file's cells per row.
+    width: usize,
+}
+
+/// A read in progress (`Table::read`): the lookups each row uses, the rows so far (inputs,
+/// labels or target values) and the counts.
+struct Reading<'a> {
+    table: &'a Table,
+    path: &'a Path,
+    need: Need,
+    /// The file's first line is a header.
+    header: bool,
+    /// src[j]: the file's column for table column j, None when absent.
+    src: Vec<Option<usize>>,
+    /// The file's cells per row.
+    width: usize,
+    /// The file's decimal mark and thousands separator.
+    decimal: char,
+    thousands: Option<char>,
+    class_index: HashMap<&'a str, u32>,
+    /// Per table column, a categorical one's level indices.
+    level_index: Vec<HashMap<&'a str, usize>>,
+    /// The labels are read (else, features only: the label and target cells are read past).
+    labelled: bool,
+    /// The rows expected, when known.
+    expected: Option<usize>,
+    /// Inputs per row, and label or target values per row.
+    dim: usize,
+    width_out: usize,
+    x: Vec<f32>,
+    labels: Vec<u32>,
+    values: Vec<f32>,
+    counts: Counts,
+    /// Rows read.
+    n: usize,
+}
+
+impl<'a> Reading<'a> {
+    /// The lookups for reading with `table`, and room for `rows` rows when known (checked
+    /// against the memory the process may use).
+    fn new(
+        table: &'a Table,
+        path: &'a Path,
+        need: Need,
+        rows: Option<usize>,
+        (decimal, thousands): (char, Option<char>),
+        Layout { header, src, width }: Layout,
+    ) -> Result<Reading<'a>> {
+        let class_index: HashMap<&str, u32> = table
+            .classes
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as u32))
+            .collect();
+        let level_index: Vec<HashMap<&str, usize>> = table
+            .columns
+            .iter()
+            .map(|c| match &c.kind {
+                Kind::Categorical { levels } => levels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (l.as_str(), i))
+                    .collect(),
+                _ => HashMap::new(),
+            })
+            .collect();
+        let labelled = need == Need::Targets
+            && table.classes.is_some()
+            && src
+                .iter()
+                .zip(&table.columns)
+                .any(|(s, c)| s.is_some() && c.kind == Kind::Label);
+        let dim = table.inputs();
+        let width_out = if table.classes.is_some() {
+            1
+        } else {
+            table.outputs()
+        };
+        let mut x: Vec<f32> = Vec::new();
+        if let Some(r) = rows {
+            let bytes = (r as u64).saturating_mul((dim + width_out) as u64 * 4);
+            crate::memory::check(&format!("the rows of {}", path.display()), bytes)?;
+            x.try_reserve_exact(r.saturating_mul(dim)).map_err(|_| {
+                Error::OutOfMemory(format!(
+                    "the rows of {}: {r} rows of {dim} inputs",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(Reading {
+            table,
+            path,
+            need,
+            header,
+            src,
+            width,
+            decimal,
+            thousands,
+            class_index,
+            level_index,
+            labelled,
+            expected: rows,
+            dim,
+            width_out,
+            x,
+            labels: Vec::new(),
+            values: Vec::new(),
+            counts: Counts::default(),
+            n: 0,
+        })
+    }
+}
+
+impl Reading<'_> {
+    /// Reads the row `cells` (on `line`): each column's cells by its kind, the row left out
+    /// when its label or target is missing and the table says to drop such rows.
+    fn row(&mut self, line: usize, cells: &StringRecord) -> Result<()> {
+        if cells.len() != self.width {
+            return Err(line_error(
+                self.path,
+                line,
+                format!("{} columns, expected {}", cells.len(), self.width),
+            ));
+        }
+        self.make_room()?;
+        if self.drops(cells) {
+            self.counts.dropped += 1;
+            return Ok(());
+        }
+        let table = self.table;
+        for (j, c) in table.columns.iter().enumerate() {
+            let Some(s) = self.src[j] else { continue };
+            let cell = &cells[s];
+            let at = At {
+                path: self.path,
+                line,
+                column: s,
+                name: &c.name,
+                header: self.header,
+            };
+            match &c.kind {
+                Kind::Ignored => {}
+                Kind::Numeric { mean, offset } => self.numeric(cell, *mean, *offset, &at)?,
+                Kind::Date {
+                    form,
+                    time,
+                    offset,
+                    means,
+                    ..
+                } => self.date(cell, *form, *time, *offset, means, &at)?,
+                Kind::Categorical { levels } => self.categorical(j, cell, levels, &at)?,
+                Kind::Label if self.labelled => self.label(cell, &at)?,
+                Kind::Label => {}
+                Kind::Target if self.need == Need::Targets => self.target(cell, &at)?,
+                Kind::Target => {}
+            }
+        }
+        self.count_row()
+    }
+
+    /// Room for one more row, or an error saying memory ran out.
+    fn make_room(&mut self) -> Result<()> {
+        if self.x.try_reserve(self.dim).is_err()
+            || self.values.try_reserve(self.width_out).is_err()
+            || self.labels.try_reserve(1).is_err()
+        {
+            return Err(Error::OutOfMemory(format!(
+                "the rows of {}: no memory for row {}",
+                self.path.display(),
+                self.n + 1
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the row `cells` is left out: its label or a target is missing, and the table
+    /// drops such rows.
+    fn drops(&self, cells: &StringRecord) -> bool {
+        let t = self.table;
+        self.need == Need::Targets
+            && t.drop_missing_target
+            && t.columns
+                .iter()
+                .zip(&self.src)
+                .any(|(c, s)| is_output(&c.kind) && s.is_some_and(|s| t.is_missing(&cells[s])))
+    }
+
+    /// Whether the feature `cell` is missing (then counted as imputed); an error when it is
+    /// and the table's setting `missing` is error.
+    fn imputed(&mut self, cell: &str, at: &At) -> Result<bool> {
+        if !self.table.is_missing(cell) {
+            return Ok(false);
+        }
+        if self.table.missing == Missing::Error {
+            return Err(at.error(format!(
+                "a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)"
+            )));
+        }
+        self.counts.imputed += 1;
+        Ok(true)
+    }
+
+    /// A numeric feature's input: the cell less the column's offset, or its mean when missing.
+    fn numeric(&mut self, cell: &str, mean: f32, offset: f64, at: &At) -> Result<()> {
+        if self.imputed(cell, at)? {
+            self.x.push(mean);
+            return Ok(());
+        }
+        match number_in(cell, self.decimal, self.thousands) {
+            Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                self.x.push((v - offset) as f32);
+                Ok(())
+            }
+            Some(_) => Err(at.error(format!(
+                "{cell:?} is not finite (infinite, or beyond f32 range)"
+            ))),
+            None => {
+                let why = formatted_number(cell, self.decimal).map_or(String::new(), |what| {
+                    format!(" (a number written with {what}: write the column as plain numbers)")
+                });
+                Err(at.error(format!("{cell:?} is not a number{why}")))
+            }
+        }
+    }
+
+    /// A date feature's inputs (`date::inputs`, the day number less `offset`), or the
+    /// column's `means` when missing.
+    fn date(
+        &mut self,
+        cell: &str,
+        form: DateForm,
+        time: bool,
+        offset: f64,
+        means: &[f32],
+        at: &At,
+    ) -> Result<()> {
+        if self.imputed(cell, at)? {
+            self.x.extend_from_slice(means);
+            return Ok(());
+        }
+        let Some(m) = super::date::parse(cell, form) else {
+            return Err(at.error(format!(
+                "{cell:?} is not a date written {}, as the training file wrote the column",
+                form.pattern()
+            )));
+        };
+        let (v, k) = super::date::inputs(&m, time);
+        self.x.push((v[0] - offset) as f32);
+        self.x.extend(v[1..k].iter().map(|&v| v as f32));
+        Ok(())
+    }
+
+    /// A categorical feature's inputs (of table column `j`): one per level, 1 for the cell's;
+    /// all 0 when missing or unseen in training (an error reading features strictly).
+    fn categorical(&mut self, j: usize, cell: &str, levels: &[String], at: &At) -> Result<()> {
+        let start = self.x.len();
+        self.x.extend(std::iter::repeat_n(0.0, levels.len()));
+        if self.imputed(cell, at)? {
+            return Ok(());
+        }
+        if let Some(&i) = self.level_index[j].get(cell) {
+            self.x[start + i] = 1.0;
+        } else if self.need == (Need::Features { strict: true }) {
+            return Err(at.error(format!(
+                "{cell:?} is not one of the column's values in training ({})",
+                preview(levels)
+            )));
+        } else {
+            self.counts.unseen += 1;
+        }
+        Ok(())
+    }
+
+    /// The class of the label `cell`; an error when it is missing or a class training did not
+    /// see.
+    fn label(&mut self, cell: &str, at: &At) -> Result<()> {
+        if self.table.is_missing(cell) {
+            return Err(at.error(format!("the label is missing{DROP_HINT}")));
+        }
+        let name = self.table.class_name(cell);
+        match self.class_index.get(name.as_str()) {
+            Some(&i) => {
+                self.labels.push(i);
+                Ok(())
+            }
+            None => Err(at.error(format!(
+                "label {cell:?} was not seen in training (its classes: {})",
+                preview(self.table.classes.as_deref().unwrap_or_default())
+            ))),
+        }
+    }
+
+    /// The target `cell`'s value; an error when it is missing or not a finite number.
+    fn target(&mut self, cell: &str, at: &At) -> Result<()> {
+        match number_in(cell, self.decimal, self.thousands) {
+            Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                self.values.push(v as f32);
+                Ok(())
+            }
+            _ if self.table.is_missing(cell) => {
+                Err(at.error(format!("the target is missing{DROP_HINT}")))
+            }
+            _ => Err(at.error(format!("{cell:?} is not a finite number"))),
+        }
+    }
+
+    /// Counts a row read: more rows than expected is an error (the file changed), and every
+    /// `CHECK_EVERY` rows of a file of unknown length the memory so far is checked.
+    fn count_row(&mut self) -> Result<()> {
+        self.n += 1;
+        let n = self.n;
+        if self.expected.is_some_and(|r| n > r) {
+            return Err(Error::data(
+                self.path,
+                "changed while it was read: more rows the second time",
+            ));
+        }
+        if n.is_multiple_of(CHECK_EVERY) && self.expected.is_none() {
+            crate::memory::check(
+                &format!("reading {}: {n} rows so far", self.path.display()),
+                (n as u64).saturating_mul((self.dim + self.width_out) as u64 * 8),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The rows read as a dataset (an error for none after the first line, `first_line`): the
+    /// labels or target values read, or, reading features only, targets no one reads.
+    fn finish(self, first_line: usize) -> Result<Rows> {
+        let n = self.n;
+        if n == 0 {
+            return Err(super::no_data_rows(self.path, self.header, first_line));
+        }
+        let t = self.table;
+        let targets = match &t.classes {
+            Some(c) if self.labelled => Targets::Classes {
+                labels: self.labels,
+                n_classes: c.len(),
+            },
+            _ if !self.values.is_empty() => Targets::Values {
+                values: self.values,
+                width: t.outputs(),
+            },
+            // Features only: targets no one reads.
+            Some(c) => Targets::Classes {
+                labels: vec![0; n],
+                n_classes: c.len(),
+            },
+            None => Targets::Values {
+                values: vec![0.0; n * t.outputs().max(1)],
+                width: t.outputs().max(1),
+            },
+        };
+        let data = Dataset::new(file_name(self.path), self.x, n, self.dim, targets)?;
+        Ok(Rows {
+            data,
+            counts: self.counts,
+        })
     }
 }
 

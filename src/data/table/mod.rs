@@ -464,6 +464,29 @@ fn at_column(c: usize, name: &str, header: bool) -> String {
     }
 }
 
+/// "line N: MSG" as an error about `path`.
+fn line_error(path: &Path, line: usize, msg: String) -> Error {
+    Error::data(path, format!("line {line}: {msg}"))
+}
+
+/// Where a cell is, for messages: the file, its line, and its column (0-based, with its name
+/// when the file has a `header`).
+struct At<'a> {
+    path: &'a Path,
+    line: usize,
+    column: usize,
+    name: &'a str,
+    header: bool,
+}
+
+impl At<'_> {
+    /// "line N: column C (\"name\"): MSG" as an error about the file.
+    fn error(&self, msg: String) -> Error {
+        let at = at_column(self.column, self.name, self.header);
+        line_error(self.path, self.line, format!("{at}: {msg}"))
+    }
+}
+
 impl CsvOptions {
     /// How the options read a file's bytes as lines.
     pub fn text(&self) -> Text {

@@ -332,6 +332,17 @@ impl Records {
         })
     }
 
+    /// The first record that is not blank, and its line number; an error for a file without
+    /// one.
+    pub fn first(&mut self) -> Result<usize> {
+        self.next()?.ok_or_else(|| {
+            Error::data(
+                &self.path,
+                "no data rows: the file is empty, or holds only blank lines",
+            )
+        })
+    }
+
     /// The next record that is not blank (a line of spaces, or nothing), and its line number;
     /// None at the end of the file.
     pub fn next(&mut self) -> Result<Option<usize>> {
