@@ -623,7 +623,7 @@ impl Reading<'_> {
             let at = At {
                 path: self.path,
                 line,
-                column: s,
+                index: s,
                 name: &c.name,
                 header: self.header,
             };

@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use super::date::{DateTally, Stray};
+use csv::StringRecord;
+
 use super::read::{Records, delimiter_name, formatted_number, sniff, ungrouped};
 use super::{
-    CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, DROP_HINT,
-    FEW_ROWS_PER_CLASS, Kind, LEVEL_BYTES, LeftOut, MAX_CLASSES, MAX_LEVELS,
+    At, CHECK_EVERY, CONTINUOUS_LABEL_CLASSES, Column, ColumnInfo, CsvOptions, DROP_HINT,
+    FEW_ROWS_PER_CLASS, Format, Kind, LEVEL_BYTES, LeftOut, MAX_CLASSES, MAX_LEVELS,
     MIN_ROWS_FOR_DISTINCT_GUARD, Missing, Need, OFFSET_RATIO, Rows, Table, TargetColumns,
-    Thousands, at_column, header_names, is_missing, number, number_in,
+    Thousands, at_column, header_names, is_missing, line_error, number, number_in,
 };
 use crate::error::{Error, Result};
 
@@ -444,392 +446,32 @@ impl Table {
     /// Reads a training file as `o` says, fits the schema to it and returns both.
     /// Reads the file twice (the schema, then the rows), holding little more than the matrix.
     pub fn fit(path: &Path, o: &CsvOptions) -> Result<(Table, Rows)> {
-        let hint = match o.thousands {
-            Thousands::Mark(',') => Some('.'),
-            Thousands::Mark('.') => Some(','),
-            _ => None,
-        };
-        let format = sniff(path, o.delimiter, o.decimal.or(hint), o.text())?;
-        let numbers = numbers(o.thousands, format)?;
-        let err = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
-        let mut rec = Records::open(path, format)?;
-        let Some(first_line) = rec.next()? else {
-            return Err(Error::data(
-                path,
-                "no data rows: the file is empty, or holds only blank lines",
-            ));
-        };
-        let first: Vec<String> = rec.record.iter().map(String::from).collect();
-        let width = first.len();
-        let first_cause = rec.width_cause(first_line);
-        if width < 2
-            && let Some(why) = first_cause
-        {
-            return Err(Error::data(path, why));
-        }
-        if width < 2
-            && let Some(given) = o.delimiter
-            && let Ok(guess) = sniff(path, None, o.decimal, o.text())
-            && guess.delimiter != given
-            && super::read::first_width(path, guess.delimiter, o.text()) >= 2
-        {
-            return Err(Error::invalid(
-                "delimiter",
-                format!(
-                    "is {}, which does not split line {first_line} of {} into columns; the file looks {}-separated: give that, or leave the setting out to have it guessed",
-                    delimiter_name(given),
-                    path.display(),
-                    delimiter_name(guess.delimiter)
-                ),
-            ));
-        }
-        if width < 2 {
-            return Err(err(
-                first_line,
-                format!(
-                    "{width} column: need at least one input and the label (no ',', ';', tab or run of spaces splits the first lines into columns)"
-                ),
-            ));
-        }
-        let header = first.iter().all(|c| numbers.read(c).is_none());
-        let names = header_names(&first, header);
-        if header {
-            duplicates(path, first_line, &names, o)?;
-        }
-        let mut roles = roles(&names, header, o)?;
-        let kept: BTreeSet<usize> = o
-            .features
-            .iter()
-            .map(|c| resolve(c, &names, header, "features"))
-            .collect::<Result<_>>()?;
-        let mut left_out: Vec<Option<LeftOut>> = vec![None; width];
-        if header && first[0].is_empty() && roles[0].is_none() && !kept.contains(&0) {
-            roles[0] = Some(Kind::Ignored);
-            left_out[0] = Some(LeftOut::Index);
-        }
-        let mut stats: Vec<Stat> = (0..width)
-            .map(|c| Stat {
-                ids: (roles[c].is_none() && !kept.contains(&c) && id_like(&names[c]))
-                    .then(Vec::new),
-                ..Stat::default()
-            })
-            .collect();
-        let mut rows = 0usize;
-        let mut dropped = 0usize;
-        // The decimal mark is given, or in use beyond doubt (a ',' file's '.', a decimal comma).
-        let mut decimal_shown =
-            o.decimal.is_some() || format.delimiter == ',' || format.decimal == ',';
-        let missing = |cell: &str| is_missing(cell) || o.na_values.iter().any(|m| m == cell);
-        let mut level_bytes = 0usize;
-        let data_width = roles.iter().filter(|r| r.is_none()).count() + 1;
-        let mut row = |line: usize, cells: &[&str]| -> Result<()> {
-            let found = cells.len();
-            if found != width {
-                return Err(if header && rows == 0 {
-                    match &first_cause {
-                        Some(why) => Error::data(path, why.clone()),
-                        None => err(
-                            first_line,
-                            format!(
-                                "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
-                            ),
-                        ),
-                    }
-                } else {
-                    err(line, format!("{found} columns, expected {width}"))
-                });
-            }
-            if o.drop_missing_target
-                && roles
-                    .iter()
-                    .zip(cells)
-                    .any(|(r, cell)| matches!(r, Some(Kind::Label | Kind::Target)) && missing(cell))
-            {
-                dropped += 1;
-                return Ok(());
-            }
-            for (c, &cell) in cells.iter().enumerate() {
-                let at = || at_column(c, &names[c], header);
-                let s = &mut stats[c];
-                if !decimal_shown && roles[c] != Some(Kind::Ignored) {
-                    decimal_shown = numbers.shows_decimal(cell);
-                }
-                match &roles[c] {
-                    Some(Kind::Ignored) => {}
-                    Some(Kind::Target) => match numbers.read(cell) {
-                        Some(v) if v.is_finite() && (v as f32).is_finite() => {
-                            s.thousands(line, cell, numbers);
-                        }
-                        _ if missing(cell) => {
-                            return Err(err(
-                                line,
-                                format!("{}: the target is missing{DROP_HINT}", at()),
-                            ));
-                        }
-                        Some(_) => {
-                            return Err(err(
-                                line,
-                                format!(
-                                    "{}: {cell:?} is not finite (infinite, or beyond f32 range)",
-                                    at()
-                                ),
-                            ));
-                        }
-                        None => {
-                            return Err(err(line, format!("{}: {cell:?} is not a number", at())));
-                        }
-                    },
-                    Some(Kind::Label) => {
-                        if missing(cell) {
-                            let trailing = cell.is_empty()
-                                && c + 1 == width
-                                && o.label.is_none()
-                                && format.delimiter != super::SPACES;
-                            return Err(err(
-                                line,
-                                if trailing {
-                                    format!(
-                                        "{}, the last, is empty, and the label is taken from the last column: the line ends with {}, a trailing delimiter; remove it from the lines, or name the label column with the setting `label`",
-                                        at(),
-                                        delimiter_name(format.delimiter)
-                                    )
-                                } else {
-                                    format!("{}: the label is missing{DROP_HINT}", at())
-                                },
-                            ));
-                        }
-                        if let Some(n) = s.label_rows.get_mut(cell) {
-                            *n += 1;
-                        } else if s.label_rows.len() >= MAX_CLASSES {
-                            s.overflow = true;
-                        } else {
-                            s.label_rows.insert(cell.to_string(), 1);
-                        }
-                    }
-                    _ => {
-                        if missing(cell) {
-                            s.ids = None;
-                            if o.missing == Missing::Error {
-                                return Err(err(
-                                    line,
-                                    format!(
-                                        "{}: a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)",
-                                        at()
-                                    ),
-                                ));
-                            }
-                            continue;
-                        }
-                        s.dates.cell(line, cell);
-                        match numbers.read(cell) {
-                            Some(v) if v.is_finite() && (v as f32).is_finite() => {
-                                s.number(v, rows);
-                                s.thousands(line, cell, numbers);
-                                if s.first_number.is_none() {
-                                    s.first_number = Some((line, cell.to_string()));
-                                }
-                            }
-                            Some(_) => {
-                                return Err(err(
-                                    line,
-                                    format!(
-                                        "{}: {cell:?} is not finite (infinite, or beyond f32 range)",
-                                        at()
-                                    ),
-                                ));
-                            }
-                            None => {
-                                s.texts += 1;
-                                s.ids = None;
-                                if s.first_text.is_none() {
-                                    s.first_text = Some((line, cell.to_string()));
-                                }
-                            }
-                        }
-                        if !s.overflow && !s.values.contains(cell) {
-                            if s.values.len() >= MAX_LEVELS
-                                || level_bytes + cell.len() > LEVEL_BYTES
-                            {
-                                s.overflow = true;
-                            } else {
-                                level_bytes += cell.len();
-                                s.values.insert(cell.to_string());
-                            }
-                        }
-                    }
-                }
-            }
-            rows += 1;
-            if rows.is_multiple_of(CHECK_EVERY) {
-                crate::memory::check(
-                    &format!("reading {}: {rows} rows so far", path.display()),
-                    (rows as u64).saturating_mul(data_width as u64 * 4),
-                )?;
-            }
-            Ok(())
-        };
-        if !header {
-            let cells: Vec<&str> = first.iter().map(String::as_str).collect();
-            row(first_line, &cells)?;
+        let (file, mut rec) = Source::open(path, o)?;
+        let mut roles = Roles::new(&file, rec.record[0].is_empty())?;
+        let mut tally = Tally::new(&file, &roles);
+        if !file.header {
+            tally.row(file.first_line, &rec.record)?;
         }
         while let Some(line) = rec.next()? {
-            let found = rec.record.len();
-            if found != width
+            if rec.record.len() != file.width
                 && let Some(why) = rec.width_cause(line)
             {
                 return Err(Error::data(path, why));
             }
-            let cells: Vec<&str> = rec.record.iter().collect();
-            row(line, &cells)?;
+            tally.row(line, &rec.record)?;
         }
         drop(rec);
-        if rows == 0 && dropped > 0 {
-            return Err(Error::data(
-                path,
-                format!(
-                    "no data rows: the label or target is missing on all {dropped} rows, which the setting `drop_missing_target` leaves out"
-                ),
-            ));
-        }
-        if rows == 0 {
-            return Err(super::no_data_rows(path, header, first_line));
-        }
-        let thousands = settle_thousands(path, &stats, &names, header, numbers, decimal_shown)?;
-        let mut columns = Vec::with_capacity(width);
-        for (c, s) in stats.iter().enumerate() {
-            if roles[c].is_none()
-                && !kept.contains(&c)
-                && let Some(why) = s.left_out(rows)
-            {
-                roles[c] = Some(Kind::Ignored);
-                left_out[c] = Some(why);
-            }
-        }
-        if roles.iter().all(Option::is_some)
-            && let Some(c) = left_out.iter().position(Option::is_some)
-        {
-            return Err(Error::data(
-                path,
-                format!(
-                    "no input column is left: {} is left out because {}; read it as an input with the setting `features`",
-                    at_column(c, &names[c], header),
-                    left_out[c].map_or("", LeftOut::reason)
-                ),
-            ));
-        }
-        let mut classes = None;
-        let mut numeric_classes = false;
-        for (c, (role, s)) in roles.into_iter().zip(stats).enumerate() {
-            let name = names[c].clone();
-            let at = at_column(c, &name, header);
-            let date = match role {
-                None if s.texts > 0 => s.dates.settle().map_err(|e| stray(path, &at, e))?,
-                _ => None,
-            };
-            let kind = match role {
-                Some(Kind::Label) => {
-                    let plain = header && !name.contains([' ', ',', '"', '\'']);
-                    let col = if plain {
-                        name.clone()
-                    } else {
-                        (c + 1).to_string()
-                    };
-                    let hint = format!(
-                        "load it as real-valued targets (the setting `targets` {col} with the setting `loss` mse)"
-                    );
-                    let (names, numeric) =
-                        class_names(path, &at, &hint, s, rows, format.decimal, o.many_classes)?;
-                    classes = Some(names);
-                    numeric_classes = numeric;
-                    Kind::Label
-                }
-                Some(k) => k,
-                None if let Some(d) = date => Kind::Date {
-                    form: d.form,
-                    time: d.time,
-                    offset: d.offset,
-                    means: d.means,
-                    guessed: d.guessed,
-                },
-                None if s.texts > 0
-                    && let Some(what) = s
-                        .first_text
-                        .as_ref()
-                        .and_then(|(_, cell)| formatted_number(cell, format.decimal))
-                    && !s.overflow
-                    && s.values.iter().all(|v| {
-                        number(v, format.decimal).is_some()
-                            || formatted_number(v, format.decimal).is_some()
-                    }) =>
-                {
-                    let (line, cell) = s.first_text.unwrap_or_default();
-                    return Err(err(
-                        line,
-                        format!(
-                            "{at}: {cell:?} is a number written with {what}, which a table of values does not read as one: write the column as plain numbers (in Excel, a Number format without them){}",
-                            if what == "thousands separators" {
-                                ", or give the setting `thousands`"
-                            } else {
-                                ""
-                            }
-                        ),
-                    ));
-                }
-                None if s.texts > 0 && s.numbers >= s.texts => {
-                    let (line, cell) = s.first_text.unwrap_or_default();
-                    let (nline, ncell) = s.first_number.unwrap_or_default();
-                    let hint = if line == first_line && !header {
-                        " (line 1 is read as data because a cell of it is a number; a header line names every column)"
-                    } else {
-                        ""
-                    };
-                    return Err(err(
-                        line,
-                        format!(
-                            "{at}: {cell:?} is not a number, but most of the column is (line {nline} has {ncell:?}){hint}"
-                        ),
-                    ));
-                }
-                None if s.texts > 0 => {
-                    let distinct = s.values.len();
-                    if s.overflow || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && distinct > rows / 2) {
-                        return Err(Error::data(
-                            path,
-                            format!(
-                                "{at} holds {}{distinct} different text values in {rows} rows: an identifier rather than a category; leave it out with the setting `ignore`",
-                                if s.overflow { "more than " } else { "" }
-                            ),
-                        ));
-                    }
-                    Kind::Categorical {
-                        levels: s.values.into_iter().collect(),
-                    }
-                }
-                None => s.numeric(),
-            };
-            columns.push(ColumnInfo {
-                name,
-                kind,
-                left_out: left_out[c],
-            });
-        }
-        let table = Table {
-            delimiter: format.delimiter,
-            decimal: format.decimal,
-            thousands,
-            na_values: o.na_values.clone(),
-            drop_missing_target: o.drop_missing_target,
-            encoding: o
-                .encoding
-                .filter(|&e| e != super::Encoding::UTF_8)
-                .map(|e| e.name().to_string()),
-            comment: o.comment,
-            header,
-            columns,
-            classes,
-            numeric_classes,
-            missing: o.missing,
-        };
+        let (stats, rows, decimal_shown) = tally.finish()?;
+        let thousands = settle_thousands(
+            path,
+            &stats,
+            &file.names,
+            file.header,
+            file.numbers,
+            decimal_shown,
+        )?;
+        roles.leave_out(&file, &stats, rows)?;
+        let table = file.table(roles, stats, rows, thousands)?;
         let rows_read = table.read(path, Need::Targets, Some(rows))?;
         if rows_read.data.n != rows {
             return Err(Error::data(
@@ -967,6 +609,539 @@ impl Table {
             }
         }
         Ok(())
+    }
+}
+
+/// The training file as its first line shows it: how its cells split and read as numbers, and
+/// its columns' names.
+struct Source<'a> {
+    path: &'a Path,
+    o: &'a CsvOptions,
+    format: Format,
+    numbers: Numbers,
+    /// The first line's number, and why it lacks cells when the line itself says.
+    first_line: usize,
+    first_cause: Option<String>,
+    /// The first line is a header (no cell of it is a number).
+    header: bool,
+    names: Vec<String>,
+    /// Cells per row.
+    width: usize,
+}
+
+impl<'a> Source<'a> {
+    /// Opens `path` as `o` says (the delimiter and decimal mark guessed where not given) and
+    /// reads its first record: the file's records, left at that one. An error for a file
+    /// without two columns, or with a header that names two alike.
+    fn open(path: &'a Path, o: &'a CsvOptions) -> Result<(Source<'a>, Records)> {
+        let hint = match o.thousands {
+            Thousands::Mark(',') => Some('.'),
+            Thousands::Mark('.') => Some(','),
+            _ => None,
+        };
+        let format = sniff(path, o.delimiter, o.decimal.or(hint), o.text())?;
+        let numbers = numbers(o.thousands, format)?;
+        let mut rec = Records::open(path, format)?;
+        let first_line = rec.first()?;
+        let first: Vec<String> = rec.record.iter().map(String::from).collect();
+        let first_cause = rec.width_cause(first_line);
+        if first.len() < 2 {
+            return Err(too_narrow(path, o, first_line, first.len(), first_cause));
+        }
+        let header = first.iter().all(|c| numbers.read(c).is_none());
+        let names = header_names(&first, header);
+        if header {
+            duplicates(path, first_line, &names, o)?;
+        }
+        let file = Source {
+            path,
+            o,
+            format,
+            numbers,
+            first_line,
+            first_cause,
+            header,
+            width: first.len(),
+            names,
+        };
+        Ok((file, rec))
+    }
+
+    /// Where column `c` is, for messages on `line`.
+    fn at(&self, line: usize, c: usize) -> At<'_> {
+        At {
+            path: self.path,
+            line,
+            index: c,
+            name: &self.names[c],
+            header: self.header,
+        }
+    }
+
+    /// The table fitted: each column's kind from its role and its cells' statistics `stats`
+    /// (`rows` rows), the class names, the reading options.
+    fn table(
+        &self,
+        roles: Roles,
+        stats: Vec<Stat>,
+        rows: usize,
+        thousands: Option<char>,
+    ) -> Result<Table> {
+        let o = self.o;
+        let mut columns = Vec::with_capacity(self.width);
+        let mut classes = None;
+        let mut numeric_classes = false;
+        for (c, (role, s)) in roles.roles.into_iter().zip(stats).enumerate() {
+            let kind = match role {
+                Some(Kind::Label) => {
+                    let (names, numeric) = self.classes(c, s, rows)?;
+                    classes = Some(names);
+                    numeric_classes = numeric;
+                    Kind::Label
+                }
+                Some(k) => k,
+                None => self.feature(c, s, rows)?,
+            };
+            columns.push(ColumnInfo {
+                name: self.names[c].clone(),
+                kind,
+                left_out: roles.left_out[c],
+            });
+        }
+        Ok(Table {
+            delimiter: self.format.delimiter,
+            decimal: self.format.decimal,
+            thousands,
+            na_values: o.na_values.clone(),
+            drop_missing_target: o.drop_missing_target,
+            encoding: o
+                .encoding
+                .filter(|&e| e != super::Encoding::UTF_8)
+                .map(|e| e.name().to_string()),
+            comment: o.comment,
+            header: self.header,
+            columns,
+            classes,
+            numeric_classes,
+            missing: o.missing,
+        })
+    }
+
+    /// The class names of the label, column `c` (`class_names`), with the hint that says how
+    /// to read it as a target instead.
+    fn classes(&self, c: usize, s: Stat, rows: usize) -> Result<(Vec<String>, bool)> {
+        let name = &self.names[c];
+        let at = at_column(c, name, self.header);
+        let plain = self.header && !name.contains([' ', ',', '"', '\'']);
+        let col = if plain {
+            name.clone()
+        } else {
+            (c + 1).to_string()
+        };
+        let hint = format!(
+            "load it as real-valued targets (the setting `targets` {col} with the setting `loss` mse)"
+        );
+        let (decimal, many) = (self.format.decimal, self.o.many_classes);
+        class_names(self.path, &at, &hint, s, rows, decimal, many)
+    }
+
+    /// The kind of the feature column `c`, from its cells' statistics `s`: numeric when every
+    /// cell is a number, else dates, else categorical; an error for a column of numbers
+    /// written for people, numbers with a few stray texts, or texts too many to be categories.
+    fn feature(&self, c: usize, s: Stat, rows: usize) -> Result<Kind> {
+        if s.texts == 0 {
+            return Ok(s.numeric());
+        }
+        let (path, decimal) = (self.path, self.format.decimal);
+        let at = at_column(c, &self.names[c], self.header);
+        if let Some(d) = s.dates.settle().map_err(|e| stray(path, &at, e))? {
+            return Ok(Kind::Date {
+                form: d.form,
+                time: d.time,
+                offset: d.offset,
+                means: d.means,
+                guessed: d.guessed,
+            });
+        }
+        if let Some(what) = s
+            .first_text
+            .as_ref()
+            .and_then(|(_, cell)| formatted_number(cell, decimal))
+            && !s.overflow
+            && s.values
+                .iter()
+                .all(|v| number(v, decimal).is_some() || formatted_number(v, decimal).is_some())
+        {
+            let (line, cell) = s.first_text.unwrap_or_default();
+            return Err(line_error(
+                path,
+                line,
+                format!(
+                    "{at}: {cell:?} is a number written with {what}, which a table of values does not read as one: write the column as plain numbers (in Excel, a Number format without them){}",
+                    if what == "thousands separators" {
+                        ", or give the setting `thousands`"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        if s.numbers >= s.texts {
+            let (line, cell) = s.first_text.unwrap_or_default();
+            let (nline, ncell) = s.first_number.unwrap_or_default();
+            let hint = if line == self.first_line && !self.header {
+                " (line 1 is read as data because a cell of it is a number; a header line names every column)"
+            } else {
+                ""
+            };
+            return Err(line_error(
+                path,
+                line,
+                format!(
+                    "{at}: {cell:?} is not a number, but most of the column is (line {nline} has {ncell:?}){hint}"
+                ),
+            ));
+        }
+        let distinct = s.values.len();
+        if s.overflow || (rows >= MIN_ROWS_FOR_DISTINCT_GUARD && distinct > rows / 2) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "{at} holds {}{distinct} different text values in {rows} rows: an identifier rather than a category; leave it out with the setting `ignore`",
+                    if s.overflow { "more than " } else { "" }
+                ),
+            ));
+        }
+        Ok(Kind::Categorical {
+            levels: s.values.into_iter().collect(),
+        })
+    }
+}
+
+/// The error for a file whose first line (`first_line`, with `width` cells, and why it lacks
+/// cells when the line itself says) is not two columns or more: the cause, a delimiter given
+/// that does not split the file when another does, or no delimiter splitting it.
+fn too_narrow(
+    path: &Path,
+    o: &CsvOptions,
+    first_line: usize,
+    width: usize,
+    first_cause: Option<String>,
+) -> Error {
+    if let Some(why) = first_cause {
+        return Error::data(path, why);
+    }
+    if let Some(given) = o.delimiter
+        && let Ok(guess) = sniff(path, None, o.decimal, o.text())
+        && guess.delimiter != given
+        && super::read::first_width(path, guess.delimiter, o.text()) >= 2
+    {
+        return Error::invalid(
+            "delimiter",
+            format!(
+                "is {}, which does not split line {first_line} of {} into columns; the file looks {}-separated: give that, or leave the setting out to have it guessed",
+                delimiter_name(given),
+                path.display(),
+                delimiter_name(guess.delimiter)
+            ),
+        );
+    }
+    line_error(
+        path,
+        first_line,
+        format!(
+            "{width} column: need at least one input and the label (no ',', ';', tab or run of spaces splits the first lines into columns)"
+        ),
+    )
+}
+
+/// What each column is before the rows are read: its role from the options (None: a
+/// feature), the features read whatever they look like, and the columns left out and why.
+struct Roles {
+    roles: Vec<Option<Kind>>,
+    /// Columns named by the setting `features`.
+    kept: BTreeSet<usize>,
+    left_out: Vec<Option<LeftOut>>,
+}
+
+impl Roles {
+    /// The roles the options give `file`'s columns; a first column with an empty header cell
+    /// (`first_empty`: pandas' index) is left out unless kept.
+    fn new(file: &Source, first_empty: bool) -> Result<Roles> {
+        let (names, header, o) = (&file.names, file.header, file.o);
+        let mut roles = roles(names, header, o)?;
+        let kept: BTreeSet<usize> = o
+            .features
+            .iter()
+            .map(|c| resolve(c, names, header, "features"))
+            .collect::<Result<_>>()?;
+        let mut left_out: Vec<Option<LeftOut>> = vec![None; file.width];
+        if header && first_empty && roles[0].is_none() && !kept.contains(&0) {
+            roles[0] = Some(Kind::Ignored);
+            left_out[0] = Some(LeftOut::Index);
+        }
+        Ok(Roles {
+            roles,
+            kept,
+            left_out,
+        })
+    }
+
+    /// Leaves out the features no option named that the rows show to be row numbers or
+    /// identifiers (`Stat::left_out`); an error when no input column is left.
+    fn leave_out(&mut self, file: &Source, stats: &[Stat], rows: usize) -> Result<()> {
+        for (c, s) in stats.iter().enumerate() {
+            if self.roles[c].is_none()
+                && !self.kept.contains(&c)
+                && let Some(why) = s.left_out(rows)
+            {
+                self.roles[c] = Some(Kind::Ignored);
+                self.left_out[c] = Some(why);
+            }
+        }
+        if self.roles.iter().all(Option::is_some)
+            && let Some(c) = self.left_out.iter().position(Option::is_some)
+        {
+            return Err(Error::data(
+                file.path,
+                format!(
+                    "no input column is left: {} is left out because {}; read it as an input with the setting `features`",
+                    at_column(c, &file.names[c], file.header),
+                    self.left_out[c].map_or("", LeftOut::reason)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the fit's first read learns, row by row: each column's statistics, the rows read and
+/// dropped, whether the decimal mark shows, and the bytes the categories' levels take.
+struct Tally<'a> {
+    file: &'a Source<'a>,
+    roles: &'a [Option<Kind>],
+    stats: Vec<Stat>,
+    rows: usize,
+    dropped: usize,
+    /// The decimal mark is given, or in use beyond doubt (a ',' file's '.', a decimal comma).
+    decimal_shown: bool,
+    level_bytes: usize,
+    /// Inputs per row, in the memory checks (a feature's, and the label's).
+    data_width: usize,
+}
+
+impl<'a> Tally<'a> {
+    /// Nothing counted yet; an id-like feature column's whole numbers are kept (to tell an
+    /// identifier).
+    fn new(file: &'a Source<'a>, roles: &'a Roles) -> Tally<'a> {
+        let stats = (0..file.width)
+            .map(|c| Stat {
+                ids: (roles.roles[c].is_none()
+                    && !roles.kept.contains(&c)
+                    && id_like(&file.names[c]))
+                .then(Vec::new),
+                ..Stat::default()
+            })
+            .collect();
+        let o = file.o;
+        Tally {
+            file,
+            roles: &roles.roles,
+            stats,
+            rows: 0,
+            dropped: 0,
+            decimal_shown: o.decimal.is_some()
+                || file.format.delimiter == ','
+                || file.format.decimal == ',',
+            level_bytes: 0,
+            data_width: roles.roles.iter().filter(|r| r.is_none()).count() + 1,
+        }
+    }
+
+    /// Whether `cell` marks a missing value (a usual marker, or one of the setting
+    /// `na_values`).
+    fn missing(&self, cell: &str) -> bool {
+        is_missing(cell) || self.file.o.na_values.iter().any(|m| m == cell)
+    }
+
+    /// Counts the row `cells` (on `line`), each cell by its column's role; a row whose label
+    /// or target is missing is dropped when the options say so.
+    fn row(&mut self, line: usize, cells: &StringRecord) -> Result<()> {
+        if cells.len() != self.file.width {
+            return Err(self.width_error(line, cells.len()));
+        }
+        let roles = self.roles;
+        if self.file.o.drop_missing_target
+            && roles.iter().zip(cells).any(|(r, cell)| {
+                matches!(r, Some(Kind::Label | Kind::Target)) && self.missing(cell)
+            })
+        {
+            self.dropped += 1;
+            return Ok(());
+        }
+        for (c, cell) in cells.iter().enumerate() {
+            let at = self.file.at(line, c);
+            if !self.decimal_shown && roles[c] != Some(Kind::Ignored) {
+                self.decimal_shown = self.file.numbers.shows_decimal(cell);
+            }
+            match &roles[c] {
+                Some(Kind::Ignored) => {}
+                Some(Kind::Target) => self.target(c, cell, &at)?,
+                Some(Kind::Label) => self.label(c, cell, &at)?,
+                _ => self.feature(c, cell, &at)?,
+            }
+        }
+        self.rows += 1;
+        let rows = self.rows;
+        if rows.is_multiple_of(CHECK_EVERY) {
+            crate::memory::check(
+                &format!("reading {}: {rows} rows so far", self.file.path.display()),
+                (rows as u64).saturating_mul(self.data_width as u64 * 4),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The error for a row (on `line`) of `found` cells where the file has `width`: after a
+    /// header, the first row's says the header and the rows disagree (or what the header line
+    /// itself shows).
+    fn width_error(&self, line: usize, found: usize) -> Error {
+        let (file, width) = (self.file, self.file.width);
+        if !(file.header && self.rows == 0) {
+            return line_error(
+                file.path,
+                line,
+                format!("{found} columns, expected {width}"),
+            );
+        }
+        match &file.first_cause {
+            Some(why) => Error::data(file.path, why.clone()),
+            None => line_error(
+                file.path,
+                file.first_line,
+                format!(
+                    "the header names {width} columns, but the first data row (line {line}) has {found}: the header and the rows must have as many cells"
+                ),
+            ),
+        }
+    }
+
+    /// Counts the target `cell` of column `c`; an error when it is missing or not a finite
+    /// number.
+    fn target(&mut self, c: usize, cell: &str, at: &At) -> Result<()> {
+        let numbers = self.file.numbers;
+        match numbers.read(cell) {
+            Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                self.stats[c].thousands(at.line, cell, numbers);
+                Ok(())
+            }
+            _ if self.missing(cell) => Err(at.error(format!("the target is missing{DROP_HINT}"))),
+            Some(_) => Err(at.error(format!(
+                "{cell:?} is not finite (infinite, or beyond f32 range)"
+            ))),
+            None => Err(at.error(format!("{cell:?} is not a number"))),
+        }
+    }
+
+    /// Counts the label `cell` of column `c` among its values (up to `MAX_CLASSES`); an error
+    /// when it is missing, saying so when a trailing delimiter emptied the last column.
+    fn label(&mut self, c: usize, cell: &str, at: &At) -> Result<()> {
+        if self.missing(cell) {
+            let file = self.file;
+            let trailing = cell.is_empty()
+                && c + 1 == file.width
+                && file.o.label.is_none()
+                && file.format.delimiter != super::SPACES;
+            if trailing {
+                return Err(line_error(
+                    file.path,
+                    at.line,
+                    format!(
+                        "{}, the last, is empty, and the label is taken from the last column: the line ends with {}, a trailing delimiter; remove it from the lines, or name the label column with the setting `label`",
+                        at.column(),
+                        delimiter_name(file.format.delimiter)
+                    ),
+                ));
+            }
+            return Err(at.error(format!("the label is missing{DROP_HINT}")));
+        }
+        let s = &mut self.stats[c];
+        if let Some(n) = s.label_rows.get_mut(cell) {
+            *n += 1;
+        } else if s.label_rows.len() >= MAX_CLASSES {
+            s.overflow = true;
+        } else {
+            s.label_rows.insert(cell.to_string(), 1);
+        }
+        Ok(())
+    }
+
+    /// Counts the feature `cell` of column `c`: a number, a text (and a date of each form it
+    /// may be), a distinct value while there is room for them; an error for a value that is
+    /// not finite, or a missing one when the setting `missing` is error.
+    fn feature(&mut self, c: usize, cell: &str, at: &At) -> Result<()> {
+        let (line, rows, numbers) = (at.line, self.rows, self.file.numbers);
+        if self.missing(cell) {
+            self.stats[c].ids = None;
+            if self.file.o.missing == Missing::Error {
+                return Err(at.error(format!(
+                    "a missing value ({cell:?}), and the setting `missing` is error (mean imputes them)"
+                )));
+            }
+            return Ok(());
+        }
+        let s = &mut self.stats[c];
+        s.dates.cell(line, cell);
+        match numbers.read(cell) {
+            Some(v) if v.is_finite() && (v as f32).is_finite() => {
+                s.number(v, rows);
+                s.thousands(line, cell, numbers);
+                if s.first_number.is_none() {
+                    s.first_number = Some((line, cell.to_string()));
+                }
+            }
+            Some(_) => {
+                return Err(at.error(format!(
+                    "{cell:?} is not finite (infinite, or beyond f32 range)"
+                )));
+            }
+            None => {
+                s.texts += 1;
+                s.ids = None;
+                if s.first_text.is_none() {
+                    s.first_text = Some((line, cell.to_string()));
+                }
+            }
+        }
+        if !s.overflow && !s.values.contains(cell) {
+            if s.values.len() >= MAX_LEVELS || self.level_bytes + cell.len() > LEVEL_BYTES {
+                s.overflow = true;
+            } else {
+                self.level_bytes += cell.len();
+                s.values.insert(cell.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The statistics, the rows counted and whether the decimal mark showed; an error when
+    /// no row was counted.
+    fn finish(self) -> Result<(Vec<Stat>, usize, bool)> {
+        let path = self.file.path;
+        if self.rows == 0 && self.dropped > 0 {
+            return Err(Error::data(
+                path,
+                format!(
+                    "no data rows: the label or target is missing on all {} rows, which the setting `drop_missing_target` leaves out",
+                    self.dropped
+                ),
+            ));
+        }
+        if self.rows == 0 {
+            let file = self.file;
+            return Err(super::no_data_rows(path, file.header, file.first_line));
+        }
+        Ok((self.stats, self.rows, self.decimal_shown))
     }
 }
 

@@ -474,16 +474,20 @@ fn line_error(path: &Path, line: usize, msg: String) -> Error {
 struct At<'a> {
     path: &'a Path,
     line: usize,
-    column: usize,
+    index: usize,
     name: &'a str,
     header: bool,
 }
 
 impl At<'_> {
+    /// The column in words: "column 3 (\"age\")", or "column 3" without a header.
+    fn column(&self) -> String {
+        at_column(self.index, self.name, self.header)
+    }
+
     /// "line N: column C (\"name\"): MSG" as an error about the file.
     fn error(&self, msg: String) -> Error {
-        let at = at_column(self.column, self.name, self.header);
-        line_error(self.path, self.line, format!("{at}: {msg}"))
+        line_error(self.path, self.line, format!("{}: {msg}", self.column()))
     }
 }
 
