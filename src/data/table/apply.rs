@@ -22,8 +22,8 @@ impl Table {
         };
         match self.other_delimiter(path) {
             Some(d) => {
-                let decimal =
-                    super::read::sniff(path, Some(d), None, self.text()).map_or('.', |f| f.decimal);
+                let decimal = super::sniff::sniff(path, Some(d), None, self.text())
+                    .map_or('.', |f| f.decimal);
                 let thousands = self
                     .thousands
                     .map(|_| if decimal == ',' { '.' } else { ',' });
@@ -207,7 +207,7 @@ impl Table {
     /// its first lines, when that one splits its first line into more cells than this table's.
     fn other_delimiter(&self, path: &Path) -> Option<char> {
         let text = self.text();
-        let theirs = super::read::sniff(path, None, None, text).ok()?.delimiter;
+        let theirs = super::sniff::sniff(path, None, None, text).ok()?.delimiter;
         (theirs != self.delimiter
             && super::read::first_width(path, theirs, text)
                 > super::read::first_width(path, self.delimiter, text))

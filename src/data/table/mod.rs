@@ -11,6 +11,7 @@ mod place;
 mod read;
 mod reading;
 mod schema;
+mod sniff;
 mod stored;
 mod text;
 

@@ -12,7 +12,8 @@ use options::{duplicates, resolve, roles};
 use tally::{Numbers, Stat, Tally, numbers, settle_thousands};
 
 use super::date::Stray;
-use super::read::{Records, delimiter_name, formatted_number, sniff};
+use super::read::{Records, delimiter_name, formatted_number};
+use super::sniff::sniff;
 use super::{
     At, CONTINUOUS_LABEL_CLASSES, ColumnInfo, CsvOptions, FEW_ROWS_PER_CLASS, Format, Kind,
     LeftOut, MIN_ROWS_FOR_DISTINCT_GUARD, Need, Rows, Table, Thousands, at_column, header_names,
