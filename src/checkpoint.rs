@@ -683,52 +683,95 @@ struct Decoded {
 /// The architecture (from the metadata, or from `arch` and the shapes when there is none) and
 /// parameters, and with `with_state` the training state if there is one.
 fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<Decoded> {
-    let bad = |msg: String| Error::checkpoint(path, msg);
     let (info, st) = parse(path, bytes)?;
-    // The decoded tensors (as f32) come on top of the file's bytes, held until they are done:
-    // refused now, with both figures, rather than an abort halfway.
-    let decoded: u64 = st
-        .iter()
-        .map(|(_, t)| t.shape().iter().product::<usize>() as u64 * 4)
-        .sum();
-    crate::memory::check(
-        &format!("decoding the tensors of {}", path.display()),
-        decoded,
-    )?;
-    let get = |k: &str| {
-        info.get(k).ok_or_else(|| {
-            bad(format!(
-                "metadata has no '{k}': not a wgtrain checkpoint (expected format {FORMAT})"
-            ))
-        })
-    };
-    let stored = arch::metadata_spec(&info).map_err(bad)?;
+    let t = Tensors { path, st: &st };
+    t.check_memory()?;
+    let stored = arch::metadata_spec(&info).map_err(|m| t.bad(m))?;
     if with_state && stored.is_none() {
-        return Err(bad(
+        return Err(t.bad(
             "has no wgtrain metadata (format, sizes, hidden, output, loss), so it holds no training run to continue: start a new run from its parameters instead".into(),
         ));
     }
-    let found = arch::find(&entries(&st), stored.as_ref(), stored.is_none()).map_err(bad)?;
-    let spec = match stored {
-        Some(spec) => {
+    let found =
+        arch::find(&entries(&st), stored.as_ref(), stored.is_none()).map_err(|m| t.bad(m))?;
+    let spec = t.spec(arch, stored, &found)?;
+    let params = Params {
+        layers: found
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(l, n)| t.layer(&spec, l, n.weight, n.bias))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    if !params.all_finite() {
+        return Err(t.bad("holds non-finite parameters".into()));
+    }
+    let input = t.input(&info, &spec)?;
+    let optimizer = if with_state {
+        Optimizer::from_metadata(&info).map_err(|e| t.bad(format!("optimizer: {e}")))?
+    } else {
+        None
+    };
+    let state = match optimizer {
+        Some(optimizer) => Some(t.state(&info, &spec, optimizer, &input)?),
+        None => None,
+    };
+    Ok(Decoded {
+        spec,
+        params,
+        input,
+        state,
+    })
+}
+
+/// A checkpoint's tensors as `decode` reads them, with the file's path for its errors.
+struct Tensors<'a> {
+    path: &'a Path,
+    st: &'a SafeTensors<'a>,
+}
+
+impl Tensors<'_> {
+    /// The error `msg` about the checkpoint.
+    fn bad(&self, msg: String) -> Error {
+        Error::checkpoint(self.path, msg)
+    }
+
+    /// The decoded tensors (as f32) come on top of the file's bytes, held until they are done:
+    /// refused now, with both figures, rather than an abort halfway.
+    fn check_memory(&self) -> Result<()> {
+        let decoded: u64 = self
+            .st
+            .iter()
+            .map(|(_, t)| t.shape().iter().product::<usize>() as u64 * 4)
+            .sum();
+        crate::memory::check(
+            &format!("decoding the tensors of {}", self.path.display()),
+            decoded,
+        )
+    }
+
+    /// The architecture: the `stored` one (which `arch` must not contradict), or `arch`'s
+    /// given the layer sizes `found`.
+    fn spec(&self, arch: &Arch, stored: Option<Spec>, found: &arch::Found) -> Result<Spec> {
+        if let Some(spec) = stored {
             let differences = arch.differences(&spec);
             if !differences.is_empty() {
-                return Err(bad(format!(
+                return Err(self.bad(format!(
                     "its metadata gives the architecture ({}), which the one asked for contradicts: {}",
                     spec.describe(),
                     differences.join("; ")
                 )));
             }
-            spec
+            return Ok(spec);
         }
-        None => arch.spec(found.sizes.clone()).map_err(|problems| {
+        arch.spec(found.sizes.clone()).map_err(|problems| {
             let mapping: Vec<String> = found
                 .layers
                 .iter()
                 .enumerate()
                 .map(|(l, n)| format!("{l} = {}, {}", n.weight, n.bias))
                 .collect();
-            bad(format!(
+            self.bad(format!(
                 "has no wgtrain metadata (format, sizes, hidden, output, loss), so the architecture beyond the layer sizes must be given: {}; the tensors read as layers {} of sizes {}",
                 problems.join("; "),
                 mapping.join("; "),
@@ -739,14 +782,17 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
                     .collect::<Vec<_>>()
                     .join("-")
             ))
-        })?,
-    };
-    let read = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
-        let t = st
+        })
+    }
+
+    /// The F32 tensor `name` of `shape`, as numbers.
+    fn read(&self, name: String, shape: &[usize]) -> Result<Vec<f32>> {
+        let t = self
+            .st
             .tensor(&name)
-            .map_err(|_| bad(format!("tensor {name} is missing")))?;
+            .map_err(|_| self.bad(format!("tensor {name} is missing")))?;
         if t.dtype() != Dtype::F32 || t.shape() != shape {
-            return Err(bad(format!(
+            return Err(self.bad(format!(
                 "tensor {name}: expected F32 {shape:?}, got {:?} {:?}",
                 t.dtype(),
                 t.shape()
@@ -756,16 +802,18 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
-    };
-    // Layer l's tensors `weight` ([out, in] on disk, transposed straight from the bytes: no
-    // second copy of the largest tensor) and `bias`.
-    let read_layer = |l: usize, weight: String, bias: String| -> Result<Layer> {
+    }
+
+    /// Layer l's tensors `weight` ([out, in] on disk, transposed straight from the bytes: no
+    /// second copy of the largest tensor) and `bias`.
+    fn layer(&self, spec: &Spec, l: usize, weight: String, bias: String) -> Result<Layer> {
         let (fi, fo) = spec.layer_shape(l);
-        let t = st
+        let t = self
+            .st
             .tensor(&weight)
-            .map_err(|_| bad(format!("tensor {weight} is missing")))?;
+            .map_err(|_| self.bad(format!("tensor {weight} is missing")))?;
         if t.dtype() != Dtype::F32 || t.shape() != [fo, fi] {
-            return Err(bad(format!(
+            return Err(self.bad(format!(
                 "tensor {weight}: expected F32 {:?}, got {:?} {:?}",
                 [fo, fi],
                 t.dtype(),
@@ -781,158 +829,163 @@ fn decode(path: &Path, bytes: &[u8], with_state: bool, arch: &Arch) -> Result<De
                     f32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
             }
         }
-        let b = read(bias, &[fo])?;
+        let b = self.read(bias, &[fo])?;
         Ok(Layer { w, b })
-    };
-    // The optimiser's slots: `optim.layers.{l}.weight{suffix}` and `.bias{suffix}`.
-    let read_layers = |prefix: &str, suffix: &str| -> Result<Params> {
+    }
+
+    /// One optimiser slot of every layer: `optim.layers.{l}.weight{suffix}` and
+    /// `.bias{suffix}`.
+    fn slot(&self, spec: &Spec, suffix: &str) -> Result<Params> {
         let layers = (0..spec.n_layers())
             .map(|l| {
-                read_layer(
+                self.layer(
+                    spec,
                     l,
-                    format!("{prefix}layers.{l}.weight{suffix}"),
-                    format!("{prefix}layers.{l}.bias{suffix}"),
+                    format!("optim.layers.{l}.weight{suffix}"),
+                    format!("optim.layers.{l}.bias{suffix}"),
                 )
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Params { layers })
-    };
-    let params = Params {
-        layers: found
-            .layers
-            .into_iter()
-            .enumerate()
-            .map(|(l, n)| read_layer(l, n.weight, n.bias))
-            .collect::<Result<Vec<_>>>()?,
-    };
-    if !params.all_finite() {
-        return Err(bad("holds non-finite parameters".into()));
     }
-    let input = InputInfo {
-        label_column: info
-            .contains_key("label_column")
-            .then(|| number(&info, "label_column"))
-            .transpose()
-            .map_err(|e| bad(format!("{e}")))?,
-        targets: info
-            .contains_key("targets")
-            .then(|| number(&info, "targets"))
-            .transpose()
-            .map_err(|e| bad(format!("{e}")))?,
-        table: info
-            .get("table")
-            .map(|json| table_of(json, &spec))
-            .transpose()
-            .map_err(bad)?,
-        standardize: match (
-            st.tensor("input.mean").is_ok(),
-            st.tensor("input.std").is_ok(),
+
+    /// How the model reads its inputs: the label column or targets, the table, and the
+    /// standardisations of inputs and targets.
+    fn input(&self, info: &HashMap<String, String>, spec: &Spec) -> Result<InputInfo> {
+        let bad = |msg: String| self.bad(msg);
+        Ok(InputInfo {
+            label_column: info
+                .contains_key("label_column")
+                .then(|| number(info, "label_column"))
+                .transpose()
+                .map_err(|e| bad(format!("{e}")))?,
+            targets: info
+                .contains_key("targets")
+                .then(|| number(info, "targets"))
+                .transpose()
+                .map_err(|e| bad(format!("{e}")))?,
+            table: info
+                .get("table")
+                .map(|json| table_of(json, spec))
+                .transpose()
+                .map_err(bad)?,
+            standardize: self.input_standardize(spec)?,
+            target_standardize: self.target_standardize(spec)?,
+        })
+    }
+
+    /// The inputs' standardisation, when `input.mean` and `input.std` are there: both or
+    /// neither, finite, the stds positive.
+    fn input_standardize(&self, spec: &Spec) -> Result<Option<Standardize>> {
+        match (
+            self.st.tensor("input.mean").is_ok(),
+            self.st.tensor("input.std").is_ok(),
         ) {
-            (false, false) => None,
-            (true, false) | (false, true) => {
-                return Err(bad(
-                    "holds only one of input.mean and input.std: a standardisation needs both"
-                        .into(),
-                ));
-            }
+            (false, false) => Ok(None),
+            (true, false) | (false, true) => Err(self.bad(
+                "holds only one of input.mean and input.std: a standardisation needs both".into(),
+            )),
             (true, true) => {
                 let n = spec.inputs();
                 let z = Standardize {
-                    mean: read("input.mean".into(), &[n])?,
-                    std: read("input.std".into(), &[n])?,
+                    mean: self.read("input.mean".into(), &[n])?,
+                    std: self.read("input.std".into(), &[n])?,
                 };
                 if let Some(j) = z.mean.iter().position(|m| !m.is_finite()) {
-                    return Err(bad(format!(
+                    return Err(self.bad(format!(
                         "input.mean holds {} for input {j}: not a finite number",
                         z.mean[j]
                     )));
                 }
                 if let Some(j) = z.std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
-                    return Err(bad(format!(
+                    return Err(self.bad(format!(
                         "input.std holds {} for input {j}: not positive and finite",
                         z.std[j]
                     )));
                 }
-                Some(z)
+                Ok(Some(z))
             }
-        },
-        target_standardize: if st.tensor("target.mean").is_ok() || st.tensor("target.std").is_ok() {
-            let n = spec.outputs();
-            let z = Standardize {
-                mean: read("target.mean".into(), &[n])?,
-                std: read("target.std".into(), &[n])?,
-            };
-            check_target_standardize(&spec, &z).map_err(bad)?;
-            Some(z)
-        } else {
-            None
-        },
-    };
-    let optimizer = if with_state {
-        Optimizer::from_metadata(&info).map_err(|e| bad(format!("optimizer: {e}")))?
-    } else {
-        None
-    };
-    let Some(optimizer) = optimizer else {
-        return Ok(Decoded {
-            spec,
-            params,
-            input,
-            state: None,
-        });
-    };
-    let slots = optimizer
-        .method
-        .slots()
-        .iter()
-        .map(|name| read_layers("optim.", &format!(".{name}")))
-        .collect::<Result<Vec<_>>>()?;
-    let state = (|| -> Result<TrainingState> {
-        let optim = OptimState {
-            optimizer,
-            step: number(&info, "step")?,
-            slots,
+        }
+    }
+
+    /// The targets' standardisation, when `target.mean` or `target.std` is there
+    /// (`check_target_standardize`).
+    fn target_standardize(&self, spec: &Spec) -> Result<Option<Standardize>> {
+        if !(self.st.tensor("target.mean").is_ok() || self.st.tensor("target.std").is_ok()) {
+            return Ok(None);
+        }
+        let n = spec.outputs();
+        let z = Standardize {
+            mean: self.read("target.mean".into(), &[n])?,
+            std: self.read("target.std".into(), &[n])?,
         };
-        optim.check(&spec)?;
-        Ok(TrainingState {
-            optim,
-            schedule: Schedule::from_metadata(&info)?,
-            lr: number(&info, "lr")?,
-            l2: number(&info, "l2")?,
-            batch: number(&info, "batch")?,
-            seed: number(&info, "seed")?,
-            progress: Progress {
-                epoch: number(&info, "epoch")?,
-                batch: number(&info, "epoch_batches")?,
-            },
-            data: get("data")?.clone(),
-            train_rows: number(&info, "train_rows")?,
-            valid_split: info
-                .contains_key("valid_split")
-                .then(|| number(&info, "valid_split"))
-                .transpose()?,
-            stratified: info.get("valid_split_by").is_some_and(|b| b == "class"),
-            class_weights: info
-                .get("class_weights")
-                .map(|w| class_weights(w))
-                .transpose()?,
-            label_column: input.label_column,
-            targets: input.targets,
-            table: input.table.clone(),
-            standardize: input.standardize.clone(),
-            target_standardize: input.target_standardize.clone(),
+        check_target_standardize(spec, &z).map_err(|m| self.bad(m))?;
+        Ok(Some(z))
+    }
+
+    /// The training run to continue: `optimizer`'s slots and step, the schedule and the
+    /// settings, where the run stopped, its data; an error says "training state".
+    fn state(
+        &self,
+        info: &HashMap<String, String>,
+        spec: &Spec,
+        optimizer: Optimizer,
+        input: &InputInfo,
+    ) -> Result<TrainingState> {
+        let slots = optimizer
+            .method
+            .slots()
+            .iter()
+            .map(|name| self.slot(spec, &format!(".{name}")))
+            .collect::<Result<Vec<_>>>()?;
+        let get = |k: &str| {
+            info.get(k).ok_or_else(|| {
+                self.bad(format!(
+                    "metadata has no '{k}': not a wgtrain checkpoint (expected format {FORMAT})"
+                ))
+            })
+        };
+        (|| -> Result<TrainingState> {
+            let optim = OptimState {
+                optimizer,
+                step: number(info, "step")?,
+                slots,
+            };
+            optim.check(spec)?;
+            Ok(TrainingState {
+                optim,
+                schedule: Schedule::from_metadata(info)?,
+                lr: number(info, "lr")?,
+                l2: number(info, "l2")?,
+                batch: number(info, "batch")?,
+                seed: number(info, "seed")?,
+                progress: Progress {
+                    epoch: number(info, "epoch")?,
+                    batch: number(info, "epoch_batches")?,
+                },
+                data: get("data")?.clone(),
+                train_rows: number(info, "train_rows")?,
+                valid_split: info
+                    .contains_key("valid_split")
+                    .then(|| number(info, "valid_split"))
+                    .transpose()?,
+                stratified: info.get("valid_split_by").is_some_and(|b| b == "class"),
+                class_weights: info
+                    .get("class_weights")
+                    .map(|w| class_weights(w))
+                    .transpose()?,
+                label_column: input.label_column,
+                targets: input.targets,
+                table: input.table.clone(),
+                standardize: input.standardize.clone(),
+                target_standardize: input.target_standardize.clone(),
+            })
+        })()
+        .map_err(|e| match e {
+            Error::Checkpoint { .. } => e,
+            e => self.bad(format!("training state: {e}")),
         })
-    })()
-    .map_err(|e| match e {
-        Error::Checkpoint { .. } => e,
-        e => bad(format!("training state: {e}")),
-    })?;
-    Ok(Decoded {
-        spec,
-        params,
-        input,
-        state: Some(state),
-    })
+    }
 }
 
 /// A target standardisation must fit `spec`: a linear output under mse (outputs that are values

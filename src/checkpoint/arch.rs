@@ -277,10 +277,39 @@ fn list(names: &[&str]) -> String {
 /// without metadata, where an unknown tensor may be a layer wgtrain would drop). The error
 /// lists every problem at once and how the file's names were read.
 pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Result<Found, String> {
-    // Per prefix, per layer number: its index as written, its weight and bias. Names are kept
-    // as written: `02.weight` is layer 2 spelt `02`, and `2.*` beside `02.*` is an error.
-    type Layer<'a> = (&'a str, [Option<&'a Entry<'a>>; 2]);
-    let mut groups: BTreeMap<&str, BTreeMap<usize, Layer>> = BTreeMap::new();
+    let (groups, others, spellings) = group(entries);
+    let (prefix, layers) = one_stack(groups, &others)?;
+    let mut problems = spellings;
+    if strict && !others.is_empty() {
+        problems.push(format!(
+            "tensors that are not Linear layers: {} (wgtrain reads Linear layers only, and input.mean and input.std)",
+            list(&others)
+        ));
+    }
+    if let Some(spec) = meta
+        && layers.len() != spec.n_layers()
+    {
+        problems.push(count_problem(prefix, &layers, spec));
+    }
+    let found = chain(prefix, &layers, meta, &mut problems);
+    if !problems.is_empty() {
+        return Err(report(&problems, prefix, &layers, &others));
+    }
+    Ok(found)
+}
+
+/// One layer of a stack: its index as written, its weight and bias.
+type Layer<'a> = (&'a str, [Option<&'a Entry<'a>>; 2]);
+/// A stack's layers by number.
+type Stack<'a> = BTreeMap<usize, Layer<'a>>;
+
+/// The layer tensors among `entries` per prefix and layer number, the other tensors' names
+/// (sorted; wgtrain's own extras left out), and the layers written two ways. Names are kept as
+/// written: `02.weight` is layer 2 spelt `02`, and `2.*` beside `02.*` is an error.
+fn group<'a>(
+    entries: &'a [Entry<'a>],
+) -> (BTreeMap<&'a str, Stack<'a>>, Vec<&'a str>, Vec<String>) {
+    let mut groups: BTreeMap<&str, Stack> = BTreeMap::new();
     let mut others: Vec<&str> = Vec::new();
     let mut spellings = Vec::new();
     for e in entries {
@@ -309,19 +338,26 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
         }
     }
     others.sort_unstable();
+    (groups, others, spellings)
+}
+
+/// The one prefix's stack of layers; an error when there is none (naming the `others`) or
+/// several.
+fn one_stack<'a>(
+    mut groups: BTreeMap<&'a str, Stack<'a>>,
+    others: &[&str],
+) -> Result<(&'a str, Stack<'a>), String> {
     let expected = "wgtrain's layers.{i}.weight and layers.{i}.bias, or nn.Sequential's {N}.weight and {N}.bias (e.g. 0.weight, 0.bias, 2.weight, 2.bias), under one prefix at most (model.0.weight)";
-    let (prefix, layers) = match groups.len() {
-        0 => {
-            return Err(format!(
-                "no layer tensors: expected {expected}; found {}",
-                if others.is_empty() {
-                    "none".into()
-                } else {
-                    list(&others)
-                }
-            ));
-        }
-        1 => groups.pop_first().expect("one group"),
+    match groups.len() {
+        0 => Err(format!(
+            "no layer tensors: expected {expected}; found {}",
+            if others.is_empty() {
+                "none".into()
+            } else {
+                list(others)
+            }
+        )),
+        1 => Ok(groups.pop_first().expect("one group")),
         _ => {
             let each: Vec<String> = groups
                 .iter()
@@ -330,42 +366,42 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
                     format!("'{p}' ({})", idx.join(", "))
                 })
                 .collect();
-            return Err(format!(
+            Err(format!(
                 "layer tensors under more than one prefix: {}: wgtrain reads one stack of Linear layers (one nn.Sequential); save that part alone",
                 each.join(", ")
-            ));
+            ))
         }
-    };
-    let mut problems = spellings;
-    if strict && !others.is_empty() {
-        problems.push(format!(
-            "tensors that are not Linear layers: {} (wgtrain reads Linear layers only, and input.mean and input.std)",
-            list(&others)
-        ));
     }
-    if let Some(spec) = meta
-        && layers.len() != spec.n_layers()
-    {
-        let last = layers.keys().next_back().copied().unwrap_or(0);
-        let missing: Vec<String> = (0..spec.n_layers().max(last + 1))
-            .filter(|n| !layers.contains_key(n))
-            .flat_map(|n| [format!("{prefix}{n}.weight"), format!("{prefix}{n}.bias")])
-            .collect();
-        problems.push(format!(
-            "the metadata's sizes {} give {} layers, the file holds {}{}",
-            join(&spec.sizes),
-            spec.n_layers(),
-            layers.len(),
-            if missing.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ": missing {}",
-                    list(&missing.iter().map(String::as_str).collect::<Vec<_>>())
-                )
-            }
-        ));
-    }
+}
+
+/// The problem of a stack whose layer count is not the metadata's (`spec`): the counts, and
+/// the tensors missing.
+fn count_problem(prefix: &str, layers: &Stack, spec: &Spec) -> String {
+    let last = layers.keys().next_back().copied().unwrap_or(0);
+    let missing: Vec<String> = (0..spec.n_layers().max(last + 1))
+        .filter(|n| !layers.contains_key(n))
+        .flat_map(|n| [format!("{prefix}{n}.weight"), format!("{prefix}{n}.bias")])
+        .collect();
+    format!(
+        "the metadata's sizes {} give {} layers, the file holds {}{}",
+        join(&spec.sizes),
+        spec.n_layers(),
+        layers.len(),
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": missing {}",
+                list(&missing.iter().map(String::as_str).collect::<Vec<_>>())
+            )
+        }
+    )
+}
+
+/// The layers' names and the sizes their shapes chain to; `problems` gets each missing
+/// tensor, a dtype that is not F32, a shape that is not a Linear's, does not chain or is not
+/// the metadata's (`meta`).
+fn chain(prefix: &str, layers: &Stack, meta: Option<&Spec>, problems: &mut Vec<String>) -> Found {
     let mut names = Vec::new();
     let mut sizes: Vec<usize> = Vec::new();
     // The previous layer's weight name and outputs, for the chain.
@@ -438,34 +474,37 @@ pub(super) fn find(entries: &[Entry], meta: Option<&Spec>, strict: bool) -> Resu
             bias: bname,
         });
     }
-    if !problems.is_empty() {
-        let mut found: Vec<&str> = layers
-            .values()
-            .flat_map(|(_, [w, b])| [w, b].into_iter().flatten().map(|e| e.name))
-            .collect();
-        found.extend(others.iter().copied());
-        let mapping: Vec<String> = layers
-            .iter()
-            .enumerate()
-            .map(|(l, (n, (digits, _)))| {
-                if prefix == "layers." && l == *n && *digits == l.to_string() {
-                    l.to_string()
-                } else {
-                    format!("{l} ({prefix}{digits}.*)")
-                }
-            })
-            .collect();
-        return Err(format!(
-            "{}; found {}: read as layers {}",
-            problems.join("; "),
-            list(&found),
-            mapping.join(", ")
-        ));
-    }
-    Ok(Found {
+    Found {
         layers: names,
         sizes,
-    })
+    }
+}
+
+/// The error listing `problems`, the tensors found (the stack's under `prefix` and `others`),
+/// and how they were read as layers.
+fn report(problems: &[String], prefix: &str, layers: &Stack, others: &[&str]) -> String {
+    let mut found: Vec<&str> = layers
+        .values()
+        .flat_map(|(_, [w, b])| [w, b].into_iter().flatten().map(|e| e.name))
+        .collect();
+    found.extend(others.iter().copied());
+    let mapping: Vec<String> = layers
+        .iter()
+        .enumerate()
+        .map(|(l, (n, (digits, _)))| {
+            if prefix == "layers." && l == *n && *digits == l.to_string() {
+                l.to_string()
+            } else {
+                format!("{l} ({prefix}{digits}.*)")
+            }
+        })
+        .collect();
+    format!(
+        "{}; found {}: read as layers {}",
+        problems.join("; "),
+        list(&found),
+        mapping.join(", ")
+    )
 }
 
 #[cfg(test)]

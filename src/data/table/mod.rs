@@ -7,8 +7,12 @@ mod apply;
 mod date;
 mod fit;
 mod keep;
+mod place;
 mod read;
+mod reading;
 mod schema;
+mod sniff;
+mod stored;
 mod text;
 
 use std::fmt;
@@ -18,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use date::{DATE_INPUTS, DATE_SHARE, DateForm, TIME_INPUTS};
 pub use keep::Kept;
+use place::{At, at_column, line_error, no_data_rows};
 pub(crate) use read::header_names;
 pub use read::{Format, SPACES, Text, is_missing, number, number_in};
 pub use schema::{ColumnKind, ColumnSchema, DateSpan, Figures, Role, Schema};
@@ -455,15 +460,6 @@ pub fn file_name(path: &Path) -> String {
     )
 }
 
-/// "column 3 (\"age\")" or "column 3".
-fn at_column(c: usize, name: &str, header: bool) -> String {
-    if header {
-        format!("column {} ({name:?})", c + 1)
-    } else {
-        format!("column {}", c + 1)
-    }
-}
-
 impl CsvOptions {
     /// How the options read a file's bytes as lines.
     pub fn text(&self) -> Text {
@@ -579,19 +575,6 @@ impl Table {
 
 #[cfg(test)]
 mod tests;
-
-/// A file of `path` with no data rows: after a header line (`header`, at `first_line`) or at
-/// all.
-pub(super) fn no_data_rows(path: &Path, header: bool, first_line: usize) -> Error {
-    Error::data(
-        path,
-        if header {
-            format!("no data rows: line {first_line} is a header line, and no line follows it")
-        } else {
-            "no data rows".to_string()
-        },
-    )
-}
 
 #[cfg(test)]
 mod date_tests;

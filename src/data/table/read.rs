@@ -1,7 +1,7 @@
 //! The bytes of a tabular file as records: the file (gunzipped when named .gz) decoded to UTF-8
 //! (UTF-16 by its byte-order mark, another encoding by name), streamed through the `csv` crate
 //! (RFC 4180: quotes, embedded delimiters, CRLF) or split on runs of spaces, a byte-order mark
-//! and comment lines dropped; the delimiter and decimal mark guessed from the first lines.
+//! and comment lines dropped (the delimiter and decimal mark are guessed in `sniff`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -18,11 +18,6 @@ pub const SPACES: char = ' ';
 /// The most bytes one record (one line, or several within quotes) may take: a wider one is
 /// refused before the reader grows a buffer for it.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
-
-/// Lines looked at to guess the delimiter and the decimal mark.
-const SNIFF_LINES: usize = 50;
-/// Bytes looked at to guess the delimiter and the decimal mark.
-const SNIFF_BYTES: usize = 64 << 10;
 
 /// Cells that stand for a missing value (compared ignoring ASCII case).
 const MISSING: [&str; 6] = ["", "na", "n/a", "nan", "?", "null"];
@@ -196,7 +191,7 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
 /// A reader that refuses a record longer than `MAX_RECORD_BYTES`: it counts the bytes since the
 /// last line end outside quotes (with `quotes`) and fails past the limit, so a file without line
 /// ends (or a gzip bomb of one) cannot make the parser grow a buffer without end.
-struct Guard<R> {
+pub(super) struct Guard<R> {
     inner: R,
     quotes: bool,
     /// The delimiter (for messages about a quote left open).
@@ -205,7 +200,7 @@ struct Guard<R> {
     eof: bool,
     in_quotes: bool,
     since: usize,
-    tripped: bool,
+    pub(super) tripped: bool,
     gz: bool,
     failed: Option<std::io::ErrorKind>,
     /// The byte that starts a comment line, whose quotes open nothing.
@@ -215,7 +210,13 @@ struct Guard<R> {
 
 impl<R> Guard<R> {
     /// A guard over `inner`, counting quotes with `quotes`.
-    fn new(inner: R, quotes: bool, delimiter: char, gz: bool, comment: Option<char>) -> Guard<R> {
+    pub(super) fn new(
+        inner: R,
+        quotes: bool,
+        delimiter: char,
+        gz: bool,
+        comment: Option<char>,
+    ) -> Guard<R> {
         Guard {
             inner,
             quotes,
@@ -329,6 +330,17 @@ impl Records {
             comment,
             record: csv::StringRecord::new(),
             line: 0,
+        })
+    }
+
+    /// The first record that is not blank, and its line number; an error for a file without
+    /// one.
+    pub fn first(&mut self) -> Result<usize> {
+        self.next()?.ok_or_else(|| {
+            Error::data(
+                &self.path,
+                "no data rows: the file is empty, or holds only blank lines",
+            )
         })
     }
 
@@ -565,193 +577,4 @@ impl<R: Read> Read for Decode<R> {
         self.at += k;
         Ok(k)
     }
-}
-
-/// The delimiter and decimal mark of `path`, those given kept: the delimiter among ',', ';',
-/// tab and runs of spaces that splits the first lines most consistently into 2 or more cells
-/// (then into the most cells that are numbers; ties go to ';', then ',', tab, spaces), and a
-/// decimal comma when a cell of the first lines is a number written with one beyond doubt
-/// (`decimal_comma`; never for ','): one `12,345` may be a thousands separator, and does not
-/// turn the file's other numbers into decimal-comma ones.
-pub fn sniff(
-    path: &Path,
-    delimiter: Option<char>,
-    decimal: Option<char>,
-    text: Text,
-) -> Result<Format> {
-    if let Some(d) = delimiter
-        && ![',', ';', '\t', SPACES].contains(&d)
-    {
-        return Err(Error::invalid(
-            "delimiter",
-            format!("{d:?}: expected ',', ';', a tab or ' ' (runs of spaces)"),
-        ));
-    }
-    if let Some(d) = decimal
-        && ![',', '.'].contains(&d)
-    {
-        return Err(Error::invalid(
-            "decimal",
-            format!("{d:?}: expected '.' or ','"),
-        ));
-    }
-    if delimiter == Some(',') && decimal == Some(',') {
-        return Err(Error::invalid(
-            "decimal",
-            "',' cannot be the decimal mark of a ','-separated file",
-        ));
-    }
-    if let Some(c) = text.comment
-        && (!c.is_ascii_graphic() || c.is_ascii_alphanumeric() || c == '"' || delimiter == Some(c))
-    {
-        return Err(Error::invalid(
-            "comment",
-            format!(
-                "{c:?}: expected one ASCII mark that is not a letter, a digit, a quote or the delimiter ('#', '%', ...)"
-            ),
-        ));
-    }
-    let done = |delimiter: char, decimal: char| {
-        if text.comment == Some(delimiter) {
-            return Err(Error::invalid(
-                "comment",
-                format!(
-                    "{delimiter:?} is the file's delimiter too: give the setting `delimiter`, or another comment mark"
-                ),
-            ));
-        }
-        Ok(Format {
-            delimiter,
-            decimal,
-            text,
-        })
-    };
-    if let (Some(delimiter), Some(decimal)) = (delimiter, decimal) {
-        return done(delimiter, decimal);
-    }
-    let mut sample = Vec::new();
-    let mut r = Guard::new(
-        open_text(path, text.encoding)?.0,
-        false,
-        ',',
-        false,
-        text.comment,
-    );
-    let read = (&mut r).take(SNIFF_BYTES as u64).read_to_end(&mut sample);
-    if let Err(e) = read
-        && !r.tripped
-    {
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        return Err(Error::data(
-            path,
-            if gz {
-                format!("bad gzip data: {e}")
-            } else {
-                format!("cannot read: {e}")
-            },
-        ));
-    }
-    if sample.len() == SNIFF_BYTES
-        && let Some(end) = sample.iter().rposition(|&b| b == b'\n')
-    {
-        sample.truncate(end + 1);
-    }
-    let sample_text = String::from_utf8_lossy(&sample);
-    let candidates: Vec<char> = match delimiter {
-        Some(d) => vec![d],
-        None => vec![';', ',', '\t', SPACES],
-    };
-    // (delimiter, (consistent rows, numeric cells, width), the rows as it splits them)
-    type Candidate = (char, (usize, i64, usize), Vec<Vec<String>>);
-    let mut best: Option<Candidate> = None;
-    for &d in &candidates {
-        let dec = decimal.unwrap_or(if d == ',' { '.' } else { ',' });
-        let rows = split(&sample_text, d, text.comment);
-        let Some(width) = mode(rows.iter().map(Vec::len)) else {
-            continue;
-        };
-        if width < 2 && delimiter.is_none() {
-            continue;
-        }
-        let consistent = rows.iter().filter(|r| r.len() == width).count();
-        let numbers = rows
-            .iter()
-            .skip(1)
-            .flatten()
-            .filter(|c| number(c, dec).is_some())
-            .count() as i64;
-        let score = (consistent, numbers, width);
-        if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
-            best = Some((d, score, rows));
-        }
-    }
-    let (delimiter, rows) = best.map_or((',', vec![]), |(d, _, rows)| (d, rows));
-    let decimal = decimal.unwrap_or_else(|| {
-        let comma = delimiter != ',' && rows.iter().flatten().any(|c| decimal_comma(c));
-        if comma { ',' } else { '.' }
-    });
-    if delimiter == ',' && decimal == ',' {
-        // Given a decimal comma, the file still splits best at ',': reading it so would train
-        // on numbers cut in two and save a table no command can read back.
-        return Err(Error::data(
-            path,
-            "the setting `decimal` is ',', but the file is ','-separated (its lines split best at ','), and a ','-separated file cannot write numbers with a decimal comma: leave the setting `decimal` out, or give the setting `delimiter` if the file is ';'- or tab-separated",
-        ));
-    }
-    done(delimiter, decimal)
-}
-
-/// The cells of the first `SNIFF_LINES` records of `text` that are not blank or comment lines
-/// (starting with `comment`), split at `d` (quotes honoured) or at runs of spaces; one parser
-/// for them all (building one costs more than splitting a line).
-fn split(text: &str, d: char, comment: Option<char>) -> Vec<Vec<String>> {
-    if d == SPACES {
-        return text
-            .lines()
-            .filter(|l| !comment.is_some_and(|c| l.starts_with(c)))
-            .map(|l| {
-                l.split_ascii_whitespace()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|r| !r.is_empty())
-            .take(SNIFF_LINES)
-            .collect();
-    }
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(d as u8)
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .comment(comment.map(|c| c as u8))
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    let mut rec = csv::StringRecord::new();
-    // Records that are blank or not UTF-8 count too, so this ends.
-    for _ in 0..SNIFF_LINES * 4 {
-        match r.read_record(&mut rec) {
-            Ok(true) if rec.len() <= 1 && rec.iter().all(str::is_empty) => {}
-            Ok(true) => rows.push(rec.iter().map(String::from).collect()),
-            Ok(false) => break,
-            Err(_) => {}
-        }
-        if rows.len() == SNIFF_LINES {
-            break;
-        }
-    }
-    rows
-}
-
-/// The most frequent value (the largest among equals); None for none.
-fn mode(it: impl Iterator<Item = usize>) -> Option<usize> {
-    let mut counts = std::collections::BTreeMap::new();
-    for v in it {
-        *counts.entry(v).or_insert(0usize) += 1;
-    }
-    counts
-        .into_iter()
-        .max_by_key(|&(v, c)| (c, v))
-        .map(|(v, _)| v)
 }
