@@ -66,7 +66,10 @@ fn gemm_json_lines_are_written_as_each_shape_is_measured_and_the_sweep_is_drawn(
         );
         assert!(svg.contains(&name), "{name} not in the picture");
     }
-    assert!(svg.contains("cpu: peak "), "no peak line in the legend");
+    assert!(
+        svg.contains("cpu; dashed: its peak, "),
+        "no peak in the legend"
+    );
 }
 
 #[test]

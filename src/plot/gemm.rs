@@ -48,7 +48,7 @@ impl Gemm<'_> {
         let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
         // Headroom above the highest for the legend, which would cover bars.
         if lo.is_finite() {
-            (lo / 2.0, hi * 20.0)
+            (lo / 2.0, hi * 30.0)
         } else {
             (0.1, 1.0)
         }
@@ -111,6 +111,7 @@ impl Picture for Gemm<'_> {
         let width = 0.8 / devices.len().max(1) as f64;
         for (i, device) in devices.iter().enumerate() {
             let color = DEVICE_COLORS[i % DEVICE_COLORS.len()];
+            let peak = self.peaks.iter().find(|p| p.0 == *device).map(|p| p.1);
             let bars = self
                 .results
                 .iter()
@@ -123,23 +124,24 @@ impl Picture for Gemm<'_> {
                         color.filled(),
                     ))
                 });
+            // One legend line per device, its peak (the dashed line of its colour) named there.
+            let name = match peak {
+                Some(p) => format!("{device}; dashed: its peak, {p:.0} GFLOP/s"),
+                None => device.to_string(),
+            };
             chart
                 .draw_series(bars)
                 .map_err(|e| err(&e))?
-                .label(device.to_string())
+                .label(name)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
-            if let Some((_, peak)) = self.peaks.iter().find(|p| p.0 == *device) {
+            if let Some(peak) = peak {
                 let dashes = (0..(s * 4.0) as usize).map(|k| {
                     let x = -0.5 + k as f64 / 4.0;
-                    PathElement::new(vec![(x, *peak), (x + 0.15, *peak)], color.stroke_width(2))
+                    PathElement::new(vec![(x, peak), (x + 0.15, peak)], color.stroke_width(2))
                 });
-                chart
-                    .draw_series(dashes)
-                    .map_err(|e| err(&e))?
-                    .label(format!("{device}: peak {peak:.0} GFLOP/s"))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                chart.draw_series(dashes).map_err(|e| err(&e))?;
             }
         }
         chart
