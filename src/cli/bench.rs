@@ -119,45 +119,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
     };
     let before = measure_peaks()?;
     let mut task_results = Vec::new();
-    let mut gemm_results = Vec::new();
-    let mut software_gpu = false;
+    let (mut gemm_results, mut software_gpu) = (Vec::new(), false);
     if a.gemm {
-        let gpu = if want_gpu {
-            let ctx = open()?;
-            // WGTRAIN_MATMUL=64 or =128 sweeps that variant; otherwise the adapter's rule.
-            let variant = match super::gpu_options(a.backend)?.matmul.setting {
-                wgtrain::gpu::tuning::Setting::Force(v) => v,
-                _ => wgtrain::gpu::tuning::rule(&ctx.info),
-            };
-            let kernels = wgtrain::gpu::Kernels::with_matmul(&ctx, &[variant])?;
-            software_gpu = !context::is_hardware(&ctx.info);
-            Some((ctx, kernels))
-        } else {
-            None
-        };
-        for (form, m, k, n) in bench::gemm_shapes() {
-            if want_cpu {
-                gemm_results.push(bench::gemm_cpu(form, m, k, n));
-            }
-            if let Some((ctx, kernels)) = &gpu {
-                gemm_results.push(bench::gemm_gpu(ctx, kernels, form, m, k, n)?);
-            }
-            let r = gemm_results.last().expect("a device ran");
-            eprintln!(
-                "  {} {m}x{k}x{n}: {:.1} GFLOP/s ({})",
-                r.form, r.gflops, r.device
-            );
-            // JSON lines go out as they are measured (with the peak measured before the
-            // sweep), so a sweep cut short keeps what ran.
-            if a.json {
-                let peak = if r.device.starts_with("cpu") {
-                    before.0
-                } else {
-                    before.1
-                };
-                println!("{}", gemm_json(r, peak));
-            }
-        }
+        (gemm_results, software_gpu) = gemm_sweep(&a, (want_cpu, want_gpu), &open, before)?;
     } else {
         let tasks = a
             .task
@@ -298,6 +262,56 @@ fn print_tasks(results: &[wgtrain::bench::BenchResult], share: &dyn Fn(&str, f64
             );
         }
     }
+}
+
+/// `--gemm`: every shape on the CPU and GPU paths asked for (`want`: cpu, gpu), progress on
+/// stderr and, with `--json`, a line per result as it is measured (with the peaks measured
+/// `before`, so a sweep cut short keeps what ran). The results, and whether the GPU was a
+/// software adapter.
+fn gemm_sweep(
+    a: &BenchArgs,
+    (want_cpu, want_gpu): (bool, bool),
+    open: &dyn Fn() -> wgtrain::Result<wgtrain::gpu::GpuContext>,
+    before: (Option<f64>, Option<f64>),
+) -> Result<(Vec<wgtrain::bench::GemmResult>, bool)> {
+    use wgtrain::bench;
+    let mut software = false;
+    let gpu = if want_gpu {
+        let ctx = open()?;
+        // WGTRAIN_MATMUL=64 or =128 sweeps that variant; otherwise the adapter's rule.
+        let variant = match super::gpu_options(a.backend)?.matmul.setting {
+            wgtrain::gpu::tuning::Setting::Force(v) => v,
+            _ => wgtrain::gpu::tuning::rule(&ctx.info),
+        };
+        let kernels = wgtrain::gpu::Kernels::with_matmul(&ctx, &[variant])?;
+        software = !context::is_hardware(&ctx.info);
+        Some((ctx, kernels))
+    } else {
+        None
+    };
+    let mut results = Vec::new();
+    for (form, m, k, n) in bench::gemm_shapes() {
+        if want_cpu {
+            results.push(bench::gemm_cpu(form, m, k, n));
+        }
+        if let Some((ctx, kernels)) = &gpu {
+            results.push(bench::gemm_gpu(ctx, kernels, form, m, k, n)?);
+        }
+        let r: &bench::GemmResult = results.last().expect("a device ran");
+        eprintln!(
+            "  {} {m}x{k}x{n}: {:.1} GFLOP/s ({})",
+            r.form, r.gflops, r.device
+        );
+        if a.json {
+            let peak = if r.device.starts_with("cpu") {
+                before.0
+            } else {
+                before.1
+            };
+            println!("{}", gemm_json(r, peak));
+        }
+    }
+    Ok((results, software))
 }
 
 /// `--gemm --plot`: the results against the peaks measured (CPU, GPU), each device's peak
