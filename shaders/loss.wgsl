@@ -52,6 +52,7 @@ var<workgroup> part_a: array<f32, 256>;
 var<workgroup> part_b: array<f32, 256>;
 var<workgroup> index_a: array<u32, 256>;
 var<workgroup> index_b: array<u32, 256>;
+var<workgroup> part_c: array<f32, 256>;
 
 // The loss of element (base + j) and its gradient into dz, given the row's log-sum-exp and
 // target sum (both used by cross-entropy only).
@@ -156,11 +157,14 @@ fn wide_rows(wg: u32, groups: u32, t: u32) {
     let inv_m = 1.0 / f32(params.batch);
     for (var r = wg; r < params.m; r += groups) {
         let base = r * n;
-        // The row's maxima of out and y, with their first indices.
+        // The row's maxima of out and y, with their first indices, and the sum of its targets
+        // (cross-entropy's mass), reduced in one tree: a second sum_b after the exponentials'
+        // left most threads with a zero sum under Dawn/Tint's GL ES backend (stop 18's CI).
         var mx = 0.0;
         var mi = n;
         var yx = 0.0;
         var yi = n;
+        var y_sum = 0.0;
         for (var j = t; j < n; j += WG) {
             let v = out[base + j];
             if beats(v, j, mx, mi) {
@@ -172,11 +176,13 @@ fn wide_rows(wg: u32, groups: u32, t: u32) {
                 yx = w;
                 yi = j;
             }
+            y_sum += w;
         }
         part_a[t] = mx;
         index_a[t] = mi;
         part_b[t] = yx;
         index_b[t] = yi;
+        part_c[t] = y_sum;
         workgroupBarrier();
         for (var s = WG / 2u; s > 0u; s /= 2u) {
             if t < s {
@@ -188,29 +194,25 @@ fn wide_rows(wg: u32, groups: u32, t: u32) {
                     part_b[t] = part_b[t + s];
                     index_b[t] = index_b[t + s];
                 }
+                part_c[t] += part_c[t + s];
             }
             workgroupBarrier();
         }
         let row_max = part_a[0];
         let correct = index_a[0] == index_b[0];
+        let mass = part_c[0];
         workgroupBarrier();
         var log_sum = 0.0;
-        var mass = 0.0;
         if params.loss == LOSS_CROSS_ENTROPY {
             var sum = 0.0;
-            var y_sum = 0.0;
             for (var j = t; j < n; j += WG) {
                 sum += exp(out[base + j] - row_max);
-                y_sum += y[base + j];
             }
             // Into part_b, not the part_a the row maximum was just read from: reducing in
             // part_a again left threads 8 and up with a zero sum under Dawn/Tint (issue 11).
             part_b[t] = sum;
             workgroupBarrier();
             log_sum = log(sum_b(t)) + row_max;
-            part_b[t] = y_sum;
-            workgroupBarrier();
-            mass = sum_b(t);
         }
         var row = 0.0;
         for (var j = t; j < n; j += WG) {
