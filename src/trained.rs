@@ -35,7 +35,7 @@ impl Model {
         })
     }
 
-    /// A new network with seeded initial parameters (He-uniform weights, zero biases); an
+    /// A new network with seeded initial parameters (Glorot-uniform weights, zero biases); an
     /// `Error::OutOfMemory` when the parameters alone cannot fit this process's memory.
     pub fn init(spec: Spec, seed: u64) -> Result<Model> {
         crate::memory::check(

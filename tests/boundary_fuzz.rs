@@ -360,7 +360,7 @@ fn plan_case(case: u64, seed: u64) {
     let data = d.dataset(dim, classes, true);
     let pick = |d: &mut Draw, v: f32| if d.chance(0.3) { Some(v) } else { None };
     let settings = Settings {
-        epochs: d.below(3),
+        epochs: Some(d.below(3)),
         lr: pick(&mut d, 0.0).map(|_| d.rate()),
         l2: pick(&mut d, 0.0).map(|_| d.rate()),
         batch: d.chance(0.3).then(|| d.count(5)),

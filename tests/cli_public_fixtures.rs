@@ -11,14 +11,19 @@ mod common;
 use common::cli::{Metrics, Run, metrics, number};
 use common::scratch::Scratch;
 
-/// How far below scikit-learn's mean the 20-epoch default may land: 8 accuracy points, 0.1 R².
-/// The default under-trains small tables (issue 16 part 8, not this test's subject); a column
-/// read wrong costs more (seattle-temps without its datetime is R² 0; diamonds' prices 1000x
-/// too small leave R² far below). Measured 2026-12-07 (wgtrain at 55e2f17 + dates, CPU path):
-/// every fixture within 5.5 points or 0.08 R² of scikit-learn's mean.
-const ACCURACY_MARGIN: f64 = 0.08;
+/// How far the defaults' mean over seeds 0..4 may land below scikit-learn's mean over its
+/// random_state 0..4: 5 accuracy points, 0.04 R². Measured 2026-12-07 (AMD EPYC Zen 3, CPU
+/// path, Glorot initialisation and 40 epochs on a table): mpg 3.1 points below (64 test rows:
+/// a row is 1.6 points), airquality-us 0.015 R², every other fixture within 1.4 points or
+/// 0.015 R², or above; the margin leaves another CPU's summation order (AVX-512 kernels) a few
+/// rows. A column read wrong costs more (seattle-temps without its datetime is R² 0; diamonds'
+/// prices 1000x too small leave R² far below), and so did the old defaults (He initialisation,
+/// 20 epochs: 9.5 points on seattle-weather, 0.095 R² on airquality).
+const ACCURACY_MARGIN: f64 = 0.05;
 /// See `ACCURACY_MARGIN`.
-const R2_MARGIN: f64 = 0.1;
+const R2_MARGIN: f64 = 0.04;
+/// The seeds whose mean test score is compared with scikit-learn's.
+const SEEDS: u64 = 5;
 
 /// A pair of files and what the first command trains on.
 struct Fixture {
@@ -178,30 +183,42 @@ impl Fixture {
         (run, last)
     }
 
-    /// The last epoch scores near scikit-learn's and beats a model that ignores its inputs.
-    fn check_score(&self, last: &Metrics, run: &Run) {
-        match self.prior_log_loss {
-            Some(prior) => {
-                let (acc, loss) = (number(last, "test_accuracy"), number(last, "test_loss"));
-                assert!(
-                    acc >= self.sklearn - ACCURACY_MARGIN && loss < prior,
-                    "{}: test accuracy {acc} (scikit-learn {}), test loss {loss} (the class frequencies' {prior})\n{}",
-                    self.name,
-                    self.sklearn,
-                    run.show()
-                );
-            }
-            None => {
-                let r2 = number(last, "test_r2");
-                assert!(
-                    r2 >= self.sklearn - R2_MARGIN,
-                    "{}: test R² {r2} (scikit-learn {})\n{}",
-                    self.name,
-                    self.sklearn,
-                    run.show()
-                );
-            }
+    /// The last epoch (of the run with the default seed) beats a model that ignores its inputs,
+    /// and the mean over `SEEDS` seeds of the command (with `extra`) scores near scikit-learn's.
+    fn check_score(&self, s: &Scratch, last: &Metrics, run: &Run, extra: &[&str]) {
+        let figure = match self.prior_log_loss {
+            Some(_) => "test_accuracy",
+            None => "test_r2",
+        };
+        if let Some(prior) = self.prior_log_loss {
+            let loss = number(last, "test_loss");
+            assert!(
+                loss < prior,
+                "{}: test loss {loss} (the class frequencies' {prior})\n{}",
+                self.name,
+                run.show()
+            );
         }
+        let mut scores = vec![number(last, figure)];
+        for seed in 1..SEEDS {
+            let seed = seed.to_string();
+            let (run, last) = self.train(s, &[extra, &["--seed", &seed]].concat());
+            let last = last.unwrap_or_else(|| panic!("{}: seed {seed}\n{}", self.name, run.show()));
+            scores.push(number(&last, figure));
+        }
+        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        let margin = match self.prior_log_loss {
+            Some(_) => ACCURACY_MARGIN,
+            None => R2_MARGIN,
+        };
+        assert!(
+            mean >= self.sklearn - margin,
+            "{}: mean {figure} over seeds 0..{} {mean} {scores:?}, more than {margin} below scikit-learn's {}\n{}",
+            self.name,
+            SEEDS - 1,
+            self.sklearn,
+            run.show()
+        );
     }
 }
 
@@ -221,7 +238,7 @@ fn the_first_command_trains_on_every_export_and_scores_near_scikit_learn() {
         let (run, last) = f.train(&s, &[]);
         let last =
             last.unwrap_or_else(|| panic!("{}: the first command failed\n{}", f.name, run.show()));
-        f.check_score(&last, &run);
+        f.check_score(&s, &last, &run, &[]);
         if let Some((column, form)) = f.date {
             let note = format!("({column:?}) read as dates written {form}");
             assert!(
@@ -245,7 +262,8 @@ fn a_windows_1252_excel_export_is_refused_naming_the_encoding_then_trains_with_i
         "--encoding windows-1252",
     ]);
     let (run, last) = f.train(&s, &["--encoding", "windows-1252"]);
-    f.check_score(&last.expect("trains with --encoding"), &run);
+    let last = last.expect("trains with --encoding");
+    f.check_score(&s, &last, &run, &["--encoding", "windows-1252"]);
     assert!(run.stderr.contains("Adélie"), "{}", run.show());
 }
 

@@ -432,7 +432,7 @@ fn a_broken_example_fails() {
     );
 
     let wrong_loss = "```text\n$ wgtrain train --device cpu --epochs 2\n\
-                      epoch   2/2  train loss 0.9794  test loss 0.6674  test acc 88.61%  1 samples/s  0.00 s\n```\n"
+                      epoch   2/2  train loss 1.0896  test loss 0.7407  test acc 88.89%  1 samples/s  0.00 s\n```\n"
         .to_string();
     let (ran, failures) = run_docs("readme_bad_output", &[("bad.md", wrong_loss)]);
     assert_eq!(ran, 0);
@@ -444,7 +444,7 @@ fn a_broken_example_fails() {
     );
 
     let right_loss = "```text\n$ wgtrain train --device cpu --epochs 2\n\
-                      epoch   2/2  train loss 0.9795  test loss 0.6674  test acc 88.61%  1 samples/s  0.00 s\n```\n"
+                      epoch   2/2  train loss 1.0897  test loss 0.7407  test acc 88.89%  1 samples/s  0.00 s\n```\n"
         .to_string();
     let (ran, failures) = run_docs("readme_good_output", &[("good.md", right_loss)]);
     assert_eq!((ran, failures.len()), (1, 0), "{failures:?}");

@@ -60,7 +60,7 @@ fn a_run_from_rows_in_memory_saves_writes_metrics_and_resumes() {
             ..Default::default()
         },
         settings: Settings {
-            epochs: 3,
+            epochs: Some(3),
             lr: Some(0.5),
             ..Settings::default()
         },
@@ -89,7 +89,7 @@ fn a_run_from_rows_in_memory_saves_writes_metrics_and_resumes() {
         start: Start::Resume(save.clone()),
         arch: Default::default(),
         settings: Settings {
-            epochs: 2,
+            epochs: Some(2),
             ..Settings::default()
         },
         ..plan.clone()
@@ -106,7 +106,7 @@ fn a_run_from_rows_in_memory_saves_writes_metrics_and_resumes() {
     let wrong = RunPlan {
         start: Start::Resume(save.clone()),
         settings: Settings {
-            epochs: 1,
+            epochs: Some(1),
             lr: Some(0.1),
             ..Settings::default()
         },
@@ -129,7 +129,7 @@ fn a_run_from_files_refuses_an_output_onto_an_input_before_training() {
         data: Some(Data::Source(train.clone())),
         valid: Some(Data::Source(valid.clone())),
         settings: Settings {
-            epochs: 2,
+            epochs: Some(2),
             ..Settings::default()
         },
         device: Device::cpu(),
@@ -175,7 +175,7 @@ fn a_run_resumed_from_its_best_epoch_replaces_the_later_epochs_in_its_metrics() 
         data: Some(Data::Rows(xor_rows("xor train", 128, 3))),
         valid: Some(Data::Rows(xor_rows("xor valid", 64, 4))),
         settings: Settings {
-            epochs: 6,
+            epochs: Some(6),
             lr: Some(40.0),
             ..Settings::default()
         },
@@ -200,7 +200,7 @@ fn a_run_resumed_from_its_best_epoch_replaces_the_later_epochs_in_its_metrics() 
     let again = RunPlan {
         start: Start::Resume(save),
         settings: Settings {
-            epochs: 2,
+            epochs: Some(2),
             ..Settings::default()
         },
         ..plan
@@ -221,4 +221,50 @@ fn a_run_resumed_from_its_best_epoch_replaces_the_later_epochs_in_its_metrics() 
         .collect();
     let want: Vec<usize> = (1..=kept + 2).collect();
     assert_eq!(epochs, want, "each epoch once, in order");
+}
+
+#[test]
+fn a_csv_table_trains_table_epochs_unless_given_and_other_data_twenty() {
+    let s = Scratch::new("table-epochs");
+    let csv = s.path("t.csv");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..40 {
+        text += &format!(
+            "{},{},{}\n",
+            i % 7,
+            i % 5,
+            if i % 3 == 0 { "yes" } else { "no" }
+        );
+    }
+    std::fs::write(&csv, text).unwrap();
+    let on_table = |epochs: Option<usize>| RunPlan {
+        data: Some(Data::Source(csv.display().to_string())),
+        csv: wgtrain::data::CsvOptions {
+            label: Some(wgtrain::data::Column::Name("y".into())),
+            ..Default::default()
+        },
+        settings: Settings {
+            epochs,
+            ..Default::default()
+        },
+        device: Device::cpu(),
+        ..Default::default()
+    };
+    let last = |plan: RunPlan| plan.open().unwrap().last_epoch();
+    assert_eq!(wgtrain::run::TABLE_EPOCHS, 40);
+    assert_eq!(last(on_table(None)), wgtrain::run::TABLE_EPOCHS);
+    assert_eq!(last(on_table(Some(3))), 3);
+    let default_epochs = wgtrain::Config::default().epochs;
+    assert_eq!(default_epochs, 20);
+    let builtin = RunPlan {
+        device: Device::cpu(),
+        ..Default::default()
+    };
+    assert_eq!(last(builtin), default_epochs);
+    let rows = RunPlan {
+        data: Some(Data::Rows(xor_rows("xor", 64, 3))),
+        device: Device::cpu(),
+        ..Default::default()
+    };
+    assert_eq!(last(rows), default_epochs);
 }

@@ -243,7 +243,7 @@ pub fn run_task(
     log: &mut dyn FnMut(&str),
 ) -> Result<BenchResult> {
     let spec = task.spec();
-    let params = Params::init_glorot(&spec, 0);
+    let params = Params::init(&spec, 0);
     let test = split
         .test
         .as_ref()

@@ -120,7 +120,7 @@ pub fn sweep_batch(
             spec.describe()
         )));
     }
-    let params = Params::init_glorot(&spec, 0);
+    let params = Params::init(&spec, 0);
     let mut points = Vec::new();
     for device in devices {
         let start = Instant::now();

@@ -19,7 +19,7 @@
 //! # fn main() -> wgtrain::Result<()> {
 //! let mut plan = RunPlan::default();
 //! plan.data = Some(Data::Source("data/digits.csv.gz".into()));
-//! plan.settings.epochs = 5;
+//! plan.settings.epochs = Some(5);
 //! plan.outputs.metrics = Some("metrics.jsonl".into());
 //! let mut run = plan.open()?;
 //! for note in run.notes() {
@@ -50,7 +50,7 @@ pub use apply::{
 pub use arch::{build, check, check_plain, expand, load_model};
 pub use outputs::{Named, check_distinct};
 pub use running::{Finished, Run};
-pub use settings::{ScheduleName, Settings};
+pub use settings::{ScheduleName, Settings, TABLE_EPOCHS};
 
 use crate::checkpoint::{self, Header, InputInfo, TrainingState};
 use crate::config::Device;
@@ -360,6 +360,9 @@ impl RunPlan {
                 source.as_deref().unwrap_or("the data"),
                 counts.dropped,
             ));
+        }
+        if self.settings.epochs.is_none() && table.is_some() {
+            c.config.epochs = settings::TABLE_EPOCHS;
         }
         let model = self.model(&mut c, &train, table.as_ref())?;
         let from_file = matches!(self.start, Start::Init(_)).then(|| {

@@ -24,7 +24,7 @@ fn spec() -> Spec {
 
 fn new_run() -> Settings {
     Settings {
-        epochs: 3,
+        epochs: Some(3),
         ..Settings::default()
     }
 }
@@ -284,7 +284,7 @@ fn out_of_range_values_are_errors() {
     };
     assert!(message(new(&flags)).starts_with("--lr must be"));
     let flags = Settings {
-        epochs: 0,
+        epochs: Some(0),
         ..new_run()
     };
     assert!(message(resume(&flags)).starts_with("--epochs must be"));

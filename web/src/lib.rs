@@ -144,7 +144,7 @@ impl Options {
             ..Arch::default()
         };
         plan.settings = Settings {
-            epochs: self.epochs.unwrap_or(Settings::default().epochs),
+            epochs: self.epochs,
             lr: self.lr,
             l2: self.l2,
             batch: self.batch,

@@ -75,8 +75,9 @@ pub struct TrainArgs {
     #[arg(long, value_parser = count)]
     pub(super) batch: Option<usize>,
     /// Epochs to train; with --resume, epochs to train after those in the checkpoint.
-    #[arg(long, default_value_t = 20, value_parser = count)]
-    pub(super) epochs: usize,
+    /// [default: 40 on a CSV file, else 20]
+    #[arg(long, value_parser = count)]
+    pub(super) epochs: Option<usize>,
     /// Seed of the initialisation and of each epoch's shuffle. [default: 0]
     #[arg(long)]
     pub(super) seed: Option<u64>,
