@@ -107,6 +107,11 @@ fn prepare_environment(closed_pipe_ends: bool) {
 fn main() {
     let cli = Cli::parse();
     prepare_environment(!matches!(cli.command, Command::Train(_)));
+    // The commands whose table errors point to `wgtrain schema`.
+    let reads_tables = matches!(
+        cli.command,
+        Command::Train(_) | Command::Eval(_) | Command::Predict(_)
+    );
     let uses_gpu = matches!(
         cli.command,
         Command::Train(_)
@@ -141,6 +146,9 @@ fn main() {
     }
     if let Err(e) = result {
         note!("error: {}", cli::message(&e));
+        if reads_tables && let Some(hint) = cli::schema_hint(&e) {
+            note!("hint: {hint}");
+        }
         std::process::exit(1);
     }
 }

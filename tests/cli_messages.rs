@@ -373,3 +373,45 @@ fn init_on_data_whose_columns_or_classes_differ_is_refused_naming_both() {
     s.run(&[&run[..], &["--data", &train]].concat())
         .assert_success();
 }
+
+#[test]
+fn a_table_error_points_to_schema_and_other_errors_do_not() {
+    let s = Scratch::new("msg_schema_hint");
+    let mut lines: Vec<String> = table(40, ",").lines().map(String::from).collect();
+    lines[5].insert(0, '"');
+    let file = s.write("quote.csv", lines.join("\n") + "\n");
+    let hint = format!("hint: `wgtrain schema {file}` shows how each of its columns is read");
+    let run = s.run(&["train", "--data", &file, "--device", "cpu"]);
+    assert!(
+        !run.status.success() && run.stderr.contains(&hint),
+        "no {hint:?}\n{}",
+        run.show()
+    );
+    // eval and predict read their file as the model says, and point to it alike.
+    let good = s.write("good.csv", table(40, ","));
+    let model = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--data", &good, "--device", "cpu", "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    for command in [
+        vec!["eval", "--model", &model, "--data", &file],
+        vec!["predict", "--model", &model, "--input", &file],
+    ] {
+        let run = s.run(&command);
+        assert!(
+            !run.status.success() && run.stderr.contains(&hint),
+            "{}: no {hint:?}\n{}",
+            command[0],
+            run.show()
+        );
+    }
+    // Not for a file that is not there, nor for an error that is not a table's.
+    let missing = s.arg("missing.csv");
+    let run = s.run(&["train", "--data", &missing, "--device", "cpu"]);
+    assert!(!run.status.success(), "{}", run.show());
+    assert!(!run.stderr.contains("hint:"), "{}", run.show());
+    let run = s.run(&["train", "--data", &good, "--device", "cpu", "--lr", "-1"]);
+    assert!(!run.status.success(), "{}", run.show());
+    assert!(!run.stderr.contains("hint:"), "{}", run.show());
+}

@@ -39,6 +39,27 @@ pub fn message(e: &anyhow::Error) -> String {
         .join(": ")
 }
 
+/// For an error reading a table (a `.csv` or `.tsv` file, gzipped or not, that exists), where
+/// to look next: `wgtrain schema` shows how each of its columns is read.
+pub fn schema_hint(e: &anyhow::Error) -> Option<String> {
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<wgtrain::Error>() {
+            Some(wgtrain::Error::Data { path, .. }) => {
+                let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+                let table = [".csv", ".tsv", ".csv.gz", ".tsv.gz"]
+                    .iter()
+                    .any(|ext| name.ends_with(ext));
+                (table && path.is_file()).then(|| {
+                    format!(
+                        "`wgtrain schema {}` shows how each of its columns is read",
+                        path.display()
+                    )
+                })
+            }
+            _ => None,
+        })
+}
+
 /// A library note with its settings spelled as flags.
 pub fn in_flags(note: &str) -> String {
     wgtrain::error::name_settings(note, flag)
