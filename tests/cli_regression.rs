@@ -59,7 +59,14 @@ fn a_csv_regression_trains_at_the_default_lr_and_reports_in_the_targets_units() 
     // score R² 0.598 and 20 score 0.615, against scikit-learn's default MLP 0.600.
     let args = [
         &TRAIN[..],
-        &["--epochs", "20", "--save", "m.safetensors", "--metrics", "m.jsonl"],
+        &[
+            "--epochs",
+            "20",
+            "--save",
+            "m.safetensors",
+            "--metrics",
+            "m.jsonl",
+        ],
     ]
     .concat();
     let run = s.run(&args);

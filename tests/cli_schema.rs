@@ -80,7 +80,7 @@ fn schema_shows_a_line_per_column_then_the_file() {
 }
 
 #[test]
-fn schema_refuses_a_file_as_train_does() {
+fn schema_describes_every_column_train_refuses_then_fails_as_train_does() {
     let s = Scratch::new("schema_refused");
     let churn = tabular::churn();
     let file = s.write(churn.train.0, &churn.train.1);
@@ -88,7 +88,104 @@ fn schema_refuses_a_file_as_train_does() {
     schema.assert_error(&["an identifier rather than a category", "--ignore"]);
     let train = s.run(&["train", "--data", &file, "--device", "cpu"]);
     assert_eq!(schema.error_line(), train.error_line());
-    assert!(schema.stdout.is_empty(), "{}", schema.show());
+    // Every column is still described, the refused one with train's reason.
+    let header: Vec<&str> = churn.train.1.lines().next().unwrap().split(',').collect();
+    let lines: Vec<&str> = schema.stdout.lines().collect();
+    assert!(lines.len() > header.len(), "{}", schema.show());
+    assert!(
+        lines[1].starts_with("     1  id  ") && lines[1].contains("refused (see below)"),
+        "{}",
+        schema.show()
+    );
+    let line = train.error_line();
+    let reason = line
+        .strip_prefix(&format!("error: {file}: "))
+        .unwrap_or_else(|| panic!("{line:?} does not start with the file"));
+    assert!(
+        lines.contains(&format!("refused: {reason}").as_str()),
+        "no \"refused: {reason}\"\n{}",
+        schema.show()
+    );
+
+    // Two columns refused, a feature and the label: both listed, in order, also in the JSON.
+    let mut text = String::from("name,price,size,y\n");
+    for i in 0..40 {
+        let price = if i == 3 {
+            "\"1,234.5\"".to_string()
+        } else {
+            format!("{}", 100 + i)
+        };
+        text += &format!("Person {i},{price},{},{}.5\n", i % 7, i);
+    }
+    let two = s.write("two.csv", text);
+    let schema = s.run(&["schema", &two, "--label", "y", "--thousands", "none"]);
+    let refused: Vec<&str> = schema
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("refused: "))
+        .collect();
+    assert_eq!(refused.len(), 3, "{}", schema.show());
+    assert!(
+        refused[0].contains("column 1 (\"name\")"),
+        "{}",
+        schema.show()
+    );
+    assert!(
+        refused[1].contains("column 2 (\"price\")") && refused[1].contains("thousands"),
+        "{}",
+        schema.show()
+    );
+    assert!(
+        refused[2].contains("the label") && refused[2].contains("not integers"),
+        "{}",
+        schema.show()
+    );
+    let train = s.run(&[
+        "train",
+        "--data",
+        &two,
+        "--label",
+        "y",
+        "--thousands",
+        "none",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(schema.error_line(), train.error_line());
+    let json = s.run(&[
+        "schema",
+        &two,
+        "--label",
+        "y",
+        "--thousands",
+        "none",
+        "--json",
+    ]);
+    assert!(!json.status.success(), "{}", json.show());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let roles: Vec<(&str, &str)> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["role"].as_str().unwrap(), c["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("refused", "text"),
+            ("refused", "numeric"),
+            ("input", "numeric"),
+            ("refused", "numeric")
+        ],
+        "{}",
+        json.show()
+    );
+    assert!(
+        v["columns"][1]["why"]
+            .as_str()
+            .unwrap()
+            .contains("thousands")
+    );
 }
 
 #[test]

@@ -17,12 +17,14 @@ pub struct SchemaArgs {
     /// One JSON object instead of the lines: the file's `delimiter`, `decimal`, `thousands`,
     /// `header`, `encoding`, `comment`, `rows`, `dropped`, `inputs`, `outputs`, `notes`, and
     /// `columns`, each with `position`, `name`, `role`, `why`, `kind`, `inputs`, `levels`,
-    /// `distinct`, `figures` (`min`, `max`, `mean`, `std`), `missing`, `example`.
+    /// `distinct`, `figures` (`min`, `max`, `mean`, `std`), `missing`, `example`; a column
+    /// train refuses has the role `refused` and train's reason as `why` (exit 1).
     #[arg(long)]
     json: bool,
 }
 
-/// Prints the schema the library describes, or its refusal (as `train` would print it).
+/// Prints the schema the library describes, every column a training run would refuse
+/// included; then, when there is one, fails with the run's error for the first (exit 1).
 pub fn run(a: SchemaArgs) -> Result<()> {
     let schema = wgtrain::data::Schema::of(&a.file, &csv_options(&a.csv)?)?;
     let text = if a.json {
@@ -30,5 +32,9 @@ pub fn run(a: SchemaArgs) -> Result<()> {
     } else {
         schema.lines(super::flag).join("\n") + "\n"
     };
-    super::write_stdout(&text)
+    super::write_stdout(&text)?;
+    match schema.refusal() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }

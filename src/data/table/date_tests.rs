@@ -1,5 +1,6 @@
 // Date columns through the fit, a fitted table read back from JSON, later files and the schema.
 use super::date::{DateForm, inputs, parse};
+use super::schema::{ColumnKind, Role};
 use super::*;
 use std::path::PathBuf;
 
@@ -193,9 +194,13 @@ fn datetimes_add_the_time_of_day_and_a_stray_cell_is_refused_naming_its_line() {
     let msg = Table::fit(&p, &CsvOptions::default())
         .unwrap_err()
         .to_string();
-    let schema = Schema::of(&p, &CsvOptions::default())
-        .unwrap_err()
-        .to_string();
+    // The schema describes the column, a date refused, and gives the same error.
+    let described = Schema::of(&p, &CsvOptions::default()).unwrap();
+    assert_eq!(
+        (described.columns[0].role, described.columns[0].kind),
+        (Role::Refused, ColumnKind::Date)
+    );
+    let schema = described.refusal().unwrap().to_string();
     std::fs::remove_file(&p).unwrap();
     assert!(
         msg.contains("line 3: column 1 (\"when\"): \"2012-01-7x\" is not a date written yyyy-mm-dd, but 29 of the column's 30 cells are")

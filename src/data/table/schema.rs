@@ -12,7 +12,7 @@ use super::read::{Records, delimiter_name, open_text};
 use super::{
     CsvOptions, Format, Kind, LeftOut, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Table, file_name,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Values of a list shown in a line.
 const SHOWN_VALUES: usize = 6;
@@ -31,6 +31,9 @@ pub enum Role {
     Target,
     /// Read past (`why` says why).
     Ignored,
+    /// A column a training run refuses (`why` is its error): the file does not train until
+    /// it is left out, read otherwise, or corrected.
+    Refused,
 }
 
 /// What a column holds.
@@ -107,6 +110,11 @@ pub struct ColumnSchema {
     /// The first cell that is not missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
+    /// Cells read as numbers, and cells that are not (nor missing).
+    #[serde(skip)]
+    numbers: usize,
+    #[serde(skip)]
+    texts: usize,
 }
 
 /// A CSV file described: its columns, how it is written, what the network gets of it.
@@ -218,10 +226,12 @@ impl Tally {
 }
 
 impl Schema {
-    /// Fits the table to `path` as a training run with the options `o` would (its errors are
-    /// that run's), and describes the file with it.
+    /// Fits the table to `path` as a training run with the options `o` would, and describes
+    /// the file with it. A column the run would refuse is described too, with role `Refused`
+    /// and the run's error as `why` (`Schema::refusal` gives it as the error); an error that is
+    /// not one column's (no such file, a ragged row, no input column left) is the run's.
     pub fn of(path: &Path, o: &CsvOptions) -> Result<Schema> {
-        let (table, rows) = Table::fit(path, o)?;
+        let (table, n, refused) = Table::fit_describing(path, o)?;
         let (_, encoding) = open_text(path, o.encoding)?;
         let format = Format {
             delimiter: table.delimiter,
@@ -231,30 +241,44 @@ impl Schema {
         let mut tallies: Vec<Tally> = table.columns.iter().map(|_| Tally::default()).collect();
         let mut rec = Records::open(path, format)?;
         let mut first = true;
+        let mut dropped = 0;
         while rec.next()?.is_some() {
             if std::mem::take(&mut first) && table.header {
                 continue;
             }
             let cells: Vec<&str> = rec.record.iter().collect();
-            let dropped = table.drop_missing_target
+            let drop = table.drop_missing_target
                 && table.columns.iter().zip(&cells).any(|(c, cell)| {
                     matches!(c.kind, Kind::Label | Kind::Target) && table.is_missing(cell)
                 });
-            if dropped {
+            if drop {
+                dropped += 1;
                 continue;
             }
             for ((t, cell), c) in tallies.iter_mut().zip(&cells).zip(&table.columns) {
                 t.cell(cell, &table, &c.kind);
             }
         }
-        let n = rows.data.n;
-        let columns = table
+        let mut columns: Vec<ColumnSchema> = table
             .columns
             .iter()
             .zip(tallies)
             .enumerate()
             .map(|(i, (c, t))| column(&table, i, c, t, n))
             .collect();
+        for (c, e) in refused {
+            let column = &mut columns[c];
+            column.role = Role::Refused;
+            column.why = Some(match e {
+                Error::Data { msg, .. } => msg,
+                e => e.to_string(),
+            });
+            // Mostly numbers (some written for people, or a few stray texts): numeric, not
+            // the identifier its many distinct cells would make an ignored column.
+            if column.numbers > 0 && column.numbers >= column.texts {
+                column.kind = ColumnKind::Numeric;
+            }
+        }
         Ok(Schema {
             file: path.display().to_string(),
             columns,
@@ -265,7 +289,7 @@ impl Schema {
             encoding: encoding.name().to_string(),
             comment: table.comment,
             rows: n,
-            dropped: rows.counts.dropped,
+            dropped,
             inputs: table.inputs(),
             outputs: table.outputs(),
             notes: table.notes(),
@@ -349,7 +373,21 @@ impl Schema {
             self.inputs, self.outputs
         ));
         out.extend(self.notes.iter().map(|n| format!("note: {}", named(n))));
+        out.extend(
+            self.columns
+                .iter()
+                .filter(|c| c.role == Role::Refused)
+                .map(|c| format!("refused: {}", named(c.why.as_deref().unwrap_or_default()))),
+        );
         out
+    }
+
+    /// The error a training run on the file gives for its first refused column, if any.
+    pub fn refusal(&self) -> Option<Error> {
+        self.columns
+            .iter()
+            .find(|c| c.role == Role::Refused)
+            .map(|c| Error::data(&self.file, c.why.clone().unwrap_or_default()))
     }
 }
 
@@ -383,7 +421,8 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
             });
             let kind = if c.left_out.is_some() {
                 ColumnKind::Identifier
-            } else if t.dates.cells > 0 && matches!(t.dates.settle(), Ok(Some(_))) {
+            } else if t.dates.cells > 0 && !matches!(t.dates.settle(), Ok(None)) {
+                // Dates, or dates but for a few stray cells (a column the fit refused).
                 ColumnKind::Date
             } else if figures.is_some() {
                 ColumnKind::Numeric
@@ -417,6 +456,8 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
         },
         missing: t.missing,
         example: t.example,
+        numbers: t.numbers,
+        texts: t.texts,
     }
 }
 
@@ -434,6 +475,7 @@ fn role(c: &ColumnSchema) -> String {
             Some(w) if w == LeftOut::RowNumbers.reason() => "left out (row numbers)".into(),
             _ => "left out (row index)".into(),
         },
+        Role::Refused => "refused (see below)".into(),
     }
 }
 

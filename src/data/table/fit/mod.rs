@@ -71,10 +71,44 @@ pub(crate) fn id_like(name: &str) -> bool {
             .is_some_and(|c| c.is_lowercase())
 }
 
+/// Columns a fit refused, each with its error.
+pub(crate) type Refused = Vec<(usize, Error)>;
+
 impl Table {
     /// Reads a training file as `o` says, fits the schema to it and returns both.
     /// Reads the file twice (the schema, then the rows), holding little more than the matrix.
     pub fn fit(path: &Path, o: &CsvOptions) -> Result<(Table, Rows)> {
+        let (table, rows) = Self::fit_columns(path, o, None)?;
+        let rows_read = table.read(path, Need::Targets, Some(rows))?;
+        if rows_read.data.n != rows {
+            return Err(Error::data(
+                path,
+                format!(
+                    "changed while it was read: {rows} rows, then {}",
+                    rows_read.data.n
+                ),
+            ));
+        }
+        Ok((table, rows_read))
+    }
+
+    /// `fit`'s table for describing the file (`Schema::of`): a column `fit` would refuse (an
+    /// identifier, numbers written for people, a few stray texts among numbers or dates, a
+    /// label that is no classes) is left out here and listed with `fit`'s error for it; the
+    /// rows are counted, not read. Errors that are not one column's are `fit`'s.
+    pub(crate) fn fit_describing(path: &Path, o: &CsvOptions) -> Result<(Table, usize, Refused)> {
+        let mut refused = Vec::new();
+        let (table, rows) = Self::fit_columns(path, o, Some(&mut refused))?;
+        Ok((table, rows, refused))
+    }
+
+    /// The table `o` and the file's first line and rows give, and the rows counted; with
+    /// `refused`, each column refusal goes there instead of failing the fit.
+    fn fit_columns(
+        path: &Path,
+        o: &CsvOptions,
+        refused: Option<&mut Refused>,
+    ) -> Result<(Table, usize)> {
         let (file, mut rec) = Source::open(path, o)?;
         let mut roles = Roles::new(&file, rec.record[0].is_empty())?;
         let mut tally = Tally::new(&file, &roles);
@@ -100,18 +134,8 @@ impl Table {
             decimal_shown,
         )?;
         roles.leave_out(&file, &stats, rows)?;
-        let table = file.table(roles, stats, rows, thousands)?;
-        let rows_read = table.read(path, Need::Targets, Some(rows))?;
-        if rows_read.data.n != rows {
-            return Err(Error::data(
-                path,
-                format!(
-                    "changed while it was read: {rows} rows, then {}",
-                    rows_read.data.n
-                ),
-            ));
-        }
-        Ok((table, rows_read))
+        let table = file.table(roles, stats, rows, thousands, refused)?;
+        Ok((table, rows))
     }
 }
 
@@ -182,13 +206,15 @@ impl<'a> Source<'a> {
     }
 
     /// The table fitted: each column's kind from its role and its cells' statistics `stats`
-    /// (`rows` rows), the class names, the reading options.
+    /// (`rows` rows), the class names, the reading options. A column refused is an error, or
+    /// with `refused` listed there and left out.
     fn table(
         &self,
         roles: Roles,
         stats: Vec<Stat>,
         rows: usize,
         thousands: Option<char>,
+        mut refused: Option<&mut Refused>,
     ) -> Result<Table> {
         let o = self.o;
         let mut columns = Vec::with_capacity(self.width);
@@ -196,14 +222,21 @@ impl<'a> Source<'a> {
         let mut numeric_classes = false;
         for (c, (role, s)) in roles.roles.into_iter().zip(stats).enumerate() {
             let kind = match role {
-                Some(Kind::Label) => {
-                    let (names, numeric) = self.classes(c, s, rows)?;
+                Some(Kind::Label) => self.classes(c, s, rows).map(|(names, numeric)| {
                     classes = Some(names);
                     numeric_classes = numeric;
                     Kind::Label
+                }),
+                Some(k) => Ok(k),
+                None => self.feature(c, s, rows),
+            };
+            let kind = match (kind, refused.as_deref_mut()) {
+                (Ok(k), _) => k,
+                (Err(e), Some(list)) => {
+                    list.push((c, e));
+                    Kind::Ignored
                 }
-                Some(k) => k,
-                None => self.feature(c, s, rows)?,
+                (Err(e), None) => return Err(e),
             };
             columns.push(ColumnInfo {
                 name: self.names[c].clone(),
