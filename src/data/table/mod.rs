@@ -351,6 +351,9 @@ pub enum LeftOut {
     /// Whole numbers, all different, under a name like an id (`id`, `ID`, `user_id`,
     /// `PassengerId`, `index`, `rownames`, `Unnamed: 0`).
     Identifier,
+    /// Texts, all different (or more than `MAX_LEVELS` of them), in every row, under a name
+    /// like an id (`C00001`, a customer code).
+    TextIdentifier,
 }
 
 impl LeftOut {
@@ -363,6 +366,9 @@ impl LeftOut {
             LeftOut::RowNumbers => "it holds the row numbers: a row index",
             LeftOut::Identifier => {
                 "it holds whole numbers, all different, under an identifier's name"
+            }
+            LeftOut::TextIdentifier => {
+                "it holds a different text in every row, under an identifier's name"
             }
         }
     }

@@ -471,7 +471,11 @@ fn role(c: &ColumnSchema) -> String {
             "ignored (the setting `ignore`)".into()
         }
         Role::Ignored => match c.why.as_deref() {
-            Some(w) if w == LeftOut::Identifier.reason() => "left out (identifier)".into(),
+            Some(w)
+                if w == LeftOut::Identifier.reason() || w == LeftOut::TextIdentifier.reason() =>
+            {
+                "left out (identifier)".into()
+            }
             Some(w) if w == LeftOut::RowNumbers.reason() => "left out (row numbers)".into(),
             _ => "left out (row index)".into(),
         },

@@ -232,7 +232,8 @@ fn labels_one_to_k_give_k_classes_sorted_as_numbers() {
 
 #[test]
 fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
-    let mut text = String::from("id,species,x,y\n");
+    // `ref`, not `id`: texts under an id's name are left out on their own (a text identifier).
+    let mut text = String::from("ref,species,x,y\n");
     for i in 0..30 {
         // x from 10: the row numbers (0..29) would be left out as an index.
         text += &format!("row{i},{},{},{}\n", ["cat", "dog"][i % 2], i + 10, i * 2);
@@ -244,7 +245,7 @@ fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
             label: Some(Column::Name("species".into())),
             ..CsvOptions::default()
         },
-        &["column 1 (\"id\")", "30 different text values", "ignore"],
+        &["column 1 (\"ref\")", "30 different text values", "ignore"],
     );
     assert!(refused.contains("identifier"), "{refused}");
     let o = CsvOptions {
@@ -257,7 +258,7 @@ fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
     assert_eq!(t.label(), Some((2, "species")));
     let o = CsvOptions {
         targets: Some("x,y".parse().unwrap()),
-        ignore: vec![Column::Name("id".into())],
+        ignore: vec![Column::Name("ref".into())],
         ..CsvOptions::default()
     };
     let (t, r) = fit_with("ids.csv", &text, &o).unwrap();
@@ -273,7 +274,7 @@ fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
     )
     .unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidArgument { arg: Some("label"), msg } if msg.contains("id, species, x, y")),
+        matches!(&e, Error::InvalidArgument { arg: Some("label"), msg } if msg.contains("ref, species, x, y")),
         "{e}"
     );
 }
@@ -581,6 +582,38 @@ fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
     for name in ["Paid", "valid", "width", "UUID"] {
         assert!(!fit::id_like(name), "{name}");
     }
+    // Text codes, one per row, under an id's name: left out too; under another name refused;
+    // codes that repeat (a store's) stay a category, and a missing code keeps the column.
+    let codes = |name: &str, code: fn(usize) -> String| {
+        rows(&format!("w,{name},y"), 8, move |i| {
+            format!("{},{},{}", i % 3, code(i), i % 2)
+        })
+    };
+    for name in ["id", "customer_id", "CustomerID"] {
+        let (t, d) = fit("codes.csv", &codes(name, |i| format!("C{i:05}")));
+        assert_eq!(t.left_out(), [(2, name, LeftOut::TextIdentifier)], "{name}");
+        assert_eq!(d.dim, 1, "{name}");
+    }
+    fails(
+        "named.csv",
+        &rows("w,name,y", 30, |i| format!("{},C{i:05},{}", i % 3, i % 2)),
+        &CsvOptions::default(),
+        &["an identifier rather than a category"],
+    );
+    let (t, d) = fit("stores.csv", &codes("store_id", |i| format!("S{}", i % 2)));
+    assert!(t.left_out().is_empty());
+    assert_eq!(d.dim, 1 + 2);
+    let (t, _) = fit(
+        "gap.csv",
+        &codes("id", |i| {
+            if i == 3 {
+                "NA".into()
+            } else {
+                format!("C{i:05}")
+            }
+        }),
+    );
+    assert!(t.left_out().is_empty());
     // When the id is all there is, the error says so, and how to keep it.
     fails(
         "only-id.csv",

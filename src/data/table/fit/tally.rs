@@ -35,6 +35,8 @@ pub(super) struct Stat {
     pub(super) row_numbers: [usize; 2],
     /// A column named like an id: its whole numbers while every cell is one (else None).
     pub(super) ids: Option<Vec<i64>>,
+    /// A feature column no option named, under a name like an id's.
+    pub(super) id_named: bool,
     /// The label's rows per value.
     pub(super) label_rows: BTreeMap<String, usize>,
     /// The first cell that groups its digits with the thousands candidate (`1.234`, `12,345`).
@@ -147,9 +149,17 @@ impl Stat {
     }
 
     /// Why a feature column that no option named is left out, if it is: the row numbers
-    /// (from `MIN_ROWS_FOR_DISTINCT_GUARD` rows), or all-different whole numbers under an id's
-    /// name (`ids` is only kept for those).
+    /// (from `MIN_ROWS_FOR_DISTINCT_GUARD` rows), or all-different whole numbers or texts
+    /// under an id's name (`ids` is only kept for those).
     pub(super) fn left_out(&self, rows: usize) -> Option<LeftOut> {
+        if self.id_named
+            && rows > 1
+            && self.numbers == 0
+            && self.texts == rows
+            && (self.overflow || self.values.len() == rows)
+        {
+            return Some(LeftOut::TextIdentifier);
+        }
         if self.numbers != rows || self.texts > 0 {
             return None;
         }
@@ -261,12 +271,14 @@ impl<'a> Tally<'a> {
     /// identifier).
     pub(super) fn new(file: &'a Source<'a>, roles: &'a Roles) -> Tally<'a> {
         let stats = (0..file.width)
-            .map(|c| Stat {
-                ids: (roles.roles[c].is_none()
-                    && !roles.kept.contains(&c)
-                    && id_like(&file.names[c]))
-                .then(Vec::new),
-                ..Stat::default()
+            .map(|c| {
+                let id_named =
+                    roles.roles[c].is_none() && !roles.kept.contains(&c) && id_like(&file.names[c]);
+                Stat {
+                    ids: id_named.then(Vec::new),
+                    id_named,
+                    ..Stat::default()
+                }
             })
             .collect();
         let o = file.o;
