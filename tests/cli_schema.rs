@@ -328,3 +328,41 @@ fn train_help_names_the_encoding_and_comment_flags() {
         assert!(help.contains(want), "{want:?} not in schema --help");
     }
 }
+
+#[test]
+fn day_first_reads_slashed_dates_day_first_in_schema_and_train_and_resume_keeps_it() {
+    let s = Scratch::new("schema_day_first");
+    // The first of each month: no day above 12, so without --day-first the order is a guess.
+    let mut text = String::from("when,x,y\n");
+    for i in 0..24 {
+        let (m, y) = (i % 12 + 1, 2012 + i / 12);
+        text += &format!("01/{m:02}/{y},{},{}\n", i % 5, ["a", "b"][i % 2]);
+    }
+    let file = s.write("uk.csv", &text);
+    let guess = s.run(&["schema", &file]).success_stdout();
+    assert!(
+        guess.contains("read as dates written mm/dd/yyyy") && guess.contains("--day-first"),
+        "{guess}"
+    );
+    let told = s.run(&["schema", &file, "--day-first"]).success_stdout();
+    assert!(
+        told.contains("read as dates written dd/mm/yyyy") && !told.contains("a guess"),
+        "{told}"
+    );
+    let model = s.arg("uk.safetensors");
+    s.run(&[
+        "train", "--data", &file, "--device", "cpu", "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    let resumed = s.run(&[
+        "train",
+        "--resume",
+        &model,
+        "--day-first",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    resumed.assert_error(&["--day-first", "mm/dd/yyyy"]);
+}

@@ -177,7 +177,9 @@ fn missing_cells_and_categories_train_with_the_defaults() {
     let f = tabular::churn();
     let train = s.write(f.train.0, &f.train.1);
     // Its customer codes, one per row under the name `id`, are left out on their own.
-    let run = s.run(&["train", "--data", &train, "--device", "cpu", "--epochs", "1"]);
+    let run = s.run(&[
+        "train", "--data", &train, "--device", "cpu", "--epochs", "1",
+    ]);
     run.assert_success();
     assert!(
         run.stderr.contains(

@@ -71,6 +71,11 @@ pub struct CsvArgs {
     /// the model, so eval and predict skip them too.
     #[arg(long, value_name = "C")]
     pub comment: Option<String>,
+    /// CSV: dates written with slashes are dd/mm/yyyy (a column that only reads month first is
+    /// then refused, naming a cell). [default: mm/dd/yyyy, unless a day above 12 shows the day
+    /// first; a guess said in a note]
+    #[arg(long)]
+    pub day_first: bool,
 }
 
 /// A one-character flag: `\t` and `tab` for a tab, `space` for ' '.
@@ -90,6 +95,7 @@ pub fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
         drop_missing_target: a.drop_missing_target,
         encoding: a.encoding.clone(),
         comment: a.comment.clone(),
+        day_first: a.day_first,
     }
     .options()?)
 }

@@ -83,6 +83,8 @@ pub struct Options {
     pub comment: Option<String>,
     pub na_values: Option<String>,
     pub drop_missing_target: bool,
+    /// Dates with slashes are dd/mm/yyyy.
+    pub day_first: bool,
     pub hidden: Option<Vec<usize>>,
     pub activation: Option<String>,
     pub optimizer: Option<String>,
@@ -128,6 +130,7 @@ impl Options {
                 comment: self.comment.clone(),
                 na_values: self.na_values.clone(),
                 drop_missing_target: self.drop_missing_target,
+                day_first: self.day_first,
                 ..CsvText::default()
             }
             .options()?

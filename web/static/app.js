@@ -62,6 +62,7 @@ function csvOptions(o) {
     if (v !== "") o[key] = v;
   }
   if ($("drop_missing_target").checked) o.drop_missing_target = true;
+  if ($("day_first").checked) o.day_first = true;
   return o;
 }
 
@@ -224,6 +225,7 @@ function wire() {
   });
   for (const key of CSV_FIELDS) $(key).addEventListener("change", showSchema);
   $("drop_missing_target").addEventListener("change", showSchema);
+  $("day_first").addEventListener("change", showSchema);
   const drop = $("drop");
   drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));

@@ -58,7 +58,7 @@ impl super::Table {
                         ""
                     },
                     if *guessed {
-                        "; no day is above 12, so the order of day and month is a guess: mm/dd/yyyy (a file whose first number is the day needs a day above 12 in some row)"
+                        "; no day is above 12, so the order of day and month is a guess: mm/dd/yyyy (the setting `day_first` reads them dd/mm/yyyy)"
                     } else {
                         ""
                     }
@@ -305,6 +305,8 @@ pub struct Stray {
     pub line: usize,
     /// See `line`.
     pub cell: String,
+    /// Every cell is a date written `mm/dd/yyyy`, which the setting `day_first` rules out.
+    pub month_first: bool,
 }
 
 impl DateTally {
@@ -330,14 +332,29 @@ impl DateTally {
     }
 
     /// The form every cell is a date of (with slashes, `mm/dd/yyyy` unless a day above 12 shows
-    /// `dd/mm/yyyy`); `Err` with the first other cell when `DATE_SHARE` of the cells or more
-    /// are dates of one form but not all; `Ok(None)` when the column is not dates.
-    pub fn settle(&self) -> Result<Option<Settled>, Stray> {
+    /// `dd/mm/yyyy`, or with `day_first` always `dd/mm/yyyy`); `Err` with the first other cell
+    /// when `DATE_SHARE` of the cells or more are dates of one form but not all; `Ok(None)`
+    /// when the column is not dates.
+    pub fn settle(&self, day_first: bool) -> Result<Option<Settled>, Stray> {
         if self.cells == 0 {
             return Ok(None);
         }
+        // With the day first, month-first slashes are not a form the column may take.
+        let allowed = |i: &usize| !(day_first && FORMS[*i] == DateForm::MonthSlashDay);
         let all = |i: usize| self.forms[i].dates == self.cells;
-        let (i, guessed) = match (0..FORMS.len()).find(|&i| all(i)) {
+        if day_first && all(2) && !all(3) {
+            let t = &self.forms[3];
+            let (line, cell) = t.first_miss.clone().unwrap_or_default();
+            return Err(Stray {
+                form: DateForm::DaySlashMonth,
+                dates: t.dates,
+                cells: self.cells,
+                line,
+                cell,
+                month_first: true,
+            });
+        }
+        let (i, guessed) = match (0..FORMS.len()).filter(allowed).find(|&i| all(i)) {
             Some(2) => (2, all(3)),
             Some(i) => (i, false),
             None => {
@@ -345,6 +362,7 @@ impl DateTally {
                     .forms
                     .iter()
                     .enumerate()
+                    .filter(|(i, _)| allowed(i))
                     .max_by_key(|(_, t)| t.dates)
                     .unwrap_or((0, &self.forms[0]));
                 if (t.dates as f64) < DATE_SHARE * self.cells as f64 {
@@ -357,6 +375,7 @@ impl DateTally {
                     cells: self.cells,
                     line,
                     cell,
+                    month_first: false,
                 });
             }
         };
@@ -468,7 +487,7 @@ mod tests {
             for (i, c) in cells.iter().enumerate() {
                 t.cell(i + 2, c);
             }
-            t.settle()
+            t.settle(false)
         };
         let s = tally(&["5/6/1973", "5/13/1973"]).ok().flatten().unwrap();
         assert_eq!(

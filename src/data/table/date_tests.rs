@@ -167,6 +167,52 @@ fn german_us_and_british_excel_dates_are_read_by_their_values() {
 }
 
 #[test]
+fn day_first_reads_slashed_dates_day_first_and_refuses_a_column_only_month_first_reads() {
+    let day_first = CsvOptions {
+        day_first: true,
+        ..CsvOptions::default()
+    };
+    // No day above 12: day first as told, no guess, and the day number says so (1 February
+    // 2012 is day 15371, where 2 January would be 15341).
+    let p = temp(
+        "first.csv",
+        "when,x,label\n01/02/2012,1,a\n01/03/2012,2,b\n01/04/2012,3,a\n",
+    );
+    let (t, rows) = Table::fit(&p, &day_first).unwrap();
+    let Kind::Date {
+        form,
+        guessed,
+        offset,
+        ..
+    } = &t.columns[0].kind
+    else {
+        panic!("not dates: {:?}", t.columns[0]);
+    };
+    assert_eq!((*form, *guessed), (DateForm::DaySlashMonth, false));
+    let first = f64::from(rows.data.x.to_f32()[0]) + offset;
+    assert_eq!(first, super::date::days_from_civil(2012, 2, 1) as f64);
+    assert!(!t.notes()[0].contains("a guess"), "{:?}", t.notes());
+    // Resuming a run that read them month first with `day_first` contradicts it.
+    let (us, _) = Table::fit(&p, &CsvOptions::default()).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    let e = us.check_options(&day_first).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidArgument { arg: Some("day_first"), msg } if msg.contains("mm/dd/yyyy")),
+        "{e}"
+    );
+    assert!(t.check_options(&day_first).is_ok());
+    // Dates only month first reads (a day above 12 second): refused, naming a cell.
+    let p = temp("us.csv", &dated(40, |y, m, d| format!("{m}/{d}/{y}"), ","));
+    let e = Table::fit(&p, &day_first).unwrap_err().to_string();
+    std::fs::remove_file(&p).unwrap();
+    assert!(
+        e.contains("is not a date written dd/mm/yyyy, which the setting `day_first` asks for")
+            && e.contains("column 1 (\"when\")"),
+        "{e}"
+    );
+}
+
+#[test]
 fn datetimes_add_the_time_of_day_and_a_stray_cell_is_refused_naming_its_line() {
     let mut text = String::from("at,y\n");
     for h in 0..30 {

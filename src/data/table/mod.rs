@@ -263,6 +263,9 @@ pub struct CsvOptions {
     /// A numeric label with many distinct values, most in few rows, is read as classes
     /// anyway (otherwise refused as a regression target).
     pub many_classes: bool,
+    /// Dates written with slashes are `dd/mm/yyyy` (otherwise `mm/dd/yyyy` unless a day above
+    /// 12 shows the day first); a column whose cells only read month first is then refused.
+    pub day_first: bool,
 }
 
 /// What a column is to the network.

@@ -421,7 +421,7 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
             });
             let kind = if c.left_out.is_some() {
                 ColumnKind::Identifier
-            } else if t.dates.cells > 0 && !matches!(t.dates.settle(), Ok(None)) {
+            } else if t.dates.cells > 0 && !matches!(t.dates.settle(false), Ok(None)) {
                 // Dates, or dates but for a few stray cells (a column the fit refused).
                 ColumnKind::Date
             } else if figures.is_some() {

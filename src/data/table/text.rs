@@ -34,6 +34,8 @@ pub struct CsvText {
     pub encoding: Option<String>,
     /// Lines starting with this character are skipped.
     pub comment: Option<String>,
+    /// Dates with slashes are dd/mm/yyyy.
+    pub day_first: bool,
 }
 
 impl CsvText {
@@ -54,6 +56,7 @@ impl CsvText {
             missing: self.missing.as_deref().unwrap_or("mean").parse()?,
             features: columns(&self.features)?,
             many_classes: self.many_classes,
+            day_first: self.day_first,
             thousands: match self.thousands.as_deref() {
                 None => Thousands::Detect,
                 Some(t) => t.parse()?,

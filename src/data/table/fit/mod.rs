@@ -23,6 +23,15 @@ use crate::error::{Error, Result};
 
 /// The error for column `at` of `path`, dates but for a cell (`Stray`).
 fn stray(path: &Path, at: &str, e: Stray) -> Error {
+    if e.month_first {
+        return Error::data(
+            path,
+            format!(
+                "line {}: {at}: {:?} is not a date written dd/mm/yyyy, which the setting `day_first` asks for, but every cell of the column is a date written mm/dd/yyyy: leave the setting `day_first` out, or the column with the setting `ignore`",
+                e.line, e.cell
+            ),
+        );
+    }
     Error::data(
         path,
         format!(
@@ -290,7 +299,11 @@ impl<'a> Source<'a> {
         }
         let (path, decimal) = (self.path, self.format.decimal);
         let at = at_column(c, &self.names[c], self.header);
-        if let Some(d) = s.dates.settle().map_err(|e| stray(path, &at, e))? {
+        if let Some(d) = s
+            .dates
+            .settle(self.o.day_first)
+            .map_err(|e| stray(path, &at, e))?
+        {
             return Ok(Kind::Date {
                 form: d.form,
                 time: d.time,

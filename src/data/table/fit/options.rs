@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use super::super::date::DateForm;
 use super::super::{Column, CsvOptions, Kind, Table, TargetColumns, Thousands};
 use crate::error::{Error, Result};
 
@@ -220,6 +221,17 @@ impl Table {
                 .comment
                 .map_or("no comment mark".to_string(), |c| format!("{c:?}"));
             return contradicts("comment", format!("{c:?}"), had);
+        }
+        if o.day_first
+            && let Some(c) = self.columns.iter().find(
+                |c| matches!(c.kind, Kind::Date { form, .. } if form == DateForm::MonthSlashDay),
+            )
+        {
+            return contradicts(
+                "day_first",
+                "true".into(),
+                format!("dates read mm/dd/yyyy in column {:?}", c.name),
+            );
         }
         if o.drop_missing_target && !self.drop_missing_target {
             return contradicts(
