@@ -415,3 +415,64 @@ fn a_table_error_points_to_schema_and_other_errors_do_not() {
     assert!(!run.status.success(), "{}", run.show());
     assert!(!run.stderr.contains("hint:"), "{}", run.show());
 }
+
+/// An IDX file: magic (type u8, `dims.len()` dimensions), the dimensions, the bytes.
+fn idx_file(kind: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, kind];
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(data);
+    v
+}
+
+#[test]
+fn a_stray_idx_label_is_refused_naming_classes_which_then_trains_and_resumes() {
+    let s = Scratch::new("msg_idx_stray");
+    std::fs::create_dir(s.path("set")).unwrap();
+    // 300 training images of 1x1 pixel, labels 0-2 (100 each); the test labels hold one 3.
+    let n = 300u32;
+    let pixels: Vec<u8> = (0..n).map(|i| (i * 85 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    s.write(
+        "set/train-images-idx3-ubyte",
+        idx_file(3, &[n, 1, 1], &pixels),
+    );
+    s.write("set/train-labels-idx1-ubyte", idx_file(1, &[n], &labels));
+    s.write(
+        "set/t10k-images-idx3-ubyte",
+        idx_file(3, &[3, 1, 1], &[0, 85, 170]),
+    );
+    s.write("set/t10k-labels-idx1-ubyte", idx_file(1, &[3], &[0, 1, 3]));
+    let set = s.arg("set");
+    rejects(
+        &s,
+        &["--data", &set],
+        &[
+            "t10k-labels-idx1-ubyte",
+            "label 3 of row 2 (0-based)",
+            "a corrupt label?",
+            "--classes 4",
+        ],
+    );
+    let model = s.arg("m.safetensors");
+    let base = ["train", "--device", "cpu", "--epochs", "1"];
+    s.run(
+        &[
+            &base[..],
+            &["--data", &set, "--classes", "4", "--save", &model],
+        ]
+        .concat(),
+    )
+    .assert_success();
+    // Resumed, the run's data is read with its model's class count.
+    s.run(&[&base[..], &["--resume", &model, "--save", &model]].concat())
+        .assert_success();
+    // A CSV's classes are its label's values: the setting is refused there.
+    let csv = s.write("t.csv", table(20, ","));
+    rejects(
+        &s,
+        &["--data", &csv, "--classes", "3"],
+        &["--classes applies only to IDX datasets"],
+    );
+}

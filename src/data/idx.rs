@@ -188,8 +188,9 @@ fn split_part(
     ))
 }
 
-/// The four standard files in `dir` (each gzipped or not): train and test splits.
-pub fn load_dir(dir: &Path) -> Result<Split> {
+/// The four standard files in `dir` (each gzipped or not): train and test splits, of
+/// `classes` classes when given (`load_bytes`).
+pub fn load_dir(dir: &Path, classes: Option<usize>) -> Result<Split> {
     let paths: Vec<Option<PathBuf>> = FILES.iter().map(|f| find(dir, f)).collect();
     let missing: Vec<&str> = FILES
         .iter()
@@ -233,13 +234,16 @@ pub fn load_dir(dir: &Path) -> Result<Split> {
     load_bytes(
         &dir.display().to_string(),
         [file(0), file(1), file(2), file(3)],
+        classes,
     )
 }
 
 /// The train and test splits of a dataset named `name`, from its four files as stored (each
 /// gzipped when its name ends in `.gz`) in the order train images, train labels, test images,
-/// test labels. The image files are inflated and parsed in parallel.
-pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
+/// test labels. The image files are inflated and parsed in parallel. The class count is
+/// `classes` when given (every label below it), else the largest label + 1, checked by
+/// `check_classes`.
+pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4], classes: Option<usize>) -> Result<Split> {
     let decode = |i: usize, magic| {
         let (path, stored) = files[i];
         decode(path, stored, magic).map(|d| (path, d))
@@ -260,13 +264,11 @@ pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
             format!("test images have {test_dim} pixels, training images {dim}"),
         ));
     }
-    let n_classes = train_y
-        .iter()
-        .chain(&test_y)
-        .max()
-        .map_or(2, |&m| m as usize + 1)
-        .max(2);
-    check_no_gaps(&[(files[1].0, &train_y), (files[3].0, &test_y)], n_classes)?;
+    let parts = [
+        (files[1].0, train_y.as_slice()),
+        (files[3].0, test_y.as_slice()),
+    ];
+    let n_classes = check_classes(&parts, classes)?;
     let make = |x: Vec<u8>, n, y: Vec<u32>, part: &str| {
         Dataset::with_inputs(
             format!("{name} ({part})"),
@@ -288,32 +290,80 @@ pub fn load_bytes(name: &str, files: [(&Path, &[u8]); 4]) -> Result<Split> {
     ))
 }
 
-/// Class labels must cover 0..n_classes without a gap: a label file with one corrupt byte (255
-/// among 0-9) would otherwise build a 256-class network. The error names the first row whose
-/// label lies beyond the gap. `parts` are (label file, labels).
-fn check_no_gaps(parts: &[(&Path, &[u32])], n_classes: usize) -> Result<()> {
-    let mut seen = vec![false; n_classes];
-    for (_, labels) in parts {
-        for &l in labels.iter() {
-            seen[l as usize] = true;
-        }
-    }
-    let Some(gap) = seen.iter().position(|&s| !s) else {
-        return Ok(());
+/// The class count of `parts` (label file, labels). Given (`classes`), every label must be
+/// below it. Otherwise the largest label + 1 (at least 2), and the labels must look like
+/// classes: they cover 0..K-1 without a gap (a label file with one corrupt byte, 255 among
+/// 0-9, would otherwise build a 256-class network), and the top class is not a stray (`STRAY`
+/// times its rows still fewer than the other classes' mean: one 10 among 60,000 labels 0-9).
+/// An error names the file, the row and the label, and how to give the class count.
+fn check_classes(parts: &[(&Path, &[u32]); 2], classes: Option<usize>) -> Result<usize> {
+    let first = |pred: &dyn Fn(u32) -> bool| {
+        parts.iter().find_map(|(path, labels)| {
+            labels
+                .iter()
+                .position(|&l| pred(l))
+                .map(|row| (*path, row, labels[row]))
+        })
     };
-    for (path, labels) in parts {
-        if let Some(row) = labels.iter().position(|&l| l as usize > gap) {
+    if let Some(k) = classes {
+        if k < 2 {
+            return Err(Error::invalid(
+                "classes",
+                format!("{k}: a classifier needs two classes or more"),
+            ));
+        }
+        if let Some((path, row, label)) = first(&|l| l as usize >= k) {
             return Err(Error::data(
                 path,
                 format!(
-                    "label {} of row {row} (0-based) leaves class {gap} without a single row: a corrupt label? Class labels must be 0..K-1 with none missing",
-                    labels[row]
+                    "label {label} of row {row} (0-based) is not below {k}, the setting `classes`"
                 ),
             ));
         }
+        return Ok(k);
     }
-    Ok(())
+    let n_classes = parts
+        .iter()
+        .flat_map(|(_, l)| l.iter())
+        .max()
+        .map_or(2, |&m| m as usize + 1)
+        .max(2);
+    let mut rows = vec![0usize; n_classes];
+    for (_, labels) in parts {
+        for &l in labels.iter() {
+            rows[l as usize] += 1;
+        }
+    }
+    if let Some(gap) = rows.iter().position(|&n| n == 0)
+        && let Some((path, row, label)) = first(&|l| l as usize > gap)
+    {
+        return Err(Error::data(
+            path,
+            format!(
+                "label {label} of row {row} (0-based) leaves class {gap} without a single row: a corrupt label? Class labels must be 0..K-1 with none missing (the setting `classes` K allows classes without rows)"
+            ),
+        ));
+    }
+    let top = n_classes - 1;
+    let others = rows[..top].iter().sum::<usize>() as f64 / top as f64;
+    if ((rows[top] * STRAY) as f64) < others
+        && let Some((path, row, label)) = first(&|l| l as usize == top)
+    {
+        return Err(Error::data(
+            path,
+            format!(
+                "label {label} of row {row} (0-based) makes a class {top} of {} rows beside classes 0-{} of {others:.0} rows on average: a corrupt label? Correct it, or give the class count (the setting `classes` {n_classes}) to train on it as a class",
+                rows[top],
+                top - 1
+            ),
+        ));
+    }
+    Ok(n_classes)
 }
+
+/// How many times its rows the other classes' mean must exceed for the top class to be
+/// refused as a stray label (`check_classes`).
+const STRAY: usize = 100;
 
 /// The folders a named dataset is looked for in when the caller names none: `./data` and
 /// `/usr/share/datasets` (Debian's dataset packages). The CLI puts `$WGTRAIN_DATA` first and
@@ -329,10 +379,10 @@ pub fn search_paths(name: &str, roots: &[PathBuf]) -> Vec<PathBuf> {
 
 /// `mnist`, `fashion-mnist` or `kmnist` from the first search path that holds its files; when
 /// none does, an error saying exactly how to get them.
-pub fn load_named(name: &str, roots: &[PathBuf]) -> Result<Split> {
+pub fn load_named(name: &str, roots: &[PathBuf], classes: Option<usize>) -> Result<Split> {
     let dirs = search_paths(name, roots);
     if let Some(dir) = dirs.iter().find(|d| find(d, FILES[0]).is_some()) {
-        return load_dir(dir);
+        return load_dir(dir, classes);
     }
     let how = match name {
         "fashion-mnist" => {
@@ -410,7 +460,7 @@ mod tests {
         for gzip in [false, true] {
             let dir = temp_dir(&format!("ok{gzip}"));
             write_set(&dir, 5, 4, gzip);
-            let split = load_dir(&dir).unwrap();
+            let split = load_dir(&dir, None).unwrap();
             let (train, test) = (&split.train, split.test.as_ref().unwrap());
             assert_eq!(
                 (train.n, train.dim, test.n, train.target_width()),
@@ -433,7 +483,7 @@ mod tests {
         // Row 3 of the test labels: 255 among 0..2 would make a 256-class network.
         let mut labels = idx(LABELS_MAGIC, &[4], &[0, 1, 2, 255]);
         std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
-        let e = load_dir(&dir).unwrap_err().to_string();
+        let e = load_dir(&dir, None).unwrap_err().to_string();
         assert!(
             e.contains("t10k-labels-idx1-ubyte") && e.contains("label 255 of row 3"),
             "{e}"
@@ -442,7 +492,40 @@ mod tests {
         // Classes 0..3 all present: loads.
         labels = idx(LABELS_MAGIC, &[4], &[0, 1, 2, 3]);
         std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
-        assert_eq!(load_dir(&dir).unwrap().train.target_width(), 4);
+        assert_eq!(load_dir(&dir, None).unwrap().train.target_width(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_stray_top_label_is_refused_unless_the_class_count_is_given() {
+        let dir = temp_dir("stray");
+        // 600 training rows of classes 0..2 (200 each), and one test label 3 among them.
+        write_set(&dir, 600, 4, false);
+        let labels = idx(LABELS_MAGIC, &[4], &[0, 1, 3, 2]);
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+        let e = load_dir(&dir, None).unwrap_err().to_string();
+        assert!(
+            e.contains("t10k-labels-idx1-ubyte")
+                && e.contains("label 3 of row 2")
+                && e.contains("class 3 of 1 rows beside classes 0-2 of 201 rows")
+                && e.contains("the setting `classes` 4"),
+            "{e}"
+        );
+        // Given, it is a class; a label at or above the count given is an error naming it.
+        assert_eq!(load_dir(&dir, Some(4)).unwrap().train.target_width(), 4);
+        let e = load_dir(&dir, Some(3)).unwrap_err().to_string();
+        assert!(
+            e.contains("label 3 of row 2") && e.contains("not below 3, the setting `classes`"),
+            "{e}"
+        );
+        // A count above the labels: classes without rows are allowed then.
+        let split = load_dir(&dir, Some(6)).unwrap();
+        assert_eq!(split.train.target_width(), 6);
+        assert!(load_dir(&dir, Some(1)).is_err());
+        // Three rows of the top class in 603 are not a stray at 100x: one in 201 is.
+        let labels = idx(LABELS_MAGIC, &[4], &[3, 1, 3, 3]);
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+        assert_eq!(load_dir(&dir, None).unwrap().train.target_width(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -468,10 +551,10 @@ mod tests {
             idx(LABELS_MAGIC, &[4], &[0; 4]),
         )
         .unwrap();
-        let e = load_dir(&dir).unwrap_err().to_string();
+        let e = load_dir(&dir, None).unwrap_err().to_string();
         assert!(e.contains("4 labels") && e.contains("5 images"), "{e}");
         std::fs::remove_file(dir.join("t10k-images-idx3-ubyte")).unwrap();
-        let e = load_dir(&dir).unwrap_err().to_string();
+        let e = load_dir(&dir, None).unwrap_err().to_string();
         assert!(
             e.contains("missing") && e.contains("t10k-images-idx3-ubyte"),
             "{e}"
@@ -479,7 +562,7 @@ mod tests {
         write_set(&dir, 5, 4, false);
         std::fs::remove_file(dir.join("t10k-images-idx3-ubyte")).unwrap();
         std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), b"not gzip at all").unwrap();
-        let e = load_dir(&dir).unwrap_err().to_string();
+        let e = load_dir(&dir, None).unwrap_err().to_string();
         assert!(e.contains("gzip"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -528,7 +611,7 @@ mod tests {
 
     #[test]
     fn idx_named_dataset_missing_says_how_to_get_it() {
-        let e = load_named("no-such-set", &default_roots())
+        let e = load_named("no-such-set", &default_roots(), None)
             .unwrap_err()
             .to_string();
         assert!(

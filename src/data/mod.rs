@@ -566,7 +566,7 @@ pub fn load_from(
         label: label_column.map(Column::Number),
         ..CsvOptions::default()
     };
-    load_source(source, &o, roots)
+    load_source(source, &o, roots, None)
 }
 
 /// The built-in and named datasets: what a source names when it is not a path.
@@ -609,9 +609,27 @@ pub fn stored_source(stored: &str, checkpoint: &Path) -> String {
     }
 }
 
+/// Whether `source` names an IDX dataset: a named one, or a folder.
+pub(crate) fn is_idx(source: &str) -> bool {
+    matches!(source, "mnist" | "fashion-mnist" | "kmnist")
+        || (!is_csv(source) && Path::new(source).is_dir())
+}
+
 /// Reads `source` (as `load_from`); a CSV file as the options `csv` say, the others refusing
-/// any option but `targets` (k last columns, for xor and digits).
-pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf]) -> Result<Split> {
+/// any option but `targets` (k last columns, for xor and digits); an IDX set with `classes`
+/// classes when given (refused for the other sources).
+pub fn load_source(
+    source: &str,
+    csv: &CsvOptions,
+    roots: &[std::path::PathBuf],
+    classes: Option<usize>,
+) -> Result<Split> {
+    if classes.is_some() && !is_idx(source) {
+        return Err(Error::invalid(
+            "classes",
+            "applies only to IDX datasets (a CSV label's classes are the values it holds)",
+        ));
+    }
     if is_csv(source) {
         let (table, rows) = Table::fit(Path::new(source), csv)?;
         return Ok(Split {
@@ -636,6 +654,11 @@ pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf])
     only_csv("thousands", csv.thousands != table::Thousands::Detect)?;
     only_csv("na_values", !csv.na_values.is_empty())?;
     only_csv("drop_missing_target", csv.drop_missing_target)?;
+    only_csv("encoding", csv.encoding.is_some())?;
+    only_csv("comment", csv.comment.is_some())?;
+    only_csv("features", !csv.features.is_empty())?;
+    only_csv("many_classes", csv.many_classes)?;
+    only_csv("day_first", csv.day_first)?;
     let targets = match &csv.targets {
         None => None,
         Some(TargetColumns::Last(k)) => Some(*k),
@@ -658,8 +681,8 @@ pub fn load_source(source: &str, csv: &CsvOptions, roots: &[std::path::PathBuf])
     match source {
         "xor" => builtin::xor(targets),
         "digits" => builtin::digits(targets),
-        "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source, roots)),
-        _ if Path::new(source).is_dir() => idx_only(idx::load_dir(Path::new(source))),
+        "mnist" | "fashion-mnist" | "kmnist" => idx_only(idx::load_named(source, roots, classes)),
+        _ if Path::new(source).is_dir() => idx_only(idx::load_dir(Path::new(source), classes)),
         _ if looks_like_a_path(source) && std::fs::symlink_metadata(source).is_err() => {
             Err(Error::data(source, "no such file or folder"))
         }

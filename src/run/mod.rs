@@ -132,6 +132,10 @@ pub struct RunPlan {
     pub outputs: Outputs,
     /// Where named IDX sets (mnist, ...) are looked for: `ROOT/NAME` for each.
     pub data_roots: Vec<PathBuf>,
+    /// The class count of an IDX dataset (every label below it; classes without rows
+    /// allowed). None: the largest label + 1 (an init or resume file's run: its model's),
+    /// and a top class of a handful of rows beside thousands is refused as a corrupt label.
+    pub classes: Option<usize>,
 }
 
 impl Default for RunPlan {
@@ -149,6 +153,7 @@ impl Default for RunPlan {
             device: Device::default(),
             outputs: Outputs::default(),
             data_roots: data::idx::default_roots(),
+            classes: None,
         }
     }
 }
@@ -461,7 +466,20 @@ impl RunPlan {
             };
             return Ok((split, Some(source)));
         }
-        let split = data::load_source(&source, &c.csv, &self.data_roots)?;
+        // A resumed or init file's IDX run had its model's class count.
+        let stored = || {
+            let spec = match (&c.resumed, &c.init) {
+                (Some(r), _) => r.model.as_ref().map(|m| &m.spec),
+                (None, Some((_, h))) => h.spec.as_ref(),
+                _ => None,
+            };
+            spec.filter(|s| s.loss == Loss::CrossEntropy)
+                .map(|s| s.outputs())
+        };
+        let classes = self
+            .classes
+            .or_else(|| data::is_idx(&source).then(stored).flatten());
+        let split = data::load_source(&source, &c.csv, &self.data_roots, classes)?;
         Ok((split, Some(source)))
     }
 

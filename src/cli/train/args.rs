@@ -45,6 +45,11 @@ pub struct TrainArgs {
     /// [default: digits; with --resume the checkpoint's]
     #[arg(long)]
     pub(super) data: Option<String>,
+    /// IDX: the class count K; every label must be below it, and classes without rows are
+    /// allowed. [default: the largest label + 1; a top class of a handful of rows beside
+    /// thousands (one label 10 among MNIST's 0-9) is refused as a corrupt label]
+    #[arg(long, value_name = "K")]
+    pub(super) classes: Option<usize>,
     #[command(flatten)]
     pub(super) csv: super::super::table::CsvArgs,
     /// CSV: a validation file, read with the training file's columns and categories, reported

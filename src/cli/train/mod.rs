@@ -84,6 +84,7 @@ fn plan(a: &TrainArgs) -> Result<RunPlan> {
             font: super::font(),
         },
         data_roots: super::data_roots(),
+        classes: a.classes,
     })
 }
 
