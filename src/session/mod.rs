@@ -71,6 +71,22 @@ pub struct Fit {
     pub rescued: Option<PathBuf>,
 }
 
+impl Fit {
+    /// A `fit` whose token was stopped before it began: nothing trained.
+    fn not_started() -> Fit {
+        Fit {
+            reports: Vec::new(),
+            interrupted: true,
+            kept: None,
+            best: None,
+            stopped_early: None,
+            saved: None,
+            save_error: None,
+            rescued: None,
+        }
+    }
+}
+
 /// The file name (before `-{pid}.safetensors`) a model goes to when its checkpoint cannot be
 /// written.
 pub const RESCUE_FILE: &str = "wgtrain-rescued";
@@ -93,6 +109,55 @@ struct Prepared {
     classes: bool,
     roles: Vec<Role>,
     sizes: [usize; 3],
+    host: Vec<Dataset>,
+}
+
+/// A run's best epoch so far, by the validation loss (the test loss without a validation
+/// set), and its patience.
+struct Watch {
+    best: f64,
+    best_epoch: Option<usize>,
+    patience: Option<usize>,
+    /// The epoch the run started after, and the one it ends at.
+    start: usize,
+    last_epoch: usize,
+}
+
+impl Watch {
+    /// Notes epoch `r`: whether it improved on the best, and whether the run stops after it
+    /// (patience epochs without improving, before the last epoch, not interrupted).
+    fn observe(&mut self, r: &EpochReport) -> (bool, bool) {
+        let criterion = r.valid_loss.or(r.test_loss);
+        let improved = criterion.is_some_and(|l| l < self.best);
+        if let Some(l) = criterion.filter(|_| improved) {
+            self.best = l;
+            self.best_epoch = Some(r.epoch);
+        }
+        let stop = self.patience.is_some_and(|p| {
+            r.epoch < self.last_epoch
+                && !r.interrupted
+                && r.epoch - self.best_epoch.unwrap_or(self.start) >= p
+        });
+        (improved, stop)
+    }
+}
+
+/// Whether `c` saves after epoch `r` (which `improved` on the best or not): its best epoch,
+/// or every N epochs that ran whole.
+fn save_due(c: &Checkpoints, r: &EpochReport, improved: bool) -> bool {
+    if c.keep_best {
+        improved
+    } else {
+        c.every.is_some_and(|n| n > 0 && r.epoch.is_multiple_of(n)) && !r.interrupted
+    }
+}
+
+/// The sets `prepare_sets` readies for the device: the training rows, the evaluation sets in
+/// `roles`' order, and a regression's evaluation sets as given.
+struct Sets {
+    train: Dataset,
+    eval: Vec<Dataset>,
+    roles: Vec<Role>,
     host: Vec<Dataset>,
 }
 
@@ -364,24 +429,7 @@ impl Trainer {
         self.check_given(&train, valid.as_ref(), test.as_ref())?;
         // A resumed run holds out what it trained without; new runs draw per class.
         let stratified = self.resume.as_ref().is_none_or(|r| r.stratified);
-        let (train, valid) = match (self.hold_out, valid) {
-            (Some(_), Some(_)) => {
-                return Err(Error::usage(
-                    "a validation set and a held-out fraction: give one of the two",
-                ));
-            }
-            (Some(f), None) => {
-                let (t, v) = train.hold_out_as(f, self.config.seed, stratified)?;
-                (t, Some(v))
-            }
-            (None, v) => (train, v),
-        };
-        if self.config.patience.is_some() && valid.is_none() {
-            return Err(Error::invalid(
-                "patience",
-                "stops on the validation loss, and this run has no validation set: give one, or hold out part of the training rows",
-            ));
-        }
+        let (train, valid) = self.split_validation(train, valid, stratified)?;
         let regression = self.fit_standardisations(&train)?;
         let spec = self.model.spec.clone();
         let source = self.source.clone().unwrap_or_else(|| train.name.clone());
@@ -441,10 +489,64 @@ impl Trainer {
             valid.as_ref().map_or(0, |d| d.n),
             test.as_ref().map_or(0, |d| d.n),
         ];
+        let sets = self.prepare_sets(train, valid, test, regression, class_weights.as_deref())?;
+        self.check_memory(sizes[0].min(self.config.batch))?;
+        Ok(Prepared {
+            train: sets.train,
+            eval: sets.eval,
+            optim,
+            template,
+            progress,
+            classes,
+            roles: sets.roles,
+            sizes,
+            host: sets.host,
+        })
+    }
+
+    /// The training rows and the validation set: the one given, or `hold_out` of the training
+    /// rows (per class when `stratified`); an error for both, or for patience without either.
+    fn split_validation(
+        &self,
+        train: Dataset,
+        valid: Option<Dataset>,
+        stratified: bool,
+    ) -> Result<(Dataset, Option<Dataset>)> {
+        let (train, valid) = match (self.hold_out, valid) {
+            (Some(_), Some(_)) => {
+                return Err(Error::usage(
+                    "a validation set and a held-out fraction: give one of the two",
+                ));
+            }
+            (Some(f), None) => {
+                let (t, v) = train.hold_out_as(f, self.config.seed, stratified)?;
+                (t, Some(v))
+            }
+            (None, v) => (train, v),
+        };
+        if self.config.patience.is_some() && valid.is_none() {
+            return Err(Error::invalid(
+                "patience",
+                "stops on the validation loss, and this run has no validation set: give one, or hold out part of the training rows",
+            ));
+        }
+        Ok((train, valid))
+    }
+
+    /// The sets as the device takes them: standardised, targets dense (the training rows'
+    /// weighted by class when `class_weights`), each within memory; a regression's evaluation sets
+    /// also kept with their targets as given (`host`): each epoch measures them in the
+    /// targets' units.
+    fn prepare_sets(
+        &self,
+        train: Dataset,
+        valid: Option<Dataset>,
+        test: Option<Dataset>,
+        regression: bool,
+        class_weights: Option<&[f32]>,
+    ) -> Result<Sets> {
         let mut eval = Vec::new();
         let mut roles = Vec::new();
-        // A regression's evaluation sets also stay here, with their targets as given: each
-        // epoch measures them in the targets' units.
         let mut host = Vec::new();
         for (set, role) in [(valid, Role::Valid), (test, Role::Test)] {
             if let Some(d) = set {
@@ -457,7 +559,7 @@ impl Trainer {
             }
         }
         let train = self.model.prepare(train)?;
-        let train = match &class_weights {
+        let train = match class_weights {
             Some(w) => weights::weigh(train, w)?,
             None => train,
         };
@@ -476,16 +578,10 @@ impl Trainer {
                     .saturating_mul(4),
             )?;
         }
-        self.check_memory(sizes[0].min(self.config.batch))?;
-        Ok(Prepared {
+        Ok(Sets {
             train,
             eval,
-            optim,
-            template,
-            progress,
-            classes,
             roles,
-            sizes,
             host,
         })
     }
@@ -677,16 +773,7 @@ impl Trainer {
         mut on_epoch: impl FnMut(&EpochReport) -> Result<()>,
     ) -> Result<Fit> {
         if self.stop.is_stopped() {
-            return Ok(Fit {
-                reports: Vec::new(),
-                interrupted: true,
-                kept: None,
-                best: None,
-                stopped_early: None,
-                saved: None,
-                save_error: None,
-                rescued: None,
-            });
+            return Ok(Fit::not_started());
         }
         self.open_async().await?;
         let steps_before = self.stop.steps();
@@ -696,13 +783,16 @@ impl Trainer {
             schedule: self.config.schedule,
             start: run.progress,
         };
-        let last_epoch = plan.start.epoch + hp.epochs;
-        let patience = self.config.patience;
+        let mut watch = Watch {
+            best: f64::INFINITY,
+            best_epoch: None,
+            patience: self.config.patience,
+            start: plan.start.epoch,
+            last_epoch: plan.start.epoch + hp.epochs,
+        };
         let spec = &self.model.spec;
         let target_z = self.model.input.target_standardize.as_ref();
         let checkpoints = self.checkpoints.as_ref();
-        let mut best = f64::INFINITY;
-        let mut best_epoch = None;
         let mut kept = None;
         let mut stopped_early = None;
         let mut save_error = None;
@@ -732,17 +822,7 @@ impl Trainer {
                     r.valid_loss = Some(e.loss);
                     r.valid_regression = e.regression;
                 }
-                let criterion = r.valid_loss.or(r.test_loss);
-                let improved = criterion.is_some_and(|l| l < best);
-                if let Some(l) = criterion.filter(|_| improved) {
-                    best = l;
-                    best_epoch = Some(r.epoch);
-                }
-                let stop = patience.is_some_and(|p| {
-                    r.epoch < last_epoch
-                        && !r.interrupted
-                        && r.epoch - best_epoch.unwrap_or(plan.start.epoch) >= p
-                });
+                let (improved, stop) = watch.observe(r);
                 if let Some(i) = test.filter(|_| stop && r.test_loss.is_none()) {
                     // The run ends here, so the test set gets its final evaluation now.
                     let s = backend.evaluate_async(i).await?;
@@ -762,12 +842,7 @@ impl Trainer {
                 let Some(c) = checkpoints else {
                     return Ok(flow);
                 };
-                let due = if c.keep_best {
-                    improved
-                } else {
-                    c.every.is_some_and(|n| n > 0 && r.epoch.is_multiple_of(n)) && !r.interrupted
-                };
-                if !due {
+                if !save_due(c, r, improved) {
                     return Ok(flow);
                 }
                 match save_state(&c.path, spec, backend, template, r.progress).await {
@@ -798,36 +873,43 @@ impl Trainer {
                 .advanced(per_epoch, self.stop.steps().wrapping_sub(steps_before)),
         };
         let reports = reports?;
-        let (mut saved, mut rescued) = (None, None);
-        if let Some(c) = self.checkpoints.clone() {
-            let final_save = save_error.is_none() && !(c.keep_best && kept.is_some());
-            let saving = if final_save {
-                Some(self.save_async(&c.path).await)
-            } else {
-                None
-            };
-            match saving {
-                Some(Err(e)) if rescuable(&e) => save_error = Some(e.to_string()),
-                Some(Err(e)) => return Err(e),
-                Some(Ok(())) | None => {}
-            }
-            if save_error.is_some() {
-                kept = None;
-                rescued = Some(self.rescue().await?);
-            } else {
-                saved = Some(c.path);
-            }
-        }
-        Ok(Fit {
-            interrupted: self.stop.is_stopped(),
+        let mut fit = Fit {
+            interrupted: false,
             reports,
             kept,
-            best: best_epoch,
+            best: watch.best_epoch,
             stopped_early,
-            saved,
+            saved: None,
             save_error,
-            rescued,
-        })
+            rescued: None,
+        };
+        self.final_save(&mut fit).await?;
+        // After the save: a stop that came while it wrote is said too.
+        fit.interrupted = self.stop.is_stopped();
+        Ok(fit)
+    }
+
+    /// The run's last save into its checkpoint file (unless it kept its best epoch there, or
+    /// a save during the run failed), into `fit.saved`; when saving failed for a reason a
+    /// rescue file gets round, the model written there instead (`fit.rescued`).
+    async fn final_save(&mut self, fit: &mut Fit) -> Result<()> {
+        let Some(c) = self.checkpoints.clone() else {
+            return Ok(());
+        };
+        if fit.save_error.is_none() && !(c.keep_best && fit.kept.is_some()) {
+            match self.save_async(&c.path).await {
+                Err(e) if rescuable(&e) => fit.save_error = Some(e.to_string()),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+        }
+        if fit.save_error.is_some() {
+            fit.kept = None;
+            fit.rescued = Some(self.rescue().await?);
+        } else {
+            fit.saved = Some(c.path);
+        }
+        Ok(())
     }
 
     /// Writes the model, as `save` does, to a new `RESCUE_FILE-{pid}[-n].safetensors` in the
