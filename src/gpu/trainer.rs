@@ -137,29 +137,8 @@ impl GpuTrainer {
         )?;
         // Batch buffers hold at most the rows a step can have.
         let largest = eval.iter().map(|d| d.n).fold(train.n, usize::max);
-        let rows = batch.min(largest).max(1);
-        // Rows of one chunk: what fits one storage binding for the widest layer. A batch with
-        // more rows runs as several chunks (see build_plan), so the batch size is bounded by
-        // device memory, not by the binding limit.
-        // (At least 2: the loss keeps two floats per row.)
-        let widest = spec.sizes.iter().copied().max().unwrap_or(1).max(2) as u64;
-        let per_binding = ctx.max_binding() / (widest * f);
-        if per_binding == 0 {
-            ctx.check_binding(
-                "one row of the widest layer",
-                widest * f,
-                "use narrower layers, or the CPU path",
-            )?;
-        }
-        let chunk_rows = rows.min(per_binding as usize).max(1);
+        let chunk_rows = chunk_rows(&ctx, spec, batch.min(largest).max(1))?;
         let rows = chunk_rows;
-        for (l, &s) in spec.sizes.iter().enumerate() {
-            ctx.check_binding(
-                &format!("layer {l}'s activations for {rows} rows"),
-                (rows * s) as u64 * f,
-                "use a smaller batch or narrower layers",
-            )?;
-        }
         // After the checks above: tuning allocates operands of the step's matmuls.
         let shapes = tuning::step_shapes(&spec.sizes, rows);
         let (kernels, mut choice) =
@@ -167,23 +146,10 @@ impl GpuTrainer {
                 .await?;
         choice.split_below = matmul.split_k.target(&ctx.info);
         let matmul = choice;
-        // Split K's partials: what the step's largest split needs, within MAX_PARTIALS (a
-        // plan's splits are cut to what these hold; evaluation batches are no larger).
-        let (mut parts, mut bias_parts) = (1, 1);
-        if let Some(target) = matmul.split_below {
-            for s in &shapes {
-                let v = kernels.matmul_variant();
-                let most = MAX_PARTIALS / (s.m * s.n).max(1);
-                let split = KSplit::plan(v, s.m, s.n, s.k, target, most);
-                let slices = split.splits as usize;
-                if slices > 1 {
-                    parts = parts.max(slices * s.m * s.n);
-                    if s.kernel == Kernel::MatmulBackwardWeight {
-                        bias_parts = bias_parts.max(slices * s.n);
-                    }
-                }
-            }
-        }
+        let (parts, bias_parts) = match matmul.split_below {
+            Some(target) => split_partials(&kernels, &shapes, target),
+            None => (1, 1),
+        };
         let slots = train
             .n
             .div_ceil(batch)
@@ -672,4 +638,54 @@ impl GpuTrainer {
             slots,
         })
     }
+}
+
+/// Rows of one chunk of a step of `rows` rows: what fits one storage binding for the widest
+/// layer of `spec` (at least 2 floats: the loss keeps two per row). A batch with more rows runs
+/// as several chunks (see `build_plan`), so the batch size is bounded by device memory, not by
+/// the binding limit. An error when one row of the widest layer, or a layer's activations for a
+/// chunk, exceed the binding.
+fn chunk_rows(ctx: &GpuContext, spec: &Spec, rows: usize) -> Result<usize> {
+    let f = 4u64;
+    let widest = spec.sizes.iter().copied().max().unwrap_or(1).max(2) as u64;
+    let per_binding = ctx.max_binding() / (widest * f);
+    if per_binding == 0 {
+        ctx.check_binding(
+            "one row of the widest layer",
+            widest * f,
+            "use narrower layers, or the CPU path",
+        )?;
+    }
+    let rows = rows.min(per_binding as usize).max(1);
+    for (l, &s) in spec.sizes.iter().enumerate() {
+        ctx.check_binding(
+            &format!("layer {l}'s activations for {rows} rows"),
+            (rows * s) as u64 * f,
+            "use a smaller batch or narrower layers",
+        )?;
+    }
+    Ok(rows)
+}
+
+/// Split K's partials (floats) and bias partials: what the largest split of the step's
+/// matmuls `shapes` needs below `target`, within `MAX_PARTIALS` (a plan's splits are cut to
+/// what these hold; evaluation batches are no larger).
+fn split_partials(
+    kernels: &Kernels,
+    shapes: &[tuning::MatmulShape],
+    target: u32,
+) -> (usize, usize) {
+    let (mut parts, mut bias_parts) = (1, 1);
+    for s in shapes {
+        let most = MAX_PARTIALS / (s.m * s.n).max(1);
+        let split = KSplit::plan(kernels.matmul_variant(), s.m, s.n, s.k, target, most);
+        let slices = split.splits as usize;
+        if slices > 1 {
+            parts = parts.max(slices * s.m * s.n);
+            if s.kernel == Kernel::MatmulBackwardWeight {
+                bias_parts = bias_parts.max(slices * s.n);
+            }
+        }
+    }
+    (parts, bias_parts)
 }
