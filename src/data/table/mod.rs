@@ -357,6 +357,9 @@ pub enum LeftOut {
     /// Texts, all different (or more than `MAX_LEVELS` of them), in every row, under a name
     /// like an id (`C00001`, a customer code).
     TextIdentifier,
+    /// No cell holds a value (all empty or missing): nothing to learn from, as after a
+    /// trailing delimiter on every line.
+    Empty,
 }
 
 impl LeftOut {
@@ -372,6 +375,9 @@ impl LeftOut {
             }
             LeftOut::TextIdentifier => {
                 "it holds a different text in every row, under an identifier's name"
+            }
+            LeftOut::Empty => {
+                "every cell of it is empty or missing (a trailing delimiter on every line?)"
             }
         }
     }

@@ -51,6 +51,8 @@ pub enum ColumnKind {
     Identifier,
     /// Free text (values with spaces), about one value per row.
     Text,
+    /// No values: every cell empty or missing.
+    Empty,
 }
 
 /// A numeric column's figures, in f64 over its cells that are not missing.
@@ -419,7 +421,9 @@ fn column(table: &Table, i: usize, c: &super::ColumnInfo, t: Tally, rows: usize)
             let why = c.left_out.map_or("the setting `ignore`".to_string(), |w| {
                 w.reason().to_string()
             });
-            let kind = if c.left_out.is_some() {
+            let kind = if c.left_out == Some(LeftOut::Empty) {
+                ColumnKind::Empty
+            } else if c.left_out.is_some() {
                 ColumnKind::Identifier
             } else if t.dates.cells > 0 && !matches!(t.dates.settle(false), Ok(None)) {
                 // Dates, or dates but for a few stray cells (a column the fit refused).
@@ -477,6 +481,7 @@ fn role(c: &ColumnSchema) -> String {
                 "left out (identifier)".into()
             }
             Some(w) if w == LeftOut::RowNumbers.reason() => "left out (row numbers)".into(),
+            Some(w) if w == LeftOut::Empty.reason() => "left out (empty)".into(),
             _ => "left out (row index)".into(),
         },
         Role::Refused => "refused (see below)".into(),

@@ -582,6 +582,16 @@ fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
     for name in ["Paid", "valid", "width", "UUID"] {
         assert!(!fit::id_like(name), "{name}");
     }
+    // A column without a value (a trailing delimiter on every line, or all NA): left out.
+    let o = CsvOptions {
+        label: Some(Column::Name("y".into())),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("trailing.csv", "a,b,y,\n1,2,x,\n3,4,z,\n5,6,x,\n", &o).unwrap();
+    assert_eq!(t.left_out(), [(4, "column 4", LeftOut::Empty)]);
+    assert_eq!(r.data.dim, 2);
+    let (t, _) = fit("na.csv", "a,notes,y\n1,NA,x\n2,,z\n3,NA,x\n");
+    assert_eq!(t.left_out(), [(2, "notes", LeftOut::Empty)]);
     // Text codes, one per row, under an id's name: left out too; under another name refused;
     // codes that repeat (a store's) stay a category, and a missing code keeps the column.
     let codes = |name: &str, code: fn(usize) -> String| {

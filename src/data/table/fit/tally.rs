@@ -148,10 +148,13 @@ impl Stat {
         }
     }
 
-    /// Why a feature column that no option named is left out, if it is: the row numbers
-    /// (from `MIN_ROWS_FOR_DISTINCT_GUARD` rows), or all-different whole numbers or texts
-    /// under an id's name (`ids` is only kept for those).
+    /// Why a feature column that no option named is left out, if it is: no value in any row,
+    /// the row numbers (from `MIN_ROWS_FOR_DISTINCT_GUARD` rows), or all-different whole
+    /// numbers or texts under an id's name (`ids` is only kept for those).
     pub(super) fn left_out(&self, rows: usize) -> Option<LeftOut> {
+        if rows > 0 && self.numbers == 0 && self.texts == 0 {
+            return Some(LeftOut::Empty);
+        }
         if self.id_named
             && rows > 1
             && self.numbers == 0
