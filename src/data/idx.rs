@@ -1,5 +1,8 @@
 //! IDX files, the format of MNIST, Fashion-MNIST, KMNIST and EMNIST: four files per dataset,
 //! gzipped or not; images kept as bytes and scaled by 1/255 when read.
+//!
+//! Past 600 lines with its tests (the reader is ~400): one format, its files found, parsed,
+//! checked (shapes, the class count) and turned into a split.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

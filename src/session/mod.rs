@@ -4,12 +4,14 @@
 //!
 //! One file because `Trainer` is one state machine (given, opened, running, resumed) whose
 //! methods each check the state the others leave; opening the data and device is in `open`,
-//! reading a saved run back in `resume`, class weights in `weights`.
+//! reading a saved run back in `resume`, class weights in `weights`, the best epoch, patience
+//! and the save schedule in `watch`.
 
 use std::path::{Path, PathBuf};
 
 mod open;
 mod resume;
+mod watch;
 mod weights;
 
 pub use open::{Fallback, Opened};
@@ -25,6 +27,7 @@ use crate::model::{Loss, Output, Spec};
 use crate::optim::OptimState;
 use crate::train::{self, Backend, Course, EpochReport, Flow, Progress, Role, StopToken};
 use crate::trained::Model;
+use watch::{Watch, save_due};
 
 /// Where a session saves while it trains.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,46 +113,6 @@ struct Prepared {
     roles: Vec<Role>,
     sizes: [usize; 3],
     host: Vec<Dataset>,
-}
-
-/// A run's best epoch so far, by the validation loss (the test loss without a validation
-/// set), and its patience.
-struct Watch {
-    best: f64,
-    best_epoch: Option<usize>,
-    patience: Option<usize>,
-    /// The epoch the run started after, and the one it ends at.
-    start: usize,
-    last_epoch: usize,
-}
-
-impl Watch {
-    /// Notes epoch `r`: whether it improved on the best, and whether the run stops after it
-    /// (patience epochs without improving, before the last epoch, not interrupted).
-    fn observe(&mut self, r: &EpochReport) -> (bool, bool) {
-        let criterion = r.valid_loss.or(r.test_loss);
-        let improved = criterion.is_some_and(|l| l < self.best);
-        if let Some(l) = criterion.filter(|_| improved) {
-            self.best = l;
-            self.best_epoch = Some(r.epoch);
-        }
-        let stop = self.patience.is_some_and(|p| {
-            r.epoch < self.last_epoch
-                && !r.interrupted
-                && r.epoch - self.best_epoch.unwrap_or(self.start) >= p
-        });
-        (improved, stop)
-    }
-}
-
-/// Whether `c` saves after epoch `r` (which `improved` on the best or not): its best epoch,
-/// or every N epochs that ran whole.
-fn save_due(c: &Checkpoints, r: &EpochReport, improved: bool) -> bool {
-    if c.keep_best {
-        improved
-    } else {
-        c.every.is_some_and(|n| n > 0 && r.epoch.is_multiple_of(n)) && !r.interrupted
-    }
 }
 
 /// The sets `prepare_sets` readies for the device: the training rows, the evaluation sets in
