@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wgtrain::cpu::fast::sgemm;
-use wgtrain::gpu::buffer::{run_once, run_timed};
-use wgtrain::gpu::kernels::{Kernel, Kernels};
 use wgtrain::gpu::tuning;
-use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::gpu::{BackendChoice, GpuContext};
+use wgtrain::testing::fast::sgemm;
+use wgtrain::testing::gpu::buffer::{run_once, run_timed};
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels};
+use wgtrain::testing::gpu::uniforms::MatmulParams;
 
 const SHAPES: [(usize, usize, usize); 4] = [
     (64, 784, 128),

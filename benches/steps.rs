@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{Dataset, Inputs, Targets};
-use wgtrain::gpu::{BackendChoice, GpuContext, GpuTrainer};
+use wgtrain::gpu::{BackendChoice, GpuContext};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{Backend, Hyper};
+use wgtrain::testing::fast::CpuTrainer;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{Backend, Hyper};
 
 const BATCHES: [usize; 6] = [1, 16, 64, 256, 1024, 8192];
 

@@ -42,12 +42,12 @@
 //! `trace` shows every number of a few steps of a small network beside its finite difference,
 //! and `gradcheck` checks every path's gradients on a user's network against them.
 //! Below them, `cpu::reference` computes each op in f64 and proves the two training paths right:
-//! the fast CPU path and the GPU path, whose kernels, buffers and trainer are public only for
-//! the parity tests (hidden from these docs). Errors are one `Error` a caller can match on.
+//! the fast CPU path and the GPU path, whose kernels, buffers and trainer are crate-private;
+//! the parity tests reach them through one module, `testing` (hidden from these docs, not a
+//! stable API). Errors are one `Error` a caller can match on.
 
 pub mod bench;
-#[doc(hidden)]
-pub mod blocking;
+pub(crate) mod blocking;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;
@@ -62,11 +62,12 @@ pub mod model;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
-#[doc(hidden)]
-pub mod rng;
+pub(crate) mod rng;
 pub mod run;
 pub mod selftest;
 pub mod session;
+#[doc(hidden)]
+pub mod testing;
 pub mod trace;
 pub mod train;
 pub mod trained;

@@ -3,13 +3,16 @@
 use rand_core::{Rng as _, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
+/// A PCG generator (`Pcg64Mcg`) from a 64-bit seed.
 pub struct Rng(Pcg64Mcg);
 
 impl Rng {
+    /// The generator of `seed`: equal seeds give equal streams.
     pub fn new(seed: u64) -> Rng {
         Rng(Pcg64Mcg::seed_from_u64(seed))
     }
 
+    /// 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }

@@ -14,7 +14,7 @@ fn killing_a_run_mid_save_never_leaves_a_torn_checkpoint() {
     let s = Scratch::new("atomic");
     let ckpt = s.path("run.safetensors");
     let mut found = 0;
-    let mut rng = wgtrain::rng::Rng::new(11);
+    let mut rng = wgtrain::testing::Rng::new(11);
     for round in 0..16 {
         // Adam state triples the file (about 3 MB): each save takes long enough to be hit.
         let mut child = s

@@ -8,9 +8,10 @@ use common::{NETWORK, assert_close, gpu};
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::gpu::tuning::Setting;
-use wgtrain::gpu::{GpuContext, GpuTrainer, MatmulVariant};
+use wgtrain::gpu::{GpuContext, MatmulVariant};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{Backend, Hyper};
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{Backend, Hyper};
 
 const N: usize = 300;
 /// 16 floats (the widest layer) × 64 rows: batches of 300 run as 4 chunks of 64 and one of 44.

@@ -16,8 +16,8 @@ static OPENED: AtomicUsize = AtomicUsize::new(0);
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::model::{Layer, Params};
 use wgtrain::optim::{Decay, Method, Optimizer, Schedule};
-use wgtrain::rng::Rng;
 use wgtrain::run::{Data, RunPlan, Settings};
+use wgtrain::testing::Rng;
 use wgtrain::{Activation, ClassWeights, Config, Device, Loss, Model, Output, Spec, Trainer};
 
 /// Draws the fuzz cases' values: ordinary ones, and in a faulty case (half of them) the edges

@@ -22,7 +22,7 @@ const PATHS_AGREE: common::Tol = common::Tol {
 /// 600 rows of two inputs, one class in ten: class 1 where x0 + x1 passes a high threshold,
 /// with label noise, so that an unweighted network leans to class 0.
 fn imbalanced() -> Dataset {
-    let mut rng = wgtrain::rng::Rng::new(5);
+    let mut rng = wgtrain::testing::Rng::new(5);
     let (mut x, mut labels) = (Vec::new(), Vec::new());
     for _ in 0..600 {
         let (a, b) = (rng.next_f64() * 2.0 - 1.0, rng.next_f64() * 2.0 - 1.0);

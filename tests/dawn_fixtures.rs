@@ -17,16 +17,16 @@ use bytemuck::Pod;
 use common::kernels::{UNTOUCHED, activation_outputs, loss_inputs, seed_of};
 use common::{EXACT, MATMUL, TRANSCENDENTAL, Tol, uniform};
 use serde_json::{Value, json};
-use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
-use wgtrain::gpu::Kernel;
-use wgtrain::gpu::kernels::{KSplit, MatmulVariant, WG_1D, grid_1d, loss_groups};
-use wgtrain::gpu::uniforms::{
-    GatherParams, LossParams, MatmulParams, OptimParams, ReduceParams, SgdParams, StepInfo,
-};
 use wgtrain::model::{Activation, Loss};
 use wgtrain::optim::{Method, Optimizer};
-use wgtrain::rng::Rng;
+use wgtrain::testing::Rng;
+use wgtrain::testing::fast::argmax;
+use wgtrain::testing::gpu::Kernel;
+use wgtrain::testing::gpu::kernels::{KSplit, MatmulVariant, WG_1D, grid_1d, loss_groups};
+use wgtrain::testing::gpu::uniforms::{
+    GatherParams, LossParams, MatmulParams, OptimParams, ReduceParams, SgdParams, StepInfo,
+};
 
 /// Matmul shapes (M, K, N) as `wgtrain selftest` runs them: one element, below one tile, spilling
 /// into a further tile, exact tiles, long and thin both ways, one long sum.

@@ -165,7 +165,7 @@ fn eval_and_predict_refuse_bad_input_clearly() {
 /// Features on wildly different scales: a big one that decides the class, a tiny constant-ish
 /// one, a uniform one.
 fn scaled_csv(s: &Scratch) -> String {
-    let mut rng = wgtrain::rng::Rng::new(5);
+    let mut rng = wgtrain::testing::Rng::new(5);
     let mut text = String::from("a,b,c,label\n");
     for _ in 0..400 {
         let a = 1000.0 + 600.0 * (rng.next_f64() - 0.5);
@@ -240,7 +240,7 @@ fn standardized_models_carry_their_statistics_into_eval_and_predict() {
 /// A CSV file with the class label first: `label,a,b,c`, the label 1 when c ≥ 5; all integers,
 /// so reading a feature as the label would not fail to parse.
 fn label_first_csv(s: &Scratch, features_only: bool) -> String {
-    let mut rng = wgtrain::rng::Rng::new(9);
+    let mut rng = wgtrain::testing::Rng::new(9);
     let mut text = String::new();
     for _ in 0..300 {
         let v: Vec<u32> = (0..3).map(|_| (rng.next_f64() * 10.0) as u32).collect();

@@ -7,9 +7,9 @@ use bytemuck::Zeroable;
 use common::kernels::{UNTOUCHED, bytes, launch, setup};
 use common::{EXACT, Tol, assert_close, uniform};
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
-use wgtrain::gpu::uniforms::{GatherParams, StepInfo};
-use wgtrain::rng::Rng;
+use wgtrain::testing::Rng;
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
+use wgtrain::testing::gpu::uniforms::{GatherParams, StepInfo};
 
 /// One gather case: `n_all` rows of x_all (n_all, dim) and y_all (n_all, ydim), `rows` of them
 /// from `row_offset` on (through `perm` unless `identity`), into buffers two rows longer than

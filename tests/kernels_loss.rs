@@ -5,12 +5,12 @@ mod common;
 
 use common::kernels::{UNTOUCHED, UNWRITTEN, bytes, launch, loss_inputs, setup};
 use common::{EXACT, TRANSCENDENTAL, assert_close};
-use wgtrain::cpu::fast::argmax;
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::kernels::{Kernel, Kernels, loss_groups};
-use wgtrain::gpu::uniforms::{LossParams, StepInfo};
 use wgtrain::model::Loss;
+use wgtrain::testing::fast::argmax;
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels, loss_groups};
+use wgtrain::testing::gpu::uniforms::{LossParams, StepInfo};
 
 /// Runs the loss kernel on m rows of width n, one thread per row and then one workgroup per
 /// row, and loss_stats into stats slot `slot`; checks dz, the loss sum and the correct count in

@@ -8,9 +8,9 @@ use common::kernels::{GRID_OF_64, OWN_GRID, UNTOUCHED, bytes, for_each_variant, 
 use common::matmul::{
     check_matmul_backward_input, check_matmul_backward_weight, check_matmul_forward,
 };
-use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulVariant};
-use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::model::Activation;
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels, MatmulVariant};
+use wgtrain::testing::gpu::uniforms::MatmulParams;
 
 /// Shapes (M, K, N) below one 64×64 output tile.
 const SMALLER_THAN_TILE: [(usize, usize, usize); 2] = [(1, 1, 1), (7, 13, 5)];

@@ -8,10 +8,10 @@ use common::kernels::{bytes, setup};
 use common::{Tol, assert_close, uniform};
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::buffer::run_once;
-use wgtrain::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
-use wgtrain::gpu::uniforms::{OptimParams, StepInfo};
 use wgtrain::optim::{Method, Optimizer};
+use wgtrain::testing::gpu::buffer::run_once;
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
+use wgtrain::testing::gpu::uniforms::{OptimParams, StepInfo};
 
 /// Parameters after three f32 updates against f64 ones from the same f32 start, |θ| <= 1,
 /// lr <= 0.1: each update rounds a handful of terms below 1 (Adam's sqrt and divisions a few

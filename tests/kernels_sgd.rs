@@ -7,8 +7,8 @@ use common::kernels::{bytes, launch, seed_of, setup};
 use common::{Tol, assert_close, uniform};
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
-use wgtrain::gpu::uniforms::{SgdParams, StepInfo};
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels, WG_1D, grid_1d};
+use wgtrain::testing::gpu::uniforms::{SgdParams, StepInfo};
 
 /// θ - lr·(g + 2λθ) in f32 with |θ|, |g| <= 1 and lr <= 0.1: four roundings of terms below 1.2,
 /// each at most 2⁻²⁴ of them, so 3e-7 absolute (f64 reference on the same f32 inputs).

@@ -9,9 +9,10 @@ use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::gpu::context::{MAX_BINDING, required_limits};
 use wgtrain::gpu::tuning::Setting;
-use wgtrain::gpu::{GpuContext, GpuTrainer, MatmulVariant};
+use wgtrain::gpu::{GpuContext, MatmulVariant};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{Backend, Hyper};
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{Backend, Hyper};
 
 const N: usize = 37;
 const INPUTS: usize = 9;

@@ -7,13 +7,14 @@ mod common;
 
 use common::gpu;
 use common::scratch::Scratch;
+use wgtrain::gpu::MatmulVariant;
 use wgtrain::gpu::context::is_hardware;
 use wgtrain::gpu::tuning::{
     CACHE_FILE, MatmulShape, Setting, cache_key, choose_inner, read_cache, step_shapes,
 };
-use wgtrain::gpu::{GpuTrainer, MatmulVariant};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::Backend;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::Backend;
 
 /// A small network's step: 64 rows through 8-16-3.
 fn shapes() -> Vec<MatmulShape> {
@@ -43,7 +44,7 @@ fn wgtrain_matmul_values_parse_and_others_are_refused() {
 
 #[test]
 fn step_shapes_list_forward_weight_and_input_gradients_per_layer() {
-    use wgtrain::gpu::Kernel::*;
+    use wgtrain::testing::gpu::Kernel::*;
     let got: Vec<_> = shapes().iter().map(|s| (s.kernel, s.m, s.k, s.n)).collect();
     assert_eq!(
         got,

@@ -4,14 +4,15 @@
 mod common;
 
 use common::{NETWORK, assert_close, gpu, parameters, uniform};
-use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Inputs, Targets};
 use wgtrain::gpu::tuning::Setting;
-use wgtrain::gpu::{GpuContext, GpuTrainer, MatmulVariant};
+use wgtrain::gpu::{GpuContext, MatmulVariant};
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::rng::Rng;
-use wgtrain::train::{Backend, Hyper};
+use wgtrain::testing::Rng;
+use wgtrain::testing::fast::CpuTrainer;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{Backend, Hyper};
 
 /// The loss/output pairs a network can end in.
 const HEADS: [(Loss, Output); 4] = [

@@ -5,14 +5,14 @@
 mod common;
 
 use common::{NETWORK, assert_close, gpu, parameters, uniform};
-use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{self, Net64, State64, widen};
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::gpu::GpuTrainer;
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::optim::{Method, OptimState, Optimizer};
-use wgtrain::rng::Rng;
-use wgtrain::train::{Backend, Hyper};
+use wgtrain::testing::Rng;
+use wgtrain::testing::fast::CpuTrainer;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{Backend, Hyper};
 
 /// Every optimiser with non-default values where they matter, and its base learning rate.
 fn optimizers() -> [(Optimizer, f32); 5] {

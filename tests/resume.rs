@@ -9,12 +9,13 @@ use std::path::Path;
 use common::gpu;
 use common::scratch::Scratch;
 use wgtrain::checkpoint::{self, TrainingState};
-use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{self, Dataset};
-use wgtrain::gpu::GpuTrainer;
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
 use wgtrain::optim::{Decay, Method, OptimState, Optimizer, Schedule};
-use wgtrain::train::{self, Backend, Course, Hyper, Progress, epoch_rng};
+use wgtrain::testing::fast::CpuTrainer;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{self, Backend, Course, Hyper, epoch_rng};
+use wgtrain::train::Progress;
 
 fn spec() -> Spec {
     Spec::new(
@@ -75,8 +76,8 @@ fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, plan: &Course) -> Vec<f6
         plan,
         true,
         &[],
-        &train::StopToken::new(),
-        &mut |_, _| Ok(train::Flow::Continue),
+        &wgtrain::StopToken::new(),
+        &mut |_, _| Ok(wgtrain::train::Flow::Continue),
     )
     .unwrap()
     .iter()
@@ -113,7 +114,7 @@ fn check_mid_epoch_resume(name: &str, make: &dyn Fn(&Params, &Dataset) -> Box<dy
             &perm[..batches * hp.batch],
             &hp,
             &lrs,
-            &train::StopToken::new(),
+            &wgtrain::StopToken::new(),
         )
         .unwrap();
     let progress = Progress {
@@ -375,10 +376,10 @@ fn cosine_adamw_run_stopped_after_epoch_two_resumes_to_the_same_bits() {
         &plan,
         true,
         &[],
-        &train::StopToken::new(),
+        &wgtrain::StopToken::new(),
         &mut |r, b| {
             if r.epoch < 2 {
-                return Ok(train::Flow::Continue);
+                return Ok(wgtrain::train::Flow::Continue);
             }
             let state = TrainingState {
                 optim: b.optimizer_state()?,

@@ -11,7 +11,7 @@ use wgtrain::{Checkpoints, Device, Error};
 
 /// `n` rows of two features whose class is the XOR of their signs.
 fn xor_rows(name: &str, n: usize, seed: u64) -> Dataset {
-    let mut rng = wgtrain::rng::Rng::new(seed);
+    let mut rng = wgtrain::testing::Rng::new(seed);
     let mut x = Vec::with_capacity(2 * n);
     let mut labels = Vec::with_capacity(n);
     for _ in 0..n {

@@ -2,8 +2,8 @@
 //! and loss codes, the 1-D workgroup size and the matmul tile. A shader compiles whatever value
 //! it is given, so only a comparison like this catches a code that drifted on one side.
 
-use wgtrain::gpu::kernels::{MATMUL_TILE, SLICE_ALIGN, WG_1D};
 use wgtrain::model::{self, Activation, Loss};
+use wgtrain::testing::gpu::kernels::{MATMUL_TILE, SLICE_ALIGN, WG_1D};
 
 const ACTIVATION: &str = include_str!("../shaders/activation.wgsl");
 const LOSS: &str = include_str!("../shaders/loss.wgsl");

@@ -7,7 +7,7 @@
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::proc::{BoundsCheckPolicies, BoundsCheckPolicy};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgtrain::gpu::Kernel;
+use wgtrain::testing::gpu::Kernel;
 
 /// wgpu's checks for shaders created with runtime checks (`create_shader_module`): indices
 /// clamped, out-of-bounds buffer reads give zero and writes are dropped.

@@ -15,14 +15,14 @@ use common::scratch::Scratch;
 use common::{NETWORK, Tol, assert_close, gpu, parameters, uniform};
 use wgtrain::cpu::reference::{self, Net64, widen};
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::gpu::GpuTrainer;
-use wgtrain::gpu::kernels::{
+use wgtrain::gpu::tuning::{MatmulConfig, Setting, SplitK};
+use wgtrain::model::{Activation, Loss, Output, Spec};
+use wgtrain::testing::Rng;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::gpu::kernels::{
     KSplit, Kernel, MatmulVariant, SLICE_ALIGN, SPLIT_TARGET, WG_1D, grid_1d,
 };
-use wgtrain::gpu::tuning::{MatmulConfig, Setting, SplitK};
-use wgtrain::gpu::uniforms::{MatmulParams, ReduceParams};
-use wgtrain::model::{Activation, Loss, Output, Spec};
-use wgtrain::rng::Rng;
+use wgtrain::testing::gpu::uniforms::{MatmulParams, ReduceParams};
 
 /// Shapes (M, K, N) with k long enough to split: below a tile, spilling into further tiles, one
 /// output element over a long sum, long and thin both ways, k not a multiple of 16.

@@ -8,10 +8,11 @@ mod common;
 use common::*;
 
 use wgtrain::data;
-use wgtrain::gpu::GpuTrainer;
-use wgtrain::gpu::trainer::GpuCounters;
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{Backend, Hyper, StopToken};
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::gpu::trainer::GpuCounters;
+use wgtrain::testing::train::{Backend, Hyper};
+use wgtrain::train::StopToken;
 
 const BATCH: usize = 32;
 const EPOCHS: usize = 3;

@@ -4,11 +4,12 @@
 mod common;
 use common::*;
 
-use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::data::{self, Split};
-use wgtrain::gpu::GpuTrainer;
 use wgtrain::model::{Activation, Loss, Output, Params, Spec};
-use wgtrain::train::{self, Backend, EpochReport, Hyper};
+use wgtrain::testing::fast::CpuTrainer;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{self, Backend, Hyper};
+use wgtrain::train::EpochReport;
 
 /// Per-epoch mean losses of the GPU and CPU f32 paths: the same batches in the same order, but
 /// different summation orders in every matmul, amplified a little by training.
@@ -21,7 +22,7 @@ const PATHS_AGREE: Tol = Tol {
 fn run(backend: &mut dyn Backend, n: usize, hp: &Hyper, test: bool) -> Vec<EpochReport> {
     let roles: &[train::Role] = if test { &[train::Role::Test] } else { &[] };
     train::run(backend, n, hp, true, roles, &mut |_, _| {
-        Ok(train::Flow::Continue)
+        Ok(wgtrain::train::Flow::Continue)
     })
     .unwrap()
 }

@@ -4,12 +4,12 @@
 mod common;
 use common::*;
 
-use wgtrain::cpu::fast::CpuTrainer;
 use wgtrain::cpu::reference::{Net64, gradients, train_step};
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::gpu::GpuTrainer;
 use wgtrain::model::{Activation, Layer, Loss, Output, Params, Spec};
-use wgtrain::train::{Backend, Hyper};
+use wgtrain::testing::fast::CpuTrainer;
+use wgtrain::testing::gpu::GpuTrainer;
+use wgtrain::testing::train::{Backend, Hyper};
 
 const LOSS: f64 = 0.16358131775834533;
 /// w1..w8 in the notebook's naming.

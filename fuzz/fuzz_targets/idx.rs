@@ -45,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     let file = |i: usize| (paths[i].as_path(), parts[i]);
-    if let Ok(split) = wgtrain::data::idx::load_bytes("fuzz", [file(0), file(1), file(2), file(3)])
+    if let Ok(split) =
+        wgtrain::data::idx::load_bytes("fuzz", [file(0), file(1), file(2), file(3)], None)
     {
         let test = split.test.expect("IDX sets have a test split");
         assert_eq!(split.train.x.len(), split.train.n * split.train.dim);

@@ -9,10 +9,10 @@ use crate::cpu::fast::sgemm;
 use crate::cpu::reference::{self, Net64};
 use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::gpu::buffer::run_timed;
 use crate::gpu::kernels::{Kernel, Kernels};
 use crate::gpu::uniforms::MatmulParams;
+use crate::gpu::{GpuContext, MatmulVariant};
 use crate::model::{Activation, Loss, Output, Params, Spec};
 use crate::optim::{Method, Optimizer};
 use crate::session::Trainer;
@@ -395,16 +395,35 @@ pub fn gemm_cpu(form: &'static str, m: usize, k: usize, n: usize) -> GemmResult 
     }
 }
 
+/// A GPU set up for the GEMM sweep: its context and the matmul kernels of one variant.
+pub struct GemmGpu {
+    ctx: GpuContext,
+    kernels: Kernels,
+}
+
+impl GemmGpu {
+    /// Compiles the matmul kernels of `variant` on `ctx`.
+    pub fn new(ctx: GpuContext, variant: MatmulVariant) -> Result<GemmGpu> {
+        let kernels = Kernels::with_matmul(&ctx, &[variant])?;
+        Ok(GemmGpu { ctx, kernels })
+    }
+
+    /// The device the sweep runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+}
+
 /// The GPU matmul kernels on one shape and form: dispatches recorded back to back in one
 /// submission, the device waited for before the clock stops.
 pub fn gemm_gpu(
-    ctx: &GpuContext,
-    kernels: &Kernels,
+    gpu: &GemmGpu,
     form: &'static str,
     m: usize,
     k: usize,
     n: usize,
 ) -> Result<GemmResult> {
+    let (ctx, kernels) = (&gpu.ctx, &gpu.kernels);
     let kernel = match form {
         "Xᵀ·dZ" => Kernel::MatmulBackwardWeight,
         "dZ·Wᵀ" => Kernel::MatmulBackwardInput,

@@ -283,9 +283,8 @@ fn gemm_sweep(
             wgtrain::gpu::tuning::Setting::Force(v) => v,
             _ => wgtrain::gpu::tuning::rule(&ctx.info),
         };
-        let kernels = wgtrain::gpu::Kernels::with_matmul(&ctx, &[variant])?;
         software = !context::is_hardware(&ctx.info);
-        Some((ctx, kernels))
+        Some(bench::GemmGpu::new(ctx, variant)?)
     } else {
         None
     };
@@ -294,8 +293,8 @@ fn gemm_sweep(
         if want_cpu {
             results.push(bench::gemm_cpu(form, m, k, n));
         }
-        if let Some((ctx, kernels)) = &gpu {
-            results.push(bench::gemm_gpu(ctx, kernels, form, m, k, n)?);
+        if let Some(gpu) = &gpu {
+            results.push(bench::gemm_gpu(gpu, form, m, k, n)?);
         }
         let r: &bench::GemmResult = results.last().expect("a device ran");
         eprintln!(

@@ -2,24 +2,25 @@
 //! and the choice of their matmul variant (tuning), buffers and read-back, the parameter layout,
 //! the plan of one step's dispatches, and the trainer that keeps everything in GPU buffers.
 
-#[doc(hidden)]
-pub mod buffer;
+// The modules below are crate-private: the session drives them, and the parity tests and
+// benches reach them through `crate::testing`. Their items are documented where a reader of
+// the code needs it (each kernel's shapes, each uniform record's shader); the lint for
+// missing docs, which asks it of every public item, is not applied to them.
+#[allow(missing_docs)]
+pub(crate) mod buffer;
 pub mod context;
-#[doc(hidden)]
-pub mod kernels;
-#[doc(hidden)]
-pub mod layout;
+#[allow(missing_docs)]
+pub(crate) mod kernels;
+#[allow(missing_docs)]
+pub(crate) mod layout;
 pub mod peak;
 mod plan;
-#[doc(hidden)]
-pub mod trainer;
+#[allow(missing_docs)]
+pub(crate) mod trainer;
 pub mod tuning;
-#[doc(hidden)]
-pub mod uniforms;
+#[allow(missing_docs)]
+pub(crate) mod uniforms;
 
 pub use context::{BackendChoice, GpuContext};
 pub use kernels::MatmulVariant;
-#[doc(hidden)]
-pub use kernels::{Kernel, Kernels};
-#[doc(hidden)]
-pub use trainer::GpuTrainer;
+pub(crate) use trainer::GpuTrainer;

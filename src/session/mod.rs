@@ -935,8 +935,7 @@ impl Trainer {
 
     /// The training path, for checks that reach below the session (the benchmark's gradient
     /// check against the f64 reference).
-    #[doc(hidden)]
-    pub fn backend(&mut self) -> Result<&mut dyn Backend> {
+    pub(crate) fn backend(&mut self) -> Result<&mut dyn Backend> {
         self.open()?;
         Ok(self.run.as_mut().expect("opened above").backend.as_mut())
     }

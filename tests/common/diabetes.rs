@@ -3,7 +3,7 @@
 //! noise (sd 40), like scikit-learn's diabetes set before its feature scaling.
 
 use wgtrain::data::{Dataset, Targets};
-use wgtrain::rng::Rng;
+use wgtrain::testing::Rng;
 
 /// The feature names, then the target's, as a CSV header.
 pub const HEADER: &str = "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6,target";

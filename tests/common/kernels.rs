@@ -5,11 +5,11 @@
 use bytemuck::Pod;
 use wgtrain::cpu::reference;
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::buffer::run_once;
-use wgtrain::gpu::kernels::{Kernel, Kernels, MatmulVariant, matmul_groups};
-use wgtrain::gpu::uniforms::StepInfo;
 use wgtrain::model::{Activation, Loss};
-use wgtrain::rng::Rng;
+use wgtrain::testing::Rng;
+use wgtrain::testing::gpu::buffer::run_once;
+use wgtrain::testing::gpu::kernels::{Kernel, Kernels, MatmulVariant, matmul_groups};
+use wgtrain::testing::gpu::uniforms::StepInfo;
 
 use super::{gpu, uniform};
 

@@ -4,10 +4,10 @@
 
 use wgtrain::cpu::reference::{self, widen};
 use wgtrain::gpu::GpuContext;
-use wgtrain::gpu::buffer::run_split_once;
-use wgtrain::gpu::kernels::{KSplit, Kernel, Kernels};
-use wgtrain::gpu::uniforms::MatmulParams;
 use wgtrain::model::Activation;
+use wgtrain::testing::gpu::buffer::run_split_once;
+use wgtrain::testing::gpu::kernels::{KSplit, Kernel, Kernels};
+use wgtrain::testing::gpu::uniforms::MatmulParams;
 
 use super::kernels::{Grid, UNWRITTEN, activation_outputs, bytes, launch, seed_of, variant};
 use super::{MATMUL, assert_close, uniform};

@@ -18,7 +18,7 @@ pub mod tabular;
 
 use wgtrain::gpu::GpuContext;
 use wgtrain::model::{Params, Spec};
-use wgtrain::rng::Rng;
+use wgtrain::testing::Rng;
 
 /// `|got - want| <= atol + rtol * |want|` elementwise.
 #[derive(Clone, Copy, Debug)]

@@ -3,7 +3,7 @@
 //! files (written by `cargo test --release --test cli_tabular -- --ignored write_fixtures` with
 //! WGTRAIN_FIXTURES=DIR) to give the scikit-learn figures the tests compare with.
 
-use wgtrain::rng::Rng;
+use wgtrain::testing::Rng;
 
 /// A training file and a test file: (name, text) each.
 pub struct Fixture {
