@@ -238,12 +238,7 @@ pub async fn run_planned_async(
     }
     let per_epoch = n_train.div_ceil(hp.batch);
     let Course { schedule, start } = *plan;
-    if start.batch >= per_epoch {
-        return Err(Error::usage(format!(
-            "cannot start at batch {} of an epoch of {per_epoch} batches",
-            start.batch
-        )));
-    }
+    let total_steps = step_count(hp, start, per_epoch)?;
     let valid = roles.iter().position(|&r| r == Role::Valid);
     let test = roles.iter().position(|&r| r == Role::Test);
     let mut rng = epoch_rng(hp.seed);
@@ -252,26 +247,10 @@ pub async fn run_planned_async(
     for _ in 0..start.epoch {
         rng.shuffle(&mut perm);
     }
-    let total_steps = start
-        .epoch
-        .checked_add(hp.epochs)
-        .and_then(|e| e.checked_mul(per_epoch))
-        .filter(|&s| s <= u64::MAX as usize / 2)
-        .ok_or_else(|| {
-            Error::invalid(
-                "epochs",
-                format!(
-                    "{}: with {} epochs done and {per_epoch} steps an epoch, the run's step count overflows",
-                    hp.epochs, start.epoch
-                ),
-            )
-        })?;
     let last_epoch = start.epoch + hp.epochs;
     let begin = Instant::now();
     let mut reports = Vec::new();
-    // The run's first batch loss, and whether an epoch has climbed far above it yet.
-    let mut first_loss: Option<f64> = None;
-    let mut warned = false;
+    let mut rise = LossRise::default();
     for epoch in start.epoch + 1..=last_epoch {
         let t0 = Instant::now();
         rng.shuffle(&mut perm);
@@ -288,35 +267,13 @@ pub async fn run_planned_async(
             .train_steps_async(&perm[skip * hp.batch..], hp, &lrs, stop)
             .await?;
         let seconds = t0.elapsed().as_secs_f64();
-        if let Some(b) = losses.iter().position(|l| !l.is_finite()) {
-            return Err(Error::Diverged(format!(
-                "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; {}",
-                losses[b],
-                skip + b + 1,
-                per_epoch,
-                divergence_advice(hp.lr, hp.l2)
-            )));
-        }
+        check_finite(&losses, hp, epoch, skip, per_epoch)?;
         let interrupted = stop.is_stopped();
         if losses.is_empty() {
             break;
         }
         let samples = (losses.len() * hp.batch).min(n_train - skip * hp.batch);
-        let done = skip + losses.len();
-        let progress = if done == per_epoch {
-            Progress { epoch, batch: 0 }
-        } else {
-            Progress {
-                epoch: epoch - 1,
-                batch: done,
-            }
-        };
         let train_loss = losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64;
-        let start_loss = *first_loss.get_or_insert(losses[0] as f64);
-        let loss_rise =
-            (!warned && start_loss > 0.0 && train_loss > LOSS_RISE_WARNING * start_loss)
-                .then(|| train_loss / start_loss);
-        warned |= loss_rise.is_some();
         let (valid_loss, valid_accuracy) = measured(backend, valid, classes).await?;
         let last = epoch == last_epoch || interrupted;
         let (test_loss, test_accuracy) =
@@ -325,7 +282,7 @@ pub async fn run_planned_async(
             epoch,
             train_loss,
             train_loss_standardized: false,
-            loss_rise,
+            loss_rise: rise.check(losses[0] as f64, train_loss),
             valid_loss,
             valid_accuracy,
             valid_regression: None,
@@ -337,7 +294,7 @@ pub async fn run_planned_async(
             elapsed: begin.elapsed().as_secs_f64(),
             batches: losses.len(),
             interrupted,
-            progress,
+            progress: progress_after(epoch, skip + losses.len(), per_epoch),
         };
         let flow = on_epoch(&mut report, backend).await?;
         reports.push(report);
@@ -349,6 +306,83 @@ pub async fn run_planned_async(
         yield_now().await;
     }
     Ok(reports)
+}
+
+/// The run's step count through its last epoch (what the schedule decays over), after checking
+/// that `start` lies inside an epoch of `per_epoch` batches and that the count cannot overflow.
+fn step_count(hp: &Hyper, start: Progress, per_epoch: usize) -> Result<usize> {
+    if start.batch >= per_epoch {
+        return Err(Error::usage(format!(
+            "cannot start at batch {} of an epoch of {per_epoch} batches",
+            start.batch
+        )));
+    }
+    start
+        .epoch
+        .checked_add(hp.epochs)
+        .and_then(|e| e.checked_mul(per_epoch))
+        .filter(|&s| s <= u64::MAX as usize / 2)
+        .ok_or_else(|| {
+            Error::invalid(
+                "epochs",
+                format!(
+                    "{}: with {} epochs done and {per_epoch} steps an epoch, the run's step count overflows",
+                    hp.epochs, start.epoch
+                ),
+            )
+        })
+}
+
+/// A non-finite batch loss of `epoch` (its first `skip` batches not trained in this run) is
+/// divergence: an error naming the epoch and batch, with what to change.
+fn check_finite(
+    losses: &[f32],
+    hp: &Hyper,
+    epoch: usize,
+    skip: usize,
+    per_epoch: usize,
+) -> Result<()> {
+    match losses.iter().position(|l| !l.is_finite()) {
+        Some(b) => Err(Error::Diverged(format!(
+            "training diverged: the loss became {} in epoch {epoch}, batch {} of {}; {}",
+            losses[b],
+            skip + b + 1,
+            per_epoch,
+            divergence_advice(hp.lr, hp.l2)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Where a run stands after `done` batches of `epoch` (of `per_epoch`).
+fn progress_after(epoch: usize, done: usize, per_epoch: usize) -> Progress {
+    if done == per_epoch {
+        Progress { epoch, batch: 0 }
+    } else {
+        Progress {
+            epoch: epoch - 1,
+            batch: done,
+        }
+    }
+}
+
+/// The run's first batch loss, and whether an epoch has climbed far above it yet.
+#[derive(Default)]
+struct LossRise {
+    first: Option<f64>,
+    warned: bool,
+}
+
+impl LossRise {
+    /// For an epoch whose first batch lost `batch_loss` and whose mean is `train_loss`: the
+    /// ratio to the run's first batch loss, the first time it passes `LOSS_RISE_WARNING`.
+    fn check(&mut self, batch_loss: f64, train_loss: f64) -> Option<f64> {
+        let start = *self.first.get_or_insert(batch_loss);
+        let rise = (!self.warned && start > 0.0 && train_loss > LOSS_RISE_WARNING * start)
+            .then(|| train_loss / start);
+        self.warned |= rise.is_some();
+        rise
+    }
 }
 
 /// The mean loss and (with `classes`) the accuracy on evaluation set `set`; None without one.
