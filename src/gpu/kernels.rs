@@ -281,56 +281,10 @@ impl Kernels {
         for kernel in Kernel::ALL {
             let (file, src) = kernel.source();
             if !modules.iter().any(|(f, _)| *f == file) {
-                let desc = wgpu::ShaderModuleDescriptor {
-                    label: Some(file),
-                    source: wgpu::ShaderSource::Wgsl(src.into()),
-                };
-                let module = scoped(device, &format!("compiling {file}"), || {
-                    if ctx.shader_checks || !kernel.guards_every_access() {
-                        device.create_shader_module(desc)
-                    } else {
-                        // SAFETY: `guards_every_access` lists only modules whose every buffer
-                        // access is guarded against the binding's own length (arrayLength)
-                        // and every workgroup or private index is within its array by
-                        // construction; every loop ends (counters rise by a positive stride to
-                        // a bound at most a binding's length, far below u32::MAX) and every
-                        // divisor is a non-zero constant or tested for zero first.
-                        // Checked again by the parity tests and `wgtrain selftest` on both
-                        // settings. See docs/GPU-KERNELS.md, "Runtime checks".
-                        unsafe {
-                            device.create_shader_module_trusted(
-                                desc,
-                                wgpu::ShaderRuntimeChecks::unchecked(),
-                            )
-                        }
-                    }
-                })
-                .await?;
-                modules.push((file, module));
+                modules.push((file, compile_module(ctx, kernel, file, src).await?));
             }
             let module = &modules.iter().find(|(f, _)| *f == file).unwrap().1;
-            let entries: Vec<_> = kernel
-                .bindings()
-                .map(|(binding, s)| wgpu::BindGroupLayoutEntry {
-                    binding,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: match s {
-                        Read | Write | Gap => wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Storage {
-                                read_only: s == Read,
-                            },
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                        Uniform | Step => wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: s == Step,
-                            min_binding_size: None,
-                        },
-                    },
-                    count: None,
-                })
-                .collect();
+            let entries = layout_entries(kernel);
             let layout = scoped(device, &format!("laying out {}", kernel.entry()), || {
                 device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                     label: Some(kernel.entry()),
@@ -338,37 +292,7 @@ impl Kernels {
                 })
             })
             .await?;
-            let entry_points: Vec<String> = if kernel.is_matmul() {
-                variants.iter().map(|v| v.entry(kernel)).collect()
-            } else {
-                vec![kernel.entry().to_string()]
-            };
-            let mut built = Vec::new();
-            for entry in &entry_points {
-                built.push(
-                    scoped(device, &format!("building {entry}"), || {
-                        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                            label: Some(entry),
-                            bind_group_layouts: &[Some(&layout)],
-                            immediate_size: 0,
-                        });
-                        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                            label: Some(entry),
-                            layout: Some(&pl),
-                            module,
-                            entry_point: Some(entry),
-                            compilation_options: wgpu::PipelineCompilationOptions {
-                                // Every kernel writes its workgroup memory before reading it; zeroing
-                                // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
-                                zero_initialize_workgroup_memory: false,
-                                ..Default::default()
-                            },
-                            cache: None,
-                        })
-                    })
-                    .await?,
-                );
-            }
+            let built = build_pipelines(device, kernel, variants, &layout, module).await?;
             layouts.push(layout);
             pipelines.push(built);
         }
@@ -479,6 +403,109 @@ impl Kernels {
         let dynamic: &[u32] = if d.kernel.uses_step() { &offset } else { &[] };
         pass.set_bind_group(0, &d.bind_group, dynamic);
     }
+}
+
+/// Compiles `file`'s module (which `kernel` is compiled from) in a validation scope: with naga's
+/// runtime checks, or without them when `ctx.shader_checks` is off and the module guards every
+/// access itself.
+async fn compile_module(
+    ctx: &GpuContext,
+    kernel: Kernel,
+    file: &'static str,
+    src: &'static str,
+) -> Result<wgpu::ShaderModule> {
+    let device = &ctx.device;
+    let desc = wgpu::ShaderModuleDescriptor {
+        label: Some(file),
+        source: wgpu::ShaderSource::Wgsl(src.into()),
+    };
+    scoped(device, &format!("compiling {file}"), || {
+        if ctx.shader_checks || !kernel.guards_every_access() {
+            device.create_shader_module(desc)
+        } else {
+            // SAFETY: `guards_every_access` lists only modules whose every buffer
+            // access is guarded against the binding's own length (arrayLength)
+            // and every workgroup or private index is within its array by
+            // construction; every loop ends (counters rise by a positive stride to
+            // a bound at most a binding's length, far below u32::MAX) and every
+            // divisor is a non-zero constant or tested for zero first.
+            // Checked again by the parity tests and `wgtrain selftest` on both
+            // settings. See docs/GPU-KERNELS.md, "Runtime checks".
+            unsafe {
+                device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        }
+    })
+    .await
+}
+
+/// The bind group layout entries of `kernel`'s bindings (gaps left out).
+fn layout_entries(kernel: Kernel) -> Vec<wgpu::BindGroupLayoutEntry> {
+    kernel
+        .bindings()
+        .map(|(binding, s)| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: match s {
+                Read | Write | Gap => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: s == Read,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                Uniform | Step => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: s == Step,
+                    min_binding_size: None,
+                },
+            },
+            count: None,
+        })
+        .collect()
+}
+
+/// `kernel`'s pipelines on `layout`, each in a validation scope: one per matmul variant of
+/// `variants` for a matmul kernel, else one.
+async fn build_pipelines(
+    device: &wgpu::Device,
+    kernel: Kernel,
+    variants: &[MatmulVariant],
+    layout: &wgpu::BindGroupLayout,
+    module: &wgpu::ShaderModule,
+) -> Result<Vec<wgpu::ComputePipeline>> {
+    let entry_points: Vec<String> = if kernel.is_matmul() {
+        variants.iter().map(|v| v.entry(kernel)).collect()
+    } else {
+        vec![kernel.entry().to_string()]
+    };
+    let mut built = Vec::new();
+    for entry in &entry_points {
+        built.push(
+            scoped(device, &format!("building {entry}"), || {
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(entry),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&pl),
+                    module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        // Every kernel writes its workgroup memory before reading it; zeroing
+                        // it makes GL compile tiled kernels in ~30 s instead of 0.1 s.
+                        zero_initialize_workgroup_memory: false,
+                        ..Default::default()
+                    },
+                    cache: None,
+                })
+            })
+            .await?,
+        );
+    }
+    Ok(built)
 }
 
 /// Fails with `Error::Limit` naming the first per-stage binding limit a kernel's layout exceeds

@@ -150,17 +150,12 @@ impl GpuTrainer {
             Some(target) => split_partials(&kernels, &shapes, target),
             None => (1, 1),
         };
-        let slots = train
-            .n
-            .div_ceil(batch)
-            .max(eval.iter().map(|d| d.n.div_ceil(batch)).max().unwrap_or(0))
-            .max(1);
+        let slots = step_slots(train, eval, batch);
         ctx.check_binding(
             "the per-step uniforms",
             slots as u64 * kernels.step_stride,
             "use a larger batch (fewer steps per epoch) or fewer rows",
         )?;
-        let device = &ctx.device;
         // Out of memory while allocating is an error that says so, not a later failure.
         let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let train_bufs = DataBufs::upload(&ctx, train, "training")?;
@@ -169,38 +164,17 @@ impl GpuTrainer {
             .enumerate()
             .map(|(i, d)| DataBufs::upload(&ctx, d, &format!("evaluation set {i}")))
             .collect::<Result<Vec<_>>>()?;
-        let flat = layout.pack(params);
+        let sizes = BufferSizes {
+            rows,
+            train_rows: train.n,
+            slots,
+            step_stride: kernels.step_stride,
+            parts,
+            bias_parts,
+        };
+        let bufs = step_buffers(&ctx.device, spec, &layout, params, &sizes);
         let t = GpuTrainer {
-            bufs: StepBuffers {
-                params: storage_init(device, "params", bytemuck::cast_slice(&flat)),
-                grads: storage_zeroed(device, "grads", layout.total as u64 * f),
-                perm: storage_zeroed(device, "perm", train.n as u64 * 4),
-                acts: spec
-                    .sizes
-                    .iter()
-                    .map(|&s| storage_zeroed(device, "activations", (rows * s) as u64 * f))
-                    .collect(),
-                dz: spec.sizes[1..]
-                    .iter()
-                    .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
-                    .collect(),
-                ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
-                row_stats: storage_zeroed(device, "row stats", (rows * 2) as u64 * f),
-                stats: storage_zeroed(device, "stats", slots as u64 * 2 * f),
-                step: device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("steps"),
-                    size: slots as u64 * kernels.step_stride,
-                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-                state: Vec::new(),
-                partials: storage_zeroed(device, "split-K partials", parts as u64 * f),
-                bias_partials: storage_zeroed(
-                    device,
-                    "split-K bias partials",
-                    bias_parts as u64 * f,
-                ),
-            },
+            bufs,
             slots,
             chunk_rows,
             last_rows: None,
@@ -318,6 +292,38 @@ impl GpuTrainer {
                 lrs.len()
             )));
         }
+        self.write_step_uniforms(steps, train, lrs);
+        let full = self.batch.min(n);
+        let tail = n - (steps - 1) * self.batch;
+        self.ensure_plan(full, mode)?;
+        self.ensure_plan(tail, mode)?;
+        let prime = self.prime_rows(full, tail, mode)?;
+        let shape = PassShape {
+            steps,
+            full,
+            tail,
+            mode,
+        };
+        let (done, in_flight) = self.submit_steps(&shape, prime, stop).await?;
+        if train {
+            self.t += done as u64;
+        }
+        if done == 0 {
+            return Ok(vec![]);
+        }
+        let stats = self.bufs.stats.clone();
+        let raw = self.read_floats(&stats, done * 2).await?;
+        if let (true, Some((_, n))) = (train, in_flight) {
+            stop.note_steps(n);
+        }
+        Ok((0..done)
+            .map(|s| (raw[2 * s] as f64, raw[2 * s + 1] as usize, shape.rows(s)))
+            .collect())
+    }
+
+    /// Writes the uniforms of a pass's `steps` steps: each step's row offset and slot, and when
+    /// training its learning rate `lrs[s]` and the optimiser's next update count.
+    fn write_step_uniforms(&mut self, steps: usize, train: bool, lrs: &[f32]) {
         let stride = self.kernels.step_stride as usize;
         let size = std::mem::size_of::<StepInfo>();
         let mut bytes = vec![0u8; steps * stride];
@@ -336,16 +342,25 @@ impl GpuTrainer {
             bytes[s * stride..s * stride + size].copy_from_slice(bytemuck::bytes_of(&info));
         }
         self.ctx.queue.write_buffer(&self.bufs.step, 0, &bytes);
-        let full = self.batch.min(n);
-        let tail = n - (steps - 1) * self.batch;
-        self.ensure_plan(full, mode)?;
-        self.ensure_plan(tail, mode)?;
-        let mut prime = self.prime_rows(full, tail, mode)?;
-        // Steps go in submissions of `chunk` steps, at most two in flight: the device always
-        // has the next one queued, and the host knows within two submissions how far it got
-        // (progress counts executed steps; a stop request ends the pass within two). `chunk`
-        // starts at one and doubles while a submission takes under SUBMIT_SECONDS / 4, up to
-        // STEPS_PER_SUBMIT, and halves when one takes over SUBMIT_SECONDS.
+    }
+
+    /// Submits the pass's steps (primed first with the `prime` rows' plan, if any) and returns
+    /// how many were submitted and the last submission with its step count, not yet waited
+    /// for. A stop request ends a training pass early.
+    ///
+    /// Steps go in submissions of `chunk` steps, at most two in flight: the device always
+    /// has the next one queued, and the host knows within two submissions how far it got
+    /// (progress counts executed steps; a stop request ends the pass within two). `chunk`
+    /// starts at one and doubles while a submission takes under SUBMIT_SECONDS / 4, up to
+    /// STEPS_PER_SUBMIT, and halves when one takes over SUBMIT_SECONDS.
+    async fn submit_steps(
+        &mut self,
+        shape: &PassShape,
+        mut prime: Option<usize>,
+        stop: &StopToken,
+    ) -> Result<(usize, Option<(Submitted, usize)>)> {
+        let train = shape.mode == Mode::Train;
+        let steps = shape.steps;
         let mut done = 0;
         let mut chunk = 1;
         let mut in_flight: Option<(Submitted, usize)> = None;
@@ -355,22 +370,8 @@ impl GpuTrainer {
                 break;
             }
             let end = (done + chunk).min(steps);
-            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                if let Some(rows) = prime.take() {
-                    let plan = &self.plans[&(rows, mode)];
-                    self.kernels.prime(&mut pass, &plan.dispatches, 0);
-                    self.counters.primes += plan.dispatches.len() as u64;
-                }
-                for s in done..end {
-                    let m = if s + 1 == steps { tail } else { full };
-                    let plan = &self.plans[&(m, mode)];
-                    self.kernels.record(&mut pass, &plan.dispatches, s as u32);
-                    self.counters.dispatches += plan.dispatches.len() as u64;
-                }
-            }
-            let submitted = self.ctx.submit(enc.finish());
+            let commands = self.encode_steps(shape, done..end, prime.take());
+            let submitted = self.ctx.submit(commands);
             self.counters.submissions += 1;
             self.counters.steps += (end - done) as u64;
             if let Some((previous, n)) = in_flight.replace((submitted, end - done)) {
@@ -380,31 +381,37 @@ impl GpuTrainer {
                 }
                 let took = since.elapsed().as_secs_f64();
                 since = web_time::Instant::now();
-                if took < SUBMIT_SECONDS / 4.0 {
-                    chunk = (chunk * 2).min(STEPS_PER_SUBMIT);
-                } else if took > SUBMIT_SECONDS {
-                    chunk = (chunk / 2).max(1);
-                }
+                chunk = next_chunk(chunk, took);
             }
             done = end;
         }
-        if train {
-            self.t += done as u64;
+        Ok((done, in_flight))
+    }
+
+    /// One compute pass recording steps `range` of the pass, primed first with the `prime`
+    /// rows' plan when given.
+    fn encode_steps(
+        &mut self,
+        shape: &PassShape,
+        range: std::ops::Range<usize>,
+        prime: Option<usize>,
+    ) -> wgpu::CommandBuffer {
+        let mode = shape.mode;
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            if let Some(rows) = prime {
+                let plan = &self.plans[&(rows, mode)];
+                self.kernels.prime(&mut pass, &plan.dispatches, 0);
+                self.counters.primes += plan.dispatches.len() as u64;
+            }
+            for s in range {
+                let plan = &self.plans[&(shape.rows(s), mode)];
+                self.kernels.record(&mut pass, &plan.dispatches, s as u32);
+                self.counters.dispatches += plan.dispatches.len() as u64;
+            }
         }
-        if done == 0 {
-            return Ok(vec![]);
-        }
-        let stats = self.bufs.stats.clone();
-        let raw = self.read_floats(&stats, done * 2).await?;
-        if let (true, Some((_, n))) = (train, in_flight) {
-            stop.note_steps(n);
-        }
-        Ok((0..done)
-            .map(|s| {
-                let m = if s + 1 == steps { tail } else { full };
-                (raw[2 * s] as f64, raw[2 * s + 1] as usize, m)
-            })
-            .collect())
+        enc.finish()
     }
 
     /// The mean loss and the gradients of the data loss (no L2 term) on the training rows
@@ -637,6 +644,102 @@ impl GpuTrainer {
             step: self.t,
             slots,
         })
+    }
+}
+
+/// The steps of one pass: how many, the rows of a full step and of the last, and the plans' mode.
+struct PassShape {
+    steps: usize,
+    full: usize,
+    tail: usize,
+    mode: Mode,
+}
+
+impl PassShape {
+    /// Rows of step `s`: the tail's for the last step, else a full batch.
+    fn rows(&self, s: usize) -> usize {
+        if s + 1 == self.steps {
+            self.tail
+        } else {
+            self.full
+        }
+    }
+}
+
+/// The next submission's step count after one of `chunk` steps took `took` seconds: doubled
+/// (up to STEPS_PER_SUBMIT) under SUBMIT_SECONDS / 4, halved (down to one) over SUBMIT_SECONDS.
+fn next_chunk(chunk: usize, took: f64) -> usize {
+    if took < SUBMIT_SECONDS / 4.0 {
+        (chunk * 2).min(STEPS_PER_SUBMIT)
+    } else if took > SUBMIT_SECONDS {
+        (chunk / 2).max(1)
+    } else {
+        chunk
+    }
+}
+
+/// Step slots (and stats pairs) a trainer needs: the most steps of a pass over the training set
+/// or an evaluation set, at least one.
+fn step_slots(train: &Dataset, eval: &[&Dataset], batch: usize) -> usize {
+    train
+        .n
+        .div_ceil(batch)
+        .max(eval.iter().map(|d| d.n.div_ceil(batch)).max().unwrap_or(0))
+        .max(1)
+}
+
+/// What a trainer's step buffers hold (see `step_buffers`).
+struct BufferSizes {
+    /// Rows of one chunk of a step: the activations, dz, y batch and row stats.
+    rows: usize,
+    /// Rows of the training set: the permutation.
+    train_rows: usize,
+    /// Step slots: the stats pairs and the per-step uniforms.
+    slots: usize,
+    /// Dynamic offset stride of the step uniform.
+    step_stride: u64,
+    /// Floats of split K's partials and bias partials.
+    parts: usize,
+    bias_parts: usize,
+}
+
+/// Allocates the step buffers (the parameters uploaded from `params`, everything else zeroed,
+/// no optimiser state yet), in this order.
+fn step_buffers(
+    device: &wgpu::Device,
+    spec: &Spec,
+    layout: &ParamLayout,
+    params: &Params,
+    sizes: &BufferSizes,
+) -> StepBuffers {
+    let f = 4u64;
+    let rows = sizes.rows;
+    let flat = layout.pack(params);
+    StepBuffers {
+        params: storage_init(device, "params", bytemuck::cast_slice(&flat)),
+        grads: storage_zeroed(device, "grads", layout.total as u64 * f),
+        perm: storage_zeroed(device, "perm", sizes.train_rows as u64 * 4),
+        acts: spec
+            .sizes
+            .iter()
+            .map(|&s| storage_zeroed(device, "activations", (rows * s) as u64 * f))
+            .collect(),
+        dz: spec.sizes[1..]
+            .iter()
+            .map(|&s| storage_zeroed(device, "dz", (rows * s) as u64 * f))
+            .collect(),
+        ybatch: storage_zeroed(device, "y batch", (rows * spec.outputs()) as u64 * f),
+        row_stats: storage_zeroed(device, "row stats", (rows * 2) as u64 * f),
+        stats: storage_zeroed(device, "stats", sizes.slots as u64 * 2 * f),
+        step: device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("steps"),
+            size: sizes.slots as u64 * sizes.step_stride,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }),
+        state: Vec::new(),
+        partials: storage_zeroed(device, "split-K partials", sizes.parts as u64 * f),
+        bias_partials: storage_zeroed(device, "split-K bias partials", sizes.bias_parts as u64 * f),
     }
 }
 
