@@ -345,6 +345,24 @@ fn encode_bytes(
     params.check_shapes(spec)?;
     let mut bufs = layer_tensors(spec, params, "", "");
     let mut meta = metadata(spec);
+    input_metadata(path, spec, input, &mut meta)?;
+    input_tensors(path, spec, input, &mut bufs)?;
+    if let Some(st) = state {
+        training_entries(spec, st, &mut bufs, &mut meta)?;
+    }
+    safetensors_bytes(path, &bufs, meta)
+}
+
+/// (name, shape, f32 bytes) of one tensor to save.
+type Tensor = (String, Vec<usize>, Vec<u8>);
+
+/// The metadata of `input`: `label_column`, `targets` and the table (checked against `spec`).
+fn input_metadata(
+    path: &Path,
+    spec: &Spec,
+    input: &InputInfo,
+    meta: &mut HashMap<String, String>,
+) -> Result<()> {
     if let Some(c) = input.label_column {
         meta.insert("label_column".into(), c.to_string());
     }
@@ -364,6 +382,17 @@ fn encode_bytes(
             .map_err(|e| Error::checkpoint(path, format!("cannot encode the table: {e}")))?;
         meta.insert("table".into(), json);
     }
+    Ok(())
+}
+
+/// The tensors of `input`'s standardisations (`input.mean`, `input.std`, `target.mean`,
+/// `target.std`), each checked against `spec`.
+fn input_tensors(
+    path: &Path,
+    spec: &Spec,
+    input: &InputInfo,
+    bufs: &mut Vec<Tensor>,
+) -> Result<()> {
     if let Some(z) = &input.standardize {
         if z.mean.len() != spec.inputs() || z.std.len() != spec.inputs() {
             return Err(Error::Shape(format!(
@@ -398,38 +427,56 @@ fn encode_bytes(
             bytemuck::cast_slice(&z.std).to_vec(),
         ));
     }
-    if let Some(st) = state {
-        st.optim.check(spec)?;
-        for (slot, name) in st.optim.slots.iter().zip(st.optim.optimizer.method.slots()) {
-            bufs.extend(layer_tensors(spec, slot, "optim.", &format!(".{name}")));
-        }
-        st.optim.optimizer.to_metadata(&mut meta);
-        st.schedule.to_metadata(&mut meta);
-        let mut put = |k: &str, v: String| {
-            meta.insert(k.into(), v);
-        };
-        put("lr", st.lr.to_string());
-        put("l2", st.l2.to_string());
-        put("batch", st.batch.to_string());
-        put("seed", st.seed.to_string());
-        put("epoch", st.progress.epoch.to_string());
-        put("epoch_batches", st.progress.batch.to_string());
-        put("step", st.optim.step.to_string());
-        put("data", st.data.clone());
-        put("train_rows", st.train_rows.to_string());
-        if let Some(w) = &st.class_weights {
-            put(
-                "class_weights",
-                w.iter().map(f32::to_string).collect::<Vec<_>>().join(","),
-            );
-        }
-        if let Some(f) = st.valid_split {
-            put("valid_split", f.to_string());
-            if st.stratified {
-                put("valid_split_by", "class".to_string());
-            }
+    Ok(())
+}
+
+/// What `--resume` needs: the optimiser's state tensors (checked against `spec`), its and the
+/// schedule's metadata, and the run's settings and progress.
+fn training_entries(
+    spec: &Spec,
+    st: &TrainingState,
+    bufs: &mut Vec<Tensor>,
+    meta: &mut HashMap<String, String>,
+) -> Result<()> {
+    st.optim.check(spec)?;
+    for (slot, name) in st.optim.slots.iter().zip(st.optim.optimizer.method.slots()) {
+        bufs.extend(layer_tensors(spec, slot, "optim.", &format!(".{name}")));
+    }
+    st.optim.optimizer.to_metadata(meta);
+    st.schedule.to_metadata(meta);
+    let mut put = |k: &str, v: String| {
+        meta.insert(k.into(), v);
+    };
+    put("lr", st.lr.to_string());
+    put("l2", st.l2.to_string());
+    put("batch", st.batch.to_string());
+    put("seed", st.seed.to_string());
+    put("epoch", st.progress.epoch.to_string());
+    put("epoch_batches", st.progress.batch.to_string());
+    put("step", st.optim.step.to_string());
+    put("data", st.data.clone());
+    put("train_rows", st.train_rows.to_string());
+    if let Some(w) = &st.class_weights {
+        put(
+            "class_weights",
+            w.iter().map(f32::to_string).collect::<Vec<_>>().join(","),
+        );
+    }
+    if let Some(f) = st.valid_split {
+        put("valid_split", f.to_string());
+        if st.stratified {
+            put("valid_split_by", "class".to_string());
         }
     }
+    Ok(())
+}
+
+/// The safetensors bytes of `bufs` and `meta`, the header's keys sorted.
+fn safetensors_bytes(
+    path: &Path,
+    bufs: &[Tensor],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let views = bufs
         .iter()
         .map(|(name, shape, data)| {

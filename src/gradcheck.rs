@@ -13,7 +13,7 @@ use crate::cpu::fast::CpuTrainer;
 use crate::cpu::reference::{self, Net64};
 use crate::error::{Error, Result};
 use crate::gpu::GpuTrainer;
-use crate::model::Params;
+use crate::model::{Params, Spec};
 use crate::rng::Rng;
 use crate::trace::{Case, PathChoice, rel_diff};
 use crate::train::Backend;
@@ -200,6 +200,48 @@ struct Param {
 /// Checks the gradients of the reference and each of `paths` on `case`.
 pub fn gradcheck(case: &Case, opts: &Options, paths: &[PathChoice]) -> Result<Report> {
     case.check()?;
+    check_options(opts)?;
+    let spec = &case.spec;
+    // The numbers every path holds: f32, widened exactly.
+    let params = case.net.to_params();
+    let net = Net64::from_params(&params);
+    let round = |v: &[f64]| -> Vec<f64> { v.iter().map(|&x| x as f32 as f64).collect() };
+    let (x, y, m) = (round(&case.x), round(&case.y), case.n);
+    let rounded = Case {
+        spec: spec.clone(),
+        net: net.clone(),
+        x: x.clone(),
+        y: y.clone(),
+        n: m,
+    };
+    let mut rng = Rng::new(opts.seed ^ 0x9c4d);
+    let checked = checked_params(spec, opts.per_layer, &mut rng);
+    let fd: Vec<Vec<f64>> = checked
+        .iter()
+        .map(|ps| {
+            ps.iter()
+                .map(|&p| central(spec, &net, &x, &y, m, opts, p))
+                .collect()
+        })
+        .collect();
+    let (_, want) = reference::gradients(spec, &net, &x, &y, m, opts.l2);
+    let mut grads = vec![("reference".to_string(), want)];
+    let (skipped, devices) = path_gradients(&rounded, &params, opts.l2, paths, &mut grads)?;
+    apply_fault(&mut grads, opts.fault.as_ref(), spec.n_layers());
+    let checks = layer_checks(spec, &grads, &checked, &fd);
+    Ok(Report {
+        network: spec.describe(),
+        rows: m,
+        l2: opts.l2,
+        fd_step: opts.fd_step,
+        checks,
+        skipped,
+        devices,
+    })
+}
+
+/// `per_layer`, `l2` and `fd_step` in range; an error naming the first that is not.
+fn check_options(opts: &Options) -> Result<()> {
     if opts.per_layer == 0 {
         return Err(Error::invalid("per_layer", "must be at least 1"));
     }
@@ -215,69 +257,59 @@ pub fn gradcheck(case: &Case, opts: &Options, paths: &[PathChoice]) -> Result<Re
             format!("must be in (0, 1), got {}", opts.fd_step),
         ));
     }
-    let spec = &case.spec;
-    // The numbers every path holds: f32, widened exactly.
-    let params = case.net.to_params();
-    let net = Net64::from_params(&params);
-    let round = |v: &[f64]| -> Vec<f64> { v.iter().map(|&x| x as f32 as f64).collect() };
-    let (x, y, m) = (round(&case.x), round(&case.y), case.n);
-    let rounded = Case {
-        spec: spec.clone(),
-        net: net.clone(),
-        x: x.clone(),
-        y: y.clone(),
-        n: m,
-    };
-    let mut rng = Rng::new(opts.seed ^ 0x9c4d);
-    let checked: Vec<Vec<Param>> = (0..spec.n_layers())
+    Ok(())
+}
+
+/// Per layer, the parameters to check: up to `per_layer` weights, then up to `per_layer`
+/// biases, picked with `rng` layer by layer.
+fn checked_params(spec: &Spec, per_layer: usize, rng: &mut Rng) -> Vec<Vec<Param>> {
+    (0..spec.n_layers())
         .map(|l| {
             let (k, n) = spec.layer_shape(l);
-            let w = pick(k * n, opts.per_layer, &mut rng)
-                .into_iter()
-                .map(|index| Param {
-                    layer: l,
-                    weight: true,
-                    index,
-                });
-            let b = pick(n, opts.per_layer, &mut rng)
-                .into_iter()
-                .map(|index| Param {
-                    layer: l,
-                    weight: false,
-                    index,
-                });
+            let w = pick(k * n, per_layer, rng).into_iter().map(|index| Param {
+                layer: l,
+                weight: true,
+                index,
+            });
+            let b = pick(n, per_layer, rng).into_iter().map(|index| Param {
+                layer: l,
+                weight: false,
+                index,
+            });
             w.chain(b).collect()
         })
-        .collect();
-    let fd: Vec<Vec<f64>> = checked
-        .iter()
-        .map(|ps| {
-            ps.iter()
-                .map(|&p| central(spec, &net, &x, &y, m, opts, p))
-                .collect()
-        })
-        .collect();
-    let (_, want) = reference::gradients(spec, &net, &x, &y, m, opts.l2);
-    let mut grads = vec![("reference".to_string(), want)];
+        .collect()
+}
+
+/// Each of `paths`' gradient of E on `rounded` (whose f32 parameters are `params`), pushed onto
+/// `grads` under the path's name; returns the paths skipped (no adapter) and the devices used.
+fn path_gradients(
+    rounded: &Case,
+    params: &Params,
+    l2: f64,
+    paths: &[PathChoice],
+    grads: &mut Vec<(String, Net64)>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let (spec, m) = (&rounded.spec, rounded.n);
     let (mut skipped, mut devices) = (Vec::new(), Vec::new());
     let rows: Vec<u32> = (0..m as u32).collect();
-    let data = crate::trace::dataset(&rounded)?;
+    let data = crate::trace::dataset(rounded)?;
     for p in paths {
         let (name, g) = match p {
             PathChoice::Cpu => {
                 let mut t = CpuTrainer::new(spec, params.clone(), &data, None, m)?;
                 devices.push(format!("cpu path: {}", t.describe()));
-                ("cpu", t.gradients(&rows, opts.l2 as f32).1)
+                ("cpu", t.gradients(&rows, l2 as f32).1)
             }
             PathChoice::Gpu(o) => match o.open() {
                 Ok(ctx) => {
-                    let mut t = GpuTrainer::new(ctx, spec, &params, &data, None, m)?;
+                    let mut t = GpuTrainer::new(ctx, spec, params, &data, None, m)?;
                     devices.push(format!(
                         "gpu path: {} (its L2 term, which the GPU applies in its update kernel, is added on the host)",
                         t.describe()
                     ));
                     let mut g = t.gradients(&rows)?.1;
-                    add_l2(&mut g, &params, opts.l2);
+                    add_l2(&mut g, params, l2);
                     ("gpu", g)
                 }
                 Err(e @ Error::NoAdapter(_)) => {
@@ -289,15 +321,30 @@ pub fn gradcheck(case: &Case, opts: &Options, paths: &[PathChoice]) -> Result<Re
         };
         grads.push((name.to_string(), Net64::from_params(&g)));
     }
-    if let Some(f) = &opts.fault
+    Ok((skipped, devices))
+}
+
+/// Applies the test-only `fault`, if any, to its path's gradient (a layer out of range: none).
+fn apply_fault(grads: &mut [(String, Net64)], fault: Option<&Fault>, n_layers: usize) {
+    if let Some(f) = fault
         && let Some((_, g)) = grads.iter_mut().find(|(n, _)| *n == f.path)
         && f.layer >= 1
-        && f.layer <= spec.n_layers()
+        && f.layer <= n_layers
     {
         g.w[f.layer - 1].iter_mut().for_each(|v| *v *= f.factor);
     }
+}
+
+/// Every path's gradient, layer by layer, against the finite differences `fd` of `checked`, at
+/// the reference's tolerance or the f32 paths'.
+fn layer_checks(
+    spec: &Spec,
+    grads: &[(String, Net64)],
+    checked: &[Vec<Param>],
+    fd: &[Vec<f64>],
+) -> Vec<LayerCheck> {
     let mut checks = Vec::new();
-    for (path, g) in &grads {
+    for (path, g) in grads {
         let tol = if path == "reference" {
             REFERENCE_TOL
         } else {
@@ -307,15 +354,7 @@ pub fn gradcheck(case: &Case, opts: &Options, paths: &[PathChoice]) -> Result<Re
             checks.push(layer_check(spec.layer_shape(l), path, g, ps, &fd[l], tol));
         }
     }
-    Ok(Report {
-        network: spec.describe(),
-        rows: m,
-        l2: opts.l2,
-        fd_step: opts.fd_step,
-        checks,
-        skipped,
-        devices,
-    })
+    checks
 }
 
 /// g += 2λW on the weights (a path's data gradient made E's).

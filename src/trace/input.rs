@@ -149,9 +149,23 @@ pub fn read_weights_csv(path: &Path) -> Result<(Vec<usize>, Net64)> {
         path: path.into(),
         err,
     })?;
+    let layers = weight_lines(path, &text)?;
+    if layers.is_empty() {
+        return Err(Error::data(
+            path,
+            "holds no weights: expected lines W1, ..., b1, ...",
+        ));
+    }
+    weights_net(path, layers)
+}
+
+/// Per layer as written: the rows of W^\[l\], then b^\[l\] once its line is read.
+type WeightLines = Vec<(Vec<Row>, Option<Row>)>;
+
+/// The `W<l>` and `b<l>` lines of `text`, per layer, each checked against the lines before it.
+fn weight_lines(path: &Path, text: &str) -> Result<WeightLines> {
     let bad = |line: usize, msg: String| Error::data(path, format!("line {line}: {msg}"));
-    // Per layer: the rows of W^[l], then b^[l].
-    let mut layers: Vec<(Vec<Vec<f64>>, Option<Row>)> = Vec::new();
+    let mut layers: WeightLines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -171,55 +185,60 @@ pub fn read_weights_csv(path: &Path) -> Result<(Vec<usize>, Net64)> {
         };
         let at = || format!("line {}", i + 1);
         let v = numbers(rest, &at).map_err(|m| Error::data(path, m))?;
-        if l > layers.len() + 1 || (l == layers.len() + 1 && kind == "b") {
-            return Err(bad(
-                i + 1,
-                format!("{name} comes before the rows of W{l}: give W1, b1, W2, b2, ... in order"),
-            ));
-        }
-        if l == layers.len() + 1 {
-            layers.push((Vec::new(), None));
-        }
-        let last = layers.len();
-        let (w, b) = &mut layers[l - 1];
-        if b.is_some() || l < last {
-            return Err(bad(
-                i + 1,
-                format!("{name} after b{l}: each layer's W rows come first, then its one b line"),
-            ));
-        }
-        if kind == "W" {
-            if let Some(first) = w.first().filter(|f| f.len() != v.len()) {
-                return Err(bad(
-                    i + 1,
-                    format!(
-                        "W{l} row of {} values, its first row has {}",
-                        v.len(),
-                        first.len()
-                    ),
-                ));
-            }
-            w.push(v);
-        } else {
-            if v.len() != w.len() {
-                return Err(bad(
-                    i + 1,
-                    format!(
-                        "b{l} has {} values, W{l} {} rows (one per unit)",
-                        v.len(),
-                        w.len()
-                    ),
-                ));
-            }
-            *b = Some(v);
-        }
+        add_weight_line(&mut layers, name, kind, l, v).map_err(|msg| bad(i + 1, msg))?;
     }
-    if layers.is_empty() {
-        return Err(Error::data(
-            path,
-            "holds no weights: expected lines W1, ..., b1, ...",
+    Ok(layers)
+}
+
+/// Adds line `name` (tensor `kind` of layer `l`, values `v`) to `layers`; the error says why it
+/// is out of order or of the wrong width.
+fn add_weight_line(
+    layers: &mut WeightLines,
+    name: &str,
+    kind: &str,
+    l: usize,
+    v: Row,
+) -> Result<(), String> {
+    if l > layers.len() + 1 || (l == layers.len() + 1 && kind == "b") {
+        return Err(format!(
+            "{name} comes before the rows of W{l}: give W1, b1, W2, b2, ... in order"
         ));
     }
+    if l == layers.len() + 1 {
+        layers.push((Vec::new(), None));
+    }
+    let last = layers.len();
+    let (w, b) = &mut layers[l - 1];
+    if b.is_some() || l < last {
+        return Err(format!(
+            "{name} after b{l}: each layer's W rows come first, then its one b line"
+        ));
+    }
+    if kind == "W" {
+        if let Some(first) = w.first().filter(|f| f.len() != v.len()) {
+            return Err(format!(
+                "W{l} row of {} values, its first row has {}",
+                v.len(),
+                first.len()
+            ));
+        }
+        w.push(v);
+    } else {
+        if v.len() != w.len() {
+            return Err(format!(
+                "b{l} has {} values, W{l} {} rows (one per unit)",
+                v.len(),
+                w.len()
+            ));
+        }
+        *b = Some(v);
+    }
+    Ok(())
+}
+
+/// The layer sizes and the parameters of `layers` (at least one), each W^\[l\] checked against
+/// the layer before it and stored transposed, (fan_in, fan_out).
+fn weights_net(path: &Path, layers: WeightLines) -> Result<(Vec<usize>, Net64)> {
     let mut sizes = vec![layers[0].0[0].len()];
     let mut net = Net64 {
         w: Vec::new(),

@@ -507,6 +507,23 @@ fn backward(spec: &Spec, net: &Net64, acts: &[Vec<f64>], y: &[f64], m: usize) ->
     deltas
 }
 
+/// The step's rows: inputs x (m, inputs) and targets y (m, outputs).
+struct Batch<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
+    m: usize,
+}
+
+/// The reference's forward and backward of one step, before the update.
+struct Pass {
+    /// z^\[l\] per layer.
+    zs: Vec<Vec<f64>>,
+    /// The outputs of every layer, as `forward_z` gives them.
+    acts: Vec<Vec<f64>>,
+    /// δ^\[l\] per layer.
+    deltas: Vec<Vec<f64>>,
+}
+
 /// One step on the reference: forward, loss, backward with finite differences, update.
 fn one_step(
     spec: &Spec,
@@ -517,83 +534,15 @@ fn one_step(
     m: usize,
     st: &Settings,
 ) -> Result<Step> {
+    let batch = Batch { x, y, m };
     let (zs, acts) = forward_z(spec, net, x, m);
     let data = reference::objective(spec, net, x, y, m, 0.0);
     let l2 = net.l2_penalty(st.l2);
     let deltas = backward(spec, net, &acts, y, m);
-    let mut layers = Vec::with_capacity(spec.n_layers());
-    for l in 0..spec.n_layers() {
-        let (k, n) = spec.layer_shape(l);
-        // ∂E/∂W (fan_in, fan_out) and ∂E/∂b from δ, then their finite differences.
-        let mut dw = vec![0.0; k * n];
-        reference::matmul_backward_weight(&mut dw, &acts[l], &deltas[l], m, k, n);
-        for (g, w) in dw.iter_mut().zip(&net.w[l]) {
-            *g += 2.0 * st.l2 * w;
-        }
-        let mut db = vec![0.0; n];
-        reference::bias_backward(&mut db, &deltas[l], m, n);
-        let mut probe = net.clone();
-        let fd_w: Vec<f64> = (0..k * n)
-            .map(|i| {
-                let mut w = std::mem::take(&mut probe.w[l]);
-                let g = central(&mut w, i, st.fd_step, |w| {
-                    let mut p = probe.clone();
-                    p.w[l] = w.to_vec();
-                    reference::objective(spec, &p, x, y, m, st.l2)
-                });
-                probe.w[l] = w;
-                g
-            })
-            .collect();
-        let fd_b: Vec<f64> = (0..n)
-            .map(|i| {
-                let mut b = std::mem::take(&mut probe.b[l]);
-                let g = central(&mut b, i, st.fd_step, |b| {
-                    let mut p = probe.clone();
-                    p.b[l] = b.to_vec();
-                    reference::objective(spec, &p, x, y, m, st.l2)
-                });
-                probe.b[l] = b;
-                g
-            })
-            .collect();
-        let mut z = zs[l].clone();
-        let fd_delta: Vec<f64> = (0..m * n)
-            .map(|i| {
-                central(&mut z, i, st.fd_step, |z| {
-                    objective_from_z(spec, net, l, z, y, m, st.l2)
-                })
-            })
-            .collect();
-        let a = if l == spec.n_layers() - 1 {
-            output_activation(spec, &acts[l + 1], m)
-        } else {
-            acts[l + 1].clone()
-        };
-        layers.push(LayerStep {
-            layer: l + 1,
-            activation: activation_name(spec, l),
-            w: Matrix::transposed(k, n, &net.w[l]),
-            b: Matrix::row(&net.b[l]),
-            a_prev: Matrix::new(m, k, acts[l].clone()),
-            z: Matrix::new(m, n, zs[l].clone()),
-            a: Matrix::new(m, n, a),
-            delta: Checked::new(
-                Matrix::new(m, n, deltas[l].clone()),
-                Matrix::new(m, n, fd_delta),
-            ),
-            dw: Checked::new(
-                Matrix::transposed(k, n, &dw),
-                Matrix::transposed(k, n, &fd_w),
-            ),
-            db: Checked::new(Matrix::row(&db), Matrix::row(&fd_b)),
-            state: Vec::new(),
-            step_w: Matrix::new(0, 0, Vec::new()),
-            step_b: Matrix::new(0, 0, Vec::new()),
-            new_w: Matrix::new(0, 0, Vec::new()),
-            new_b: Matrix::new(0, 0, Vec::new()),
-        });
-    }
+    let pass = Pass { zs, acts, deltas };
+    let mut layers: Vec<LayerStep> = (0..spec.n_layers())
+        .map(|l| layer_before_update(spec, net, &batch, &pass, st, l))
+        .collect();
     let old = net.clone();
     let opt = &st.optimizer;
     reference::optimizer_step(spec, net, state, x, y, m, st.lr, st.l2, opt);
@@ -603,6 +552,157 @@ fn one_step(
             state.step
         )));
     }
+    record_update(spec, net, &old, state, st, &mut layers);
+    Ok(Step {
+        step: 0,
+        rows: Vec::new(),
+        y: Matrix::new(0, 0, Vec::new()),
+        loss: LossParts {
+            data,
+            l2,
+            total: data + l2,
+        },
+        output_delta: output_delta_formula(spec),
+        bias_corrections: bias_corrections(st, state),
+        layers,
+        paths: Vec::new(),
+    })
+}
+
+/// Layer l's step up to the update: its parameters, forward values, and δ, ∂E/∂W, ∂E/∂b each
+/// beside its finite difference (the update's fields left empty for `record_update`).
+fn layer_before_update(
+    spec: &Spec,
+    net: &Net64,
+    batch: &Batch,
+    pass: &Pass,
+    st: &Settings,
+    l: usize,
+) -> LayerStep {
+    let (k, n) = spec.layer_shape(l);
+    let (acts, zs, m) = (&pass.acts, &pass.zs, batch.m);
+    let (dw, db) = param_gradients(spec, net, pass, m, st, l);
+    let (fd_w, fd_b) = param_differences(spec, net, batch, st, l);
+    let fd_delta = delta_difference(spec, net, batch, &zs[l], st, l);
+    let a = if l == spec.n_layers() - 1 {
+        output_activation(spec, &acts[l + 1], m)
+    } else {
+        acts[l + 1].clone()
+    };
+    LayerStep {
+        layer: l + 1,
+        activation: activation_name(spec, l),
+        w: Matrix::transposed(k, n, &net.w[l]),
+        b: Matrix::row(&net.b[l]),
+        a_prev: Matrix::new(m, k, acts[l].clone()),
+        z: Matrix::new(m, n, zs[l].clone()),
+        a: Matrix::new(m, n, a),
+        delta: Checked::new(
+            Matrix::new(m, n, pass.deltas[l].clone()),
+            Matrix::new(m, n, fd_delta),
+        ),
+        dw: Checked::new(
+            Matrix::transposed(k, n, &dw),
+            Matrix::transposed(k, n, &fd_w),
+        ),
+        db: Checked::new(Matrix::row(&db), Matrix::row(&fd_b)),
+        state: Vec::new(),
+        step_w: Matrix::new(0, 0, Vec::new()),
+        step_b: Matrix::new(0, 0, Vec::new()),
+        new_w: Matrix::new(0, 0, Vec::new()),
+        new_b: Matrix::new(0, 0, Vec::new()),
+    }
+}
+
+/// ∂E/∂W (fan_in, fan_out), the L2 term included, and ∂E/∂b of layer l from δ.
+fn param_gradients(
+    spec: &Spec,
+    net: &Net64,
+    pass: &Pass,
+    m: usize,
+    st: &Settings,
+    l: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let (k, n) = spec.layer_shape(l);
+    let mut dw = vec![0.0; k * n];
+    reference::matmul_backward_weight(&mut dw, &pass.acts[l], &pass.deltas[l], m, k, n);
+    for (g, w) in dw.iter_mut().zip(&net.w[l]) {
+        *g += 2.0 * st.l2 * w;
+    }
+    let mut db = vec![0.0; n];
+    reference::bias_backward(&mut db, &pass.deltas[l], m, n);
+    (dw, db)
+}
+
+/// The central differences of E at every weight and every bias of layer l.
+fn param_differences(
+    spec: &Spec,
+    net: &Net64,
+    batch: &Batch,
+    st: &Settings,
+    l: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let (k, n) = spec.layer_shape(l);
+    let Batch { x, y, m } = *batch;
+    let mut probe = net.clone();
+    let fd_w: Vec<f64> = (0..k * n)
+        .map(|i| {
+            let mut w = std::mem::take(&mut probe.w[l]);
+            let g = central(&mut w, i, st.fd_step, |w| {
+                let mut p = probe.clone();
+                p.w[l] = w.to_vec();
+                reference::objective(spec, &p, x, y, m, st.l2)
+            });
+            probe.w[l] = w;
+            g
+        })
+        .collect();
+    let fd_b: Vec<f64> = (0..n)
+        .map(|i| {
+            let mut b = std::mem::take(&mut probe.b[l]);
+            let g = central(&mut b, i, st.fd_step, |b| {
+                let mut p = probe.clone();
+                p.b[l] = b.to_vec();
+                reference::objective(spec, &p, x, y, m, st.l2)
+            });
+            probe.b[l] = b;
+            g
+        })
+        .collect();
+    (fd_w, fd_b)
+}
+
+/// The central differences of E at every element of z^\[l\] (`z`): δ^\[l\]'s check.
+fn delta_difference(
+    spec: &Spec,
+    net: &Net64,
+    batch: &Batch,
+    z: &[f64],
+    st: &Settings,
+    l: usize,
+) -> Vec<f64> {
+    let (_, n) = spec.layer_shape(l);
+    let Batch { y, m, .. } = *batch;
+    let mut z = z.to_vec();
+    (0..m * n)
+        .map(|i| {
+            central(&mut z, i, st.fd_step, |z| {
+                objective_from_z(spec, net, l, z, y, m, st.l2)
+            })
+        })
+        .collect()
+}
+
+/// Fills each layer's update fields: the step taken (new minus `old`), the new parameters and
+/// the optimiser's state after the update.
+fn record_update(
+    spec: &Spec,
+    net: &Net64,
+    old: &Net64,
+    state: &State64,
+    st: &Settings,
+    layers: &mut [LayerStep],
+) {
     let names = st.optimizer.method.slots();
     for (l, layer) in layers.iter_mut().enumerate() {
         let (k, n) = spec.layer_shape(l);
@@ -623,23 +723,14 @@ fn one_step(
             })
             .collect();
     }
-    let bias_corrections = st.optimizer.method.is_adam().then(|| {
+}
+
+/// Adam's update count t and bias corrections (1 - β1^t, 1 - β2^t) after the update; None for
+/// other rules.
+fn bias_corrections(st: &Settings, state: &State64) -> Option<(u64, f64, f64)> {
+    st.optimizer.method.is_adam().then(|| {
         let t = state.step;
         let c = |beta: f32| 1.0 - (beta as f64).powf(t as f64);
         (t, c(st.optimizer.beta1), c(st.optimizer.beta2))
-    });
-    Ok(Step {
-        step: 0,
-        rows: Vec::new(),
-        y: Matrix::new(0, 0, Vec::new()),
-        loss: LossParts {
-            data,
-            l2,
-            total: data + l2,
-        },
-        output_delta: output_delta_formula(spec),
-        bias_corrections,
-        layers,
-        paths: Vec::new(),
     })
 }
