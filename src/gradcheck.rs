@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuTrainer;
 use crate::model::{Params, Spec};
 use crate::rng::Rng;
+use crate::testing::Fault;
 use crate::trace::{Case, PathChoice, rel_diff};
 use crate::train::Backend;
 
@@ -40,11 +41,6 @@ pub struct Options {
     pub seed: u64,
     /// Relative step h of the central differences: h = `fd_step`·max(1, |θ|).
     pub fd_step: f64,
-    #[doc(hidden)]
-    /// Test-only: scales one path's weight gradient of one layer as that path returns it, a
-    /// stand-in for a broken kernel, so that a test can prove the check fails and names the
-    /// layer. None in every real run.
-    pub fault: Option<Fault>,
 }
 
 impl Default for Options {
@@ -55,21 +51,8 @@ impl Default for Options {
             per_layer: 64,
             seed: 0,
             fd_step: 1e-6,
-            fault: None,
         }
     }
-}
-
-#[doc(hidden)]
-/// A deliberate error in one path's gradient (test-only).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Fault {
-    /// `reference`, `cpu` or `gpu`.
-    pub path: String,
-    /// The layer, 1-based.
-    pub layer: usize,
-    /// The factor its weight gradient is multiplied by.
-    pub factor: f64,
 }
 
 /// The outcome for one layer on one path.
@@ -199,6 +182,17 @@ struct Param {
 
 /// Checks the gradients of the reference and each of `paths` on `case`.
 pub fn gradcheck(case: &Case, opts: &Options, paths: &[PathChoice]) -> Result<Report> {
+    gradcheck_faulty(case, opts, paths, None)
+}
+
+/// `gradcheck`, with the test-only `fault` applied to its path's gradient as that path returns
+/// it (`crate::testing::gradcheck_with_fault`).
+pub(crate) fn gradcheck_faulty(
+    case: &Case,
+    opts: &Options,
+    paths: &[PathChoice],
+    fault: Option<&Fault>,
+) -> Result<Report> {
     case.check()?;
     check_options(opts)?;
     let spec = &case.spec;
@@ -227,7 +221,7 @@ pub fn gradcheck(case: &Case, opts: &Options, paths: &[PathChoice]) -> Result<Re
     let (_, want) = reference::gradients(spec, &net, &x, &y, m, opts.l2);
     let mut grads = vec![("reference".to_string(), want)];
     let (skipped, devices) = path_gradients(&rounded, &params, opts.l2, paths, &mut grads)?;
-    apply_fault(&mut grads, opts.fault.as_ref(), spec.n_layers());
+    apply_fault(&mut grads, fault, spec.n_layers());
     let checks = layer_checks(spec, &grads, &checked, &fd);
     Ok(Report {
         network: spec.describe(),

@@ -1,7 +1,7 @@
 //! What the parity tests, the benches and the fuzz targets reach below the session, in one
 //! place: the GPU path's kernels, buffers, uniforms, parameter layout and trainer, the fast CPU
-//! trainer, the training loop and the contract a path fulfils, and the seeded generator every
-//! test draws its data from.
+//! trainer, the training loop and the contract a path fulfils, the seeded generator every
+//! test draws its data from, and gradcheck's fault hook.
 //!
 //! Not a stable API: these are the crate's internals, `pub(crate)` everywhere else, and they
 //! change with the code. A program that trains, predicts or evaluates uses the session
@@ -44,3 +44,25 @@ pub mod train {
 }
 
 pub use crate::rng::Rng;
+
+/// A deliberate error in one path's gradient, a stand-in for a broken kernel, so that a test
+/// can prove `gradcheck` fails and names the layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// `reference`, `cpu` or `gpu`.
+    pub path: String,
+    /// The layer, 1-based.
+    pub layer: usize,
+    /// The factor its weight gradient is multiplied by.
+    pub factor: f64,
+}
+
+/// `gradcheck::gradcheck` with `fault` applied to its path's weight gradient of its layer.
+pub fn gradcheck_with_fault(
+    case: &crate::trace::Case,
+    opts: &crate::gradcheck::Options,
+    paths: &[crate::trace::PathChoice],
+    fault: &Fault,
+) -> crate::Result<crate::gradcheck::Report> {
+    crate::gradcheck::gradcheck_faulty(case, opts, paths, Some(fault))
+}

@@ -1,13 +1,14 @@
 //! `gradcheck` passes on the built-in datasets' default networks on every path, and fails,
 //! naming the layer and the path, when one path's gradient is deliberately broken (the
-//! test-only `Fault` hook, a stand-in for a broken kernel); the CLI exits non-zero then.
+//! test-only `testing::Fault` hook, a stand-in for a broken kernel); the CLI exits non-zero then.
 
 mod common;
 
 use std::process::Command;
 
 use wgtrain::config::GpuOptions;
-use wgtrain::gradcheck::{Fault, Options, gradcheck};
+use wgtrain::gradcheck::{Options, gradcheck};
+use wgtrain::testing::{Fault, gradcheck_with_fault};
 use wgtrain::trace::{Network, PathChoice, Source, Start, build_case};
 
 fn gpu_options() -> GpuOptions {
@@ -62,15 +63,12 @@ fn a_broken_gradient_fails_naming_its_layer_and_path() {
         PathChoice::Gpu(_) => "gpu",
     }) {
         for layer in [1, 2] {
-            let opts = Options {
-                fault: Some(Fault {
-                    path: path.into(),
-                    layer,
-                    factor: 1.01,
-                }),
-                ..Options::default()
+            let fault = Fault {
+                path: path.into(),
+                layer,
+                factor: 1.01,
             };
-            let r = gradcheck(&case, &opts, &paths).unwrap();
+            let r = gradcheck_with_fault(&case, &Options::default(), &paths, &fault).unwrap();
             assert!(!r.passed(), "{path} layer {layer}:\n{}", r.table());
             let failures = r.failures();
             assert_eq!(failures.len(), 1, "{failures:?}");

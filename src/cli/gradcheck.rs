@@ -5,7 +5,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use wgtrain::config::BackendChoice;
-use wgtrain::gradcheck::{Fault, Options};
+use wgtrain::gradcheck::Options;
+use wgtrain::testing::{Fault, gradcheck_with_fault};
 
 use super::trace::{CaseArgs, Paths, paths};
 
@@ -58,9 +59,12 @@ pub fn run(a: GradcheckArgs) -> Result<()> {
         per_layer: a.per_layer,
         seed: a.case.seed,
         fd_step: a.fd_step,
-        fault,
     };
-    let report = wgtrain::gradcheck::gradcheck(&case, &opts, &paths(a.device, a.backend)?)?;
+    let paths = paths(a.device, a.backend)?;
+    let report = match &fault {
+        Some(f) => gradcheck_with_fault(&case, &opts, &paths, f)?,
+        None => wgtrain::gradcheck::gradcheck(&case, &opts, &paths)?,
+    };
     if a.json {
         super::write_stdout(&format!("{}\n", report.to_json()))?;
     } else {
