@@ -746,13 +746,7 @@ impl Trainer {
             schedule: self.config.schedule,
             start: run.progress,
         };
-        let mut watch = Watch {
-            best: f64::INFINITY,
-            best_epoch: None,
-            patience: self.config.patience,
-            start: plan.start.epoch,
-            last_epoch: plan.start.epoch + hp.epochs,
-        };
+        let mut watch = Watch::new(self.config.patience, plan.start.epoch, hp.epochs);
         let spec = &self.model.spec;
         let target_z = self.model.input.target_standardize.as_ref();
         let checkpoints = self.checkpoints.as_ref();
@@ -768,8 +762,14 @@ impl Trainer {
             host,
             ..
         } = run;
-        let valid = roles.iter().position(|&r| r == Role::Valid);
-        let test = roles.iter().position(|&r| r == Role::Test);
+        let sets = EvalSets {
+            spec,
+            target_z,
+            host,
+            valid: roles.iter().position(|&r| r == Role::Valid),
+            test: roles.iter().position(|&r| r == Role::Test),
+            classes: *classes,
+        };
         let reports = train::run_planned_async(
             backend.as_mut(),
             sizes[0],
@@ -779,35 +779,15 @@ impl Trainer {
             roles,
             &self.stop,
             async |r: &mut EpochReport, backend: &mut dyn Backend| {
-                in_target_units(r, target_z);
-                if let Some(i) = valid.filter(|_| !host.is_empty()) {
-                    let e = measure(spec, backend, &host[i], target_z).await?;
-                    r.valid_loss = Some(e.loss);
-                    r.valid_regression = e.regression;
-                }
-                let (improved, stop) = watch.observe(r);
-                if let Some(i) = test.filter(|_| stop && r.test_loss.is_none()) {
-                    // The run ends here, so the test set gets its final evaluation now.
-                    let s = backend.evaluate_async(i).await?;
-                    r.test_loss = Some(s.loss_sum / s.n.max(1) as f64);
-                    r.test_accuracy = classes.then_some(s.correct as f64 / s.n.max(1) as f64);
-                }
-                if let Some(i) = test.filter(|_| !host.is_empty() && r.test_loss.is_some()) {
-                    let e = measure(spec, backend, &host[i], target_z).await?;
-                    r.test_loss = Some(e.loss);
-                    r.test_regression = e.regression;
-                }
+                let (improved, stop) = sets.complete(r, backend, &mut watch).await?;
                 if stop {
                     stopped_early = Some(r.epoch);
                 }
                 on_epoch(r)?;
                 let flow = if stop { Flow::Stop } else { Flow::Continue };
-                let Some(c) = checkpoints else {
+                let Some(c) = checkpoints.filter(|c| save_due(c, r, improved)) else {
                     return Ok(flow);
                 };
-                if !save_due(c, r, improved) {
-                    return Ok(flow);
-                }
                 match save_state(&c.path, spec, backend, template, r.progress).await {
                     Ok(()) => {
                         if c.keep_best {
@@ -828,23 +808,22 @@ impl Trainer {
         .await;
         // The backends count each step they complete on the token: what the run has trained,
         // whether or not it ended in an error.
-        let per_epoch = sizes[0].div_ceil(hp.batch.max(1));
+        let trained = self.stop.steps().wrapping_sub(steps_before);
         run.progress = match &reports {
             Ok(r) => r.last().map_or(plan.start, |last| last.progress),
             Err(_) => plan
                 .start
-                .advanced(per_epoch, self.stop.steps().wrapping_sub(steps_before)),
+                .advanced(sizes[0].div_ceil(hp.batch.max(1)), trained),
         };
         let reports = reports?;
         let mut fit = Fit {
-            interrupted: false,
             reports,
             kept,
             best: watch.best_epoch,
             stopped_early,
-            saved: None,
             save_error,
-            rescued: None,
+            interrupted: false,
+            ..Fit::not_started()
         };
         self.final_save(&mut fit).await?;
         // After the save: a stop that came while it wrote is said too.
@@ -938,6 +917,53 @@ impl Trainer {
     pub(crate) fn backend(&mut self) -> Result<&mut dyn Backend> {
         self.open()?;
         Ok(self.run.as_mut().expect("opened above").backend.as_mut())
+    }
+}
+
+/// What the session adds to the loop's evaluation of an epoch: losses and regression metrics
+/// in the targets' own units (`host`: the evaluation sets as given, for mse on value targets),
+/// and the test set's final evaluation when patience ends the run.
+struct EvalSets<'a> {
+    spec: &'a Spec,
+    target_z: Option<&'a Standardize>,
+    host: &'a [Dataset],
+    valid: Option<usize>,
+    test: Option<usize>,
+    classes: bool,
+}
+
+impl EvalSets<'_> {
+    /// Completes `r` and tells `watch`: whether the epoch improved the validation loss, and
+    /// whether patience ends the run here.
+    async fn complete(
+        &self,
+        r: &mut EpochReport,
+        backend: &mut dyn Backend,
+        watch: &mut Watch,
+    ) -> Result<(bool, bool)> {
+        let (spec, target_z, host) = (self.spec, self.target_z, self.host);
+        in_target_units(r, target_z);
+        if let Some(i) = self.valid.filter(|_| !host.is_empty()) {
+            let e = measure(spec, backend, &host[i], target_z).await?;
+            r.valid_loss = Some(e.loss);
+            r.valid_regression = e.regression;
+        }
+        let (improved, stop) = watch.observe(r);
+        if let Some(i) = self.test.filter(|_| stop && r.test_loss.is_none()) {
+            // The run ends here, so the test set gets its final evaluation now.
+            let s = backend.evaluate_async(i).await?;
+            r.test_loss = Some(s.loss_sum / s.n.max(1) as f64);
+            r.test_accuracy = self.classes.then_some(s.correct as f64 / s.n.max(1) as f64);
+        }
+        if let Some(i) = self
+            .test
+            .filter(|_| !host.is_empty() && r.test_loss.is_some())
+        {
+            let e = measure(spec, backend, &host[i], target_z).await?;
+            r.test_loss = Some(e.loss);
+            r.test_regression = e.regression;
+        }
+        Ok((improved, stop))
     }
 }
 

@@ -16,6 +16,18 @@ pub(super) struct Watch {
 }
 
 impl Watch {
+    /// A run of `epochs` epochs after the `start` done, stopping after `patience` epochs
+    /// without improving (None: never).
+    pub(super) fn new(patience: Option<usize>, start: usize, epochs: usize) -> Watch {
+        Watch {
+            best: f64::INFINITY,
+            best_epoch: None,
+            patience,
+            start,
+            last_epoch: start + epochs,
+        }
+    }
+
     /// Notes epoch `r`: whether it improved on the best, and whether the run stops after it
     /// (patience epochs without improving, before the last epoch, not interrupted).
     pub(super) fn observe(&mut self, r: &EpochReport) -> (bool, bool) {
