@@ -540,7 +540,7 @@ fn a_pandas_index_or_r_row_names_are_left_out_and_later_files_leave_them_out_too
 }
 
 #[test]
-fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
+fn row_numbers_are_left_out_from_twenty_rows() {
     // The row numbers, from 1, under any name.
     let text = rows("n,w,y", 30, |i| {
         format!("{},{},{}", i + 1, (i * 7) % 11, i % 2)
@@ -551,6 +551,10 @@ fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
     // Under twenty rows they may be a feature.
     let short = rows("n,w,y", 10, |i| format!("{i},{},{}", (i * 7) % 11, i % 2));
     assert!(fit("short.csv", &short).0.left_out().is_empty());
+}
+
+#[test]
+fn whole_numbers_all_different_under_an_id_name_are_left_out() {
     // All-different whole numbers named like an id, in any order; each name in turn.
     for name in [
         "id",
@@ -582,6 +586,10 @@ fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
     for name in ["Paid", "valid", "width", "UUID"] {
         assert!(!fit::id_like(name), "{name}");
     }
+}
+
+#[test]
+fn a_column_without_a_value_is_left_out() {
     // A column without a value (a trailing delimiter on every line, or all NA): left out.
     let o = CsvOptions {
         label: Some(Column::Name("y".into())),
@@ -592,6 +600,10 @@ fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
     assert_eq!(r.data.dim, 2);
     let (t, _) = fit("na.csv", "a,notes,y\n1,NA,x\n2,,z\n3,NA,x\n");
     assert_eq!(t.left_out(), [(2, "notes", LeftOut::Empty)]);
+}
+
+#[test]
+fn text_codes_one_per_row_under_an_id_name_are_left_out() {
     // Text codes, one per row, under an id's name: left out too; under another name refused;
     // codes that repeat (a store's) stay a category, and a missing code keeps the column.
     let codes = |name: &str, code: fn(usize) -> String| {
@@ -624,6 +636,10 @@ fn row_numbers_and_numeric_ids_are_left_out_from_twenty_rows() {
         }),
     );
     assert!(t.left_out().is_empty());
+}
+
+#[test]
+fn an_id_left_out_is_said_when_nothing_else_is_left_and_predict_reads_without_it() {
     // When the id is all there is, the error says so, and how to keep it.
     fails(
         "only-id.csv",
