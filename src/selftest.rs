@@ -307,8 +307,26 @@ async fn matmul_checks(
     let mut forward = Check::new(format!("matmul_forward, matmul {v}"), MATMUL);
     let mut weight = Check::new(format!("matmul_backward_weight + bias, matmul {v}"), MATMUL);
     let mut input = Check::new(format!("matmul_backward_input, matmul {v}"), MATMUL);
-    let bytes = |v: &[f32]| bytemuck::cast_slice::<f32, u8>(v).to_vec();
-    let cases: Vec<((usize, usize, usize), KSplit)> = if split {
+    for (i, &(shape, split)) in matmul_cases(split).iter().enumerate() {
+        let launch = Launch {
+            ctx,
+            kernels,
+            split,
+            groups: kernels.matmul_groups(shape.0, shape.2)?,
+        };
+        check_forward_and_input(&launch, i, shape, &mut forward, &mut input).await?;
+        check_weight(&launch, i, shape, &mut weight).await?;
+    }
+    if split {
+        return Ok(vec![merge_split(v, [&forward, &weight, &input])]);
+    }
+    Ok(vec![forward, weight, input])
+}
+
+/// The shapes `matmul_checks` runs, each with how its k sum is split: `SHAPES` unsplit, or
+/// every one of `SPLIT_SHAPES` in 2, 3 and one slice per 16 terms.
+fn matmul_cases(split: bool) -> Vec<((usize, usize, usize), KSplit)> {
+    if split {
         SPLIT_SHAPES
             .iter()
             .flat_map(|&(m, k, n)| {
@@ -317,68 +335,114 @@ async fn matmul_checks(
             .collect()
     } else {
         SHAPES.iter().map(|&shape| (shape, KSplit::NONE)).collect()
-    };
-    for (i, &((m, k, n), split)) in cases.iter().enumerate() {
-        let groups = kernels.matmul_groups(m, n)?;
-        // One kernel run, split as `split` says.
-        let run = async |kernel, inputs: &[&[u8]], outputs: &[&[f32]], p: &MatmulParams| {
-            if split == KSplit::NONE {
-                run_once_async(ctx, kernels, kernel, inputs, outputs, p, None, groups).await
-            } else {
-                run_split_once_async(ctx, kernels, kernel, inputs, outputs, p, split, groups).await
-            }
-        };
-        let s = (3.0 / k as f64).sqrt();
-        for act in Activation::ALL {
-            let seed = 1000 * i as u64 + u64::from(act.code());
-            // c (M, N) = act(x·w + b).
-            let x = uniform(seed, m * k, -1.0, 1.0);
-            let w = uniform(seed + 1, k * n, -s, s);
-            let b = uniform(seed + 2, n, -0.5, 0.5);
-            let got = run(
+    }
+}
+
+/// What one matmul case's kernel runs share: the adapter, the kernels, the split and the grid.
+struct Launch<'a> {
+    ctx: &'a GpuContext,
+    kernels: &'a Kernels,
+    split: KSplit,
+    groups: (u32, u32, u32),
+}
+
+impl Launch<'_> {
+    /// One kernel run, split as `split` says.
+    async fn run(
+        &self,
+        kernel: Kernel,
+        inputs: &[&[u8]],
+        outputs: &[&[f32]],
+        p: &MatmulParams,
+    ) -> Result<Vec<Vec<f32>>> {
+        let (ctx, kernels, split, groups) = (self.ctx, self.kernels, self.split, self.groups);
+        if split == KSplit::NONE {
+            run_once_async(ctx, kernels, kernel, inputs, outputs, p, None, groups).await
+        } else {
+            run_split_once_async(ctx, kernels, kernel, inputs, outputs, p, split, groups).await
+        }
+    }
+}
+
+/// An f32 slice's bytes, as a kernel's input.
+fn bytes(v: &[f32]) -> Vec<u8> {
+    bytemuck::cast_slice::<f32, u8>(v).to_vec()
+}
+
+/// Case `i` of shape (m, k, n), every activation: matmul_forward into `forward` and
+/// matmul_backward_input into `input`, against the f64 reference.
+async fn check_forward_and_input(
+    launch: &Launch<'_>,
+    i: usize,
+    (m, k, n): (usize, usize, usize),
+    forward: &mut Check,
+    input: &mut Check,
+) -> Result<()> {
+    let s = (3.0 / k as f64).sqrt();
+    for act in Activation::ALL {
+        let seed = 1000 * i as u64 + u64::from(act.code());
+        // c (M, N) = act(x·w + b).
+        let x = uniform(seed, m * k, -1.0, 1.0);
+        let w = uniform(seed + 1, k * n, -s, s);
+        let b = uniform(seed + 2, n, -0.5, 0.5);
+        let got = launch
+            .run(
                 Kernel::MatmulForward,
                 &[&bytes(&x), &bytes(&w), &bytes(&b)],
                 &[&vec![f32::NAN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
             )
             .await?;
-            let mut want = vec![0.0; m * n];
-            reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
-            forward.compare(&got[0], &want);
-            // c (M, N) = (dz·wᵀ) ∘ act'(a): dz (M, K), w stored (N, K), a (M, N).
-            let dz = uniform(seed + 3, m * k, -1.0, 1.0);
-            let wt = uniform(seed + 4, n * k, -s, s);
-            let a: Vec<f32> = uniform(seed + 5, m * n, -2.0, 2.0)
-                .iter()
-                .map(|&z| reference::activation_forward(act, f64::from(z)) as f32)
-                .collect();
-            let got = run(
+        let mut want = vec![0.0; m * n];
+        reference::matmul_forward(&mut want, &widen(&x), &widen(&w), &widen(&b), m, k, n, act);
+        forward.compare(&got[0], &want);
+        // c (M, N) = (dz·wᵀ) ∘ act'(a): dz (M, K), w stored (N, K), a (M, N).
+        let dz = uniform(seed + 3, m * k, -1.0, 1.0);
+        let wt = uniform(seed + 4, n * k, -s, s);
+        let a: Vec<f32> = uniform(seed + 5, m * n, -2.0, 2.0)
+            .iter()
+            .map(|&z| reference::activation_forward(act, f64::from(z)) as f32)
+            .collect();
+        let got = launch
+            .run(
                 Kernel::MatmulBackwardInput,
                 &[&bytes(&dz), &bytes(&wt), &bytes(&a)],
                 &[&vec![f32::NAN; m * n]],
                 &MatmulParams::new(m, n, k, act.code()),
             )
             .await?;
-            let mut want = vec![0.0; m * n];
-            let (dz, wt, a) = (widen(&dz), widen(&wt), widen(&a));
-            reference::matmul_backward_input(&mut want, &dz, &wt, &a, m, n, k, act);
-            input.compare(&got[0], &want);
-        }
-        // dw (M, N) = xᵀ·dz and db (N) = Σ_k dz[k, :]: x stored (K, M), dz (K, N); once
-        // overwriting, once adding to earlier sums (a later row chunk).
-        for accumulate in [false, true] {
-            let seed = 1000 * i as u64 + 500 + accumulate as u64;
-            let x = uniform(seed, k * m, -1.0, 1.0);
-            let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
-            let (c0, db0) = if accumulate {
-                (
-                    uniform(seed + 2, m * n, -1.0, 1.0),
-                    uniform(seed + 3, n, -1.0, 1.0),
-                )
-            } else {
-                (vec![f32::NAN; m * n], vec![f32::NAN; n])
-            };
-            let got = run(
+        let mut want = vec![0.0; m * n];
+        let (dz, wt, a) = (widen(&dz), widen(&wt), widen(&a));
+        reference::matmul_backward_input(&mut want, &dz, &wt, &a, m, n, k, act);
+        input.compare(&got[0], &want);
+    }
+    Ok(())
+}
+
+/// Case `i` of shape (m, k, n): matmul_backward_weight and its bias sums into `weight`, against
+/// the f64 reference.
+async fn check_weight(
+    launch: &Launch<'_>,
+    i: usize,
+    (m, k, n): (usize, usize, usize),
+    weight: &mut Check,
+) -> Result<()> {
+    // dw (M, N) = xᵀ·dz and db (N) = Σ_k dz[k, :]: x stored (K, M), dz (K, N); once
+    // overwriting, once adding to earlier sums (a later row chunk).
+    for accumulate in [false, true] {
+        let seed = 1000 * i as u64 + 500 + accumulate as u64;
+        let x = uniform(seed, k * m, -1.0, 1.0);
+        let dz = uniform(seed + 1, k * n, -1.0 / k as f64, 1.0 / k as f64);
+        let (c0, db0) = if accumulate {
+            (
+                uniform(seed + 2, m * n, -1.0, 1.0),
+                uniform(seed + 3, n, -1.0, 1.0),
+            )
+        } else {
+            (vec![f32::NAN; m * n], vec![f32::NAN; n])
+        };
+        let got = launch
+            .run(
                 Kernel::MatmulBackwardWeight,
                 &[&bytes(&x), &bytes(&dz)],
                 &[&c0, &db0],
@@ -388,39 +452,39 @@ async fn matmul_checks(
                 },
             )
             .await?;
-            let mut want = vec![0.0; m * n];
-            reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
-            let mut want_db = vec![0.0; n];
-            reference::bias_backward(&mut want_db, &widen(&dz), k, n);
-            if accumulate {
-                want.iter_mut()
-                    .zip(&c0)
-                    .for_each(|(w, &c)| *w += f64::from(c));
-                want_db
-                    .iter_mut()
-                    .zip(&db0)
-                    .for_each(|(w, &b)| *w += f64::from(b));
-            }
-            weight.compare(&got[0], &want);
-            weight.compare(&got[1], &want_db);
+        let mut want = vec![0.0; m * n];
+        reference::matmul_backward_weight(&mut want, &widen(&x), &widen(&dz), k, m, n);
+        let mut want_db = vec![0.0; n];
+        reference::bias_backward(&mut want_db, &widen(&dz), k, n);
+        if accumulate {
+            want.iter_mut()
+                .zip(&c0)
+                .for_each(|(w, &c)| *w += f64::from(c));
+            want_db
+                .iter_mut()
+                .zip(&db0)
+                .for_each(|(w, &b)| *w += f64::from(b));
+        }
+        weight.compare(&got[0], &want);
+        weight.compare(&got[1], &want_db);
+    }
+    Ok(())
+}
+
+/// One line for the three forms of variant `v`, each split and reduced.
+fn merge_split(v: &str, forms: [&Check; 3]) -> Check {
+    let mut all = Check::new(
+        format!("split K: 3 matmul forms + reduce, matmul {v}"),
+        MATMUL,
+    );
+    for c in forms {
+        all.values += c.values;
+        all.non_finite += c.non_finite;
+        if c.worst_share > all.worst_share {
+            (all.worst_share, all.worst_error) = (c.worst_share, c.worst_error);
         }
     }
-    if split {
-        // One line for the three forms, each split and reduced.
-        let mut all = Check::new(
-            format!("split K: 3 matmul forms + reduce, matmul {v}"),
-            MATMUL,
-        );
-        for c in [&forward, &weight, &input] {
-            all.values += c.values;
-            all.non_finite += c.non_finite;
-            if c.worst_share > all.worst_share {
-                (all.worst_share, all.worst_error) = (c.worst_share, c.worst_error);
-            }
-        }
-        return Ok(vec![all]);
-    }
-    Ok(vec![forward, weight, input])
+    all
 }
 
 /// loss_forward_backward on every loss (mse after a linear and after a sigmoid output), rows

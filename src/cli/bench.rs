@@ -82,7 +82,6 @@ fn paths(a: &BenchArgs) -> Result<Vec<String>> {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    use wgtrain::bench;
     super::set_threads(a.threads)?;
     if a.sweep.is_none() && !a.gemm && a.plot.is_some() {
         bail!("--plot draws a sweep: add --sweep batch or --gemm");
@@ -106,51 +105,101 @@ pub fn run(a: BenchArgs) -> Result<()> {
     // machine can only make a measurement low.
     let want_cpu = devices.iter().any(|d| d == "cpu");
     let want_gpu = devices.iter().any(|d| d == "gpu");
-    let measure_peaks = || -> Result<(Option<f64>, Option<f64>)> {
-        let cpu = want_cpu
-            .then(|| wgtrain::cpu::peak::measure(rayon::current_num_threads()))
-            .flatten();
-        let gpu = if want_gpu {
-            Some(wgtrain::gpu::peak::measure(&open()?)?)
-        } else {
-            None
-        };
-        Ok((cpu.map(|p| p.gflops), gpu))
-    };
-    let before = measure_peaks()?;
+    let before = measure_peaks((want_cpu, want_gpu), &open)?;
     let mut task_results = Vec::new();
     let (mut gemm_results, mut software_gpu) = (Vec::new(), false);
     if a.gemm {
         (gemm_results, software_gpu) = gemm_sweep(&a, (want_cpu, want_gpu), &open, before)?;
     } else {
-        let tasks = a
-            .task
-            .as_deref()
-            .unwrap_or("T1,T2,T3")
-            .split(',')
-            .map(bench::Task::by_name)
-            .collect::<wgtrain::Result<Vec<_>>>()?;
-        let mut splits = std::collections::HashMap::new();
-        for task in tasks {
-            if !splits.contains_key(task.data) {
-                let t = std::time::Instant::now();
-                let split = bench::load_data(task.data, &super::data_roots())?;
-                eprintln!("loaded {} in {:.2} s", task.data, t.elapsed().as_secs_f64());
-                splits.insert(task.data, split);
-            }
-            let split = &splits[task.data];
-            for dev in &devices {
-                let device = if dev == "cpu" {
-                    Device::cpu()
-                } else {
-                    Device::Gpu(gpu.clone())
-                };
-                let r = bench::run_task(task, split, &device, &mut |line| eprintln!("{line}"))?;
-                task_results.push(r);
-            }
+        task_results = run_tasks(&a, &devices, &gpu)?;
+    }
+    let after = measure_peaks((want_cpu, want_gpu), &open)?;
+    let peaks = report_peaks(before, after, want_cpu);
+    let share = |device: &str, gflops: f64| share_of(peak_of(device, peaks), gflops);
+    if a.gemm {
+        if let Some(path) = &a.plot {
+            draw_gemm(&gemm_results, peaks, software_gpu, path)?;
+        }
+        // JSON lines went out during the sweep.
+        if !a.json {
+            print_gemm(&gemm_results, &share);
+        }
+        return Ok(());
+    }
+    if a.json {
+        for r in &task_results {
+            let mut j: serde_json::Value = serde_json::from_str(&r.to_json())?;
+            j["peak_gflops"] = serde_json::json!(peak_of(&r.device, peaks));
+            println!("{j}");
+        }
+    } else {
+        print_tasks(&task_results, &share);
+    }
+    Ok(())
+}
+
+/// The fp32 peaks (CPU GFLOP/s, GPU GFLOP/s) of the paths asked for (`want`: cpu, gpu), each
+/// measured now; `None` for a path not asked for or a CPU without a measurement.
+fn measure_peaks(
+    (want_cpu, want_gpu): (bool, bool),
+    open: &dyn Fn() -> wgtrain::Result<wgtrain::gpu::GpuContext>,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let cpu = want_cpu
+        .then(|| wgtrain::cpu::peak::measure(rayon::current_num_threads()))
+        .flatten();
+    let gpu = if want_gpu {
+        Some(wgtrain::gpu::peak::measure(&open()?)?)
+    } else {
+        None
+    };
+    Ok((cpu.map(|p| p.gflops), gpu))
+}
+
+/// The tasks `--task` names (T1, T2, T3 by default), each trained on every path in `devices`,
+/// each data set loaded once and its load time on stderr.
+fn run_tasks(
+    a: &BenchArgs,
+    devices: &[String],
+    gpu: &wgtrain::GpuOptions,
+) -> Result<Vec<wgtrain::bench::BenchResult>> {
+    use wgtrain::bench;
+    let tasks = a
+        .task
+        .as_deref()
+        .unwrap_or("T1,T2,T3")
+        .split(',')
+        .map(bench::Task::by_name)
+        .collect::<wgtrain::Result<Vec<_>>>()?;
+    let mut task_results = Vec::new();
+    let mut splits = std::collections::HashMap::new();
+    for task in tasks {
+        if !splits.contains_key(task.data) {
+            let t = std::time::Instant::now();
+            let split = bench::load_data(task.data, &super::data_roots())?;
+            eprintln!("loaded {} in {:.2} s", task.data, t.elapsed().as_secs_f64());
+            splits.insert(task.data, split);
+        }
+        let split = &splits[task.data];
+        for dev in devices {
+            let device = if dev == "cpu" {
+                Device::cpu()
+            } else {
+                Device::Gpu(gpu.clone())
+            };
+            let r = bench::run_task(task, split, &device, &mut |line| eprintln!("{line}"))?;
+            task_results.push(r);
         }
     }
-    let after = measure_peaks()?;
+    Ok(task_results)
+}
+
+/// The higher of the peaks measured `before` and `after` the runs, per path (CPU, GPU), each
+/// said on stderr (the CPU's lack of one too, when the CPU path ran: `want_cpu`).
+fn report_peaks(
+    before: (Option<f64>, Option<f64>),
+    after: (Option<f64>, Option<f64>),
+    want_cpu: bool,
+) -> (Option<f64>, Option<f64>) {
     let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -167,54 +216,42 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(p) = gpu_peak {
         eprintln!("gpu fp32 peak: {p:.0} GFLOP/s (FMA shader, measured)");
     }
-    // CPU results name the CPU path; every other result is the GPU path's.
-    let peak_of = |device: &str| {
-        if device.starts_with("cpu") {
-            peak
-        } else {
-            gpu_peak
-        }
-    };
-    let share = |device: &str, gflops: f64| match peak_of(device) {
+    (peak, gpu_peak)
+}
+
+/// The peak of `device`'s path among (CPU, GPU): CPU results name the CPU path; every other
+/// result is the GPU path's.
+fn peak_of(device: &str, (cpu, gpu): (Option<f64>, Option<f64>)) -> Option<f64> {
+    if device.starts_with("cpu") { cpu } else { gpu }
+}
+
+/// `gflops` as a share of `peak` ("-" without one).
+fn share_of(peak: Option<f64>, gflops: f64) -> String {
+    match peak {
         Some(p) if gflops < 0.1 * p => format!("{:.1}%", 100.0 * gflops / p),
         Some(p) => format!("{:.0}%", 100.0 * gflops / p),
         None => "-".into(),
-    };
-    if a.gemm {
-        if let Some(path) = &a.plot {
-            draw_gemm(&gemm_results, (peak, gpu_peak), software_gpu, path)?;
-        }
-        // JSON lines went out during the sweep.
-        if !a.json {
-            println!(
-                "{:<8} {:>6} {:>6} {:>6}  {:>10} {:>6}  device",
-                "form", "m", "k", "n", "GFLOP/s", "peak"
-            );
-            for r in gemm_results {
-                println!(
-                    "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}",
-                    r.form,
-                    r.m,
-                    r.k,
-                    r.n,
-                    r.gflops,
-                    share(&r.device, r.gflops),
-                    r.device
-                );
-            }
-        }
-        return Ok(());
     }
-    if a.json {
-        for r in &task_results {
-            let mut j: serde_json::Value = serde_json::from_str(&r.to_json())?;
-            j["peak_gflops"] = serde_json::json!(peak_of(&r.device));
-            println!("{j}");
-        }
-    } else {
-        print_tasks(&task_results, &share);
+}
+
+/// The `--gemm` results as a table, each with its share of its path's peak (`share`).
+fn print_gemm(results: &[wgtrain::bench::GemmResult], share: &dyn Fn(&str, f64) -> String) {
+    println!(
+        "{:<8} {:>6} {:>6} {:>6}  {:>10} {:>6}  device",
+        "form", "m", "k", "n", "GFLOP/s", "peak"
+    );
+    for r in results {
+        println!(
+            "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}",
+            r.form,
+            r.m,
+            r.k,
+            r.n,
+            r.gflops,
+            share(&r.device, r.gflops),
+            r.device
+        );
     }
-    Ok(())
 }
 
 /// The task results as a table, each path's share of its peak (`share`), the first and last
@@ -368,7 +405,7 @@ fn compare(gpu: f64, cpu: f64) -> String {
 /// `bench --sweep batch`: the points as they are measured (JSON lines or progress), then a
 /// table, the crossover in words, and the picture.
 fn sweep(a: &BenchArgs, devices: &[String], gpu: &wgtrain::GpuOptions) -> Result<()> {
-    use wgtrain::bench::{self, Crossover};
+    use wgtrain::bench;
     if !(a.seconds.is_finite() && a.seconds > 0.0) {
         bail!(
             "--seconds: must be a positive number of seconds, got {}",
@@ -411,50 +448,14 @@ fn sweep(a: &BenchArgs, devices: &[String], gpu: &wgtrain::GpuOptions) -> Result
             &devices,
             a.seconds,
             &mut |line| eprintln!("{line}"),
-            &mut |p| {
-                if a.json {
-                    println!("{}", p.to_json());
-                } else {
-                    eprintln!(
-                        "  {} batch {:>5}: {:>10.0} samples/s  {}",
-                        p.task, p.batch, p.samples_per_sec, p.device
-                    );
-                }
-            },
+            &mut |p| sweep_point(a.json, p),
         )?;
-        let cpu = points
-            .iter()
-            .find(|p| p.device.starts_with("cpu"))
-            .map(|p| p.device.clone());
         let gpu = points
             .iter()
             .find(|p| !p.device.starts_with("cpu"))
             .map(|p| p.device.clone());
-        let mut marked = None;
-        if let (Some(c), Some(g)) = (&cpu, &gpu) {
-            let words = match bench::crossover(&points, c, g) {
-                Crossover::At(b) => {
-                    marked = Some(b);
-                    format!(
-                        "{}: the GPU path overtakes the CPU path from batch {b} on",
-                        task.name
-                    )
-                }
-                Crossover::Never { best_ratio, at } => format!(
-                    "{}: the GPU path does not overtake the CPU path here (at best {best_ratio:.2}x its samples/s, at batch {at})",
-                    task.name
-                ),
-                Crossover::Unknown => format!("{}: no batch ran on both paths", task.name),
-            };
-            eprintln!("{words}");
-        }
+        let marked = say_crossover(task.name, &points, gpu.as_deref());
         if let Some(path) = &a.plot {
-            let software = gpu.as_deref().is_some_and(|g| g.contains("Cpu"));
-            let note = if software {
-                "The GPU line is a software adapter: CPU emulation, not GPU speed."
-            } else {
-                ""
-            };
             let target = if all.is_empty() {
                 path.clone()
             } else {
@@ -465,19 +466,83 @@ fn sweep(a: &BenchArgs, devices: &[String], gpu: &wgtrain::GpuOptions) -> Result
                         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
                 ))
             };
-            wgtrain::plot::draw_sweep(&points, marked, note, &target, super::font().as_deref())?;
-            eprintln!("drew the sweep into {}", target.display());
+            draw_sweep(&points, marked, gpu.as_deref(), &target)?;
         }
         all.extend(points);
     }
     if !a.json {
-        println!("{:<4} {:>6} {:>11}  device", "task", "batch", "samples/s");
-        for p in &all {
-            println!(
-                "{:<4} {:>6} {:>11.0}  {}",
-                p.task, p.batch, p.samples_per_sec, p.device
-            );
-        }
+        print_sweep(&all);
     }
     Ok(())
+}
+
+/// One sweep point as it is measured: a JSON line on stdout (`json`), else progress on stderr.
+fn sweep_point(json: bool, p: &wgtrain::bench::SweepPoint) {
+    if json {
+        println!("{}", p.to_json());
+    } else {
+        eprintln!(
+            "  {} batch {:>5}: {:>10.0} samples/s  {}",
+            p.task, p.batch, p.samples_per_sec, p.device
+        );
+    }
+}
+
+/// Where the GPU path (`gpu`, the device that is not the CPU) overtakes the CPU path in task
+/// `name`'s points, in words on stderr when both ran; the batch to mark on the plot, if any.
+fn say_crossover(
+    name: &str,
+    points: &[wgtrain::bench::SweepPoint],
+    gpu: Option<&str>,
+) -> Option<usize> {
+    use wgtrain::bench::{self, Crossover};
+    let cpu = points
+        .iter()
+        .find(|p| p.device.starts_with("cpu"))
+        .map(|p| p.device.clone());
+    let mut marked = None;
+    if let (Some(c), Some(g)) = (&cpu, gpu) {
+        let words = match bench::crossover(points, c, g) {
+            Crossover::At(b) => {
+                marked = Some(b);
+                format!("{name}: the GPU path overtakes the CPU path from batch {b} on")
+            }
+            Crossover::Never { best_ratio, at } => format!(
+                "{name}: the GPU path does not overtake the CPU path here (at best {best_ratio:.2}x its samples/s, at batch {at})"
+            ),
+            Crossover::Unknown => format!("{name}: no batch ran on both paths"),
+        };
+        eprintln!("{words}");
+    }
+    marked
+}
+
+/// `--sweep --plot`: one task's points into `target`, the crossover `marked`; a software GPU
+/// adapter's line (`gpu` names the device) is labelled as CPU emulation.
+fn draw_sweep(
+    points: &[wgtrain::bench::SweepPoint],
+    marked: Option<usize>,
+    gpu: Option<&str>,
+    target: &std::path::Path,
+) -> Result<()> {
+    let software = gpu.is_some_and(|g| g.contains("Cpu"));
+    let note = if software {
+        "The GPU line is a software adapter: CPU emulation, not GPU speed."
+    } else {
+        ""
+    };
+    wgtrain::plot::draw_sweep(points, marked, note, target, super::font().as_deref())?;
+    eprintln!("drew the sweep into {}", target.display());
+    Ok(())
+}
+
+/// The sweep's points as a table.
+fn print_sweep(all: &[wgtrain::bench::SweepPoint]) {
+    println!("{:<4} {:>6} {:>11}  device", "task", "batch", "samples/s");
+    for p in all {
+        println!(
+            "{:<4} {:>6} {:>11.0}  {}",
+            p.task, p.batch, p.samples_per_sec, p.device
+        );
+    }
 }

@@ -100,26 +100,11 @@ fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
         run.table().cloned(),
         run.counts(),
     );
+    let opened = run.trainer().open()?.clone();
+    fallback_note(opened.fallback.as_ref(), a);
+    // The data and the network, with the table's columns and notes when the data is a table.
     let t = run.trainer();
-    let opened = t.open()?.clone();
-    match &opened.fallback {
-        Some(Fallback::SoftwareAdapter(name)) => note!(
-            "note: no hardware GPU adapter; training on the CPU path, which is faster than the software adapter '{name}' on the same cores (--device gpu uses it)"
-        ),
-        Some(Fallback::NoAdapter) => note!(
-            "note: no GPU adapter found; training on the CPU path ({})",
-            super::in_flags(&wgtrain::config::no_adapter_hint(a.backend))
-        ),
-        None => {}
-    }
     let [n_train, n_valid, n_test] = t.sizes().unwrap_or_default();
-    let count = |n: usize, what: &str| {
-        if n > 0 {
-            format!(", {n} {what}")
-        } else {
-            String::new()
-        }
-    };
     let spec = t.spec();
     let imputed = match counts.imputed {
         0 => String::new(),
@@ -148,6 +133,50 @@ fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
         }
     }
     note!("device: {}", opened.description);
+    training_notes(run);
+    if let Some(path) = resumed {
+        let start = run.trainer().progress();
+        note!(
+            "resuming {} after epoch {}{}",
+            path.display(),
+            start.epoch,
+            if start.batch > 0 {
+                format!(" and {} batches of the next", start.batch)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Why a run asked to pick its device trains on the CPU, when it does.
+fn fallback_note(fallback: Option<&Fallback>, a: &TrainArgs) {
+    match fallback {
+        Some(Fallback::SoftwareAdapter(name)) => note!(
+            "note: no hardware GPU adapter; training on the CPU path, which is faster than the software adapter '{name}' on the same cores (--device gpu uses it)"
+        ),
+        Some(Fallback::NoAdapter) => note!(
+            "note: no GPU adapter found; training on the CPU path ({})",
+            super::in_flags(&wgtrain::config::no_adapter_hint(a.backend))
+        ),
+        None => {}
+    }
+}
+
+/// `, N what` for a set of `n` rows, nothing for an empty one.
+fn count(n: usize, what: &str) -> String {
+    if n > 0 {
+        format!(", {n} {what}")
+    } else {
+        String::new()
+    }
+}
+
+/// How the run trains: the optimizer and schedule, the class weights and the targets'
+/// standardisation where there are any.
+fn training_notes(run: &mut Run) {
+    let t = run.trainer();
     let c = t.config();
     note!(
         "optimizer: {}, lr {}{}, schedule {}",
@@ -193,20 +222,6 @@ fn opening(run: &mut Run, a: &TrainArgs) -> Result<()> {
             }
         );
     }
-    if let Some(path) = resumed {
-        let start = t.progress();
-        note!(
-            "resuming {} after epoch {}{}",
-            path.display(),
-            start.epoch,
-            if start.batch > 0 {
-                format!(" and {} batches of the next", start.batch)
-            } else {
-                String::new()
-            }
-        );
-    }
-    Ok(())
 }
 
 /// Trains, printing a line as each epoch ends (the run appends the metrics). The first SIGINT,
