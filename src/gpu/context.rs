@@ -253,6 +253,37 @@ pub fn required_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
     .or_worse_values_from(adapter)
 }
 
+/// `GpuContext::check_binding` against `limits` (a device's, or `required_limits` of an
+/// adapter not opened yet).
+pub(crate) fn check_binding_in(
+    limits: &wgpu::Limits,
+    what: &str,
+    bytes: u64,
+    remedy: &str,
+) -> Result<()> {
+    let bind = limits.max_storage_buffer_binding_size.min(MAX_BINDING);
+    let buf = limits.max_buffer_size;
+    if bytes > bind {
+        return Err(Error::Limit {
+            what: format!("{what} (one storage binding)"),
+            limit: "max_storage_buffer_binding_size",
+            needed: bytes,
+            available: bind,
+            advice: remedy.to_string(),
+        });
+    }
+    if bytes > buf {
+        return Err(Error::Limit {
+            what: what.to_string(),
+            limit: "max_buffer_size",
+            needed: bytes,
+            available: buf,
+            advice: remedy.to_string(),
+        });
+    }
+    Ok(())
+}
+
 impl GpuContext {
     /// Opens `adapter` with `required_limits`: the adapter's buffer sizes, WebGPU's defaults
     /// for everything else (blocking: `from_adapter_async`).
@@ -360,27 +391,7 @@ impl GpuContext {
     /// Fails with `Error::Limit` when `what` (of `bytes`) exceeds one storage binding or buffer,
     /// naming the limit and saying by how much and what would help (`remedy`).
     pub fn check_binding(&self, what: &str, bytes: u64, remedy: &str) -> Result<()> {
-        let bind = self.max_binding();
-        let buf = self.limits.max_buffer_size;
-        if bytes > bind {
-            return Err(Error::Limit {
-                what: format!("{what} (one storage binding)"),
-                limit: "max_storage_buffer_binding_size",
-                needed: bytes,
-                available: bind,
-                advice: remedy.to_string(),
-            });
-        }
-        if bytes > buf {
-            return Err(Error::Limit {
-                what: what.to_string(),
-                limit: "max_buffer_size",
-                needed: bytes,
-                available: buf,
-                advice: remedy.to_string(),
-            });
-        }
-        Ok(())
+        check_binding_in(&self.limits, what, bytes, remedy)
     }
 
     /// How many iterations the adapter runs a shader loop before silently ending it, where that

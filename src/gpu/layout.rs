@@ -18,6 +18,9 @@ pub struct ParamLayout {
 }
 
 impl ParamLayout {
+    /// What helps when the parameters do not fit one storage binding.
+    pub const REMEDY: &str = "use narrower layers, or the CPU path";
+
     pub fn new(spec: &Spec) -> ParamLayout {
         let mut at = 0;
         let mut place = |len: usize| {

@@ -133,7 +133,7 @@ impl GpuTrainer {
         ctx.check_binding(
             "the parameters",
             layout.total as u64 * f,
-            "use narrower layers, or the CPU path",
+            ParamLayout::REMEDY,
         )?;
         // Batch buffers hold at most the rows a step can have.
         let largest = eval.iter().map(|d| d.n).fold(train.n, usize::max);

@@ -369,6 +369,12 @@ impl RunPlan {
         if self.settings.epochs.is_none() && table.is_some() {
             c.config.epochs = settings::TABLE_EPOCHS;
         }
+        if c.init.is_none() && c.resumed.is_none() {
+            // A new network too wide for the GPU is refused before its parameters fill memory.
+            let classes = matches!(train.targets, Targets::Classes { .. });
+            let spec = build(&self.arch, train.dim, train.target_width(), classes)?;
+            crate::session::check_params_fit(&self.device, &spec).await?;
+        }
         let model = self.model(&mut c, &train, table.as_ref())?;
         let from_file = matches!(self.start, Start::Init(_)).then(|| {
             (

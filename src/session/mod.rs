@@ -14,6 +14,7 @@ mod resume;
 mod watch;
 mod weights;
 
+pub(crate) use open::check_params_fit;
 pub use open::{Fallback, Opened};
 
 use crate::blocking::block;

@@ -5,7 +5,9 @@ use crate::config::{Config, Device, GpuOptions};
 use crate::cpu::fast::CpuTrainer;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::gpu::layout::ParamLayout;
 use crate::gpu::{GpuContext, GpuTrainer, context};
+use crate::model::Spec;
 use crate::train::Backend;
 use crate::trained::Model;
 
@@ -65,6 +67,38 @@ pub(super) async fn open_device(device: &Device) -> Result<Chosen<'_>> {
         }
     };
     Ok(Chosen { gpu, fallback })
+}
+
+/// Whether a new network's parameters (`spec`) fit one storage binding of the GPU `device`
+/// would open (`Device::Gpu`, or `Device::Auto` where it finds a hardware adapter): asked of
+/// the adapter before the parameters are allocated on the host, so that a network too wide
+/// for the adapter is refused before gigabytes of memory are filled, with the message the GPU
+/// trainer gives. Parameters within WebGPU's default binding size (128 MiB) fit every adapter
+/// that meets the defaults and are not asked about; a device without an adapter is left for
+/// opening it to name.
+pub(crate) async fn check_params_fit(device: &Device, spec: &Spec) -> Result<()> {
+    let bytes = ParamLayout::new(spec).total as u64 * 4;
+    if bytes <= wgpu::Limits::default().max_storage_buffer_binding_size {
+        return Ok(());
+    }
+    let adapter = match device {
+        Device::Cpu { .. } => None,
+        Device::Gpu(o) => context::pick_named_async(o.backend, true, o.adapter.as_deref()).await?,
+        Device::Auto { gpu, .. } => {
+            context::pick_named_async(gpu.backend, false, gpu.adapter.as_deref())
+                .await?
+                .filter(|a| gpu.adapter.is_some() || context::is_hardware(&a.get_info()))
+        }
+    };
+    let Some(a) = adapter else {
+        return Ok(());
+    };
+    context::check_binding_in(
+        &context::required_limits(&a.limits()),
+        "the parameters",
+        bytes,
+        ParamLayout::REMEDY,
+    )
 }
 
 /// The backend on the `chosen` device (of `device`) holding `model` and the (prepared) data:
