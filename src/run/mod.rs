@@ -434,13 +434,7 @@ impl RunPlan {
             ));
         };
         if resumed && let Some(m) = &self.outputs.metrics {
-            let later = running::epochs_after(m, done);
-            if let (Some(first), Some(last)) = (later.first(), later.last()) {
-                c.notes.push(format!(
-                    "{} holds epochs {first}-{last}, trained after the epoch {done} the checkpoint holds (it kept its best epoch): this run's epochs replace them",
-                    m.display()
-                ));
-            }
+            c.notes.extend(replaced_epochs_note(m, done));
         }
         Ok(Run {
             trainer: t,
@@ -746,4 +740,15 @@ fn extra(d: &Data, what: &str, table: Option<&Table>, notes: &mut Vec<String>) -
         ));
     }
     Ok(rows.data)
+}
+
+/// A resumed run's metrics file `m` holding epochs after the `done` its checkpoint holds (a run
+/// that kept its best epoch trained on past it): which, and that this run's replace them.
+fn replaced_epochs_note(m: &Path, done: usize) -> Option<String> {
+    let later = running::epochs_after(m, done);
+    let (first, last) = (later.first()?, later.last()?);
+    Some(format!(
+        "{} holds epochs {first}-{last}, trained after the epoch {done} the checkpoint holds (it kept its best epoch): this run's epochs replace them",
+        m.display()
+    ))
 }
