@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{DEVICE_COLORS, Picture};
+use super::{Area, DEVICE_COLORS, Picture, legend};
 use crate::bench::GemmResult;
 
 /// The sweep's results and the peaks they are measured against.
@@ -56,15 +56,8 @@ impl Gemm<'_> {
 }
 
 impl Picture for Gemm<'_> {
-    fn render<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-    ) -> std::result::Result<(), String>
-    where
-        DB::ErrorType: 'static,
-    {
+    fn render<DB: DrawingBackend>(&self, root: &Area<DB>) -> std::result::Result<(), String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
         let (devices, shapes) = self.axes();
         let (y0, y1) = self.range();
         let s = shapes.len().max(1) as f64;
@@ -144,13 +137,6 @@ impl Picture for Gemm<'_> {
                 chart.draw_series(dashes).map_err(|e| err(&e))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }

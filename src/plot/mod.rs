@@ -222,14 +222,22 @@ pub fn draw_gemm(
     )
 }
 
-/// A picture that draws itself on any plotters backend.
+/// The whole picture's area on a plotters backend.
+type Area<DB> = DrawingArea<DB, plotters::coord::Shift>;
+
+/// A picture that draws itself on any plotters backend, on the white `paint` gives it.
 trait Picture {
-    fn render<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-    ) -> std::result::Result<(), String>
-    where
-        DB::ErrorType: 'static;
+    fn render<DB: DrawingBackend>(&self, root: &Area<DB>) -> std::result::Result<(), String>;
+}
+
+/// Fills `root` white, draws `picture` on it and presents it.
+fn paint<DB: DrawingBackend>(
+    picture: &impl Picture,
+    root: &Area<DB>,
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    picture.render(root)?;
+    root.present().map_err(|e| e.to_string())
 }
 
 /// Renders `picture` as SVG or PNG by `path`'s extension and writes it atomically.
@@ -245,8 +253,7 @@ fn output(picture: &impl Picture, path: &Path, font: Option<&Path>) -> Result<()
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-                picture.render(&root).map_err(fail)?;
-                root.present().map_err(|e| fail(e.to_string()))?;
+                paint(picture, &root).map_err(fail)?;
             }
             write_atomic(path, svg.as_bytes())
         }
@@ -255,8 +262,7 @@ fn output(picture: &impl Picture, path: &Path, font: Option<&Path>) -> Result<()
             let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
             {
                 let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-                picture.render(&root).map_err(fail)?;
-                root.present().map_err(|e| fail(e.to_string()))?;
+                paint(picture, &root).map_err(fail)?;
             }
             let mut png_bytes = Vec::new();
             {
@@ -280,14 +286,29 @@ fn output(picture: &impl Picture, path: &Path, font: Option<&Path>) -> Result<()
 struct Curves<'a>(&'a [Point]);
 
 impl Picture for Curves<'_> {
-    fn render<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-    ) -> std::result::Result<(), String>
-    where
-        DB::ErrorType: 'static,
-    {
-        render(root, self.0)
+    fn render<DB: DrawingBackend>(&self, root: &Area<DB>) -> std::result::Result<(), String> {
+        let points = self.0;
+        let losses = [
+            curve(points, "train loss", BLUE, |p| p.train_loss),
+            curve(points, "validation loss", RED, |p| p.valid_loss),
+            curve(points, "test loss", GREEN, |p| p.test_loss),
+        ];
+        let accs = [
+            curve(points, "validation accuracy", RED, |p| p.valid_accuracy),
+            curve(points, "test accuracy", GREEN, |p| p.test_accuracy),
+        ];
+        let has_acc = accs.iter().any(|c| !c.2.is_empty());
+        let panels = if has_acc {
+            root.split_evenly((1, 2))
+        } else {
+            vec![root.clone()]
+        };
+        let last = points.iter().map(|p| p.epoch).fold(1.0, f64::max);
+        panel(&panels[0], "loss per epoch", "loss", &losses, last)?;
+        if has_acc {
+            panel(&panels[1], "accuracy per epoch", "accuracy", &accs, last)?;
+        }
+        Ok(())
     }
 }
 
@@ -302,15 +323,8 @@ struct Sweep<'a> {
 const DEVICE_COLORS: [RGBColor; 4] = [BLUE, RED, GREEN, MAGENTA];
 
 impl Picture for Sweep<'_> {
-    fn render<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-    ) -> std::result::Result<(), String>
-    where
-        DB::ErrorType: 'static,
-    {
+    fn render<DB: DrawingBackend>(&self, root: &Area<DB>) -> std::result::Result<(), String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut devices: Vec<&str> = Vec::new();
         for p in self.points {
             if !devices.contains(&p.device.as_str()) {
@@ -355,16 +369,7 @@ impl Picture for Sweep<'_> {
                 .filter(|p| p.device == *device && p.samples_per_sec > 0.0)
                 .map(|p| (p.batch as f64, p.samples_per_sec))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(device.to_string())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(|e| err(&e))?;
+            line_with_markers(&mut chart, device, color, &data)?;
         }
         if let Some(at) = self.crossover {
             let at = at as f64;
@@ -377,15 +382,45 @@ impl Picture for Sweep<'_> {
                 .label(format!("crossover: batch {at:.0}"))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
+}
+
+/// A series' line, labelled `name` in the legend, with a marker at each point (so a value
+/// reported once, such as a final test score, shows).
+fn line_with_markers<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    name: &str,
+    color: RGBColor,
+    data: &[(f64, f64)],
+) -> std::result::Result<(), String>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+        .map_err(|e| e.to_string())?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    chart
+        .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The legend of the chart's labelled series at `position`, on a pale box with a black border.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 type Curve<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
@@ -406,47 +441,13 @@ fn curve(
     )
 }
 
-fn render<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    points: &[Point],
-) -> std::result::Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let losses = [
-        curve(points, "train loss", BLUE, |p| p.train_loss),
-        curve(points, "validation loss", RED, |p| p.valid_loss),
-        curve(points, "test loss", GREEN, |p| p.test_loss),
-    ];
-    let accs = [
-        curve(points, "validation accuracy", RED, |p| p.valid_accuracy),
-        curve(points, "test accuracy", GREEN, |p| p.test_accuracy),
-    ];
-    let has_acc = accs.iter().any(|c| !c.2.is_empty());
-    let panels = if has_acc {
-        root.split_evenly((1, 2))
-    } else {
-        vec![root.clone()]
-    };
-    let last = points.iter().map(|p| p.epoch).fold(1.0, f64::max);
-    panel(&panels[0], "loss per epoch", "loss", &losses, last)?;
-    if has_acc {
-        panel(&panels[1], "accuracy per epoch", "accuracy", &accs, last)?;
-    }
-    Ok(())
-}
-
 fn panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+    area: &Area<DB>,
     title: &str,
     y_label: &str,
     curves: &[Curve],
     last_epoch: f64,
-) -> std::result::Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
+) -> std::result::Result<(), String> {
     let ys = curves.iter().flat_map(|c| c.2.iter().map(|p| p.1));
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
         (a.min(y), b.max(y))
@@ -468,26 +469,10 @@ where
         .draw()
         .map_err(|e| e.to_string())?;
     for (name, color, data) in curves.iter().filter(|c| !c.2.is_empty()) {
-        let color = *color;
-        chart
-            .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
-            .label(*name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        // Markers too, so a value reported once (the final test score) shows.
-        chart
-            .draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(|e| e.to_string())?;
+        line_with_markers(&mut chart, name, *color, data)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    // plotters' own default place for the legend.
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)
 }
 
 #[cfg(test)]
