@@ -1,6 +1,7 @@
 //! `wgtrain bench`: the benchmark tasks T1–T5 (defined as in the PyTorch reference), each result
 //! validated (first-step gradients against the f64 reference, final accuracy) before its time is
-//! trusted, a GEMM sweep, and a batch-size sweep (`sweep`).
+//! trusted, a GEMM sweep, and a batch-size sweep (`sweep`). `Plan` runs any of them whole, the
+//! fp32 peaks measured beside them, and hands back a `Report` to print as a table or JSON.
 
 use web_time::Instant;
 
@@ -19,8 +20,12 @@ use crate::session::Trainer;
 use crate::train::Backend;
 use crate::trained::Model;
 
+mod plan;
+mod report;
 mod sweep;
 
+pub use plan::{Measure, Plan, Progress};
+pub use report::{Peaks, Report};
 pub use sweep::{Crossover, SweepPoint, crossover, sweep_batch};
 
 /// One benchmark task: ReLU hidden layers, softmax cross-entropy, Glorot init, plain SGD or
@@ -159,6 +164,11 @@ pub struct BenchResult {
 impl BenchResult {
     /// One JSON object holding every field under its own name.
     pub fn to_json(&self) -> String {
+        self.json().to_string()
+    }
+
+    /// `to_json`'s object, before it is written out.
+    fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "task": self.task,
             "device": self.device,
@@ -170,7 +180,6 @@ impl BenchResult {
             "first10_samples_per_sec": self.first_last.map(|f| f.0),
             "last10_samples_per_sec": self.first_last.map(|f| f.1),
         })
-        .to_string()
     }
 }
 
@@ -342,6 +351,26 @@ pub struct GemmResult {
     pub n: usize,
     /// Achieved GFLOP/s, counting 2·m·k·n flops per GEMM.
     pub gflops: f64,
+}
+
+impl GemmResult {
+    /// One JSON object: the shape, its GFLOP/s, its path's peak `peak_gflops` (null without
+    /// one) and the device.
+    pub fn to_json(&self, peak_gflops: Option<f64>) -> String {
+        serde_json::json!({
+            "form": self.form, "m": self.m, "k": self.k, "n": self.n, "gflops": self.gflops,
+            "peak_gflops": peak_gflops, "device": self.device,
+        })
+        .to_string()
+    }
+
+    /// One line of progress, indented: the shape, its GFLOP/s and the device.
+    pub fn progress_line(&self) -> String {
+        format!(
+            "  {} {}x{}x{}: {:.1} GFLOP/s ({})",
+            self.form, self.m, self.k, self.n, self.gflops, self.device
+        )
+    }
 }
 
 /// The shapes swept: squares, then each task's training matmuls (forward X·W, weight gradient

@@ -48,6 +48,14 @@ impl SweepPoint {
         })
         .to_string()
     }
+
+    /// One line of progress, indented: the task, the batch, its samples/s and the device.
+    pub fn progress_line(&self) -> String {
+        format!(
+            "  {} batch {:>5}: {:>10.0} samples/s  {}",
+            self.task, self.batch, self.samples_per_sec, self.device
+        )
+    }
 }
 
 /// Where the second device overtakes the first.
@@ -65,6 +73,22 @@ pub enum Crossover {
     },
     /// No batch was measured on both devices.
     Unknown,
+}
+
+impl Crossover {
+    /// In words, for task `task`, the first device being the CPU path and the second the GPU
+    /// path: `"T1: the GPU path overtakes the CPU path from batch 256 on"`.
+    pub fn describe(&self, task: &str) -> String {
+        match self {
+            Crossover::At(b) => {
+                format!("{task}: the GPU path overtakes the CPU path from batch {b} on")
+            }
+            Crossover::Never { best_ratio, at } => format!(
+                "{task}: the GPU path does not overtake the CPU path here (at best {best_ratio:.2}x its samples/s, at batch {at})"
+            ),
+            Crossover::Unknown => format!("{task}: no batch ran on both paths"),
+        }
+    }
 }
 
 /// Where `b`'s samples/s overtake `a`'s for good among the batches measured on both.
@@ -214,5 +238,13 @@ mod tests {
             }
         );
         assert_eq!(crossover(&pts, "cpu", "other"), Crossover::Unknown);
+        assert_eq!(
+            crossover(&pts, "cpu", "gpu").describe("T3"),
+            "T3: the GPU path does not overtake the CPU path here (at best 0.50x its samples/s, at batch 32)"
+        );
+        assert_eq!(
+            Crossover::At(256).describe("T1"),
+            "T1: the GPU path overtakes the CPU path from batch 256 on"
+        );
     }
 }
