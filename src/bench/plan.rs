@@ -159,6 +159,11 @@ impl Plan {
                 d
             }
         };
+        if devices.is_empty() {
+            return Err(Error::usage(
+                "the setting `device` names no path: expected cpu, gpu or both",
+            ));
+        }
         if let Some(bad) = devices.iter().find(|d| *d != "cpu" && *d != "gpu") {
             return Err(Error::usage(format!(
                 "the setting `device`: unknown path '{bad}': expected cpu or gpu"
@@ -572,6 +577,12 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "the setting `device`: unknown path 'tpu': expected cpu or gpu"
+        );
+        let gemm = Measure::Gemm { plot: None };
+        let e = plan(gemm, &[]).run(&mut |_| {}).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the setting `device` names no path: expected cpu, gpu or both"
         );
         let sweep = Measure::BatchSweep {
             seconds: 0.0,
