@@ -218,3 +218,33 @@ pub fn name_settings(msg: &str, name: impl Fn(&str) -> String) -> String {
 
 /// The library's result: `Error` unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `v`, the setting `arg`, must be a positive finite number: else the error that says so.
+pub(crate) fn check_positive<T: Into<f64> + std::fmt::Display + Copy>(
+    arg: &'static str,
+    v: T,
+) -> Result<()> {
+    let x: f64 = v.into();
+    if x.is_finite() && x > 0.0 {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        arg,
+        format!("must be a positive finite number, got {v}"),
+    ))
+}
+
+/// `v`, the setting `arg`, must be zero or a positive finite number: else the error that says so.
+pub(crate) fn check_non_negative<T: Into<f64> + std::fmt::Display + Copy>(
+    arg: &'static str,
+    v: T,
+) -> Result<()> {
+    let x: f64 = v.into();
+    if x.is_finite() && x >= 0.0 {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        arg,
+        format!("must be zero or a positive finite number, got {v}"),
+    ))
+}

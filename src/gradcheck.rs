@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cpu::fast::CpuTrainer;
 use crate::cpu::reference::{self, Net64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative};
 use crate::gpu::GpuTrainer;
 use crate::model::{Params, Spec};
 use crate::rng::Rng;
@@ -239,12 +239,7 @@ fn check_options(opts: &Options) -> Result<()> {
     if opts.per_layer == 0 {
         return Err(Error::invalid("per_layer", "must be at least 1"));
     }
-    if !(opts.l2.is_finite() && opts.l2 >= 0.0) {
-        return Err(Error::invalid(
-            "l2",
-            format!("must be zero or a positive finite number, got {}", opts.l2),
-        ));
-    }
+    check_non_negative("l2", opts.l2)?;
     if !(opts.fd_step.is_finite() && opts.fd_step > 0.0 && opts.fd_step < 1.0) {
         return Err(Error::invalid(
             "fd_step",

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative, check_positive};
 use crate::model::{Params, Spec};
 
 /// Which update rule.
@@ -164,23 +164,10 @@ impl Optimizer {
             Method::Adam | Method::AdamW => {
                 unit("beta1", self.beta1)?;
                 unit("beta2", self.beta2)?;
-                if !(self.eps.is_finite() && self.eps > 0.0) {
-                    return Err(Error::invalid(
-                        "eps",
-                        format!("must be a positive finite number, got {}", self.eps),
-                    ));
-                }
+                check_positive("eps", self.eps)?;
             }
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::invalid(
-                "weight_decay",
-                format!(
-                    "must be zero or a positive finite number, got {}",
-                    self.weight_decay
-                ),
-            ));
-        }
+        check_non_negative("weight_decay", self.weight_decay)?;
         if self.weight_decay != 0.0 && self.method != Method::AdamW {
             return Err(Error::invalid(
                 "weight_decay",

@@ -28,7 +28,7 @@ mod render;
 use serde::{Deserialize, Serialize};
 
 use crate::cpu::reference::{self, Net64, State64};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative, check_positive};
 use crate::model::{Activation, Loss, Output, Spec};
 use crate::optim::Optimizer;
 
@@ -145,18 +145,8 @@ impl Settings {
         if self.batch == 0 {
             return Err(Error::invalid("batch", "must be at least 1"));
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::invalid(
-                "lr",
-                format!("must be a positive finite number, got {}", self.lr),
-            ));
-        }
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(Error::invalid(
-                "l2",
-                format!("must be zero or a positive finite number, got {}", self.l2),
-            ));
-        }
+        check_positive("lr", self.lr)?;
+        check_non_negative("l2", self.l2)?;
         if !(self.fd_step.is_finite() && self.fd_step > 0.0 && self.fd_step < 1.0) {
             return Err(Error::invalid(
                 "fd_step",

@@ -6,7 +6,7 @@ use web_time::Instant;
 
 use super::{EpochReport, Flow, LOSS_RISE_WARNING, Progress, StopToken, divergence_advice};
 use crate::blocking::{Pending, block, yield_now};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_non_negative, check_positive};
 use crate::model::Params;
 use crate::optim::{OptimState, Schedule};
 use crate::rng::Rng;
@@ -30,18 +30,8 @@ pub struct Hyper {
 impl Hyper {
     /// lr positive and finite, l2 non-negative and finite, batch and epochs at least one.
     pub fn validate(&self) -> Result<()> {
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::invalid(
-                "lr",
-                format!("must be a positive finite number, got {}", self.lr),
-            ));
-        }
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(Error::invalid(
-                "l2",
-                format!("must be zero or a positive finite number, got {}", self.l2),
-            ));
-        }
+        check_positive("lr", self.lr)?;
+        check_non_negative("l2", self.l2)?;
         if self.batch == 0 {
             return Err(Error::invalid("batch", "must be at least 1"));
         }
