@@ -75,6 +75,10 @@ impl Block {
     /// # Safety
     /// Every pointer must address the block's elements under its strides.
     pub(super) unsafe fn run(self, alpha: f32, beta: f32, parallelism: gemm::Parallelism) {
+        if matches!(parallelism, gemm::Parallelism::None) && super::small::fits(&self) {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { super::small::run(self, alpha, beta) };
+        }
         unsafe {
             gemm::gemm(
                 self.m,

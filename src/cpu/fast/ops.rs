@@ -86,6 +86,17 @@ pub(super) fn loss_forward_backward(
 ) -> (f64, usize) {
     let mut total = 0.0f64;
     let mut correct = 0;
+    if loss == Loss::CrossEntropy {
+        // exp(z - max) once per element, into dz: the row maxima subtracted first, then one
+        // pass over the whole block, which vectorises (a row is often only ten wide).
+        for (d, o) in dz[..m * n].chunks_exact_mut(n).zip(out.chunks_exact(n)) {
+            let max = o.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            d.iter_mut().zip(o).for_each(|(d, &z)| *d = z - max);
+        }
+        dz[..m * n]
+            .iter_mut()
+            .for_each(|d| *d = exp_nonpositive(*d));
+    }
     for i in 0..m {
         let o = &out[i * n..(i + 1) * n];
         let t = &y[i * n..(i + 1) * n];
@@ -97,14 +108,17 @@ pub(super) fn loss_forward_backward(
         match loss {
             Loss::CrossEntropy => {
                 let max = o.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = o.iter().map(|&z| (z - max).exp()).sum();
+                // d holds exp(z - max) (above): p = e/Σe. The shader computes exp(z - log Σe)
+                // instead, a second exp per element; the two differ by an ulp or two.
+                let sum: f32 = d.iter().sum();
                 let log_sum = sum.ln() + max;
                 // p·Σy - y: p - y for one-hot rows (Σy is exactly 1), w·(p - y) for rows of
                 // class weight w.
                 let mass: f32 = t.iter().sum();
+                let scale = mass / sum;
                 for j in 0..n {
                     row -= t[j] * (o[j] - log_sum);
-                    d[j] = ((o[j] - log_sum).exp() * mass - t[j]) * inv_m;
+                    d[j] = (d[j] * scale - t[j]) * inv_m;
                 }
             }
             Loss::Bce => {
@@ -130,6 +144,37 @@ pub(super) fn loss_forward_backward(
         total += row as f64;
     }
     (total, correct)
+}
+
+/// e^x for x ≤ 0 (a softmax's z - max), to f32 precision (within 2 ulp of the correctly
+/// rounded value; 0 below -87.3, where e^x leaves f32's normal range): Cody-Waite reduction to
+/// x = n·ln2 + r, |r| ≤ ln2/2, then e^r by its degree-6 minimax polynomial (Cephes' expf) and
+/// 2^n from the exponent bits. Branch-free, so a row's worth vectorises, where libm's expf is
+/// a call per element. NaN stays NaN.
+#[inline]
+pub(super) fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5·2^23: adding and subtracting it rounds to the nearest integer (x ≥ -126 here).
+    const ROUND: f32 = 12_582_912.0;
+    let under = x < -87.33;
+    let x = if under { -87.33 } else { x };
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    // n's two's complement sits in t's low mantissa bits: 2^n = (n + 127) << 23, integer ops
+    // only (a float-to-int cast saturates, which costs more than the rest).
+    let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits());
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
+    if under { 0.0 } else { e * scale }
 }
 
 /// `v = μ·v + g;  θ -= lr·v`, or `θ -= lr·(g + μ·v)` with `nesterov`; `grad` already holds the
@@ -184,10 +229,11 @@ pub(super) fn adam_update(
 
 /// Index of the first largest value.
 pub fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
+    let Some(&first) = v.first() else { return 0 };
+    let (mut best, mut top) = (0, first);
+    for (i, &x) in v.iter().enumerate().skip(1) {
+        if x > top {
+            (best, top) = (i, x);
         }
     }
     best
@@ -232,5 +278,36 @@ pub(super) fn optimize(
             momentum_update(p, s0, g, lr, opt.momentum, opt.method == Method::Nesterov)
         }
         Method::Adam | Method::AdamW => adam_update(p, s0, s1, g, lr, wd, opt, bias),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exp_nonpositive;
+
+    /// Distance in ulps between two finite non-negative f32s.
+    fn ulps(a: f32, b: f32) -> u32 {
+        a.to_bits().abs_diff(b.to_bits())
+    }
+
+    #[test]
+    fn exp_nonpositive_is_within_two_ulp_of_the_rounded_value() {
+        let mut worst = (0, 0.0);
+        let mut x = 0.0f32;
+        // Every 1/4096 from 0 down to -87.3, and the ends.
+        while x > -87.3 {
+            let want = (x as f64).exp() as f32;
+            let d = ulps(exp_nonpositive(x), want);
+            if d > worst.0 {
+                worst = (d, x);
+            }
+            x -= 1.0 / 4096.0;
+        }
+        assert!(worst.0 <= 2, "{} ulp at x = {}", worst.0, worst.1);
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(-0.0), 1.0);
+        assert_eq!(exp_nonpositive(-100.0), 0.0);
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        assert!(exp_nonpositive(f32::NAN).is_nan());
     }
 }
