@@ -373,14 +373,14 @@ impl GemmResult {
     }
 }
 
-/// The shapes swept: squares, then each task's training matmuls (forward X·W, weight gradient
-/// Xᵀ·dZ, input gradient dZ·Wᵀ).
+/// The shapes swept: squares, then the training matmuls of T1, T2 and T3 (forward X·W, weight
+/// gradient Xᵀ·dZ, input gradient dZ·Wᵀ).
 pub fn gemm_shapes() -> Vec<(&'static str, usize, usize, usize)> {
     let mut v: Vec<_> = [128, 256, 512, 1024, 2048]
         .iter()
         .map(|&s| ("square", s, s, s))
         .collect();
-    for t in &TASKS[..2] {
+    for t in &TASKS[..3] {
         for w in t.sizes.windows(2) {
             let (fi, fo, b) = (w[0], w[1], t.batch);
             v.push(("X·W", b, fi, fo));
