@@ -175,6 +175,9 @@ mod imp {
             }
         }
         let (va, vb) = (_mm256_set1_ps(alpha), _mm256_set1_ps(beta));
+        // Lane j of half h is one of c's columns when 8·h + j < cols.
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = [0, 8].map(|h| _mm256_cmpgt_epi32(_mm256_set1_epi32(t.cols as i32 - h), lanes));
         for (r, acc) in acc.iter().enumerate() {
             // SAFETY: row r of the tile, its `cols` columns.
             let c = unsafe { t.c.add(r * blk.c_rs) };
@@ -192,18 +195,18 @@ mod imp {
                     }
                 }
             } else {
-                let mut row = [0f32; NR];
-                unsafe {
-                    _mm256_storeu_ps(row.as_mut_ptr(), acc[0]);
-                    _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[1]);
-                }
-                for (j, &v) in row[..t.cols].iter().enumerate() {
-                    let p = unsafe { &mut *c.add(j) };
-                    *p = if beta == 0.0 {
-                        alpha * v
-                    } else {
-                        beta.mul_add(*p, alpha * v)
-                    };
+                // The tile's last columns: masked loads and stores touch only c's `cols`.
+                for (h, &v) in acc.iter().enumerate() {
+                    unsafe {
+                        let p = c.add(8 * h);
+                        let v = _mm256_mul_ps(va, v);
+                        let v = if beta == 0.0 {
+                            v
+                        } else {
+                            _mm256_fmadd_ps(vb, _mm256_maskload_ps(p, mask[h]), v)
+                        };
+                        _mm256_maskstore_ps(p, mask[h], v);
+                    }
                 }
             }
         }
