@@ -16,12 +16,21 @@ use super::gemm::Block;
 const MAX_PACKED: usize = 32 * 1024;
 /// Largest product, in multiply-adds, taken here; larger ones amortise the gemm crate's set-up.
 const MAX_MACS: usize = 1 << 22;
+/// The same where the CPU has AVX-512, whose twice-as-wide kernels the crate uses: there only
+/// the products where its set-up dominates (T3's and T5's) come here. Unmeasured on such a CPU
+/// (none was at hand): a conservative bound, kept where this kernel's AVX2 cannot lose much.
+const MAX_MACS_AVX512: usize = 1 << 18;
 
 /// Whether this kernel takes the block: AVX2 and FMA present, the block small (see above).
 pub(super) fn fits(b: &Block) -> bool {
+    let max_macs = if imp::wide() {
+        MAX_MACS_AVX512
+    } else {
+        MAX_MACS
+    };
     imp::available()
         && b.k * b.n.next_multiple_of(imp::NR) <= MAX_PACKED
-        && b.m * b.k * b.n <= MAX_MACS
+        && b.m * b.k * b.n <= max_macs
 }
 
 /// c = alpha·a·b + beta·c for a block that `fits`; c is not read when beta is 0.
@@ -48,6 +57,12 @@ mod imp {
     pub(super) fn available() -> bool {
         static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *YES.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+
+    /// Whether the CPU has AVX-512 (the gemm crate's wider kernels).
+    pub(super) fn wide() -> bool {
+        static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *YES.get_or_init(|| is_x86_feature_detected!("avx512f"))
     }
 
     thread_local! {
@@ -223,6 +238,10 @@ mod imp {
         false
     }
 
+    pub(super) fn wide() -> bool {
+        false
+    }
+
     pub(super) unsafe fn run(_: Block, _: f32, _: f32) {
         unreachable!("small::run without AVX2: `fits` says no")
     }
@@ -331,5 +350,7 @@ mod tests {
         // T3's and T5's fit where the CPU has the instructions.
         assert_eq!(fits(&big(32, 64, 32)), imp::available());
         assert_eq!(fits(&big(16, 128, 64)), imp::available());
+        // T1's weight gradient, one thread's half (392 × 64 × 128): here only without AVX-512.
+        assert_eq!(fits(&big(392, 64, 128)), imp::available() && !imp::wide());
     }
 }
