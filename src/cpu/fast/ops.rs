@@ -86,7 +86,7 @@ pub(super) fn loss_forward_backward(
 ) -> (f64, usize) {
     let mut total = 0.0f64;
     let mut correct = 0;
-    if loss == Loss::CrossEntropy {
+    if loss == Loss::CrossEntropy && n > 0 {
         // exp(z - max) once per element, into dz: the row maxima subtracted first, then one
         // pass over the whole block, which vectorises (a row is often only ten wide).
         for (d, o) in dz[..m * n].chunks_exact_mut(n).zip(out.chunks_exact(n)) {
