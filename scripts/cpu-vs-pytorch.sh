@@ -5,6 +5,8 @@
 # ratio of interleaved runs means much.
 # usage: scripts/cpu-vs-pytorch.sh [rounds] [reference.sh] [threads]   (setup-reference.sh once first)
 # threads: both sides use that many (default 2, the reference's default). TASKS="T1 T5" picks tasks.
+# On a CPU without AVX-512, where ../shared/bench/reference.sh dies with SIGILL, the reference
+# runs with OpenBLAS's Haswell kernel instead (said once on stderr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -12,10 +14,37 @@ ref=${2:-../shared/bench/reference.sh}
 threads=${3:-2}
 cargo build --release --quiet
 out=$(mktemp)
+# The reference's line for task $1. reference.sh sets OPENBLAS_CORETYPE=SkylakeX, which dies
+# with SIGILL (exit 132) on a CPU without AVX-512 (AMD Zen 3 hosts of this kind): then its
+# reference_mlp.py runs with the same settings but the Haswell (AVX2) kernel, said once.
+haswell=0
+reference() {
+  local line rc=0
+  if [ "$haswell" = 0 ]; then
+    line=$("$ref" "$1" "$threads") || rc=$?
+    if [ "$rc" = 132 ] && [ -f "$(dirname "$ref")/reference_mlp.py" ]; then
+      echo "note: $ref died with SIGILL (no AVX-512 here): running its reference_mlp.py with OPENBLAS_CORETYPE=Haswell" >&2
+      haswell=1
+    elif [ "$rc" != 0 ]; then
+      echo "error: $ref $1 $threads failed (exit $rc)" >&2
+      exit 1
+    fi
+  fi
+  if [ "$haswell" = 1 ]; then
+    line=$(OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
+      LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+      /usr/bin/python3 "$(dirname "$ref")/reference_mlp.py" --task "$1" --threads "$threads")
+  fi
+  echo "$line"
+}
 for r in $(seq "$rounds"); do
   for t in ${TASKS:-T1 T2 T3 T5}; do
-    echo "{\"round\": $r, \"who\": \"pytorch\", \"line\": $("$ref" "$t" "$threads")}" >>"$out"
-    echo "{\"round\": $r, \"who\": \"wgtrain\", \"line\": $(./target/release/wgtrain bench --task "$t" --device cpu --threads "$threads" --json 2>/dev/null)}" >>"$out"
+    reference "$t" >"$out.ref" # not in a subshell: the Haswell switch must persist
+    line=$(cat "$out.ref")
+    echo "{\"round\": $r, \"who\": \"pytorch\", \"line\": $line}" >>"$out"
+    line=$(./target/release/wgtrain bench --task "$t" --device cpu --threads "$threads" --json 2>/dev/null) ||
+      { echo "error: wgtrain bench --task $t failed (run it alone to see why)" >&2; exit 1; }
+    echo "{\"round\": $r, \"who\": \"wgtrain\", \"line\": $line}" >>"$out"
   done
 done
 python3 - "$out" <<'PY'
@@ -31,4 +60,4 @@ for t in sorted({r["line"]["task"] for r in rows}):
             p, w = statistics.median(get("pytorch", k)), statistics.median(get("wgtrain", k))
             print(f"  {k.split('_')[0]:<3}{p:>19.0f}{w:>19.0f}{w / p:>7.2f}")
 PY
-rm -f "$out"
+rm -f "$out" "$out.ref"
