@@ -193,34 +193,29 @@ mod imp {
         // Lane j of half h is one of c's columns when 8·h + j < cols.
         let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mask = [0, 8].map(|h| _mm256_cmpgt_epi32(_mm256_set1_epi32(t.cols as i32 - h), lanes));
+        let full = t.cols == NR;
         for (r, acc) in acc.iter().enumerate() {
-            // SAFETY: row r of the tile, its `cols` columns.
+            // SAFETY: row r of the tile, its `cols` columns: a full tile's plain loads and
+            // stores, or the last columns' masked ones that touch only c's `cols`.
             let c = unsafe { t.c.add(r * blk.c_rs) };
-            if t.cols == NR {
-                for (h, &v) in acc.iter().enumerate() {
-                    unsafe {
-                        let p = c.add(8 * h);
-                        let v = _mm256_mul_ps(va, v);
-                        let v = if beta == 0.0 {
-                            v
+            for (h, &v) in acc.iter().enumerate() {
+                unsafe {
+                    let (p, m) = (c.add(8 * h), mask[h]);
+                    let v = _mm256_mul_ps(va, v);
+                    let v = if beta == 0.0 {
+                        v
+                    } else {
+                        let old = if full {
+                            _mm256_loadu_ps(p)
                         } else {
-                            _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), v)
+                            _mm256_maskload_ps(p, m)
                         };
-                        _mm256_storeu_ps(p, v);
-                    }
-                }
-            } else {
-                // The tile's last columns: masked loads and stores touch only c's `cols`.
-                for (h, &v) in acc.iter().enumerate() {
-                    unsafe {
-                        let p = c.add(8 * h);
-                        let v = _mm256_mul_ps(va, v);
-                        let v = if beta == 0.0 {
-                            v
-                        } else {
-                            _mm256_fmadd_ps(vb, _mm256_maskload_ps(p, mask[h]), v)
-                        };
-                        _mm256_maskstore_ps(p, mask[h], v);
+                        _mm256_fmadd_ps(vb, old, v)
+                    };
+                    if full {
+                        _mm256_storeu_ps(p, v)
+                    } else {
+                        _mm256_maskstore_ps(p, m, v)
                     }
                 }
             }
