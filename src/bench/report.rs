@@ -108,22 +108,28 @@ impl Report {
 
 /// The task results as a table, the first and last ten epochs, and the paths compared.
 fn tasks_table(results: &[BenchResult], peaks: &Peaks) -> String {
-    let mut out = format!(
-        "{:<4} {:>11} {:>9} {:>9} {:>6} {:>8}  device\n",
-        "task", "samples/s", "s/epoch", "GFLOP/s", "peak", "test acc"
+    let mut out = aligned(
+        &[
+            ("", "task", 4),
+            (" ", "samples/s", 11),
+            (" ", "s/epoch", 9),
+            (" ", "GFLOP/s", 9),
+            (" ", "peak", 6),
+            (" ", "test acc", 8),
+            ("  ", "device", 0),
+        ],
+        results.iter().map(|r| {
+            vec![
+                r.task.to_string(),
+                format!("{:.0}", r.samples_per_sec),
+                format!("{:.3}", r.seconds_per_epoch),
+                format!("{:.1}", r.gflops),
+                peaks.share(&r.device, r.gflops),
+                format!("{:.4}", r.test_accuracy),
+                r.device.clone(),
+            ]
+        }),
     );
-    for r in results {
-        out += &format!(
-            "{:<4} {:>11.0} {:>9.3} {:>9.1} {:>6} {:>8.4}  {}\n",
-            r.task,
-            r.samples_per_sec,
-            r.seconds_per_epoch,
-            r.gflops,
-            peaks.share(&r.device, r.gflops),
-            r.test_accuracy,
-            r.device
-        );
-    }
     for r in results {
         if let Some((first, last)) = r.first_last {
             out += &format!(
@@ -166,21 +172,48 @@ fn compare(gpu: f64, cpu: f64) -> String {
 
 /// The GEMM results as a table, each with its share of its path's peak.
 fn gemm_table(results: &[GemmResult], peaks: &Peaks) -> String {
-    let mut out = format!(
-        "{:<8} {:>6} {:>6} {:>6}  {:>10} {:>6}  device\n",
-        "form", "m", "k", "n", "GFLOP/s", "peak"
-    );
-    for r in results {
-        out += &format!(
-            "{:<8} {:>6} {:>6} {:>6}  {:>10.1} {:>6}  {}\n",
-            r.form,
-            r.m,
-            r.k,
-            r.n,
-            r.gflops,
-            peaks.share(&r.device, r.gflops),
-            r.device
-        );
+    aligned(
+        &[
+            ("", "form", 8),
+            (" ", "m", 6),
+            (" ", "k", 6),
+            (" ", "n", 6),
+            ("  ", "GFLOP/s", 10),
+            (" ", "peak", 6),
+            ("  ", "device", 0),
+        ],
+        results.iter().map(|r| {
+            vec![
+                r.form.to_string(),
+                r.m.to_string(),
+                r.k.to_string(),
+                r.n.to_string(),
+                format!("{:.1}", r.gflops),
+                peaks.share(&r.device, r.gflops),
+                r.device.clone(),
+            ]
+        }),
+    )
+}
+
+/// A header line and a line per row: each column's gap before it, name and width (the first
+/// left-aligned, the others right-aligned; width 0, the device, unpadded).
+fn aligned(columns: &[(&str, &str, usize)], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, (&(gap, _, width), cell)) in columns.iter().zip(cells).enumerate() {
+            s += gap;
+            s += &match (i, width) {
+                (_, 0) => cell.to_string(),
+                (0, w) => format!("{cell:<w$}"),
+                (_, w) => format!("{cell:>w$}"),
+            };
+        }
+        s + "\n"
+    };
+    let mut out = line(&mut columns.iter().map(|c| c.1));
+    for row in rows {
+        out += &line(&mut row.iter().map(String::as_str));
     }
     out
 }
@@ -253,6 +286,35 @@ T3: the GPU path trains 0.25x the CPU path's samples/s (the CPU path is 4.0x fas
         assert_eq!(j["task"], "T3");
         let j: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
         assert!(j["peak_gflops"].is_null(), "{j}");
+    }
+
+    #[test]
+    fn a_gemm_report_aligns_its_columns_and_leaves_the_device_unpadded() {
+        let gemm = |device: &str, form, (m, k, n), gflops| GemmResult {
+            device: device.into(),
+            form,
+            m,
+            k,
+            n,
+            gflops,
+        };
+        let report = Report::Gemm {
+            results: vec![
+                gemm("cpu", "square", (1024, 1024, 1024), 91.4),
+                gemm("gpu: llvmpipe (64x64 tiles)", "Xᵀ·dZ", (784, 64, 128), 7.0),
+            ],
+            peaks: Peaks {
+                cpu: Some(100.0),
+                gpu: Some(1000.0),
+            },
+        };
+        // The columns as the two hand-aligned formatters wrote them before they shared one.
+        let want = "\
+form          m      k      n     GFLOP/s   peak  device
+square     1024   1024   1024        91.4    91%  cpu
+Xᵀ·dZ       784     64    128         7.0   0.7%  gpu: llvmpipe (64x64 tiles)
+";
+        assert_eq!(report.table(), want);
     }
 
     #[test]
