@@ -52,7 +52,8 @@ enum Command {
     /// Show how `train` would read a CSV file: each column's role (input, label, target,
     /// ignored and why), kind, levels or range, mean and std, missing cells and an example;
     /// then the file's delimiter, decimal and thousands marks, header, encoding and rows. Takes
-    /// train's CSV flags; a file train would refuse gets train's error.
+    /// train's CSV flags; a file train would refuse gets train's error. With --model: how that
+    /// model's eval or predict would read the file, and their error if they refuse it.
     Schema(Box<cli::schema::SchemaArgs>),
     /// Predict with a saved model: class and probabilities (or outputs) per sample, as CSV.
     Predict(cli::eval::PredictArgs),
@@ -107,11 +108,14 @@ fn prepare_environment(closed_pipe_ends: bool) {
 fn main() {
     let cli = Cli::parse();
     prepare_environment(!matches!(cli.command, Command::Train(_)));
-    // The commands whose table errors point to `wgtrain schema`.
-    let reads_tables = matches!(
-        cli.command,
-        Command::Train(_) | Command::Eval(_) | Command::Predict(_)
-    );
+    // The commands whose table errors point to `wgtrain schema` (eval's and predict's to
+    // `wgtrain schema --model`, with their model).
+    let reads_tables = match &cli.command {
+        Command::Train(_) => Some(None),
+        Command::Eval(a) => Some(Some(a.model().to_path_buf())),
+        Command::Predict(a) => Some(Some(a.model().to_path_buf())),
+        _ => None,
+    };
     let uses_gpu = matches!(
         cli.command,
         Command::Train(_)
@@ -146,7 +150,9 @@ fn main() {
     }
     if let Err(e) = result {
         note!("error: {}", cli::message(&e));
-        if reads_tables && let Some(hint) = cli::schema_hint(&e) {
+        if let Some(model) = reads_tables
+            && let Some(hint) = cli::schema_hint(&e, model.as_deref())
+        {
             note!("hint: {hint}");
         }
         std::process::exit(1);

@@ -387,13 +387,16 @@ fn a_table_error_points_to_schema_and_other_errors_do_not() {
         "no {hint:?}\n{}",
         run.show()
     );
-    // eval and predict read their file as the model says, and point to it alike.
+    // eval and predict read their file as the model says, and point to schema with it.
     let good = s.write("good.csv", table(40, ","));
     let model = s.arg("m.safetensors");
     s.run(&[
         "train", "--data", &good, "--device", "cpu", "--epochs", "1", "--save", &model,
     ])
     .assert_success();
+    let hint = format!(
+        "hint: `wgtrain schema --model {model} {file}` shows how the model reads each of its columns"
+    );
     for command in [
         vec!["eval", "--model", &model, "--data", &file],
         vec!["predict", "--model", &model, "--input", &file],

@@ -2,7 +2,8 @@
 //! per column and the file's format (or JSON), train's refusal for a file train refuses; a
 //! windows-1252 file refused naming the line and `--encoding`, then read with it, and eval and
 //! predict reading their files so from the model; a UTF-16 file read by its byte-order mark;
-//! comment lines refused naming `--comment`, then skipped everywhere.
+//! comment lines refused naming `--comment`, then skipped everywhere. `schema --model`: a file
+//! as a model's eval or predict reads it, and their refusal.
 #![cfg(feature = "cli")]
 
 mod common;
@@ -365,4 +366,63 @@ fn day_first_reads_slashed_dates_day_first_in_schema_and_train_and_resume_keeps_
         "cpu",
     ]);
     resumed.assert_error(&["--day-first", "mm/dd/yyyy"]);
+}
+
+#[test]
+fn schema_with_a_model_reads_the_file_as_eval_or_predict_would() {
+    let s = Scratch::new("schema_model");
+    let file = s.write("villes.csv", cities(60));
+    let model = s.arg("model.safetensors");
+    s.run(&[
+        "train", "--data", &file, "--device", "cpu", "--epochs", "5", "--save", &model,
+    ])
+    .assert_success();
+    // The training file: eval's reading, the model's roles.
+    let out = s
+        .run(&["schema", "--model", &model, &file])
+        .success_stdout();
+    assert!(out.contains("read as `wgtrain eval --model"), "{out}");
+    let roles: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|l| l.split_whitespace().nth(2).unwrap_or_default())
+        .collect();
+    assert_eq!(roles, ["input", "input", "label"], "{out}");
+    // No label, another order, a column the model does not have: predict's reading.
+    let mut text = String::from("extra,x,ville\n");
+    for i in 0..5 {
+        text += &format!("e{i},{i},Köln\n");
+    }
+    let other = s.write("autres.csv", text);
+    let out = s
+        .run(&["schema", "--model", &model, &other])
+        .success_stdout();
+    for want in [
+        "read as `wgtrain predict --model",
+        "unused (not in the model)",
+        "not in the file, not needed to predict: y",
+        "5 rows",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    // A cell eval cannot read: the description, then eval's error (exit 1).
+    let bad = s.write("bad.csv", "ville,x,y\nKöln,1,oui\nKöln,abc,non\n");
+    let run = s.run(&["schema", "--model", &model, &bad]);
+    assert!(run.stdout.contains("refused: line 3"), "{}", run.show());
+    run.assert_clean_failure(&[])
+        .assert_error_line(&["bad.csv: line 3", "\"abc\" is not a number"]);
+    // The CSV flags are a training file's: refused beside a model.
+    s.run(&["schema", "--model", &model, &file, "--label", "y"])
+        .assert_clean_failure(&[])
+        .assert_error_line(&["--model: the model's table says how its files are read"]);
+    // A model not trained on a table has no columns to describe.
+    let digits = s.arg("digits.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--epochs", "1", "--save", &digits,
+    ])
+    .assert_success();
+    s.run(&["schema", "--model", &digits, &file])
+        .assert_clean_failure(&[])
+        .assert_error_line(&["--model has no table"]);
 }

@@ -181,3 +181,17 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     }
     Ok(())
 }
+
+impl EvalArgs {
+    /// The model file (for the error hint `main` gives).
+    pub fn model(&self) -> &std::path::Path {
+        &self.model
+    }
+}
+
+impl PredictArgs {
+    /// The model file (for the error hint `main` gives).
+    pub fn model(&self) -> &std::path::Path {
+        &self.model
+    }
+}

@@ -40,8 +40,9 @@ pub fn message(e: &anyhow::Error) -> String {
 }
 
 /// For an error reading a table (a `.csv` or `.tsv` file, gzipped or not, that exists), where
-/// to look next: `wgtrain schema` shows how each of its columns is read.
-pub fn schema_hint(e: &anyhow::Error) -> Option<String> {
+/// to look next: `wgtrain schema` shows how each of its columns is read (`--model`: how that
+/// model reads them, for eval and predict).
+pub fn schema_hint(e: &anyhow::Error, model: Option<&std::path::Path>) -> Option<String> {
     e.chain()
         .find_map(|cause| match cause.downcast_ref::<wgtrain::Error>() {
             Some(wgtrain::Error::Data { path, .. }) => {
@@ -49,11 +50,16 @@ pub fn schema_hint(e: &anyhow::Error) -> Option<String> {
                 let table = [".csv", ".tsv", ".csv.gz", ".tsv.gz"]
                     .iter()
                     .any(|ext| name.ends_with(ext));
-                (table && path.is_file()).then(|| {
-                    format!(
+                (table && path.is_file()).then(|| match model {
+                    None => format!(
                         "`wgtrain schema {}` shows how each of its columns is read",
                         path.display()
-                    )
+                    ),
+                    Some(m) => format!(
+                        "`wgtrain schema --model {} {}` shows how the model reads each of its columns",
+                        m.display(),
+                        path.display()
+                    ),
                 })
             }
             _ => None,

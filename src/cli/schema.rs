@@ -1,4 +1,5 @@
-//! `wgtrain schema FILE`: how a training run would read a CSV file, column by column.
+//! `wgtrain schema FILE`: how a training run would read a CSV file, column by column; with
+//! `--model`, how that model's eval or predict would.
 
 use std::path::PathBuf;
 
@@ -12,13 +13,22 @@ pub struct SchemaArgs {
     /// The CSV file (.csv, .tsv, or gzipped .csv.gz, .tsv.gz).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Describe the file as this model reads it instead: as `eval` does when the file has the
+    /// model's label or target columns, else as `predict` does. Each column's role and kind
+    /// are the model's (its training file's), `unused` where the model has no such column; the
+    /// figures are this file's. The CSV flags do not apply: the model's table says how its
+    /// files are read
+    #[arg(long, value_name = "MODEL")]
+    model: Option<PathBuf>,
     #[command(flatten)]
     csv: CsvArgs,
     /// One JSON object instead of the lines: the file's `delimiter`, `decimal`, `thousands`,
     /// `header`, `encoding`, `comment`, `rows`, `dropped`, `inputs`, `outputs`, `notes`, and
     /// `columns`, each with `position`, `name`, `role`, `why`, `kind`, `inputs`, `levels`,
     /// `distinct`, `figures` (`min`, `max`, `mean`, `std`), `missing`, `example`; a column
-    /// train refuses has the role `refused` and train's reason as `why` (exit 1).
+    /// train refuses has the role `refused` and train's reason as `why` (exit 1). With
+    /// --model: a column the model lacks has the role `unused`, and `refused` is eval's or
+    /// predict's error when they refuse the file (exit 1).
     #[arg(long)]
     json: bool,
 }
@@ -26,7 +36,22 @@ pub struct SchemaArgs {
 /// Prints the schema the library describes, every column a training run would refuse
 /// included; then, when there is one, fails with the run's error for the first (exit 1).
 pub fn run(a: SchemaArgs) -> Result<()> {
-    let schema = wgtrain::data::Schema::of(&a.file, &csv_options(&a.csv)?)?;
+    let options = csv_options(&a.csv)?;
+    let schema = match &a.model {
+        None => wgtrain::data::Schema::of(&a.file, &options)?,
+        Some(_) if options != wgtrain::data::CsvOptions::default() => anyhow::bail!(
+            "--model: the model's table says how its files are read; the CSV flags describe a training file"
+        ),
+        Some(m) => {
+            let model = wgtrain::Model::load(m)?;
+            let (mut schema, by) = wgtrain::run::schema_for(&model, &a.file)?;
+            schema.notes.insert(
+                0,
+                format!("read as `wgtrain {by} --model {}` reads it", m.display()),
+            );
+            schema
+        }
+    };
     let text = if a.json {
         serde_json::to_string_pretty(&schema)? + "\n"
     } else {

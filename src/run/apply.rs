@@ -324,6 +324,28 @@ pub fn predict_rows(
     Ok(rows(set.x, set.n, data::Kept::default(), notes))
 }
 
+/// How `model` reads the CSV file `path`, column by column (`Schema::read_by`): as eval reads
+/// it when the file has the model's label or target columns, else as predict does (unseen
+/// categories read as none of their levels); with which, "eval" or "predict". An error for a
+/// model saved without a table (not trained on a CSV file), which reads CSV files as bare
+/// numbers.
+pub fn schema_for(model: &Model, path: &Path) -> Result<(data::Schema, &'static str)> {
+    let Some(table) = &model.input.table else {
+        return Err(Error::invalid(
+            "model",
+            "has no table (it was not trained on a CSV file, or was saved without wgtrain's metadata): it reads a CSV file's cells as bare numbers, with no columns to describe",
+        ));
+    };
+    let (schema, by) = match data::Schema::read_by(path, table, Need::Targets) {
+        Ok(s) => (s, "eval"),
+        Err(e) => match data::Schema::read_by(path, table, Need::Features { strict: false }) {
+            Ok(s) => (s, "predict"),
+            Err(_) => return Err(e),
+        },
+    };
+    Ok((schema, by))
+}
+
 /// A CSV cell: quoted (with its quotes doubled) when it holds a comma, a quote or a line end.
 fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {

@@ -46,6 +46,7 @@ pub use crate::checkpoint::write_atomic;
 pub use crate::checkpoint::{Arch, check_output};
 pub use apply::{
     EvalRows, Part, PredictRows, eval_rows, predict_rows, predictions_csv, predictions_csv_with,
+    schema_for,
 };
 pub use arch::{build, check, check_plain, expand, load_model};
 pub use outputs::{Named, check_distinct};

@@ -44,19 +44,15 @@ impl Table {
     /// file both have names, else by position; the file's own delimiter (`format_of`).
     /// `rows`: how many rows to expect (to allocate once), when known.
     pub fn read(&self, path: &Path, need: Need, rows: Option<usize>) -> Result<Rows> {
-        let (format, thousands) = self.format_of(path);
-        let mut rec = Records::open(path, format)?;
-        let first_line = rec.first()?;
-        let first: Vec<String> = rec.record.iter().map(String::from).collect();
-        let misfit = Misfit {
-            path,
-            line: first_line,
-            cause: rec.width_cause(first_line),
-            read_as: (format.delimiter != self.delimiter).then_some(format.delimiter),
-        };
-        let numbers = (format.decimal, thousands);
-        let layout = self.layout(&first, numbers, need, &misfit)?;
+        let Opened {
+            mut rec,
+            first_line,
+            format,
+            thousands,
+            layout,
+        } = self.open(path, need)?;
         let header = layout.header;
+        let numbers = (format.decimal, thousands);
         let mut reading = Reading::new(self, path, need, rows, numbers, layout)?;
         if !header {
             reading.row(first_line, &rec.record)?;
@@ -70,6 +66,29 @@ impl Table {
             reading.row(line, &rec.record)?;
         }
         reading.finish(first_line)
+    }
+
+    /// `path` opened to be read with this table (`read`, `Schema::read_by`): its format
+    /// (`format_of`), its first line read, and how its columns meet the table's.
+    pub(super) fn open(&self, path: &Path, need: Need) -> Result<Opened> {
+        let (format, thousands) = self.format_of(path);
+        let mut rec = Records::open(path, format)?;
+        let first_line = rec.first()?;
+        let first: Vec<String> = rec.record.iter().map(String::from).collect();
+        let misfit = Misfit {
+            path,
+            line: first_line,
+            cause: rec.width_cause(first_line),
+            read_as: (format.delimiter != self.delimiter).then_some(format.delimiter),
+        };
+        let layout = self.layout(&first, (format.decimal, thousands), need, &misfit)?;
+        Ok(Opened {
+            rec,
+            first_line,
+            format,
+            thousands,
+            layout,
+        })
     }
 
     /// Whether the file's `first` record is a header line, and the file's column for each of
@@ -222,6 +241,17 @@ pub(super) fn is_output(k: &Kind) -> bool {
 
 /// Why the file's first line does not fit the table: a comment or an unclosed quote there
 /// (`cause`), or a file written with another delimiter (`read_as`), before the columns it lacks.
+/// A file opened with a table (`Table::open`): its records with the first line read (the
+/// record at hand), that line's number, the format and thousands separator it is read with,
+/// and its columns laid over the table's.
+pub(super) struct Opened {
+    pub(super) rec: Records,
+    pub(super) first_line: usize,
+    pub(super) format: Format,
+    pub(super) thousands: Option<char>,
+    pub(super) layout: Layout,
+}
+
 struct Misfit<'a> {
     path: &'a Path,
     /// The first line's number.

@@ -1,6 +1,7 @@
 //! A CSV file described before training (`Schema::of`): the table the training run would fit,
 //! each column's role and kind with its statistics (f64, from the cells), and how the file is
-//! written: what `wgtrain schema` prints.
+//! written: what `wgtrain schema` prints. Or described as a trained model's table reads it for
+//! eval or predict (`Schema::read_by`, `wgtrain schema --model`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,6 +13,8 @@ use super::read::{Records, delimiter_name, open_text};
 use super::{
     CsvOptions, Format, Kind, LeftOut, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Table, file_name,
 };
+
+mod model;
 use crate::error::{Error, Result};
 
 /// Values of a list shown in a line.
@@ -34,6 +37,9 @@ pub enum Role {
     /// A column a training run refuses (`why` is its error): the file does not train until
     /// it is left out, read otherwise, or corrected.
     Refused,
+    /// Read past by a model's table (`Schema::read_by`): the table has no column of its name
+    /// (or, without names, its position).
+    Unused,
 }
 
 /// What a column holds.
@@ -147,8 +153,12 @@ pub struct Schema {
     pub inputs: usize,
     /// See `inputs`.
     pub outputs: usize,
-    /// One per column the fit left out on its own, then one per date column (`Table::notes`).
+    /// One per column the fit left out on its own, then one per date column (`Table::notes`);
+    /// for a model's table, what the read settled.
     pub notes: Vec<String>,
+    /// For a model's table (`Schema::read_by`): the read's error, when it refuses the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What is counted of a column while the file is read again.
@@ -295,6 +305,7 @@ impl Schema {
             inputs: table.inputs(),
             outputs: table.outputs(),
             notes: table.notes(),
+            refused: None,
         })
     }
 
@@ -379,17 +390,22 @@ impl Schema {
             self.columns
                 .iter()
                 .filter(|c| c.role == Role::Refused)
-                .map(|c| format!("refused: {}", named(c.why.as_deref().unwrap_or_default()))),
+                .filter_map(|c| c.why.as_deref())
+                .chain(self.refused.as_deref())
+                .map(|why| format!("refused: {}", named(why))),
         );
         out
     }
 
-    /// The error a training run on the file gives for its first refused column, if any.
+    /// The error a training run on the file gives for its first refused column, or a model's
+    /// read for the file (`read_by`), if any.
     pub fn refusal(&self) -> Option<Error> {
         self.columns
             .iter()
             .find(|c| c.role == Role::Refused)
-            .map(|c| Error::data(&self.file, c.why.clone().unwrap_or_default()))
+            .map(|c| c.why.clone().unwrap_or_default())
+            .or_else(|| self.refused.clone())
+            .map(|why| Error::data(&self.file, why))
     }
 }
 
@@ -485,6 +501,7 @@ fn role(c: &ColumnSchema) -> String {
             _ => "left out (row index)".into(),
         },
         Role::Refused => "refused (see below)".into(),
+        Role::Unused => "unused (not in the model)".into(),
     }
 }
 
