@@ -239,8 +239,6 @@ pub(super) fn is_output(k: &Kind) -> bool {
     matches!(k, Kind::Label | Kind::Target)
 }
 
-/// Why the file's first line does not fit the table: a comment or an unclosed quote there
-/// (`cause`), or a file written with another delimiter (`read_as`), before the columns it lacks.
 /// A file opened with a table (`Table::open`): its records with the first line read (the
 /// record at hand), that line's number, the format and thousands separator it is read with,
 /// and its columns laid over the table's.
@@ -252,6 +250,8 @@ pub(super) struct Opened {
     pub(super) layout: Layout,
 }
 
+/// Why the file's first line does not fit the table: a comment or an unclosed quote there
+/// (`cause`), or a file written with another delimiter (`read_as`), before the columns it lacks.
 struct Misfit<'a> {
     path: &'a Path,
     /// The first line's number.

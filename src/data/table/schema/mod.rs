@@ -13,9 +13,9 @@ use super::read::{Records, delimiter_name, open_text};
 use super::{
     CsvOptions, Format, Kind, LeftOut, MAX_LEVELS, MIN_ROWS_FOR_DISTINCT_GUARD, Table, file_name,
 };
+use crate::error::{Error, Result};
 
 mod model;
-use crate::error::{Error, Result};
 
 /// Values of a list shown in a line.
 const SHOWN_VALUES: usize = 6;
@@ -85,7 +85,7 @@ pub struct DateSpan {
     pub last: String,
 }
 
-/// One column of the file, as the training run would read it.
+/// One column of the file, as the training run would read it (or a model's table: `read_by`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ColumnSchema {
     /// 1-based.
@@ -94,7 +94,8 @@ pub struct ColumnSchema {
     pub name: String,
     /// What it is to the network.
     pub role: Role,
-    /// Why an ignored column is: "the setting `ignore`", or the reason the fit left it out.
+    /// Why an ignored column is: "the setting `ignore`", or the reason the fit left it out;
+    /// why an unused one is (the model's table has no such column).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
     /// What it holds.
