@@ -416,13 +416,29 @@ fn schema_with_a_model_reads_the_file_as_eval_or_predict_would() {
     s.run(&["schema", "--model", &model, &file, "--label", "y"])
         .assert_clean_failure(&[])
         .assert_error_line(&["--model: the model's table says how its files are read"]);
-    // A model not trained on a table has no columns to describe.
+    // A model not trained on a table reads bare numbers by position, the label last, as eval
+    // and predict do; a file of other columns is their error.
     let digits = s.arg("digits.safetensors");
     s.run(&[
         "train", "--device", "cpu", "--epochs", "1", "--save", &digits,
     ])
     .assert_success();
+    let pixels = (0..3)
+        .map(|r| format!("{},{r}\n", vec!["4"; 64].join(",")))
+        .collect::<String>();
+    let pixels = s.write("pixels.csv", pixels);
+    let out = s
+        .run(&["schema", "--model", &digits, &pixels])
+        .success_stdout();
+    for want in [
+        "   64  column 64  input",
+        "   65  column 65  label",
+        "network: 64 inputs, 10 outputs",
+        "read as `wgtrain eval --model",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
     s.run(&["schema", "--model", &digits, &file])
         .assert_clean_failure(&[])
-        .assert_error_line(&["--model has no table"]);
+        .assert_error_line(&["villes.csv"]);
 }

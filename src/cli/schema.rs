@@ -16,8 +16,9 @@ pub struct SchemaArgs {
     /// Describe the file as this model reads it instead: as `eval` does when the file has the
     /// model's label or target columns, else as `predict` does. Each column's role and kind
     /// are the model's (its training file's), `unused` where the model has no such column; the
-    /// figures are this file's. The CSV flags do not apply: the model's table says how its
-    /// files are read
+    /// figures are this file's (a model saved without a table: numbers by position, the label
+    /// last, as eval and predict read them). The CSV flags do not apply: the model's table
+    /// says how its files are read
     #[arg(long, value_name = "MODEL")]
     model: Option<PathBuf>,
     #[command(flatten)]

@@ -326,23 +326,21 @@ pub fn predict_rows(
 
 /// How `model` reads the CSV file `path`, column by column (`Schema::read_by`): as eval reads
 /// it when the file has the model's label or target columns, else as predict does (unseen
-/// categories read as none of their levels); with which, "eval" or "predict". An error for a
-/// model saved without a table (not trained on a CSV file), which reads CSV files as bare
-/// numbers.
+/// categories read as none of their levels); with which, "eval" or "predict". A model saved
+/// without a table (not trained on a CSV file, or a PyTorch `state_dict`) reads a CSV file as
+/// eval and predict do: numbers by position, the label column its training run stored, else
+/// the last.
 pub fn schema_for(model: &Model, path: &Path) -> Result<(data::Schema, &'static str)> {
-    let Some(table) = &model.input.table else {
-        return Err(Error::invalid(
-            "model",
-            "has no table (it was not trained on a CSV file, or was saved without wgtrain's metadata): it reads a CSV file's cells as bare numbers, with no columns to describe",
-        ));
-    };
-    let (schema, by) = match data::Schema::read_by(path, table, Need::Targets) {
+    let mut notes = Vec::new();
+    let table = table_for(model, None, None, &mut notes)?;
+    let (mut schema, by) = match data::Schema::read_by(path, &table, Need::Targets) {
         Ok(s) => (s, "eval"),
-        Err(e) => match data::Schema::read_by(path, table, Need::Features { strict: false }) {
+        Err(e) => match data::Schema::read_by(path, &table, Need::Features { strict: false }) {
             Ok(s) => (s, "predict"),
             Err(_) => return Err(e),
         },
     };
+    schema.notes.splice(0..0, notes);
     Ok((schema, by))
 }
 
