@@ -409,6 +409,15 @@ fn a_table_error_points_to_schema_and_other_errors_do_not() {
             run.show()
         );
     }
+    // Not for a workbook (its error says what to do), by content or by name.
+    let book = s.write("book.csv", b"PK\x03\x04 a zip archive");
+    let run = s.run(&["train", "--data", &book, "--device", "cpu"]);
+    run.assert_error(&["book.csv: a zip archive", "save the sheet as CSV"]);
+    assert!(!run.stderr.contains("hint:"), "{}", run.show());
+    let xlsx = s.write("book.xlsx", b"PK\x03\x04 a zip archive");
+    let run = s.run(&["train", "--data", &xlsx, "--device", "cpu"]);
+    run.assert_error(&["book.xlsx: a spreadsheet workbook", "save the sheet as CSV"]);
+    assert!(!run.stderr.contains("hint:"), "{}", run.show());
     // Not for a file that is not there, nor for an error that is not a table's.
     let missing = s.arg("missing.csv");
     let run = s.run(&["train", "--data", &missing, "--device", "cpu"]);

@@ -39,7 +39,8 @@ pub fn message(e: &anyhow::Error) -> String {
         .join(": ")
 }
 
-/// For an error reading a table (a `.csv` or `.tsv` file, gzipped or not, that exists), where
+/// For an error reading a table (a `.csv` or `.tsv` file, gzipped or not, that exists and is
+/// text: a workbook's error says what to do itself), where
 /// to look next: `wgtrain schema` shows how each of its columns is read (`--model`: how that
 /// model reads them, for eval and predict).
 pub fn schema_hint(e: &anyhow::Error, model: Option<&std::path::Path>) -> Option<String> {
@@ -50,7 +51,7 @@ pub fn schema_hint(e: &anyhow::Error, model: Option<&std::path::Path>) -> Option
                 let table = [".csv", ".tsv", ".csv.gz", ".tsv.gz"]
                     .iter()
                     .any(|ext| name.ends_with(ext));
-                (table && path.is_file()).then(|| match model {
+                (table && path.is_file() && wgtrain::data::is_text(path)).then(|| match model {
                     None => format!(
                         "`wgtrain schema {}` shows how each of its columns is read",
                         path.display()

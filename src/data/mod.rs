@@ -12,7 +12,7 @@ pub mod table;
 
 pub use table::{
     Column, Counts, CsvOptions, CsvText, Encoding, Kept, LeftOut, Missing, Need, Schema, Table,
-    TargetColumns, Thousands,
+    TargetColumns, Thousands, is_text,
 };
 
 use crate::error::{Error, Result};
@@ -686,10 +686,23 @@ pub fn load_source(
         _ if looks_like_a_path(source) && std::fs::symlink_metadata(source).is_err() => {
             Err(Error::data(source, "no such file or folder"))
         }
+        _ if is_workbook(source) => Err(Error::data(
+            source,
+            "a spreadsheet workbook, not a CSV file: save the sheet as CSV (in Excel: Save As, \"CSV UTF-8 (Comma delimited)\"), then give that file",
+        )),
         _ => Err(Error::usage(format!(
             "unknown dataset {source:?}: expected xor, digits, mnist, fashion-mnist, a directory of IDX files, or a path to a .csv or .tsv file (or .csv.gz, .tsv.gz)"
         ))),
     }
+}
+
+/// Whether `source` names a spreadsheet workbook (.xlsx, .xlsm, .xls, .ods), by its extension.
+fn is_workbook(source: &str) -> bool {
+    Path::new(source).extension().is_some_and(|e| {
+        ["xlsx", "xlsm", "xls", "ods"]
+            .iter()
+            .any(|w| e.eq_ignore_ascii_case(w))
+    })
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub use date::{DATE_INPUTS, DATE_SHARE, DateForm, TIME_INPUTS};
 pub use keep::Kept;
 use place::{At, at_column, line_error, no_data_rows};
 pub(crate) use read::header_names;
-pub use read::{Format, SPACES, Text, is_missing, number, number_in};
+pub use read::{Format, SPACES, Text, is_missing, is_text, number, number_in};
 pub use schema::{ColumnKind, ColumnSchema, DateSpan, Figures, Role, Schema};
 pub use text::CsvText;
 

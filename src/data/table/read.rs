@@ -515,6 +515,10 @@ pub(crate) fn open_text(
         (None, Some(e)) => e.0,
         (None, None) => encoding_rs::UTF_8,
     };
+    let utf16 = used == encoding_rs::UTF_16LE || used == encoding_rs::UTF_16BE;
+    if let Some(what) = not_text(b, utf16) {
+        return Err(Error::data(path, what));
+    }
     if used == encoding_rs::UTF_8 {
         if let Some((_, n)) = bom {
             r.consume(n);
@@ -530,6 +534,39 @@ pub(crate) fn open_text(
         done: false,
     };
     Ok((Box::new(decode), Encoding(used)))
+}
+
+/// Bytes a spreadsheet workbook starts with: a zip archive (.xlsx, .ods) and an OLE2 compound
+/// file (Excel 97-2003's .xls).
+const ZIP: &[u8] = b"PK\x03\x04";
+const OLE2: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+/// What to do with a workbook: the sheet saved as CSV.
+const SAVE_AS_CSV: &str =
+    "save the sheet as CSV (in Excel: Save As, \"CSV UTF-8 (Comma delimited)\")";
+
+/// Whether `path` opens as text (not a workbook or another binary file, `not_text`), read as
+/// UTF-8 or by its byte-order mark.
+pub fn is_text(path: &Path) -> bool {
+    open_text(path, None).is_ok()
+}
+
+/// What a file that is not text is, from its first bytes (None: text, as far as they show): a
+/// spreadsheet workbook, or another binary file (a NUL byte in its first 4 KiB, which no text
+/// in UTF-8 or an 8-bit encoding holds; `utf16` text has them in every ASCII character).
+fn not_text(first: &[u8], utf16: bool) -> Option<String> {
+    if first.starts_with(ZIP) {
+        return Some(format!(
+            "a zip archive, such as an Excel workbook (.xlsx) or an OpenDocument sheet (.ods), not a CSV file: {SAVE_AS_CSV}"
+        ));
+    }
+    if first.starts_with(OLE2) {
+        return Some(format!(
+            "an Excel 97-2003 workbook (.xls), not a CSV file: {SAVE_AS_CSV}"
+        ));
+    }
+    (!utf16 && first.iter().take(4096).any(|&b| b == 0)).then(|| {
+        "not text: it holds NUL bytes, as binary files do (an IDX file of images or labels, a spreadsheet workbook), not a CSV file".to_string()
+    })
 }
 
 /// `inner`'s bytes in another encoding than UTF-8, read as UTF-8; malformed input (an unpaired

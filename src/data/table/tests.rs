@@ -119,6 +119,59 @@ fn a_header_with_fewer_cells_than_the_rows_is_blamed_on_the_header() {
 }
 
 #[test]
+fn workbooks_and_binary_files_are_refused_saying_what_they_are() {
+    let cases: [(&str, Vec<u8>, &[&str]); 3] = [
+        (
+            "book.csv",
+            b"PK\x03\x04\x14\x00\x06\x00rest of a zip".to_vec(),
+            &[
+                "a zip archive",
+                "Excel workbook (.xlsx)",
+                "save the sheet as CSV",
+            ],
+        ),
+        (
+            "old.csv",
+            [
+                &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..],
+                b"more",
+            ]
+            .concat(),
+            &["Excel 97-2003 workbook (.xls)", "save the sheet as CSV"],
+        ),
+        (
+            "labels.csv",
+            [&[0u8, 0, 8, 1, 0, 0, 0, 3][..], &[1, 2, 3]].concat(),
+            &["not text", "NUL bytes", "IDX file"],
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let p = temp(name, &bytes);
+        let r = Table::fit(&p, &CsvOptions::default());
+        let schema = Schema::of(&p, &CsvOptions::default());
+        let text = super::is_text(&p);
+        std::fs::remove_file(&p).unwrap();
+        let msg = r.expect_err("refused").to_string();
+        for w in want {
+            assert!(msg.contains(w), "{name}: want {w:?} in: {msg}");
+        }
+        assert_eq!(schema.err().map(|e| e.to_string()), Some(msg));
+        assert!(!text, "{name}");
+    }
+    // UTF-16 text has a NUL in every ASCII character: read, not refused.
+    let text = "a,b,y\n1,2,p\n3,4,q\n5,6,p\n";
+    let le: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let p = temp("utf16-nul.csv", &le);
+    let r = Table::fit(&p, &CsvOptions::default());
+    let text = super::is_text(&p);
+    std::fs::remove_file(&p).unwrap();
+    assert!(r.is_ok() && text, "{:?}", r.err());
+}
+
+#[test]
 fn a_typo_in_a_numeric_column_is_an_error_naming_line_and_column() {
     // In a data row under a header.
     fails(
