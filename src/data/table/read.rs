@@ -565,7 +565,7 @@ fn not_text(first: &[u8], utf16: bool) -> Option<String> {
         ));
     }
     (!utf16 && first.iter().take(4096).any(|&b| b == 0)).then(|| {
-        "not text: it holds NUL bytes, as binary files do (an IDX file of images or labels, a spreadsheet workbook), not a CSV file".to_string()
+        "not text: it holds NUL bytes, as binary files do (an IDX file of images or labels, a spreadsheet workbook), not a CSV file; or UTF-16 text without its byte-order mark, which the setting `encoding` utf-16le (or utf-16be) reads".to_string()
     })
 }
 

@@ -166,9 +166,25 @@ fn workbooks_and_binary_files_are_refused_saying_what_they_are() {
         .collect();
     let p = temp("utf16-nul.csv", &le);
     let r = Table::fit(&p, &CsvOptions::default());
-    let text = super::is_text(&p);
+    let text_file = super::is_text(&p);
     std::fs::remove_file(&p).unwrap();
-    assert!(r.is_ok() && text, "{:?}", r.err());
+    assert!(r.is_ok() && text_file, "{:?}", r.err());
+    // Without its mark: refused naming the setting that reads it, then read with it.
+    let p = temp("utf16-no-bom.csv", &le[2..]);
+    let refused = Table::fit(&p, &CsvOptions::default()).expect_err("NUL bytes");
+    let o = CsvOptions {
+        encoding: Some("utf-16le".parse().unwrap()),
+        ..CsvOptions::default()
+    };
+    let r = Table::fit(&p, &o);
+    std::fs::remove_file(&p).unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("the setting `encoding` utf-16le"),
+        "{refused}"
+    );
+    assert!(r.is_ok(), "{:?}", r.err());
 }
 
 #[test]
