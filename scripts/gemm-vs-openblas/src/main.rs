@@ -62,6 +62,30 @@ unsafe fn crate_gemm(p: P, par: gemm::Parallelism) {
         par,
     )
 }
+/// OpenBLAS's c = a·b for `p`'s operands in `form` ("nn", "tn": a transposed, "nt": b
+/// transposed), into `c`.
+unsafe fn blas(p: P, form: &str, c: *mut f32) {
+    let (ta, tb) = (form == "tn", form == "nt");
+    unsafe {
+        cblas_sgemm(
+            101,
+            if ta { 112 } else { 111 },
+            if tb { 112 } else { 111 },
+            p.m as i32,
+            p.n as i32,
+            p.k as i32,
+            1.0,
+            p.a,
+            if ta { p.m } else { p.k } as i32,
+            p.b,
+            if tb { p.k } else { p.n } as i32,
+            0.0,
+            c,
+            p.n as i32,
+        )
+    }
+}
+
 fn rows(p: P, r0: usize, r1: usize) -> P {
     P {
         m: r1 - r0,
@@ -121,22 +145,7 @@ fn main() {
                     let t = Instant::now();
                     unsafe {
                         match v.as_str() {
-                            "blas" => cblas_sgemm(
-                                101,
-                                if form == "tn" { 112 } else { 111 },
-                                if form == "nt" { 112 } else { 111 },
-                                m as i32,
-                                n as i32,
-                                k as i32,
-                                1.0,
-                                p.a,
-                                if form == "tn" { m as i32 } else { k as i32 },
-                                p.b,
-                                if form == "nt" { k as i32 } else { n as i32 },
-                                0.0,
-                                p.c,
-                                n as i32,
-                            ),
+                            "blas" => blas(p, form, p.c),
                             "rayon" => crate_gemm(p, gemm::Parallelism::Rayon(2)),
                             "split" => {
                                 rayon::join(
@@ -165,24 +174,7 @@ fn main() {
                 res[si][vi].push(2.0 * (m * k * n) as f64 / best / 1e9);
                 if v != "blas" {
                     // check against blas
-                    unsafe {
-                        cblas_sgemm(
-                            101,
-                            if form == "tn" { 112 } else { 111 },
-                            if form == "nt" { 112 } else { 111 },
-                            m as i32,
-                            n as i32,
-                            k as i32,
-                            1.0,
-                            p.a,
-                            if form == "tn" { m as i32 } else { k as i32 },
-                            p.b,
-                            if form == "nt" { k as i32 } else { n as i32 },
-                            0.0,
-                            c2.as_mut_ptr(),
-                            n as i32,
-                        )
-                    };
+                    unsafe { blas(p, form, c2.as_mut_ptr()) };
                     let err = c[..m * n]
                         .iter()
                         .zip(&c2[..m * n])

@@ -326,6 +326,53 @@ pub unsafe fn gemm2(
 ) {
     gemm_t(2, m, k, n, a, ars, acs, b, brs, bcs, c, crs)
 }
+/// Two threads, each its own packing: split by columns (`by_cols`) or rows of the output.
+unsafe fn gemm2_split(
+    by_cols: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    b: *const f32,
+    brs: usize,
+    bcs: usize,
+    c: *mut f32,
+    crs: usize,
+) {
+    let s = S(a, b, c, std::ptr::null_mut());
+    // The second half: columns from `half` (b and c move along), or rows (a and c move down).
+    let (half, second) = if by_cols {
+        let h = (n / 2).next_multiple_of(NR).min(n);
+        (
+            h,
+            (m, n - h, unsafe { b.add(h * bcs) }, a, unsafe { c.add(h) }),
+        )
+    } else {
+        let h = (m / 2).next_multiple_of(MR).min(m);
+        (
+            h,
+            (m - h, n, b, unsafe { a.add(h * ars) }, unsafe {
+                c.add(h * crs)
+            }),
+        )
+    };
+    let (m1, n1) = if by_cols { (m, half) } else { (half, n) };
+    let t = S(second.3, second.2, second.4, std::ptr::null_mut());
+    let (m2, n2) = (second.0, second.1);
+    rayon::join(
+        move || {
+            let s = s;
+            unsafe { gemm_t(1, m1, k, n1, s.0, ars, acs, s.1, brs, bcs, s.2, crs) }
+        },
+        move || {
+            let t = t;
+            unsafe { gemm_t(1, m2, k, n2, t.0, ars, acs, t.1, brs, bcs, t.2, crs) }
+        },
+    );
+}
+
 pub unsafe fn gemm2c(
     m: usize,
     k: usize,
@@ -339,32 +386,9 @@ pub unsafe fn gemm2c(
     c: *mut f32,
     crs: usize,
 ) {
-    let half = (n / 2).next_multiple_of(NR).min(n);
-    let s = S(a, b, c, std::ptr::null_mut());
-    rayon::join(
-        move || {
-            let s = s;
-            gemm_t(1, m, k, half, s.0, ars, acs, s.1, brs, bcs, s.2, crs)
-        },
-        move || {
-            let s = s;
-            gemm_t(
-                1,
-                m,
-                k,
-                n - half,
-                s.0,
-                ars,
-                acs,
-                s.1.add(half * bcs),
-                brs,
-                bcs,
-                s.2.add(half),
-                crs,
-            )
-        },
-    );
+    unsafe { gemm2_split(true, m, k, n, a, ars, acs, b, brs, bcs, c, crs) }
 }
+
 pub unsafe fn gemm2r(
     m: usize,
     k: usize,
@@ -378,29 +402,5 @@ pub unsafe fn gemm2r(
     c: *mut f32,
     crs: usize,
 ) {
-    let half = (m / 2).next_multiple_of(MR).min(m);
-    let s = S(a, b, c, std::ptr::null_mut());
-    rayon::join(
-        move || {
-            let s = s;
-            gemm_t(1, half, k, n, s.0, ars, acs, s.1, brs, bcs, s.2, crs)
-        },
-        move || {
-            let s = s;
-            gemm_t(
-                1,
-                m - half,
-                k,
-                n,
-                s.0.add(half * ars),
-                ars,
-                acs,
-                s.1,
-                brs,
-                bcs,
-                s.2.add(half * crs),
-                crs,
-            )
-        },
-    );
+    unsafe { gemm2_split(false, m, k, n, a, ars, acs, b, brs, bcs, c, crs) }
 }
