@@ -412,10 +412,14 @@ fn schema_with_a_model_reads_the_file_as_eval_or_predict_would() {
     assert!(run.stdout.contains("refused: line 3"), "{}", run.show());
     run.assert_clean_failure(&[])
         .assert_error_line(&["bad.csv: line 3", "\"abc\" is not a number"]);
-    // The CSV flags are a training file's: refused beside a model.
-    s.run(&["schema", "--model", &model, &file, "--label", "y"])
+    // The CSV flags are a training file's: refused beside a model, but for eval's --label N
+    // and --targets K, which take numbers.
+    s.run(&["schema", "--model", &model, &file, "--delimiter", ";"])
         .assert_clean_failure(&[])
         .assert_error_line(&["--model: the model's table says how its files are read"]);
+    s.run(&["schema", "--model", &model, &file, "--label", "y"])
+        .assert_clean_failure(&[])
+        .assert_error_line(&["--label y: beside --model, the label column's number"]);
     // A model not trained on a table reads bare numbers by position, the label last, as eval
     // and predict do; a file of other columns is their error.
     let digits = s.arg("digits.safetensors");
@@ -441,4 +445,28 @@ fn schema_with_a_model_reads_the_file_as_eval_or_predict_would() {
     s.run(&["schema", "--model", &digits, &file])
         .assert_clean_failure(&[])
         .assert_error_line(&["villes.csv"]);
+    // Its label first: --label 1, as eval takes it, and eval reads the file so.
+    let first = (0..3)
+        .map(|r| format!("{r},{}\n", vec!["4"; 64].join(",")))
+        .collect::<String>();
+    let first = s.write("first.csv", first);
+    let out = s
+        .run(&["schema", "--model", &digits, &first, "--label", "1"])
+        .success_stdout();
+    let role = |out: &str, column: &str| {
+        out.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.len() > 3 && w[0] == column)
+            .map(|w| w[3].to_string())
+    };
+    assert_eq!(role(&out, "1").as_deref(), Some("label"), "{out}");
+    assert_eq!(role(&out, "65").as_deref(), Some("input"), "{out}");
+    s.run(&["eval", "--model", &digits, "--data", &first, "--label", "1"])
+        .assert_success();
+    // Without it the last column is the label: 4 is a class, the 0, 1, 2 a pixel.
+    let out = s
+        .run(&["schema", "--model", &digits, &first])
+        .success_stdout();
+    assert_eq!(role(&out, "1").as_deref(), Some("input"), "{out}");
+    assert_eq!(role(&out, "65").as_deref(), Some("label"), "{out}");
 }

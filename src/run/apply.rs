@@ -329,10 +329,16 @@ pub fn predict_rows(
 /// categories read as none of their levels); with which, "eval" or "predict". A model saved
 /// without a table (not trained on a CSV file, or a PyTorch `state_dict`) reads a CSV file as
 /// eval and predict do: numbers by position, the label column its training run stored, else
-/// the last.
-pub fn schema_for(model: &Model, path: &Path) -> Result<(data::Schema, &'static str)> {
+/// the last, or as `label` (a 1-based column) and `targets` (the last K columns) say, as they
+/// do for `eval_rows`; a model with a table checks them against it.
+pub fn schema_for(
+    model: &Model,
+    path: &Path,
+    label: Option<usize>,
+    targets: Option<usize>,
+) -> Result<(data::Schema, &'static str)> {
     let mut notes = Vec::new();
-    let table = table_for(model, None, None, &mut notes)?;
+    let table = table_for(model, label, targets, &mut notes)?;
     let (mut schema, by) = match data::Schema::read_by(path, &table, Need::Targets) {
         Ok(s) => (s, "eval"),
         Err(e) => match data::Schema::read_by(path, &table, Need::Features { strict: false }) {
