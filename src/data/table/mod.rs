@@ -408,6 +408,12 @@ pub struct Table {
     /// written with another delimiter uses the mark that is not its decimal mark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thousands: Option<char>,
+    /// The training run was told its numbers have no thousands separator (`Thousands::Off`):
+    /// other files' numbers are read so too. Otherwise, with `thousands` None, a later file's
+    /// cell that groups its digits with the mark that is not its decimal mark is read so when
+    /// nothing else can be meant (`1.234,5`) and refused when it could be either (`1.234`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thousands_off: bool,
     /// Cells read as missing besides the usual ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub na_values: Vec<String>,
@@ -499,9 +505,38 @@ impl Table {
         is_missing(cell) || self.na_values.iter().any(|m| m == cell)
     }
 
-    /// `cell` as a number, as this table reads the training file's numbers.
+    /// `cell` as a number, as this table reads a file's numbers (None also for a cell whose
+    /// digit grouping could be read two ways: see `number_read`).
     pub fn number(&self, cell: &str) -> Option<f64> {
-        number_in(cell, self.decimal, self.thousands)
+        self.number_read(cell, self.decimal, self.thousands)
+            .ok()
+            .flatten()
+    }
+
+    /// `cell` as a number of a file written with the `decimal` mark and `thousands` separator
+    /// (`number_in`; None when it is not one). With no thousands separator from training, unless
+    /// the training run was told there is none, a cell that groups its digits in threes with the
+    /// other mark (`8.000` from a decimal-comma Excel, for a model trained on small numbers) is
+    /// read without it when nothing else can be meant (`1.234,5`, `1.234.567`); when the mark
+    /// could be a decimal point too (`1.234`) the error holds both readings, (grouped, point).
+    pub(crate) fn number_read(
+        &self,
+        cell: &str,
+        decimal: char,
+        thousands: Option<char>,
+    ) -> std::result::Result<Option<f64>, (String, String)> {
+        let t = if decimal == ',' { '.' } else { ',' };
+        if thousands.is_none()
+            && !self.thousands_off
+            && cell.contains(t)
+            && let Some(plain) = read::ungrouped(cell, decimal, t)
+        {
+            if cell.contains(decimal) || cell.matches(t).count() > 1 {
+                return Ok(plain.parse().ok());
+            }
+            return Err((plain, cell.replace(t, ".")));
+        }
+        Ok(number_in(cell, decimal, thousands))
     }
 
     /// Network inputs: one per numeric feature, one per level of a categorical one, those of

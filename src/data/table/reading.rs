@@ -11,7 +11,7 @@ use super::apply::is_output;
 use super::read::formatted_number;
 use super::{
     At, CHECK_EVERY, Counts, DROP_HINT, DateForm, Kind, Missing, Need, Rows, Table, file_name,
-    line_error, number, number_in,
+    line_error, number,
 };
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
@@ -231,7 +231,7 @@ impl Reading<'_> {
             self.x.push(mean);
             return Ok(());
         }
-        match number_in(cell, self.decimal, self.thousands) {
+        match self.number(cell, at)? {
             Some(v) if v.is_finite() && (v as f32).is_finite() => {
                 self.x.push((v - offset) as f32);
                 Ok(())
@@ -246,6 +246,19 @@ impl Reading<'_> {
                 Err(at.error(format!("{cell:?} is not a number{why}")))
             }
         }
+    }
+
+    /// The number `cell` as the file writes it (`Table::number_read`), or the error naming
+    /// both readings of a cell whose digit grouping could be read two ways.
+    fn number(&self, cell: &str, at: &At) -> Result<Option<f64>> {
+        self.table
+            .number_read(cell, self.decimal, self.thousands)
+            .map_err(|(grouped, point)| {
+                let t = if self.decimal == ',' { '.' } else { ',' };
+                at.error(format!(
+                    "{cell:?} reads as {grouped} with {t:?} as a thousands separator or as {point} with {t:?} as a decimal point, and the training file's numbers group no digits to show which: write it without the separator, or train with the setting `thousands` {t:?} (or none)"
+                ))
+            })
     }
 
     /// A date feature's inputs (`date::inputs`, the day number less `offset`), or the
@@ -317,7 +330,7 @@ impl Reading<'_> {
 
     /// The target `cell`'s value; an error when it is missing or not a finite number.
     fn target(&mut self, cell: &str, at: &At) -> Result<()> {
-        match number_in(cell, self.decimal, self.thousands) {
+        match self.number(cell, at)? {
             Some(v) if v.is_finite() && (v as f32).is_finite() => {
                 self.values.push(v as f32);
                 Ok(())

@@ -54,6 +54,7 @@ impl Table {
             delimiter: ',',
             decimal: '.',
             thousands: None,
+            thousands_off: false,
             na_values: Vec::new(),
             drop_missing_target: false,
             encoding: None,

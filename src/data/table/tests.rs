@@ -912,6 +912,71 @@ fn german_thousands_separators_are_read_at_their_scale() {
 }
 
 #[test]
+fn a_later_files_grouped_numbers_are_read_or_refused_never_read_as_decimals() {
+    // Trained on a decimal-comma file whose numbers group no digits: no thousands separator.
+    let text = "alter;einkommen;y\n30;850,5;ja\n60;900;nein\n45;12,25;ja\n";
+    let (t, _) = fit_with("german-small.csv", text, &CsvOptions::default()).unwrap();
+    assert_eq!(
+        (t.decimal, t.thousands, t.thousands_off),
+        (',', None, false)
+    );
+    let read = |name: &str, text: &str, t: &Table| {
+        let p = temp(name, text.as_bytes());
+        let r = t.read(&p, Need::Targets, None);
+        std::fs::remove_file(&p).unwrap();
+        r
+    };
+    // German Excel's 8.000 is 8000 or 8: refused with both readings. Before, it read as 8.
+    let e = read("german-later.csv", "alter;einkommen;y\n30;8.000;ja\n", &t)
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "line 2",
+        "column 2 (\"einkommen\")",
+        "\"8.000\" reads as 8000 with '.' as a thousands separator or as 8.000 with '.' as a decimal point",
+        "the setting `thousands` '.'",
+    ] {
+        assert!(e.contains(want), "{want:?} not in: {e}");
+    }
+    // What can only be grouping is read so; the schema's figures agree.
+    let later = "alter;einkommen;y\n30;1.234,5;ja\n40;2.000.000;nein\n50;3.5;ja\n";
+    let r = read("german-sure.csv", later, &t).unwrap();
+    let incomes: Vec<f32> = r.data.x.to_f32().chunks(r.data.dim).map(|r| r[1]).collect();
+    let offset = match t.columns[1].kind {
+        Kind::Numeric { offset, .. } => offset as f32,
+        ref k => panic!("{k:?}"),
+    };
+    assert_eq!(incomes, [1234.5 - offset, 2e6 - offset, 3.5 - offset]);
+    assert_eq!(t.number("1.234,5"), Some(1234.5));
+    assert_eq!(t.number("8.000"), None);
+    // Told there are none, '.' is a decimal point in later files too.
+    let o = CsvOptions {
+        thousands: Thousands::Off,
+        ..CsvOptions::default()
+    };
+    let (t, _) = fit_with("german-off.csv", text, &o).unwrap();
+    assert!(t.thousands_off);
+    let r = read(
+        "german-off-later.csv",
+        "alter;einkommen;y\n30;8.000;ja\n",
+        &t,
+    )
+    .unwrap();
+    assert_eq!(r.data.x.to_f32()[1], 8.0 - offset);
+    // A '.'-decimal table: 12,345 in a ';'-file could be either too.
+    let (t, _) = fit("dot.csv", "a;b;y\n1.5;2;p\n3;4.25;q\n");
+    let e = read("dot-later.csv", "a;b;y\n12,345;2;p\n", &t)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"12,345\" reads as 12345 with ',' as a thousands separator"),
+        "{e}"
+    );
+    let r = read("dot-sure.csv", "a;b;y\n\"12,345.5\";2;p\n", &t).unwrap();
+    assert!(r.data.x.to_f32()[0] > 12000.0, "{:?}", r.data.x.to_f32());
+}
+
+#[test]
 fn quoted_thousands_in_a_comma_file_are_numbers_not_categories() {
     let text = "amount,b,y\n\"1,234.5\",1,p\n\"12,000\",2,q\n7.25,3,p\n";
     let (t, d) = fit("quoted.csv", text);

@@ -257,6 +257,7 @@ impl<'a> Source<'a> {
             delimiter: self.format.delimiter,
             decimal: self.format.decimal,
             thousands,
+            thousands_off: o.thousands == super::Thousands::Off,
             na_values: o.na_values.clone(),
             drop_missing_target: o.drop_missing_target,
             encoding: o
