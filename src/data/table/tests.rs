@@ -300,6 +300,26 @@ fn labels_one_to_k_give_k_classes_sorted_as_numbers() {
 }
 
 #[test]
+fn label_codes_with_leading_zeros_or_beyond_f64_stay_as_written() {
+    // Before, 07 and 7 became one class and 01 came back as 1.
+    let (t, d) = fit("codes.csv", "0.1,7\n0.2,07\n0.3,08\n0.4,7\n");
+    assert_eq!(t.classes.as_deref().unwrap(), ["07", "08", "7"]);
+    assert!(!t.numeric_classes);
+    assert_eq!(labels(&d), (&[2, 0, 1, 2][..], 3));
+    let (t, _) = fit("codes2.csv", "0.1,01\n0.2,02\n0.3,10\n0.4,01\n");
+    assert_eq!(t.classes.as_deref().unwrap(), ["01", "02", "10"]);
+    // Integers past 2^53 are names, not "numbers that are not integers".
+    let (t, _) = fit(
+        "big.csv",
+        "0.1,9007199254740993\n0.2,9007199254740992\n0.3,9007199254740993\n",
+    );
+    assert_eq!(
+        t.classes.as_deref().unwrap(),
+        ["9007199254740992", "9007199254740993"]
+    );
+}
+
+#[test]
 fn columns_go_by_name_or_number_and_ids_are_refused_unless_ignored() {
     // `ref`, not `id`: texts under an id's name are left out on their own (a text identifier).
     let mut text = String::from("ref,species,x,y\n");

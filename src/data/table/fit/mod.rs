@@ -480,11 +480,20 @@ fn class_names(
     many_classes: bool,
 ) -> Result<(Vec<String>, bool)> {
     let hint = format!("{regression}, or keep it as classes with the setting `many_classes`");
+    // Codes written with leading zeros (`07`, `01`) or integers beyond f64's exact ones are
+    // names: as numbers, `07` and `7` would become one class, and `01` would come back as `1`.
+    let codes = s.label_rows.keys().any(|v| {
+        let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+        !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && ((digits.len() > 1 && digits.starts_with('0')) || digits.len() > 15)
+    });
     let nums: Option<Vec<(f64, usize)>> = s
         .label_rows
         .iter()
         .map(|(v, &n)| number(v, decimal).map(|v| (v, n)))
-        .collect();
+        .collect::<Option<_>>()
+        .filter(|_| !codes);
     let (names, counts, numeric) = match nums {
         Some(nums) => {
             if let Some((v, _)) = nums
