@@ -85,6 +85,13 @@ enum Command {
 /// instead of a panic in println!. Not for `train` (`closed_pipe_ends`: false): a run whose
 /// output is cut (`wgtrain train | head -1`) keeps training and saves, its lines lost.
 fn prepare_environment(closed_pipe_ends: bool) {
+    // SAFETY: setting a signal's disposition before any thread exists. A file-size limit
+    // (`ulimit -f`) then fails the write with EFBIG, which takes the full-disk path (stop,
+    // save or rescue, a message) instead of killing the process mid-write.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     #[cfg(unix)]
     if closed_pipe_ends {
         // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.

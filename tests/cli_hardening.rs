@@ -59,7 +59,16 @@ fn a_signal_without_save_saves_to_the_interrupted_file() {
     let s = Scratch::new("signal_nosave");
     let out = signalled_run(&s, libc::SIGTERM, &[]);
     assert_eq!(out.status.code(), Some(143));
-    assert!(s.path("wgtrain-interrupted.safetensors").is_file());
+    let first = s.path("wgtrain-interrupted.safetensors");
+    let before = std::fs::read(&first).unwrap();
+    // A second interrupted run keeps the first one's model: it saves under the next free name.
+    let out = signalled_run(&s, libc::SIGTERM, &["--seed", "7"]);
+    assert_eq!(out.status.code(), Some(143));
+    assert_eq!(std::fs::read(&first).unwrap(), before);
+    let second = s.path("wgtrain-interrupted-2.safetensors");
+    assert!(second.is_file());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wgtrain-interrupted-2.safetensors"), "{err}");
 }
 
 #[test]
@@ -286,10 +295,103 @@ fn a_metrics_file_on_a_full_disk_stops_the_run_which_saves_then_fails() {
         "--metrics",
         metrics.to_str().unwrap(),
     ]);
+    // The line that did not fit is cut back off: every line is whole JSON.
+    let text = std::fs::read_to_string(&metrics).unwrap();
     let _ = std::process::Command::new("umount").arg(&mnt).status();
     run.assert_clean_failure(&["No space left on device"]);
     assert!(run.stderr.contains("parameters saved to"), "{}", run.show());
+    assert!(text.is_empty() || text.ends_with('\n'), "torn: {text:?}");
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
     s.run(&["eval", "--model", &save]).assert_success();
+}
+
+#[test]
+fn a_resumed_run_cuts_a_torn_last_metrics_line_before_adding_its_own() {
+    let s = Scratch::new("torn_metrics");
+    let (save, metrics) = (s.arg("m.safetensors"), s.arg("m.jsonl"));
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--save",
+        &save,
+        "--metrics",
+        &metrics,
+    ])
+    .assert_success();
+    // What a full disk leaves: half a line.
+    let mut text = std::fs::read_to_string(s.path("m.jsonl")).unwrap();
+    text += "{\"epoch\":3,\"train_lo";
+    std::fs::write(s.path("m.jsonl"), &text).unwrap();
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--resume",
+        &save,
+        "--epochs",
+        "1",
+        "--metrics",
+        &metrics,
+    ])
+    .assert_success();
+    let epochs: Vec<u64> = std::fs::read_to_string(s.path("m.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            v["epoch"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(epochs, [1, 2, 3]);
+    s.run(&["plot", &metrics, "--out", &s.arg("m.svg")])
+        .assert_success();
+}
+
+#[test]
+fn a_file_size_limit_fails_the_save_with_a_message_instead_of_killing_the_run() {
+    use std::os::unix::process::CommandExt;
+    let s = Scratch::new("fsize");
+    let mut cmd = s.command(&[
+        "train",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--hidden",
+        "256",
+        "--save",
+        "big.safetensors",
+    ]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 40 << 10,
+                rlim_max: 40 << 10,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Before, SIGXFSZ killed it mid-write (status 153), leaving a temporary file.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(s.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// Overwrites the first f32 of tensor `name` in the safetensors file `path` with `value`.

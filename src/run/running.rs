@@ -92,7 +92,7 @@ impl Run {
         mut on_epoch: impl FnMut(&EpochReport) -> Result<()>,
     ) -> Result<Finished> {
         let token = self.trainer.stop_token();
-        let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
+        let mut file: Option<(std::fs::File, u64)> = None;
         let mut metrics_error = None;
         // A resumed run appends after the epochs up to its start.
         let start = self.resumed.then(|| self.trainer.progress().epoch);
@@ -133,17 +133,17 @@ impl Run {
         model.evaluate(test).map(Some)
     }
 
-    /// Saves a stopped run that `fit` did not save (no checkpoint path: `INTERRUPTED_FILE`);
-    /// where the model is.
+    /// Saves a stopped run that `fit` did not save (no checkpoint path: `INTERRUPTED_FILE`,
+    /// or when a file has that name, the first free `wgtrain-interrupted-N.safetensors`, so an
+    /// earlier interrupted run's model is never replaced); where the model is.
     pub fn save_stopped(&mut self, fit: &Fit) -> Result<PathBuf> {
         if let Some(p) = &fit.saved {
             return Ok(p.clone());
         }
-        let p = self
-            .outputs
-            .checkpoint
-            .as_ref()
-            .map_or_else(|| PathBuf::from(INTERRUPTED_FILE), |c| c.path.clone());
+        let p = match &self.outputs.checkpoint {
+            Some(c) => c.path.clone(),
+            None => interrupted_file(Path::new(""))?,
+        };
         self.trainer.save(&p)?;
         Ok(p)
     }
@@ -164,11 +164,31 @@ impl Run {
     }
 }
 
+/// The first name of `INTERRUPTED_FILE`, `wgtrain-interrupted-2.safetensors`, ... that nothing
+/// in `dir` has (a link included).
+fn interrupted_file(dir: &Path) -> Result<PathBuf> {
+    let stem = INTERRUPTED_FILE.trim_end_matches(".safetensors");
+    (1..1000)
+        .map(|n| match n {
+            1 => dir.join(INTERRUPTED_FILE),
+            n => dir.join(format!("{stem}-{n}.safetensors")),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "{} and 998 more numbered files exist: nowhere to save the interrupted run",
+                dir.join(INTERRUPTED_FILE).display()
+            ))
+        })
+}
+
 /// Appends `line` to the metrics file, opened on the first call: created afresh, or for a run
 /// resumed after epoch `start` added to, once the lines of any later epochs (a run resumed from
-/// its best epoch trained past it) are taken out, atomically.
+/// its best epoch trained past it) and a last line torn by a full disk are taken out,
+/// atomically. A line that cannot be written whole is cut back off (`file` holds the length of
+/// its complete lines), so the file stays one JSON object per line for a resumed run to add to.
 fn append_metrics(
-    file: &mut Option<std::io::BufWriter<std::fs::File>>,
+    file: &mut Option<(std::fs::File, u64)>,
     path: &Path,
     line: &str,
     start: Option<usize>,
@@ -179,15 +199,19 @@ fn append_metrics(
     };
     if file.is_none() {
         if let Some(done) = start
-            && !epochs_after(path, done).is_empty()
+            && let Ok(text) = std::fs::read_to_string(path)
         {
-            let text = std::fs::read_to_string(path).map_err(io)?;
-            let kept: String = text
-                .lines()
-                .filter(|l| epoch_of(l).is_none_or(|e| e <= done))
-                .flat_map(|l| [l, "\n"])
-                .collect();
-            checkpoint::write_atomic(path, kept.as_bytes())?;
+            // A torn last line has no '\n' after it.
+            let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            let later = whole.lines().any(|l| epoch_of(l).is_some_and(|e| e > done));
+            if later || whole.len() < text.len() {
+                let kept: String = whole
+                    .lines()
+                    .filter(|l| epoch_of(l).is_none_or(|e| e <= done))
+                    .flat_map(|l| [l, "\n"])
+                    .collect();
+                checkpoint::write_atomic(path, kept.as_bytes())?;
+            }
         }
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -196,11 +220,17 @@ fn append_metrics(
             .truncate(start.is_none())
             .open(path)
             .map_err(io)?;
-        *file = Some(std::io::BufWriter::new(f));
+        let len = f.metadata().map_err(io)?.len();
+        *file = Some((f, len));
     }
-    if let Some(f) = file.as_mut() {
-        writeln!(f, "{line}").map_err(io)?;
-        f.flush().map_err(io)?;
+    if let Some((f, good)) = file.as_mut() {
+        let bytes = format!("{line}\n");
+        if let Err(e) = f.write_all(bytes.as_bytes()) {
+            // Best effort: the run stops on the error either way.
+            let _ = f.set_len(*good);
+            return Err(io(e));
+        }
+        *good += bytes.len() as u64;
     }
     Ok(())
 }
