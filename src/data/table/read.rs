@@ -206,6 +206,11 @@ pub(super) struct Guard<R> {
     /// The byte that starts a comment line, whose quotes open nothing.
     comment: Option<u8>,
     in_comment: bool,
+    /// The last byte read was a '\r' (given as '\n'): a '\n' right after it is dropped.
+    after_cr: bool,
+    /// The bytes given so far, and the last of them.
+    pub(super) given: u64,
+    pub(super) last: Option<u8>,
 }
 
 impl<R> Guard<R> {
@@ -229,17 +234,51 @@ impl<R> Guard<R> {
             failed: None,
             comment: comment.map(|c| c as u8),
             in_comment: false,
+            after_cr: false,
+            given: 0,
+            last: None,
         }
+    }
+
+    /// `buf` with every line end made '\n' in place (Windows' "\r\n", old Mac files' lone
+    /// '\r'), so that lines are counted alike whatever wrote the file; its new length.
+    fn one_line_end(&mut self, buf: &mut [u8]) -> usize {
+        if !self.after_cr && !buf.contains(&b'\r') {
+            return buf.len();
+        }
+        let mut out = 0;
+        for i in 0..buf.len() {
+            let b = buf[i];
+            if b == b'\n' && self.after_cr {
+                self.after_cr = false;
+                continue;
+            }
+            self.after_cr = b == b'\r';
+            buf[out] = if self.after_cr { b'\n' } else { b };
+            out += 1;
+        }
+        out
     }
 }
 
 impl<R: Read> Read for Guard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self
-            .inner
-            .read(buf)
-            .inspect_err(|e| self.failed = Some(e.kind()))?;
+        let n = loop {
+            let n = self
+                .inner
+                .read(buf)
+                .inspect_err(|e| self.failed = Some(e.kind()))?;
+            let kept = self.one_line_end(&mut buf[..n]);
+            // A read of nothing but the '\n' of a "\r\n" is not the end of the input.
+            if kept > 0 || n == 0 {
+                break kept;
+            }
+        };
         self.eof |= n == 0 && !buf.is_empty();
+        self.given += n as u64;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
         for &b in &buf[..n] {
             if b == b'\n' && !self.in_quotes {
                 self.since = 0;
@@ -353,10 +392,7 @@ impl Records {
                     let got = r.read_record(&mut self.record);
                     match got {
                         Ok(true) => {
-                            self.line = self
-                                .record
-                                .position()
-                                .map_or(self.line + 1, |p| p.line() as usize);
+                            self.line = record_line(r, &self.record);
                             Ok(true)
                         }
                         Ok(false) => Ok(false),
@@ -400,6 +436,18 @@ impl Records {
             }
         }
     }
+}
+
+/// The line the record just read starts on. The parser's own record position is where it
+/// stood before skipping blank and comment lines, so it counts back from where the record ends
+/// instead: less the line ends inside its cells, and its own, unless it ends the file without
+/// one.
+fn record_line(r: &csv::Reader<Guard<Box<dyn Read>>>, record: &csv::StringRecord) -> usize {
+    let end = r.position();
+    let inside: usize = record.iter().map(|c| c.matches('\n').count()).sum();
+    let g = r.get_ref();
+    let unterminated = end.byte() == g.given && g.last != Some(b'\n');
+    (end.line() as usize).saturating_sub(inside + usize::from(!unterminated))
 }
 
 /// How a delimiter reads in messages: `','`, `';'`, tab, runs of spaces.

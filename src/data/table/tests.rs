@@ -56,6 +56,44 @@ fn quotes_embedded_delimiters_crlf_and_a_byte_order_mark_are_read() {
 }
 
 #[test]
+fn errors_name_the_right_line_whatever_ends_the_lines() {
+    // Before, Windows' CRLF files were one line low, old Mac files' lone CRs all "line 1",
+    // and a row after blank lines took the line of the first blank.
+    for (name, text, line) in [
+        ("lf.csv", "a,b,y\n1,2,x\n3,4,y\n1,2,x\n3,O.4,y\n", 5),
+        (
+            "crlf.csv",
+            "a,b,y\r\n1,2,x\r\n3,4,y\r\n1,2,x\r\n3,O.4,y\r\n",
+            5,
+        ),
+        ("cr.csv", "a,b,y\r1,2,x\r3,4,y\r1,2,x\r3,O.4,y\r", 5),
+        ("blank.csv", "a,b,y\n\n\n1,2,x\n3,4,y\n1,2,x\n3,O.4,y", 7),
+        (
+            "crlf-blank.csv",
+            "a,b,y\r\n\r\n1,2,x\r\n3,4,y\r\n1,2,x\r\n3,O.4,y",
+            6,
+        ),
+        (
+            "quoted.csv",
+            "a,b,y\r\n1,2,\"x\r\ny\"\r\n3,4,y\r\n1,2,x\r\n3,O.4,y\r\n",
+            6,
+        ),
+    ] {
+        fails(
+            name,
+            text,
+            &CsvOptions::default(),
+            &[&format!("line {line}: column 2"), "\"O.4\""],
+        );
+    }
+    // A CR-only file reads as its lines, a quoted line end inside a cell as '\n'.
+    let (t, d) = fit("cr-ok.csv", "a,b,y\r1,2,x\r3,4,y\r1,2,x\r3,5,y\r");
+    assert_eq!((t.header, d.n), (true, 4));
+    let ragged = "a,b,y\r\n1,2,x\r\n3,4,y\r\n1,2\r\n3,4,y\r\n";
+    fails("ragged.csv", ragged, &CsvOptions::default(), &["line 4"]);
+}
+
+#[test]
 fn delimiters_are_detected_and_decimal_commas_read() {
     for (name, text) in [
         ("semi.csv", "a;b;label\n1,5;2;x\n3;4,25;y\n"),
