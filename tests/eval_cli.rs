@@ -317,3 +317,61 @@ fn the_label_column_travels_with_the_model() {
     // --label-column is --label's old name.
     resume(&["--label-column", "4"]).assert_error(&["--label 4 contradicts"]);
 }
+
+#[test]
+fn eval_and_predict_say_what_they_imputed_dropped_and_left_unread() {
+    let s = Scratch::new("eval_notes");
+    let rows: String = (0..12)
+        .map(|i| format!("{},{},{}\n", i % 4, (i * 7) % 5, ["p", "q"][i % 2]))
+        .collect();
+    let train = s.write("tr.csv", format!("a,b,y\n{rows}"));
+    let model = s.arg("tr.safetensors");
+    s.run(&[
+        "train", "--data", &train, "--device", "cpu", "--epochs", "2", "--save", &model,
+    ])
+    .assert_success();
+    // A missing feature, a missing label, a column the model lacks.
+    let file = s.write("ev.csv", "a,b,y,c\n,5,p,1\n3,4,,2\n1,1,q,3\n");
+    s.run(&["eval", "--model", &model, "--data", &file])
+        .assert_clean_failure(&[])
+        .assert_error_line(&["line 3", "the label is missing", "--drop-missing-target"]);
+    let run = s.run(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &file,
+        "--drop-missing-target",
+    ]);
+    run.assert_success();
+    for want in [
+        "ev.csv: 1 row left out: the label or target is missing",
+        "ev.csv: 1 missing value imputed",
+        "ev.csv: not read, the model has no such column: \"c\"",
+    ] {
+        assert!(
+            run.stderr.contains(want),
+            "{want:?} not in:\n{}",
+            run.show()
+        );
+    }
+    let run = s.run(&["predict", "--model", &model, "--input", &file]);
+    run.assert_success();
+    for want in ["ev.csv: 1 missing value imputed", "no such column: \"c\""] {
+        assert!(
+            run.stderr.contains(want),
+            "{want:?} not in:\n{}",
+            run.show()
+        );
+    }
+    // Not a CSV file: refused, not ignored.
+    s.run(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        "digits",
+        "--drop-missing-target",
+    ])
+    .assert_clean_failure(&["--drop-missing-target", "applies to CSV files"]);
+}

@@ -67,6 +67,10 @@ pub struct EvalArgs {
     /// Which part: test (the default when the data has a test split), train, or all.
     #[arg(long, value_parser = ["test", "train", "all"])]
     split: Option<String>,
+    /// A CSV file: leave out the rows whose label or target is missing, with a note saying how
+    /// many, instead of refusing them (a model trained with it does so already).
+    #[arg(long)]
+    drop_missing_target: bool,
     /// One JSON object (loss, accuracy, balanced accuracy, ROC AUC, log-loss, confusion
     /// matrix, per-class metrics) instead of tables; numbers at full precision.
     #[arg(long)]
@@ -88,6 +92,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         a.targets,
         part,
         &super::data_roots(),
+        a.drop_missing_target,
     )?;
     for n in &rows.notes {
         eprintln!("note: {}", super::in_flags(n));

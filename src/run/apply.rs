@@ -106,7 +106,9 @@ fn table_for(
 
 /// The rows of `source` to evaluate `model` on: a CSV file read whole with the model's table
 /// (`label` and `targets` for a model saved without one), or a dataset's `part` (default: its
-/// test split when it has one); named IDX sets are looked for in `roots`.
+/// test split when it has one); named IDX sets are looked for in `roots`. With
+/// `drop_missing_target` a CSV file's rows without a label or target are left out (counted in
+/// a note) as the model's training run may have left its own out, instead of refused.
 pub fn eval_rows(
     model: &Model,
     source: &str,
@@ -114,8 +116,15 @@ pub fn eval_rows(
     targets: Option<usize>,
     part: Option<Part>,
     roots: &[PathBuf],
+    drop_missing_target: bool,
 ) -> Result<EvalRows> {
     let mut notes = Vec::new();
+    if drop_missing_target && !data::is_csv(source) {
+        return Err(Error::invalid(
+            "drop_missing_target",
+            format!("applies to CSV files; {source} is not one"),
+        ));
+    }
     let (set, part) = if data::is_csv(source) {
         if part.is_some_and(|p| p != Part::All) {
             return Err(Error::invalid(
@@ -125,7 +134,8 @@ pub fn eval_rows(
                 ),
             ));
         }
-        let table = table_for(model, label, targets, &mut notes)?;
+        let mut table = table_for(model, label, targets, &mut notes)?;
+        table.drop_missing_target |= drop_missing_target;
         if model.input.table.is_some() {
             notes.push(format!(
                 "reading {source} as the model's training file was read: {}",
@@ -142,6 +152,7 @@ pub fn eval_rows(
                 rows.counts.unseen
             ));
         }
+        notes.extend(read_notes(source, &rows));
         (rows.data, None)
     } else {
         let split = data::load_from(source, targets, label, roots)?;
@@ -310,6 +321,7 @@ pub fn predict_rows(
                 read.counts.unseen
             ));
         }
+        notes.extend(read_notes(input, &read));
         check_dim(read.data.dim)?;
         let kept = if keep.is_empty() {
             data::Kept::default()
@@ -322,6 +334,29 @@ pub fn predict_rows(
     let set = split.test.unwrap_or(split.train);
     check_dim(set.dim)?;
     Ok(rows(set.x, set.n, data::Kept::default(), notes))
+}
+
+/// What a read of `source` did that the numbers do not show: the missing cells it imputed, the
+/// columns it left unread.
+fn read_notes(source: &str, rows: &crate::data::table::Rows) -> Vec<String> {
+    let mut notes = Vec::new();
+    match rows.counts.imputed {
+        0 => {}
+        1 => notes.push(format!(
+            "{source}: 1 missing value imputed (a number the training mean, a category none of its levels)"
+        )),
+        k => notes.push(format!(
+            "{source}: {k} missing values imputed (a number the training mean, a category none of its levels)"
+        )),
+    }
+    if !rows.unused.is_empty() {
+        let names: Vec<String> = rows.unused.iter().map(|n| format!("{n:?}")).collect();
+        notes.push(format!(
+            "{source}: not read, the model has no such column: {}",
+            names.join(", ")
+        ));
+    }
+    notes
 }
 
 /// How `model` reads the CSV file `path`, column by column (`Schema::read_by`): as eval reads

@@ -329,7 +329,7 @@ impl WebRun {
         };
         let model = self.model().await?;
         let rows = with_files(&self.files, || {
-            wgtrain::run::eval_rows(&model, &test, None, None, None, &[])
+            wgtrain::run::eval_rows(&model, &test, None, None, None, &[], false)
         })
         .map_err(js_error)?;
         let e = model.evaluate(&rows.set).map_err(js_error)?;

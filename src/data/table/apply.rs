@@ -52,6 +52,18 @@ impl Table {
             layout,
         } = self.open(path, need)?;
         let header = layout.header;
+        // The file's columns no table column reads, by name.
+        let mut unused: Vec<String> = Vec::new();
+        if header {
+            let names = header_names(
+                &rec.record.iter().map(String::from).collect::<Vec<_>>(),
+                true,
+            );
+            unused = (0..names.len())
+                .filter(|f| !layout.src.contains(&Some(*f)))
+                .map(|f| names[f].clone())
+                .collect();
+        }
         let numbers = (format.decimal, thousands);
         let mut reading = Reading::new(self, path, need, rows, numbers, layout)?;
         if !header {
@@ -65,7 +77,9 @@ impl Table {
             }
             reading.row(line, &rec.record)?;
         }
-        reading.finish(first_line)
+        let mut rows = reading.finish(first_line)?;
+        rows.unused = unused;
+        Ok(rows)
     }
 
     /// `path` opened to be read with this table (`read`, `Schema::read_by`): its format

@@ -458,6 +458,8 @@ pub struct Rows {
     pub data: Dataset,
     /// Imputed and unseen cells.
     pub counts: Counts,
+    /// The file's columns (by header name) that the table has no place for, not read.
+    pub unused: Vec<String>,
 }
 
 /// Which columns a file read with a table must have.

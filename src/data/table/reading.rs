@@ -393,6 +393,7 @@ impl Reading<'_> {
         Ok(Rows {
             data,
             counts: self.counts,
+            unused: Vec::new(),
         })
     }
 }
