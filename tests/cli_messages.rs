@@ -263,6 +263,17 @@ fn a_trailing_delimiter_is_named_not_a_missing_label() {
         &["--data", &file],
         &["the line ends with ',', a trailing delimiter", "--label"],
     );
+    // A header that names the last column: an empty cell there is a missing label (Titanic's
+    // Embarked), and removing "the trailing delimiter" would have shifted the row.
+    let titanic = "PassengerId,Survived,Age,Embarked\n1,0,22,S\n2,1,38,C\n3,1,,\n4,1,35,S\n";
+    let file = s.write("titanic.csv", titanic);
+    let run = s.run(&["train", "--data", &file]);
+    run.assert_clean_failure(&[
+        "line 4",
+        "the label is missing",
+        "the last column by default: name another with --label",
+    ]);
+    assert!(!run.stderr.contains("trailing delimiter"), "{}", run.show());
 }
 
 #[test]

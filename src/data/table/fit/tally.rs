@@ -389,10 +389,19 @@ impl<'a> Tally<'a> {
     fn label(&mut self, c: usize, cell: &str, at: &At) -> Result<()> {
         if self.missing(cell) {
             let file = self.file;
+            let by_default = c + 1 == file.width && file.o.label.is_none();
+            // A header that names the last column says its empty cells are missing labels,
+            // not a delimiter left at the end of every line.
+            let unnamed = !file.header || file.names[c] == format!("column {}", c + 1);
             let trailing = cell.is_empty()
-                && c + 1 == file.width
-                && file.o.label.is_none()
+                && by_default
+                && unnamed
                 && file.format.delimiter != super::super::SPACES;
+            if by_default && !unnamed {
+                return Err(at.error(format!(
+                    "the label is missing{DROP_HINT}; the label is the last column by default: name another with the setting `label`"
+                )));
+            }
             if trailing {
                 return Err(line_error(
                     file.path,
