@@ -463,7 +463,7 @@ fn na_values_and_rows_with_a_missing_label_are_read_as_asked() {
     for i in 0..60 {
         let (x1, x2, color, y) = example(i);
         let x2 = if i % 10 == 3 {
-            "#N/A".into()
+            "None".into()
         } else {
             x2.to_string()
         };
@@ -480,7 +480,10 @@ fn na_values_and_rows_with_a_missing_label_are_read_as_asked() {
     rejects(
         &s,
         &["--data", &file, "--drop-missing-target"],
-        &["\"#N/A\" is not a number, but most of the column is"],
+        &[
+            "\"None\" is not a number, but most of the column is",
+            "--na-values",
+        ],
     );
     let model = s.arg("model.safetensors");
     let run = s.run(&[
@@ -488,7 +491,7 @@ fn na_values_and_rows_with_a_missing_label_are_read_as_asked() {
         "--data",
         &file,
         "--na-values",
-        "#N/A,-",
+        "None,-",
         "--drop-missing-target",
         "--device",
         "cpu",

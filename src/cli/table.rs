@@ -46,13 +46,13 @@ pub struct CsvArgs {
     /// refused, naming the column, the line and both readings]
     #[arg(long, value_name = "C")]
     pub thousands: Option<String>,
-    /// CSV: missing cells (empty, NA, N/A, NaN, ?, null) in feature columns: mean (a number
+    /// CSV: missing cells (empty, NA, N/A, NaN, ?, null, #N/A, <NA>, \N) in feature columns: mean (a number
     /// takes the training mean, a category none of its levels; counted on the data line) or
     /// error. A missing label or target is an error unless --drop-missing-target. [default:
     /// mean]
     #[arg(long, value_name = "HOW", value_parser = ["mean", "error"])]
     pub missing: Option<String>,
-    /// CSV: more cells that mean a missing value, comma separated (e.g. '#N/A,-'), compared
+    /// CSV: more cells that mean a missing value, comma separated (e.g. 'None,-'), compared
     /// exactly; stored with the model, so eval and predict read them so too.
     #[arg(long, value_name = "LIST")]
     pub na_values: Option<String>,

@@ -122,7 +122,8 @@ impl std::str::FromStr for TargetColumns {
     }
 }
 
-/// What to do with a missing feature value (empty, NA, N/A, NaN, ?, null).
+/// What to do with a missing feature value (empty, `NA`, `N/A`, `NaN`, `?`, `null`, `#N/A`,
+/// `<NA>`, `\N`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Missing {

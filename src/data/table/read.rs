@@ -19,10 +19,14 @@ pub const SPACES: char = ' ';
 /// refused before the reader grows a buffer for it.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
-/// Cells that stand for a missing value (compared ignoring ASCII case).
-const MISSING: [&str; 6] = ["", "na", "n/a", "nan", "?", "null"];
+/// Cells that stand for a missing value (compared ignoring ASCII case): the usual ones, Excel's
+/// `#N/A`, pandas' `<NA>` and `-nan`, MySQL's `\N`.
+const MISSING: [&str; 11] = [
+    "", "na", "n/a", "nan", "?", "null", "#n/a", "#na", "<na>", "-nan", "\\n",
+];
 
-/// Whether `cell` (trimmed) marks a missing value: empty, NA, N/A, NaN, ?, null.
+/// Whether `cell` (trimmed) marks a missing value: empty, `NA`, `N/A`, `NaN`, `?`, `null`,
+/// `#N/A`, `#NA`, `<NA>`, `-nan`, `\N`.
 pub fn is_missing(cell: &str) -> bool {
     MISSING.iter().any(|m| cell.eq_ignore_ascii_case(m))
 }

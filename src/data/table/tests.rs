@@ -1144,15 +1144,24 @@ fn other_files_have_their_own_delimiter_and_are_matched_by_name() {
 
 #[test]
 fn na_values_are_missing_and_travel_with_the_table() {
-    let text = "a,c,y\n1,red,p\n#N/A,-,q\n3,blue,p\n";
+    // Excel's, pandas' and MySQL's markers are missing without being named.
+    let text = "a,y\n1,p\n#N/A,q\n<NA>,p\n\\N,q\n-nan,p\n5,q\n";
+    let (_, r) = fit_with("na-default.csv", text, &CsvOptions::default()).unwrap();
+    assert_eq!((r.counts.imputed, r.data.n), (4, 6));
+    let text = "a,c,y\n1,red,p\nNone,-,q\n3,blue,p\n";
     fails(
         "na-values-off.csv",
         text,
         &CsvOptions::default(),
-        &["line 3:", "column 1 (\"a\")", "\"#N/A\" is not a number"],
+        &[
+            "line 3:",
+            "column 1 (\"a\")",
+            "\"None\" is not a number",
+            "if it marks a missing value, the setting `na_values` reads it as one",
+        ],
     );
     let o = CsvOptions {
-        na_values: vec!["#N/A".into(), "-".into()],
+        na_values: vec!["None".into(), "-".into()],
         ..CsvOptions::default()
     };
     let (t, r) = fit_with("na-values.csv", text, &o).unwrap();
@@ -1167,7 +1176,7 @@ fn na_values_are_missing_and_travel_with_the_table() {
     assert_eq!(first_inputs(&r.data), [1.0, 2.0, 3.0]);
     let json = serde_json::to_string(&t).unwrap();
     let back: Table = serde_json::from_str(&json).unwrap();
-    let p = temp("na-values-test.csv", b"a,c,y\n#N/A,red,q\n");
+    let p = temp("na-values-test.csv", b"a,c,y\nNone,red,q\n");
     let again = back.read(&p, Need::Targets, None).unwrap();
     std::fs::remove_file(&p).unwrap();
     assert_eq!(

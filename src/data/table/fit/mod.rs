@@ -341,6 +341,8 @@ impl<'a> Source<'a> {
             let (nline, ncell) = s.first_number.unwrap_or_default();
             let hint = if line == self.first_line && !self.header {
                 " (line 1 is read as data because a cell of it is a number; a header line names every column)"
+            } else if !cell.bytes().any(|b| b.is_ascii_digit()) {
+                " (if it marks a missing value, the setting `na_values` reads it as one)"
             } else {
                 ""
             };
