@@ -93,13 +93,17 @@ fn push(rows: &mut TraceRows, x: Vec<f64>, y: Vec<f64>, at: &dyn Fn() -> String)
     Ok(())
 }
 
+/// The text of `path`: a regular file that fits memory (`memory::read_file`: a pipe or a
+/// device is refused before reading), as UTF-8.
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = crate::memory::read_file(path)?;
+    String::from_utf8(bytes).map_err(|e| Error::data(path, format!("not UTF-8 text: {e}")))
+}
+
 /// Rows from a CSV file: an optional header line, `#` comment lines, then one row per line,
 /// the last `targets` columns the targets (values, or one-hot class columns).
 pub fn read_rows_csv(path: &Path, targets: usize) -> Result<TraceRows> {
-    let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
-        path: path.into(),
-        err,
-    })?;
+    let text = read_text(path)?;
     let mut rows = TraceRows {
         x: Vec::new(),
         y: Vec::new(),
@@ -145,10 +149,7 @@ pub fn read_rows_csv(path: &Path, targets: usize) -> Result<TraceRows> {
 /// `b<l>, ...` its biases (n_l values); layers 1, 2, ... in order, `#` comments allowed.
 /// Returns the layer sizes and the parameters (stored (fan_in, fan_out) as `Net64` holds them).
 pub fn read_weights_csv(path: &Path) -> Result<(Vec<usize>, Net64)> {
-    let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
-        path: path.into(),
-        err,
-    })?;
+    let text = read_text(path)?;
     let layers = weight_lines(path, &text)?;
     if layers.is_empty() {
         return Err(Error::data(

@@ -1,0 +1,76 @@
+//! The commands beside train, end to end, against hostile inputs and outputs: trace and
+//! gradcheck refuse pipes and devices as their rows and weights files and networks too large
+//! for them before any work; devices, selftest and bench report a full stdout as an error;
+//! bench checks its plot's name before measuring; plot refuses a file with nothing to draw and
+//! says which lines a later run replaced.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cli::Run;
+use common::scratch::Scratch;
+
+/// `wgtrain ARGS` run to its end, or killed after `limit` (a failure naming the command: a
+/// hang must fail the test, not stall it).
+fn within(s: &Scratch, args: &[&str], limit: Duration) -> Run {
+    let mut child = s
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("wgtrain {} still ran after {limit:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `wgtrain ARGS` with at most `bytes` of address space, as a `Run`.
+fn limited(s: &Scratch, args: &[&str], bytes: u64) -> Run {
+    let out = s.limited(args, bytes, &[]);
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn trace_and_gradcheck_refuse_a_pipe_or_a_device_as_rows_or_weights_at_once() {
+    let s = Scratch::new("trace_pipes");
+    let fifo = s.path("pipe.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink("/dev/zero", s.path("zero.csv")).unwrap();
+    let (fifo, zero) = (s.arg("pipe.csv"), s.arg("zero.csv"));
+    let second = Duration::from_secs(10);
+    for command in ["trace", "gradcheck"] {
+        for file in [&fifo, &zero] {
+            within(&s, &[command, "--rows", file], second)
+                .assert_error(&[file, "not a regular file"]);
+            within(&s, &[command, "--init", file], second)
+                .assert_error(&[file, "not a regular file"]);
+        }
+    }
+    // /dev/zero again under a 1 GiB address space: refused, not read until memory runs out.
+    limited(&s, &["trace", "--rows", &zero], 1 << 30).assert_error(&["not a regular file"]);
+}
