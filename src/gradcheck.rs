@@ -29,6 +29,43 @@ pub const F32_TOL: f64 = 1e-3;
 /// not against themselves: their relative error is rounding noise, not a wrong gradient.
 pub const FLOOR: f64 = 1e-2;
 
+/// Most multiply-adds gradcheck's finite differences may take: each costs two forward passes
+/// of the f64 reference over every row (rows × weights multiply-adds each), about a minute
+/// at this bound on a small CPU.
+pub const MAX_WORK: u64 = 10_000_000_000;
+
+/// The finite differences gradcheck takes on `spec` with `per_layer` (up to that many weights
+/// and as many biases per layer), and their multiply-adds on `rows` rows.
+pub fn work(spec: &Spec, rows: usize, per_layer: usize) -> (u64, u64) {
+    let fds: u64 = (0..spec.n_layers())
+        .map(|l| {
+            let (k, n) = spec.layer_shape(l);
+            (k.saturating_mul(n).min(per_layer) + n.min(per_layer)) as u64
+        })
+        .sum();
+    let pass = (rows as u64).saturating_mul(spec.n_params() as u64);
+    (fds, fds.saturating_mul(2).saturating_mul(pass))
+}
+
+/// Refuses `spec` on `rows` rows when the finite differences `opts` asks for would take more
+/// than `MAX_WORK` multiply-adds, with both figures and what to reduce.
+pub fn check_work(spec: &Spec, rows: usize, opts: &Options) -> Result<()> {
+    let (fds, needed) = work(spec, rows, opts.per_layer);
+    if needed <= MAX_WORK {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "gradcheck of {} ({} parameters) on {rows} rows takes {fds} finite differences (up to {} weights and {} biases per layer, the setting `per_layer`), each two forward passes of {} multiply-adds: {needed:.2e} in all, over its limit of {MAX_WORK:.0e}; check fewer values per layer, use fewer rows or a smaller network",
+        spec.describe(),
+        spec.n_params(),
+        opts.per_layer,
+        opts.per_layer,
+        (rows as u64).saturating_mul(spec.n_params() as u64),
+        needed = needed as f64,
+        MAX_WORK = MAX_WORK as f64,
+    )))
+}
+
 /// What gradcheck compares.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -195,6 +232,7 @@ pub(crate) fn gradcheck_faulty(
 ) -> Result<Report> {
     case.check()?;
     check_options(opts)?;
+    check_work(&case.spec, case.n, opts)?;
     let spec = &case.spec;
     // The numbers every path holds: f32, widened exactly.
     let params = case.net.to_params();

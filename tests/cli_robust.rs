@@ -74,3 +74,33 @@ fn trace_and_gradcheck_refuse_a_pipe_or_a_device_as_rows_or_weights_at_once() {
     // /dev/zero again under a 1 GiB address space: refused, not read until memory runs out.
     limited(&s, &["trace", "--rows", &zero], 1 << 30).assert_error(&["not a regular file"]);
 }
+
+#[test]
+fn a_network_too_large_for_trace_is_refused_before_it_is_allocated() {
+    let s = Scratch::new("trace_huge");
+    let args = ["trace", "--hidden", "20000,20000", "--data", "digits"];
+    let t0 = Instant::now();
+    limited(&s, &args, 1 << 30).assert_error(&["--hidden", "at most 20000"]);
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn gradcheck_refuses_work_past_its_bound_with_both_figures_and_what_to_reduce() {
+    let s = Scratch::new("gradcheck_work");
+    let args = [
+        "gradcheck",
+        "--hidden",
+        "1000,1000",
+        "--data",
+        "digits",
+        "--device",
+        "none",
+    ];
+    within(&s, &args, Duration::from_secs(20)).assert_error(&[
+        "330 finite differences",
+        "2.27e10",
+        "limit of 1e10",
+        "--per-layer",
+        "fewer rows",
+    ]);
+}

@@ -7,6 +7,7 @@ use clap::Args;
 use wgtrain::config::BackendChoice;
 use wgtrain::gradcheck::Options;
 use wgtrain::testing::{Fault, gradcheck_with_fault};
+use wgtrain::trace::Purpose;
 
 use super::trace::{CaseArgs, Paths, paths};
 
@@ -44,7 +45,6 @@ pub struct GradcheckArgs {
 }
 
 pub fn run(a: GradcheckArgs) -> Result<()> {
-    let case = a.case.case(a.samples, &[64])?;
     let fault = match a.break_gradient.as_deref().map(|s| s.split_once(':')) {
         None => None,
         Some(Some((path, layer))) => Some(Fault {
@@ -60,6 +60,7 @@ pub fn run(a: GradcheckArgs) -> Result<()> {
         seed: a.case.seed,
         fd_step: a.fd_step,
     };
+    let case = a.case.case(a.samples, &[64], Purpose::Gradcheck(&opts))?;
     let paths = paths(a.device, a.backend)?;
     let report = match &fault {
         Some(f) => gradcheck_with_fault(&case, &opts, &paths, f)?,

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use wgtrain::config::BackendChoice;
 use wgtrain::optim::{Method, Optimizer};
-use wgtrain::trace::{Format, Network, PathChoice, Settings, Source, Start};
+use wgtrain::trace::{Format, Network, PathChoice, Purpose, Settings, Source, Start};
 use wgtrain::{Activation, Loss, Output};
 
 /// Which paths run beside the f64 reference.
@@ -62,7 +62,12 @@ pub struct CaseArgs {
 
 impl CaseArgs {
     /// The library's case: rows, network and starting weights.
-    pub fn case(&self, samples: usize, default_hidden: &[usize]) -> Result<wgtrain::trace::Case> {
+    pub fn case(
+        &self,
+        samples: usize,
+        default_hidden: &[usize],
+        purpose: Purpose<'_>,
+    ) -> Result<wgtrain::trace::Case> {
         let source = match (&self.data, &self.rows) {
             (_, Some(r)) if r.ends_with(".csv") => Source::Csv {
                 path: PathBuf::from(r),
@@ -101,11 +106,12 @@ impl CaseArgs {
             output: self.output,
             loss: self.loss,
         };
-        Ok(wgtrain::trace::build_case(
+        Ok(wgtrain::trace::build_case_for(
             &source,
             &start,
             &network,
             default_hidden,
+            purpose,
         )?)
     }
 }
@@ -197,7 +203,7 @@ pub fn paths(device: Paths, backend: BackendChoice) -> Result<Vec<PathChoice>> {
 }
 
 pub fn run(a: TraceArgs) -> Result<()> {
-    let case = a.case.case(a.samples, &[3])?;
+    let case = a.case.case(a.samples, &[3], Purpose::Trace)?;
     let settings = Settings {
         steps: a.steps,
         batch: a.batch.unwrap_or(usize::MAX),

@@ -145,13 +145,54 @@ fn rows(source: &Source, model: Option<&Model>) -> Result<(TraceRows, bool)> {
     }
 }
 
+/// What a case is built for, so that a network too large for it is refused before its
+/// parameters are allocated.
+#[derive(Clone, Copy, Debug)]
+pub enum Purpose<'a> {
+    /// Any use: only what this process can allocate bounds the network.
+    Any,
+    /// `trace`: at most `MAX_PARAMS` parameters (`check_size`).
+    Trace,
+    /// `gradcheck` with these options: its finite differences within `gradcheck::MAX_WORK`
+    /// (`gradcheck::check_work`).
+    Gradcheck(&'a crate::gradcheck::Options),
+}
+
+impl Purpose<'_> {
+    /// Refuses `spec` on `rows` rows when it is too large for this purpose, or its parameters
+    /// (f32 and f64 copies, and the f32 copy `Case::check` makes) cannot be allocated.
+    fn admit(self, spec: &Spec, rows: usize) -> Result<()> {
+        match self {
+            Purpose::Any => {}
+            Purpose::Trace => super::check_size(spec)?,
+            Purpose::Gradcheck(opts) => crate::gradcheck::check_work(spec, rows, opts)?,
+        }
+        let bytes = (spec.n_params() as u64).saturating_mul(16);
+        crate::memory::check(&format!("the parameters of {}", spec.describe()), bytes)
+    }
+}
+
 /// The case `source`, `start` and `network` name, checked (`Case::check`). `default_hidden` is
-/// the hidden sizes when neither `network` nor the start gives them.
+/// the hidden sizes when neither `network` nor the start gives them. Only what this process can
+/// allocate bounds the network: `build_case_for` also refuses one too large for `trace` or
+/// `gradcheck` before its parameters are allocated.
 pub fn build_case(
     source: &Source,
     start: &Start,
     network: &Network,
     default_hidden: &[usize],
+) -> Result<Case> {
+    build_case_for(source, start, network, default_hidden, Purpose::Any)
+}
+
+/// As `build_case`, the network refused before its parameters are allocated when it is too
+/// large for `purpose`.
+pub fn build_case_for(
+    source: &Source,
+    start: &Start,
+    network: &Network,
+    default_hidden: &[usize],
+    purpose: Purpose<'_>,
 ) -> Result<Case> {
     let model = match start {
         Start::Checkpoint(path) => {
@@ -172,6 +213,7 @@ pub fn build_case(
     let (spec, net) = match start {
         Start::Checkpoint(_) => {
             let model = model.expect("loaded above");
+            purpose.admit(&model.spec, rows.n)?;
             (model.spec.clone(), Net64::from_params(&model.params))
         }
         Start::WeightsCsv(path) => {
@@ -187,11 +229,13 @@ pub fn build_case(
                 ));
             }
             let spec = network.spec(sizes[0], hidden, sizes[sizes.len() - 1], classes)?;
+            purpose.admit(&spec, rows.n)?;
             (spec, net)
         }
         Start::Seed(seed) => {
             let hidden = network.hidden.as_deref().unwrap_or(default_hidden);
             let spec = network.spec(rows.inputs, hidden, rows.width, classes)?;
+            purpose.admit(&spec, rows.n)?;
             let net = Net64::from_params(&Params::init(&spec, *seed));
             (spec, net)
         }

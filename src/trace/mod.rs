@@ -32,7 +32,7 @@ use crate::error::{Error, Result, check_non_negative, check_positive};
 use crate::model::{Activation, Loss, Output, Spec};
 use crate::optim::Optimizer;
 
-pub use case::{Network, Source, Start, build_case};
+pub use case::{Network, Purpose, Source, Start, build_case, build_case_for};
 pub(crate) use compare::dataset;
 pub use compare::{PathChoice, PathLayer, PathSlot, PathStep};
 pub use matrix::Matrix;
@@ -65,11 +65,26 @@ impl Case {
     pub fn check(&self) -> Result<()> {
         let spec = &self.spec;
         spec.check()?;
+        if self.net.w.len() != self.net.b.len() {
+            return Err(Error::Shape(format!(
+                "the parameters hold {} weight matrices and {} bias vectors: one of each per layer",
+                self.net.w.len(),
+                self.net.b.len()
+            )));
+        }
         self.net.to_params().check_shapes(spec)?;
         if self.n == 0 {
             return Err(Error::invalid("rows", "must hold at least one row"));
         }
-        if self.x.len() != self.n * spec.inputs() {
+        let values = |width: usize| {
+            self.n.checked_mul(width).ok_or_else(|| {
+                Error::Shape(format!(
+                    "{} rows of {width} values overflow the address space",
+                    self.n
+                ))
+            })
+        };
+        if self.x.len() != values(spec.inputs())? {
             return Err(Error::Shape(format!(
                 "{} input values for {} rows of {} inputs",
                 self.x.len(),
@@ -77,7 +92,7 @@ impl Case {
                 spec.inputs()
             )));
         }
-        if self.y.len() != self.n * spec.outputs() {
+        if self.y.len() != values(spec.outputs())? {
             return Err(Error::Shape(format!(
                 "{} target values for {} rows of {} outputs",
                 self.y.len(),
@@ -300,21 +315,28 @@ pub struct Trace {
     pub skipped: Vec<String>,
 }
 
+/// Refuses a network of more than `MAX_PARAMS` parameters (`build_case_for` asks before it
+/// allocates them).
+pub fn check_size(spec: &Spec) -> Result<()> {
+    if spec.n_params() > MAX_PARAMS {
+        return Err(Error::invalid(
+            "hidden",
+            format!(
+                "gives {} ({} parameters); trace computes a finite difference for every parameter and prints them all, so it takes at most {MAX_PARAMS}: use narrower layers, or gradcheck, which samples the parameters of a network of any size",
+                spec.describe(),
+                spec.n_params()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Traces `settings.steps` steps of `case` on the f64 reference, and on each of `paths`.
 /// A GPU path whose adapter cannot be opened is noted in `Trace::skipped`, not an error.
 pub fn trace(case: &Case, settings: &Settings, paths: &[PathChoice]) -> Result<Trace> {
     case.check()?;
     settings.validate()?;
-    if case.spec.n_params() > MAX_PARAMS {
-        return Err(Error::invalid(
-            "hidden",
-            format!(
-                "gives {} ({} parameters); trace computes a finite difference for every parameter and prints them all, so it takes at most {MAX_PARAMS}: use narrower layers, or gradcheck, which samples the parameters of a network of any size",
-                case.spec.describe(),
-                case.spec.n_params()
-            ),
-        ));
-    }
+    check_size(&case.spec)?;
     let spec = &case.spec;
     let m = settings.batch.min(case.n);
     if m > MAX_ROWS {
