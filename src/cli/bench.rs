@@ -56,14 +56,29 @@ pub fn run(a: BenchArgs) -> Result<()> {
         bail!("--plot draws a sweep: add --sweep batch or --gemm");
     }
     let json = a.json;
-    let report = plan(a)?.run(&mut |p| show(json, p))?;
+    // A JSON line that cannot be written (stdout full or closed) ends the command with that
+    // error once the measurement under way returns.
+    let mut unwritten: Option<anyhow::Error> = None;
+    let report = plan(a)?.run(&mut |p| {
+        if let Some(line) = show(json, p)
+            && unwritten.is_none()
+        {
+            unwritten = super::write_stdout(&line).err();
+        }
+    })?;
+    if let Some(e) = unwritten {
+        return Err(e);
+    }
     if !json {
-        print!("{}", report.table());
+        super::write_stdout(&report.table())?;
     } else if let Report::Tasks { .. } = report {
         // The GEMM sweep's and the batch sweep's JSON lines went out as each was measured.
-        for line in report.json_lines() {
-            println!("{line}");
-        }
+        let lines: String = report
+            .json_lines()
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        super::write_stdout(&lines)?;
     }
     Ok(())
 }
@@ -97,9 +112,10 @@ fn plan(a: BenchArgs) -> Result<Plan> {
     })
 }
 
-/// What the run reports as it goes: progress on stderr, and with `--json` the GEMM shapes and
-/// sweep points on stdout as each is measured (a sweep point's progress line stands aside).
-fn show(json: bool, p: Progress<'_>) {
+/// What the run reports as it goes: progress on stderr; with `--json` the GEMM shapes and
+/// sweep points as each is measured, returned as a line for stdout (a sweep point's progress
+/// line stands aside).
+fn show(json: bool, p: Progress<'_>) -> Option<String> {
     match p {
         Progress::Note(line) => eprintln!("{line}"),
         Progress::Skipped { path, why } => {
@@ -108,11 +124,12 @@ fn show(json: bool, p: Progress<'_>) {
         Progress::Gemm { result, peak } => {
             eprintln!("{}", result.progress_line());
             if json {
-                println!("{}", result.to_json(peak));
+                return Some(format!("{}\n", result.to_json(peak)));
             }
         }
-        Progress::Point(p) if json => println!("{}", p.to_json()),
+        Progress::Point(p) if json => return Some(format!("{}\n", p.to_json())),
         Progress::Point(p) => eprintln!("{}", p.progress_line()),
         _ => {}
     }
+    None
 }

@@ -7,15 +7,15 @@ use wgtrain::gpu::{BackendChoice, context, tuning};
 pub fn run(backend: BackendChoice) -> Result<()> {
     let all = context::adapters(backend)?;
     if all.is_empty() {
-        println!(
-            "no adapters found; {}",
+        return super::write_stdout(&format!(
+            "no adapters found; {}\n",
             super::in_flags(&context::no_adapter_hint(backend))
-        );
-        return Ok(());
+        ));
     }
     // What `--device auto` would take: WGPU_ADAPTER_NAME's adapter, else the best hardware one.
     let named = super::gpu_options(backend)?.adapter;
     let auto = context::pick_named(backend, false, named.as_deref())?.map(|a| a.get_info());
+    let mut out = String::new();
     for (i, a) in all.iter().enumerate() {
         let info = a.get_info();
         let l = a.limits();
@@ -26,19 +26,19 @@ pub fn run(backend: BackendChoice) -> Result<()> {
         } else {
             ""
         };
-        println!("{i}: {}{mark}", info.name);
-        println!(
-            "   backend {:?}, type {:?}, driver {} {}",
+        out += &format!("{i}: {}{mark}\n", info.name);
+        out += &format!(
+            "   backend {:?}, type {:?}, driver {} {}\n",
             info.backend, info.device_type, info.driver, info.driver_info
         );
-        println!(
-            "   max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB",
+        out += &format!(
+            "   max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB\n",
             l.max_storage_buffer_binding_size >> 20,
             l.max_buffer_size >> 20,
             l.max_compute_workgroup_storage_size >> 10
         );
-        println!(
-            "   invocations per workgroup {}, workgroup size {}x{}x{}, workgroups per dimension {}",
+        out += &format!(
+            "   invocations per workgroup {}, workgroup size {}x{}x{}, workgroups per dimension {}\n",
             l.max_compute_invocations_per_workgroup,
             l.max_compute_workgroup_size_x,
             l.max_compute_workgroup_size_y,
@@ -47,12 +47,12 @@ pub fn run(backend: BackendChoice) -> Result<()> {
         );
         let rule = tuning::rule(&info).describe();
         if context::is_hardware(&info) {
-            println!(
-                "   matmul: timed per network on first use and cached (WGTRAIN_MATMUL=rule: {rule})"
+            out += &format!(
+                "   matmul: timed per network on first use and cached (WGTRAIN_MATMUL=rule: {rule})\n"
             );
         } else {
-            println!("   matmul: {rule} (software adapter)");
+            out += &format!("   matmul: {rule} (software adapter)\n");
         }
     }
-    Ok(())
+    super::write_stdout(&out)
 }

@@ -23,24 +23,33 @@ pub struct SelftestArgs {
 }
 
 pub fn run(args: SelftestArgs) -> Result<()> {
-    let print = &mut |c: &wgtrain::selftest::Check| println!("{}", c.line());
+    // A check's line that cannot be written (stdout full or closed) ends the command with that
+    // error once the checks under way return.
+    let mut unwritten: Option<anyhow::Error> = None;
+    let print = &mut |c: &wgtrain::selftest::Check| {
+        if unwritten.is_none() {
+            unwritten = super::write_stdout(&format!("{}\n", c.line())).err();
+        }
+    };
     let checks = match args.device {
         Path::Gpu => {
             let opts = super::gpu_options(args.backend)?;
             let ctx = opts.open()?;
-            println!("selftest on {}", ctx.describe());
+            super::write_stdout(&format!("selftest on {}\n", ctx.describe()))?;
             drop(ctx);
             wgtrain::selftest::run_gpu(&opts, print)?
         }
         Path::Cpu => {
-            println!("selftest on the CPU path");
+            super::write_stdout("selftest on the CPU path\n")?;
             wgtrain::selftest::run_cpu(print)?
         }
     };
+    if let Some(e) = unwritten {
+        return Err(e);
+    }
     let failed = checks.iter().filter(|c| !c.passed()).count();
     if failed > 0 {
         bail!("{failed} of {} checks failed", checks.len());
     }
-    println!("all {} checks passed", checks.len());
-    Ok(())
+    super::write_stdout(&format!("all {} checks passed\n", checks.len()))
 }
