@@ -129,3 +129,18 @@ fn devices_selftest_and_bench_report_a_full_stdout_as_an_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn bench_checks_its_plot_name_before_measuring() {
+    let s = Scratch::new("bench_plot_name");
+    for mode in ["--gemm", "--sweep=batch"] {
+        let args = ["bench", mode, "--device", "cpu", "--plot", "x.txt"];
+        let run = within(&s, &args, Duration::from_secs(20));
+        run.assert_error(&["--plot", "x.txt", ".svg or .png"]);
+        assert!(
+            !run.stderr.contains("GFLOP/s") && !run.stderr.contains("samples/s"),
+            "measured before refusing:\n{}",
+            run.show()
+        );
+    }
+}

@@ -181,8 +181,18 @@ impl Plan {
         }
     }
 
-    /// Fails early when `path` cannot be written or the font cannot be loaded.
+    /// Fails early when `path` is not an .svg or .png name, cannot be written, or the font
+    /// cannot be loaded.
     fn prepare_plot(&self, path: &Path) -> Result<()> {
+        if !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg") || e.eq_ignore_ascii_case("png"))
+        {
+            return Err(Error::invalid(
+                "plot",
+                format!("{}: the file name must end in .svg or .png", path.display()),
+            ));
+        }
         crate::run::check_output(path)?;
         prepare_font(self.font.as_deref())
     }
