@@ -144,3 +144,40 @@ fn bench_checks_its_plot_name_before_measuring() {
         );
     }
 }
+
+#[test]
+fn plot_refuses_a_file_with_nothing_to_draw() {
+    let s = Scratch::new("plot_nothing");
+    let m = s.write(
+        "m.jsonl",
+        "{\"epoch\":1,\"train_loss\":null}\n{\"epoch\":2,\"train_loss\":null}\n",
+    );
+    s.run(&["plot", &m, "--out", "p.svg"])
+        .assert_error(&["nothing to plot", "2 epochs hold no loss or accuracy"]);
+    assert!(!s.path("p.svg").exists());
+}
+
+#[test]
+fn plot_draws_the_later_lines_of_a_repeated_epoch_and_names_the_lines_replaced() {
+    let s = Scratch::new("plot_repeated");
+    // Epochs 1-3, then a run resumed from epoch 1 (or a second run appended): 2-3 again.
+    let line = |e: usize, loss: f64| format!("{{\"epoch\":{e},\"train_loss\":{loss}}}\n");
+    let body = [
+        line(1, 1.0),
+        line(2, 0.5),
+        line(3, 0.25),
+        line(2, 0.6),
+        line(3, 0.3),
+    ]
+    .concat();
+    let m = s.write("m.jsonl", body);
+    let run = s.run(&["plot", &m, "--out", "p.svg"]);
+    run.assert_success();
+    assert!(
+        run.stderr
+            .contains("line 4 is epoch 2 again, after lines 2-3 (epochs 2-3)")
+            && run.stderr.contains("drew 3 epochs"),
+        "{}",
+        run.show()
+    );
+}

@@ -10,9 +10,11 @@ use libfuzzer_sys::fuzz_target;
 static ALLOC: wgtrain_fuzz::Capped = wgtrain_fuzz::Capped;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(points) = wgtrain::plot::parse_metrics(Path::new("fuzz.jsonl"), data) else {
+    let Ok(metrics) = wgtrain::plot::parse_metrics(Path::new("fuzz.jsonl"), data) else {
         return;
     };
+    let points = metrics.points;
+    assert!(points.windows(2).all(|w| w[0].epoch < w[1].epoch));
     assert!(!points.is_empty());
     let max = wgtrain::plot::MAX_PLOTTED;
     for p in points {

@@ -19,8 +19,15 @@ pub struct PlotArgs {
 pub fn run(a: PlotArgs) -> Result<()> {
     super::check_writable(&a.out)?;
     super::check_distinct(&[("METRICS", &a.metrics)], &[("--out", &a.out)])?;
-    let points = plot::read_metrics(&a.metrics)?;
-    plot::draw(&points, &a.out, super::font().as_deref())?;
-    eprintln!("drew {} epochs into {}", points.len(), a.out.display());
+    let metrics = plot::read_metrics(&a.metrics)?;
+    for note in &metrics.notes {
+        eprintln!("note: {note}");
+    }
+    plot::draw(&metrics.points, &a.out, super::font().as_deref())?;
+    eprintln!(
+        "drew {} epochs into {}",
+        metrics.points.len(),
+        a.out.display()
+    );
     Ok(())
 }

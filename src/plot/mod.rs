@@ -86,17 +86,30 @@ impl From<&crate::train::EpochReport> for Point {
     }
 }
 
+/// A metrics file's epochs as drawn, and what the reader left out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics {
+    /// The epochs, in increasing order.
+    pub points: Vec<Point>,
+    /// Notes for the user: lines replaced by later ones of the same or earlier epochs.
+    pub notes: Vec<String>,
+}
+
 /// Reads a `--metrics` file: one JSON object per line; errors name the line.
-pub fn read_metrics(path: &Path) -> Result<Vec<Point>> {
+pub fn read_metrics(path: &Path) -> Result<Metrics> {
     let bytes = crate::memory::read_file(path)?;
     parse_metrics(path, &bytes)
 }
 
-/// As `read_metrics`, from the file's bytes; `path` names the source in errors.
-pub fn parse_metrics(path: &Path, bytes: &[u8]) -> Result<Vec<Point>> {
+/// As `read_metrics`, from the file's bytes; `path` names the source in errors. A line whose
+/// epoch is at or below an earlier line's replaces that line and those after it, as a run
+/// resumed from an earlier epoch replaces them (a note names them: two runs appended to one
+/// file read the same way). A file with no loss or accuracy in any line is an error.
+pub fn parse_metrics(path: &Path, bytes: &[u8]) -> Result<Metrics> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::data(path, format!("not UTF-8 text: {e}")))?;
-    let mut points = Vec::new();
+    let mut lines: Vec<(usize, Point)> = Vec::new();
+    let mut notes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -105,12 +118,50 @@ pub fn parse_metrics(path: &Path, bytes: &[u8]) -> Result<Vec<Point>> {
             .map_err(|e| Error::data(path, format!("line {}: not JSON: {e}", i + 1)))?;
         let p =
             Point::from_json(&v).map_err(|e| Error::data(path, format!("line {}: {e}", i + 1)))?;
-        points.push(p);
+        if let Some(at) = lines.iter().position(|(_, q)| q.epoch >= p.epoch) {
+            let gone = lines.split_off(at);
+            notes.push(replaced_note(path, &gone, i + 1, p.epoch));
+        }
+        lines.push((i + 1, p));
     }
-    if points.is_empty() {
+    if lines.is_empty() {
         return Err(Error::data(path, "no epochs to plot"));
     }
-    Ok(points)
+    let drawable = |p: &Point| {
+        [
+            p.train_loss,
+            p.valid_loss,
+            p.test_loss,
+            p.valid_accuracy,
+            p.test_accuracy,
+        ]
+        .iter()
+        .any(Option::is_some)
+    };
+    if !lines.iter().any(|(_, p)| drawable(p)) {
+        return Err(Error::data(
+            path,
+            format!(
+                "nothing to plot: its {} epochs hold no loss or accuracy (every value is null or missing)",
+                lines.len()
+            ),
+        ));
+    }
+    let points = lines.into_iter().map(|(_, p)| p).collect();
+    Ok(Metrics { points, notes })
+}
+
+/// The note for the lines `gone` (line number, point; at least one) replaced by line `line` of
+/// epoch `epoch`.
+fn replaced_note(path: &Path, gone: &[(usize, Point)], line: usize, epoch: f64) -> String {
+    let (first, last) = (&gone[0], &gone[gone.len() - 1]);
+    let span = |a: String, b: String| if a == b { a } else { format!("{a}-{b}") };
+    format!(
+        "{}: line {line} is epoch {epoch} again, after lines {} (epochs {}): a run resumed from an earlier epoch, or a second run appended to the file; drawing the later lines",
+        path.display(),
+        span(first.0.to_string(), last.0.to_string()),
+        span(first.1.epoch.to_string(), last.1.epoch.to_string()),
+    )
 }
 
 const SIZE: (u32, u32) = (1000, 420);
