@@ -77,6 +77,8 @@ fn a_network_too_large_for_trace_is_refused_before_it_is_allocated() {
     let t0 = Instant::now();
     let e = build_case_for(&source, &Start::Seed(0), &network, &[3], Purpose::Trace).unwrap_err();
     assert!(e.to_string().contains("at most 20000"), "{e}");
+    // gradcheck has a bound of its own: the pointer to it promises no more.
+    assert!(!e.to_string().contains("any size"), "{e}");
     // Allocating and initialising its 400 million parameters takes tens of seconds.
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 }

@@ -322,7 +322,7 @@ pub fn check_size(spec: &Spec) -> Result<()> {
         return Err(Error::invalid(
             "hidden",
             format!(
-                "gives {} ({} parameters); trace computes a finite difference for every parameter and prints them all, so it takes at most {MAX_PARAMS}: use narrower layers, or gradcheck, which samples the parameters of a network of any size",
+                "gives {} ({} parameters); trace computes a finite difference for every parameter and prints them all, so it takes at most {MAX_PARAMS}: use narrower layers, or gradcheck, which checks a sample of each layer's parameters (up to its own bound on work)",
                 spec.describe(),
                 spec.n_params()
             ),
