@@ -31,7 +31,7 @@ pub struct CsvArgs {
     /// half the rows).
     #[arg(long)]
     pub many_classes: bool,
-    /// CSV: the delimiter: ',', ';', tab (or \t) or space (runs of spaces). [default: the one
+    /// CSV: the delimiter: ',', ';', tab (or \t), '|' or space (runs of spaces). [default: the one
     /// that splits the first lines most consistently]
     #[arg(long, value_name = "C")]
     pub delimiter: Option<String>,

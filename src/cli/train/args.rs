@@ -39,7 +39,7 @@ pub struct TrainArgs {
     /// Dataset: digits (built in: UCI handwritten digits, 1437 train / 360 test), xor, mnist,
     /// fashion-mnist or kmnist (IDX files, looked for in $WGTRAIN_DATA/NAME, ./data/NAME,
     /// ~/.cache/wgtrain/NAME, /usr/share/datasets/NAME), a folder of the four IDX files, or a
-    /// CSV file (.csv, .tsv, or gzipped .csv.gz, .tsv.gz: ',', ';', tab or space separated, detected; a header line
+    /// CSV file (.csv, .tsv, or gzipped .csv.gz, .tsv.gz: ',', ';', tab, '|' or space separated, detected; a header line
     /// or none; the class label in the last column unless --label or --targets; text columns
     /// one-hot encoded, missing cells imputed; features standardised unless --no-standardize).
     /// [default: digits; with --resume the checkpoint's]

@@ -52,6 +52,9 @@ const DROP_HINT: &str =
     " (the setting `drop_missing_target` leaves such rows out, with a note saying how many)";
 /// Bytes of distinct text values the fit keeps while it reads (beyond: too many levels).
 const LEVEL_BYTES: usize = 64 << 20;
+/// The delimiters a file may use: ',', ';', tab, '|' (psql's unaligned output, Hive) and runs
+/// of spaces (`SPACES`).
+pub(crate) const DELIMITERS: [char; 5] = [',', ';', '\t', '|', SPACES];
 /// Rows between two checks of the matrix being built against the memory left.
 const CHECK_EVERY: usize = 1 << 16;
 
@@ -234,7 +237,7 @@ impl fmt::Display for Encoding {
 /// guessed, the class label in the last column, missing values imputed).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CsvOptions {
-    /// ',', ';', '\t' or ' ' (runs of spaces); None: guessed from the first lines.
+    /// ',', ';', '\t', '|' or ' ' (runs of spaces); None: guessed from the first lines.
     pub delimiter: Option<char>,
     /// '.' or ','; None: ',' when the first lines hold numbers written so (never for ','-files).
     pub decimal: Option<char>,
@@ -401,7 +404,7 @@ pub struct ColumnInfo {
 /// (`classes`) or the target columns in file order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
-    /// ',', ';', '\t' or ' ' (runs of spaces).
+    /// ',', ';', '\t', '|' or ' ' (runs of spaces).
     pub delimiter: char,
     /// '.' or ','.
     pub decimal: char,

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::read::{Guard, SPACES, decimal_comma, number, open_text};
-use super::{Format, Text};
+use super::{DELIMITERS, Format, Text};
 use crate::error::{Error, Result};
 
 /// Lines looked at to guess the delimiter and the decimal mark.
@@ -50,11 +50,11 @@ pub fn sniff(
 /// clashing with each other.
 fn check_given(delimiter: Option<char>, decimal: Option<char>, text: Text) -> Result<()> {
     if let Some(d) = delimiter
-        && ![',', ';', '\t', SPACES].contains(&d)
+        && !DELIMITERS.contains(&d)
     {
         return Err(Error::invalid(
             "delimiter",
-            format!("{d:?}: expected ',', ';', a tab or ' ' (runs of spaces)"),
+            format!("{d:?}: expected ',', ';', a tab, '|' or ' ' (runs of spaces)"),
         ));
     }
     if let Some(d) = decimal
@@ -147,7 +147,7 @@ fn best_split(
 ) -> (char, Vec<Vec<String>>) {
     let candidates: Vec<char> = match delimiter {
         Some(d) => vec![d],
-        None => vec![';', ',', '\t', SPACES],
+        None => vec![';', ',', '\t', '|', SPACES],
     };
     // (delimiter, (consistent rows, numeric cells, width), the rows as it splits them)
     type Candidate = (char, (usize, i64, usize), Vec<Vec<String>>);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ColumnInfo, Kind, MAX_LEVELS, Missing, SPACES, Table};
+use super::{ColumnInfo, DELIMITERS, Kind, MAX_LEVELS, Missing, SPACES, Table};
 use crate::error::{Error, Result};
 
 impl Table {
@@ -71,7 +71,7 @@ impl Table {
     /// when there are class names (two or more, distinct), levels and means that can be used.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::invalid("table", msg));
-        if ![',', ';', '\t', SPACES].contains(&self.delimiter)
+        if !DELIMITERS.contains(&self.delimiter)
             || ![',', '.'].contains(&self.decimal)
             || (self.delimiter == ',' && self.decimal == ',')
         {

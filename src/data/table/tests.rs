@@ -94,6 +94,23 @@ fn errors_name_the_right_line_whatever_ends_the_lines() {
 }
 
 #[test]
+fn a_pipe_separated_file_from_psql_or_hive_is_read() {
+    // psql -A writes '|' between cells; it was refused as a file of one column.
+    let (t, d) = fit("pipe.csv", "age|income|y\n30|1.5|p\n40|2.5|q\n50|3.5|p\n");
+    assert_eq!((t.delimiter, d.n, d.dim), ('|', 3, 2));
+    assert_eq!(first_inputs(&d), [30.0, 40.0, 50.0]);
+    let o = CsvOptions {
+        delimiter: Some('|'),
+        ..CsvOptions::default()
+    };
+    let (t, _) = fit_with("pipe-given.csv", "a|b|y\n1|2|p\n3|4|q\n", &o).unwrap();
+    assert_eq!(t.delimiter, '|');
+    let json = serde_json::to_string(&t).unwrap();
+    let back: Table = serde_json::from_str(&json).unwrap();
+    back.validate().unwrap();
+}
+
+#[test]
 fn delimiters_are_detected_and_decimal_commas_read() {
     for (name, text) in [
         ("semi.csv", "a;b;label\n1,5;2;x\n3;4,25;y\n"),
@@ -120,10 +137,10 @@ fn delimiters_are_detected_and_decimal_commas_read() {
     let (t, r) = fit_with("given.csv", "1.5;2;a\n3;4;b\n", &o).unwrap();
     assert_eq!((t.delimiter, r.data.dim), (';', 2));
     let o = CsvOptions {
-        delimiter: Some('|'),
+        delimiter: Some(':'),
         ..CsvOptions::default()
     };
-    let e = fit_with("pipe.csv", "1|2\n", &o).unwrap_err();
+    let e = fit_with("colon.csv", "1:2\n", &o).unwrap_err();
     assert!(
         matches!(
             e,

@@ -402,7 +402,7 @@ fn too_narrow(
         path,
         first_line,
         format!(
-            "{width} column: need at least one input and the label (no ',', ';', tab or run of spaces splits the first lines into columns)"
+            "{width} column: need at least one input and the label (no ',', ';', tab, '|' or run of spaces splits the first lines into columns)"
         ),
     )
 }
