@@ -375,3 +375,30 @@ fn eval_and_predict_say_what_they_imputed_dropped_and_left_unread() {
     ])
     .assert_clean_failure(&["--drop-missing-target", "applies to CSV files"]);
 }
+
+#[test]
+fn a_kept_column_named_like_a_prediction_column_is_renamed_not_doubled() {
+    let s = Scratch::new("keep_clash");
+    let rows: String = (0..12)
+        .map(|i| format!("{},{},{}\n", i % 4, (i * 7) % 5, ["a", "b"][i % 2]))
+        .collect();
+    let train = s.write("tr.csv", format!("x1,x2,class\n{rows}"));
+    let model = s.arg("tr.safetensors");
+    s.run(&[
+        "train", "--data", &train, "--device", "cpu", "--epochs", "2", "--save", &model,
+    ])
+    .assert_success();
+    // `class` twice read back as the true label where the prediction was meant.
+    let run = s.run(&[
+        "predict", "--model", &model, "--input", &train, "--keep", "class",
+    ]);
+    run.assert_success();
+    let header = run.stdout.lines().next().unwrap_or_default();
+    assert_eq!(header, "class_kept,class,p_a,p_b", "{}", run.show());
+    assert!(
+        run.stderr
+            .contains("the kept column \"class\" is written as \"class_kept\""),
+        "{}",
+        run.show()
+    );
+}

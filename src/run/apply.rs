@@ -326,7 +326,9 @@ pub fn predict_rows(
         let kept = if keep.is_empty() {
             data::Kept::default()
         } else {
-            table.kept(path, keep, read.data.n)?
+            let mut kept = table.kept(path, keep, read.data.n)?;
+            apart_from_outputs(model, &mut kept.names, &mut notes);
+            kept
         };
         return Ok(rows(read.data.x, read.data.n, kept, notes));
     }
@@ -402,6 +404,48 @@ pub fn predictions_csv(model: &Model, probs: &[f32]) -> String {
     predictions_csv_with(model, probs, Decision::Argmax, &data::Kept::default())
 }
 
+/// Kept column names that a prediction column also has (`--keep class`, a regression's target
+/// kept beside its prediction) renamed `NAME_kept`, with a note: two columns of one name read
+/// back as the first (pandas renames the second `NAME.1`), the true value for the prediction.
+fn apart_from_outputs(model: &Model, names: &mut [String], notes: &mut Vec<String>) {
+    let outputs = output_names(model);
+    for name in names.iter_mut() {
+        if outputs.contains(name) {
+            let kept = format!("{name}_kept");
+            notes.push(format!(
+                "the kept column {name:?} is written as {kept:?}: a prediction column has its name"
+            ));
+            *name = kept;
+        }
+    }
+}
+
+/// The names of the columns `predictions_csv` writes for `model`'s outputs: `class` and each
+/// class's `p_NAME` (`pJ` without names) for a classifier; else each target column's name, or
+/// `pJ` (sigmoid) or `yJ`.
+pub fn output_names(model: &Model) -> Vec<String> {
+    let spec = &model.spec;
+    let w = spec.outputs();
+    let classify = spec.output == Output::Softmax;
+    let table = model.input.table.as_ref();
+    let class_names = table
+        .and_then(|t| t.classes.clone())
+        .filter(|c| c.len() == w);
+    let target_names: Option<Vec<String>> =
+        table.map(|t| t.target_names()).filter(|n| n.len() == w);
+    let mut names = Vec::with_capacity(w + 1);
+    if classify {
+        names.push("class".to_string());
+    }
+    names.extend((0..w).map(|j| match (&class_names, &target_names) {
+        (Some(c), _) => format!("p_{}", c[j]),
+        (None, Some(t)) if !classify => t[j].clone(),
+        _ if classify || spec.output == Output::Sigmoid => format!("p{j}"),
+        _ => format!("y{j}"),
+    }));
+    names
+}
+
 /// `predictions_csv` with the class decided by `decision` (a threshold for a classifier of two
 /// classes: see `Decision::check`) and the `kept` columns first, as the input file wrote them.
 pub fn predictions_csv_with(
@@ -417,19 +461,8 @@ pub fn predictions_csv_with(
     let class_names = table
         .and_then(|t| t.classes.clone())
         .filter(|c| c.len() == w);
-    // A regression table's target columns, by name.
-    let target_names: Option<Vec<String>> =
-        table.map(|t| t.target_names()).filter(|n| n.len() == w);
     let mut names: Vec<String> = kept.names.iter().map(|n| quote(n)).collect();
-    if classify {
-        names.push("class".into());
-    }
-    names.extend((0..w).map(|j| match (&class_names, &target_names) {
-        (Some(c), _) => quote(&format!("p_{}", c[j])),
-        (None, Some(t)) if !classify => quote(&t[j]),
-        _ if classify || spec.output == Output::Sigmoid => format!("p{j}"),
-        _ => format!("y{j}"),
-    }));
+    names.extend(output_names(model).iter().map(|n| quote(n)));
     let mut csv = names.join(",") + "\n";
     let mut cells: Vec<String> = Vec::with_capacity(names.len());
     for (i, row) in probs.chunks_exact(w.max(1)).enumerate() {
