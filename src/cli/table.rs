@@ -76,6 +76,12 @@ pub struct CsvArgs {
     /// first; a guess said in a note]
     #[arg(long)]
     pub day_first: bool,
+    /// CSV: whether the training file's first line is a header: yes, no or auto. [default:
+    /// auto: a header when no cell of it is a number, or when its cells count the columns
+    /// (0,1,2,... or 1,2,3,...: pandas' names for numbered columns); later files' first lines
+    /// are headers when they name the model's columns]
+    #[arg(long, value_name = "yes|no|auto", value_parser = ["yes", "no", "auto"])]
+    pub header: Option<String>,
 }
 
 /// A one-character flag: `\t` and `tab` for a tab, `space` for ' '.
@@ -96,6 +102,7 @@ pub fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
         encoding: a.encoding.clone(),
         comment: a.comment.clone(),
         day_first: a.day_first,
+        header: a.header.clone(),
     }
     .options()?)
 }

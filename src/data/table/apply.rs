@@ -131,7 +131,12 @@ impl Table {
             .iter()
             .any(|t| file_columns.contains_key(t.name.as_str()));
         let has_numeric = self.count(|k| matches!(k, Kind::Numeric { .. })) > 0;
-        let header = !any_number && (self.header || names_match || has_numeric);
+        // A first line that names the table's columns, in order, is a header even when its
+        // names are numbers (pandas' `0,1,2,...`).
+        let names_all = self.header
+            && file_names.len() == self.columns.len()
+            && file_names.iter().zip(&self.columns).all(|(c, t)| c == &t.name);
+        let header = names_all || (!any_number && (self.header || names_match || has_numeric));
         let src = if header && self.header {
             self.by_name(&file_columns, need, misfit)?
         } else {

@@ -270,6 +270,10 @@ pub struct CsvOptions {
     /// Dates written with slashes are `dd/mm/yyyy` (otherwise `mm/dd/yyyy` unless a day above
     /// 12 shows the day first); a column whose cells only read month first is then refused.
     pub day_first: bool,
+    /// Whether the training file's first line is a header; None: it is when no cell of it is
+    /// a number, or when its cells count the columns (`0,1,2,...` or `1,2,3,...`, pandas'
+    /// names for a frame's numbered columns, three or more).
+    pub header: Option<bool>,
 }
 
 /// What a column is to the network.

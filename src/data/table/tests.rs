@@ -111,6 +111,70 @@ fn a_pipe_separated_file_from_psql_or_hive_is_read() {
 }
 
 #[test]
+fn a_header_of_numbers_is_read_as_pandas_writes_it_or_as_told() {
+    // pandas' to_csv of a frame with numbered columns: `0,1,2,3`. It was data, its `3` a class.
+    let rows: String = (0..12)
+        .map(|i| format!("0.{i},1.{i},2.{i},{}.0\n", i % 2))
+        .collect();
+    let (t, d) = fit("pd-numbered.csv", &format!("0,1,2,3\n{rows}"));
+    assert!(t.header);
+    assert_eq!(
+        (d.n, t.classes.as_deref().unwrap()),
+        (12, &["0".to_string(), "1".into()][..])
+    );
+    // Later files with the same names read them as a header too.
+    let p = temp(
+        "pd-numbered-later.csv",
+        format!("0,1,2,3\n{rows}").as_bytes(),
+    );
+    let again = t.read(&p, Need::Targets, None).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(again.data.n, 12);
+    // With the index written: an empty cell first, then 0, 1, 2, ...
+    let indexed: String = rows
+        .lines()
+        .enumerate()
+        .map(|(i, r)| format!("{i},{r}\n"))
+        .collect();
+    let (t, d) = fit("pd-indexed.csv", &format!(",0,1,2,3\n{indexed}"));
+    assert!(t.header);
+    assert_eq!((d.n, d.dim), (12, 3));
+    // Told: the same line as data.
+    let o = CsvOptions {
+        header: Some(false),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("pd-no.csv", &format!("0,1,2,1\n{rows}"), &o).unwrap();
+    assert!(!t.header);
+    assert_eq!(r.data.n, 13);
+    // Years as column names: the label of line 1 is on no other line.
+    let years: String = (0..12)
+        .map(|i| format!("r{},{i},{},{}\n", i % 3, i + 1, ["yes", "no"][i % 2]))
+        .collect();
+    fails(
+        "years.csv",
+        &format!("region,2019,2020,grew\n{years}"),
+        &CsvOptions::default(),
+        &[
+            "line 1",
+            "the label \"grew\" of line 1 appears on no other line",
+            "the setting `header` yes",
+        ],
+    );
+    let o = CsvOptions {
+        header: Some(true),
+        ..CsvOptions::default()
+    };
+    let (t, _) = fit_with(
+        "years-yes.csv",
+        &format!("region,2019,2020,grew\n{years}"),
+        &o,
+    )
+    .unwrap();
+    assert_eq!(t.classes.as_deref().unwrap(), ["no", "yes"]);
+}
+
+#[test]
 fn delimiters_are_detected_and_decimal_commas_read() {
     for (name, text) in [
         ("semi.csv", "a;b;label\n1,5;2;x\n3;4,25;y\n"),

@@ -36,6 +36,8 @@ pub struct CsvText {
     pub comment: Option<String>,
     /// Dates with slashes are dd/mm/yyyy.
     pub day_first: bool,
+    /// Whether the first line is a header: `yes` or `no`; None (or `auto`): found.
+    pub header: Option<String>,
 }
 
 impl CsvText {
@@ -71,6 +73,17 @@ impl CsvText {
             drop_missing_target: self.drop_missing_target,
             encoding: self.encoding.as_deref().map(str::parse).transpose()?,
             comment: one_char("comment", &self.comment)?,
+            header: match self.header.as_deref() {
+                None | Some("auto") => None,
+                Some("yes") => Some(true),
+                Some("no") => Some(false),
+                Some(h) => {
+                    return Err(Error::invalid(
+                        "header",
+                        format!("{h:?}: expected yes, no or auto"),
+                    ));
+                }
+            },
         })
     }
 }

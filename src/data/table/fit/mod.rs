@@ -161,6 +161,8 @@ struct Source<'a> {
     /// The first line is a header (no cell of it is a number).
     header: bool,
     names: Vec<String>,
+    /// The first line's cells.
+    first: Vec<String>,
     /// Cells per row.
     width: usize,
 }
@@ -184,7 +186,9 @@ impl<'a> Source<'a> {
         if first.len() < 2 {
             return Err(too_narrow(path, o, first_line, first.len(), first_cause));
         }
-        let header = first.iter().all(|c| numbers.read(c).is_none());
+        let header = o
+            .header
+            .unwrap_or_else(|| first.iter().all(|c| numbers.read(c).is_none()) || counts(&first));
         let names = header_names(&first, header);
         if header {
             duplicates(path, first_line, &names, o)?;
@@ -199,6 +203,7 @@ impl<'a> Source<'a> {
             header,
             width: first.len(),
             names,
+            first,
         };
         Ok((file, rec))
     }
@@ -288,6 +293,25 @@ impl<'a> Source<'a> {
             "load it as real-valued targets (the setting `targets` {col} with the setting `loss` mse)"
         );
         let (decimal, many) = (self.format.decimal, self.o.many_classes);
+        // A first line read as data (a cell of it is a number) whose label no other line has:
+        // the header of a file with numbers for column names (years), more likely than a
+        // class of one row.
+        let first = &self.first[c];
+        if !self.header
+            && self.o.header.is_none()
+            && number(first, decimal).is_none()
+            && s.label_rows.get(first) == Some(&1)
+            && rows > 2
+        {
+            return Err(line_error(
+                self.path,
+                self.first_line,
+                format!(
+                    "the label {first:?} of line {} appears on no other line: a header line with numbers among its names? the setting `header` yes reads it as one, `header` no as data",
+                    self.first_line
+                ),
+            ));
+        }
         class_names(self.path, &at, &hint, s, rows, decimal, many)
     }
 
@@ -551,4 +575,21 @@ fn class_names(
         ));
     }
     Ok((names, numeric))
+}
+
+/// Whether a first line's cells count its columns, `0,1,2,...` or `1,2,3,...` after an
+/// optional empty cell (pandas' header for a frame whose columns are numbered, its index
+/// first), three or more: a header, though its cells are numbers.
+fn counts(first: &[String]) -> bool {
+    let cells = match first.first() {
+        Some(c) if c.is_empty() => &first[1..],
+        _ => first,
+    };
+    cells.len() >= 3
+        && [0, 1].iter().any(|&from| {
+            cells
+                .iter()
+                .enumerate()
+                .all(|(i, c)| c.parse::<usize>().ok() == Some(i + from))
+        })
 }
