@@ -1019,7 +1019,7 @@ impl Tensors<'_> {
                 stratified: info.get("valid_split_by").is_some_and(|b| b == "class"),
                 class_weights: info
                     .get("class_weights")
-                    .map(|w| class_weights(w))
+                    .map(|w| class_weights(w, spec))
                     .transpose()?,
                 label_column: input.label_column,
                 targets: input.targets,
@@ -1082,9 +1082,17 @@ pub fn load_for(path: &Path, want: &Spec) -> Result<Params> {
     Ok(params)
 }
 
-/// A checkpoint's `class_weights`: comma-separated positive finite numbers.
-fn class_weights(text: &str) -> Result<Vec<f32>> {
-    text.split(',')
+/// A checkpoint's `class_weights`: comma-separated positive finite numbers, one per class of
+/// `spec`, a classifier under cross-entropy.
+fn class_weights(text: &str, spec: &Spec) -> Result<Vec<f32>> {
+    if spec.loss != crate::model::Loss::CrossEntropy {
+        return Err(Error::usage(format!(
+            "class_weights {text:?}: class weights weigh the cross-entropy loss, but this network trains with {}",
+            spec.loss
+        )));
+    }
+    let w = text
+        .split(',')
         .map(|v| {
             v.parse::<f32>()
                 .ok()
@@ -1095,5 +1103,13 @@ fn class_weights(text: &str) -> Result<Vec<f32>> {
                     ))
                 })
         })
-        .collect()
+        .collect::<Result<Vec<f32>>>()?;
+    if w.len() != spec.outputs() {
+        return Err(Error::usage(format!(
+            "class_weights {text:?}: {} weights for {} classes",
+            w.len(),
+            spec.outputs()
+        )));
+    }
+    Ok(w)
 }

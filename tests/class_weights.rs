@@ -182,3 +182,105 @@ fn a_checkpoint_keeps_the_weights_and_a_resumed_run_trains_with_them() {
         "{e}"
     );
 }
+
+/// `path`'s safetensors metadata with `key` set to `value`, as an edited file would have it.
+fn set_metadata(path: &std::path::Path, key: &str, value: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"][key] = value.into();
+    let mut h = serde_json::to_vec(&header).unwrap();
+    h.resize(h.len().next_multiple_of(8), b' ');
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend(h);
+    out.extend(&bytes[8 + n..]);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn stored_weights_that_do_not_fit_the_run_are_refused_naming_the_file_or_the_state() {
+    let s = Scratch::new("class_weights_stored");
+    let file = s.path("w.safetensors");
+    let spec = Spec::classifier(2, &[4], 2).unwrap();
+    let mut t = Trainer::new(
+        Model::init(spec, 2).unwrap(),
+        imbalanced(),
+        weighted(1, None),
+    )
+    .device(Device::cpu())
+    .checkpoints(Checkpoints {
+        path: file.clone(),
+        every: None,
+        keep_best: false,
+    });
+    t.fit(|_| Ok(())).unwrap();
+    let (spec, params, state) = wgtrain::checkpoint::load_training(&file).unwrap();
+    let state = state.unwrap();
+    let model = Model::new(spec, params).unwrap();
+    // An edited file: one weight for two classes.
+    let edited = s.path("one.safetensors");
+    std::fs::copy(&file, &edited).unwrap();
+    set_metadata(&edited, "class_weights", "1");
+    let e = wgtrain::checkpoint::load_training(&edited)
+        .expect_err("one weight for two classes")
+        .to_string();
+    assert!(
+        e.contains("one.safetensors") && e.contains("1 weights for 2 classes"),
+        "{e}"
+    );
+    // A state built by hand: each refused on open, not a panic or a negative loss.
+    for (w, needle) in [
+        (vec![], "0 weights for 2 classes"),
+        (vec![1.0], "1 weights for 2 classes"),
+        (vec![-5.0, 1.0], "class 0's weight is -5"),
+        (vec![f32::NAN, 1.0], "class 0's weight is NaN"),
+    ] {
+        let st = wgtrain::checkpoint::TrainingState {
+            class_weights: Some(w.clone()),
+            ..state.clone()
+        };
+        let mut r = Trainer::new(model.clone(), imbalanced(), weighted(1, None))
+            .device(Device::cpu())
+            .resume(st);
+        let e = r.fit(|_| Ok(())).expect_err("refused").to_string();
+        assert!(
+            e.contains("the resumed run's class weights") && e.contains(needle),
+            "{w:?}: {e}"
+        );
+    }
+    // A regression run: weights mean nothing there.
+    let values = Dataset::new(
+        "r",
+        vec![1.0, 2.0, 3.0, 4.0],
+        2,
+        2,
+        Targets::Values {
+            values: vec![1.0, 2.0],
+            width: 1,
+        },
+    )
+    .unwrap();
+    let reg = Model::init(Spec::regressor(2, &[4], 1).unwrap(), 0).unwrap();
+    let mut r = Trainer::new(reg.clone(), values.clone(), weighted(1, None))
+        .device(Device::cpu())
+        .checkpoints(Checkpoints {
+            path: s.path("r.safetensors"),
+            every: None,
+            keep_best: false,
+        });
+    r.fit(|_| Ok(())).unwrap();
+    let (_, params, st) = wgtrain::checkpoint::load_training(&s.path("r.safetensors")).unwrap();
+    let st = wgtrain::checkpoint::TrainingState {
+        class_weights: Some(vec![5.0]),
+        ..st.unwrap()
+    };
+    let mut r = Trainer::new(
+        Model::new(reg.spec.clone(), params).unwrap(),
+        values,
+        weighted(1, None),
+    )
+    .device(Device::cpu())
+    .resume(st);
+    let e = r.fit(|_| Ok(())).expect_err("refused").to_string();
+    assert!(e.contains("these targets are values"), "{e}");
+}

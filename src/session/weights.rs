@@ -4,14 +4,14 @@
 //! `w` times in the loss: no kernel needs to know the weights.
 
 use crate::checkpoint::TrainingState;
-use crate::config::Config;
+use crate::config::{ClassWeights, Config};
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::model::Loss;
 
 /// The weight of each class for this run: the config's (resolved on the training rows), else a
-/// resumed run's; None without weights. Refused for anything but class labels under
-/// cross-entropy, and when a resumed run weighed its classes otherwise.
+/// resumed run's (checked as the config's are); None without weights. Refused for anything but
+/// class labels under cross-entropy, and when a resumed run weighed its classes otherwise.
 pub(super) fn resolve(
     config: &Config,
     resumed: Option<&TrainingState>,
@@ -21,6 +21,9 @@ pub(super) fn resolve(
 ) -> Result<Option<Vec<f32>>> {
     let stored = resumed.and_then(|s| s.class_weights.clone());
     let Some(cw) = &config.class_weights else {
+        if let Some(w) = &stored {
+            check_stored(w, train, loss)?;
+        }
         return Ok(stored);
     };
     let Targets::Classes { labels, n_classes } = &train.targets else {
@@ -51,6 +54,31 @@ pub(super) fn resolve(
         ));
     }
     Ok(Some(w))
+}
+
+/// A resumed run's weights `w` must be what `Config::class_weights` would give for `train`
+/// under `loss`: one positive finite weight per class, class labels under cross-entropy only.
+/// A `TrainingState` built by hand, or read from a file edited since, gets an error that names
+/// the resumed run's weights, never a panic or a negative loss.
+fn check_stored(w: &[f32], train: &Dataset, loss: Loss) -> Result<()> {
+    let bad = |msg: &str| {
+        Error::usage(format!(
+            "the resumed run's class weights [{}]: {msg}",
+            list(w)
+        ))
+    };
+    let Targets::Classes { labels, n_classes } = &train.targets else {
+        return Err(bad("weigh class labels; these targets are values"));
+    };
+    if loss != Loss::CrossEntropy {
+        return Err(bad(&format!(
+            "weigh the cross-entropy loss; this network trains with {loss}"
+        )));
+    }
+    match ClassWeights::Given(w.to_vec()).resolve(labels, *n_classes, None) {
+        Err(Error::InvalidArgument { msg, .. }) => Err(bad(&msg)),
+        r => r.map(drop),
+    }
 }
 
 /// Class weights as a list for people: `0.5, 2`.
@@ -87,7 +115,6 @@ pub(super) fn weigh(train: Dataset, w: &[f32]) -> Result<Dataset> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ClassWeights;
 
     fn three() -> Dataset {
         let targets = Targets::Classes {
