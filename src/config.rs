@@ -86,6 +86,11 @@ impl ClassWeights {
         classes: usize,
         names: Option<&[String]>,
     ) -> Result<Vec<f32>> {
+        // A weight and a count a class.
+        crate::memory::check(
+            &format!("the weights of {classes} classes"),
+            (classes as u64).saturating_mul(12),
+        )?;
         match self {
             ClassWeights::Named(pairs) => {
                 let mut w = vec![1.0; classes];

@@ -94,6 +94,34 @@ fn a_label_beyond_the_classes_is_an_error_naming_its_row() {
 }
 
 #[test]
+fn a_class_count_no_network_can_have_is_an_error_not_an_abort() {
+    for n_classes in [1 << 40, usize::MAX] {
+        let mut d = raw();
+        d.targets = Targets::Classes {
+            labels: vec![0; N],
+            n_classes,
+        };
+        let e = Dataset::new("blobs", vec![0.0; N * DIM], N, DIM, d.targets.clone()).unwrap_err();
+        assert_invalid_data(
+            &e,
+            None,
+            None,
+            "the most parameters (so outputs) a network may have",
+        );
+        let e = d.hold_out(0.25, 0).unwrap_err();
+        assert_invalid_data(&e, None, None, &format!("n_classes = {n_classes} is over"));
+        let mut t = trainer(d, 1, Device::cpu()).hold_out(0.25);
+        let e = t.fit(|_| Ok(())).unwrap_err();
+        assert_invalid_data(&e, None, None, &format!("n_classes = {n_classes} is over"));
+    }
+    // Weights of more classes than memory holds: refused before the per-class arrays.
+    let e = wgtrain::ClassWeights::Balanced
+        .resolve(&[0, 1], 1 << 40, None)
+        .unwrap_err();
+    assert!(matches!(e, Error::OutOfMemory(_)), "{e:?}");
+}
+
+#[test]
 fn a_short_x_is_an_error_naming_the_lengths() {
     let mut d = raw();
     if let Inputs::F32(x) = &mut d.x {

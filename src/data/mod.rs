@@ -246,7 +246,8 @@ impl Dataset {
 
     /// Checks what `new` checks, for a dataset however it was built (its fields are public):
     /// x is (n, dim) with dim >= 1 (and a byte matrix's scales fit dim), every input finite as
-    /// the network sees it, one label per row below `n_classes` (at least 1), or (n, width)
+    /// the network sees it, one label per row below `n_classes` (at least 1, at most
+    /// `model::MAX_PARAMS`: no network has more outputs), or (n, width)
     /// finite target values with width >= 1. The error is an `Error::InvalidData` naming the
     /// dataset and, for a value, its row and column. One pass over the inputs; the session's
     /// `open` (so `fit`), `Model::evaluate` and `evaluate::evaluate` call it on what they are
@@ -296,6 +297,16 @@ impl Dataset {
                         ),
                     );
                 }
+                if *n_classes > crate::model::MAX_PARAMS {
+                    return bad(
+                        None,
+                        None,
+                        format!(
+                            "n_classes = {n_classes} is over {}, the most parameters (so outputs) a network may have",
+                            crate::model::MAX_PARAMS
+                        ),
+                    );
+                }
                 if let Some(r) = labels.iter().position(|&l| l as usize >= *n_classes) {
                     return bad(
                         Some(r),
@@ -342,7 +353,8 @@ impl Dataset {
         }
     }
 
-    /// Every target row, dense (one-hot for classes): (n, target_width).
+    /// Every target row, dense (one-hot for classes): (n, target_width). `n · target_width`
+    /// f32s: for a large set, `memory::check` them first, as `fit` does.
     pub fn dense_targets(&self) -> Vec<f32> {
         let w = self.target_width();
         let mut y = vec![0.0; self.n * w];
@@ -404,7 +416,8 @@ impl Dataset {
     }
 
     /// `hold_out`, per class only when `stratify` (runs saved before hold-outs were drawn per
-    /// class resume with the plain shuffle they trained with).
+    /// class resume with the plain shuffle they trained with). The dataset is checked first
+    /// (`check`): its fields are public.
     pub fn hold_out_as(
         &self,
         fraction: f64,
@@ -417,6 +430,7 @@ impl Dataset {
                 format!("must be between 0 and 1 (exclusive), got {fraction}"),
             ));
         }
+        self.check()?;
         if self.n < 2 {
             return Err(Error::usage(format!(
                 "{}: {} rows cannot be split into training and validation",
@@ -428,6 +442,14 @@ impl Dataset {
         crate::rng::Rng::new(seed ^ 0x7a11d).shuffle(&mut idx);
         let held = match (&self.targets, stratify) {
             (Targets::Classes { labels, n_classes }, true) => {
+                // Four numbers a class: its rows, its exact share, its quota, its place.
+                crate::memory::check(
+                    &format!(
+                        "holding out {}'s rows per class ({n_classes} classes)",
+                        self.name
+                    ),
+                    (*n_classes as u64).saturating_mul(32),
+                )?;
                 per_class(&idx, labels, *n_classes, k)
             }
             _ => None,
