@@ -376,7 +376,7 @@ impl Spec {
             .map(|l| {
                 let (i, o) = self.layer_shape(l);
                 let passes = if l == 0 { 4.0 } else { 6.0 };
-                passes * (i * o) as f64
+                passes * i as f64 * o as f64
             })
             .sum()
     }

@@ -25,8 +25,10 @@ pub struct Model {
 }
 
 impl Model {
-    /// `params` for `spec`, no input transform; an error when the shapes do not fit.
+    /// `params` for `spec`, no input transform; an error when the spec is not one `Spec::new`
+    /// takes (`Spec::check`) or the shapes do not fit.
     pub fn new(spec: Spec, params: Params) -> Result<Model> {
+        spec.check()?;
         params.check_shapes(&spec)?;
         Ok(Model {
             spec,
@@ -36,11 +38,14 @@ impl Model {
     }
 
     /// A new network with seeded initial parameters (Glorot-uniform weights, zero biases); an
-    /// `Error::OutOfMemory` when the parameters alone cannot fit this process's memory.
+    /// error when the spec is not one `Spec::new` takes (`Spec::check`: sizes, activations,
+    /// `MAX_PARAMS`), an `Error::OutOfMemory` when the parameters alone cannot fit this
+    /// process's memory.
     pub fn init(spec: Spec, seed: u64) -> Result<Model> {
+        spec.check()?;
         crate::memory::check(
             &format!("the parameters of a {} network", spec.describe()),
-            spec.n_params() as u64 * 4,
+            (spec.n_params() as u64).saturating_mul(4),
         )?;
         let params = Params::init(&spec, seed);
         Ok(Model {

@@ -230,6 +230,57 @@ fn nan_in_x_on_the_gpu_path_is_an_error_before_anything_trains() {
 }
 
 #[test]
+fn init_and_new_check_the_spec_before_allocating() {
+    let spec = |sizes: Vec<usize>, hidden: Vec<Activation>| Spec {
+        sizes,
+        hidden,
+        output: Output::Softmax,
+        loss: Loss::CrossEntropy,
+    };
+    let cases = [
+        (
+            "sizes that overflow",
+            spec(vec![1 << 62, 2], vec![]),
+            "parameters",
+        ),
+        (
+            "over MAX_PARAMS",
+            spec(vec![33000, 33000], vec![]),
+            "1073741824 parameters",
+        ),
+        (
+            "a zero-width layer",
+            spec(vec![2, 0, 2], vec![Activation::Relu]),
+            "zero",
+        ),
+        (
+            "a missing activation",
+            spec(vec![2, 3, 2], vec![]),
+            "1 hidden layers but 0 hidden activations",
+        ),
+    ];
+    let params = Model::init(Spec::classifier(2, &[3], 2).unwrap(), 0)
+        .unwrap()
+        .params;
+    for (what, s, says) in cases {
+        let e = Model::init(s.clone(), 0).map(drop).unwrap_err().to_string();
+        assert!(e.contains(says), "{what}: init: {e}");
+        let e = Model::new(s, params.clone())
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{what}: new: {e}");
+    }
+    // The figure of any spec is a number, not an overflow.
+    let huge = spec(vec![1 << 62, 1 << 62, 2], vec![Activation::Relu]);
+    assert!(
+        huge.flops_per_sample() > 1e37,
+        "{}",
+        huge.flops_per_sample()
+    );
+}
+
+#[test]
 fn a_model_whose_public_fields_disagree_is_an_error_not_a_panic() {
     let good = Model::init(spec(), 0).unwrap();
     // Parameters of another network.
