@@ -476,6 +476,24 @@ impl Params {
         Ok(())
     }
 
+    /// The first weight or bias that is not finite, as "layers.L.weight (input i, output j) is
+    /// NaN" (the tensor as a checkpoint names it); None when all are finite.
+    pub(crate) fn first_non_finite(&self) -> Option<String> {
+        self.layers.iter().enumerate().find_map(|(l, layer)| {
+            let out = layer.b.len().max(1);
+            if let Some(k) = layer.w.iter().position(|v| !v.is_finite()) {
+                return Some(format!(
+                    "layers.{l}.weight (input {}, output {}) is {}",
+                    k / out,
+                    k % out,
+                    layer.w[k]
+                ));
+            }
+            let k = layer.b.iter().position(|v| !v.is_finite())?;
+            Some(format!("layers.{l}.bias {k} is {}", layer.b[k]))
+        })
+    }
+
     /// Whether every weight and bias is finite (no NaN or infinity).
     pub fn all_finite(&self) -> bool {
         self.layers

@@ -26,10 +26,15 @@ pub struct Model {
 
 impl Model {
     /// `params` for `spec`, no input transform; an error when the spec is not one `Spec::new`
-    /// takes (`Spec::check`) or the shapes do not fit.
+    /// takes (`Spec::check`), the shapes do not fit or a parameter is not finite (naming it).
     pub fn new(spec: Spec, params: Params) -> Result<Model> {
         spec.check()?;
         params.check_shapes(&spec)?;
+        if let Some(bad) = params.first_non_finite() {
+            return Err(Error::usage(format!(
+                "the parameter {bad}: a model needs finite parameters"
+            )));
+        }
         Ok(Model {
             spec,
             params,
@@ -97,8 +102,8 @@ impl Model {
     /// target standardisation as `set_target_standardize` requires, a CSV table with the
     /// network's inputs and outputs. `predict`, `evaluate` and the session's `open` call it, so
     /// a model whose parts disagree is an error there (`Error::Shape` for a size), never a
-    /// panic. Non-finite parameters pass (a diverged model's outputs are an `Error::Diverged`
-    /// when predicted; the session refuses to train them).
+    /// panic. Non-finite parameters pass here (`predict` and `evaluate` refuse them as an
+    /// `Error::Diverged` naming the tensor; the session refuses to train them).
     pub fn check(&self) -> Result<()> {
         self.spec.check()?;
         self.params.check_shapes(&self.spec)?;
@@ -222,8 +227,10 @@ impl Model {
     /// targets' original units when the model standardised its targets. (n, outputs)
     /// row-major.
     ///
-    /// Checked first: the model (`check`), `x` holding `n` rows, and every input finite (an
-    /// `Error::InvalidData` naming the row and column of the first that is not).
+    /// Checked first: the model (`check`) and its parameters finite, `x` holding `n` rows (and,
+    /// for `Inputs::U8Affine`, one scale and offset per input), every input finite (an
+    /// `Error::InvalidData` naming the row and column of the first that is not), and the
+    /// outputs within this process's memory (`Error::OutOfMemory`).
     pub fn predict(&self, x: &Inputs, n: usize) -> Result<Vec<f32>> {
         self.check()?;
         let d = self.spec.inputs();
@@ -232,6 +239,9 @@ impl Model {
                 "{} input values for {n} rows of {d}",
                 x.len()
             )));
+        }
+        if let Some(msg) = x.scales_misfit(d) {
+            return Err(Error::invalid_data("the inputs", None, None, msg));
         }
         if let Some((r, c, v)) = x.first_non_finite(d) {
             return Err(Error::invalid_data(
@@ -276,8 +286,9 @@ impl Model {
     /// value targets MSE, RMSE, MAE and R², on raw `data` (the model's input transform is
     /// applied here, and every figure is in the units of `data`'s targets).
     /// The targets are named after the model's table's target columns, when it has them.
-    /// Checked first: the model (`check`) and the dataset (`Dataset::check`: lengths, labels
-    /// below the class count, finite inputs and targets); outputs that overflow f32 are an
+    /// Checked first: the model (`check`) and its parameters finite, the dataset
+    /// (`Dataset::check`: lengths, labels below the class count, finite inputs and targets; at
+    /// least one row), and memory for the outputs, as in `predict`; outputs that overflow f32 are an
     /// `Error::Diverged` naming the row, as in `predict`, never a loss of infinity.
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
         self.evaluate_with(data, evaluate::Decision::Argmax)

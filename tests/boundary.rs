@@ -516,3 +516,90 @@ fn a_callback_error_travels_back_in_its_own_variant() {
     let e = t.fit(|_| Err(Error::callback("enough"))).unwrap_err();
     assert!(matches!(&e, Error::Callback(_)) && e.to_string() == "enough");
 }
+
+#[test]
+fn outputs_beyond_memory_are_refused_before_they_are_allocated() {
+    // 1 input, a million outputs: a million rows' outputs are 4 TB; a million classes'
+    // confusion matrix 8 TB.
+    let wide = Spec::regressor(1, &[], 1_000_000).unwrap();
+    let e = Model::init(wide, 0)
+        .unwrap()
+        .predict_f32(&vec![0.5; 1_000_000])
+        .unwrap_err();
+    assert!(matches!(e, Error::OutOfMemory(_)), "{e:?}");
+    let classes = Spec::classifier(1, &[], 1_000_000).unwrap();
+    let two = Dataset::new(
+        "two",
+        vec![0.5, -0.5],
+        2,
+        1,
+        Targets::Classes {
+            labels: vec![0, 1],
+            n_classes: 2,
+        },
+    )
+    .unwrap();
+    let e = Model::init(classes, 0).unwrap().evaluate(&two).unwrap_err();
+    assert!(matches!(e, Error::OutOfMemory(_)), "{e:?}");
+}
+
+#[test]
+fn byte_inputs_without_a_scale_per_input_are_refused_by_predict() {
+    let model = Model::init(spec(), 0).unwrap();
+    for (scale, offset) in [(vec![1.0], vec![0.0]), (vec![], vec![])] {
+        let x = Inputs::U8Affine {
+            data: vec![7; 2 * DIM],
+            scale: scale.clone(),
+            offset,
+        };
+        let e = model.predict(&x, 2).unwrap_err();
+        let says = format!(
+            "{} scales and {} offsets for {DIM} inputs",
+            scale.len(),
+            scale.len()
+        );
+        match &e {
+            Error::InvalidData { dataset, .. } if dataset == "the inputs" => {
+                assert!(e.to_string().contains(&says), "{e}")
+            }
+            other => panic!("expected InvalidData, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn evaluating_no_rows_is_an_error_as_fitting_them_is() {
+    let mut d = raw();
+    d.x = Inputs::F32(vec![]);
+    d.n = 0;
+    d.targets = Targets::Classes {
+        labels: vec![],
+        n_classes: CLASSES,
+    };
+    let e = Model::init(spec(), 0).unwrap().evaluate(&d).unwrap_err();
+    assert_invalid_data(&e, None, None, "has no rows");
+}
+
+#[test]
+fn a_non_finite_parameter_is_refused_by_new_predict_and_evaluate_naming_the_tensor() {
+    let good = Model::init(spec(), 0).unwrap();
+    let mut params = good.params.clone();
+    // Layer 0 is ReLU: a NaN weight there can give finite outputs that mean nothing.
+    params.layers[0].w[2 * 8 + 5] = f32::NAN;
+    let e = Model::new(spec(), params.clone()).unwrap_err().to_string();
+    assert!(
+        e.contains("layers.0.weight (input 2, output 5) is NaN"),
+        "{e}"
+    );
+    let mut built = good.clone();
+    built.params = params;
+    let e = built.predict_f32(&[0.5; DIM]).unwrap_err();
+    assert!(matches!(e, Error::Diverged(_)), "{e:?}");
+    assert!(e.to_string().contains("layers.0.weight"), "{e}");
+    let e = built.evaluate(&raw()).unwrap_err();
+    assert!(e.to_string().contains("layers.0.weight"), "{e}");
+    let mut bias = good;
+    bias.params.layers[1].b[1] = f32::INFINITY;
+    let e = bias.predict_f32(&[0.5; DIM]).unwrap_err().to_string();
+    assert!(e.contains("layers.1.bias 1 is inf"), "{e}");
+}

@@ -148,6 +148,21 @@ impl Inputs {
         })
     }
 
+    /// What is wrong when byte inputs standardised per feature (`U8Affine`) do not hold one
+    /// scale and one offset for each of `dim` inputs; None when they do, or for other inputs.
+    pub(crate) fn scales_misfit(&self, dim: usize) -> Option<String> {
+        match self {
+            Inputs::U8Affine { scale, offset, .. } if scale.len() != dim || offset.len() != dim => {
+                Some(format!(
+                    "{} scales and {} offsets for {dim} inputs",
+                    scale.len(),
+                    offset.len()
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// All values as f32 (a copy for bytes).
     pub fn to_f32(&self) -> Vec<f32> {
         match self {
@@ -265,18 +280,8 @@ impl Dataset {
                 ),
             );
         }
-        if let Inputs::U8Affine { scale, offset, .. } = &self.x
-            && (scale.len() != dim || offset.len() != dim)
-        {
-            return bad(
-                None,
-                None,
-                format!(
-                    "{} scales and {} offsets for {dim} inputs",
-                    scale.len(),
-                    offset.len()
-                ),
-            );
+        if let Some(msg) = self.x.scales_misfit(dim) {
+            return bad(None, None, msg);
         }
         if let Some((r, c, v)) = self.x.first_non_finite(dim) {
             return bad(

@@ -60,6 +60,9 @@ fn distinct_cuts(names: &[String], width: usize) -> Vec<String> {
 /// `Error::InvalidData` naming its row and column.
 pub fn predict(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32>> {
     spec.check()?;
+    if let Some(msg) = x.scales_misfit(spec.inputs()) {
+        return Err(Error::invalid_data("the inputs", None, None, msg));
+    }
     if let Some((r, c, v)) = x.first_non_finite(spec.inputs()) {
         return Err(Error::invalid_data(
             "the inputs",
@@ -84,10 +87,17 @@ pub fn predict(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec
 }
 
 /// The last layer's output before the parts of the output activation that the loss fuses
-/// (logits for softmax and bce): what the loss functions take.
+/// (logits for softmax and bce): what the loss functions take. Refused first: parameters that
+/// are not finite (a NaN in a ReLU layer can give finite outputs that mean nothing), and
+/// outputs beyond this process's memory.
 fn forward(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32>> {
     spec.check()?;
     params.check_shapes(spec)?;
+    if let Some(bad) = params.first_non_finite() {
+        return Err(Error::Diverged(format!(
+            "the model's parameter {bad}: a model needs finite parameters to predict"
+        )));
+    }
     let d = spec.inputs();
     if n.checked_mul(d) != Some(x.len()) {
         return Err(Error::Shape(format!(
@@ -96,8 +106,15 @@ fn forward(spec: &Spec, params: &Params, x: &Inputs, n: usize) -> Result<Vec<f32
         )));
     }
     let w = spec.outputs();
-    let mut out = vec![0f32; n * w];
     let widest = spec.sizes.iter().copied().max().unwrap_or(1);
+    crate::memory::check(
+        &format!("the outputs of {n} rows of a {} network", spec.describe()),
+        (n as u64)
+            .saturating_mul(w as u64)
+            .saturating_add(2 * CHUNK as u64 * widest as u64)
+            .saturating_mul(4),
+    )?;
+    let mut out = vec![0f32; n * w];
     let mut a = vec![0f32; CHUNK * widest];
     let mut b = vec![0f32; CHUNK * widest];
     for start in (0..n).step_by(CHUNK) {
@@ -459,6 +476,14 @@ pub fn evaluate_with(
         decision.check(spec.outputs())?;
     }
     data.check()?;
+    if data.n == 0 {
+        return Err(Error::invalid_data(
+            data.name.as_str(),
+            None,
+            None,
+            "has no rows: evaluation needs at least one",
+        ));
+    }
     if data.dim != spec.inputs() {
         return Err(Error::Shape(format!(
             "{} has {} inputs per sample, the model takes {}",
@@ -479,6 +504,16 @@ pub fn evaluate_with(
                 "target columns"
             }
         )));
+    }
+    if matches!(data.targets, Targets::Classes { .. }) {
+        // Class figures: the probabilities (n, w) beside the logits, a w x w confusion matrix.
+        crate::memory::check(
+            &format!("the class figures of {} rows of {w} classes", data.n),
+            (data.n as u64)
+                .saturating_mul(w as u64)
+                .saturating_mul(4)
+                .saturating_add((w as u64).saturating_mul(w as u64).saturating_mul(8)),
+        )?;
     }
     let mut out = forward(spec, params, &data.x, data.n)?;
     if let Some(z) = targets {
