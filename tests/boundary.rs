@@ -603,3 +603,22 @@ fn a_non_finite_parameter_is_refused_by_new_predict_and_evaluate_naming_the_tens
     let e = bias.predict_f32(&[0.5; DIM]).unwrap_err().to_string();
     assert!(e.contains("layers.1.bias 1 is inf"), "{e}");
 }
+
+#[test]
+fn checkpoints_every_zero_epochs_is_refused_as_the_run_plan_refuses_it() {
+    let dir = std::env::temp_dir().join(format!("wgtrain-every0-{}", std::process::id()));
+    let mut t = trainer(raw(), 2, Device::cpu()).checkpoints(wgtrain::session::Checkpoints {
+        path: dir.join("never.safetensors"),
+        every: Some(0),
+        keep_best: false,
+    });
+    let token = t.stop_token();
+    match t.fit(|_| Ok(())) {
+        Err(Error::InvalidArgument {
+            arg: Some("checkpoint_every"),
+            msg,
+        }) => assert_eq!(msg, "must be at least 1"),
+        other => panic!("expected checkpoint_every refused, got {other:?}"),
+    }
+    assert_eq!(token.steps(), 0);
+}

@@ -203,10 +203,8 @@ impl RunPlan {
     }
 
     fn checked(&self) -> Result<Checked> {
-        if let Some(c) = &self.outputs.checkpoint
-            && c.every == Some(0)
-        {
-            return Err(Error::invalid("checkpoint_every", "must be at least 1"));
+        if let Some(c) = &self.outputs.checkpoint {
+            c.check()?;
         }
         let resumed = match &self.start {
             Start::Resume(p) => Some(load_resumed(p)?),

@@ -42,6 +42,17 @@ pub struct Checkpoints {
     pub keep_best: bool,
 }
 
+impl Checkpoints {
+    /// `every` must be at least 1 when given (0 would never save mid-run): else the error that
+    /// names it as the setting `checkpoint_every`. `fit` checks it on entry.
+    pub fn check(&self) -> Result<()> {
+        if self.every == Some(0) {
+            return Err(Error::invalid("checkpoint_every", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// What one `fit` did.
 #[derive(Clone, Debug)]
 pub struct Fit {
@@ -385,6 +396,9 @@ impl Trainer {
     /// the data for the device, and checks it fits memory: everything before the device.
     fn prepare(&mut self) -> Result<Prepared> {
         self.config.validate()?;
+        if let Some(c) = &self.checkpoints {
+            c.check()?;
+        }
         let given = self
             .given
             .take()
