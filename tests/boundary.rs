@@ -622,3 +622,49 @@ fn checkpoints_every_zero_epochs_is_refused_as_the_run_plan_refuses_it() {
     }
     assert_eq!(token.steps(), 0);
 }
+
+#[test]
+fn cross_entropy_value_targets_that_are_not_probabilities_are_refused_naming_the_row() {
+    let soft = |values: Vec<f32>| {
+        let mut d = raw();
+        d.targets = Targets::Values {
+            values,
+            width: CLASSES,
+        };
+        d
+    };
+    let mut ok = [0.2, 0.3, 0.5].repeat(N);
+    let e = fit_error(
+        soft({
+            let mut v = ok.clone();
+            v[3 * 5 + 1] = -0.5;
+            v
+        }),
+        Device::cpu(),
+    );
+    assert_invalid_data(
+        &e,
+        Some(5),
+        Some(1),
+        "target column 1 (0-based) is -0.5 on row 5",
+    );
+    let mut half = ok.clone();
+    half[3 * 9..3 * 10].copy_from_slice(&[0.2, 0.2, 0.1]);
+    let e = fit_error(soft(half.clone()), Device::cpu());
+    assert_invalid_data(
+        &e,
+        Some(9),
+        None,
+        "the targets of row 9 (0-based) sum to 0.5",
+    );
+    let e = Model::init(spec(), 0)
+        .unwrap()
+        .evaluate(&soft(half))
+        .unwrap_err();
+    assert_invalid_data(&e, Some(9), None, "class probabilities");
+    // Probabilities as written with a few decimals train.
+    ok[..3].copy_from_slice(&[0.333, 0.333, 0.334]);
+    let mut t = trainer(soft(ok), 1, Device::cpu());
+    let fit = t.fit(|_| Ok(())).unwrap();
+    assert!(fit.reports[0].train_loss > 0.0);
+}

@@ -147,19 +147,29 @@ fn figure(v: f64) -> String {
     format!("{}", format!("{v:.4e}").parse::<f64>().unwrap_or(v))
 }
 
-/// bce's targets are probabilities: a value target of `data` outside [0, 1] under `spec`'s bce
-/// loss is an `Error::InvalidData` naming its row and column (`names`: the target columns'
-/// names, when known), before any training or evaluation takes it for a divergence.
+/// How far a cross-entropy target row's sum may be from 1: probabilities written with a few
+/// decimals (0.333, 0.333, 0.334) and summed in f32.
+const ROW_SUM_TOLERANCE: f64 = 1e-3;
+
+/// bce's targets are probabilities, and cross-entropy's value targets are rows of them (each
+/// a distribution over the classes): a value target of `data` outside [0, 1] under `spec`'s
+/// bce or cross-entropy loss, or a cross-entropy row not summing to 1, is an
+/// `Error::InvalidData` naming its row (and column; `names`: the target columns' names, when
+/// known), before any training or evaluation takes it for a divergence or a negative loss.
 pub(crate) fn check_target_range(
     spec: &crate::model::Spec,
     data: &crate::data::Dataset,
     names: &[String],
 ) -> Result<()> {
+    use crate::model::Loss;
     let crate::data::Targets::Values { values, width } = &data.targets else {
         return Ok(());
     };
-    if spec.loss != crate::model::Loss::Bce || *width == 0 {
+    if *width == 0 || !matches!(spec.loss, Loss::Bce | Loss::CrossEntropy) {
         return Ok(());
+    }
+    if spec.loss == Loss::CrossEntropy {
+        return check_distributions(data.name.as_str(), values, *width);
     }
     let Some(i) = values.iter().position(|v| !(0.0..=1.0).contains(v)) else {
         return Ok(());
@@ -178,6 +188,35 @@ pub(crate) fn check_target_range(
             values[i]
         ),
     ))
+}
+
+/// Each row of `values` (rows of `width`) of dataset `name` must be class probabilities:
+/// values in [0, 1] that sum to 1; else an error naming the first row that is not.
+fn check_distributions(name: &str, values: &[f32], width: usize) -> Result<()> {
+    const ADVICE: &str = "cross-entropy takes each target row as class probabilities (values in [0, 1] summing to 1): give class labels, or use the setting `loss` mse (or bce) for other values";
+    for (row, r) in values.chunks_exact(width).enumerate() {
+        if let Some(column) = r.iter().position(|v| !(0.0..=1.0).contains(v)) {
+            return Err(Error::invalid_data(
+                name,
+                Some(row),
+                Some(column),
+                format!(
+                    "target column {column} (0-based) is {} on row {row} (0-based), but {ADVICE}",
+                    r[column]
+                ),
+            ));
+        }
+        let sum: f64 = r.iter().map(|&v| f64::from(v)).sum();
+        if (sum - 1.0).abs() > ROW_SUM_TOLERANCE {
+            return Err(Error::invalid_data(
+                name,
+                Some(row),
+                None,
+                format!("the targets of row {row} (0-based) sum to {sum}, but {ADVICE}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A training loss this many times the run's first batch loss is worth a warning: the run is
