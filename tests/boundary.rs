@@ -668,3 +668,27 @@ fn cross_entropy_value_targets_that_are_not_probabilities_are_refused_naming_the
     let fit = t.fit(|_| Ok(())).unwrap();
     assert!(fit.reports[0].train_loss > 0.0);
 }
+
+#[test]
+fn evaluation_of_a_tie_at_huge_logits_costs_ln_2_not_0() {
+    // Logits (1e30, 1e30): p = (1/2, 1/2), whatever the true class.
+    let mut m = Model::init(Spec::classifier(1, &[], 2).unwrap(), 0).unwrap();
+    m.params.layers[0].w = vec![1e30, 1e30];
+    let one = Dataset::new(
+        "tie",
+        vec![1.0],
+        1,
+        1,
+        Targets::Classes {
+            labels: vec![0],
+            n_classes: 2,
+        },
+    )
+    .unwrap();
+    assert_eq!(m.predict_f32(&[1.0]).unwrap(), [0.5, 0.5]);
+    let e = m.evaluate(&one).unwrap();
+    let ln2 = std::f64::consts::LN_2;
+    assert!((e.loss - ln2).abs() < 1e-12, "loss {}", e.loss);
+    let log_loss = e.log_loss.unwrap();
+    assert!((log_loss - ln2).abs() < 1e-12, "log_loss {log_loss}");
+}

@@ -132,13 +132,16 @@ pub fn loss_forward_backward(
             Loss::CrossEntropy => {
                 let max = o.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let sum: f64 = o.iter().map(|&z| (z - max).exp()).sum();
-                let log_sum = sum.ln() + max;
+                // log p_j = (z_j - max) - ln sum, the max never added back: at logits of 1e30,
+                // max + ln 2 rounds to max and the loss of a tie would read 0, not ln 2.
+                let log_sum = sum.ln();
                 // ∂/∂z_j of -Σ_k y_k log p_k is p_j·Σ_k y_k - y_j: p - y for a one-hot row,
                 // w·(p - y) for a class-weighted one (w·one-hot).
                 let mass: f64 = t.iter().sum();
                 for j in 0..n {
-                    total -= t[j] * (o[j] - log_sum);
-                    d[j] = ((o[j] - log_sum).exp() * mass - t[j]) / m as f64;
+                    let log_p = (o[j] - max) - log_sum;
+                    total -= t[j] * log_p;
+                    d[j] = (log_p.exp() * mass - t[j]) / m as f64;
                 }
             }
             Loss::Bce => {

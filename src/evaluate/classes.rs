@@ -106,7 +106,9 @@ pub(crate) fn roc_auc(probs: &[f32], w: usize, labels: &[u32]) -> Option<f64> {
 }
 
 /// The mean of `-ln p(true class)` over the rows, from the logits `z` (n, w) in f64 (a
-/// softmax's log, so a confident wrong answer costs its margin rather than an overflow).
+/// softmax's log, so a confident wrong answer costs its margin rather than an overflow; the
+/// max is subtracted from the true logit, never added to the log-sum, which at logits of 1e30
+/// would round ln 2 away).
 pub(crate) fn log_loss(z: &[f32], w: usize, labels: &[u32]) -> f64 {
     let mut sum = 0f64;
     for (row, &l) in z.chunks_exact(w).zip(labels) {
@@ -114,13 +116,12 @@ pub(crate) fn log_loss(z: &[f32], w: usize, labels: &[u32]) -> f64 {
             .iter()
             .map(|&v| f64::from(v))
             .fold(f64::NEG_INFINITY, f64::max);
-        let lse = max
-            + row
-                .iter()
-                .map(|&v| (f64::from(v) - max).exp())
-                .sum::<f64>()
-                .ln();
-        sum += lse - f64::from(row[l as usize]);
+        let log_sum = row
+            .iter()
+            .map(|&v| (f64::from(v) - max).exp())
+            .sum::<f64>()
+            .ln();
+        sum += (max - f64::from(row[l as usize])) + log_sum;
     }
     sum / labels.len().max(1) as f64
 }
