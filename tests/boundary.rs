@@ -692,3 +692,26 @@ fn evaluation_of_a_tie_at_huge_logits_costs_ln_2_not_0() {
     let log_loss = e.log_loss.unwrap();
     assert!((log_loss - ln2).abs() < 1e-12, "log_loss {log_loss}");
 }
+
+#[test]
+fn an_adapter_name_that_matches_none_says_how_the_library_lists_them() {
+    let options = wgtrain::GpuOptions {
+        adapter: Some("no-such-adapter-anywhere".into()),
+        ..wgtrain::GpuOptions::default()
+    };
+    match options.open().err() {
+        Some(Error::NoAdapter(msg)) => {
+            assert!(
+                msg.contains(
+                    "no adapter's name contains 'no-such-adapter-anywhere' (the adapters: "
+                ) && msg.contains("`gpu::adapters` lists them"),
+                "{msg}"
+            );
+            assert!(
+                !msg.contains("wgtrain devices"),
+                "a command in the library's words: {msg}"
+            );
+        }
+        other => panic!("expected NoAdapter, got {other:?}"),
+    }
+}

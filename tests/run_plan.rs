@@ -163,7 +163,15 @@ fn a_run_from_files_refuses_an_output_onto_an_input_before_training() {
         },
         ..plan
     };
-    assert_eq!(blamed(&no_valid.open().err().unwrap()), Some("patience"));
+    let e = no_valid.open().err().unwrap();
+    assert_eq!(blamed(&e), Some("patience"));
+    // In the library's words, no command line's placeholders.
+    assert!(
+        e.to_string().ends_with(
+            "give the setting `valid_split` (a fraction of the training rows to hold out) or the setting `valid` (a validation set)"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

@@ -188,13 +188,19 @@ pub async fn pick_named_async(
     let all = adapters_async(backend).await;
     if let Some(want) = name {
         let want_lc = want.to_lowercase();
+        let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
         let found = all
             .into_iter()
             .find(|a| a.get_info().name.to_lowercase().contains(&want_lc));
         return match found {
             Some(a) => Ok(Some(a)),
             None => Err(Error::NoAdapter(format!(
-                "no adapter's name contains '{want}'; `wgtrain devices` lists them"
+                "no adapter's name contains '{want}' (the adapters: {}; `gpu::adapters` lists them with their details)",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             ))),
         };
     }

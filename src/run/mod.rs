@@ -262,7 +262,7 @@ impl RunPlan {
             return Err(Error::invalid(
                 "patience",
                 format!(
-                    "{p} stops on the validation loss, and this run has no validation set: add {} F or {} FILE",
+                    "{p} stops on the validation loss, and this run has no validation set: give {} (a fraction of the training rows to hold out) or {} (a validation set)",
                     setting("valid_split"),
                     setting("valid")
                 ),

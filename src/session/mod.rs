@@ -686,13 +686,15 @@ impl Trainer {
     /// The resumed run's settings must be this session's, its data the same rows.
     fn check_resumed(&self, state: &TrainingState, source: &str, train: &Dataset) -> Result<()> {
         let c = &self.config;
-        differs("lr", &c.lr, &state.lr)?;
-        differs("l2", &c.l2, &state.l2)?;
-        differs("batch", &c.batch, &state.batch)?;
-        differs("seed", &c.seed, &state.seed)?;
-        differs("optimizer", &c.optimizer, &state.optim.optimizer)?;
-        differs("schedule", &c.schedule, &state.schedule)?;
-        differs("valid_split", &self.hold_out, &state.valid_split)?;
+        let split = |f: &Option<f64>| f.map_or("none".to_string(), |f| f.to_string());
+        differs("lr", &c.lr, &state.lr, f32::to_string)?;
+        differs("l2", &c.l2, &state.l2, f32::to_string)?;
+        differs("batch", &c.batch, &state.batch, usize::to_string)?;
+        differs("seed", &c.seed, &state.seed, u64::to_string)?;
+        let optimizer = &state.optim.optimizer;
+        differs("optimizer", &c.optimizer, optimizer, |o| o.describe())?;
+        differs("schedule", &c.schedule, &state.schedule, |s| s.describe())?;
+        differs("valid_split", &self.hold_out, &state.valid_split, split)?;
         if self.model.input.standardize != state.standardize {
             return Err(Error::invalid(
                 "standardize",
@@ -989,13 +991,22 @@ fn rescuable(e: &Error) -> bool {
 }
 
 /// A resumed run's setting `arg` must equal this session's: `ours` against the run's `theirs`.
-fn differs<T: PartialEq + std::fmt::Debug>(arg: &'static str, ours: &T, theirs: &T) -> Result<()> {
+fn differs<T: PartialEq>(
+    arg: &'static str,
+    ours: &T,
+    theirs: &T,
+    show: impl Fn(&T) -> String,
+) -> Result<()> {
     if ours == theirs {
         Ok(())
     } else {
         Err(Error::invalid(
             arg,
-            format!("{ours:?} differs from the resumed run's {theirs:?}"),
+            format!(
+                "{} differs from the resumed run's {}",
+                show(ours),
+                show(theirs)
+            ),
         ))
     }
 }

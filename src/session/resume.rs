@@ -141,6 +141,28 @@ mod tests {
             .resume(stored());
         same.open().unwrap();
         assert_eq!(same.progress(), Progress { epoch: 2, batch: 0 });
+        // Each setting in its own words, not Rust's Debug form.
+        let held = TrainingState {
+            valid_split: Some(0.25),
+            ..stored()
+        };
+        let mut t = Trainer::new(model.clone(), train.clone(), config.clone())
+            .device(Device::cpu())
+            .resume(held);
+        let e = t.open().err().unwrap().to_string();
+        assert_eq!(e, "valid_split none differs from the resumed run's 0.25");
+        let sgd = Config {
+            optimizer: Optimizer::new(Method::Sgd),
+            ..config.clone()
+        };
+        let mut t = Trainer::new(model.clone(), train.clone(), sgd)
+            .device(Device::cpu())
+            .resume(stored());
+        let e = t.open().err().unwrap().to_string();
+        assert!(
+            e.starts_with("optimizer sgd differs from the resumed run's adam (β1 0.9"),
+            "{e}"
+        );
         let other = Config { lr: 0.5, ..config };
         let mut t = Trainer::new(model, train, other)
             .device(Device::cpu())
