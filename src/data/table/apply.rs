@@ -135,7 +135,10 @@ impl Table {
         // names are numbers (pandas' `0,1,2,...`).
         let names_all = self.header
             && file_names.len() == self.columns.len()
-            && file_names.iter().zip(&self.columns).all(|(c, t)| c == &t.name);
+            && file_names
+                .iter()
+                .zip(&self.columns)
+                .all(|(c, t)| c == &t.name);
         let header = names_all || (!any_number && (self.header || names_match || has_numeric));
         let src = if header && self.header {
             self.by_name(&file_columns, need, misfit)?

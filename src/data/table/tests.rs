@@ -6,9 +6,12 @@ use flate2::{Compression, write::GzEncoder};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// A file under the temp dir, unique to this process and test.
+/// A file under the temp dir, unique to this process and call (tests run in parallel, and
+/// some give files the same name).
 fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("wgtrain-table-{}-{name}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("wgtrain-table-{}-{n}-{name}", std::process::id()));
     std::fs::write(&p, bytes).unwrap();
     p
 }
