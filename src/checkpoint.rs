@@ -67,13 +67,39 @@ fn tmp_prefix(name: &std::ffi::OsStr) -> String {
     format!(".{}{TMP_MARK}", &name[..cut])
 }
 
+/// The file a save to `path` writes: `path`, or, when `path` is a symbolic link, the file it
+/// leads to (links followed to the end), so that the rename replaces the link's target and the
+/// link stays. A link that leads nowhere is refused: writing through it would create a file
+/// somewhere the user did not name.
+fn resolve(path: &Path) -> Result<std::path::PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
+            let to = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            Error::usage(format!(
+                "{}: is a symbolic link to {to}, which cannot be followed ({e}); refusing to write through it",
+                path.display()
+            ))
+        }),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// The longest path the system takes (Linux's PATH_MAX counts the closing NUL).
+#[cfg(unix)]
+const PATH_MAX: usize = libc::PATH_MAX as usize - 1;
+
 /// Fails before any work when `path` cannot be written by `write_atomic`: its folder does not
 /// exist or cannot be written, it names a folder, it exists and is not a regular file (a
-/// device or a FIFO, which renaming over would destroy), or its name is too long. It creates
-/// (and removes) the very temporary file a save would, so what passes here fails at the save
-/// only if the file system changes in between.
+/// device or a FIFO, which renaming over would destroy) or is one its owner made read-only,
+/// or its name or whole path is too long. A symbolic link to a regular file is followed. It
+/// creates (and removes) the very temporary file a save would, so what passes here fails at
+/// the save only if the file system changes in between.
 pub fn check_output(path: &Path) -> Result<()> {
-    let (dir, name) = dir_and_name(path)?;
+    dir_and_name(path)?;
+    let target = resolve(path)?;
+    let (dir, name) = dir_and_name(&target)?;
     if name.len() > NAME_MAX {
         return Err(Error::usage(format!(
             "{}: the file name is {} bytes long; file systems take at most {NAME_MAX}",
@@ -81,20 +107,39 @@ pub fn check_output(path: &Path) -> Result<()> {
             name.len()
         )));
     }
-    if !dir.is_dir() {
+    #[cfg(unix)]
+    if target.as_os_str().len() > PATH_MAX {
         return Err(Error::usage(format!(
-            "{}: the folder {} does not exist",
+            "{}: the path is {} bytes long; the system takes at most {PATH_MAX}",
             path.display(),
-            dir.display()
+            target.as_os_str().len()
         )));
     }
-    if path.is_dir() {
+    if !dir.is_dir() {
+        let file = dir
+            .ancestors()
+            .find(|a| std::fs::metadata(a).is_ok())
+            .filter(|a| !a.is_dir() && !a.as_os_str().is_empty());
+        return Err(Error::usage(match file {
+            Some(f) => format!(
+                "{}: {} is a file, not a folder",
+                path.display(),
+                f.display()
+            ),
+            None => format!(
+                "{}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+        }));
+    }
+    if target.is_dir() {
         return Err(Error::usage(format!(
             "{}: is a folder, not a file name",
             path.display()
         )));
     }
-    refuse_special(path)?;
+    refuse_special(path, &target)?;
     let probe = dir.join(format!("{}{}", tmp_prefix(name), std::process::id()));
     match std::fs::OpenOptions::new()
         .write(true)
@@ -113,38 +158,78 @@ pub fn check_output(path: &Path) -> Result<()> {
     }
 }
 
-/// A `path` that exists and is not a regular file is never renamed over.
-fn refuse_special(path: &Path) -> Result<()> {
-    if let Ok(m) = std::fs::symlink_metadata(path)
-        && !m.is_file()
-    {
+/// A `target` (what `path` resolves to) that exists and is not a regular file is never
+/// renamed over, nor one whose owner made it read-only for this process (as `cp` refuses to
+/// overwrite it; root may, as with `cp`).
+fn refuse_special(path: &Path, target: &Path) -> Result<()> {
+    let Ok(m) = std::fs::symlink_metadata(target) else {
+        return Ok(());
+    };
+    if !m.is_file() {
         return Err(Error::usage(format!(
             "{}: exists and is not a regular file; refusing to replace it",
             path.display()
         )));
     }
+    #[cfg(unix)]
+    if !may_write(target) {
+        use std::os::unix::fs::PermissionsExt;
+        return Err(Error::usage(format!(
+            "{}: is read-only (mode {:o}); refusing to replace it",
+            path.display(),
+            m.permissions().mode() & 0o7777
+        )));
+    }
     Ok(())
+}
+
+/// Whether this process may write the existing file `path`: faccessat(2) with the effective
+/// ids, the answer `open` for writing would give. Undecidable (a name with a NUL) counts as yes:
+/// the save itself then fails, naming the file.
+#[cfg(unix)]
+fn may_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: `c` is a NUL-terminated string that outlives the call.
+    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EACCES)
 }
 
 /// Writes `path` through a temporary file in the same directory and a rename, so a crash leaves
 /// the old file or the new one, never a torn one. A `path` that exists and is not a regular
-/// file (a device, a pipe) is refused rather than renamed over. Temporary files that processes
-/// killed mid-save left for this path (named with wgtrain's mark) are removed.
+/// file (a device, a pipe) or is read-only to this process is refused rather than renamed over;
+/// a symbolic link to a regular file is followed (its target is replaced, the link stays); an
+/// existing file's permission bits carry over to the new one (a private `0600` file stays
+/// private). Temporary files that processes killed mid-save left for this path (named with
+/// wgtrain's mark) are removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    refuse_special(path)?;
+    dir_and_name(path)?;
+    let target = resolve(path)?;
+    refuse_special(path, &target)?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         err: source,
     };
-    let (dir, name) = dir_and_name(path)?;
+    let (dir, name) = dir_and_name(&target)?;
     let prefix = tmp_prefix(name);
     remove_stale(dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+    #[cfg(unix)]
+    let mode = std::fs::metadata(&target).ok().map(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(m.permissions().mode() & 0o777)
+    });
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            f.set_permissions(mode)?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, &target)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

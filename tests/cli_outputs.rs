@@ -29,7 +29,19 @@ fn names_that_cannot_be_written_fail_before_training() {
     let s = Scratch::new("bad_names");
     let long = s.arg(&format!("{}.safetensors", "m".repeat(250)));
     let folder = format!("{}/", s.arg("model.safetensors"));
+    let file = s.write("file.safetensors", "x");
+    let in_file = format!("{file}/x.safetensors");
+    // Over PATH_MAX (4096 on Linux) though each name is short: the rename at the save fails.
+    let deep = format!("{}x.safetensors", "./".repeat(2500));
     for (args, needle) in [
+        (
+            vec!["--save", in_file.as_str()],
+            "file.safetensors is a file, not a folder",
+        ),
+        (
+            vec!["--save", deep.as_str()],
+            "the path is 5013 bytes long; the system takes at most 4095",
+        ),
         (
             vec!["--save", long.as_str()],
             "the file name is 262 bytes long",
@@ -282,4 +294,159 @@ fn no_output_may_replace_a_file_the_run_reads() {
             .assert_error(&["--metrics", "is the same file as --data"]);
         assert_eq!(bytes(&s, "train.csv"), csv.as_bytes());
     }
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_saved_file_keeps_the_mode_of_the_file_it_replaces() {
+    let s = Scratch::new("keep_mode");
+    let model = s.write("m.safetensors", "old");
+    chmod(&s.path("m.safetensors"), 0o600);
+    s.run(&[
+        "train", "--device", "cpu", "--data", "xor", "--epochs", "1", "--save", &model,
+    ])
+    .assert_success();
+    assert_eq!(mode(&s.path("m.safetensors")), 0o600);
+    let out = s.write("p.csv", "old");
+    chmod(&s.path("p.csv"), 0o640);
+    s.run(&[
+        "predict", "--model", &model, "--input", "xor", "--out", &out,
+    ])
+    .assert_success();
+    assert_eq!(mode(&s.path("p.csv")), 0o640);
+    assert_ne!(std::fs::read(&out).unwrap(), b"old");
+}
+
+/// `wgtrain ARGS` in `s` as a user who is not root: as is when the tests run so, else as
+/// `nobody` (uid and gid 65534), owning the scratch folder and its files, as `cp` would be
+/// refused a read-only file only when not root.
+fn run_unprivileged(s: &Scratch, args: &[&str]) -> common::cli::Run {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid only reads the process's id.
+    if unsafe { libc::geteuid() } != 0 {
+        return s.run(args);
+    }
+    const NOBODY: u32 = 65534;
+    std::os::unix::fs::chown(s.dir(), Some(NOBODY), Some(NOBODY)).unwrap();
+    for f in s.files() {
+        std::os::unix::fs::lchown(s.path(&f), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    s.run_with(args, |cmd| {
+        cmd.uid(NOBODY).gid(NOBODY);
+    })
+}
+
+#[test]
+fn a_read_only_output_is_refused_before_training_naming_it() {
+    let s = Scratch::new("read_only");
+    let trained = s.arg("m.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--data", "xor", "--epochs", "1", "--save", &trained,
+    ])
+    .assert_success();
+    let model = s.write("ro.safetensors", "mine");
+    chmod(&s.path("ro.safetensors"), 0o400);
+    let out = s.write("ro.csv", "mine");
+    chmod(&s.path("ro.csv"), 0o400);
+    let before = s.files();
+    run_unprivileged(
+        &s,
+        &[
+            "train", "--device", "cpu", "--data", "xor", "--epochs", "1", "--save", &model,
+        ],
+    )
+    .assert_clean_failure(&["ro.safetensors: is read-only (mode 400)"]);
+    run_unprivileged(
+        &s,
+        &[
+            "predict", "--model", &trained, "--input", "xor", "--out", &out,
+        ],
+    )
+    .assert_clean_failure(&["ro.csv: is read-only (mode 400)"]);
+    assert_eq!(s.files(), before);
+    assert_eq!(std::fs::read(&model).unwrap(), b"mine");
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
+}
+
+#[test]
+fn a_link_to_a_regular_file_is_written_through_and_other_links_are_refused() {
+    let s = Scratch::new("links");
+    let link = |name: &str, to: &str| std::os::unix::fs::symlink(to, s.path(name)).unwrap();
+    let real = s.arg("real.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--data", "xor", "--epochs", "1", "--save", &real,
+    ])
+    .assert_success();
+    let first = std::fs::read(&real).unwrap();
+    link("rl.safetensors", "real.safetensors");
+    let rl = s.arg("rl.safetensors");
+    s.run(&[
+        "train", "--device", "cpu", "--epochs", "2", "--resume", &rl, "--save", &rl,
+    ])
+    .assert_success();
+    assert!(
+        s.path("rl.safetensors").is_symlink(),
+        "the link was replaced"
+    );
+    assert_ne!(
+        std::fs::read(&real).unwrap(),
+        first,
+        "the target was not written"
+    );
+
+    s.write("other.txt", "old");
+    link("lo.csv", "other.txt");
+    let lo = s.arg("lo.csv");
+    s.run(&["predict", "--model", &real, "--input", "xor", "--out", &lo])
+        .assert_success();
+    assert!(s.path("lo.csv").is_symlink(), "the link was replaced");
+    assert_ne!(std::fs::read(s.path("other.txt")).unwrap(), b"old");
+
+    link("dangling.csv", "nowhere.csv");
+    link("null.csv", "/dev/null");
+    link("data.csv", "other.txt");
+    let before = s.files();
+    for (out, needle) in [
+        (
+            "dangling.csv",
+            "is a symbolic link to nowhere.csv, which cannot be followed",
+        ),
+        ("null.csv", "not a regular file"),
+    ] {
+        s.run(&[
+            "predict",
+            "--model",
+            &real,
+            "--input",
+            "xor",
+            "--out",
+            &s.arg(out),
+        ])
+        .assert_clean_failure(&[out, needle]);
+    }
+    // Same-file checks see through links: the metrics onto the checkpoint, through a link.
+    s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        "xor",
+        "--epochs",
+        "1",
+        "--save",
+        &real,
+        "--metrics",
+        &rl,
+    ])
+    .assert_clean_failure(&["is the same file as"]);
+    assert_eq!(s.files(), before);
 }
