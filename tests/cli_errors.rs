@@ -56,6 +56,49 @@ fn non_positive_and_non_finite_learning_rates_are_rejected() {
 }
 
 #[test]
+fn numbers_beyond_f32_or_counts_beyond_usize_are_refused_as_written() {
+    let s = Scratch::new("beyond_f32");
+    let max = usize::MAX.to_string();
+    let over = format!("{}0", usize::MAX);
+    for (args, needles) in [
+        (
+            ["--lr", "1e309"],
+            vec!["1e309 is beyond the range of an f32", "3.4028235e38"],
+        ),
+        (["--lr", "1e39"], vec!["1e39 is beyond the range of an f32"]),
+        (
+            ["--lr", "1e-320"],
+            vec!["1e-320 is below the smallest positive f32", "1e-45"],
+        ),
+        (
+            ["--l2", "1e300"],
+            vec!["1e300 is beyond the range of an f32"],
+        ),
+        (
+            ["--batch", "18446744073709551616"],
+            vec!["expected a whole number from 1 to", max.as_str()],
+        ),
+        (
+            ["--warmup", over.as_str()],
+            vec!["expected a whole number from 0 to", max.as_str()],
+        ),
+    ] {
+        let run = s.run(&[
+            "train", "--device", "cpu", "--data", "xor", args[0], args[1],
+        ]);
+        run.assert_clean_failure(&needles);
+        assert!(!run.stderr.contains("got inf") && !run.stderr.contains("got 0"));
+    }
+    // Numbers f32 can hold still pass the parser (1e-40 is a subnormal f32, 0 is written 0).
+    for args in [["--lr", "1e38"], ["--lr", "1e-40"], ["--l2", "0.0e5"]] {
+        s.run(&[
+            "train", "--device", "cpu", "--data", "xor", "--epochs", "1", args[0], args[1],
+        ])
+        .assert_success();
+    }
+}
+
+#[test]
 fn zero_batch_is_rejected() {
     let s = Scratch::new("zero_batch");
     rejects(&s, &["--batch", "0"], &["--batch must be at least 1"]);

@@ -74,21 +74,21 @@ pub struct TrainArgs {
     #[arg(long, long_help = LOSS_HELP, help = "Loss: cross-entropy, bce, mse (see --help for the formulas)")]
     pub(super) loss: Option<Loss>,
     /// Learning rate (the base rate --schedule scales). [default: 0.1]
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = real)]
     pub(super) lr: Option<f32>,
     /// Mini-batch size; a last partial batch is trained, not dropped. [default: 32]
-    #[arg(long, value_parser = count)]
+    #[arg(long, value_parser = positive_count)]
     pub(super) batch: Option<usize>,
     /// Epochs to train; with --resume, epochs to train after those in the checkpoint.
     /// [default: 40 on a CSV file, else 20]
-    #[arg(long, value_parser = count)]
+    #[arg(long, value_parser = positive_count)]
     pub(super) epochs: Option<usize>,
     /// Seed of the initialisation and of each epoch's shuffle. [default: 0]
     #[arg(long)]
     pub(super) seed: Option<u64>,
     /// L2 regularisation: adds λ‖W‖² to the loss (gradient 2λW) under every optimizer; biases
     /// are not decayed. [default: 0]
-    #[arg(long, value_name = "λ", allow_hyphen_values = true)]
+    #[arg(long, value_name = "λ", allow_hyphen_values = true, value_parser = real)]
     pub(super) l2: Option<f32>,
     #[arg(
         long,
@@ -98,20 +98,20 @@ pub struct TrainArgs {
     )]
     pub(super) optimizer: Option<Method>,
     /// μ of --optimizer momentum and nesterov, in [0, 1). [default: 0.9]
-    #[arg(long, value_name = "μ", allow_hyphen_values = true)]
+    #[arg(long, value_name = "μ", allow_hyphen_values = true, value_parser = real)]
     pub(super) momentum: Option<f32>,
     /// Adam's decay of the gradient mean m, in [0, 1). [default: 0.9]
-    #[arg(long, value_name = "β1", allow_hyphen_values = true)]
+    #[arg(long, value_name = "β1", allow_hyphen_values = true, value_parser = real)]
     pub(super) beta1: Option<f32>,
     /// Adam's decay of the squared-gradient mean v, in [0, 1). [default: 0.999]
-    #[arg(long, value_name = "β2", allow_hyphen_values = true)]
+    #[arg(long, value_name = "β2", allow_hyphen_values = true, value_parser = real)]
     pub(super) beta2: Option<f32>,
     /// Adam's eps, added to sqrt(v̂) in the denominator, above 0. [default: 1e-8]
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = real)]
     pub(super) eps: Option<f32>,
     /// AdamW's decoupled weight decay wd: θ *= 1 - lr·wd each step, weights only (biases are
     /// not decayed). Only with --optimizer adamw; use --l2 for the 2λW gradient term. [default: 0]
-    #[arg(long, value_name = "wd", allow_hyphen_values = true)]
+    #[arg(long, value_name = "wd", allow_hyphen_values = true, value_parser = real)]
     pub(super) weight_decay: Option<f32>,
     #[arg(
         long,
@@ -122,10 +122,10 @@ pub struct TrainArgs {
     )]
     pub(super) schedule: Option<String>,
     /// --schedule step: epochs between two decays by --lr-gamma (required with step).
-    #[arg(long, value_name = "N", value_parser = count)]
+    #[arg(long, value_name = "N", value_parser = positive_count)]
     pub(super) lr_step: Option<usize>,
     /// --schedule step: the factor of each decay, in (0, 1]. [default: 0.1]
-    #[arg(long, value_name = "G", allow_hyphen_values = true)]
+    #[arg(long, value_name = "G", allow_hyphen_values = true, value_parser = real)]
     pub(super) lr_gamma: Option<f32>,
     /// Linear warm-up over the first N steps (batches): step s gets (s+1)/N of the rate.
     /// [default: 0, none]
@@ -214,5 +214,39 @@ pub struct TrainArgs {
 fn count(s: &str) -> std::result::Result<usize, String> {
     s.trim()
         .parse()
-        .map_err(|_| "expected a whole number, 0 or more".to_string())
+        .map_err(|_| format!("expected a whole number from 0 to {}", usize::MAX))
+}
+
+/// A count flag that must be 1 or more (the library says so of a 0): text that is no such
+/// number is refused with the range the flag takes.
+fn positive_count(s: &str) -> std::result::Result<usize, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number from 1 to {}", usize::MAX))
+}
+
+/// A real-valued flag, an f32: a number written beyond f32's range (1e39, which f32 reads as
+/// inf) or so small that it reads as 0 (1e-50) is refused as written, saying why, rather than
+/// checked later as the inf or 0 the user never wrote.
+fn real(s: &str) -> std::result::Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number".to_string())?;
+    let text = s.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
+    let written_inf = text.starts_with("inf");
+    let mantissa = text.split('e').next().unwrap_or("");
+    if v.is_infinite() && !written_inf {
+        return Err(format!(
+            "{s} is beyond the range of an f32 (at most {:e} in magnitude)",
+            f32::MAX
+        ));
+    }
+    if v == 0.0 && mantissa.chars().any(|c| ('1'..='9').contains(&c)) {
+        return Err(format!(
+            "{s} is below the smallest positive f32 ({:e}) and would read as 0",
+            f32::from_bits(1)
+        ));
+    }
+    Ok(v)
 }
