@@ -99,6 +99,25 @@ fn numbers_beyond_f32_or_counts_beyond_usize_are_refused_as_written() {
 }
 
 #[test]
+fn cross_entropy_on_real_targets_names_the_data_not_a_flag_never_given() {
+    let s = Scratch::new("ce_values");
+    let run = s.run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        "xor",
+        "--loss",
+        "cross-entropy",
+    ]);
+    run.assert_clean_failure(&[
+        "cross-entropy needs class labels",
+        "targets of xor are real values",
+    ]);
+    assert!(!run.stderr.contains("--targets"), "{}", run.show());
+}
+
+#[test]
 fn zero_batch_is_rejected() {
     let s = Scratch::new("zero_batch");
     rejects(&s, &["--batch", "0"], &["--batch must be at least 1"]);

@@ -52,7 +52,14 @@ fn hidden_activations(acts: &[Activation], layers: usize) -> Result<Vec<Activati
 
 /// A new network for data of `inputs` features and `outputs` targets (`classes`: the targets
 /// are class labels): 64 relu units, and the loss and output that fit the targets, unless given.
-pub fn build(arch: &Arch, inputs: usize, outputs: usize, classes: bool) -> Result<Spec> {
+/// `data` names the data in errors (its source, when it has one).
+pub fn build(
+    arch: &Arch,
+    inputs: usize,
+    outputs: usize,
+    classes: bool,
+    data: Option<&str>,
+) -> Result<Spec> {
     let hidden = hidden_sizes(arch.hidden.as_deref().unwrap_or(&[64]))?.to_vec();
     let acts = hidden_activations(
         arch.activations.as_deref().unwrap_or(&[Activation::Relu]),
@@ -66,7 +73,10 @@ pub fn build(arch: &Arch, inputs: usize, outputs: usize, classes: bool) -> Resul
     if loss == Loss::CrossEntropy && !classes {
         return Err(Error::invalid(
             "loss",
-            "cross-entropy needs class labels, but the setting `targets` makes the targets real-valued: use mse or bce",
+            format!(
+                "cross-entropy needs class labels, but the targets of {} are real values: use mse or bce",
+                data.unwrap_or("the data")
+            ),
         ));
     }
     let output = arch.output.unwrap_or(loss.default_output());

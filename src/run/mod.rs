@@ -371,7 +371,13 @@ impl RunPlan {
         if c.init.is_none() && c.resumed.is_none() {
             // A new network too wide for the GPU is refused before its parameters fill memory.
             let classes = matches!(train.targets, Targets::Classes { .. });
-            let spec = build(&self.arch, train.dim, train.target_width(), classes)?;
+            let spec = build(
+                &self.arch,
+                train.dim,
+                train.target_width(),
+                classes,
+                source.as_deref(),
+            )?;
             crate::session::check_params_fit(&self.device, &spec).await?;
         }
         let model = self.model(&mut c, &train, table.as_ref())?;
@@ -529,7 +535,13 @@ impl RunPlan {
                 model
             }
             None => Model::init(
-                build(&self.arch, train.dim, train.target_width(), classes)?,
+                build(
+                    &self.arch,
+                    train.dim,
+                    train.target_width(),
+                    classes,
+                    c.source.as_deref(),
+                )?,
                 c.config.seed,
             )?,
         };

@@ -292,17 +292,19 @@ fn out_of_range_values_are_errors() {
 
 #[test]
 fn a_new_network_gets_64_relu_units_and_the_loss_that_fits_the_targets() {
-    let s = build(&Arch::default(), 4, 3, true).unwrap();
+    let s = build(&Arch::default(), 4, 3, true, None).unwrap();
     assert_eq!(s.sizes, [4, 64, 3]);
     assert_eq!(s.hidden, [Activation::Relu]);
     assert_eq!((s.output, s.loss), (Output::Softmax, Loss::CrossEntropy));
-    let s = build(&Arch::default(), 4, 3, false).unwrap();
+    let s = build(&Arch::default(), 4, 3, false, None).unwrap();
     assert_eq!(s.loss, Loss::Mse);
     let zero = Arch {
         hidden: Some(vec![8, 0]),
         ..Arch::default()
     };
-    assert!(message(build(&zero, 4, 3, true)).starts_with("--hidden 8,0: a hidden layer of zero"));
+    assert!(
+        message(build(&zero, 4, 3, true, None)).starts_with("--hidden 8,0: a hidden layer of zero")
+    );
 }
 
 #[test]
