@@ -1,6 +1,9 @@
 //! A whole benchmark run as one record (`Plan`): what to measure, which tasks, on which paths
 //! (CPU, GPU), the fp32 peaks measured before and after; progress handed to a callback as it is
 //! measured, the results handed back as a `Report`.
+//!
+//! Past 600 lines as one responsibility: the benchmark run as a whole (checking, then each kind
+//! of measurement and its report), the measuring itself being in the sibling modules.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,7 +18,7 @@ use crate::gpu::context;
 use crate::gpu::tuning::{self, Setting};
 
 #[cfg(feature = "plot")]
-use crate::plot::{draw_gemm as plot_gemm, draw_sweep as plot_sweep, prepare_font};
+use crate::plot::{draw_gemm as plot_gemm, draw_sweep as plot_sweep};
 
 use super::report::{Peaks, Report};
 use super::{
@@ -184,17 +187,8 @@ impl Plan {
     /// Fails early when `path` is not an .svg or .png name, cannot be written, or the font
     /// cannot be loaded.
     fn prepare_plot(&self, path: &Path) -> Result<()> {
-        if !path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("svg") || e.eq_ignore_ascii_case("png"))
-        {
-            return Err(Error::invalid(
-                "plot",
-                format!("{}: the file name must end in .svg or .png", path.display()),
-            ));
-        }
-        crate::run::check_output(path)?;
-        prepare_font(self.font.as_deref())
+        crate::run::check_plot(path, self.font.as_deref())?;
+        crate::run::check_output(path)
     }
 
     /// `Measure::Tasks`: the peaks before, the tasks on every path, the peaks after.
@@ -514,13 +508,7 @@ fn no_plot() -> Error {
     Error::usage("the setting `plot` needs wgtrain built with its `plot` feature")
 }
 
-/// Without the `plot` feature: no font to load, so any picture fails before the work.
-#[cfg(not(feature = "plot"))]
-fn prepare_font(_: Option<&Path>) -> Result<()> {
-    Err(no_plot())
-}
-
-/// Without the `plot` feature: never reached, `prepare_font` having failed.
+/// Without the `plot` feature: never reached, `run::check_plot` having failed.
 #[cfg(not(feature = "plot"))]
 fn plot_gemm(
     _: &[GemmResult],
@@ -532,7 +520,7 @@ fn plot_gemm(
     Err(no_plot())
 }
 
-/// Without the `plot` feature: never reached, `prepare_font` having failed.
+/// Without the `plot` feature: never reached, `run::check_plot` having failed.
 #[cfg(not(feature = "plot"))]
 fn plot_sweep(
     _: &[SweepPoint],

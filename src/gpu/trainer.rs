@@ -1,6 +1,8 @@
 //! The GPU trainer: parameters, data, activations and gradients live in GPU buffers for the whole
 //! run; a step is a fixed list of dispatches (`plan`), an epoch is recorded at once and its losses
 //! are read back once at its end.
+//!
+//! Past 600 lines as one object: the GPU trainer's buffers, its step encoding and read-backs.
 
 use std::collections::{HashMap, HashSet};
 

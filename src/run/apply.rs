@@ -420,6 +420,15 @@ fn apart_from_outputs(model: &Model, names: &mut [String], notes: &mut Vec<Strin
     }
 }
 
+/// The class names of `model`'s table, when it has one per output.
+fn class_names(model: &Model) -> Option<Vec<String>> {
+    let w = model.spec.outputs();
+    let table = model.input.table.as_ref();
+    table
+        .and_then(|t| t.classes.clone())
+        .filter(|c| c.len() == w)
+}
+
 /// The names of the columns `predictions_csv` writes for `model`'s outputs: `class` and each
 /// class's `p_NAME` (`pJ` without names) for a classifier; else each target column's name, or
 /// `pJ` (sigmoid) or `yJ`.
@@ -428,9 +437,7 @@ pub fn output_names(model: &Model) -> Vec<String> {
     let w = spec.outputs();
     let classify = spec.output == Output::Softmax;
     let table = model.input.table.as_ref();
-    let class_names = table
-        .and_then(|t| t.classes.clone())
-        .filter(|c| c.len() == w);
+    let class_names = class_names(model);
     let target_names: Option<Vec<String>> =
         table.map(|t| t.target_names()).filter(|n| n.len() == w);
     let mut names = Vec::with_capacity(w + 1);
@@ -454,13 +461,9 @@ pub fn predictions_csv_with(
     decision: Decision,
     kept: &data::Kept,
 ) -> String {
-    let spec = &model.spec;
-    let w = spec.outputs();
-    let classify = spec.output == Output::Softmax;
-    let table = model.input.table.as_ref();
-    let class_names = table
-        .and_then(|t| t.classes.clone())
-        .filter(|c| c.len() == w);
+    let w = model.spec.outputs();
+    let classify = model.spec.output == Output::Softmax;
+    let class_names = class_names(model);
     let mut names: Vec<String> = kept.names.iter().map(|n| quote(n)).collect();
     names.extend(output_names(model).iter().map(|n| quote(n)));
     let mut csv = names.join(",") + "\n";

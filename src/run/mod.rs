@@ -669,7 +669,7 @@ fn source_of(d: &Option<Data>) -> Option<String> {
 }
 
 /// A plot's name must end in .svg or .png, and a PNG needs its font now, not after the run.
-fn check_plot(path: &Path, font: Option<&Path>) -> Result<()> {
+pub(crate) fn check_plot(path: &Path, font: Option<&Path>) -> Result<()> {
     if !path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg") || e.eq_ignore_ascii_case("png"))

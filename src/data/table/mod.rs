@@ -2,6 +2,10 @@
 //! training file (`Table`: delimiter, decimal mark, column names and roles, categorical
 //! vocabularies, imputation means, class names), which reads every later file (validation,
 //! test, eval, predict) the same way and travels in the checkpoint.
+//!
+//! Past 600 lines because it holds the table's public record (`Table`, `Kind`, `Column`,
+//! `CsvOptions` and their settings, each field documented) and the small readers every module
+//! shares; the reading, fitting and describing live in the submodules.
 
 mod apply;
 mod date;

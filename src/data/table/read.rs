@@ -2,6 +2,9 @@
 //! (UTF-16 by its byte-order mark, another encoding by name), streamed through the `csv` crate
 //! (RFC 4180: quotes, embedded delimiters, CRLF) or split on runs of spaces, a byte-order mark
 //! and comment lines dropped (the delimiter and decimal mark are guessed in `sniff`).
+//!
+//! Past 600 lines as one responsibility, bytes to records: opening, decoding, the record guard,
+//! line ends and line numbers, and the cell-level number readers the sniff and fit share.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
