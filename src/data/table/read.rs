@@ -619,6 +619,13 @@ fn not_text(first: &[u8], utf16: bool) -> Option<String> {
             "an Excel 97-2003 workbook (.xls), not a CSV file: {SAVE_AS_CSV}"
         ));
     }
+    // gzip's magic number; a name ending in .gz is gunzipped before this look.
+    if first.starts_with(&[0x1f, 0x8b]) {
+        return Some(
+            "gzip-compressed: a name ending in .gz (data.csv.gz, data.tsv.gz) is read unpacked"
+                .to_string(),
+        );
+    }
     (!utf16 && first.iter().take(4096).any(|&b| b == 0)).then(|| {
         "not text: it holds NUL bytes, as binary files do (an IDX file of images or labels, a spreadsheet workbook), not a CSV file; or UTF-16 text without its byte-order mark, which the setting `encoding` utf-16le (or utf-16be) reads".to_string()
     })

@@ -307,6 +307,17 @@ fn workbooks_and_binary_files_are_refused_saying_what_they_are() {
         "{refused}"
     );
     assert!(r.is_ok(), "{:?}", r.err());
+    // A gzip file not named .gz: said so, not "NUL bytes".
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(b"a,b,y\n1,2,p\n3,4,q\n").unwrap();
+    let p = temp("packed.csv", &gz.finish().unwrap());
+    let e = Table::fit(&p, &CsvOptions::default()).expect_err("gzip");
+    std::fs::remove_file(&p).unwrap();
+    assert!(
+        e.to_string()
+            .contains("gzip-compressed: a name ending in .gz"),
+        "{e}"
+    );
 }
 
 #[test]
