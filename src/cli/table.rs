@@ -39,7 +39,8 @@ pub struct CsvArgs {
     /// writes its numbers so]
     #[arg(long, value_name = "C")]
     pub decimal: Option<String>,
-    /// CSV: the thousands separator: ',', '.', an apostrophe (') or space, or none.
+    /// CSV: the thousands separator: ',', '.', an apostrophe (') or space (a no-break space
+    /// too), or none.
     /// [default: per column, the mark that is not the decimal mark where a column groups its digits in threes with it
     /// (1.234,5 and 16.231 in a decimal-comma file; "1,234.5" in a ','-file; 12,345 where
     /// other numbers show '.' as the decimal mark); a reading that could go either way is

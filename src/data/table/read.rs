@@ -81,7 +81,9 @@ pub(crate) fn ungrouped(cell: &str, decimal: char, t: char) -> Option<String> {
         None => (rest, None),
     };
     let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
-    let mut groups = whole.split(t);
+    // A space groups digits as the no-break spaces French and Swiss software write do.
+    let mark = |c: char| c == t || (t == ' ' && SPACE_MARKS.contains(&c));
+    let mut groups = whole.split(mark);
     let first = groups.next()?;
     let mut out = String::with_capacity(cell.len());
     out += sign;
@@ -113,7 +115,9 @@ pub(crate) fn ungrouped(cell: &str, decimal: char, t: char) -> Option<String> {
 /// Whether `cell` uses ',' as a decimal mark beyond doubt: `3,5`, `0,125`, `1.234,5` (a cell
 /// like `12,345` could be a thousands separator instead, and says nothing).
 pub(crate) fn decimal_comma(cell: &str) -> bool {
-    if ungrouped(cell, ',', '.').is_some() && cell.contains(',') {
+    if (ungrouped(cell, ',', '.').is_some() || ungrouped(cell, ',', ' ').is_some())
+        && cell.contains(',')
+    {
         return true;
     }
     cell.contains(',')
@@ -147,8 +151,15 @@ pub(crate) fn formatted_number(cell: &str, decimal: char) -> Option<&'static str
         && (1..=3).contains(&groups[0].len())
         && groups[1..].iter().all(|g| g.len() == 3)
         && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
-    (grouped && plain(&cell.replace(sep, ""))).then_some("thousands separators")
+    if grouped && plain(&cell.replace(sep, "")) {
+        return Some("thousands separators");
+    }
+    ungrouped(cell, decimal, ' ').map(|_| "spaces grouping its digits")
 }
+
+/// The spaces that group digits: a space, a no-break space (U+00A0, French Excel and
+/// LibreOffice) and a narrow no-break space (U+202F).
+const SPACE_MARKS: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
 
 /// The columns' names from a file's first record: its cells when it is a `header`, with
 /// `column N` for an empty one (pandas' index, R's row names); `column N` for all without.

@@ -1130,6 +1130,41 @@ fn a_later_files_grouped_numbers_are_read_or_refused_never_read_as_decimals() {
 }
 
 #[test]
+fn no_break_spaces_grouping_digits_are_named_and_read_as_told() {
+    // French Excel and LibreOffice group thousands with a no-break space (U+00A0) or a narrow
+    // one (U+202F): they were "an identifier", and --thousands space took only ' '.
+    let rows: String = (0..30)
+        .map(|i| {
+            let sp = if i % 2 == 0 { '\u{a0}' } else { '\u{202f}' };
+            format!(
+                "{}{sp}{:03},{};{}\n",
+                10 + i,
+                7 * i,
+                i % 10,
+                ["oui", "non"][i % 2]
+            )
+        })
+        .collect();
+    let text = format!("montant;y\n{rows}");
+    fails(
+        "fr.csv",
+        &text,
+        &CsvOptions::default(),
+        &[
+            "spaces grouping its digits",
+            "the setting `thousands` space",
+        ],
+    );
+    let o = CsvOptions {
+        thousands: Thousands::Mark(' '),
+        ..CsvOptions::default()
+    };
+    let (t, r) = fit_with("fr-space.csv", &text, &o).unwrap();
+    assert_eq!((t.decimal, t.thousands), (',', Some(' ')));
+    assert_eq!(first_inputs(&r.data)[..2], [10000.0, 11007.1]);
+}
+
+#[test]
 fn quoted_thousands_in_a_comma_file_are_numbers_not_categories() {
     let text = "amount,b,y\n\"1,234.5\",1,p\n\"12,000\",2,q\n7.25,3,p\n";
     let (t, d) = fit("quoted.csv", text);

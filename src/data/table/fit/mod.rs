@@ -352,10 +352,10 @@ impl<'a> Source<'a> {
                 line,
                 format!(
                     "{at}: {cell:?} is a number written with {what}, which a table of values does not read as one: write the column as plain numbers (in Excel, a Number format without them){}",
-                    if what == "thousands separators" {
-                        ", or give the setting `thousands`"
-                    } else {
-                        ""
+                    match what {
+                        "thousands separators" => ", or give the setting `thousands`",
+                        "spaces grouping its digits" => ", or give the setting `thousands` space",
+                        _ => "",
                     }
                 ),
             ));
